@@ -1,0 +1,120 @@
+"""Provides HFModelAdapter: fetch from ModelScope / Hugging Face / a local folder, load with transformers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.api import ModelSpec, Preset
+from studio.errors import StudioError
+
+# Presets by GPU memory for a ~7-8B model; the recipe picks the largest that fits.
+LORA_PRESETS: tuple[Preset, ...] = (
+    Preset("cpu-tiny", 0, {"dtype": "fp32", "tokens_per_batch": 2048, "lora_r": 8, "lr": 1e-3},
+           "CPU: only for tiny models and smoke tests"),
+    Preset("16g-qlora", 14, {"quantization": "4bit", "dtype": "bf16", "tokens_per_batch": 4096,
+                              "gradient_checkpointing": True, "lora_r": 16, "lr": 2e-4},
+           "4-bit QLoRA (bitsandbytes) for 16 GB cards"),
+    Preset("24g-lora", 22, {"dtype": "bf16", "tokens_per_batch": 4096, "gradient_checkpointing": True,
+                             "lora_r": 16, "lr": 2e-4}, "bf16 LoRA with gradient checkpointing, 24 GB cards"),
+    Preset("48g-lora", 44, {"dtype": "bf16", "tokens_per_batch": 8192, "lora_r": 16, "lr": 2e-4},
+           "bf16 LoRA, no checkpointing, 40-48 GB cards"),
+    Preset("80g-lora", 76, {"dtype": "bf16", "tokens_per_batch": 16384, "lora_r": 16, "lr": 2e-4},
+           "bf16 LoRA, large packed batches, 80 GB and larger cards"),
+)
+
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class HFModelAdapter:
+    """A family of transformers causal LMs.
+
+    Attributes:
+        name: adapter name.
+        description: one line.
+        patterns: lower-case substrings of model ids this family claims.
+        lora_targets: module names LoRA wraps.
+        end_of_turn: tokens that end an assistant turn in the family's chat template.
+        default_model: the model id suggested for a new workspace.
+        presets: settings by GPU memory.
+    """
+
+    name: str
+    description: str
+    patterns: Sequence[str]
+    lora_targets: Sequence[str] = ALL_LINEAR
+    end_of_turn: Sequence[str] = ()
+    default_model: str = ""
+    presets: Sequence[Preset] = field(default_factory=lambda: LORA_PRESETS)
+
+    # -- fetch ----------------------------------------------------------------------------
+
+    def fetch(self, spec: ModelSpec, progress: Any = None) -> Path:
+        """Return a local folder with the model; downloads resume where they stopped."""
+        local = Path(os.path.expanduser(spec.name))
+        if spec.source == "local" or local.is_dir():
+            if not local.is_dir():
+                raise StudioError(f"[model] name: {spec.name!r} is not a folder; expected a local model folder")
+            return local
+        if spec.source == "modelscope":
+            try:
+                from modelscope import snapshot_download
+            except ImportError as exc:  # pragma: no cover - modelscope is a dependency
+                raise StudioError(f"modelscope is not importable: {exc}") from None
+            try:
+                path = snapshot_download(spec.name, revision=spec.revision or None, cache_dir=spec.cache_dir or None)
+            except Exception as exc:
+                raise StudioError(f"ModelScope download of {spec.name!r} failed: {type(exc).__name__}: {exc}") from None
+            return Path(path)
+        if spec.source == "huggingface":
+            from huggingface_hub import snapshot_download as hf_download
+
+            try:
+                path = hf_download(spec.name, revision=spec.revision or None, cache_dir=spec.cache_dir or None)
+            except Exception as exc:
+                raise StudioError(f"Hugging Face download of {spec.name!r} failed: {type(exc).__name__}: {exc}") from None
+            return Path(path)
+        raise StudioError(f"[model] source: {spec.source!r} is not supported by adapter {self.name}")
+
+    # -- load -----------------------------------------------------------------------------
+
+    def load_tokenizer(self, path: Path, spec: ModelSpec) -> Any:
+        from transformers import AutoTokenizer
+
+        kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+        if spec.gguf_file:
+            kwargs["gguf_file"] = spec.gguf_file
+        tokenizer = AutoTokenizer.from_pretrained(str(path), **kwargs)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if not getattr(tokenizer, "chat_template", None):
+            raise StudioError(f"{path}: the tokenizer has no chat template; expected an instruct/chat model")
+        return tokenizer
+
+    def load_model(self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any) -> Any:
+        from transformers import AutoModelForCausalLM
+
+        kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code, "dtype": dtype}
+        if spec.gguf_file:
+            kwargs["gguf_file"] = spec.gguf_file
+        else:
+            _refuse_pickles(path, spec)
+            kwargs["use_safetensors"] = True
+        model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+        return model.to(device)
+
+
+def _refuse_pickles(path: Path, spec: ModelSpec) -> None:
+    """Pickled weights (``*.bin``, ``*.pt``) can run code when loaded: require safetensors."""
+    if any(path.glob("*.safetensors")):
+        return
+    if any(path.glob("*.bin")) or any(path.glob("*.pt")):
+        if os.environ.get("PERSONA_STUDIO_ALLOW_PICKLE") != "1":
+            raise StudioError(
+                f"{path}: only pickled weights (*.bin) here, which can run code when loaded; "
+                "expected *.safetensors (set PERSONA_STUDIO_ALLOW_PICKLE=1 if you trust this folder)"
+            )

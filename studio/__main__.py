@@ -1,0 +1,5 @@
+"""Provides ``python -m studio``."""
+
+from studio.cli import main
+
+raise SystemExit(main())

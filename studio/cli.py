@@ -1,0 +1,462 @@
+"""Provides the ``persona-studio`` command: the TUI on a workspace, and headless subcommands.
+
+    persona-studio WORKSPACE                 open the TUI (asks to create WORKSPACE when missing)
+    persona-studio plugins                   list plugins and what they register
+    persona-studio parse FILE [--jsonl]      parse one corpus file
+    persona-studio roster FILE... [--json]   speakers with line counts after alias merging
+    persona-studio build WORKSPACE           build the character's dataset
+    persona-studio train WORKSPACE           start a LoRA run (--detach to return at once)
+    persona-studio runs WORKSPACE            list runs and their state
+    persona-studio chat WORKSPACE            chat with the latest run's adapter
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio import __version__
+from studio.errors import StudioError
+
+
+def _host() -> Any:
+    from studio.plugins import load_host
+
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        host = load_host()
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return host
+
+
+def _workspace(path: str, *, lock: bool = False) -> Any:
+    from studio.workspace import Workspace
+
+    ws = Workspace(path)
+    if lock:
+        ws.lock()
+    return ws
+
+
+# -- plugins ---------------------------------------------------------------------------------
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    host = _host()
+    if args.json:
+        print(json.dumps([info.__dict__ for info in host.infos.values()], ensure_ascii=False, indent=2))
+        return 0
+    for info in sorted(host.infos.values(), key=lambda i: i.name):
+        state = "blocked" if info.blocked else ("error" if info.error else "ok")
+        dist = f"{info.distribution} {info.version}".strip() or "-"
+        print(f"{info.name:<12} {state:<7} {dist:<22} {info.module}")
+        for item in info.registered:
+            kind, name = item.split(":", 1)
+            obj = {"parser": host.parsers, "augmenter": host.augmenters, "model adapter": host.adapters}[kind].get(name)
+            print(f"    {kind:<14} {name:<14} {getattr(obj, 'description', '')}")
+        if info.error:
+            print(f"    error: {info.error}")
+    return 0
+
+
+# -- corpus ----------------------------------------------------------------------------------
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from studio.corpus.inspect import parse_file
+
+    host = _host()
+    options = dict(_kv(args.opt))
+    status = 0
+    for file in args.files:
+        try:
+            result = parse_file(file, host.parsers, parser=args.parser, encoding=args.encoding, options=options)
+        except StudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        src = result.source
+        newline = {"\n": "LF", "\r\n": "CRLF", "\r": "CR"}[src.newline]
+        print(f"{file}: parser {result.parser}, encoding {src.encoding}, {newline}, "
+              f"{len(result.utterances)} utterances, {len(result.warnings)} warnings", file=sys.stderr)
+        for warning in result.warnings[: args.max_warnings]:
+            print(f"  warning: {warning}", file=sys.stderr)
+        if len(result.warnings) > args.max_warnings:
+            print(f"  … {len(result.warnings) - args.max_warnings} more warnings", file=sys.stderr)
+        out = sys.stdout
+        for utt in result.utterances:
+            if args.jsonl:
+                out.write(json.dumps(utt.to_json(), ensure_ascii=False) + "\n")
+            else:
+                who = utt.speaker or f"({utt.kind})"
+                out.write(f"{utt.line:>6} {who}: {utt.text}\n")
+    return status
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    from studio.corpus.inspect import build_roster, parse_file, parse_workspace, suggest_aliases
+
+    host = _host()
+    aliases: dict[str, list[str]] = {}
+    ignore: list[str] = []
+    utterances = []
+    warnings = 0
+    for item in args.paths:
+        path = Path(item)
+        if path.is_dir() and (path / "studio.toml").exists():
+            ws = _workspace(item)
+            aliases.update(ws.config.aliases())
+            ignore += ws.config.roster.ignore
+            report = parse_workspace(ws, host.parsers)
+            for error in report.errors:
+                print(f"error: {error}", file=sys.stderr)
+            utterances += report.utterances
+            warnings += sum(len(r.warnings) for r in report.results)
+        else:
+            try:
+                result = parse_file(item, host.parsers, parser=args.parser)
+            except StudioError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            utterances += result.utterances
+            warnings += len(result.warnings)
+    for alias in args.alias:
+        if "=" not in alias:
+            print(f"error: --alias {alias!r}: expected CANONICAL=ALIAS[,ALIAS]", file=sys.stderr)
+            return 2
+        canonical, others = alias.split("=", 1)
+        aliases.setdefault(canonical, []).extend(o for o in others.split(",") if o)
+    roster = build_roster(utterances, aliases, ignore)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in roster[: args.top]], ensure_ascii=False, indent=2))
+        return 0
+    print(f"{len(roster)} speakers, {sum(r.lines for r in roster)} dialogue lines, {warnings} parse warnings")
+    for entry in roster[: args.top]:
+        merged = ", ".join(f"{k} {v}" for k, v in entry.aliases.items() if k != entry.name)
+        print(f"{entry.lines:>7}  {entry.name}" + (f"   (merged: {merged})" if merged else ""))
+    suggestions = suggest_aliases(roster)
+    if suggestions and not args.no_suggest:
+        print("\nsuggested aliases (add to studio.toml [roster] aliases or [character] aliases):")
+        for alias, canonical in suggestions[:10]:
+            print(f"  {alias} → {canonical}")
+    return 0
+
+
+# -- dataset ---------------------------------------------------------------------------------
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from studio.dataset.service import build_dataset
+
+    ws = _workspace(args.workspace)
+    host = _host()
+    if args.character:
+        ws.config.character.name = args.character
+    if args.mode:
+        ws.config.dataset.mode = args.mode
+    result = build_dataset(ws, host.parsers)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    report = result.report
+    print(f"{ws.config.character.name}: {report.character_lines} lines → {report.samples} samples "
+          f"({report.train} train, {report.eval} eval, mode {ws.config.dataset.mode}) in {result.seconds:.2f}s")
+    for reason, count in sorted(report.dropped.items(), key=lambda kv: -kv[1]):
+        print(f"  dropped {count:>6}  {reason}")
+    print(f"  kept {result.kept_decisions} review decisions; written to {result.folder}")
+    return 0 if report.samples else 1
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from studio.train.runner import launch, prepare_run
+
+    ws = _workspace(args.workspace)
+    host = _host()
+    if args.resume:
+        run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
+        if run_dir is None or not run_dir.exists():
+            print("error: no run to resume", file=sys.stderr)
+            return 2
+    else:
+        overrides: dict[str, Any] = {}
+        if args.max_steps:
+            overrides["max_steps"] = args.max_steps
+        if args.epochs:
+            overrides["epochs"] = args.epochs
+        run_dir = prepare_run(ws, host.adapters, run_id=args.run or "", overrides=overrides)
+    print(f"run {run_dir.name}: {run_dir}")
+    if args.detach:
+        process = launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus)
+        print(f"started in the background (pid {process.pid}); follow with: persona-studio runs {ws.root} --follow {run_dir.name}")
+        return 0
+    return _follow_foreground(run_dir, launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus))
+
+
+def _follow_foreground(run_dir: Path, process: Any) -> int:
+    from studio.train.events import follow
+
+    try:
+        for batch in follow(run_dir / "events.jsonl"):
+            for event in batch:
+                _print_event(event)
+            if process.poll() is not None and not (run_dir / "events.jsonl").exists():
+                break
+    except KeyboardInterrupt:
+        from studio.train.runner import stop
+
+        print("stopping: saving a checkpoint…", file=sys.stderr)
+        stop(run_dir)
+    code = process.wait()
+    return code
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    kind = event.get("event")
+    if kind == "step":
+        print(f"step {event['step']:>5}/{event['total_steps']}  epoch {event['epoch']:.2f}  loss {event['loss']:.4f}  "
+              f"lr {event['lr']:.2e}  {event['tokens_per_s']:.0f} tok/s  eta {event['eta_s']:.0f}s", flush=True)
+    elif kind == "eval":
+        print(f"eval  step {event['step']}: loss {event['eval_loss']:.4f} (ppl {event['eval_ppl']:.2f})", flush=True)
+    elif kind == "data":
+        print(f"data: {event['train_samples']} train / {event['eval_samples']} eval samples, "
+              f"{event['too_long']} over max_length (dropped, not cut), supervised share {event['supervised_share']:.1%}, "
+              f"{event['total_steps']} steps", flush=True)
+    elif kind == "config":
+        print(f"config: {event['config']['model']['name']} on {event['device']} ({event['dtype']}), "
+              f"LoRA r={event['config']['lora_r']} on {', '.join(event['lora_targets'])}", flush=True)
+    elif kind == "checkpoint":
+        print(f"checkpoint {event['path']}", flush=True)
+    elif kind == "resumed":
+        print(f"resumed at step {event['step']} from {event['path']}", flush=True)
+    elif kind in ("finished", "stopped"):
+        print(f"{kind} at step {event['step']}" + (f": {event.get('adapter') or event.get('reason')}"), flush=True)
+    elif kind == "failed":
+        print(f"failed at step {event['step']}: {event['error']}", file=sys.stderr, flush=True)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from studio.train.events import follow
+    from studio.train.runner import run_state
+
+    ws = _workspace(args.workspace)
+    if args.follow:
+        for batch in follow(ws.run_dir(args.follow) / "events.jsonl"):
+            for event in batch:
+                _print_event(event)
+        return 0
+    runs = ws.runs()
+    if not runs:
+        print("no runs yet")
+    for run_dir in runs:
+        state = run_state(run_dir)
+        loss = f"{state.loss:.4f}" if state.loss is not None else "-"
+        print(f"{run_dir.name:<28} {state.status:<9} step {state.step}/{state.total_steps}  loss {loss}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from studio.train.runner import stop
+
+    ws = _workspace(args.workspace)
+    run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
+    if run_dir is None:
+        print("no run to stop", file=sys.stderr)
+        return 2
+    print("stop requested" if stop(run_dir) else f"{run_dir.name} is not running")
+    return 0
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from studio.chat import SAMPLING_PRESETS, ChatSession, adapter_path
+    from studio.models import load_model, model_spec
+
+    ws = _workspace(args.workspace)
+    host = _host()
+    lora = None
+    if not args.base:
+        run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
+        if run_dir is None:
+            print("error: no runs yet; train first or pass --base", file=sys.stderr)
+            return 2
+        lora = adapter_path(run_dir, args.checkpoint)
+        print(f"adapter: {lora.relative_to(ws.root)}", file=sys.stderr)
+    loaded = load_model(model_spec(ws.config.model, ws.root), host.adapters, lora_path=lora)
+    session = ChatSession(loaded, ws.config.character.persona, sampling=dict(SAMPLING_PRESETS[args.sampling]),
+                          max_new_tokens=args.max_new_tokens, seed=args.seed)
+    if args.prompt is not None:
+        for piece in session.stream(args.prompt):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return 0
+    print(f"chatting with {ws.config.character.name} (ctrl-d to quit, /reset to clear the history)", file=sys.stderr)
+    while True:
+        try:
+            user = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if user.strip() == "/reset":
+            session.history.clear()
+            continue
+        sys.stdout.write(f"{ws.config.character.name}> ")
+        for piece in session.stream(user):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+
+
+# -- workspace -------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from studio.workspace import create_workspace
+
+    ws = create_workspace(args.workspace, character=args.character or "")
+    print(f"created {ws.root}; put corpus files in {ws.corpus_dir} and edit {ws.config_path}")
+    return 0
+
+
+def cmd_tui(path: str, *, yes: bool = False) -> int:
+    from studio.workspace import create_workspace
+
+    target = Path(path)
+    if not (target / "studio.toml").exists():
+        if target.exists() and any(target.iterdir()):
+            print(f"error: {target} has no studio.toml; expected a workspace folder", file=sys.stderr)
+            return 2
+        if not yes:
+            if not sys.stdin.isatty():
+                print(f"error: {target} is not a workspace; create it with: persona-studio init {target}", file=sys.stderr)
+                return 2
+            answer = input(f"{target} does not exist. Create a new workspace there? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                return 1
+        create_workspace(target)
+    from studio.tui.app import StudioApp
+
+    ws = _workspace(path)
+    ws.lock(read_only_ok=True)
+    app = StudioApp(ws)
+    app.run()
+    ws.unlock()
+    return 0
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def _kv(items: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        if "=" not in item:
+            raise StudioError(f"--opt {item!r}: expected NAME=VALUE")
+        key, value = item.split("=", 1)
+        pairs.append((key, value))
+    return pairs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="persona-studio", description="Turn a novel, script or subtitles into a character chat model.")
+    parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="list plugins and what they register")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("init", help="create a new workspace folder")
+    p.add_argument("workspace")
+    p.add_argument("--character", default="")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("parse", help="parse corpus files into utterances")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--parser", default="", help="force a parser (default: the best by sniffing)")
+    p.add_argument("--encoding", default="", help="force an encoding (default: detect)")
+    p.add_argument("--jsonl", action="store_true", help="one JSON utterance per line")
+    p.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE", help="parser option")
+    p.add_argument("--max-warnings", type=int, default=20)
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("roster", help="speakers with line counts after alias merging")
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_WORKSPACE")
+    p.add_argument("--parser", default="")
+    p.add_argument("--alias", action="append", default=[], metavar="CANONICAL=ALIAS[,ALIAS]")
+    p.add_argument("--top", type=int, default=30)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-suggest", action="store_true")
+    p.set_defaults(func=cmd_roster)
+
+    p = sub.add_parser("build", help="build the character's dataset")
+    p.add_argument("workspace")
+    p.add_argument("--character", default="")
+    p.add_argument("--mode", choices=("single", "multi"), default="")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("train", help="start a LoRA training run")
+    p.add_argument("workspace")
+    p.add_argument("--run", default="", help="run name (default: timestamp)")
+    p.add_argument("--resume", action="store_true", help="continue --run (default: the latest) from its last checkpoint")
+    p.add_argument("--detach", action="store_true", help="return at once; the run keeps going")
+    p.add_argument("--gpus", type=int, default=1, help="processes (GPUs) for DDP through torchrun")
+    p.add_argument("--max-steps", type=int, default=0)
+    p.add_argument("--epochs", type=float, default=0)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("runs", help="list runs, or follow one")
+    p.add_argument("workspace")
+    p.add_argument("--follow", default="", metavar="RUN")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("stop", help="stop a run (it saves a checkpoint first)")
+    p.add_argument("workspace")
+    p.add_argument("--run", default="")
+    p.set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("chat", help="chat with the character (REPL, or one reply with --prompt)")
+    p.add_argument("workspace")
+    p.add_argument("--run", default="")
+    p.add_argument("--checkpoint", type=int, default=None, help="a checkpoint step (-1: latest) instead of the final adapter")
+    p.add_argument("--base", action="store_true", help="the base model without an adapter")
+    p.add_argument("--prompt", default=None)
+    p.add_argument("--sampling", default="balanced", choices=("greedy", "balanced", "creative"))
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_chat)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    try:
+        if argv and argv[0] not in commands and not argv[0].startswith("-"):
+            yes = "--yes" in argv or "-y" in argv
+            return cmd_tui(argv[0], yes=yes)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
+        return int(args.func(args) or 0)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""Provides studio.toml: the typed settings of one workspace, validated with precise errors.
+
+Every error names the file, the line, the key and what was expected, e.g.
+``workspace/studio.toml:14: [train] lr: expected a number, got "fast"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from studio.errors import InputError
+
+
+@dataclass
+class CharacterConfig:
+    name: str = ""
+    """The character's canonical name, as the corpus spells it most often."""
+    aliases: list[str] = field(default_factory=list)
+    """Other names of the same character (悟空, 美猴王 for 孙悟空); merged into ``name``."""
+    persona: str = ""
+    """The persona card: the system prompt at training and chat time (the same text)."""
+    narrator: bool = False
+    """A first-person narrator (我 / I) in novel prose is this character."""
+
+
+@dataclass
+class RosterConfig:
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    """Aliases of other speakers: canonical name → other names (皇帝 = ["皇上"])."""
+    ignore: list[str] = field(default_factory=list)
+    """Speaker labels that are not people (旁白, 众人, ALL)."""
+
+
+@dataclass
+class CorpusConfig:
+    files: list[str] = field(default_factory=lambda: ["corpus/*"])
+    """Glob patterns, relative to the workspace, of the corpus files."""
+    parser: str = ""
+    """Force one parser for every file; empty means each file picks the best by sniffing."""
+    encoding: str = ""
+    """Force an encoding; empty means detect (UTF-8, GB18030, Big5, UTF-16)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Parser options, by option name."""
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "default"
+    """Folder name under datasets/."""
+    mode: str = "single"
+    """``single``: one exchange per sample; ``multi``: windows of a scene's conversation."""
+    history_turns: int = 3
+    """Multi-turn mode: exchanges of history kept before the character's reply."""
+    speaker_in_prompt: bool = False
+    """Put the interlocutor's name in the user turn (``皇帝：…``)."""
+    min_chars: int = 2
+    """Replies shorter than this (after cleaning) are dropped."""
+    max_chars: int = 400
+    """Replies longer than this are dropped (they rarely fit a chat reply)."""
+    eval_fraction: float = 0.1
+    """Share of scenes held out for evaluation (split by scene, never by line)."""
+    seed: int = 42
+    """Seed of the split; the split of a scene never changes when the corpus grows."""
+    identity_samples: bool = True
+    """Add a handful of identity Q&A samples built from the persona card."""
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny-qwen2"
+    """Model id (``Qwen/Qwen2.5-7B-Instruct``), a local folder, or ``tiny-qwen2`` / ``tiny-llama``."""
+    source: str = "modelscope"
+    """Where to fetch it: ``modelscope`` (default), ``huggingface``, ``local`` or ``tiny``."""
+    adapter: str = ""
+    """Model adapter plugin; empty means pick by the model id."""
+    revision: str = ""
+    """Hub revision (branch, tag or commit); empty for the default."""
+    gguf_file: str = ""
+    """Load weights from this GGUF file inside the model folder."""
+    trust_remote_code: bool = False
+    """Run the model repository's own Python code. Off unless you trust that repository."""
+    cache_dir: str = ""
+    """Where hub downloads go; empty for the hub's default cache."""
+
+
+@dataclass
+class TrainConfig:
+    preset: str = ""
+    """Model adapter preset (``cpu-tiny``, ``24g-lora`` …); empty picks one by GPU memory."""
+    epochs: float = 3.0
+    """Passes over the training split."""
+    lr: float = 2e-4
+    """Peak learning rate (cosine decay after warm-up)."""
+    warmup_steps: int = 10
+    """Linear warm-up steps."""
+    lora_r: int = 8
+    """LoRA rank: more capacity, more memory."""
+    lora_alpha: int = 16
+    """LoRA scale numerator (scale = alpha / r)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA input."""
+    max_length: int = 1024
+    """Longest sample in tokens; longer samples are counted and dropped, never cut silently."""
+    tokens_per_batch: int = 8192
+    """Tokens per optimizer step (packed rows, no padding)."""
+    eval_every: int = 50
+    """Evaluate on the eval split every N steps (0: only at the end)."""
+    save_every: int = 100
+    """Save a resumable checkpoint every N steps (0: only at the end)."""
+    seed: int = 42
+    """Seed of weights init, shuffling and dropout."""
+    dtype: str = "auto"
+    """``auto`` (bf16 on a GPU that has it, fp32 on the CPU), ``bf16``, ``fp16`` or ``fp32``."""
+    gradient_checkpointing: bool = False
+    """Trade compute for memory; off by default because it costs about a third of the speed."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping."""
+
+
+@dataclass
+class AugmentConfig:
+    base_url: str = ""
+    """OpenAI-compatible endpoint for LLM strategies; empty uses the local base model."""
+    model: str = ""
+    """Model name at that endpoint."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the key; the key itself is never written to the workspace."""
+    concurrency: int = 4
+    """Requests in flight at once."""
+
+
+@dataclass
+class StudioConfig:
+    character: CharacterConfig = field(default_factory=CharacterConfig)
+    roster: RosterConfig = field(default_factory=RosterConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    path: Path | None = None
+    """The file it was read from."""
+
+    def aliases(self) -> dict[str, list[str]]:
+        """All aliases: the character's plus the roster's, canonical name → other names."""
+        out = {k: list(v) for k, v in self.roster.aliases.items()}
+        if self.character.name:
+            out.setdefault(self.character.name, [])
+            out[self.character.name] += [a for a in self.character.aliases if a not in out[self.character.name]]
+        return out
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(StudioConfig) if f.name != "path"}
+
+
+def _key_line(text: str, section: str, key: str | None) -> int | None:
+    """Find the line of ``[section] key`` in the TOML text (best effort)."""
+    lines = text.splitlines()
+    header = re.compile(r"^\s*\[\s*" + re.escape(section) + r"\s*\]")
+    dotted = re.compile(r"^\s*" + re.escape(section) + r"\.")
+    in_section = False
+    section_line = None
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_section = bool(header.match(line))
+            if in_section:
+                section_line = number
+                if key is None:
+                    return number
+            continue
+        if key is None and dotted.match(line):
+            return number
+        if key is not None and (in_section and re.match(r"^\s*\"?" + re.escape(key) + r"\"?\s*=", line)):
+            return number
+        if key is not None and re.match(r"^\s*" + re.escape(section) + r"\." + re.escape(key) + r"\s*=", line):
+            return number
+    return section_line
+
+
+def _type_name(tp: Any) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+    }.get(tp, "a list of strings" if typing.get_origin(tp) is list else "a table")
+
+
+def _coerce(value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        origin = typing.get_origin(tp)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise TypeError
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise TypeError
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError
+    if origin is list:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise TypeError
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError
+        key_tp, val_tp = typing.get_args(tp)
+        if val_tp is Any:
+            return dict(value)
+        return {str(k): _coerce(v, val_tp) for k, v in value.items()}
+    return value
+
+
+_CHOICES = {
+    ("dataset", "mode"): ("single", "multi"),
+    ("model", "source"): ("modelscope", "huggingface", "local", "tiny"),
+    ("train", "dtype"): ("auto", "bf16", "fp16", "fp32"),
+}
+
+
+def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
+    """Parse and validate studio.toml text.
+
+    Raises:
+        InputError: naming the file, the line, the key and what was expected.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        match = re.search(r"line (\d+)", str(exc))
+        if line is None and match:
+            line = int(match.group(1))
+        raise InputError(path, f"not valid TOML: {getattr(exc, 'msg', exc)}", line) from None
+    hints = typing.get_type_hints(StudioConfig)
+    config = StudioConfig(path=Path(path))
+    for section, value in data.items():
+        if section not in _SECTIONS:
+            raise InputError(
+                path,
+                f"unknown section [{section}]; expected one of {', '.join('[' + s + ']' for s in _SECTIONS)}",
+                _key_line(text, section, None),
+            )
+        if not isinstance(value, dict):
+            raise InputError(path, f"{section}: expected a [{section}] table", _key_line(text, section, None))
+        section_cls = hints[section]
+        section_hints = typing.get_type_hints(section_cls)
+        target = getattr(config, section)
+        for key, item in value.items():
+            if key not in section_hints:
+                raise InputError(
+                    path,
+                    f"[{section}] {key}: unknown key; expected one of {', '.join(section_hints)}",
+                    _key_line(text, section, key),
+                )
+            try:
+                coerced = _coerce(item, section_hints[key])
+            except (TypeError, StopIteration):
+                raise InputError(
+                    path,
+                    f"[{section}] {key}: expected {_type_name(section_hints[key])}, got {item!r}",
+                    _key_line(text, section, key),
+                ) from None
+            choices = _CHOICES.get((section, key))
+            if choices and coerced not in choices:
+                raise InputError(
+                    path,
+                    f"[{section}] {key}: expected one of {', '.join(choices)}, got {coerced!r}",
+                    _key_line(text, section, key),
+                )
+            setattr(target, key, coerced)
+    _check_ranges(config, text, path)
+    return config
+
+
+def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
+    checks = [
+        ("dataset", "eval_fraction", 0.0 <= config.dataset.eval_fraction < 1.0, "a number from 0 up to (not including) 1"),
+        ("dataset", "history_turns", config.dataset.history_turns >= 1, "at least 1"),
+        ("dataset", "min_chars", config.dataset.min_chars >= 0, "0 or more"),
+        ("dataset", "max_chars", config.dataset.max_chars > config.dataset.min_chars, "more than min_chars"),
+        ("train", "epochs", config.train.epochs > 0, "a positive number"),
+        ("train", "lr", 0 < config.train.lr < 1, "a positive number below 1"),
+        ("train", "lora_r", config.train.lora_r >= 1, "at least 1"),
+        ("train", "max_length", config.train.max_length >= 16, "at least 16"),
+        ("train", "tokens_per_batch", config.train.tokens_per_batch >= config.train.max_length,
+         "at least max_length (a batch must hold the longest sample)"),
+    ]
+    for section, key, ok, expected in checks:
+        if not ok:
+            value = getattr(getattr(config, section), key)
+            raise InputError(path, f"[{section}] {key}: expected {expected}, got {value!r}", _key_line(text, section, key))
+
+
+def load_config(path: str | Path) -> StudioConfig:
+    """Read and validate a studio.toml file.
+
+    Raises:
+        InputError: unreadable file or invalid content.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "no studio.toml here; expected a workspace folder (persona-studio init PATH)") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"studio.toml must be UTF-8: {exc.reason}") from None
+    return parse_config(text, path)
+
+
+def field_docs(section_cls: type) -> dict[str, str]:
+    """Field docstrings of a config section (the string literal after each field), for the TUI."""
+    import ast
+    import inspect
+
+    source = inspect.getsource(section_cls)
+    tree = ast.parse(source)
+    docs: dict[str, str] = {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
+    return docs

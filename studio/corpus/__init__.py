@@ -1,0 +1,1 @@
+"""Provides corpus reading: encoding detection, parser choice, rosters."""

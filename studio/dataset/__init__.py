@@ -1,0 +1,1 @@
+"""Provides dataset building, the review store and exports."""

@@ -1,0 +1,1 @@
+"""Provides LoRA training: data encoding, the recipe, run events and the run process."""
