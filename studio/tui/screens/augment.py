@@ -1,0 +1,237 @@
+"""Provides AugmentScreen: pick a strategy plugin, fill its options, run it with progress and cancel.
+
+The form is rendered from the options the plugin declares. Proposals land in the dataset as
+*pending*; review them on the dataset screen (source filter ``augment``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, OptionList, ProgressBar, Static
+from textual.widgets.option_list import Option as ListOption
+from textual.worker import get_current_worker
+
+from studio.api import IntOption
+from studio.tui.messages import AugmentFinished, AugmentProgress, WorkFailed
+from studio.tui.screens.base import StudioScreen
+from studio.tui.widgets.option_form import OptionForm
+
+SEED = IntOption("seed", 0, "Same seed, same proposals", minimum=0)
+
+
+def augment_context(app: Any, ws: Any, seed: int, progress: Any, cancelled: Any) -> Any:
+    """The AugmentContext for the workspace: curated samples first, then pending ones."""
+    from studio.api import AugmentContext
+    from studio.dataset.store import DatasetStore
+
+    store = DatasetStore(ws.dataset_dir())
+    samples = store.samples() if store.exists() else []
+    curated = [s for s in samples if s.status in ("accepted", "edited")]
+    curated += [s for s in samples if s.status == "pending"]
+    try:
+        roster = {entry.name: entry.lines for entry in app.corpus_snapshot().roster}
+    except Exception:  # augmenting needs no corpus when the dataset exists
+        roster = {}
+    cfg = ws.config.character
+    return AugmentContext(character=cfg.name, persona=cfg.persona, samples=curated, roster=roster,
+                          workspace=ws.root, llm=None, seed=seed, progress=progress, cancelled=cancelled)
+
+
+class AugmentScreen(StudioScreen):
+    """Strategies on the left, the chosen one's options on the right, progress and proposals below."""
+
+    MODE = "augment"
+    WRITE_ACTIONS = frozenset({"run"})
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run", id="augment.run", tooltip="Run the strategy with these options"),
+        Binding("ctrl+x", "cancel", "Cancel run", id="augment.cancel", tooltip="Stop; keep what was proposed"),
+        Binding("ctrl+o", "review", "Review", id="augment.review", tooltip="Open the proposals in Dataset"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strategy: str | None = None
+        self.started = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield self.top_bar()
+        with Horizontal(id="augment-top"):
+            strategies = OptionList(id="augment-strategies")
+            strategies.border_title = "Strategies"
+            yield strategies
+            with Vertical(id="augment-form-box"):
+                yield Static(id="augment-description")
+                yield Vertical(id="augment-form")
+        with Horizontal(id="augment-progress-row"):
+            yield ProgressBar(total=1, id="augment-progress", show_eta=False)
+            yield Static("ready", id="augment-status")
+        proposals = DataTable(id="augment-proposals", cursor_type="row", zebra_stripes=True)
+        proposals.border_title = "Proposals of the last run"
+        yield proposals
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#augment-form-box").border_title = "Options"
+        self.query_one("#augment-proposals", DataTable).add_columns("prompt", "reply")
+        strategies = self.query_one("#augment-strategies", OptionList)
+        augmenters = self.app.host.augmenters  # type: ignore[attr-defined]
+        for name, augmenter in sorted(augmenters.items()):
+            llm = " (LLM)" if getattr(augmenter, "needs_llm", False) else ""
+            strategies.add_option(ListOption(f"{name}{llm}", id=name))
+        if augmenters:
+            strategies.highlighted = 0
+            self._show(sorted(augmenters)[0])
+        else:
+            self.query_one("#augment-description", Static).update("no augmenter plugins installed")
+
+    @on(OptionList.OptionHighlighted, "#augment-strategies")
+    def _picked(self, event: OptionList.OptionHighlighted) -> None:
+        """Show the highlighted strategy's options."""
+        if event.option.id and event.option.id != self.strategy:
+            self._show(event.option.id)
+
+    def _show(self, name: str) -> None:
+        self.strategy = name
+        augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
+        options = list(getattr(augmenter, "options", ()))
+        if not any(o.name == "seed" for o in options):
+            options.append(SEED)
+        description = Text(getattr(augmenter, "description", ""), style="bold")
+        if getattr(augmenter, "needs_llm", False):
+            endpoint = self.ws.config.augment.base_url or "not set"
+            description.append(f"\nneeds a language model: [augment] base_url = {endpoint}", style="dim")
+        self.query_one("#augment-description", Static).update(description)
+        box = self.query_one("#augment-form", Vertical)
+        box.remove_children()
+        box.mount(OptionForm(options, id="augment-options"))
+
+    # -- running --------------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        """Run the strategy with the form's values."""
+        if self.refuse_read_only() or self.strategy is None:
+            return
+        if any(w.group == "augment" and w.is_running for w in self.workers):
+            self.notify("A strategy is already running (ctrl+x cancels it).", severity="warning")
+            return
+        try:
+            values = self.query_one(OptionForm).values()
+        except ValueError as exc:
+            self.notify(str(exc), title="Check the options", severity="error")
+            return
+        declared = {o.name for o in getattr(self.app.host.augmenters[self.strategy], "options", ())}  # type: ignore[attr-defined]
+        seed = int(values.get("seed", 0))
+        if "seed" not in declared:
+            values.pop("seed", None)
+        self.started = time.monotonic()
+        self.query_one(ProgressBar).update(total=None, progress=0)
+        self.query_one("#augment-status", Static).update(f"running {self.strategy}…")
+        self.query_one("#augment-proposals", DataTable).clear()
+        self.run_strategy(self.strategy, values, seed)
+
+    @work(thread=True, exclusive=True, group="augment", description="Running an augmenter")
+    def run_strategy(self, name: str, options: dict[str, Any], seed: int) -> None:
+        """Run the job (filters, journal, resume) and store its proposals as pending."""
+        worker = get_current_worker()
+        try:
+            from studio.augment import run_augment
+        except ImportError:  # a studio without the augmentation pipeline: call the plugin directly
+            self._run_plugin(name, options, seed)
+            return
+
+        def progress(p: Any) -> None:
+            self.post_message(AugmentProgress(p.done, p.total, p.kept, p.dropped, p.failed))
+
+        try:
+            report = run_augment(self.ws, name, options, seed=seed, host=self.app.host,  # type: ignore[attr-defined]
+                                 progress=progress, cancelled=lambda: worker.is_cancelled)
+        except Exception as exc:
+            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)))
+            return
+        self.post_message(AugmentFinished(report.proposed, report.kept, report.status == "cancelled",
+                                          list(report.new_samples[:200]), report.funnel(), list(report.errors),
+                                          report.job_id))
+
+    def _run_plugin(self, name: str, options: dict[str, Any], seed: int) -> None:
+        """Fallback without studio.augment: the plugin's proposals, unfiltered, as pending."""
+        from studio.dataset.store import DatasetStore
+
+        worker = get_current_worker()
+        augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
+        total = int(options.get("count", 0) or 0)
+        try:
+            context = augment_context(self.app, self.ws, seed, lambda done, of: self.post_message(
+                AugmentProgress(done, of)), lambda: worker.is_cancelled)
+            if getattr(augmenter, "needs_llm", False):
+                raise RuntimeError(f"{name} needs a language model and this studio has no augmentation pipeline")
+            proposals = []
+            for sample in augmenter.propose(context, options):
+                sample.status = "pending"
+                proposals.append(sample)
+                self.post_message(AugmentProgress(len(proposals), max(total, len(proposals)), len(proposals)))
+                if worker.is_cancelled:
+                    break
+            added = DatasetStore(self.ws.dataset_dir()).add_samples(proposals) if proposals else 0
+        except Exception as exc:
+            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(AugmentFinished(len(proposals), added, worker.is_cancelled, proposals[:200]))
+
+    @on(AugmentProgress)
+    def _progress(self, message: AugmentProgress) -> None:
+        """Move the progress bar."""
+        bar = self.query_one(ProgressBar)
+        bar.update(total=message.total or None, progress=message.done)
+        status = f"{message.done}/{message.total or '?'} items · {message.kept} kept"
+        if message.dropped or message.failed:
+            status += f" · {message.dropped} dropped · {message.failed} failed"
+        self.query_one("#augment-status", Static).update(status)
+
+    @on(AugmentFinished)
+    def _finished(self, message: AugmentFinished) -> None:
+        """Show the proposals and tell the dataset screen to reload."""
+        seconds = time.monotonic() - self.started
+        state = "cancelled" if message.cancelled else "done"
+        funnel = " → ".join(f"{stage} {count}" for stage, count in message.funnel) if message.funnel else ""
+        self.query_one("#augment-status", Static).update(
+            f"{state}: {message.proposed} proposed, {message.added} new as pending in {seconds:.1f}s"
+            + (f" · {funnel}" if funnel else "") + " · ctrl+o reviews")
+        for error in message.errors[:3]:
+            self.notify(error, severity="warning", timeout=8)
+        table = self.query_one("#augment-proposals", DataTable)
+        table.clear()
+        for sample in message.previews:
+            table.add_row(sample.prompt[:80], sample.reply[:200])
+        if message.added:
+            self.app.dataset_changed()  # type: ignore[attr-defined]
+        self.notify(f"{message.added} new proposals are pending review (Dataset, source augment).")
+
+    @on(WorkFailed)
+    def _failed(self, message: WorkFailed) -> None:
+        """Report a failed run."""
+        self.query_one("#augment-status", Static).update(Text(f"failed: {message.error}", style="red"))
+        self.notify(message.error, title=f"{message.what} failed", severity="error", timeout=10)
+
+    def action_cancel(self) -> None:
+        """Cancel the running strategy (what it proposed so far is kept)."""
+        running = [w for w in self.workers if w.group == "augment" and w.is_running]
+        for worker in running:
+            worker.cancel()
+        if running:
+            self.query_one("#augment-status", Static).update("cancelling…")
+
+    async def action_review(self) -> None:
+        """Open the dataset screen filtered to augmenter proposals."""
+        await self.app.switch_mode("dataset")
+        screen = self.app.screen
+        screen.filter.source = f"augment:{self.strategy}" if self.strategy else "augment"  # type: ignore[attr-defined]
+        screen.filter.status = "pending"  # type: ignore[attr-defined]
+        if getattr(screen, "samples", None):
+            screen.refilter(keep=False)  # type: ignore[attr-defined]

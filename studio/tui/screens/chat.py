@@ -1,0 +1,266 @@
+"""Provides ChatScreen: chat with the character, the reply streaming token by token.
+
+Pick a run and checkpoint (or the base model); the persona card is the system prompt and can be
+edited; A/B puts the base model and the adapter side by side on the same prompt; ctrl+s saves
+the transcript(s) to ``chats/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, Footer, Input, Label, Select, TextArea
+
+from studio.tui.messages import ModelReady, ReplyFailed, ReplyFinished, ReplyPiece
+from studio.tui.screens.base import StudioScreen
+from studio.tui.widgets.chat_pane import ChatPane
+
+SAMPLING = ("greedy", "balanced", "creative")
+
+
+def model_entries(ws: Any) -> list[tuple[str, str]]:
+    """(label, key) for the base model and every run's final adapter and complete checkpoints."""
+    entries = [(f"base: {ws.config.model.name}", "base")]
+    for run in ws.runs():
+        if (run / "adapter" / "adapter_config.json").exists():
+            entries.append((f"{run.name} · final adapter", f"{run.name}|final"))
+        for checkpoint in sorted((run / "checkpoints").glob("step-*"), reverse=True):
+            if (checkpoint / "COMPLETE").exists() and (checkpoint / "adapter").is_dir():
+                step = int(checkpoint.name.split("-")[1])
+                entries.append((f"{run.name} · step {step}", f"{run.name}|{step}"))
+    return entries
+
+
+class ChatScreen(StudioScreen):
+    """Model picker, persona card, one or two transcript panes and the prompt line."""
+
+    MODE = "chat"
+    WRITE_ACTIONS = frozenset({"save"})
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save transcript", id="chat.save", tooltip="Write the conversation to chats/"),
+        Binding("ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"),
+        Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Start a new conversation"),
+        Binding("ctrl+e", "persona", "Persona", id="chat.persona", tooltip="Edit the system prompt"),
+        Binding("ctrl+o", "pick_model", "Model", id="chat.model", tooltip="Pick the run and checkpoint"),
+        Binding("escape", "focus_prompt", "Prompt", show=False, id="chat.prompt"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: dict[str, Any] = {}
+        self.sessions: dict[str, Any] = {}
+        self.busy: set[str] = set()
+        self._load_lock = threading.Lock()
+
+    def compose(self) -> ComposeResult:
+        yield self.top_bar()
+        entries = model_entries(self.ws)
+        start = entries[1][1] if len(entries) > 1 else "base"
+        with Horizontal(id="chat-controls"):
+            yield Select(entries, value=start, allow_blank=False, id="chat-model", compact=True)
+            yield Checkbox("A/B", len(entries) > 1, id="chat-ab", compact=True)
+            yield Select([(s, s) for s in SAMPLING], value="greedy", allow_blank=False, id="chat-sampling",
+                         compact=True)
+            yield Label("max", classes="chat-label")
+            yield Input("128", type="integer", id="chat-max", compact=True)
+        persona = TextArea(self.ws.config.character.persona, id="chat-persona", soft_wrap=True)
+        persona.border_title = "persona (system prompt) · ctrl+e edits"
+        yield persona
+        with Horizontal(id="chat-panes"):
+            yield ChatPane("base", id="chat-a")
+            yield ChatPane("adapter", id="chat-b")
+        yield Input(placeholder=f"say something to {self.ws.config.character.name or 'the character'} (enter sends)",
+                    id="chat-input", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._layout()
+        self.query_one("#chat-input", Input).focus()
+
+    # -- model choice ---------------------------------------------------------------------------
+
+    def _pane_keys(self) -> dict[str, str]:
+        """Which model each visible pane talks to: pane id → model key."""
+        key = str(self.query_one("#chat-model", Select).value)
+        if self.query_one("#chat-ab", Checkbox).value and key != "base":
+            return {"chat-a": "base", "chat-b": key}
+        return {"chat-b": key}
+
+    def _label(self, key: str) -> str:
+        if key == "base":
+            return f"base · {self.ws.config.model.name}"
+        run, checkpoint = key.split("|", 1)
+        return f"{run} · {'final adapter' if checkpoint == 'final' else 'step ' + checkpoint}"
+
+    def _layout(self) -> None:
+        keys = self._pane_keys()
+        self.query_one("#chat-a").display = "chat-a" in keys
+        for pane_id, key in keys.items():
+            self.query_one(f"#{pane_id}", ChatPane).set_title(self._label(key))
+
+    @on(Select.Changed, "#chat-model")
+    @on(Checkbox.Changed, "#chat-ab")
+    def _model_changed(self) -> None:
+        """A new model or A/B setting starts a new conversation."""
+        self.sessions.clear()
+        self._layout()
+        for pane in self.query(ChatPane):
+            pane.clear()
+
+    def action_toggle_ab(self) -> None:
+        """Base and adapter side by side, or the picked model alone."""
+        box = self.query_one("#chat-ab", Checkbox)
+        box.value = not box.value
+
+    def action_pick_model(self) -> None:
+        """Focus the model picker (refreshing it with new runs and checkpoints)."""
+        select = self.query_one("#chat-model", Select)
+        current = select.value
+        entries = model_entries(self.ws)
+        select.set_options(entries)
+        if current in [key for _, key in entries]:
+            select.value = current
+        select.focus()
+
+    def action_persona(self) -> None:
+        """Edit the persona card used as system prompt."""
+        self.query_one("#chat-persona", TextArea).focus()
+
+    def action_focus_prompt(self) -> None:
+        """Back to the prompt line."""
+        self.query_one("#chat-input", Input).focus()
+
+    def action_clear(self) -> None:
+        """Forget the conversation."""
+        self._model_changed()
+        self.notify("New conversation.")
+
+    # -- talking --------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#chat-input")
+    def _send(self, event: Input.Submitted) -> None:
+        """Send the prompt to every visible pane's model."""
+        text = event.value.strip()
+        if not text:
+            return
+        if self.busy:
+            self.notify("Still replying…", severity="warning")
+            return
+        try:
+            max_new = int(self.query_one("#chat-max", Input).value or "128")
+        except ValueError:
+            self.notify("max: expected a whole number of tokens", severity="error")
+            return
+        event.input.value = ""
+        persona = self.query_one("#chat-persona", TextArea).text
+        sampling = str(self.query_one("#chat-sampling", Select).value)
+        for pane_id, key in self._pane_keys().items():
+            pane = self.query_one(f"#{pane_id}", ChatPane)
+            session = self.sessions.get(pane_id)
+            if session is not None and session.system != persona:
+                self.sessions.pop(pane_id)
+                pane.note("persona changed: new conversation")
+            if key not in self.models:
+                pane.note(f"loading {self._label(key)}…")
+            pane.add_user(text)
+            pane.start_reply(self.ws.config.character.name or "model")
+            self.busy.add(pane_id)
+            self.run_worker(lambda p=pane_id, k=key: self._reply(p, k, text, persona, sampling, max_new),
+                            thread=True, group="chat", description=f"Reply in {pane_id}", exit_on_error=False)
+
+    def _model(self, key: str) -> Any:
+        """Load (once) the base model or a run's adapter on it."""
+        from studio.chat import adapter_path
+        from studio.models import load_model, model_spec
+
+        with self._load_lock:
+            if key not in self.models:
+                lora = None
+                if key != "base":
+                    run, checkpoint = key.split("|", 1)
+                    lora = adapter_path(self.ws.run_dir(run), None if checkpoint == "final" else int(checkpoint))
+                self.models[key] = load_model(model_spec(self.ws.config.model, self.ws.root),
+                                              self.app.host.adapters, lora_path=lora)  # type: ignore[attr-defined]
+            return self.models[key]
+
+    def _reply(self, pane: str, key: str, text: str, persona: str, sampling: str, max_new: int) -> None:
+        """Worker body: load the model if needed, then stream the reply piece by piece."""
+        from studio.chat import SAMPLING_PRESETS, ChatSession
+
+        try:
+            fresh = key not in self.models
+            loaded = self._model(key)
+            if fresh:
+                self.post_message(ModelReady(pane, self._label(key)))
+            session = self.sessions.get(pane)
+            if session is None or session.loaded is not loaded:
+                session = self.sessions[pane] = ChatSession(loaded, persona, seed=0)
+            session.sampling = dict(SAMPLING_PRESETS[sampling])
+            session.max_new_tokens = max_new
+            started, pieces = time.perf_counter(), 0
+            for piece in session.stream(text):
+                pieces += 1
+                self.post_message(ReplyPiece(pane, piece))
+            self.post_message(ReplyFinished(pane, time.perf_counter() - started, pieces))
+        except Exception as exc:
+            self.post_message(ReplyFailed(pane, f"{type(exc).__name__}: {exc}"))
+
+    @on(ModelReady)
+    def _ready(self, message: ModelReady) -> None:
+        """A model finished loading."""
+        self.query_one(f"#{message.pane}", ChatPane).border_subtitle = "loaded"
+
+    @on(ReplyPiece)
+    def _piece(self, message: ReplyPiece) -> None:
+        """Append a streamed piece."""
+        self.query_one(f"#{message.pane}", ChatPane).append(message.text)
+
+    @on(ReplyFinished)
+    def _finished(self, message: ReplyFinished) -> None:
+        """Close the reply with its speed."""
+        self.busy.discard(message.pane)
+        rate = message.pieces / message.seconds if message.seconds > 0 else 0.0
+        self.query_one(f"#{message.pane}", ChatPane).note(f"{message.pieces} pieces in {message.seconds:.1f}s "
+                                                           f"({rate:.0f}/s)")
+
+    @on(ReplyFailed)
+    def _reply_failed(self, message: ReplyFailed) -> None:
+        """Show why there is no reply."""
+        self.busy.discard(message.pane)
+        self.query_one(f"#{message.pane}", ChatPane).note(message.error, error=True)
+
+    # -- saving ---------------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        """Write each pane's conversation to chats/ (one JSON file per model)."""
+        if self.refuse_read_only():
+            return
+        if not any(s.history for s in self.sessions.values()):
+            self.notify("Nothing to save yet.", severity="warning")
+            return
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        keys = self._pane_keys()
+        saved: list[Path] = []
+        for pane_id, session in self.sessions.items():
+            if not session.history or pane_id not in keys:
+                continue
+            key = keys[pane_id]
+            name = "base" if key == "base" else key.replace("|", "-")
+            path = self.ws.chats_dir / f"{stamp}-{name}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            session.save(path, {
+                "character": self.ws.config.character.name, "model": self._label(key),
+                "base_model": self.ws.config.model.name, "sampling": dict(session.sampling),
+                "max_new_tokens": session.max_new_tokens,
+                "persona_edited": session.system != self.ws.config.character.persona,
+            })
+            saved.append(path)
+        self.notify("saved " + ", ".join(str(p.relative_to(self.ws.root)) for p in saved))

@@ -1,0 +1,1 @@
+"""Provides the studio's widgets; each file holds one widget with its DEFAULT_CSS."""
