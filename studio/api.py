@@ -334,13 +334,16 @@ class AugmentContext:
         character: canonical name of the character.
         persona: the persona card (system prompt).
         samples: the curated samples (accepted/edited first, then pending), the examples to learn from.
+            The host passes real lines of the train split only, so the eval split never leaks.
         roster: speaker → line count, after alias merging.
         workspace: the workspace folder (for caches; write nothing outside it).
-        llm: a callable ``llm(messages, **sampling) -> str`` when the strategy needs a model,
-            None otherwise (the host builds it from studio.toml ``[augment]``).
+        llm: a callable ``llm(messages, *, seed=None, temperature=None, max_tokens=None) -> str``
+            when the strategy needs a model, None otherwise (the host builds it from studio.toml
+            ``[augment]``; it retries transport errors itself and raises ``studio.llm.LLMError``).
         seed: seed for every random choice; the same seed gives the same proposals.
         progress: ``progress(done, total)`` to report progress.
         cancelled: returns True when the user cancelled; stop early and return what you have.
+        aliases: canonical name → other names, for the character and the roster.
     """
 
     character: str
@@ -352,6 +355,21 @@ class AugmentContext:
     seed: int = 0
     progress: Any = None
     cancelled: Any = None
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AugmentItem:
+    """One independent unit of an augmentation job (one prompt, one base sample …).
+
+    Attributes:
+        key: stable key within the job: the same plan gives the same keys, so a resumed job
+            skips the items it finished.
+        data: JSON-able description of the work (ids of examples, the prompt, a seed).
+    """
+
+    key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -365,6 +383,24 @@ class Augmenter(Protocol):
 
     def propose(self, context: AugmentContext, options: Mapping[str, Any]) -> Iterator[Sample]:
         """Yield proposals with provenance ``{"kind": "augment", "strategy": name, ...}``."""
+        ...
+
+
+@runtime_checkable
+class PlannedAugmenter(Augmenter, Protocol):
+    """An augmenter whose work splits into independent items.
+
+    The host runs the items concurrently (``[augment] concurrency``), journals each one and,
+    after an interruption, resumes without redoing or duplicating finished items. ``propose``
+    must give the same samples as running every planned item in order.
+    """
+
+    def plan(self, context: AugmentContext, options: Mapping[str, Any]) -> Sequence[AugmentItem]:
+        """Decide every item of the job up front, deterministically from ``context.seed``."""
+        ...
+
+    def run(self, context: AugmentContext, options: Mapping[str, Any], item: AugmentItem) -> list[Sample]:
+        """Do one item (thread-safe: items run concurrently); return its proposals."""
         ...
 
 

@@ -5,6 +5,7 @@
     persona-studio parse FILE [--jsonl]      parse one corpus file
     persona-studio roster FILE... [--json]   speakers with line counts after alias merging
     persona-studio build WORKSPACE           build the character's dataset
+    persona-studio augment WORKSPACE [NAME]  propose more samples with a strategy (resumable)
     persona-studio train WORKSPACE           start a LoRA run (--detach to return at once)
     persona-studio runs WORKSPACE            list runs and their state
     persona-studio chat WORKSPACE            chat with the latest run's adapter
@@ -170,6 +171,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"  dropped {count:>6}  {reason}")
     print(f"  kept {result.kept_decisions} review decisions; written to {result.folder}")
     return 0 if report.samples else 1
+
+
+# -- augmentation ----------------------------------------------------------------------------
+
+
+def cmd_augment(args: argparse.Namespace) -> int:
+    from studio.augment.command import cmd_augment as run
+
+    return run(args, _host(), _workspace(args.workspace))
 
 
 # -- training --------------------------------------------------------------------------------
@@ -404,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--character", default="")
     p.add_argument("--mode", choices=("single", "multi"), default="")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("augment", help="propose more samples with a strategy (pending review); resumable")
+    from studio.augment.command import add_arguments as add_augment_arguments
+
+    add_augment_arguments(p)
+    p.set_defaults(func=cmd_augment)
 
     p = sub.add_parser("train", help="start a LoRA training run")
     p.add_argument("workspace")

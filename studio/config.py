@@ -134,11 +134,29 @@ class AugmentConfig:
     base_url: str = ""
     """OpenAI-compatible endpoint for LLM strategies; empty uses the local base model."""
     model: str = ""
-    """Model name at that endpoint."""
+    """Model name at that endpoint; without base_url, a local model folder or id to use instead
+    of the workspace's base model."""
+    adapter: str = ""
+    """Local model only: a run whose LoRA adapter is put on the model (``latest`` for the newest)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the key; the key itself is never written to the workspace."""
     concurrency: int = 4
-    """Requests in flight at once."""
+    """Requests in flight at once (the local model answers one at a time whatever this says)."""
+    timeout: float = 120.0
+    """Seconds to wait for one reply before the request counts as failed and is retried."""
+    retries: int = 3
+    """Retries of a failed request (connection error, timeout, HTTP 429/5xx, unreadable body)."""
+    retry_backoff: float = 1.0
+    """First wait before a retry in seconds; doubles with each retry (capped at 30)."""
+    temperature: float = 0.9
+    """Sampling temperature of generated proposals."""
+    max_tokens: int = 256
+    """Longest generated message in tokens."""
+    near_duplicate: float = 0.8
+    """Drop a proposal whose character-n-gram similarity to a real line or another proposal
+    reaches this (1.0 keeps everything but exact duplicates)."""
+    persona_threshold: float = 0.5
+    """Drop a proposal the "sounds like the character" classifier scores below this."""
 
 
 @dataclass
@@ -304,6 +322,14 @@ def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
         ("dataset", "history_turns", config.dataset.history_turns >= 1, "at least 1"),
         ("dataset", "min_chars", config.dataset.min_chars >= 0, "0 or more"),
         ("dataset", "max_chars", config.dataset.max_chars > config.dataset.min_chars, "more than min_chars"),
+        ("augment", "concurrency", 1 <= config.augment.concurrency <= 64, "1 to 64"),
+        ("augment", "timeout", config.augment.timeout > 0, "a positive number of seconds"),
+        ("augment", "retries", 0 <= config.augment.retries <= 20, "0 to 20"),
+        ("augment", "retry_backoff", config.augment.retry_backoff >= 0, "0 or more seconds"),
+        ("augment", "temperature", 0 <= config.augment.temperature <= 2, "a number from 0 to 2"),
+        ("augment", "max_tokens", config.augment.max_tokens >= 1, "at least 1"),
+        ("augment", "near_duplicate", 0 < config.augment.near_duplicate <= 1, "a number above 0 up to 1"),
+        ("augment", "persona_threshold", 0 <= config.augment.persona_threshold <= 1, "a number from 0 to 1"),
         ("train", "epochs", config.train.epochs > 0, "a positive number"),
         ("train", "lr", 0 < config.train.lr < 1, "a positive number below 1"),
         ("train", "lora_r", config.train.lora_r >= 1, "at least 1"),

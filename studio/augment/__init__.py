@@ -1,0 +1,19 @@
+"""Provides augmentation jobs: strategies (plugins) propose samples; the host runs, filters, stores.
+
+``run_augment(ws, "fewshot", {"count": 20})`` is the one entry point for the CLI and the TUI.
+"""
+
+from studio.augment.filters import REASONS, FilterSettings, ProposalFilter
+from studio.augment.journal import JobJournal, list_jobs
+from studio.augment.pipeline import AugmentProgress, AugmentReport, run_augment
+
+__all__ = [
+    "REASONS",
+    "AugmentProgress",
+    "AugmentReport",
+    "FilterSettings",
+    "JobJournal",
+    "ProposalFilter",
+    "list_jobs",
+    "run_augment",
+]

@@ -1,0 +1,421 @@
+"""Provides run_augment: one augmentation job from strategy to pending samples in the dataset.
+
+The job: build the strategy's context from the dataset (real train-split lines as examples),
+plan its items, run them concurrently against the LLM backend, journal each result, pass the
+proposals in plan order through the filters, and add the survivors to the dataset as
+*pending* samples with provenance. The same strategy, options, seed and backend make the same
+job id, so running the same job again resumes it: committed items are skipped, finished but
+uncommitted ones are replayed from the journal, failed ones are tried again.
+
+UI-free and thread-safe: the TUI calls it from a worker thread with ``progress`` and
+``cancelled`` callbacks; the CLI calls it in the foreground.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from studio.api import AugmentContext, AugmentItem, Sample, resolve_options, stable_id
+from studio.augment.filters import REASONS, FilterSettings, PersonaScorer, ProposalFilter
+from studio.augment.journal import JobJournal, JournalState
+from studio.augment.llm_setup import build_llm, find_persona_scorer
+from studio.dataset.store import DatasetStore
+from studio.errors import StudioError
+from studio.llm import Cancelled, LLMError, LLMStats, UnusableOutput
+
+_FLUSH_ITEMS = 8
+_FLUSH_SECONDS = 2.0
+_GIVE_UP_AFTER = 3  # items failing in a row before any success: the backend is down, stop
+_store_locks: dict[str, threading.Lock] = {}
+_store_locks_guard = threading.Lock()
+
+
+@dataclass
+class AugmentProgress:
+    """Where a running job stands (passed to the ``progress`` callback after every item).
+
+    Attributes:
+        done: items finished in this job so far (earlier runs included).
+        total: items planned.
+        kept / dropped / failed: proposals kept, proposals dropped, items failed (this run).
+        last: the newest kept sample, for a live preview.
+    """
+
+    done: int
+    total: int
+    kept: int = 0
+    dropped: int = 0
+    failed: int = 0
+    last: Sample | None = None
+
+
+@dataclass
+class AugmentReport:
+    """The outcome of one run of a job.
+
+    Attributes:
+        job_id: the job (``<strategy>-<hash>``); run it again to resume.
+        journal: the job's journal file.
+        items: items planned; ``skipped`` of them were committed by an earlier run,
+            ``replayed`` came from the journal without a new request, ``ran`` were done now,
+            ``failed`` failed (a later run tries them again).
+        proposed: proposals that reached the filters in this run.
+        dropped: reason → proposals dropped, in filter order.
+        kept: proposals added to the dataset as pending.
+        new_samples: those samples.
+        persona_filter: the scorer used, or why there is none.
+        status: ``finished`` or ``cancelled``.
+    """
+
+    job_id: str
+    strategy: str
+    options: dict[str, Any]
+    seed: int
+    journal: Path
+    backend: dict[str, Any] | None = None
+    items: int = 0
+    skipped: int = 0
+    replayed: int = 0
+    ran: int = 0
+    failed: int = 0
+    proposed: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    kept: int = 0
+    new_samples: list[Sample] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    persona_filter: str = ""
+    llm: LLMStats | None = None
+    seconds: float = 0.0
+    status: str = "finished"
+
+    def funnel(self) -> list[tuple[str, int]]:
+        """``(stage, proposals left)`` from ``proposed`` through each filter to ``kept``."""
+        left = self.proposed
+        rows = [("proposed", left)]
+        for reason in REASONS:
+            left -= self.dropped.get(reason, 0)
+            rows.append((reason, left))
+        return rows
+
+    def counts(self) -> dict[str, Any]:
+        return {"items": self.items, "skipped": self.skipped, "replayed": self.replayed, "ran": self.ran,
+                "failed": self.failed, "proposed": self.proposed, "kept": self.kept, "dropped": dict(self.dropped)}
+
+
+def _store_lock(folder: Path) -> threading.Lock:
+    with _store_locks_guard:
+        return _store_locks.setdefault(str(folder.resolve()), threading.Lock())
+
+
+def _context_samples(store: DatasetStore, ws: Any) -> tuple[list[Sample], list[Sample], list[Sample], dict[str, int]]:
+    """(examples, real, proposals, roster) from the dataset with review decisions applied."""
+    from studio.corpus.inspect import alias_map
+
+    samples = store.samples()
+    real = [s for s in samples if s.provenance.get("kind") != "augment"]
+    proposals = [s for s in samples if s.provenance.get("kind") == "augment"]
+    rank = {"accepted": 0, "edited": 0, "pending": 1}
+    examples = [s for s in real if s.provenance.get("kind") == "corpus" and s.split == "train" and s.status != "rejected"]
+    examples.sort(key=lambda s: rank.get(s.status, 2))
+    mapping = alias_map(ws.config.aliases())
+    roster: Counter[str] = Counter()
+    for sample in real:
+        for source in sample.provenance.get("sources", []):
+            speaker = source.get("speaker")
+            if speaker:
+                roster[mapping.get(speaker, speaker)] += 1
+    return examples, real, proposals, dict(roster.most_common())
+
+
+class _Pool:
+    """Daemon worker threads over a list of items; results come back on a queue."""
+
+    def __init__(self, workers: int, work: Callable[[AugmentItem], list[Sample]], items: list[tuple[int, AugmentItem]]) -> None:
+        self.inbox: queue.Queue[tuple[int, AugmentItem]] = queue.Queue()
+        self.outbox: queue.Queue[tuple[int, list[Sample] | None, BaseException | None]] = queue.Queue()
+        self.stopped = threading.Event()
+        for entry in items:
+            self.inbox.put(entry)
+        self.threads = [threading.Thread(target=self._loop, args=(work,), daemon=True, name=f"augment-{n}")
+                        for n in range(max(1, min(workers, len(items))))] if items else []
+        for thread in self.threads:
+            thread.start()
+
+    def _loop(self, work: Callable[[AugmentItem], list[Sample]]) -> None:
+        while not self.stopped.is_set():
+            try:
+                index, item = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.outbox.put((index, list(work(item)), None))
+            except BaseException as exc:  # handed to the committing thread, which journals it
+                self.outbox.put((index, None, exc))
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def run_augment(
+    ws: Any,
+    strategy: str,
+    options: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    host: Any = None,
+    llm: Callable[..., str] | None = None,
+    job_id: str | None = None,
+    progress: Callable[[AugmentProgress], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    persona_scorer: PersonaScorer | None | str = "auto",
+) -> AugmentReport:
+    """Run (or resume) one augmentation job; proposals land in the dataset as pending.
+
+    Args:
+        ws: the workspace (its lock is the caller's business: the TUI already holds it).
+        strategy: augmenter name (``fewshot``, ``everyday``, ``persona-qa``, ``continue`` …).
+        options: the strategy's options; unknown names and bad values are errors.
+        seed: seed of every choice; the same seed, options and backend give the same job.
+        host: the plugin host (default: every installed plugin).
+        llm: a backend callable to use instead of the one studio.toml ``[augment]`` names.
+        job_id: name the job yourself; by default it is derived from strategy, options, seed
+            and backend, so the same command resumes the same job.
+        progress: called with an :class:`AugmentProgress` after every item.
+        cancelled: polled often; return True to stop (what finished stays committed).
+        persona_scorer: a "sounds like the character" scorer, None for no off-persona filter,
+            or ``"auto"`` to use the evaluation classifier when the studio has one.
+
+    Returns:
+        The report: counts per filter, new pending samples, the job id to resume.
+
+    Raises:
+        StudioError: unknown strategy, bad options, no dataset yet, a job name reused with
+            other settings.
+    """
+    if host is None:
+        from studio.plugins import default_host
+
+        host = default_host()
+    started = time.perf_counter()
+    cancelled = cancelled or (lambda: False)
+    augmenter = host.augmenters.get(strategy)
+    if augmenter is None:
+        raise StudioError(f"no augmentation strategy {strategy!r}; installed: {', '.join(sorted(host.augmenters)) or 'none'}")
+    try:
+        resolved = resolve_options(getattr(augmenter, "options", ()), options)
+    except ValueError as exc:
+        raise StudioError(f"strategy {strategy}: {exc}") from None
+    store = DatasetStore(ws.dataset_dir())
+    if not store.exists():
+        raise StudioError(f"{store.samples_path}: no dataset yet; expected one built by: persona-studio build {ws.root}")
+    examples, real, proposals, roster = _context_samples(store, ws)
+
+    cfg = ws.config.augment
+    client = build_llm(ws, host, backend=llm, cancelled=cancelled) if getattr(augmenter, "needs_llm", False) else None
+    backend = client.describe() if client is not None else None
+    job_id = job_id or f"{strategy}-{stable_id(strategy, resolved, seed, backend)}"
+    ws.safe_name(job_id)
+    journal = JobJournal(ws.dataset_dir() / "augment" / f"{job_id}.jsonl")
+    state = journal.read()
+    header = {"strategy": strategy, "options": resolved, "seed": seed, "backend": backend,
+              "character": ws.config.character.name}
+    if state.header is not None and any(state.header.get(k) != header[k] for k in ("strategy", "options", "seed")):
+        raise StudioError(f"{journal.path}: job {job_id} was started with other settings "
+                          f"({state.header.get('strategy')} {state.header.get('options')} seed {state.header.get('seed')}); "
+                          "expected the same settings to resume it, or another job name")
+
+    report = AugmentReport(job_id, strategy, dict(resolved), seed, journal.path, backend)
+    scorer, report.persona_filter = _scorer(ws, persona_scorer)
+    settings = FilterSettings(min_chars=ws.config.dataset.min_chars, max_chars=ws.config.dataset.max_chars,
+                              max_user_chars=4 * ws.config.dataset.max_chars, near_duplicate=cfg.near_duplicate,
+                              persona_threshold=cfg.persona_threshold)
+    filt = ProposalFilter(real, proposals, settings, scorer)
+    context = AugmentContext(
+        character=ws.config.character.name, persona=ws.config.character.persona, samples=examples, roster=roster,
+        workspace=ws.root, llm=client, seed=seed, progress=lambda done, total: None, cancelled=cancelled,
+        aliases=ws.config.aliases(),
+    )
+    journal.start(header)
+    try:
+        if hasattr(augmenter, "plan") and hasattr(augmenter, "run"):
+            _run_planned(augmenter, context, resolved, state, journal, store, filt, report, progress, cancelled,
+                         workers=1 if (backend or {}).get("backend") == "local" else cfg.concurrency)
+        else:
+            _run_streamed(augmenter, context, resolved, state, journal, store, filt, report, progress, cancelled)
+    except BaseException:
+        journal.end("failed", report.counts())
+        raise
+    if client is not None:
+        report.llm = client.stats
+    report.status = "cancelled" if cancelled() else "finished"
+    report.seconds = time.perf_counter() - started
+    journal.end(report.status, report.counts())
+    return report
+
+
+def _scorer(ws: Any, given: PersonaScorer | None | str) -> tuple[PersonaScorer | None, str]:
+    if given == "auto":
+        return find_persona_scorer(ws)
+    if given is None:
+        return None, "off"
+    return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[arg-type]
+
+
+class _Committer:
+    """Filters proposals in plan order and adds the kept ones to the dataset in batches."""
+
+    def __init__(self, strategy: str, job_id: str, seed: int, journal: JobJournal, store: DatasetStore,
+                 filt: ProposalFilter, report: AugmentReport) -> None:
+        self.strategy, self.job_id, self.seed = strategy, job_id, seed
+        self.journal, self.store, self.filt, self.report = journal, store, filt, report
+        self.batch: list[tuple[str, list[str], dict[str, int]]] = []
+        self.kept: list[Sample] = []
+        self.last_flush = time.monotonic()
+
+    def normalise(self, sample: Sample, key: str) -> Sample:
+        """The job's id, provenance and pending status on a strategy's sample."""
+        provenance = {**sample.provenance, "kind": "augment", "strategy": self.strategy, "job": self.job_id,
+                      "item": key, "seed": self.seed}
+        return replace(sample, id=stable_id(self.job_id, sample.id), provenance=provenance, status="pending",
+                       split="train", scene=sample.scene or f"aug:{self.strategy}")
+
+    def add(self, key: str, samples: list[Sample]) -> Sample | None:
+        kept_ids: list[str] = []
+        dropped: Counter[str] = Counter()
+        last = None
+        for sample in samples:
+            self.report.proposed += 1
+            reason = self.filt.check(sample)
+            if reason is None:
+                self.kept.append(sample)
+                kept_ids.append(sample.id)
+                last = sample
+            else:
+                dropped[reason] += 1
+                self.report.dropped[reason] = self.report.dropped.get(reason, 0) + 1
+        self.batch.append((key, kept_ids, dict(dropped)))
+        if len(self.batch) >= _FLUSH_ITEMS or time.monotonic() - self.last_flush >= _FLUSH_SECONDS:
+            self.flush()
+        return last
+
+    def flush(self) -> None:
+        """Samples first, then the commits: a kill in between replays the commit, and the
+        dataset adds by id, so nothing is duplicated."""
+        if self.kept:
+            with _store_lock(self.store.folder):
+                self.store.add_samples(self.kept)
+            self.report.kept += len(self.kept)
+            self.report.new_samples += self.kept
+            self.kept = []
+        for key, kept_ids, dropped in self.batch:
+            self.journal.committed(key, kept_ids, dropped)
+        self.batch = []
+        self.last_flush = time.monotonic()
+
+
+def _describe_error(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
+
+
+def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,
+                 journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
+                 progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool], *,
+                 workers: int) -> None:
+    items = list(augmenter.plan(context, options))
+    keys = [item.key for item in items]
+    if len(set(keys)) != len(keys):
+        raise StudioError(f"strategy {report.strategy}: its plan repeats item keys; expected one key per item")
+    report.items = len(items)
+    todo = [item for item in items if item.key not in state.committed]
+    report.skipped = report.items - len(todo)
+    committer = _Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
+    ready: dict[int, list[Sample] | None] = {}
+    to_run: list[tuple[int, AugmentItem]] = []
+    for index, item in enumerate(todo):
+        if item.key in state.results:
+            ready[index] = state.results[item.key]
+            report.replayed += 1
+        else:
+            to_run.append((index, item))
+
+    def work(item: AugmentItem) -> list[Sample]:
+        return [committer.normalise(s, item.key) for s in augmenter.run(context, options, item)]
+
+    pool = _Pool(workers, work, to_run)
+    done = report.skipped
+
+    def tell(last: Sample | None = None) -> None:
+        if progress is not None:
+            progress(AugmentProgress(done, report.items, report.kept + len(committer.kept),
+                                     sum(report.dropped.values()), report.failed, last))
+
+    tell()
+    try:
+        position = 0
+        while position < len(todo):
+            if position in ready:
+                samples = ready.pop(position)
+                done += 1
+                last = committer.add(todo[position].key, samples) if samples is not None else None
+                position += 1
+                tell(last)
+                continue
+            if cancelled():
+                break
+            try:
+                index, samples, error = pool.outbox.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            key = todo[index].key
+            if error is None:
+                journal.result(key, samples or [])
+                report.ran += 1
+                ready[index] = samples
+            elif isinstance(error, Cancelled):
+                break
+            else:
+                message = _describe_error(error)
+                journal.failed(key, message)
+                report.failed += 1
+                if len(report.errors) < 5:
+                    report.errors.append(f"{key}: {message}")
+                ready[index] = None
+                backend_down = isinstance(error, LLMError) and not isinstance(error, UnusableOutput)
+                if backend_down and report.ran == 0 and report.failed >= min(_GIVE_UP_AFTER, len(to_run)):
+                    raise StudioError(f"strategy {report.strategy}: the first {report.failed} items all failed; "
+                                      f"stopped. Last error: {message}")
+    finally:
+        pool.stop()
+        committer.flush()
+
+
+def _run_streamed(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,
+                  journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
+                  progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool]) -> None:
+    """An augmenter with only ``propose``: one item per sample, in the order it yields them."""
+    committer = _Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
+    try:
+        for sample in augmenter.propose(context, options):
+            if cancelled():
+                break
+            key = sample.id
+            report.items += 1
+            if key in state.committed:
+                report.skipped += 1
+                continue
+            report.ran += 1
+            normalised = committer.normalise(sample, key)
+            journal.result(key, [normalised])
+            last = committer.add(key, [normalised])
+            if progress is not None:
+                progress(AugmentProgress(report.items, report.items, report.kept + len(committer.kept),
+                                         sum(report.dropped.values()), report.failed, last))
+    finally:
+        committer.flush()
