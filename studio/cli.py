@@ -5,6 +5,8 @@
     persona-studio parse FILE [--jsonl]      parse one corpus file
     persona-studio roster FILE... [--json]   speakers with line counts after alias merging
     persona-studio build WORKSPACE           build the character's dataset
+    persona-studio export-data WORKSPACE     export it (alpaca, sharegpt, messages, xtuner, datasets)
+    persona-studio review WORKSPACE          review counts; accept / reject / edit / undo headlessly
     persona-studio augment WORKSPACE [NAME]  propose more samples with a strategy (resumable)
     persona-studio train WORKSPACE           start a LoRA run (--detach to return at once)
     persona-studio runs WORKSPACE            list runs and their state
@@ -153,33 +155,21 @@ def cmd_roster(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from studio.dataset.service import build_dataset
+    from studio.dataset.commands import run_build
 
-    ws = _workspace(args.workspace)
-    host = _host()
-    if args.character:
-        ws.config.character.name = args.character
-    if args.mode:
-        ws.config.dataset.mode = args.mode
-    result = build_dataset(ws, host.parsers)
-    for error in result.errors:
-        print(f"error: {error}", file=sys.stderr)
-    report = result.report
-    print(f"{ws.config.character.name}: {report.character_lines} lines → {report.samples} samples "
-          f"({report.train} train, {report.eval} eval, mode {ws.config.dataset.mode}) in {result.seconds:.2f}s")
-    for reason, count in sorted(report.dropped.items(), key=lambda kv: -kv[1]):
-        print(f"  dropped {count:>6}  {reason}")
-    print(f"  kept {result.kept_decisions} review decisions; written to {result.folder}")
-    return 0 if report.samples else 1
+    return run_build(args)
 
 
-# -- augmentation ----------------------------------------------------------------------------
+def cmd_export_data(args: argparse.Namespace) -> int:
+    from studio.dataset.commands import run_export
+
+    return run_export(args)
 
 
-def cmd_augment(args: argparse.Namespace) -> int:
-    from studio.augment.command import cmd_augment as run
+def cmd_review(args: argparse.Namespace) -> int:
+    from studio.dataset.commands import run_review
 
-    return run(args, _host(), _workspace(args.workspace))
+    return run_review(args)
 
 
 # -- training --------------------------------------------------------------------------------
@@ -409,11 +399,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-suggest", action="store_true")
     p.set_defaults(func=cmd_roster)
 
+    from studio.dataset.commands import add_build_arguments, add_export_arguments, add_review_arguments
+
     p = sub.add_parser("build", help="build the character's dataset")
-    p.add_argument("workspace")
-    p.add_argument("--character", default="")
-    p.add_argument("--mode", choices=("single", "multi"), default="")
+    add_build_arguments(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("export-data", help="export the dataset (alpaca, sharegpt, messages, xtuner, datasets)")
+    add_export_arguments(p)
+    p.set_defaults(func=cmd_export_data)
+
+    p = sub.add_parser("review", help="review counts, list, accept/reject/edit/undo samples headlessly")
+    add_review_arguments(p)
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("augment", help="propose more samples with a strategy (pending review); resumable")
     from studio.augment.command import add_arguments as add_augment_arguments

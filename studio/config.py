@@ -75,6 +75,11 @@ class DatasetConfig:
     """Seed of the split; the split of a scene never changes when the corpus grows."""
     identity_samples: bool = True
     """Add a handful of identity Q&A samples built from the persona card."""
+    drop_interjections: bool = True
+    """Drop replies that are only a name or an interjection (``皇上！``, ``啊？``, ``O Romeo!``)."""
+    near_duplicates: bool = True
+    """Also drop near duplicates (same words up to punctuation, or almost the same context and reply);
+    exact duplicates are always dropped. Both are judged per context, never globally."""
 
 
 @dataclass

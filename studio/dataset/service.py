@@ -8,26 +8,69 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.dataset.builder import BuildReport, build_samples
+from studio.api import Sample, Utterance
+from studio.dataset.builder import BuildReport, Exchange, build_samples
+from studio.dataset.export import ExportResult, export_samples
+from studio.dataset.seed import SeedComparison, compare_with_seed
 from studio.dataset.store import DatasetStore
 from studio.errors import StudioError
 
 
 @dataclass
 class BuildResult:
+    """What a build did.
+
+    Attributes:
+        report: counts by reason.
+        folder: the dataset folder written.
+        seconds: wall time of parse + build + write.
+        kept_decisions: review decisions whose sample still exists (they apply).
+        orphaned_decisions: decisions whose sample vanished (kept in the journal, not applied).
+        errors: corpus files that could not be parsed.
+        parse_seconds / build_seconds: the parse and build phases alone.
+        samples: the samples written (corpus, identity and carried-over augmenter proposals).
+    """
+
     report: BuildReport
     folder: Path
     seconds: float
     kept_decisions: int = 0
     errors: list[str] = field(default_factory=list)
+    orphaned_decisions: int = 0
+    parse_seconds: float = 0.0
+    build_seconds: float = 0.0
+    samples: list[Sample] = field(default_factory=list)
+    utterances: list[Utterance] = field(default_factory=list)
+    seed: SeedComparison | None = None
+    """The seed rule compared line by line (when asked for)."""
 
 
-def build_dataset(ws: Any, parsers: dict[str, Any]) -> BuildResult:
+def unparsed_lines(results: Any, utterances: Any = None) -> list[tuple[str, int]]:
+    """``(file, line)`` of parse warnings that produced no utterance: lines nobody could read.
+
+    Args:
+        results: parse results (their warnings).
+        utterances: the utterances after the user's corpus fixes; the parse results' own otherwise.
+    """
+    if utterances is None:
+        utterances = [u for r in results for u in r.utterances]
+    said = {(u.file, u.line) for u in utterances}
+    return [(w.file, w.line) for r in results for w in r.warnings if (w.file, w.line) not in said]
+
+
+def build_dataset(ws: Any, parsers: dict[str, Any], *, write: bool = True, compare_seed: bool = False) -> BuildResult:
     """Parse every corpus file of ``ws`` and (re)build its dataset; review decisions are kept.
+
+    Args:
+        ws: the workspace.
+        parsers: registered corpus parsers by name.
+        write: store the samples (False: only build and report, e.g. to preview options).
+        compare_seed: also apply the seed recipe's rule to the same files and compare.
 
     Raises:
         StudioError: no character is set.
     """
+    from studio.corpus.fixes import apply_fixes
     from studio.corpus.inspect import parse_workspace
 
     cfg = ws.config
@@ -35,12 +78,65 @@ def build_dataset(ws: Any, parsers: dict[str, Any]) -> BuildResult:
         raise StudioError(f"{ws.config_path}: [character] name is empty; expected the character to build for")
     started = time.perf_counter()
     corpus = parse_workspace(ws, parsers)
-    samples, report = build_samples(corpus.utterances, cfg.character.name, cfg.character.persona, cfg.dataset, cfg.aliases())
+    parsed = time.perf_counter()
+    utterances = apply_fixes(corpus.utterances, ws)  # the user's speaker fixes, never the raw files
+    dropped: dict[tuple[str, int], str] = {}
+
+    def note(reason: str, exchange: Exchange) -> None:
+        for utt in exchange.reply:
+            dropped[(utt.file, utt.line)] = reason
+
+    samples, report = build_samples(
+        utterances, cfg.character.name, cfg.character.persona, cfg.dataset, cfg.aliases(),
+        ignore=cfg.roster.ignore, unparsed=unparsed_lines(corpus.results, utterances), on_drop=note if compare_seed else None,
+    )
+    built = time.perf_counter()
+    seed = None
+    if compare_seed:
+        seed = compare_with_seed({r.source.name: r.source.text for r in corpus.results}, utterances, samples,
+                                 cfg.character.name, cfg.character.aliases, dropped)
     store = DatasetStore(ws.dataset_dir())
     # augmenter proposals are not rebuilt from the corpus: carry them over
-    kept_aug = [s for s in store.raw_samples() if s.provenance.get("kind") == "augment"] if store.exists() else []
-    store.write_samples([*samples, *kept_aug], {"report": dataclasses.asdict(report), "mode": cfg.dataset.mode,
-                                                 "character": cfg.character.name, "built_at": time.time()})
-    ids = {s.id for s in samples} | {s.id for s in kept_aug}
-    kept = sum(1 for sample_id in store.decisions() if sample_id in ids)
-    return BuildResult(report, store.folder, time.perf_counter() - started, kept, corpus.errors)
+    kept_aug = store.raw_samples_of_kind("augment")
+    everything = [*samples, *kept_aug]
+    if write:
+        store.write_samples(everything, {
+            "report": dataclasses.asdict(report), "mode": cfg.dataset.mode, "character": cfg.character.name,
+            "dataset": dataclasses.asdict(cfg.dataset), "built_at": time.time(),
+            "files": [r.source.name for r in corpus.results], "errors": corpus.errors,
+        })
+    ids = {s.id for s in everything}
+    decided = store.decisions()
+    kept = sum(1 for sample_id in decided if sample_id in ids)
+    return BuildResult(report, store.folder, time.perf_counter() - started, kept, corpus.errors,
+                       orphaned_decisions=len(decided) - kept, parse_seconds=parsed - started,
+                       build_seconds=built - parsed, samples=everything, utterances=utterances, seed=seed)
+
+
+def export_dataset(ws: Any, out: str | Path, formats: list[str], *, name: str = "", reviewed_only: bool = False,
+                   bare: bool = False) -> ExportResult:
+    """Export the workspace dataset, review decisions applied, in each of ``formats``.
+
+    What is exported is what training uses (every sample not rejected; augmenter proposals
+    once accepted), or only accepted and edited samples with ``reviewed_only``. The system
+    prompt is the persona card of studio.toml now, the one chat uses.
+
+    Raises:
+        StudioError: no dataset yet, or nothing left to export.
+    """
+    store = DatasetStore(ws.dataset_dir())
+    if not store.exists():
+        raise StudioError(f"{store.samples_path}: no dataset yet; build it with: persona-studio build {ws.root}")
+    if reviewed_only:
+        samples = [s for s in store.samples() if s.status in ("accepted", "edited")]
+    else:
+        samples = store.training_samples("train") + store.training_samples("eval")
+    if not samples:
+        what = "accepted or edited samples" if reviewed_only else "samples that are not rejected"
+        raise StudioError(f"{store.folder}: no {what} to export")
+    persona = ws.config.character.persona
+    if persona:
+        for sample in samples:
+            sample.system = persona
+    return export_samples(samples, out, formats, name=name or ws.config.character.name or ws.config.dataset.name,
+                          bare=bare)
