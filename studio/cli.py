@@ -172,6 +172,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     return run_review(args)
 
 
+# -- augmentation ----------------------------------------------------------------------------
+
+
+def cmd_augment(args: argparse.Namespace) -> int:
+    from studio.augment.command import cmd_augment as run
+
+    return run(args, _host(), _workspace(args.workspace))
+
+
 # -- training --------------------------------------------------------------------------------
 
 
