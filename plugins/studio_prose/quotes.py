@@ -1,0 +1,216 @@
+"""Provides paragraphs, chapter headings and quotation splitting for novel prose.
+
+A paragraph is one line in Chinese web texts and in texts that keep one paragraph per line, or a
+block of lines between blank lines in hard-wrapped texts (Project Gutenberg). Quotation marks are
+found by pairing: ``“…”`` and ``「…」`` (Chinese), ``“…”``, ``"…"`` or ``‘…’`` (English, the
+style the text uses most), with nested quotes left inside. A quote still open at the end of a
+paragraph runs to its end (a speech that goes on in the next paragraph).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CN_CHAPTER = re.compile(
+    r"^第\s*[0-9０-９一二三四五六七八九十百千零〇两]+\s*[章回节卷部集篇](?:$|[\s　:：、.．\-—]+\S.{0,40}$)"
+)
+_EN_CHAPTER = re.compile(
+    r"^(?:CHAPTER|Chapter|BOOK|Book|PART|Part|VOLUME|Volume)\s+(?:[IVXLCDM]+|\d+|[A-Z][a-z]+(?:-[a-z]+)?)\b[.:]?\]?"
+    r"(?:\s+\S.{0,60})?$"
+)
+_BREAK = re.compile(r"^[\s*＊·•~～#=—\-_◇◆○●☆★※]{3,}$")
+
+
+def chapter_heading(line: str) -> bool:
+    """``第一章 风波`` / `` 第一回　…`` / ``CHAPTER II.`` on a line of its own."""
+    text = line.strip()
+    if not text or len(text) > 60:
+        return False
+    if text[0] == "第":
+        return bool(_CN_CHAPTER.match(text))
+    if text[0] in "CBPVcbpv":
+        return bool(_EN_CHAPTER.match(text))
+    return False
+
+
+def scene_break(line: str) -> bool:
+    """``* * *`` / ``＊＊＊`` / ``——————``: a break inside a chapter."""
+    text = line.strip()
+    return bool(text) and len(text) <= 40 and bool(_BREAK.match(text)) and any(ch not in " 　" for ch in text)
+
+
+@dataclass
+class Paragraph:
+    """A paragraph of the text.
+
+    Attributes:
+        text: the paragraph (inner line breaks of wrapped texts kept as ``\\n``).
+        line: 1-based line of its first line.
+    """
+
+    text: str
+    line: int
+
+    def line_at(self, offset: int) -> int:
+        """The source line of the character at ``offset``."""
+        return self.line + self.text.count("\n", 0, offset)
+
+
+def wrapped(lines: list[str]) -> bool:
+    """True when paragraphs are blocks of short lines separated by blank lines (hard-wrapped)."""
+    sample = lines[:4000]
+    nonblank = [line for line in sample if line.strip()]
+    if len(nonblank) < 20:
+        return False
+    blocks = sum(1 for prev, line in zip([""] + sample, sample) if line.strip() and not prev.strip())
+    short = sum(1 for line in nonblank if len(line) <= 80)
+    return nonblank and len(nonblank) / max(blocks, 1) >= 1.8 and short / len(nonblank) > 0.9
+
+
+def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
+    """Split ``text`` into ``(kind, paragraph)`` with kind ``text``, ``chapter`` or ``break``."""
+    lines = text.split("\n")
+    out: list[tuple[str, Paragraph]] = []
+    if not wrapped(lines):
+        for index, line in enumerate(lines):
+            if not line.strip():
+                continue
+            kind = "chapter" if chapter_heading(line) else "break" if scene_break(line) else "text"
+            out.append((kind, Paragraph(line.strip(), index + 1)))
+        return out
+    block: list[str] = []
+    start = 0
+    for index, line in enumerate(lines + [""]):
+        if line.strip():
+            if not block:
+                start = index
+            block.append(line.strip())
+            continue
+        if block:
+            if len(block) == 1 and chapter_heading(block[0]):
+                out.append(("chapter", Paragraph(block[0], start + 1)))
+            elif len(block) == 1 and scene_break(block[0]):
+                out.append(("break", Paragraph(block[0], start + 1)))
+            else:
+                out.append(("text", Paragraph("\n".join(block), start + 1)))
+            block = []
+    return out
+
+
+# -- quotes ----------------------------------------------------------------------------------
+
+_PAIRS = {"“": "”", "「": "」", "『": "』", "‘": "’", '"': '"'}
+
+
+@dataclass(frozen=True)
+class QuoteStyle:
+    """The quotation marks a text uses for speech: ``opens`` map to their closing marks."""
+
+    opens: dict[str, str]
+    lang: str  # "zh" or "en"
+
+
+def detect_style(text: str) -> QuoteStyle:
+    """Pick the speech quotes and language of ``text`` from counts of marks and letters."""
+    sample = text[:400_000]
+    cjk = sum(1 for ch in sample[:50_000] if "\u4e00" <= ch <= "\u9fff")
+    latin = sum(1 for ch in sample[:50_000] if "a" <= ch.lower() <= "z")
+    lang = "zh" if cjk >= latin else "en"
+    if lang == "zh":
+        return QuoteStyle({"“": "”", "「": "」", '"': '"'}, lang)
+    curly = sample.count("“")
+    straight = sample.count('"')
+    single = len(re.findall(r"(?:^|[\s(—])‘", sample))
+    if single > 2 * max(curly, straight // 2):
+        return QuoteStyle({"‘": "’"}, lang)
+    if curly >= straight // 2:
+        return QuoteStyle({"“": "”"}, lang)
+    return QuoteStyle({'"': '"'}, lang)
+
+
+@dataclass
+class Segment:
+    """A piece of a paragraph: narration text or a quotation (``quote``)."""
+
+    kind: str  # "text" or "quote"
+    text: str
+    start: int
+    end: int
+    closed: bool = True
+
+
+def _closing(text: str, index: int, close: str, open_mark: str) -> int:
+    """Index of the mark closing the quote opened at ``index``; -1 when it stays open."""
+    if open_mark == close:  # straight quotes: the next one closes
+        return text.find(close, index + 1)
+    depth = 1
+    position = index + 1
+    while position < len(text):
+        ch = text[position]
+        if ch == open_mark:
+            depth += 1
+        elif ch == close:
+            if close == "’" and position + 1 < len(text) and text[position + 1].isalpha() and text[position - 1].isalpha():
+                position += 1  # don’t: an apostrophe
+                continue
+            depth -= 1
+            if depth == 0:
+                return position
+        position += 1
+    return -1
+
+
+def split_quotes(text: str, style: QuoteStyle) -> list[Segment]:
+    """Split a paragraph into narration and quotations (outermost quotes only)."""
+    segments: list[Segment] = []
+    opens = style.opens
+    position = 0
+    cursor = 0
+    length = len(text)
+    while cursor < length:
+        ch = text[cursor]
+        if ch not in opens:
+            cursor += 1
+            continue
+        if ch == "‘" and cursor and text[cursor - 1].isalpha():
+            cursor += 1
+            continue
+        end = _closing(text, cursor, opens[ch], ch)
+        if cursor > position:
+            segments.append(Segment("text", text[position:cursor], position, cursor))
+        if end < 0:
+            segments.append(Segment("quote", text[cursor + 1:], cursor, length, closed=False))
+            return segments
+        segments.append(Segment("quote", text[cursor + 1:end], cursor, end + 1))
+        position = cursor = end + 1
+    if position < length:
+        segments.append(Segment("text", text[position:], position, length))
+    return segments
+
+
+_SENTENCE_END_ZH = "。！？!?…～~—，,；;："
+_SENTENCE_END_EN = ".!?,;:—-…"
+
+
+def looks_like_speech(quote: str, before: str, lang: str, *, closed: bool) -> bool:
+    """A quotation is speech unless it is a short term or title inside a sentence.
+
+    ``然后由皇上决定是“撂牌子”还是“留用”`` quotes terms; ``她笑道：“好。”`` is speech.
+    """
+    body = quote.strip()
+    if not body:
+        return False
+    lead = before.rstrip()
+    if not lead or lead[-1] in "：:":
+        return True
+    if not closed:
+        return True
+    if lang == "zh":
+        if any(ch in _SENTENCE_END_ZH for ch in body):
+            return True
+        return lead[-1] in "，," and len(body) > 6
+    words = body.split()
+    if body[-1] in _SENTENCE_END_EN or any(ch in "!?" for ch in body):
+        return True
+    return len(words) >= 6 and lead[-1] in ",—"

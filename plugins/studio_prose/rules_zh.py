@@ -1,0 +1,267 @@
+"""Provides speaker attribution rules for Chinese prose.
+
+- pre-posed: ``眉庄笑道：“…”`` / ``她点点头，微笑说：“…”`` / ``只见槿汐道：“…”``: the subject of
+  the sentence that introduces the quote (the first name or pronoun that is not an object);
+- post-posed: ``“…”眉庄笑道，“…”`` / ``“…”我道。``: a short clause right after the quote;
+- names are learnt from the text itself: strings that often start a sentence introducing speech
+  (``眉庄``, ``槿汐``, ``温实初``), plus names the user gives (studio.toml);
+- a name's gender (for 她/他) comes from its title (妃, 嫔, 娘娘 … / 王, 爷, 公公 …) or from which
+  pronoun most often follows it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+PRONOUNS = {"我": "narrator", "她": "f", "他": "m"}
+_VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
+_SPEECH_INTRO = re.compile(
+    r"(?:笑道|问道|说道|答道|叹道|喝道|冷笑|轻声|低声|柔声|沉声|笑|道|说|问|答|叹|喝|骂|喊|叫|唤|劝|泣|斥|嗔|啐|应|曰|想)"
+    r"[：:，,]?[ 　]*[“「]"
+)
+_SENTENCE_SPLIT = re.compile(r"[。！？!?；;…\n]")
+_OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打")
+_SUBJECT_AFTER_SEE = ("只见", "但见", "却见", "忽见", "又见", "就见", "便见", "只听", "但听", "忽听", "却听", "又听",
+                      "便听", "就听", "正见", "只听得", "听得")
+_STOP_FIRST = set("我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
+                  "心口手脸眼头声话有没是然但可而虽此忽突随连急赶轻微淡低含半良许片几何怎什么些每各其并及或"
+                  "些个两三四五六七八九十上下中前后里外左右大小多少好很最更太真实仍依终竟")
+_STOP_WORDS = {"小主", "娘娘", "姑娘", "公公", "大人", "奴婢", "奴才", "臣妾", "嫔妾", "本宫", "哀家", "朕", "众人",
+               "大家", "皇上", "皇后", "太后", "皇帝"}  # kept as names, but not learnt as stems of longer ones
+_BAD_LAST = set("笑道说问叹低轻含忙又也便却只才不一的看听见向对和与着了地得终竟仍更已正将把被让方"
+                "下住开起来去到在过我你他她边旁然头身手首膝嘴脸眼泪")
+_NOT_NAMES = {"自己", "二人", "两人", "三人", "众人们", "大家", "彼此", "对方", "旁人", "别人", "有人", "此人", "那人",
+              "这人", "众位", "诸位", "一人", "一个", "那个", "这个", "了一声", "旁边", "身后", "气氛", "语气",
+              "神色", "目光", "声音", "心里", "心中", "嘴里", "口中", "眼中", "脸上"}
+_MANNER = {"怜惜", "无奈", "关切", "沉稳", "惊喜", "亲切", "呵斥", "倔强", "温柔", "安静", "平静", "淡然", "冷然",
+           "郑重", "恭谨", "恭敬", "认真", "疑惑", "诧异", "惊讶", "惊异", "好奇", "得意", "委屈", "愤然", "愤怒",
+           "欣然", "欣喜", "感激", "感慨", "坚定", "犹豫", "迟疑", "沉吟", "温和", "和蔼", "严肃", "冷淡", "冷静",
+           "沉静", "轻快", "爽朗", "不安", "焦急", "着急", "担忧", "忧心", "伤感", "悲伤", "哽咽", "黯然", "怅然",
+           "温言", "柔声", "厉声", "低声", "轻声", "高声", "大声", "朗声", "沉声", "冷笑", "微笑", "苦笑", "含笑"}
+_OBJECT_MARKERS = set("向对和与跟同给把朝替陪随见叫唤请问让令被")
+_PLURALS = {"我们", "我們", "他们", "他們", "她们", "她們", "大家"}
+_FEMALE_TITLES = ("妃", "嫔", "后", "娘", "姐", "妹", "主", "贵人", "常在", "答应", "嬷嬷", "嬷", "姑", "女", "婢", "夫人",
+                  "昭仪", "芳仪", "淑仪", "德仪", "婕妤", "容华", "良媛", "才人", "采女", "美人", "娘子", "姥姥",
+                  "太太", "奶奶", "姨", "嫂", "妈", "母", "婆", "小姐", "格格", "公主", "宫人", "丫头", "丫鬟")
+_MALE_TITLES = ("王", "帝", "皇上", "爷", "公公", "太医", "大人", "哥", "弟", "公子", "老爷", "先生", "将军", "父",
+                "叔", "伯", "舅", "侍卫", "太监", "少爷", "相公", "大夫", "皇子", "阿哥", "道人", "和尚", "知县")
+_MAX_NAME = 4
+
+
+def _cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
+    """A regex source matching any of ``words``, longest first, built as a trie (fast to scan)."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    source = build(trie)
+    return f"(?:{source}){suffix}" if source else "(?!)"
+
+
+def _candidates(text: str) -> Counter[str]:
+    """2- to 4-character starts of sentences and clauses that introduce a quote."""
+    starts: Counter[str] = Counter()
+    for match in _SPEECH_INTRO.finditer(text):
+        begin = max(0, match.start() - 40)
+        window = text[begin:match.start()]
+        cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」：:，,")
+        for piece in {window[cut + 1:].lstrip(" 　"), _sentence_start(window)}:
+            if len(piece) < 2 or not _cjk(piece[0]) or piece[0] in _STOP_FIRST:
+                continue
+            for size in range(2, _MAX_NAME + 1):
+                stem = piece[:size]
+                if len(stem) == size and all(_cjk(ch) for ch in stem):
+                    starts[stem] += 1
+    return starts
+
+
+def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set[str]:
+    """Names learnt from ``text``, plus the ``given`` ones.
+
+    A candidate is a 2-4 character start of sentences that introduce speech (``眉庄笑道：“``).
+    It is kept when it is frequent, ends like a name (not in a verb or adverb character), is
+    not a longer form of a kept name plus a word (玄凌神色), is not a prefix of a longer
+    candidate that is nearly as frequent (温实 of 温实初), and either carries a title (华妃,
+    陆昭仪) or is found after an object marker (向眉庄, 对玄凌) now and then, as names are and
+    adverbs (缓缓) or verb phrases (点头) are not.
+    """
+    starts = _candidates(text)
+    longest_extension: Counter[str] = Counter()
+    for stem, count in starts.items():
+        if len(stem) > 2 and count > longest_extension[stem[:-1]]:
+            longest_extension[stem[:-1]] = count
+    pool: set[str] = set()
+    for stem, count in starts.items():
+        if count < min_count or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
+            continue
+        if stem[0] == stem[1] or stem[-1] == stem[-2] or (len(stem) == 3 and stem[1] == "一"):
+            continue  # 缓缓 / 清凌凌 / 停一停
+        if longest_extension[stem] >= 0.6 * count and stem not in _STOP_WORDS:
+            continue  # 温实 is the start of 温实初
+        if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
+            continue  # 眉庄手 is 眉庄 + a word
+        pool.add(stem)
+    total: Counter[str] = Counter()
+    marked: Counter[str] = Counter()
+    adverbial: Counter[str] = Counter()  # 无奈地: a manner word, not a name
+    pattern = re.compile(trie_pattern(pool))
+    for match in pattern.finditer(text):
+        word = match.group()
+        total[word] += 1
+        if match.start() and text[match.start() - 1] in _OBJECT_MARKERS:
+            marked[word] += 1
+        if text[match.end():match.end() + 1] == "地":
+            adverbial[word] += 1
+    names = {w for w in pool if gender_of_title(w) or (total[w] and marked[w] / total[w] >= 0.04
+                                                         and adverbial[w] <= 0.01 * total[w])}
+    names = {w for w in names if not any(w[:k] in names for k in range(2, len(w)))}
+    names.update(name for name in given if name)
+    return names
+
+
+def _sentence_start(window: str) -> str:
+    cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」")
+    return window[cut + 1:].lstrip(" 　")
+
+
+def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
+    """A regex matching any name or pronoun (我/他/她, and plural 我们/他们/她们/大家), longest first."""
+    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS}))
+
+
+def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> dict[str, str]:
+    """``f`` or ``m`` for names whose title or following pronouns say so."""
+    genders: dict[str, str] = {}
+    counts: dict[str, Counter[str]] = {}
+    for name in names:
+        title = gender_of_title(name)
+        if title:
+            genders[name] = title
+    if not gendered_pronouns(text):
+        return genders  # 红楼梦 writes 他 for everyone: pronouns say nothing about gender
+    for match in pattern.finditer(text):
+        name = match.group()
+        if name in genders or name in PRONOUNS or name in _PLURALS:
+            continue
+        tail = text[match.end():match.end() + 16]
+        stop = _SENTENCE_SPLIT.search(tail)
+        tail = tail[: stop.start()] if stop else tail
+        he, she = tail.find("他"), tail.find("她")
+        if he < 0 and she < 0:
+            continue
+        first = "m" if she < 0 or (0 <= he < she) else "f"
+        counts.setdefault(name, Counter())[first] += 1
+    for name, counter in counts.items():
+        total = sum(counter.values())
+        top, hits = counter.most_common(1)[0]
+        if total >= 3 and hits / total >= 0.7:
+            genders[name] = top
+    return genders
+
+
+def gendered_pronouns(text: str) -> bool:
+    """True when the text tells 她 from 他 (modern prose; classical texts use 他 for both)."""
+    sample = text[:300_000]
+    he, she = sample.count("他"), sample.count("她")
+    return she >= 0.1 * max(he, 1)
+
+
+def subject(sentence: str, pattern: re.Pattern[str]) -> str | None:
+    """The first name or pronoun of ``sentence`` that is not an object or a possessor."""
+    for match in pattern.finditer(sentence):
+        start, end = match.span()
+        word = match.group()
+        after = sentence[end:end + 1]
+        if after == "的" or after == "之":
+            continue
+        before = sentence[max(0, start - 3):start]
+        if before and before[-1] in _OBJECT_BEFORE and not before.endswith(_SUBJECT_AFTER_SEE):
+            continue
+        if word in _PLURALS:
+            return "?"
+        return word
+    return None
+
+
+def _last_sentence(text: str) -> str:
+    parts = _SENTENCE_SPLIT.split(text.rstrip(" 　：:，,"))
+    for part in reversed(parts):
+        if part.strip():
+            return part
+    return ""
+
+
+def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | None:
+    """``(speaker, how)`` when the narration right before a quote introduces it.
+
+    Returns None when the text before is not an introduction; ``(None, "zero")`` when it is one
+    without a subject (``又道：``), for the caller to fill from context.
+    """
+    lead = before.rstrip(" 　")
+    if not lead:
+        return None
+    colon = lead[-1] in "：:"
+    comma = lead[-1] in "，,"
+    core = lead.rstrip("：:，, 　")
+    if not core:
+        return None
+    if not colon and not (comma and core[-1] in _VERB_FINAL):
+        return None
+    if not colon and not comma:
+        return None
+    sentence = _last_sentence(core)
+    if not sentence:
+        return None
+    who = subject(sentence, pattern)
+    if who is not None:
+        return who, "before"
+    earlier = core[: len(core) - len(sentence)]
+    who = subject(_last_sentence(earlier), pattern) if earlier.strip() else None
+    if who is not None and len(sentence) <= 12:
+        return who, "before-topic"
+    return None, "zero"
+
+
+def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
+    """The speaker named in a short clause right after a quote (``“…”眉庄笑道，``)."""
+    text = after.lstrip(" 　")
+    if not text:
+        return None
+    stop = re.search(r"[，。！？!?,；;：:“「\n]", text)
+    if stop is None or stop.start() > 16 or text[stop.start()] in "：:“「":
+        return None
+    clause = text[: stop.start()]
+    if not clause or clause[-1] not in _VERB_FINAL and not clause.endswith(("说着", "笑着", "问着", "道罢", "说罢", "说完")):
+        return None
+    match = pattern.match(clause)
+    if match is None:
+        match = pattern.search(clause)
+        if match is None or match.start() > 3:
+            return None
+    word = match.group()
+    return "?" if word in _PLURALS else word
+
+
+def gender_of_title(name: str) -> str | None:
+    """Gender implied by a title at the end of a name (华妃 → f, 果郡王 → m)."""
+    if name.endswith(_FEMALE_TITLES):
+        return "f"
+    if name.endswith(_MALE_TITLES):
+        return "m"
+    return None
