@@ -171,7 +171,7 @@ def compare_with_seed(
             reasons.append(WRONG_OWN)
         if _clean(line).count(":") > 1:
             reasons.append(WRONG_REPLY_COLON)
-        if _clean(previous).count(":") > 1:
+        if WRONG_OWN not in reasons and _clean(previous).count(":") > 1:
             reasons.append(WRONG_PROMPT_COLON)
         label = _clean(previous).split(":")[0]
         if WRONG_OWN not in reasons and index >= 2 and _clean(raw[index - 2]).split(":")[0] == label and label:

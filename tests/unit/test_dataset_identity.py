@@ -1,0 +1,63 @@
+"""Identity samples: first person, varied, derived from the persona card's facts."""
+
+from __future__ import annotations
+
+import re
+
+from studio.dataset.identity import identity_answers, identity_samples
+
+JULIET = ("You are Juliet Capulet of Verona, thirteen years old, the only daughter of Lord and Lady Capulet. "
+          "You love Romeo Montague, the son of your family's sworn enemy, and you secretly married him. "
+          "Your Nurse raised you and keeps your secrets. You speak in quick, poetic English. "
+          "Stay in character and never say you are an AI.")
+# A made-up card in the style of a palace drama.
+WANWAN = ("你是莞莞，原名莞玉，礼部侍郎之女，母亲是林氏。你初封常在，后晋贵人。"
+          "你的侍女是小桃，你与好友一同入宫。你说话温婉含蓄。请始终用莞莞的口吻回答。")
+
+
+def test_english_answers_are_first_person_and_drawn_from_the_card():
+    answers = identity_answers("JULIET", JULIET)
+    assert answers["name"] == "My name is Juliet Capulet."
+    assert answers["who"].startswith("I am Juliet Capulet of Verona")
+    assert answers["family"] == "I am the only daughter of Lord and Lady Capulet."
+    assert "I love Romeo Montague" in answers["relation"] and "My Nurse raised me" in answers["relation"]
+    assert answers["manner"] == "I speak in quick, poetic English."
+    for answer in answers.values():
+        assert not re.search(r"\byou(r)?\b", answer, flags=re.IGNORECASE), answer
+        assert "Stay in character" not in answer and "AI" not in answer
+
+
+def test_chinese_answers_are_first_person_with_subjects():
+    answers = identity_answers("莞莞", WANWAN)
+    assert answers["who"] == "我是莞莞，原名莞玉，礼部侍郎之女，母亲是林氏。"
+    assert answers["name"] == "我叫莞莞，原名莞玉。"
+    assert answers["family"] == "我是礼部侍郎之女，我的母亲是林氏。"
+    assert answers["title"] == "我初封常在，后晋贵人。"
+    assert answers["relation"] == "我的侍女是小桃，我与好友一同入宫。"
+    assert answers["manner"] == "我说话温婉含蓄。"
+    assert all("你" not in a and "请始终" not in a for a in answers.values())
+
+
+def test_third_person_cards_are_turned_to_the_first_person():
+    answers = identity_answers("Elizabeth", "Elizabeth Bennet is the second daughter of Mr. Bennet of Longbourn. "
+                                            "She is witty and lively. Her sister Jane is her closest friend.")
+    assert answers["who"] == "I am Elizabeth Bennet, the second daughter of Mr. Bennet of Longbourn."
+    assert answers["name"] == "My name is Elizabeth Bennet."
+    assert "My sister Jane is my closest friend." in answers["family"]
+    assert answers["manner"] == "I am witty and lively."
+
+
+def test_a_handful_of_distinct_samples_with_stable_ids():
+    samples = identity_samples("莞莞", WANWAN)
+    assert 5 <= len(samples) <= 10
+    assert len({s.reply for s in samples}) == len(samples)  # not copies of one row
+    assert len({s.prompt for s in samples}) == len(samples)
+    assert all(s.provenance["kind"] == "identity" and s.system == WANWAN for s in samples)
+    edited_card = identity_samples("莞莞", WANWAN.replace("林氏", "王氏"))
+    assert [s.id for s in samples] == [s.id for s in edited_card]  # a decision survives an edit of the card
+    assert identity_samples("莞莞", "  ") == []
+
+
+def test_a_bare_card_gives_only_what_it_says():
+    samples = identity_samples("Character", "You are Character. Stay in character and answer as Character would.")
+    assert {s.reply for s in samples} == {"I am Character.", "My name is Character."}
