@@ -50,7 +50,7 @@ class ChatScreen(StudioScreen):
         Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Start a new conversation"),
         Binding("ctrl+e", "persona", "Persona", id="chat.persona", tooltip="Edit the system prompt"),
         Binding("ctrl+o", "pick_model", "Model", id="chat.model", tooltip="Pick the run and checkpoint"),
-        Binding("escape", "focus_prompt", "Prompt", show=False, id="chat.prompt"),
+        Binding("escape", "focus_prompt", "Leave/enter prompt", show=False, id="chat.prompt"),
     ]
 
     def __init__(self) -> None:
@@ -135,8 +135,12 @@ class ChatScreen(StudioScreen):
         self.query_one("#chat-persona", TextArea).focus()
 
     def action_focus_prompt(self) -> None:
-        """Back to the prompt line."""
-        self.query_one("#chat-input", Input).focus()
+        """Leave the prompt line (then 1–6 switch screens), or go back to it."""
+        prompt = self.query_one("#chat-input", Input)
+        if prompt.has_focus:
+            self.query_one("#chat-b", ChatPane).focus()
+        else:
+            prompt.focus()
 
     def action_clear(self) -> None:
         """Forget the conversation."""
