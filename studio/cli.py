@@ -11,6 +11,8 @@
     persona-studio train WORKSPACE           start a LoRA run (--detach to return at once)
     persona-studio runs WORKSPACE            list runs and their state
     persona-studio chat WORKSPACE            chat with the latest run's adapter
+    persona-studio serve WORKSPACE           OpenAI-compatible API on 127.0.0.1
+    persona-studio eval WORKSPACE            base vs adapter on held-out scenes (report in the run)
 """
 
 from __future__ import annotations
@@ -185,89 +187,129 @@ def cmd_augment(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from studio.train.runner import launch, prepare_run
+    from studio.train.runner import launch, prepare_run, run_state
 
     ws = _workspace(args.workspace)
-    host = _host()
     if args.resume:
         run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
         if run_dir is None or not run_dir.exists():
             print("error: no run to resume", file=sys.stderr)
             return 2
+        state = run_state(run_dir)
+        print(f"resuming {run_dir.name} ({state.status} at step {state.step}/{state.total_steps})")
     else:
+        host = _host()
         overrides: dict[str, Any] = {}
-        if args.max_steps:
-            overrides["max_steps"] = args.max_steps
-        if args.epochs:
-            overrides["epochs"] = args.epochs
+        for key in ("max_steps", "epochs", "overlong", "attention", "parallel"):
+            if getattr(args, key, None):
+                overrides[key] = getattr(args, key)
+        if args.compile:
+            overrides["compile"] = True
         run_dir = prepare_run(ws, host.adapters, run_id=args.run or "", overrides=overrides)
-    print(f"run {run_dir.name}: {run_dir}")
+        print(f"run {run_dir.name}: {run_dir}")
+    process = launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus)
     if args.detach:
-        process = launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus)
-        print(f"started in the background (pid {process.pid}); follow with: persona-studio runs {ws.root} --follow {run_dir.name}")
+        print(f"started in the background (pid {process.pid}); follow with: "
+              f"persona-studio runs {ws.root} --follow {run_dir.name}; stop with: persona-studio stop {ws.root} --run {run_dir.name}")
         return 0
-    return _follow_foreground(run_dir, launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus))
+    return _follow_foreground(run_dir, process)
 
 
 def _follow_foreground(run_dir: Path, process: Any) -> int:
+    """Print the run's events until it ends; Ctrl-C asks it to stop (it checkpoints first)."""
     from studio.train.events import follow
+    from studio.train.runner import stop
 
-    try:
-        for batch in follow(run_dir / "events.jsonl"):
-            for event in batch:
-                _print_event(event)
-            if process.poll() is not None and not (run_dir / "events.jsonl").exists():
-                break
-    except KeyboardInterrupt:
-        from studio.train.runner import stop
-
-        print("stopping: saving a checkpoint…", file=sys.stderr)
-        stop(run_dir)
+    last: dict[str, Any] = {}
+    stopping = False
+    while True:
+        try:
+            for batch in follow(run_dir / "events.jsonl", alive=lambda: process.poll() is None):
+                for event in batch:
+                    _print_event(event)
+                    last = event
+            break
+        except KeyboardInterrupt:
+            if stopping:
+                print("already stopping; waiting for the checkpoint", file=sys.stderr)
+                continue
+            stopping = True
+            print("stopping: saving a checkpoint…", file=sys.stderr)
+            stop(run_dir)
     code = process.wait()
-    return code
+    if last.get("event") not in ("finished", "stopped", "failed"):
+        print(f"the run process ended (exit {code}) without a final event; see {run_dir / 'train.log'} "
+              "and continue with --resume", file=sys.stderr)
+        return code or 1
+    return 0 if last.get("event") in ("finished", "stopped") else 1
 
 
 def _print_event(event: dict[str, Any]) -> None:
     kind = event.get("event")
     if kind == "step":
         print(f"step {event['step']:>5}/{event['total_steps']}  epoch {event['epoch']:.2f}  loss {event['loss']:.4f}  "
-              f"lr {event['lr']:.2e}  {event['tokens_per_s']:.0f} tok/s  eta {event['eta_s']:.0f}s", flush=True)
+              f"lr {event['lr']:.2e}  grad {event['grad_norm']:.3f}  {event['tokens_per_s']:.0f} tok/s "
+              f"({event.get('supervised_per_s', 0):.0f} supervised)  eta {event['eta_s']:.0f}s"
+              + (f"  gpu {event['gpu'].get('util', '?')}% {event['gpu'].get('peak_alloc_gb', '?')} GiB" if event.get("gpu") else ""),
+              flush=True)
     elif kind == "eval":
         print(f"eval  step {event['step']}: loss {event['eval_loss']:.4f} (ppl {event['eval_ppl']:.2f})", flush=True)
     elif kind == "data":
-        print(f"data: {event['train_samples']} train / {event['eval_samples']} eval samples, "
-              f"{event['too_long']} over max_length (dropped, not cut), supervised share {event['supervised_share']:.1%}, "
-              f"{event['total_steps']} steps", flush=True)
+        over = (f"{event['too_long']} over max_length {event.get('max_length', '')} "
+                f"({'dropped' if event.get('overlong', 'drop') == 'drop' else 'single exchanges dropped'}, never cut)")
+        split = f", {event['split']} long conversations split" if event.get("split") else ""
+        print(f"data: {event['train_samples']} train / {event['eval_samples']} eval samples, {over}{split}, "
+              f"supervised share {event['supervised_share']:.1%}, {event['total_steps']} steps", flush=True)
     elif kind == "config":
-        print(f"config: {event['config']['model']['name']} on {event['device']} ({event['dtype']}), "
-              f"LoRA r={event['config']['lora_r']} on {', '.join(event['lora_targets'])}", flush=True)
+        print(f"config: {event['config']['model']['name']} on {event['device']} ({event['dtype']}, "
+              f"{event.get('world_size', 1)} process{'es' if event.get('world_size', 1) > 1 else ''}, "
+              f"attention {event.get('attention', '?')}), LoRA r={event['config']['lora_r']} on "
+              f"{', '.join(event['lora_targets'])}", flush=True)
     elif kind == "checkpoint":
         print(f"checkpoint {event['path']}", flush=True)
     elif kind == "resumed":
         print(f"resumed at step {event['step']} from {event['path']}", flush=True)
     elif kind in ("finished", "stopped"):
-        print(f"{kind} at step {event['step']}" + (f": {event.get('adapter') or event.get('reason')}"), flush=True)
+        print(f"{kind} at step {event['step']}: {event.get('adapter') or event.get('reason')}", flush=True)
     elif kind == "failed":
         print(f"failed at step {event['step']}: {event['error']}", file=sys.stderr, flush=True)
+    elif kind == "warning":
+        print(f"warning: {event.get('message')}", file=sys.stderr, flush=True)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from studio.train.events import follow
-    from studio.train.runner import run_state
+    from studio.train.runner import is_alive, run_state
 
     ws = _workspace(args.workspace)
     if args.follow:
-        for batch in follow(ws.run_dir(args.follow) / "events.jsonl"):
+        run_dir = ws.run_dir(args.follow)
+        if not (run_dir / "config.json").exists():
+            print(f"error: no run {args.follow!r} in {ws.runs_dir}", file=sys.stderr)
+            return 2
+        for batch in follow(run_dir / "events.jsonl", alive=lambda: is_alive(run_dir)):
             for event in batch:
                 _print_event(event)
+        state = run_state(run_dir)
+        if state.status == "crashed":
+            print(f"{run_dir.name} crashed at step {state.step} (no final event); continue with: "
+                  f"persona-studio train {ws.root} --run {run_dir.name} --resume", file=sys.stderr)
         return 0
     runs = ws.runs()
     if not runs:
         print("no runs yet")
+        return 0
+    print(f"{'run':<28} {'status':<9} {'step':>11} {'loss':>8} {'eval':>8} {'tok/s':>8}  last checkpoint")
     for run_dir in runs:
         state = run_state(run_dir)
         loss = f"{state.loss:.4f}" if state.loss is not None else "-"
-        print(f"{run_dir.name:<28} {state.status:<9} step {state.step}/{state.total_steps}  loss {loss}")
+        evl = f"{state.eval_loss:.4f}" if state.eval_loss is not None else "-"
+        rate = f"{state.tokens_per_s:.0f}" if state.tokens_per_s is not None else "-"
+        last = f"step {state.checkpoints[-1]}" if state.checkpoints else "-"
+        print(f"{run_dir.name:<28} {state.status:<9} {state.step:>5}/{state.total_steps:<5} {loss:>8} {evl:>8} "
+              f"{rate:>8}  {last}")
+        if state.status == "failed" and state.error:
+            print(f"{'':<28} {state.error[:110]}")
     return 0
 
 
@@ -279,51 +321,47 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if run_dir is None:
         print("no run to stop", file=sys.stderr)
         return 2
-    print("stop requested" if stop(run_dir) else f"{run_dir.name} is not running")
-    return 0
+    if stop(run_dir):
+        print(f"stop requested: {run_dir.name} saves a checkpoint, then ends (continue with --resume)")
+        return 0
+    print(f"{run_dir.name} is not running")
+    return 1
 
 
 # -- chat ------------------------------------------------------------------------------------
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from studio.chat import SAMPLING_PRESETS, ChatSession, adapter_path
-    from studio.models import load_model, model_spec
+    from studio.chat import SAMPLING_PRESETS, load_persona
 
     ws = _workspace(args.workspace)
     host = _host()
-    lora = None
-    if not args.base:
-        run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
-        if run_dir is None:
-            print("error: no runs yet; train first or pass --base", file=sys.stderr)
-            return 2
-        lora = adapter_path(run_dir, args.checkpoint)
-        print(f"adapter: {lora.relative_to(ws.root)}", file=sys.stderr)
-    loaded = load_model(model_spec(ws.config.model, ws.root), host.adapters, lora_path=lora)
-    session = ChatSession(loaded, ws.config.character.persona, sampling=dict(SAMPLING_PRESETS[args.sampling]),
-                          max_new_tokens=args.max_new_tokens, seed=args.seed)
+    persona = load_persona(ws, host.adapters, run=args.run, checkpoint=args.checkpoint, base=args.base,
+                           merge=args.merge, fast=args.fast)
+    if persona.adapter_dir is not None:
+        print(f"adapter: {persona.adapter_dir.relative_to(ws.root)}", file=sys.stderr)
+    for note in persona.notes:
+        print(f"note: {note}", file=sys.stderr)
+    session = persona.session(sampling=dict(SAMPLING_PRESETS[args.sampling]), max_new_tokens=args.max_new_tokens,
+                              seed=args.seed)
+    from studio.chat import chat_repl, print_turn
+
     if args.prompt is not None:
-        for piece in session.stream(args.prompt):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
+        print_turn(session, args.prompt, show_stats=args.stats)
         return 0
-    print(f"chatting with {ws.config.character.name} (ctrl-d to quit, /reset to clear the history)", file=sys.stderr)
-    while True:
-        try:
-            user = input("you> ")
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if user.strip() == "/reset":
-            session.history.clear()
-            continue
-        sys.stdout.write(f"{ws.config.character.name}> ")
-        for piece in session.stream(user):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
+    return chat_repl(ws, persona, session, show_stats=args.stats)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from studio.serve import run_cli
+
+    return run_cli(args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from studio.evaluate import run_cli
+
+    return run_cli(args)
 
 
 # -- workspace -------------------------------------------------------------------------------
@@ -433,9 +471,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default="", help="run name (default: timestamp)")
     p.add_argument("--resume", action="store_true", help="continue --run (default: the latest) from its last checkpoint")
     p.add_argument("--detach", action="store_true", help="return at once; the run keeps going")
-    p.add_argument("--gpus", type=int, default=1, help="processes (GPUs) for DDP through torchrun")
-    p.add_argument("--max-steps", type=int, default=0)
-    p.add_argument("--epochs", type=float, default=0)
+    p.add_argument("--gpus", type=int, default=1,
+                   help="processes through torchrun, one per GPU (gloo processes on a CPU-only machine)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
+    p.add_argument("--epochs", type=float, default=0, help="passes over the data (default: studio.toml)")
+    p.add_argument("--overlong", choices=("drop", "split"), default="",
+                   help="samples over max_length: drop them, or split long conversations (default: drop)")
+    p.add_argument("--attention", choices=("auto", "varlen", "flex", "segments"), default="",
+                   help="packed attention kernel (default: auto)")
+    p.add_argument("--parallel", choices=("ddp", "fsdp"), default="",
+                   help="with --gpus: ddp (default) or fsdp (shard a model too big for one GPU)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the decoder layers (GPU)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("runs", help="list runs, or follow one")
@@ -457,7 +503,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling", default="balanced", choices=("greedy", "balanced", "creative"))
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--merge", action="store_true", help="fold the adapter into the weights (faster; no /base switch)")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
+                   help="static KV cache + compiled decoding (default: on for CUDA)")
+    p.add_argument("--stats", action="store_true", help="print tokens, time to first token and tokens/s per reply")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="an OpenAI-compatible API (/v1/chat/completions) for the character")
+    p.add_argument("workspace")
+    p.add_argument("--run", default="", help="run id (default: the newest)")
+    p.add_argument("--checkpoint", type=int, default=None, help="a checkpoint step (-1: latest) instead of the final adapter")
+    p.add_argument("--base", action="store_true", help="serve the base model without an adapter")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key", default="", help="require this bearer key (default: $PERSONA_STUDIO_API_KEY, or none)")
+    p.add_argument("--model-name", default="", help="the model id clients use (default: the run id)")
+    p.add_argument("--max-tokens-cap", type=int, default=2048, help="the largest max_tokens a request may ask for")
+    p.add_argument("--merge", action="store_true", help="fold the adapter into the weights (no <id>:base model)")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
+                   help="static KV cache + compiled decoding (default: on for CUDA)")
+    p.add_argument("--quiet", action="store_true", help="no access log")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="base vs adapter on the held-out scenes: did the fine-tune work?")
+    p.add_argument("workspace")
+    p.add_argument("--run", default="", help="run id (default: the newest)")
+    p.add_argument("--checkpoint", type=int, default=None, help="a checkpoint step (-1: latest) instead of the final adapter")
+    p.add_argument("--limit", type=int, default=0, help="at most this many held-out items (default: all)")
+    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--sampling", default="greedy", choices=("greedy", "balanced", "creative"))
+    p.add_argument("--examples", type=int, default=3, help="example items to print")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

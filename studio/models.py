@@ -125,6 +125,36 @@ def end_of_turn_ids(adapter: ModelAdapter, tokenizer: Any) -> list[int]:
     return ids
 
 
+def load_for_training(
+    adapter: ModelAdapter, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = "",
+) -> tuple[Any, Any]:
+    """Fetch and load a base model and its tokenizer for LoRA training.
+
+    Args:
+        adapter: the model's family adapter.
+        spec: the base model.
+        dtype: weights dtype (bf16 on GPUs).
+        device: where it trains.
+        quantization: ``4bit`` loads the base weights in NF4 through bitsandbytes (QLoRA).
+
+    Raises:
+        StudioError: 4-bit asked without CUDA, without bitsandbytes, or from an adapter that cannot.
+    """
+    path = adapter.fetch(spec)
+    tokenizer = adapter.load_tokenizer(path, spec)
+    if not quantization:
+        return tokenizer, adapter.load_model(path, spec, dtype=dtype, device=device)
+    if getattr(device, "type", str(device)) != "cuda":
+        raise StudioError(f"[train] quantization = {quantization!r} needs a CUDA GPU (bitsandbytes); "
+                          "use no quantization on the CPU")
+    try:
+        return tokenizer, adapter.load_model(path, spec, dtype=dtype, device=device, quantization=quantization)
+    except TypeError as exc:
+        if "quantization" not in str(exc):
+            raise
+        raise StudioError(f"model adapter {adapter.name} cannot load {quantization} weights") from None
+
+
 def load_model(
     spec: ModelSpec,
     adapters: Mapping[str, ModelAdapter],

@@ -95,7 +95,12 @@ class HFModelAdapter:
             raise StudioError(f"{path}: the tokenizer has no chat template; expected an instruct/chat model")
         return tokenizer
 
-    def load_model(self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any) -> Any:
+    def load_model(self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = "") -> Any:
+        """Load the causal LM; ``quantization="4bit"`` loads NF4 weights for QLoRA (CUDA + bitsandbytes).
+
+        Raises:
+            StudioError: 4-bit without bitsandbytes installed.
+        """
         from transformers import AutoModelForCausalLM
 
         kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code, "dtype": dtype}
@@ -104,8 +109,29 @@ class HFModelAdapter:
         else:
             _refuse_pickles(path, spec)
             kwargs["use_safetensors"] = True
+        if quantization == "4bit":
+            kwargs["quantization_config"] = _nf4_config(dtype)
+            kwargs["device_map"] = {"": device}
+            model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+            from peft import prepare_model_for_kbit_training
+
+            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        if quantization:
+            raise StudioError(f"[train] quantization: expected 4bit or nothing, got {quantization!r}")
         model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
         return model.to(device)
+
+
+def _nf4_config(dtype: Any) -> Any:
+    """QLoRA's settings: NF4 weights, double quantisation, compute in the training dtype."""
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise StudioError("[train] quantization = \"4bit\" needs bitsandbytes: pip install 'persona-studio[qlora]'") from None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype)
 
 
 def _refuse_pickles(path: Path, spec: ModelSpec) -> None:

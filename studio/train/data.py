@@ -1,27 +1,42 @@
-"""Provides sample encoding (the model's own chat template, loss masks) and padding-free packing.
+"""Provides sample encoding with the model's own chat template and the loss mask.
 
 Loss is on the character's tokens plus exactly one end-of-turn token per assistant turn;
-everything else (system prompt, user turns, template scaffolding, the newline after the
-end-of-turn) is masked with -100. Packing puts several samples in one row with position ids
-restarting at 0 for each sample, so no sample attends to another.
+everything else (system prompt, user turns, template scaffolding, a newline the template puts
+after the end-of-turn) is masked with -100. The system prompt is the run's persona card, the
+same text chat uses, so training and chat see the same prompt.
+
+How an assistant turn is located: the template renders ``messages[:i]`` with the generation
+prompt, and ``messages[:i+1]``; when both are prefixes of the whole conversation (ChatML,
+Llama-3, GLM-4), the text between them is the turn. Templates that rewrite earlier turns
+(Mistral moves the system prompt into the last user turn) fall back to finding each reply's
+text in order in the rendered conversation. The end-of-turn token is the first one inside the
+turn; when the template writes none there (GLM-4 ends a turn by starting the next one), the
+token that follows the turn is supervised when it is an end-of-turn token, and for the last
+turn the tokenizer's end-of-sequence token is appended.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from studio.api import Sample
 from studio.errors import StudioError
 
 IGNORE = -100
+OVERLONG_CHOICES = ("drop", "split")
 
 
 @dataclass
 class Encoded:
-    """One tokenised sample."""
+    """One tokenised conversation.
+
+    Attributes:
+        sample_id: the sample's id (``id#2`` for the second piece of a split conversation).
+        input_ids: token ids of the whole rendered conversation.
+        labels: the token id where the loss applies, -100 elsewhere (not shifted).
+    """
 
     sample_id: str
     input_ids: list[int]
@@ -29,123 +44,214 @@ class Encoded:
 
     @property
     def supervised(self) -> int:
+        """Tokens that carry loss."""
         return sum(1 for label in self.labels if label != IGNORE)
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
 
+@dataclass
+class EncodeReport:
+    """What encoding did to the samples, for the ``data`` event.
+
+    Attributes:
+        samples: conversations read.
+        encoded: items produced (a split conversation gives several).
+        too_long: ids of samples (or exchanges) over ``max_length`` that were dropped.
+        split: ids of conversations split into pieces that fit.
+        no_reply: ids of samples without an assistant turn to learn from.
+        system_replaced: samples whose own system prompt differed from the run's persona.
+        appended_eot: assistant turns whose end-of-turn token was appended (template writes none).
+    """
+
+    samples: int = 0
+    encoded: int = 0
+    too_long: list[str] = field(default_factory=list)
+    split: list[str] = field(default_factory=list)
+    no_reply: list[str] = field(default_factory=list)
+    system_replaced: int = 0
+    appended_eot: int = 0
+
+    def merge(self, other: EncodeReport) -> EncodeReport:
+        """Sum of two reports (train + eval)."""
+        return EncodeReport(
+            self.samples + other.samples, self.encoded + other.encoded, self.too_long + other.too_long,
+            self.split + other.split, self.no_reply + other.no_reply,
+            self.system_replaced + other.system_replaced, self.appended_eot + other.appended_eot,
+        )
+
+
 def render(tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
+    """The chat template's text for ``messages``."""
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
-def encode_messages(tokenizer: Any, messages: list[dict[str, str]], eot_ids: Sequence[int], sample_id: str = "") -> Encoded:
-    """Tokenise a conversation with the chat template; supervise each assistant turn + one end-of-turn.
-
-    Raises:
-        StudioError: the template renders turns in a way that cannot be located (a broken template).
-    """
-    full = render(tokenizer, messages)
-    spans: list[tuple[int, int]] = []  # character spans of supervised text: [start, end)
+def _turn_spans(tokenizer: Any, messages: list[dict[str, str]], full: str) -> list[tuple[int, int]]:
+    """Character spans ``[start, end)`` of each assistant turn in ``full``."""
+    spans: list[tuple[int, int]] = []
+    prefix_ok = True
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        prefix = render(tokenizer, messages[:index], add_generation_prompt=True)
+        before = render(tokenizer, messages[:index], add_generation_prompt=True)
         upto = render(tokenizer, messages[: index + 1])
-        if not full.startswith(prefix) or not full.startswith(upto):
-            raise StudioError("the chat template does not render conversations as prefixes of each other; cannot mask")
-        spans.append((len(prefix), len(upto)))
+        if not (full.startswith(before) and full.startswith(upto) and len(upto) > len(before)):
+            prefix_ok = False
+            break
+        spans.append((len(before), len(upto)))
+    if prefix_ok:
+        return spans
+    # the template rewrites earlier turns: find each reply's text, in order, after the previous one
+    spans = []
+    cursor = 0
+    for message in messages:
+        if message["role"] != "assistant":
+            continue
+        content = message["content"].strip()
+        start = full.find(content, cursor)
+        if not content or start < 0:
+            raise StudioError("the chat template does not render the assistant's text verbatim; cannot place the loss mask")
+        cursor = start + len(content)
+        spans.append((start, cursor))
+    return spans
+
+
+def encode_messages(
+    tokenizer: Any, messages: list[dict[str, str]], eot_ids: Sequence[int], sample_id: str = "",
+    eos_id: int | None = None,
+) -> tuple[Encoded, int]:
+    """Tokenise a conversation with its chat template; supervise each assistant turn + one end-of-turn.
+
+    Args:
+        tokenizer: the model's tokenizer (with its chat template).
+        messages: system, then alternating user/assistant messages.
+        eot_ids: token ids that end an assistant turn in this template.
+        sample_id: carried into the result.
+        eos_id: appended (and supervised) after the last turn when the template ends it with no
+            end-of-turn token; defaults to the first of ``eot_ids``.
+
+    Returns:
+        The encoded conversation and the number of end-of-turn tokens that had to be appended.
+
+    Raises:
+        StudioError: the template cannot be masked (it does not show the assistant's text).
+    """
+    full = render(tokenizer, messages)
+    spans = _turn_spans(tokenizer, messages, full)
     encoding = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    ids: list[int] = encoding["input_ids"]
+    ids: list[int] = list(encoding["input_ids"])
     offsets = encoding["offset_mapping"]
     labels = [IGNORE] * len(ids)
     eot = set(eot_ids)
+    appended = 0
     for start, end in spans:
         inside = [i for i, (a, b) in enumerate(offsets) if a >= start and b <= end and b > a]
-        # supervise the reply up to and including the first end-of-turn token; not what follows it
+        closed = False
         for i in inside:
             labels[i] = ids[i]
-            if ids[i] in eot:
+            if ids[i] in eot:  # the reply ends here; what the template adds after it is not ours
+                closed = True
                 break
-        else:
-            if inside:  # template without an explicit end-of-turn in the turn: add none
-                pass
-    return Encoded(sample_id, ids, labels)
+        if closed or not inside:
+            continue
+        following = inside[-1] + 1
+        if following < len(ids):
+            # the template ends the turn by starting the next message (GLM-4's <|user|>)
+            if ids[following] in eot:
+                labels[following] = ids[following]
+            continue
+        stop = eos_id if eos_id is not None else (eot_ids[0] if eot_ids else None)
+        if stop is not None:
+            ids.append(stop)
+            labels.append(stop)
+            appended += 1
+    return Encoded(sample_id, ids, labels), appended
+
+
+def _exchanges(sample: Sample) -> list[list[dict[str, str]]]:
+    """The sample's turns cut into exchanges, each ending with an assistant turn."""
+    groups: list[list[dict[str, str]]] = []
+    current: list[dict[str, str]] = []
+    for turn in sample.turns:
+        current.append({"role": turn.role, "content": turn.content})
+        if turn.role == "assistant":
+            groups.append(current)
+            current = []
+    return groups
 
 
 def encode_samples(
-    tokenizer: Any, samples: Sequence[Sample], eot_ids: Sequence[int], max_length: int
-) -> tuple[list[Encoded], list[str]]:
-    """Encode samples; those over ``max_length`` are returned by id, never cut silently."""
-    encoded: list[Encoded] = []
-    too_long: list[str] = []
-    for sample in samples:
-        item = encode_messages(tokenizer, sample.messages(), eot_ids, sample.id)
-        if len(item) > max_length:
-            too_long.append(sample.id)
-            continue
-        if item.supervised == 0:
-            continue
-        encoded.append(item)
-    return encoded, too_long
+    tokenizer: Any, samples: Sequence[Sample], eot_ids: Sequence[int], max_length: int, *,
+    system: str | None = None, overlong: str = "drop", eos_id: int | None = None,
+) -> tuple[list[Encoded], EncodeReport]:
+    """Encode samples; none is ever cut silently.
 
+    Args:
+        tokenizer: the model's tokenizer.
+        samples: the conversations.
+        eot_ids: end-of-turn token ids.
+        max_length: longest item in tokens.
+        system: the persona card to use as system prompt (the sample's own when None).
+        overlong: ``drop`` a sample over ``max_length``, or ``split`` a multi-turn one into
+            consecutive pieces that fit (each piece keeps the system prompt; a single exchange
+            that does not fit is still dropped). Both are counted in the report.
+        eos_id: see :func:`encode_messages`.
 
-def pack(items: Sequence[Encoded], tokens_per_batch: int, seed: int, epoch: int = 0) -> list[list[Encoded]]:
-    """Shuffle (seeded by epoch) then pack greedily into batches of at most ``tokens_per_batch`` tokens.
-
-    First-fit decreasing within windows of the shuffled order keeps padding at zero and rows
-    nearly full while batch order stays random.
+    Returns:
+        The encoded items and a report of what was dropped, split or changed.
     """
-    order = list(range(len(items)))
-    random.Random(seed * 1000003 + epoch).shuffle(order)
-    batches: list[list[Encoded]] = []
-    window = 256
-    for begin in range(0, len(order), window):
-        chunk = sorted((items[i] for i in order[begin : begin + window]), key=len, reverse=True)
-        bins: list[list[Encoded]] = []
-        fill: list[int] = []
-        for item in chunk:
-            for b, used in enumerate(fill):
-                if used + len(item) <= tokens_per_batch:
-                    bins[b].append(item)
-                    fill[b] += len(item)
-                    break
-            else:
-                bins.append([item])
-                fill.append(len(item))
-        batches.extend(bins)
-    return batches
+    if overlong not in OVERLONG_CHOICES:
+        raise StudioError(f"[train] overlong: expected one of {', '.join(OVERLONG_CHOICES)}, got {overlong!r}")
+    report = EncodeReport(samples=len(samples))
+    encoded: list[Encoded] = []
+    for sample in samples:
+        prompt = sample.system if system is None else system
+        if system is not None and sample.system != system:
+            report.system_replaced += 1
+        head = [{"role": "system", "content": prompt}]
+        exchanges = _exchanges(sample)
+        if not exchanges:
+            report.no_reply.append(sample.id)
+            continue
+        messages = head + [m for group in exchanges for m in group]
+        item, appended = encode_messages(tokenizer, messages, eot_ids, sample.id, eos_id)
+        if len(item) <= max_length:
+            encoded.append(item)
+            report.appended_eot += appended
+            continue
+        if overlong == "drop" or len(exchanges) == 1:
+            report.too_long.append(sample.id)
+            continue
+        report.split.append(sample.id)
+        pieces = _split(tokenizer, head, exchanges, eot_ids, max_length, sample.id, eos_id, report)
+        encoded.extend(pieces)
+    report.encoded = len(encoded)
+    return encoded, report
 
 
-def collate(batch: Sequence[Encoded]) -> dict[str, Any]:
-    """One packed row: ``input_ids``, ``labels``, ``position_ids`` (restarting per sample), shape [1, T]."""
-    import torch
-
-    input_ids: list[int] = []
-    labels: list[int] = []
-    positions: list[int] = []
-    for item in batch:
-        input_ids += item.input_ids
-        # the first token of each sample must not be predicted from the previous sample
-        labels += [IGNORE] + item.labels[1:]
-        positions += list(range(len(item)))
-    return {
-        "input_ids": torch.tensor([input_ids]),
-        "labels": torch.tensor([labels]),
-        "position_ids": torch.tensor([positions]),
-    }
-
-
-def collate_padded(batch: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
-    """Pad-to-longest rows with an attention mask (the seed's batching; used as a reference)."""
-    import torch
-
-    longest = max(len(item) for item in batch)
-    ids = torch.full((len(batch), longest), pad_id)
-    labels = torch.full((len(batch), longest), IGNORE)
-    mask = torch.zeros((len(batch), longest), dtype=torch.long)
-    for row, item in enumerate(batch):
-        ids[row, : len(item)] = torch.tensor(item.input_ids)
-        labels[row, : len(item)] = torch.tensor([IGNORE] + item.labels[1:])
-        mask[row, : len(item)] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+def _split(
+    tokenizer: Any, head: list[dict[str, str]], exchanges: list[list[dict[str, str]]], eot_ids: Sequence[int],
+    max_length: int, sample_id: str, eos_id: int | None, report: EncodeReport,
+) -> list[Encoded]:
+    """Greedy pieces of consecutive exchanges that fit ``max_length``; every reply is learnt once."""
+    pieces: list[Encoded] = []
+    start = 0
+    while start < len(exchanges):
+        best: tuple[Encoded, int] | None = None
+        end = start
+        while end < len(exchanges):
+            messages = head + [m for group in exchanges[start : end + 1] for m in group]
+            candidate = encode_messages(tokenizer, messages, eot_ids, f"{sample_id}#{len(pieces) + 1}", eos_id)
+            if len(candidate[0]) > max_length:
+                break
+            best = candidate
+            end += 1
+        if best is None:  # this exchange alone is too long
+            report.too_long.append(f"{sample_id}@{start + 1}")
+            start += 1
+            continue
+        pieces.append(best[0])
+        report.appended_eot += best[1]
+        start = end
+    return pieces

@@ -1,4 +1,8 @@
-"""Provides GPU telemetry (utilisation, memory, temperature, power) through NVML, when there is a GPU."""
+"""Provides GPU telemetry (utilisation, memory, temperature, power) through NVML, when there is a GPU.
+
+NVML numbers GPUs physically while PyTorch numbers the visible ones (``CUDA_VISIBLE_DEVICES``),
+so the sampler finds its GPU by UUID.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,45 @@ from typing import Any
 
 
 class GpuSampler:
-    """Reads one GPU's state; every method is a no-op returning {} without NVML or a GPU."""
+    """Reads one GPU's state; every method returns {} without NVML or a GPU.
 
-    def __init__(self, index: int = 0) -> None:
+    Args:
+        index: NVML index of the GPU (used when ``uuid`` is empty).
+        uuid: the GPU's UUID as PyTorch reports it.
+    """
+
+    def __init__(self, index: int = 0, uuid: str = "") -> None:
         self.handle = None
         try:
             import pynvml
 
             pynvml.nvmlInit()
-            self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            if uuid:
+                text = uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"
+                self.handle = pynvml.nvmlDeviceGetHandleByUUID(text)
+            else:
+                self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             self._nvml = pynvml
         except Exception:
             self.handle = None
 
+    @classmethod
+    def for_device(cls, device: Any) -> GpuSampler:
+        """The sampler of a torch device (an inert one for the CPU)."""
+        if getattr(device, "type", "cpu") != "cuda":
+            return cls.__new__(cls)._inert()
+        import torch
+
+        index = device.index or 0
+        uuid = str(getattr(torch.cuda.get_device_properties(index), "uuid", "") or "")
+        return cls(index, uuid)
+
+    def _inert(self) -> GpuSampler:
+        self.handle = None
+        return self
+
     def sample(self) -> dict[str, Any]:
+        """Utilisation (%), memory used and total (GiB), temperature (°C), power (W)."""
         if self.handle is None:
             return {}
         nv = self._nvml

@@ -1,9 +1,13 @@
 """Provides starting, stopping and following training runs of a workspace.
 
 A run is a separate OS process in its own session (it survives the terminal or SSH session
-that started it). Its folder is prepared first: ``config.json`` (studio.toml + preset,
-frozen) and ``samples.jsonl`` (the curated training data, frozen), so a run is reproducible
-and resumable from its folder alone.
+that started it). Its folder is prepared first: ``config.json`` (preset + studio.toml +
+overrides, frozen) and ``samples.jsonl`` (the curated training data, frozen), so a run is
+reproducible and resumable from its folder alone.
+
+Several GPUs: ``launch(..., gpus=N)`` starts ``torchrun`` with N processes (NCCL on GPUs, gloo
+on a CPU-only machine). The run's config does not change with N: the same steps see the same
+samples, only shared out differently.
 """
 
 from __future__ import annotations
@@ -19,12 +23,18 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json, atomic_write_text
-from studio.train.events import RunState, read_events
-from studio.train.recipe import RunConfig
+from studio.train.events import TERMINAL, RunState, pid_alive, read_events
+from studio.train.runconfig import RunConfig
 
 
 def pick_preset(adapter: Any, name: str = "", gpu_memory_gb: float | None = None) -> Any:
-    """The preset named ``name``, or the largest one that fits the GPU (the CPU preset without one)."""
+    """The preset named ``name``, or the largest one that fits the GPU (the CPU preset without one).
+
+    Without a name, presets that quantize are chosen only when no bf16 preset fits.
+
+    Raises:
+        StudioError: ``name`` is not a preset of the adapter.
+    """
     presets = list(getattr(adapter, "presets", ()))
     if name:
         for preset in presets:
@@ -35,7 +45,7 @@ def pick_preset(adapter: Any, name: str = "", gpu_memory_gb: float | None = None
     if gpu_memory_gb is None:
         gpu_memory_gb = _gpu_memory_gb()
     fitting = [p for p in presets if p.min_memory_gb <= gpu_memory_gb and not p.settings.get("quantization")]
-    if gpu_memory_gb and not fitting:
+    if gpu_memory_gb and not [p for p in fitting if p.min_memory_gb > 0]:
         fitting = [p for p in presets if p.min_memory_gb <= gpu_memory_gb]
     return max(fitting, key=lambda p: p.min_memory_gb) if fitting else None
 
@@ -63,7 +73,7 @@ def prepare_run(ws: Any, adapters: dict[str, Any], *, run_id: str = "", override
         samples: the samples to train on; the workspace dataset's train+eval samples otherwise.
 
     Raises:
-        StudioError: no dataset, the run exists, or a bad preset.
+        StudioError: no dataset, the run exists, a bad preset or a bad value.
     """
     from studio.dataset.store import DatasetStore
     from studio.models import model_spec, pick_adapter
@@ -78,20 +88,25 @@ def prepare_run(ws: Any, adapters: dict[str, Any], *, run_id: str = "", override
         if not store.exists():
             raise StudioError(f"no dataset in {store.folder}; run `persona-studio build {ws.root}` first")
         samples = store.training_samples("train") + store.training_samples("eval")
+    if not samples:
+        raise StudioError("the dataset has no samples to train on (all rejected?)")
     spec = model_spec(cfg.model, ws.root)
     adapter = pick_adapter(spec, adapters)
     preset = pick_preset(adapter, cfg.train.preset)
+    known = {f.name for f in dataclasses.fields(RunConfig)}
     train = dataclasses.asdict(cfg.train)
-    settings: dict[str, Any] = {k: v for k, v in train.items() if k in RunConfig.__dataclass_fields__}
-    # studio.toml keys the user changed from the defaults win over the preset
     defaults = dataclasses.asdict(type(cfg.train)())
+    settings: dict[str, Any] = {}
     if preset is not None:
-        for key, value in preset.settings.items():
-            if key in RunConfig.__dataclass_fields__ and train.get(key) == defaults.get(key):
-                settings[key] = value
+        settings.update({k: v for k, v in preset.settings.items() if k in known})
+    # studio.toml keys the user changed from their defaults win over the preset
+    settings.update({k: v for k, v in train.items() if k in known and (preset is None or v != defaults.get(k)
+                                                                        or k not in preset.settings)})
     settings.update(overrides or {})
-    run_cfg = RunConfig(model=dataclasses.asdict(spec), character=cfg.character.name, persona=cfg.character.persona,
-                        **{k: v for k, v in settings.items() if k not in ("model", "character", "persona")})
+    for key in ("model", "character", "persona"):
+        settings.pop(key, None)
+    run_cfg = RunConfig.from_dict({"model": dataclasses.asdict(spec), "character": cfg.character.name,
+                                   "persona": cfg.character.persona, **settings}, str(ws.config_path))
     run_dir.mkdir(parents=True)
     lines = [json.dumps(s.to_json(), ensure_ascii=False) for s in samples]
     atomic_write_text(run_dir / "samples.jsonl", "\n".join(lines) + "\n")
@@ -101,61 +116,98 @@ def prepare_run(ws: Any, adapters: dict[str, Any], *, run_id: str = "", override
     return run_dir
 
 
+def command(run_dir: Path, *, resume: bool = False, gpus: int = 1) -> list[str]:
+    """The command line of the run process (``torchrun`` for several processes)."""
+    if gpus > 1:
+        args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={gpus}",
+                "-m", "studio.train", str(run_dir)]
+    else:
+        args = [sys.executable, "-m", "studio.train", str(run_dir)]
+    return args + (["--resume"] if resume else [])
+
+
 def launch(run_dir: Path, *, resume: bool = False, detach: bool = True, gpus: int = 1) -> subprocess.Popen | int:
     """Start the run process.
 
     Args:
         run_dir: a prepared run folder.
         resume: continue from the latest complete checkpoint.
-        detach: start it in its own session and return at once (it survives this terminal).
-        gpus: more than 1 starts ``torchrun`` with one process per GPU (DDP).
+        detach: start it in its own session and return at once (it survives this terminal);
+            otherwise wait for it in the foreground and return its exit code.
+        gpus: more than 1 starts ``torchrun`` with one process per GPU (gloo processes on a CPU).
 
     Returns:
         The process when detached; the exit code otherwise.
+
+    Raises:
+        StudioError: the run is running already, or has finished and ``resume`` was asked.
     """
-    if gpus > 1:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={gpus}",
-                   "-m", "studio.train", str(run_dir)]
-    else:
-        command = [sys.executable, "-m", "studio.train", str(run_dir)]
-    if resume:
-        command.append("--resume")
-        (run_dir / "STOP").unlink(missing_ok=True)
-    log = open(run_dir / "train.log", "ab")
+    state = run_state(run_dir)
+    if state.status in ("running", "starting") and state.alive():
+        raise StudioError(f"{run_dir.name} is running (pid {state.pid}); stop it first")
+    if resume and state.status == "finished":
+        raise StudioError(f"{run_dir.name} has finished; nothing to resume")
+    (run_dir / "STOP").unlink(missing_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    if detach:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    if gpus > 1:
+        import torch
+
+        if not torch.cuda.is_available():  # gloo processes share the cores
+            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // gpus)))
+        elif torch.cuda.device_count() < gpus:
+            raise StudioError(f"--gpus {gpus}: only {torch.cuda.device_count()} GPU(s) visible")
+    args = command(run_dir, resume=resume, gpus=gpus)
+    with open(run_dir / "train.log", "ab") as log:
+        if not detach:
+            return subprocess.call(args, env=env)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env=env)
-        atomic_write_text(run_dir / "pid", str(process.pid))
-        return process
-    try:
-        return subprocess.call(command, stdout=None, stderr=None, env=env)
-    finally:
-        log.close()
+    atomic_write_text(run_dir / "pid", str(process.pid))
+    return process
 
 
 def stop(run_dir: Path) -> bool:
-    """Ask a run to stop: it saves a checkpoint first. Returns False when it is not running."""
-    state = RunState.from_events(read_events(run_dir / "events.jsonl"))
+    """Ask a run to stop: it saves a checkpoint first, then writes ``stopped``.
+
+    Writes ``STOP`` in the run folder (every process of a multi-process run sees it) and sends
+    SIGTERM to the training process. Returns False when it is not running.
+    """
+    state = run_state(run_dir)
+    if state.status in TERMINAL or state.status == "crashed":
+        return False
     atomic_write_text(run_dir / "STOP", "stop requested\n")
-    if state.pid and state.alive():
+    pid = state.pid or _launcher_pid(run_dir)
+    if pid and pid_alive(pid):
         try:
-            os.kill(int(state.pid), signal.SIGTERM)
+            os.kill(int(pid), signal.SIGTERM)
         except ProcessLookupError:
             return False
         return True
     return False
 
 
+def _launcher_pid(run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / "pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def run_state(run_dir: Path) -> RunState:
+    """The run's state from its events; ``crashed`` when its process is gone without a terminal event."""
     state = RunState.from_events(read_events(run_dir / "events.jsonl"))
-    if state.status in ("starting", "running") and not state.alive():
-        pid_file = run_dir / "pid"
-        if state.pid is None and pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text().strip()), 0)
-                return state
-            except (ProcessLookupError, ValueError, PermissionError):
-                pass
-        state.status = "crashed" if state.step or state.pid else state.status
+    if state.status in ("starting", "running"):
+        pid = state.pid if state.status == "running" else _launcher_pid(run_dir)
+        if pid is None and state.status == "starting":
+            return state  # prepared, never launched
+        if pid is None or not pid_alive(pid):
+            launcher = _launcher_pid(run_dir)
+            if state.status == "running" or launcher is None or not pid_alive(launcher):
+                state.status = "crashed"
     return state
+
+
+def is_alive(run_dir: Path) -> bool:
+    """True while the run's process (or its launcher, before the first event) is running."""
+    state = run_state(run_dir)
+    return state.status in ("starting", "running")

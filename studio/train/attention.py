@@ -1,0 +1,168 @@
+"""Provides packed attention: causal attention that never crosses a sample boundary of a packed row.
+
+Registered with transformers as the attention implementation ``studio_packed``. The recipe
+passes ``packed_cu_seqlens`` (cumulative sample lengths of the row) and ``packed_max_seqlen``
+through the model's forward; each layer's attention then runs one of these kernels:
+
+- ``varlen``: PyTorch's flash-attention variable-length kernel (CUDA; no masked-out work).
+- ``flex``: FlexAttention with a block-sparse document mask (compiled; CUDA or CPU).
+- ``segments``: scaled-dot-product attention on each sample's slice (exact anywhere; the CPU path).
+
+Isolation is explicit here rather than inferred from position ids, so it holds with any
+transformers version; the parity test checks it against each sample run alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "studio_packed"
+KERNELS = ("auto", "varlen", "flex", "segments")
+
+_state: dict[str, Any] = {"kernel": "segments"}
+
+
+def register(kernel: str = "auto", device_type: str = "cpu") -> str:
+    """Register ``studio_packed`` with transformers and pick its kernel.
+
+    Args:
+        kernel: one of KERNELS; ``auto`` is ``varlen`` on CUDA when available, else ``segments``.
+        device_type: where the model runs.
+
+    Returns:
+        The kernel in use.
+    """
+    from transformers import AttentionInterface
+
+    if kernel not in KERNELS:
+        raise ValueError(f"[train] attention: expected one of {', '.join(KERNELS)}, got {kernel!r}")
+    if kernel == "auto":
+        kernel = "varlen" if device_type == "cuda" and _has_varlen() else "segments"
+    if kernel == "varlen" and (device_type != "cuda" or not _has_varlen()):
+        raise ValueError("[train] attention: varlen needs CUDA and torch.nn.attention.varlen (PyTorch 2.9+)")
+    _state["kernel"] = kernel
+    AttentionInterface.register(NAME, packed_attention)
+    try:  # masks are ours: tell transformers to build none
+        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
+
+        ALL_MASK_ATTENTION_FUNCTIONS._global_mapping.pop(NAME, None)
+    except ImportError:  # pragma: no cover - older transformers
+        pass
+    return kernel
+
+
+def use_packed_attention(model: Any) -> None:
+    """Switch a loaded transformers model (and its sub-configs) to ``studio_packed``."""
+    configs = [model.config, *(getattr(model.config, key) for key in getattr(model.config, "sub_configs", {}) or {})]
+    for config in configs:
+        if config is not None and hasattr(config, "_attn_implementation"):
+            config._attn_implementation = NAME
+
+
+def _has_varlen() -> bool:
+    try:
+        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def packed_attention(
+    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
+    scaling: float | None = None, **kwargs: Any,
+) -> tuple[Any, None]:
+    """Attention over a packed row; query ``[1, H, T, D]``, key/value ``[1, Hkv, T, D]`` → ``[1, T, H, D]``.
+
+    Without ``packed_cu_seqlens`` (a plain unpacked batch) it is ordinary causal attention.
+    """
+    import torch.nn.functional as F
+
+    cu_seqlens = kwargs.get("packed_cu_seqlens")
+    window = kwargs.get("sliding_window")
+    if cu_seqlens is None:
+        if attention_mask is not None:
+            raise ValueError("studio_packed attention takes no attention mask: pack the batch instead of padding it")
+        out = F.scaled_dot_product_attention(query, key, value, is_causal=True, scale=scaling,
+                                             enable_gqa=key.shape[1] != query.shape[1])
+        return out.transpose(1, 2).contiguous(), None
+    if query.shape[0] != 1:
+        raise ValueError(f"a packed batch is one row; got {query.shape[0]} rows")
+    max_seqlen = int(kwargs.get("packed_max_seqlen") or query.shape[2])
+    if window is not None and max_seqlen > window:
+        raise ValueError(f"a sample of {max_seqlen} tokens is longer than the sliding window ({window}); "
+                         "lower [train] max_length")
+    kernel = _state["kernel"]
+    if kernel == "varlen":
+        return _varlen(query, key, value, cu_seqlens, max_seqlen, scaling), None
+    if kernel == "flex":
+        return _flex(query, key, value, kwargs.get("packed_block_mask"), scaling), None
+    return _segments(query, key, value, cu_seqlens, scaling), None
+
+
+def _segments(query: Any, key: Any, value: Any, cu_seqlens: Any, scaling: float | None) -> Any:
+    """Causal SDPA on each sample's slice, concatenated back into the row."""
+    import torch
+    import torch.nn.functional as F
+
+    bounds = cu_seqlens.tolist()
+    gqa = key.shape[1] != query.shape[1]
+    pieces = [
+        F.scaled_dot_product_attention(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], is_causal=True,
+                                       scale=scaling, enable_gqa=gqa)
+        for a, b in zip(bounds, bounds[1:]) if b > a
+    ]
+    return torch.cat(pieces, dim=2).transpose(1, 2).contiguous()
+
+
+def _varlen(query: Any, key: Any, value: Any, cu_seqlens: Any, max_seqlen: int, scaling: float | None) -> Any:
+    """Flash-attention varlen: [T, H, D] tensors, causal, no work outside each sample."""
+    import torch
+    from torch.nn.attention.varlen import varlen_attn
+
+    q = query[0].transpose(0, 1)  # [T, H, D]
+    k = key[0].transpose(0, 1)
+    v = value[0].transpose(0, 1)
+    if k.shape[1] != q.shape[1]:  # grouped-query attention: share each kv head across its group
+        groups = q.shape[1] // k.shape[1]
+        k = k.repeat_interleave(groups, dim=1)
+        v = v.repeat_interleave(groups, dim=1)
+    cu = cu_seqlens.to(device=q.device, dtype=torch.int32)
+    out = varlen_attn(q, k, v, cu, cu, max_seqlen, max_seqlen, scale=scaling, window_size=(-1, 0))
+    return out.unsqueeze(0)  # [1, T, H, D]
+
+
+def row_kwargs(batch: dict[str, Any]) -> dict[str, Any]:
+    """The forward kwargs that tell ``studio_packed`` where a row's samples start and end.
+
+    Built once per row and shared by every layer (the flex kernel's block mask included).
+    """
+    cu = batch["cu_seqlens"]
+    out: dict[str, Any] = {"packed_cu_seqlens": cu, "packed_max_seqlen": int(batch["max_seqlen"])}
+    if _state["kernel"] == "flex":
+        import torch
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        length = int(batch["input_ids"].shape[1])
+        device = batch["input_ids"].device
+        cu = cu.to(device, torch.int64)
+        document = torch.searchsorted(cu[1:], torch.arange(length, device=device), right=True)
+
+        def mask_mod(b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
+            return (document[q_idx] == document[kv_idx]) & (q_idx >= kv_idx)
+
+        out["packed_block_mask"] = create_block_mask(mask_mod, None, None, length, length, device=device)
+    return out
+
+
+def _flex(query: Any, key: Any, value: Any, block_mask: Any, scaling: float | None) -> Any:
+    """FlexAttention over the row's block mask (compiled once per process)."""
+    import torch
+    from torch.nn.attention.flex_attention import flex_attention
+
+    if block_mask is None:
+        raise ValueError("the flex kernel needs the row's block mask: build the forward kwargs with row_kwargs()")
+    if "flex" not in _state:
+        _state["flex"] = torch.compile(flex_attention, dynamic=False)
+    out = _state["flex"](query, key, value, block_mask=block_mask, scale=scaling,
+                         enable_gqa=key.shape[1] != query.shape[1])
+    return out.transpose(1, 2).contiguous()
