@@ -174,6 +174,7 @@ class ProseDocument:
         if narration:
             items.append(("text", _merge(narration)))
         state = self._state
+        self._para_mentions: list[str] = []
         in_paragraph: str | None = None
         starts_with_quote = bool(items) and items[0][0] == "quote"
         had_speech = False
@@ -217,11 +218,12 @@ class ProseDocument:
         post = rules.postposed(after, self.pattern) if after else None
         if post is not None:
             return post, "after"
-        if found is not None:  # an introduction without a subject (又道：): the topic goes on
+        if found is not None:  # an introduction without a subject (又道：): who spoke or acted last here
             if in_paragraph:
                 return in_paragraph, "zero"
-            topic = self._state.recent[-1] if self._state.recent else None
-            return topic, "zero"
+            intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)
+            earlier = self._paragraph_subject(before) if len(intro) <= 8 else None  # 顿一顿又道： continues
+            return (earlier, "zero") if earlier else (None, "unknown")
         if in_paragraph:
             return in_paragraph, "continue"
         state = self._state
@@ -229,7 +231,7 @@ class ProseDocument:
             return state.open_speaker, "continue"
         if before.strip():
             sentence = _last_sentence(before, self.style.lang)
-            who = rules.subject(sentence, self.pattern) if sentence else None
+            who = self._nearest(sentence) if sentence else None
             if who is not None:
                 return who, "action"
         if starts and index - state.last_dialogue_paragraph <= 2 and state.turns:
@@ -237,6 +239,21 @@ class ProseDocument:
             if other is not None:
                 return other, "turn"
         return None, "unknown"
+
+    def _nearest(self, sentence: str) -> str | None:
+        if self.style.lang == "zh":
+            return rules_zh.nearest_subject(sentence, self.pattern)
+        return self.rules.subject(sentence, self.pattern)
+
+    def _paragraph_subject(self, before: str) -> str | None:
+        """The subject of the latest earlier sentence of the paragraph that has one."""
+        splitter = rules_zh._SENTENCE_SPLIT if self.style.lang == "zh" else re.compile(r"(?<=[.!?;])\s+")
+        sentences = [s for s in splitter.split(before.rstrip("：:，, 　")) if s.strip()]
+        for sentence in reversed(sentences[:-1]):
+            who = self._nearest(sentence)
+            if who is not None:
+                return who
+        return None
 
     def _turn_taker(self) -> str | None:
         turns = self._state.turns
@@ -261,13 +278,26 @@ class ProseDocument:
         if self.neutral_he and raw == "他":
             gender = ""
         narrator = self.narrator or self.first_person
-        for wanted in ((gender,) if gender else ("",)) + ((None,) if gender else ()):
-            for name in reversed(self._state.recent[-8:]):
-                if name == narrator:
-                    continue
-                if not gender or self.genders.get(name) == wanted:
-                    return name
+        state = self._state
+        partners = [s for s in reversed(state.turns[-4:]) if s]
+        for pool in (reversed(self._para_mentions), partners, reversed(state.recent[-8:])):
+            found = self._pick(pool, gender, narrator)
+            if found is not None:
+                return found
         return None
+
+    def _pick(self, pool: Any, gender: str, narrator: str) -> str | None:
+        """The first name of ``pool`` of ``gender`` (or, failing that, of unknown gender)."""
+        unknown = None
+        for name in pool:
+            if name == narrator or name in self.rules.PRONOUNS:
+                continue
+            known = self.genders.get(name)
+            if not gender or known == gender:
+                return name
+            if known is None and unknown is None:
+                unknown = name
+        return unknown
 
     def _remember(self, name: str) -> None:
         recent = self._state.recent
@@ -279,13 +309,13 @@ class ProseDocument:
         del recent[:-16]
 
     def _note_subjects(self, text: str) -> None:
-        splitter = rules_zh._SENTENCE_SPLIT if self.style.lang == "zh" else re.compile(r"(?<=[.!?;])\s+")
-        for sentence in splitter.split(text):
-            if not sentence.strip():
+        """Names mentioned in narration become the likeliest referents of later pronouns."""
+        for match in self.pattern.finditer(text):
+            word = match.group()
+            if word in self.rules.PRONOUNS or word in rules_zh._PLURALS:
                 continue
-            who = self._resolve(self.rules.subject(sentence, self.pattern))
-            if who:
-                self._remember(who)
+            self._remember(word)
+            self._para_mentions.append(word)
 
 
 def _merge(parts: list[quotes.Segment]) -> quotes.Segment:

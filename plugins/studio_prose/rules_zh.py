@@ -22,7 +22,9 @@ _SPEECH_INTRO = re.compile(
     r"[：:，,]?[ 　]*[“「]"
 )
 _SENTENCE_SPLIT = re.compile(r"[。！？!?；;…\n]")
-_OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打")
+_OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打"
+                     "在于上住到起")
+_BEFORE_SUBJECT_PRONOUN = set("忽然便就却才又也这那时后此但而只正且倒竟遂乃即终仍还都已再先")
 _SUBJECT_AFTER_SEE = ("只见", "但见", "却见", "忽见", "又见", "就见", "便见", "只听", "但听", "忽听", "却听", "又听",
                       "便听", "就听", "正见", "只听得", "听得")
 _STOP_FIRST = set("我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
@@ -110,8 +112,9 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     for stem, count in starts.items():
         if count < min_count or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
             continue
-        if stem[0] == stem[1] or stem[-1] == stem[-2] or (len(stem) == 3 and stem[1] == "一"):
-            continue  # 缓缓 / 清凌凌 / 停一停
+        doubled = stem[0] == stem[1] or stem[-1] == stem[-2] or (len(stem) == 3 and stem[1] == "一")
+        if doubled and not gender_of_title(stem):
+            continue  # 缓缓 / 清凌凌 / 停一停, but 哥哥 / 姐姐 are people
         if longest_extension[stem] >= 0.6 * count and stem not in _STOP_WORDS:
             continue  # 温实 is the start of 温实初
         if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
@@ -155,22 +158,18 @@ def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> 
             genders[name] = title
     if not gendered_pronouns(text):
         return genders  # 红楼梦 writes 他 for everyone: pronouns say nothing about gender
-    for match in pattern.finditer(text):
-        name = match.group()
+    # 玄凌……，他……: a pronoun opening the next clause usually refers back to the subject
+    next_clause_pronoun = re.compile(f"(?P<name>{pattern.pattern})[^。！？“”「」，,；;]{{0,20}}[，,。；;][ 　]*"
+                                      "(?P<pronoun>[他她])(?![们們])")
+    for match in next_clause_pronoun.finditer(text):
+        name = match.group("name")
         if name in genders or name in PRONOUNS or name in _PLURALS:
             continue
-        tail = text[match.end():match.end() + 16]
-        stop = _SENTENCE_SPLIT.search(tail)
-        tail = tail[: stop.start()] if stop else tail
-        he, she = tail.find("他"), tail.find("她")
-        if he < 0 and she < 0:
-            continue
-        first = "m" if she < 0 or (0 <= he < she) else "f"
-        counts.setdefault(name, Counter())[first] += 1
+        counts.setdefault(name, Counter())["f" if match.group("pronoun") == "她" else "m"] += 1
     for name, counter in counts.items():
         total = sum(counter.values())
         top, hits = counter.most_common(1)[0]
-        if total >= 3 and hits / total >= 0.7:
+        if total >= 2 and hits / total >= 0.7:
             genders[name] = top
     return genders
 
@@ -184,19 +183,28 @@ def gendered_pronouns(text: str) -> bool:
 
 def subject(sentence: str, pattern: re.Pattern[str]) -> str | None:
     """The first name or pronoun of ``sentence`` that is not an object or a possessor."""
+    return _subject(sentence, pattern)[0]
+
+
+def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str | None]:
+    """``(subject, possessor)``: the first subject, and the first ``X的`` seen (a fallback)."""
+    possessor = None
     for match in pattern.finditer(sentence):
         start, end = match.span()
         word = match.group()
         after = sentence[end:end + 1]
-        if after == "的" or after == "之":
+        if after in ("的", "之"):
+            possessor = possessor or word
             continue
         before = sentence[max(0, start - 3):start]
         if before and before[-1] in _OBJECT_BEFORE and not before.endswith(_SUBJECT_AFTER_SEE):
             continue
+        if len(word) == 1 and before and _cjk(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
+            continue  # 啐他道: a pronoun right after a verb is its object
         if word in _PLURALS:
-            return "?"
-        return word
-    return None
+            return "?", possessor
+        return word, possessor
+    return None, possessor
 
 
 def _last_sentence(text: str) -> str:
@@ -207,11 +215,31 @@ def _last_sentence(text: str) -> str:
     return ""
 
 
+_CLAUSE_SPLIT = re.compile(r"[，,、]")
+
+
+def nearest_subject(sentence: str, pattern: re.Pattern[str]) -> str | None:
+    """The subject of the clause nearest the end of ``sentence`` that has one.
+
+    ``众人眼中俱是泪光，我含笑道`` → 我; ``她点点头，细细看我两眼，微笑说`` → 她 (我 is an object);
+    ``华妃的笑容愈发明艳，笑吟吟道`` → 华妃 (a possessor, when no clause has a subject).
+    """
+    fallback = None
+    for clause in reversed(_CLAUSE_SPLIT.split(sentence)):
+        if not clause.strip():
+            continue
+        who, possessor = _subject(clause, pattern)
+        if who is not None:
+            return who
+        fallback = fallback or possessor
+    return fallback
+
+
 def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | None:
     """``(speaker, how)`` when the narration right before a quote introduces it.
 
     Returns None when the text before is not an introduction; ``(None, "zero")`` when it is one
-    without a subject (``又道：``), for the caller to fill from context.
+    without a subject in its sentence (``又道：``), for the caller to fill from context.
     """
     lead = before.rstrip(" 　")
     if not lead:
@@ -219,22 +247,14 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     colon = lead[-1] in "：:"
     comma = lead[-1] in "，,"
     core = lead.rstrip("：:，, 　")
-    if not core:
-        return None
-    if not colon and not (comma and core[-1] in _VERB_FINAL):
-        return None
-    if not colon and not comma:
+    if not core or not (colon or (comma and core[-1] in _VERB_FINAL)):
         return None
     sentence = _last_sentence(core)
     if not sentence:
         return None
-    who = subject(sentence, pattern)
+    who = nearest_subject(sentence, pattern)
     if who is not None:
         return who, "before"
-    earlier = core[: len(core) - len(sentence)]
-    who = subject(_last_sentence(earlier), pattern) if earlier.strip() else None
-    if who is not None and len(sentence) <= 12:
-        return who, "before-topic"
     return None, "zero"
 
 
