@@ -28,6 +28,7 @@ lines of the current scene. Their ids are ``auto-1``, ``auto-2`` …
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +37,7 @@ from studio.api import BoolOption, IntOption, ParseResult, ParseWarning, SourceT
 from studio_screenplay import lines as shapes
 
 _SNIFF_CHARS = 60_000
+_SUBTITLE = re.compile(r"^\[Script Info\]|^\[Events\]|^WEBVTT|\d:\d\d:\d\d[,.]\d{1,3}\s*-->", re.M)
 _QUOTES = "“「\"『‘"
 
 
@@ -52,6 +54,8 @@ class ScreenplayParser:
     def sniff(self, source: SourceText) -> float:
         """Share of the first lines that read as script structure (labels, cues, headings)."""
         head = source.text[:_SNIFF_CHARS]
+        if _SUBTITLE.search(head[:4000]):
+            return 0.0  # SRT timings or an ASS header: subtitles, whatever their labels say
         if len(source.text) > _SNIFF_CHARS:
             head = head[: head.rfind("\n") + 1] or head
         assembler = _Assembler(source.name, {"keep_inline_actions": False, "cast_window": 0})
@@ -61,7 +65,7 @@ class ScreenplayParser:
             return 0.0
         share = assembler.structured / nonblank
         certainty = min(1.0, (assembler.dialogue_lines + 1) / 3)  # one labelled line proves little
-        return round(min(1.0, share * 1.15) * certainty, 3)
+        return round(min(0.98, share * 1.15) * certainty, 3)
 
     def parse(self, source: SourceText, options: Mapping[str, Any]) -> ParseResult:
         """Parse a whole script; unlabelled lines become warnings, never silent drops."""

@@ -1,4 +1,13 @@
-"""Provides SubtitleParser: SRT, ASS/SSA and WebVTT through pysubs2; speakers from Name fields and prefixes."""
+"""Provides SubtitleParser: SRT, ASS/SSA and WebVTT through pysubs2.
+
+Speakers come from the ASS Name (Actor) field, WebVTT ``<v Name>`` voices, ``Name:`` /
+``【Name】`` / ``[Name]`` prefixes and ``- … - …`` dialogue dashes (two speakers in one cue);
+everything else stays unassigned (speaker None) for the user to assign. Styling tags are
+stripped; sound cues (``[yawns]``) are kept as actions. Bilingual cues keep one language
+(``language`` option: ``zh`` / ``en``, or a tag such as ``eng`` in multi-language files; by default
+the first line's). Consecutive cues with less than ``scene_gap`` seconds of silence between them
+form one scene, whose id is the start time of its first cue.
+"""
 
 from __future__ import annotations
 
@@ -6,61 +15,110 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from studio.api import FloatOption, ParseResult, ParseWarning, SourceText, Utterance
+from studio.api import FloatOption, ParseResult, ParseWarning, SourceText, StrOption, Utterance
 from studio.errors import InputError
+from studio_subtitle import cues as rules
 
-_PREFIX = re.compile(r"^\s*(?:【([^】]{1,20})】|\[([^\]]{1,20})\]|([A-Z][A-Za-z .'\-]{0,20}|[\u4e00-\u9fff]{1,6})\s*[:：])\s*")
-_TAGS = re.compile(r"\{[^}]*\}|<[^>]+>")
+_TIMING = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}|\d{2}:\d{2}[.]\d{3}\s*-->")
+_EVENT_LINE = re.compile(r"^(?:Dialogue|Comment):", re.M)
 
 
 class SubtitleParser:
+    """Subtitle files into utterances with cue times (see the module docstring)."""
+
     name = "subtitle"
     description = "Subtitles: SRT, ASS/SSA, WebVTT; speakers from Name fields, Name: / 【Name】 prefixes, dashes"
-    options = (FloatOption("scene_gap", 8.0, "Seconds of silence that start a new scene", minimum=0.0),)
+    options = (
+        FloatOption("scene_gap", 8.0, "Seconds of silence that start a new scene", minimum=0.0),
+        StrOption("language", "", "Bilingual cues: keep zh or en (or a tag like eng); empty keeps the first line's"),
+    )
 
     def sniff(self, source: SourceText) -> float:
+        """1.0 for WebVTT and ASS headers, 0.95 for SRT timings, else 0."""
         head = source.text[:4000]
-        if head.lstrip().startswith("WEBVTT") or "[Script Info]" in head:
+        stripped = head.lstrip()
+        if stripped.startswith("WEBVTT") or "[Script Info]" in head or "[Events]" in head:
             return 1.0
-        if re.search(r"\d{1,2}:\d{2}:\d{2}[,.]\d{3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{3}", head):
+        if _TIMING.search(head):
             return 0.95
         return 0.0
 
     def parse(self, source: SourceText, options: Mapping[str, Any]) -> ParseResult:
+        """Parse all cues; no cue at all is an error naming the file."""
         import pysubs2
 
-        result = ParseResult(self.name, source)
+        text = source.text
+        if text.lstrip().startswith("WEBVTT"):
+            text = rules.voice_to_prefix(text)
         try:
-            subs = pysubs2.SSAFile.from_string(source.text)
-        except Exception as exc:
-            raise InputError(source.path, f"not a valid subtitle file: {exc}") from None
+            subs = pysubs2.SSAFile.from_string(text)
+        except Exception as exc:  # pysubs2 raises several types for malformed files
+            raise InputError(source.path, f"not a valid SRT, ASS/SSA or WebVTT file: {exc}") from None
+        events = list(subs.events)
+        if not events:
+            raise InputError(source.path, "no subtitle cues found; expected SRT, ASS/SSA or WebVTT cues")
+        result = ParseResult(self.name, source)
+        lines_of = _cue_lines(source.text, len(events), getattr(subs, "format", "") == "ass")
+        texts = [[rules.clean_markup(line) for line in event.plaintext.split("\n")] for event in events]
+        tags = rules.language_tags(texts)
+        language = str(options.get("language") or "")
+        if tags:
+            tag = language if language in tags else tags[0] if not language else ""
+            if not tag:
+                raise InputError(source.path, f"language {language!r} is not in this file; expected one of {', '.join(tags)}")
+            if not language:
+                result.warnings.append(ParseWarning(source.name, 1, f"multi-language subtitles ({', '.join(tags)}); "
+                                                                    f"kept [{tag}] (choose with --opt language=TAG)"))
+            texts = [rules.pick_tagged(lines, tag) for lines in texts]
+        names = rules.bracket_names([line for lines in texts for line in lines])
         gap = float(options.get("scene_gap", 8.0))
-        scene, last_end = 1, None
-        for index, event in enumerate(subs.events, start=1):
+        scene, last_end = "", None
+        warned_bilingual = False
+        for index, event in enumerate(events):
+            line = lines_of[index]
             if event.is_comment:
                 continue
             start, end = event.start / 1000, event.end / 1000
-            if last_end is not None and start - last_end > gap:
-                scene += 1
-            last_end = end
-            text = _TAGS.sub("", event.text.replace("\\N", "\n").replace("\\n", "\n")).strip()
-            if not text:
+            if last_end is None or start - last_end > gap:
+                scene = _clock(start)
+            last_end = max(end, last_end or end)
+            lines = texts[index]
+            if not tags and rules.bilingual(lines):
+                keep = language if language in ("zh", "en") else rules.script_of(lines[0])
+                if not language and not warned_bilingual:
+                    other = "en" if keep == "zh" else "zh"
+                    result.warnings.append(ParseWarning(source.name, line, f"bilingual cues; kept {keep} "
+                                                                           f"(the other: --opt language={other})"))
+                    warned_bilingual = True
+                lines = rules.pick_language(lines, keep)
+            said = rules.split_speakers(lines, names)
+            if not said:
+                if event.plaintext.strip():
+                    result.warnings.append(ParseWarning(source.name, line, "cue has no text in the chosen language"))
                 continue
-            speakers_lines = []
-            lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-            if len(lines) >= 2 and all(ln.startswith(("-", "–")) for ln in lines):
-                speakers_lines = [(None, ln.lstrip("-– ").strip()) for ln in lines]
-            else:
-                joined = " ".join(lines)
-                speaker = event.name or None
-                m = _PREFIX.match(joined)
-                if m:
-                    speaker = next(g for g in m.groups() if g)
-                    joined = joined[m.end():]
-                speakers_lines = [(speaker, joined)]
-            for speaker, spoken in speakers_lines:
-                result.utterances.append(Utterance(speaker, spoken, "dialogue", str(scene), source.name, index,
-                                                   start=start, end=end))
-        if not subs.events:
-            result.warnings.append(ParseWarning(source.name, 1, "no subtitle cues found"))
+            actor = event.name.strip() or None
+            for part in said:
+                speaker = part.speaker or (actor if part.kind == "dialogue" and len(said) == 1 else None)
+                if not part.text:
+                    continue
+                result.utterances.append(Utterance(speaker, part.text, part.kind, scene, source.name, line,  # type: ignore[arg-type]
+                                                   action=part.action, start=start, end=end))
         return result
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _cue_lines(text: str, count: int, ass: bool) -> list[int]:
+    """Source line of each cue: the ``Dialogue:`` line (ASS) or the line after the timing line."""
+    found: list[int] = []
+    position, newlines = 0, 0
+    for match in (_EVENT_LINE if ass else _TIMING).finditer(text):
+        newlines += text.count("\n", position, match.start())
+        position = match.start()
+        found.append(newlines + (1 if ass else 2))
+    if len(found) >= count:
+        return found[:count]
+    return found + [found[-1] if found else 1] * (count - len(found))
