@@ -88,8 +88,13 @@ def cmd_parse(args: argparse.Namespace) -> int:
             continue
         src = result.source
         newline = {"\n": "LF", "\r\n": "CRLF", "\r": "CR"}[src.newline]
-        print(f"{file}: parser {result.parser}, encoding {src.encoding}, {newline}, "
-              f"{len(result.utterances)} utterances, {len(result.warnings)} warnings", file=sys.stderr)
+        dialogue = sum(1 for u in result.utterances if u.kind == "dialogue")
+        unassigned = sum(1 for u in result.utterances if u.kind == "dialogue" and not u.speaker)
+        scenes = len({u.scene for u in result.utterances})
+        how = "forced" if args.parser else "sniffed"
+        print(f"{file}: parser {result.parser} ({how}), encoding {src.encoding}, {newline}, "
+              f"{len(result.utterances)} utterances ({dialogue} dialogue, {unassigned} without speaker), "
+              f"{scenes} scenes, {len(result.warnings)} warnings", file=sys.stderr)
         for warning in result.warnings[: args.max_warnings]:
             print(f"  warning: {warning}", file=sys.stderr)
         if len(result.warnings) > args.max_warnings:
@@ -105,7 +110,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_roster(args: argparse.Namespace) -> int:
-    from studio.corpus.inspect import build_roster, parse_file, parse_workspace, suggest_aliases
+    from studio.corpus.inspect import alias_suggestions, build_roster, parse_file, parse_workspace, unassigned_lines
 
     host = _host()
     aliases: dict[str, list[str]] = {}
@@ -125,7 +130,7 @@ def cmd_roster(args: argparse.Namespace) -> int:
             warnings += sum(len(r.warnings) for r in report.results)
         else:
             try:
-                result = parse_file(item, host.parsers, parser=args.parser)
+                result = parse_file(item, host.parsers, parser=args.parser, options=dict(_kv(args.opt)))
             except StudioError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
@@ -138,18 +143,28 @@ def cmd_roster(args: argparse.Namespace) -> int:
         canonical, others = alias.split("=", 1)
         aliases.setdefault(canonical, []).extend(o for o in others.split(",") if o)
     roster = build_roster(utterances, aliases, ignore)
+    unassigned = unassigned_lines(utterances)
+    suggestions = [] if args.no_suggest else alias_suggestions(roster)
     if args.json:
-        print(json.dumps([r.__dict__ for r in roster[: args.top]], ensure_ascii=False, indent=2))
+        print(json.dumps({"speakers": [r.__dict__ for r in roster[: args.top]], "total_speakers": len(roster),
+                          "dialogue_lines": sum(r.lines for r in roster), "unassigned_lines": unassigned,
+                          "warnings": warnings, "suggestions": [s.__dict__ for s in suggestions]},
+                         ensure_ascii=False, indent=2))
         return 0
-    print(f"{len(roster)} speakers, {sum(r.lines for r in roster)} dialogue lines, {warnings} parse warnings")
+    print(f"{len(roster)} speakers, {sum(r.lines for r in roster)} dialogue lines "
+          f"(+{unassigned} without speaker), {warnings} parse warnings")
     for entry in roster[: args.top]:
         merged = ", ".join(f"{k} {v}" for k, v in entry.aliases.items() if k != entry.name)
         print(f"{entry.lines:>7}  {entry.name}" + (f"   (merged: {merged})" if merged else ""))
-    suggestions = suggest_aliases(roster)
-    if suggestions and not args.no_suggest:
-        print("\nsuggested aliases (add to studio.toml [roster] aliases or [character] aliases):")
-        for alias, canonical in suggestions[:10]:
-            print(f"  {alias} → {canonical}")
+    if suggestions:
+        print("\nsuggestions to confirm (studio.toml [roster] aliases / ignore, [character] narrator):")
+        for item in suggestions[:15]:
+            if item.reason == "group":
+                print(f"  {item.alias}: said together by {item.canonical.replace('+', ', ')} (ignore it?)")
+            elif item.reason == "narrator":
+                print(f"  {item.alias}: the first-person narrator (set [character] narrator = true?)")
+            else:
+                print(f"  {item.alias} → {item.canonical}   ({item.reason})")
     return 0
 
 
@@ -444,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-suggest", action="store_true")
+    p.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE", help="parser option (files only)")
     p.set_defaults(func=cmd_roster)
 
     from studio.dataset.commands import add_build_arguments, add_export_arguments, add_review_arguments

@@ -1,38 +1,65 @@
-"""Provides parsing of corpus files through the registered parsers, and the roster built from them."""
+"""Provides parsing of corpus files through the registered parsers, and the roster built from them.
+
+``parse_file`` decodes a file (see :mod:`studio.corpus.encoding`), picks the parser that is most
+confident about it (or the one named) and parses it; ``parse_workspace`` does that for every
+corpus file of a workspace with the workspace's settings (the narrator, the known names, the
+LLM endpoint of ``[augment]``). The roster lives in :mod:`studio.corpus.roster` and is
+re-exported here.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.api import CorpusParser, ParseResult, Utterance, resolve_options
-from studio.corpus.encoding import read_source
+from studio.api import CorpusParser, ParseResult, SourceText, Utterance, resolve_options
+from studio.corpus.encoding import read_source_report
+from studio.corpus.roster import (  # noqa: F401  (re-exported: the roster API of this module)
+    AliasSuggestion,
+    RosterEntry,
+    alias_map,
+    alias_suggestions,
+    build_roster,
+    canonical_speaker,
+    suggest_aliases,
+    unassigned_lines,
+)
 from studio.errors import InputError, StudioError
 
+Progress = Callable[[int, int, str], None]
 
-def choose_parser(source, parsers: Mapping[str, CorpusParser], name: str = "") -> CorpusParser:
+
+def sniff_scores(source: SourceText, parsers: Mapping[str, CorpusParser]) -> list[tuple[float, str]]:
+    """``(confidence, parser name)`` of every parser, most confident first; a failing sniff scores 0."""
+    scored = []
+    for parser in parsers.values():
+        try:
+            score = float(parser.sniff(source))
+        except Exception:  # a broken sniff must not stop the others
+            score = 0.0
+        scored.append((max(0.0, min(1.0, score)), parser.name))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return scored
+
+
+def choose_parser(source: SourceText, parsers: Mapping[str, CorpusParser], name: str = "") -> CorpusParser:
     """Pick the parser named ``name``, or the one most confident about ``source``.
 
     Raises:
-        StudioError: an unknown name, or no parser recognises the file.
+        StudioError: an unknown name.
+        InputError: no parser recognises the file.
     """
     if name:
         if name not in parsers:
             raise StudioError(f"no parser named {name!r}; installed: {', '.join(sorted(parsers)) or 'none'}")
         return parsers[name]
-    scored = []
-    for parser in parsers.values():
-        try:
-            scored.append((float(parser.sniff(source)), parser.name, parser))
-        except Exception:  # a broken sniff must not stop the others
-            continue
-    scored.sort(key=lambda item: (-item[0], item[1]))
+    scored = sniff_scores(source, parsers)
     if not scored or scored[0][0] <= 0:
-        raise InputError(source.path, f"no parser recognises this file; installed: {', '.join(sorted(parsers)) or 'none'} (use --parser NAME)")
-    return scored[0][2]
+        raise InputError(source.path, "no parser recognises this file; installed: "
+                                      f"{', '.join(sorted(parsers)) or 'none'} (use --parser NAME)")
+    return parsers[scored[0][1]]
 
 
 def parse_file(
@@ -43,6 +70,7 @@ def parse_file(
     encoding: str = "",
     options: Mapping[str, Any] | None = None,
     display_name: str | None = None,
+    progress: Progress | None = None,
 ) -> ParseResult:
     """Decode and parse one file.
 
@@ -51,104 +79,35 @@ def parse_file(
         parsers: registered parsers by name.
         parser: force this parser; empty means sniff.
         encoding: force this encoding; empty means detect.
-        options: parser options (unknown names for the chosen parser are ignored).
+        options: parser options (names the chosen parser does not declare are ignored).
         display_name: the file name recorded in utterances (a workspace-relative path).
+        progress: ``progress(done, total, what)`` for long parses (the prose LLM pass).
 
     Raises:
-        InputError / StudioError: unreadable file, no parser.
+        InputError: unreadable, empty, binary or undecodable file, or no parser for it.
+        StudioError: an unknown parser name or a bad option value.
     """
-    source = read_source(path, encoding or None)
+    source, decode_warnings = read_source_report(path, encoding or None)
     if display_name:
-        source = type(source)(path=Path(display_name), text=source.text, encoding=source.encoding, newline=source.newline)
+        source = SourceText(path=Path(display_name), text=source.text, encoding=source.encoding, newline=source.newline)
     chosen = choose_parser(source, parsers, parser)
-    known = {opt.name for opt in getattr(chosen, "options", ())}
+    declared = getattr(chosen, "options", ())
+    known = {opt.name for opt in declared}
     try:
-        resolved = resolve_options(getattr(chosen, "options", ()), {k: v for k, v in (options or {}).items() if k in known})
+        resolved = resolve_options(declared, {k: v for k, v in (options or {}).items() if k in known})
     except ValueError as exc:
         raise StudioError(f"parser {chosen.name}: {exc}") from None
-    result = chosen.parse(source, resolved)
+    if progress is not None:
+        resolved["progress"] = progress
+    try:
+        result = chosen.parse(source, resolved)
+    except (StudioError, MemoryError):
+        raise
+    except Exception as exc:  # a parser bug must name the file, not crash the studio
+        raise InputError(source.path, f"parser {chosen.name} failed: {type(exc).__name__}: {exc}") from exc
     result.parser = chosen.name
+    result.warnings[:0] = [w.__class__(source.name, w.line, w.message) for w in decode_warnings]
     return result
-
-
-@dataclass
-class RosterEntry:
-    """One character of the roster."""
-
-    name: str
-    lines: int
-    chars: int
-    aliases: dict[str, int] = field(default_factory=dict)
-    """Alias → lines counted under it (the canonical name included)."""
-
-
-def alias_map(aliases: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """Turn ``canonical → [aliases]`` into ``alias → canonical`` (the canonical maps to itself)."""
-    out: dict[str, str] = {}
-    for canonical, others in aliases.items():
-        out[canonical] = canonical
-        for other in others:
-            out[other] = canonical
-    return out
-
-
-def canonical_speaker(speaker: str | None, mapping: Mapping[str, str]) -> str | None:
-    if speaker is None:
-        return None
-    return mapping.get(speaker, speaker)
-
-
-def build_roster(
-    utterances: Iterable[Utterance],
-    aliases: Mapping[str, Sequence[str]] | None = None,
-    ignore: Iterable[str] = (),
-) -> list[RosterEntry]:
-    """Speakers with dialogue line counts after alias merging, most lines first."""
-    mapping = alias_map(aliases or {})
-    ignored = set(ignore)
-    lines: Counter[str] = Counter()
-    chars: Counter[str] = Counter()
-    by_alias: dict[str, Counter[str]] = {}
-    for utt in utterances:
-        if utt.kind != "dialogue" or not utt.speaker or utt.speaker in ignored:
-            continue
-        name = mapping.get(utt.speaker, utt.speaker)
-        lines[name] += 1
-        chars[name] += len(utt.text)
-        by_alias.setdefault(name, Counter())[utt.speaker] += 1
-    return [
-        RosterEntry(name, count, chars[name], dict(by_alias[name].most_common()))
-        for name, count in sorted(lines.items(), key=lambda item: (-item[1], item[0]))
-    ]
-
-
-# Titles and honorifics that make a longer label the same person as a shorter one.
-_AFFIXES = ("小主", "娘娘", "姑娘", "公公", "大人", "小姐", "姐姐", "妹妹", "贵人", "常在", "答应", "嫔", "妃",
-            "Lady ", "Lord ", "Sir ", "Mr. ", "Mrs. ", "Miss ", "King ", "Queen ")
-
-
-def suggest_aliases(roster: Sequence[RosterEntry], limit: int = 30) -> list[tuple[str, str]]:
-    """Suggest ``(alias, canonical)`` pairs for the user to confirm.
-
-    A short name contained in a longer one (嬛嬛 / 甄嬛, 悟空 / 孙悟空) or a name plus a title
-    (华妃娘娘 / 华妃) is suggested as the same character; the one with more lines is canonical.
-    """
-    names = [entry.name for entry in roster]
-    counts = {entry.name: entry.lines for entry in roster}
-    pairs: list[tuple[str, str]] = []
-    for short in names:
-        if len(short) < 2:
-            continue
-        for long in names:
-            if long == short or short not in long:
-                continue
-            rest = long.replace(short, "", 1).strip()
-            if not rest or rest in _AFFIXES or rest.strip() in {a.strip() for a in _AFFIXES} or len(short) >= 2 and len(rest) <= 1:
-                alias, canonical = (long, short) if counts[short] >= counts[long] else (short, long)
-                if (alias, canonical) not in pairs:
-                    pairs.append((alias, canonical))
-    pairs.sort(key=lambda p: -(counts[p[0]] + counts[p[1]]))
-    return pairs[:limit]
 
 
 @dataclass
@@ -162,8 +121,36 @@ class CorpusReport:
     def utterances(self) -> list[Utterance]:
         return [u for r in self.results for u in r.utterances]
 
+    @property
+    def warnings(self) -> int:
+        return sum(len(r.warnings) for r in self.results)
 
-def parse_workspace(ws, parsers: Mapping[str, CorpusParser]) -> CorpusReport:
+
+def workspace_parser_options(ws: Any) -> dict[str, Any]:
+    """Parser options implied by a workspace: narrator, known names, LLM endpoint; user options win."""
+    cfg = ws.config
+    implied: dict[str, Any] = {}
+    if cfg.character.name and getattr(cfg.character, "narrator", False):
+        implied["narrator"] = cfg.character.name
+    names = [name for canonical, others in cfg.aliases().items() for name in (canonical, *others)]
+    if names:
+        implied["names"] = ",".join(dict.fromkeys(names))
+    augment = getattr(cfg, "augment", None)
+    if augment is not None:
+        implied["llm_base_url"] = augment.base_url
+        implied["llm_model"] = augment.model
+        implied["llm_api_key_env"] = augment.api_key_env
+    cache_dir = getattr(ws, "cache_dir", None)
+    if cache_dir is not None:
+        implied["llm_cache"] = str(Path(cache_dir) / "prose-llm.jsonl")
+    user = dict(cfg.corpus.options)
+    merged = {**implied, **{k: v for k, v in user.items() if v not in ("", None)}}
+    if user.get("names") and implied.get("names"):
+        merged["names"] = f"{user['names']},{implied['names']}"
+    return merged
+
+
+def parse_workspace(ws: Any, parsers: Mapping[str, CorpusParser], progress: Progress | None = None) -> CorpusReport:
     """Parse every corpus file of a workspace; a bad file is reported, the others still parse."""
     results: list[ParseResult] = []
     errors: list[str] = []
@@ -171,10 +158,12 @@ def parse_workspace(ws, parsers: Mapping[str, CorpusParser]) -> CorpusReport:
     files = ws.corpus_files()
     if not files:
         errors.append(f"{ws.root}: no corpus files match {cfg.files}; put a script, novel or subtitle file in corpus/")
+    options = workspace_parser_options(ws)
     for path in files:
         rel = path.relative_to(ws.root).as_posix()
         try:
-            results.append(parse_file(path, parsers, parser=cfg.parser, encoding=cfg.encoding, options=cfg.options, display_name=rel))
+            results.append(parse_file(path, parsers, parser=cfg.parser, encoding=cfg.encoding, options=options,
+                                      display_name=rel, progress=progress))
         except StudioError as exc:
             errors.append(str(exc))
     return CorpusReport(results, errors)
