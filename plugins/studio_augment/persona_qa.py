@@ -55,7 +55,8 @@ KEYWORDS = {
         "father": ("father", "daughter of", "son of"),
         "mother": ("mother",),
         "siblings": ("sister", "brother", "siblings"),
-        "title": ("title", "known as", "called", "rank", "position", "heir", "crowned", "appointed", "office"),
+        "title": ("title", "known as", "called", "call you", "calls you", "rank", "position", "heir", "crowned",
+                  "appointed", "office"),
         "manner": ("speak", "voice", "personality", "temper", "manner"),
     },
 }
@@ -130,32 +131,43 @@ class PersonaQA(PlannedStrategy):
                 topics.append((topic, "", found))
         own = character_names(context)
         people = [n for n in context.roster if n not in own][: options["people"]]
+        minimum = 2 if lang == "zh" else 3
+        everyone = [v for n in people for v in (n, *context.aliases.get(n, ())) if len(v) >= minimum]
         for name in people:
-            variants = [v for v in (name, *context.aliases.get(name, ())) if len(v) >= (2 if lang == "zh" else 3)]
-            said = self._about(card, variants, lang)
+            variants = [v for v in (name, *context.aliases.get(name, ())) if len(v) >= minimum]
+            said = self._about(card, variants, lang, others=[v for v in everyone if v not in variants])
             if said:
                 topics.append(("person", name, said))
         return topics
 
     @staticmethod
-    def _about(card: list[list[str]], variants: tuple[str, ...] | list[str], lang: str, plain: bool = False) -> list[str]:
-        """The clauses that hold one of ``variants`` (with the clause before, when it has no subject).
+    def _about(card: list[list[str]], variants: tuple[str, ...] | list[str], lang: str, plain: bool = False,
+               others: list[str] | None = None) -> list[str]:
+        """The clauses that hold one of ``variants``, joined with the clause before when they have no
+        subject, and with the clauses after that go on about the same thing (no other person named).
 
         Args:
             plain: match anywhere, case-insensitively (keywords), not as whole names.
+            others: names of other people; a clause naming one of them ends the answer.
         """
         out = []
         alternatives = "|".join(re.escape(v) for v in variants)
         pattern = re.compile(alternatives if lang == "zh" or plain else r"\b(?:" + alternatives + r")\b",
                              re.I if plain else 0)
         for clauses in card:
-            for index, clause in enumerate(clauses):
+            index = 0
+            while index < len(clauses):
+                clause = clauses[index]
                 if not pattern.search(clause):
+                    index += 1
                     continue
-                if lang == "zh" and index > 0 and "你" not in clause and not pattern.match(clause):
-                    out.append(clauses[index - 1] + clause)
-                else:
-                    out.append(clause)
+                start = index - 1 if lang == "zh" and index > 0 and "你" not in clause and not pattern.match(clause) else index
+                end = index + 1
+                while others is not None and end < len(clauses) and not pattern.search(clauses[end]) \
+                        and not any(o in clauses[end] for o in others):
+                    end += 1
+                out.append("".join(clauses[start:end]))
+                index = end
         return out[:3]
 
     def plan(self, context: AugmentContext, options: Mapping[str, Any]) -> list[AugmentItem]:

@@ -245,16 +245,16 @@ def run_augment(
     journal.start(header)
     try:
         if hasattr(augmenter, "plan") and hasattr(augmenter, "run"):
-            _run_planned(augmenter, context, resolved, state, journal, store, filt, report, progress, cancelled,
-                         workers=1 if (backend or {}).get("backend") == "local" else cfg.concurrency)
+            complete = _run_planned(augmenter, context, resolved, state, journal, store, filt, report, progress,
+                                    cancelled, workers=1 if (backend or {}).get("backend") == "local" else cfg.concurrency)
         else:
-            _run_streamed(augmenter, context, resolved, state, journal, store, filt, report, progress, cancelled)
+            complete = _run_streamed(augmenter, context, resolved, state, journal, store, filt, report, progress, cancelled)
     except BaseException:
         journal.end("failed", report.counts())
         raise
     if client is not None:
         report.llm = client.stats
-    report.status = "cancelled" if cancelled() else "finished"
+    report.status = "finished" if complete else "cancelled"
     report.seconds = time.perf_counter() - started
     journal.end(report.status, report.counts())
     return report
@@ -327,7 +327,8 @@ def _describe_error(exc: BaseException) -> str:
 def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,
                  journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
                  progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool], *,
-                 workers: int) -> None:
+                 workers: int) -> bool:
+    """Run the plan's items; True when every item was dealt with (False: cancelled)."""
     items = list(augmenter.plan(context, options))
     keys = [item.key for item in items]
     if len(set(keys)) != len(keys):
@@ -350,6 +351,7 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
 
     pool = _Pool(workers, work, to_run)
     done = report.skipped
+    position = 0
 
     def tell(last: Sample | None = None) -> None:
         if progress is not None:
@@ -358,7 +360,6 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
 
     tell()
     try:
-        position = 0
         while position < len(todo):
             if position in ready:
                 samples = ready.pop(position)
@@ -394,17 +395,18 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
     finally:
         pool.stop()
         committer.flush()
+    return position >= len(todo)
 
 
 def _run_streamed(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,
                   journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
-                  progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool]) -> None:
+                  progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool]) -> bool:
     """An augmenter with only ``propose``: one item per sample, in the order it yields them."""
     committer = _Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
     try:
         for sample in augmenter.propose(context, options):
             if cancelled():
-                break
+                return False
             key = sample.id
             report.items += 1
             if key in state.committed:
@@ -419,3 +421,4 @@ def _run_streamed(augmenter: Any, context: AugmentContext, options: dict[str, An
                                          sum(report.dropped.values()), report.failed, last))
     finally:
         committer.flush()
+    return not cancelled()

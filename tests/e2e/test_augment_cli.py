@@ -1,0 +1,110 @@
+"""``persona-studio augment`` end to end: listing, a job, a real kill and resume, the local tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from studio.cli import main
+from studio.dataset.store import DatasetStore
+from studio.fsutil import read_jsonl
+from studio_augment.base import llm_seed
+from tests.plugins.test_augment_llm import FakeOpenAI
+from tests.plugins.test_augment_pipeline import make_ws, proposals
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+CARD = "你是莞莞，甄家的长女。你入宫后被封为莞贵人。宜修是你的表姐，待你表面亲厚。槿汐是你最信任的宫女。"
+
+
+def test_cli_lists_strategies_runs_a_job_and_lists_jobs(zh_workspace, capsys):
+    ws = make_ws(zh_workspace, persona=CARD)
+    assert main(["augment", str(zh_workspace)]) == 0
+    out = capsys.readouterr().out
+    for name in ("fewshot", "everyday", "persona-qa", "continue"):
+        assert name in out
+    assert "prompts_file=''" in out and "no model" in out
+
+    assert main(["augment", str(zh_workspace), "persona-qa", "--opt", "count=12", "--show", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "job persona-qa-" in out and "A: 宜修是我的表姐，待我表面亲厚。" in out
+    assert "duplicate of a real line" in out  # the identity answers the dataset build already made
+    assert "duplicate of a real line" in out and "off-persona filter:" in out
+    kept = proposals(ws)
+    assert kept and all(s.status == "pending" for s in kept)
+
+    assert main(["augment", str(zh_workspace), "--jobs"]) == 0
+    assert "finished" in capsys.readouterr().out
+    assert main(["augment", str(zh_workspace), "persona-qa", "--opt", "count=zero"]) == 2
+    assert "count: expected an integer" in capsys.readouterr().err
+
+
+def test_a_killed_job_resumes_without_redoing_or_duplicating_work(zh_workspace):
+    with FakeOpenAI() as server:
+        server.delay = 0.15
+        ws = make_ws(zh_workspace, f'base_url = "{server.base_url}"\nmodel = "fake"\n')
+        command = [sys.executable, "-m", "studio", "augment", str(zh_workspace), "fewshot", "--opt", "count=16",
+                   "--opt", "shots=2", "--seed", "9", "--concurrency", "2"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        journal = ws.dataset_dir() / "augment"
+        deadline = time.monotonic() + 30
+        committed: set[str] = set()
+        while time.monotonic() < deadline and process.poll() is None:
+            entries = [e for p in journal.glob("*.jsonl") for e in read_jsonl(p)]
+            committed = {e["key"] for e in entries if e["event"] == "committed"}
+            if len(committed) >= 8:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        [path] = list(journal.glob("*.jsonl"))
+        entries = read_jsonl(path)
+        committed = {e["key"] for e in entries if e["event"] == "committed"}
+        assert 8 <= len(committed) < 16 and not any(e["event"] == "end" for e in entries)
+        before = len(server.requests)
+
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert f"{len(committed)} done earlier" in result.stdout
+
+        # no request of a committed item was sent again
+        asked_again = {r["seed"] for r in server.requests[before:]}
+        for key in committed:
+            for step in ("opening", "reply"):
+                assert llm_seed(9, key, step, 0) not in asked_again
+        # every item done once, every sample stored once
+        entries = read_jsonl(path)
+        assert {e["key"] for e in entries if e["event"] == "committed"} == {f"{n:05d}" for n in range(16)}
+        stored = [json.loads(line) for line in (ws.dataset_dir() / "samples.jsonl").read_text().splitlines()]
+        ids = [s["id"] for s in stored]
+        assert len(ids) == len(set(ids))
+        kept = [s for s in stored if s["provenance"].get("kind") == "augment"]
+        assert len(kept) == sum(len(e["kept"]) for e in entries if e["event"] == "committed") == 16
+        assert len({s["provenance"]["item"] for s in kept}) == 16
+        # at most the items in flight at the kill were asked twice (two workers, two requests each)
+        assert len(server.requests) - 32 <= 2 * 2
+
+
+def test_the_local_tiny_model_backend_runs_through_the_same_pipes(zh_workspace, capsys):
+    ws = make_ws(zh_workspace, "max_tokens = 12\n")
+    assert main(["augment", str(zh_workspace), "everyday", "--opt", "count=2", "--opt", "shots=1"]) == 0
+    # random weights write random bytes; the pipes (load, prompt, generate, parse, filter, store) are real
+    out = capsys.readouterr().out
+    assert "backend local tiny-qwen2" in out and "items 2:" in out
+    lines = [e for p in (ws.dataset_dir() / "augment").glob("*.jsonl") for e in read_jsonl(p)]
+    results = [e for e in lines if e["event"] == "result"]
+    assert len(results) == 2 and all(len(e["samples"]) == 1 for e in results)
+    header = next(e for e in lines if e["event"] == "job")
+    assert header["backend"] == {"backend": "local", "model": "tiny-qwen2", "adapter": None}
+    committed = [e for e in lines if e["event"] == "committed"]
+    dropped = sum(sum(e["dropped"].values()) for e in committed)
+    assert dropped + sum(len(e["kept"]) for e in committed) == 2  # random weights: usually garbled, but counted
+    assert len(DatasetStore(ws.dataset_dir()).samples()) >= 8
