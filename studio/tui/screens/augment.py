@@ -77,7 +77,7 @@ class AugmentScreen(StudioScreen):
         yield proposals
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#augment-form-box").border_title = "Options"
         self.query_one("#augment-proposals", DataTable).add_columns("prompt", "reply")
         strategies = self.query_one("#augment-strategies", OptionList)
@@ -86,18 +86,21 @@ class AugmentScreen(StudioScreen):
             llm = " (LLM)" if getattr(augmenter, "needs_llm", False) else ""
             strategies.add_option(ListOption(f"{name}{llm}", id=name))
         if augmenters:
+            first = sorted(augmenters)[0]
+            self.strategy = first
             strategies.highlighted = 0
-            self._show(sorted(augmenters)[0])
+            await self.show_strategy(first)
         else:
             self.query_one("#augment-description", Static).update("no augmenter plugins installed")
 
     @on(OptionList.OptionHighlighted, "#augment-strategies")
-    def _picked(self, event: OptionList.OptionHighlighted) -> None:
+    async def _picked(self, event: OptionList.OptionHighlighted) -> None:
         """Show the highlighted strategy's options."""
         if event.option.id and event.option.id != self.strategy:
-            self._show(event.option.id)
+            await self.show_strategy(event.option.id)
 
-    def _show(self, name: str) -> None:
+    async def show_strategy(self, name: str) -> None:
+        """Show ``name``'s description and its options as a form."""
         self.strategy = name
         augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
         options = list(getattr(augmenter, "options", ()))
@@ -109,8 +112,8 @@ class AugmentScreen(StudioScreen):
             description.append(f"\nneeds a language model: [augment] base_url = {endpoint}", style="dim")
         self.query_one("#augment-description", Static).update(description)
         box = self.query_one("#augment-form", Vertical)
-        box.remove_children()
-        box.mount(OptionForm(options, id="augment-options"))
+        await box.remove_children()
+        await box.mount(OptionForm(options))
 
     # -- running --------------------------------------------------------------------------------
 
@@ -199,7 +202,9 @@ class AugmentScreen(StudioScreen):
         """Show the proposals and tell the dataset screen to reload."""
         seconds = time.monotonic() - self.started
         state = "cancelled" if message.cancelled else "done"
-        funnel = " → ".join(f"{stage} {count}" for stage, count in message.funnel) if message.funnel else ""
+        drops = [(stage, before - after) for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])]
+        funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
+        funnel = f"dropped: {funnel}" if funnel else ""
         self.query_one("#augment-status", Static).update(
             f"{state}: {message.proposed} proposed, {message.added} new as pending in {seconds:.1f}s"
             + (f" · {funnel}" if funnel else "") + " · ctrl+o reviews")

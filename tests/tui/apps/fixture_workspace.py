@@ -65,10 +65,11 @@ Then help me with this rope.
 CONFIG = """# the TUI tests' workspace
 [character]
 name = "MIRA"
-persona = "You are Mira, a net-mender of a small harbour town: patient, stubborn and warm."
+persona = "You are Mira, a net-mender of a small harbour town. Mira is patient, stubborn and warm. Mira mends the blue nets before every tide. Mira's father kept the lighthouse on the north pier."
 
 [dataset]
 eval_fraction = 0.0
+identity_samples = false
 
 [model]
 name = "tiny-qwen2"
@@ -76,8 +77,8 @@ source = "tiny"
 
 [train]
 epochs = 2
-max_length = 256
-tokens_per_batch = 256
+max_length = 512
+tokens_per_batch = 512
 eval_every = 2
 save_every = 2
 """
