@@ -160,8 +160,9 @@ class AugmentConfig:
     near_duplicate: float = 0.8
     """Drop a proposal whose character-n-gram similarity to a real line or another proposal
     reaches this (1.0 keeps everything but exact duplicates)."""
-    persona_threshold: float = 0.5
-    """Drop a proposal the "sounds like the character" classifier scores below this."""
+    persona_threshold: float = 0.4
+    """Drop a proposal the "sounds like the character" classifier scores below this (0: no filter).
+    On 甄嬛 0.4 drops 3% of her held-out real lines and 34% of other speakers' lines."""
 
 
 @dataclass

@@ -197,6 +197,11 @@ def generated_turns(sample: Sample) -> list:
     return sample.turns[start:]
 
 
+def generated_replies(sample: Sample) -> list[str]:
+    """The character's generated replies."""
+    return [t.content for t in generated_turns(sample) if t.role == "assistant"]
+
+
 def generated_text(sample: Sample) -> str:
     """The generated turns as one text: proposals are compared with each other on the whole
     exchange (two questions may share an answer), with real lines on the replies alone."""

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.augment.filters import PersonaScorer
+from studio.api import Sample
+from studio.augment.filters import PersonaScorer, generated_replies
 from studio.errors import StudioError
 from studio.llm import RetryingLLM, make_backend
 
-# Modules that may provide ``persona_scorer(ws) -> PersonaScorer | None`` (the evaluation's
-# "sounds like the character" classifier); the first that does is used as the off-persona filter.
-SCORER_MODULES = ("studio.eval.persona", "studio.eval", "studio.evaluate")
+MIN_CLASSIFIER_LINES = 200  # fewer real exchanges train a classifier too weak to filter with
 
 
 def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]:
@@ -55,22 +53,40 @@ def build_llm(ws: Any, host: Any, *, backend: Callable[..., str] | None = None,
                        temperature=cfg.temperature, max_tokens=cfg.max_tokens)
 
 
-def find_persona_scorer(ws: Any) -> tuple[PersonaScorer | None, str]:
-    """The evaluation's persona classifier as a scorer, when the studio has one.
+def find_persona_scorer(ws: Any, real: Sequence[Sample]) -> tuple[PersonaScorer | None, str]:
+    """The evaluation's "sounds like the character" classifier, trained on this dataset, as a scorer.
+
+    It is fitted on the train split's real exchanges (the character's replies against the lines
+    said to the character) and checked on the eval split when there is one. A proposal scores
+    the mean P(character) of its generated replies.
 
     Returns:
-        ``(scorer, where it came from)`` or ``(None, why there is none)``.
+        ``(scorer, what it is)`` or ``(None, why there is none)``.
     """
-    for name in SCORER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        factory = getattr(module, "persona_scorer", None)
-        if not callable(factory):
-            continue
-        scorer = factory(ws)
-        if scorer is not None:
-            return scorer, f"{name}.persona_scorer"
-        return None, f"{name}.persona_scorer: no trained classifier for this workspace yet"
-    return None, "not available (no persona classifier installed)"
+    threshold = ws.config.augment.persona_threshold
+    if threshold <= 0:
+        return None, "off ([augment] persona_threshold = 0)"
+    try:
+        from studio.eval.style import StyleClassifier
+    except ImportError:
+        return None, "not available (this studio has no style classifier)"
+    corpus = [s for s in real if s.provenance.get("kind") == "corpus"]
+    train = [s for s in corpus if s.split == "train"]
+    if len(train) < MIN_CLASSIFIER_LINES:
+        return None, f"off: {len(train)} real train exchanges; the classifier needs {MIN_CLASSIFIER_LINES}"
+    classifier = StyleClassifier.fit([s.reply for s in train], [s.prompt for s in train])
+    held = [s for s in corpus if s.split == "eval"]
+    checked = ""
+    if held:
+        accuracy = classifier.balanced_accuracy([s.reply for s in held], [s.prompt for s in held])
+        checked = f", held-out balanced accuracy {accuracy:.2f}"
+
+    def scorer(samples: Sequence[Sample]) -> list[float]:
+        out = []
+        for sample in samples:
+            scores = classifier.score(generated_replies(sample)) or [0.0]
+            out.append(sum(scores) / len(scores))
+        return out
+
+    return scorer, (f"style classifier on {len(train)} real exchanges{checked}; "
+                    f"drops P(character) < {threshold:g}")

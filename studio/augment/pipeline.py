@@ -232,7 +232,7 @@ def run_augment(
                           "expected the same settings to resume it, or another job name")
 
     report = AugmentReport(job_id, strategy, dict(resolved), seed, journal.path, backend)
-    scorer, report.persona_filter = _scorer(ws, persona_scorer)
+    scorer, report.persona_filter = _scorer(ws, persona_scorer, real)
     settings = FilterSettings(min_chars=ws.config.dataset.min_chars, max_chars=ws.config.dataset.max_chars,
                               max_user_chars=4 * ws.config.dataset.max_chars, near_duplicate=cfg.near_duplicate,
                               persona_threshold=cfg.persona_threshold)
@@ -260,9 +260,9 @@ def run_augment(
     return report
 
 
-def _scorer(ws: Any, given: PersonaScorer | None | str) -> tuple[PersonaScorer | None, str]:
+def _scorer(ws: Any, given: PersonaScorer | None | str, real: list[Sample]) -> tuple[PersonaScorer | None, str]:
     if given == "auto":
-        return find_persona_scorer(ws)
+        return find_persona_scorer(ws, real)
     if given is None:
         return None, "off"
     return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[arg-type]

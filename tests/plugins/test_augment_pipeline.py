@@ -272,3 +272,19 @@ def test_errors_name_what_was_expected(zh_workspace, tmp_path, server, host):
     run_augment(ws, "persona-qa", {"count": 2}, host=host, job_id="mine")
     with pytest.raises(StudioError, match="started with other settings"):
         run_augment(ws, "persona-qa", {"count": 3}, host=host, job_id="mine")
+
+
+def test_the_style_classifier_filters_off_persona_proposals(shipped_workspace, server, host, monkeypatch):
+    pytest.importorskip("studio.eval.style")
+    import studio.augment.llm_setup as setup
+
+    ws = make_ws(shipped_workspace, f'base_url = "{server.base_url}"\nmodel = "fake"\npersona_threshold = 1.0\n')
+    trained = sum(1 for s in DatasetStore(ws.dataset_dir()).samples()
+                  if s.provenance.get("kind") == "corpus" and s.split == "train")
+    monkeypatch.setattr(setup, "MIN_CLASSIFIER_LINES", trained + 1)
+    off = run_augment(ws, "everyday", {"count": 2}, host=host)
+    assert off.persona_filter.startswith(f"off: {trained} real train exchanges")
+    monkeypatch.setattr(setup, "MIN_CLASSIFIER_LINES", 10)
+    report = run_augment(ws, "everyday", {"count": 3}, seed=1, host=host)
+    assert report.persona_filter.startswith(f"style classifier on {trained} real exchanges, held-out balanced accuracy")
+    assert report.dropped == {"off-persona": 3} and report.kept == 0  # P(character) < 1 for every reply
