@@ -14,6 +14,7 @@ so reviewing 50,000 samples stays instant; it reloads a file that another proces
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from collections import Counter
@@ -36,6 +37,28 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_size, stat.st_mtime_ns
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file, decoded in one call (several times faster than line by line);
+    falls back to :func:`read_jsonl` (which skips a torn last line and names a bad line)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    body = b",".join(line for line in raw.split(b"\n") if line.strip())
+    try:
+        return json.loads(b"[" + body + b"]")
+    except ValueError:
+        return read_jsonl(path)
+
+
+def _sample(data: dict[str, Any], shared: dict[str, str]) -> Sample:
+    """``Sample.from_json`` for the store's own rows, faster (no field filtering)."""
+    system = data.get("system", "")
+    return Sample(data["id"], data.get("character", ""), shared.setdefault(system, system),
+                  [Turn(t["role"], t["content"]) for t in data.get("turns", ())], data.get("scene", ""),
+                  data.get("split", "train"), data.get("provenance") or {}, data.get("status", "pending"))
 
 
 def sample_json(sample: Sample) -> dict[str, Any]:
@@ -117,7 +140,8 @@ class DatasetStore:
     def _loaded(self) -> list[Sample]:
         stamp = _stamp(self.samples_path)
         if self._samples is None or stamp != self._samples_stamp:
-            self._set_samples([Sample.from_json(d) for d in read_jsonl(self.samples_path)])
+            shared: dict[str, str] = {}  # one string object per distinct system prompt, not one per sample
+            self._set_samples([_sample(d, shared) for d in _read_rows(self.samples_path)])
             self._samples_stamp = stamp
         return self._samples  # type: ignore[return-value]
 
@@ -200,22 +224,26 @@ class DatasetStore:
         """
         wanted = {status} if isinstance(status, str) else set(status or ())
         needle = text.casefold()
+        samples = self._loaded()
+        self._replayed()
+        state = self._state
         out = []
-        for sample in self.samples():
-            if wanted and sample.status not in wanted:
+        for sample in samples:
+            decision = state.get(sample.id)
+            if wanted and (decision["status"] if decision else sample.status) not in wanted:
                 continue
             if split and sample.split != split:
                 continue
             if kind and sample.provenance.get("kind") != kind:
                 continue
-            if needle and needle not in self._text_of(sample):
+            if needle and needle not in self._text_of(sample, decision):
                 continue
-            out.append(sample)
+            out.append(self._apply(sample))
         return out
 
-    def _text_of(self, sample: Sample) -> str:
-        if sample.id in self._state:  # edited text is searched as it reads now
-            return "\n".join([sample.scene, *(t.content for t in sample.turns)]).casefold()
+    def _text_of(self, sample: Sample, decision: dict[str, Any] | None) -> str:
+        if decision and (decision.get("reply") is not None or decision.get("prompt") is not None):
+            return "\n".join([sample.scene, *(t.content for t in self._apply(sample).turns)]).casefold()
         text = self._haystack.get(sample.id)
         if text is None:
             text = self._haystack[sample.id] = "\n".join([sample.scene, *(t.content for t in sample.turns)]).casefold()
@@ -225,18 +253,22 @@ class DatasetStore:
         """Samples per review status (every status present, zero included)."""
         samples = self._loaded()
         self._replayed()
-        counts = Counter(self._state[s.id]["status"] if s.id in self._state else "pending"
+        state = self._state
+        counts = Counter(state[s.id]["status"] if s.id in state else s.status
                          for s in samples if split is None or s.split == split)
         return {status: counts.get(status, 0) for status in STATUSES}
 
     def length_histogram(self, bins: Sequence[int] = LENGTH_BINS) -> list[tuple[int, int | None, int]]:
-        """Reply lengths in characters as ``(low, high, count)`` rows; the last row has no ``high``."""
+        """Reply lengths in characters (after edits) as ``(low, high, count)`` rows; the last has no ``high``."""
         edges = sorted(bins)
         counts = [0] * len(edges)
-        for sample in self.samples():
-            size = len(sample.reply)
-            slot = max(0, next((i for i, edge in enumerate(edges) if size < edge), len(edges)) - 1)
-            counts[slot] += 1
+        samples = self._loaded()
+        self._replayed()
+        for sample in samples:
+            decision = self._state.get(sample.id)
+            reply = decision["reply"] if decision and decision.get("reply") is not None else sample.reply
+            slot = bisect.bisect_right(edges, len(reply)) - 1
+            counts[max(slot, 0)] += 1
         return [(edges[i], edges[i + 1] if i + 1 < len(edges) else None, counts[i]) for i in range(len(edges))]
 
     # -- journal --------------------------------------------------------------------------

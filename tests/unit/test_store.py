@@ -148,3 +148,9 @@ def test_add_samples_appends_only_new_ones_and_pending_proposals_do_not_train(st
 def test_samples_file_is_jsonl_of_sample_json(store):
     rows = [json.loads(line) for line in store.samples_path.read_text(encoding="utf-8").splitlines()]
     assert rows[0] == sample(1).to_json()
+
+
+def test_a_torn_samples_file_loads_every_complete_row(store):
+    with open(store.samples_path, "ab") as handle:
+        handle.write(b'{"id": "s11", "turns": [')
+    assert [s.id for s in reopen(store).raw_samples()] == [f"s{i}" for i in range(1, 11)]
