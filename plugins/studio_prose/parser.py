@@ -115,7 +115,9 @@ class ProseDocument:
         self.style = quotes.detect_style(source.text)
         self.rules = rules_zh if self.style.lang == "zh" else rules_en
         text = source.text
-        self.names = self.rules.learn_names(text, extra)
+        # a short text says each name only a few times: learn from fewer sightings
+        min_count = 1 if len(text) < 50_000 else 2 if len(text) < 500_000 else 3
+        self.names = self.rules.learn_names(text, extra, min_count=min_count)
         if self.narrator:
             self.names.add(self.narrator)
         self.pattern = self.rules.mention_pattern(self.names)
@@ -292,7 +294,7 @@ class ProseDocument:
         for name in pool:
             if name == narrator or name in self.rules.PRONOUNS:
                 continue
-            known = self.genders.get(name)
+            known = self.genders.get(name) or self.rules.gender_of_title(name)
             if not gender or known == gender:
                 return name
             if known is None and unknown is None:

@@ -34,6 +34,7 @@ _STOP_WORDS = {"小主", "娘娘", "姑娘", "公公", "大人", "奴婢", "奴�
                "大家", "皇上", "皇后", "太后", "皇帝"}  # kept as names, but not learnt as stems of longer ones
 _BAD_LAST = set("笑道说问叹低轻含忙又也便却只才不一的看听见向对和与着了地得终竟仍更已正将把被让方"
                 "下住开起来去到在过我你他她边旁然头身手首膝嘴脸眼泪")
+_VERBISH = set("走来去过看说笑道问叹站坐跪起伸拉握抬低转回进出望听见想拍摇点扶")
 _NOT_NAMES = {"自己", "二人", "两人", "三人", "众人们", "大家", "彼此", "对方", "旁人", "别人", "有人", "此人", "那人",
               "这人", "众位", "诸位", "一人", "一个", "那个", "这个", "了一声", "旁边", "身后", "气氛", "语气",
               "神色", "目光", "声音", "心里", "心中", "嘴里", "口中", "眼中", "脸上"}
@@ -106,20 +107,23 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     starts = _candidates(text)
     longest_extension: Counter[str] = Counter()
     for stem, count in starts.items():
-        if len(stem) > 2 and count > longest_extension[stem[:-1]]:
+        if len(stem) > 2 and stem[-1] not in _VERBISH and count > longest_extension[stem[:-1]]:
             longest_extension[stem[:-1]] = count
     pool: set[str] = set()
     for stem, count in starts.items():
         if count < min_count or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
             continue
+        if len(stem) > 2 and stem[-1] in _VERBISH:
+            continue
         doubled = stem[0] == stem[1] or stem[-1] == stem[-2] or (len(stem) == 3 and stem[1] == "一")
         if doubled and not gender_of_title(stem):
             continue  # 缓缓 / 清凌凌 / 停一停, but 哥哥 / 姐姐 are people
-        if longest_extension[stem] >= 0.6 * count and stem not in _STOP_WORDS:
+        if longest_extension[stem] >= max(2, 0.6 * count) and stem not in _STOP_WORDS:
             continue  # 温实 is the start of 温实初
         if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
             continue  # 眉庄手 is 眉庄 + a word
         pool.add(stem)
+    pool = {w for w in pool if not any(w[:k] in pool for k in range(2, len(w)))}  # 眉庄向槿 is 眉庄 + …
     total: Counter[str] = Counter()
     marked: Counter[str] = Counter()
     adverbial: Counter[str] = Counter()  # 无奈地: a manner word, not a name

@@ -191,7 +191,7 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
         for other in group:
             if other != base:
                 add(other, base, "rank")
-    cn_names = [n for n in names if _cjk(n) and 2 <= len(n) <= 4 and counts[n] >= 3]
+    cn_names = [n for n in names if _cjk(n) and 2 <= len(n) <= 3 and counts[n] >= 3]
     for name in names:
         if not _cjk(name) or len(name) < 4:
             continue

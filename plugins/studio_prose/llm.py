@@ -1,0 +1,227 @@
+"""Provides the optional LLM pass of the prose parser: a model names the speakers rules cannot.
+
+Off by default (``llm = "off"``); the rules stand alone. With ``llm = "openai"`` every hard quote
+(unknown speaker; with ``llm_scope = "uncertain"`` also turn-taking, action and pronoun guesses) is
+sent with a few paragraphs of context to an OpenAI-compatible ``/chat/completions`` endpoint
+(``llm_base_url``; the key is read from the environment variable ``llm_api_key_env`` only). With
+``llm = "transformers"`` a local model folder (``llm_model``) answers instead.
+
+Answers are parsed tolerantly (code fences, single quotes, trailing commas, a bare name), checked
+against the names of the text, retried with back-off on errors, reported through ``progress``,
+and appended to a JSONL cache (``llm_cache``) so that a rerun resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from studio.api import ParseWarning, stable_id
+from studio.errors import StudioError
+from studio.fsutil import append_jsonl, read_jsonl
+
+_HARD = {"unknown"}
+_UNCERTAIN = {"unknown", "turn", "action", "zero", "continue"}
+_UNKNOWN_WORDS = {"unknown", "none", "null", "未知", "不明", "无", "narrator?", ""}
+
+SYSTEM = ("You attribute quoted speech in novels. Answer with JSON only: {\"speaker\": \"NAME\"}, "
+          "NAME exactly as the text spells it, or \"UNKNOWN\" when the text does not say who speaks.")
+
+
+def default_cache() -> Path:
+    """Where answers go when ``llm_cache`` is not set."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "persona-studio" / "prose-llm.jsonl"
+
+
+def parse_answer(text: str) -> str | None:
+    """The speaker in a model's answer, tolerant of fences, quotes, trailing commas and prose.
+
+    Returns:
+        The name, ``""`` for an explicit UNKNOWN, or None when nothing usable was found.
+    """
+    body = text.strip()
+    body = re.sub(r"^```(?:json)?\s*|\s*```$", "", body, flags=re.I).strip()
+    for candidate in _objects(body):
+        for attempt in (candidate, re.sub(r",\s*}", "}", candidate.replace("'", '"'))):
+            try:
+                data = json.loads(attempt)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict):
+                value = data.get("speaker", data.get("name"))
+                if isinstance(value, str):
+                    return "" if value.strip().lower() in _UNKNOWN_WORDS else value.strip()
+    match = re.search(r"[\"']?speaker[\"']?\s*[:：]\s*[\"'“]?([^\"'”,}\n]+)", body, re.I)
+    if match:
+        value = match.group(1).strip()
+        return "" if value.lower() in _UNKNOWN_WORDS else value
+    if body and len(body) <= 12 and "\n" not in body:
+        return "" if body.lower() in _UNKNOWN_WORDS else body.strip("。.\"'“”")
+    return None
+
+
+def _objects(text: str) -> list[str]:
+    """Balanced ``{…}`` spans of ``text``."""
+    spans, depth, start = [], 0, -1
+    for index, ch in enumerate(text):
+        if ch == "{":
+            if depth == 0:
+                start = index
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                spans.append(text[start:index + 1])
+    return spans
+
+
+def build_prompt(document: Any, attribution: Any, context: int) -> tuple[str, list[str]]:
+    """The user message for one quote, and the candidate names it offers."""
+    index = attribution.paragraph
+    paragraphs = document.paragraphs[max(0, index - context):index + 1]
+    quote = attribution.utterance.text
+    body = []
+    for para in paragraphs:
+        text = " ".join(para.text.split()) if document.style.lang == "en" else para.text.replace("\n", "")
+        if para is document.paragraphs[index]:
+            text = text.replace(quote, f"【{quote}】", 1)
+        body.append(text)
+    seen = [m.group() for p in paragraphs for m in document.pattern.finditer(p.text)]
+    candidates = [n for n in dict.fromkeys(reversed(seen)) if n in document.names][:12]
+    narrator = document.narrator or document.first_person
+    lines = ["Text:", *body, "", f"Who says the quote marked 【】: 【{quote[:200]}】?"]
+    if candidates:
+        lines.append(f"Names in the text nearby: {', '.join(candidates)}.")
+    lines.append(f"The first-person narrator ({document.first_person}) is {narrator}.")
+    return "\n".join(lines), candidates
+
+
+class OpenAIClient:
+    """A minimal OpenAI-compatible chat client over urllib (no SDK needed)."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str, timeout: float) -> None:
+        if not base_url:
+            raise StudioError("prose llm = openai needs llm_base_url (or [augment] base_url), e.g. http://127.0.0.1:8000/v1")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model or "default"
+        self.key = os.environ.get(api_key_env or "", "")
+        self.timeout = timeout
+
+    def __call__(self, messages: list[dict[str, str]]) -> str:
+        payload = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": 64}
+        request = urllib.request.Request(self.url, data=json.dumps(payload).encode("utf-8"), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        if self.key:
+            request.add_header("Authorization", f"Bearer {self.key}")
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user's endpoint)
+            data = json.loads(response.read().decode("utf-8"))
+        return str(data["choices"][0]["message"]["content"])
+
+
+class LocalClient:
+    """A local transformers model (a folder) answering the same prompts, greedily."""
+
+    def __init__(self, model_path: str) -> None:
+        if not model_path or not Path(model_path).exists():
+            raise StudioError(f"prose llm = transformers needs llm_model set to a local model folder, got {model_path!r}")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path)
+        self.model.eval()
+
+    def __call__(self, messages: list[dict[str, str]]) -> str:
+        import torch
+
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+        with torch.no_grad():
+            out = self.model.generate(ids, max_new_tokens=32, do_sample=False,
+                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+        return self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+def _ask(client: Callable[[list[dict[str, str]]], str], prompt: str, retries: int) -> tuple[str | None, str]:
+    """``(answer, error)``: retries transport errors and unusable answers with back-off."""
+    error = ""
+    for attempt in range(retries):
+        if attempt:
+            time.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)))
+        try:
+            raw = client([{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
+        except (urllib.error.URLError, TimeoutError, OSError, KeyError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            continue
+        answer = parse_answer(raw)
+        if answer is not None:
+            return answer, ""
+        error = f"unusable answer {raw[:60]!r}"
+    return None, error
+
+
+def resolve_with_llm(document: Any, options: Mapping[str, Any]) -> int:
+    """Ask the model about the hard quotes of ``document``; returns how many got a speaker."""
+    mode = options.get("llm", "off")
+    scope = _UNCERTAIN if options.get("llm_scope") == "uncertain" else _HARD
+    todo = [a for a in document.attributions if a.method in scope or a.method.endswith("-unresolved")]
+    progress = options.get("progress")
+    if not todo:
+        return 0
+    if mode == "openai":
+        client: Callable[[list[dict[str, str]]], str] = OpenAIClient(
+            str(options.get("llm_base_url") or ""), str(options.get("llm_model") or ""),
+            str(options.get("llm_api_key_env") or "OPENAI_API_KEY"), float(options.get("llm_timeout", 60.0)))
+        model_id = f"openai:{options.get('llm_base_url')}:{options.get('llm_model')}"
+    elif mode == "transformers":
+        client = LocalClient(str(options.get("llm_model") or ""))
+        model_id = f"transformers:{options.get('llm_model')}"
+    else:
+        raise StudioError(f"prose llm: expected off, openai or transformers, got {mode!r}")
+    cache_path = Path(str(options.get("llm_cache") or default_cache()))
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cached = {row["key"]: row for row in read_jsonl(cache_path) if "key" in row}
+    retries = int(options.get("llm_retries", 3))
+    context = int(options.get("llm_context", 3))
+    named = 0
+    for done, attribution in enumerate(todo, start=1):
+        prompt, candidates = build_prompt(document, attribution, context)
+        key = stable_id(model_id, SYSTEM, prompt)
+        row = cached.get(key)
+        if row is None:
+            answer, error = _ask(client, prompt, retries)
+            if answer is None:
+                document.warnings.append(ParseWarning(document.file, attribution.utterance.line,
+                                                      f"LLM gave no usable answer after {retries} attempts: {error}"))
+                if progress:
+                    progress(done, len(todo), "llm")
+                continue
+            row = {"key": key, "line": attribution.utterance.line, "speaker": answer}
+            append_jsonl(cache_path, row)
+            cached[key] = row
+        speaker = _accept(document, str(row.get("speaker") or ""), candidates)
+        if speaker:
+            attribution.utterance.speaker = speaker
+            attribution.method = "llm"
+            named += 1
+        if progress:
+            progress(done, len(todo), "llm")
+    return named
+
+
+def _accept(document: Any, answer: str, candidates: list[str]) -> str | None:
+    """The answer when it names someone the text knows (the narrator maps to its name)."""
+    answer = answer.strip()
+    if not answer:
+        return None
+    if answer in (document.first_person, "narrator", "Narrator", document.narrator):
+        return document.narrator or document.first_person
+    if answer in document.names or answer in candidates:
+        return answer
+    return None
