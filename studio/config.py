@@ -67,8 +67,9 @@ class DatasetConfig:
     """Put the interlocutor's name in the user turn (``皇帝：…``)."""
     min_chars: int = 2
     """Replies shorter than this (after cleaning) are dropped."""
-    max_chars: int = 400
-    """Replies longer than this are dropped (they rarely fit a chat reply)."""
+    max_chars: int = 1200
+    """Replies longer than this are dropped (a monologue is rarely a chat reply; 1200 characters
+    is about 250 English words)."""
     eval_fraction: float = 0.1
     """Share of scenes held out for evaluation (split by scene, never by line)."""
     seed: int = 42

@@ -23,16 +23,26 @@ from dataclasses import dataclass, field
 from studio.api import Sample, Turn, Utterance, stable_id
 from studio.config import DatasetConfig
 from studio.corpus.inspect import alias_map
-from studio.dataset.filters import Deduplicator, NameOrInterjection, is_cjk, join_lines, length_reason
+from studio.dataset.filters import (
+    Deduplicator,
+    NameOrInterjection,
+    approx_tokens,
+    is_cjk,
+    join_lines,
+    length_reason,
+)
 from studio.dataset.identity import identity_samples
 from studio.dataset.split import Unit, assign_splits, scene_split, split_units
 
 __all__ = ["BuildReport", "Exchange", "build_samples", "identity_samples", "scene_split"]
 
 MAX_PROMPT_LINES = 6
-"""Multi-turn mode: most lines of other speakers kept in one user turn (the latest ones)."""
-CONTEXT_BUDGET = 3
-"""Multi-turn mode: a window's text is at most this many times ``max_chars``; older exchanges go first."""
+"""Multi-turn mode: most lines of other speakers kept in one user turn (the latest ones; older
+speakers also go when the turn would be longer than ``MAX_PROMPT_TOKENS``)."""
+MAX_PROMPT_TOKENS = 200
+"""Multi-turn mode: rough token budget of one user turn (see :func:`approx_tokens`)."""
+CONTEXT_TOKENS = 640
+"""Multi-turn mode: rough token budget of a window's turns; older exchanges go first, the reply stays."""
 
 NO_PROMPT = "opens the scene: no line by another speaker before it"
 PROBLEMS = {
@@ -314,13 +324,14 @@ def _turns(window: Sequence[Exchange], multi: bool, config: DatasetConfig,
     for ex in window:
         if ex.texts is None:
             runs = _latest_lines(ex.runs, MAX_PROMPT_LINES) if multi else [ex.runs[-1]]
+            while len(runs) > 1 and sum(approx_tokens(u.text) for r in runs for u in r) > MAX_PROMPT_TOKENS:
+                runs.pop(0)  # what others said long before her reply: the latest speaker is enough
             several = len({r[0].speaker for r in runs}) > 1
             user = _user_text(runs, config.speaker_in_prompt or several, mapping)
             ex.texts = (user, join_lines(u.text for u in ex.reply), [u for r in runs for u in r] + ex.reply)
         user, reply, lines = ex.texts
         pairs.append((Turn("user", user), Turn("assistant", reply), lines))
-    budget = CONTEXT_BUDGET * config.max_chars
-    while len(pairs) > 1 and sum(len(u.content) + len(a.content) for u, a, _ in pairs) > budget:
+    while len(pairs) > 1 and sum(approx_tokens(u.content + a.content) for u, a, _ in pairs) > CONTEXT_TOKENS:
         pairs.pop(0)
     turns = [t for user, assistant, _ in pairs for t in (user, assistant)]
     return turns, [u for _, _, lines in pairs for u in lines]

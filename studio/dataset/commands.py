@@ -42,7 +42,8 @@ def _rel(ws: Any, path: Any) -> str:
 
 def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("workspace")
-    p.add_argument("--character", default="", help="build for this character instead of studio.toml's")
+    p.add_argument("--character", default="", help="build for this character instead of studio.toml's (no identity samples: the card is "
+                        "about studio.toml's character)")
     p.add_argument("--mode", choices=("single", "multi"), default="", help="one exchange per sample, or scene windows")
     p.add_argument("--history-turns", type=int, default=0, metavar="N", help="multi mode: exchanges of history")
     p.add_argument("--speaker-in-prompt", action=argparse.BooleanOptionalAction, default=None,
@@ -63,8 +64,10 @@ def run_build(args: argparse.Namespace) -> int:
     ws = _open(args.workspace, lock=not args.dry_run)
     try:
         cfg = ws.config
-        if args.character:
-            cfg.character.name = args.character
+        if args.character and args.character != cfg.character.name:
+            # the persona card describes studio.toml's character: no identity answers from it for another one
+            cfg.character.name, cfg.character.aliases = args.character, []
+            cfg.dataset.identity_samples = False
         if args.mode:
             cfg.dataset.mode = args.mode
         if args.history_turns:
@@ -77,6 +80,8 @@ def run_build(args: argparse.Namespace) -> int:
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
     report = result.report
+    if not report.character_lines:
+        _no_lines_hint(cfg, result.utterances)
     if args.json:
         payload = {"report": dataclasses.asdict(report), "seconds": round(result.seconds, 3),
                    "kept_decisions": result.kept_decisions, "orphaned_decisions": result.orphaned_decisions}
@@ -85,7 +90,7 @@ def run_build(args: argparse.Namespace) -> int:
 
             payload["seed"] = [list(row) for row in comparison_rows(result.seed)]
         print(json.dumps(payload, ensure_ascii=False, indent=2))
-        return 0 if report.samples else 1
+        return 0 if report.samples - report.identity > 0 else 1
     print(f"{cfg.character.name}: {report.character_lines} lines → {report.replies} replies "
           f"({report.merged_lines} lines merged into the reply before them) → {report.samples} samples, mode "
           f"{report.mode}")
@@ -113,7 +118,17 @@ def run_build(args: argparse.Namespace) -> int:
         for sample in picks + identity:
             print()
             print_sample(sample)
-    return 0 if report.samples else 1
+    return 0 if report.samples - report.identity > 0 else 1
+
+
+def _no_lines_hint(cfg: Any, utterances: list[Any]) -> None:
+    from collections import Counter
+
+    said = Counter(u.speaker for u in utterances if u.kind == "dialogue" and u.speaker)
+    names = ", ".join([cfg.character.name, *cfg.character.aliases])
+    top = ", ".join(f"{name} {count}" for name, count in said.most_common(8)) or "none"
+    print(f"error: no dialogue line of {names} in the corpus; speakers with the most lines: {top}. "
+          f"Set [character] name / aliases in {cfg.path or 'studio.toml'} to one of them.", file=sys.stderr)
 
 
 def _print_seed(seed: Any) -> None:

@@ -45,6 +45,12 @@ def is_cjk(text: str) -> bool:
 _HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 
 
+def approx_tokens(text: str) -> float:
+    """A rough token count that holds across scripts: one per Chinese character, one per four others."""
+    cjk = len(_CJK.findall(text))
+    return cjk + (len(text) - cjk) / 4
+
+
 def normalize(text: str) -> str:
     """Text reduced to its words: full-width forms folded, case-folded, punctuation and spaces removed."""
     return _NOT_WORD.sub("", text.translate(_HALF_WIDTH).casefold())

@@ -118,11 +118,11 @@ def test_multi_turn_user_turn_names_several_speakers():
 def test_length_and_name_or_interjection_filters():
     rows = [("皇帝", "嬛嬛。"), ("莞莞", "皇上！"), ("皇帝", "来。"), ("莞莞", "啊？"), ("皇帝", "过来坐。"),
             ("莞莞", "是。"), ("苏培盛", "小主请。"), ("莞莞", "苏公公。"), ("皇帝", "说吧。"), ("莞莞", "嗯" * 30),
-            ("皇帝", "还有呢？"), ("莞莞", "臣妾" * 250)]
+            ("皇帝", "还有呢？"), ("莞莞", "臣妾" * 601)]
     samples, report = build(rows)
     assert [s.reply for s in samples] == ["是。"]  # a short real reply stays
     assert report.dropped[NAME_ONLY] == 4
-    assert report.dropped["reply longer than 400 chars"] == 1
+    assert report.dropped["reply longer than 1200 chars"] == 1
     english, report = build_samples(
         script([("ROMEO", "I take thee at thy word."), ("#2", "2"), ("NURSE", "Madam!"), ("JULIET", "O Romeo!"), ("NURSE", "Your mother calls."), ("JULIET", "Ay me!"),
                 ("NURSE", "Come."), ("JULIET", "Good nurse, I come.")]),
