@@ -63,8 +63,11 @@ def parse_answer(text: str) -> str | None:
     if match:
         value = match.group(1).strip()
         return "" if value.lower() in _UNKNOWN_WORDS else value
-    if body and len(body) <= 12 and "\n" not in body:
-        return "" if body.lower() in _UNKNOWN_WORDS else body.strip("。.\"'“”")
+    bare = body.strip("。.\"'“” ")
+    if bare.lower() in _UNKNOWN_WORDS and bare:
+        return ""
+    if re.fullmatch(r"[\u4e00-\u9fff·]{1,8}|[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}", bare):
+        return bare  # a bare name
     return None
 
 

@@ -50,8 +50,10 @@ class SubtitleParser:
         text = source.text
         if text.lstrip().startswith("WEBVTT"):
             text = rules.voice_to_prefix(text)
+        head = text[:4000]
+        hint = "vtt" if head.lstrip().startswith("WEBVTT") else "ass" if "[Events]" in text or "[Script Info]" in head else None
         try:
-            subs = pysubs2.SSAFile.from_string(text)
+            subs = pysubs2.SSAFile.from_string(text, format_=hint)
         except Exception as exc:  # pysubs2 raises several types for malformed files
             raise InputError(source.path, f"not a valid SRT, ASS/SSA or WebVTT file: {exc}") from None
         events = list(subs.events)

@@ -1,0 +1,94 @@
+"""The optional LLM pass of the prose parser against a real OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from studio.api import SourceText
+from studio_prose.llm import parse_answer
+
+TEXT = "第一章\n\n    眉庄笑道：“妹妹来了。”\n    一个宫女进来，“奴婢给小主请安。”\n    又有人低低说了一句，“外头下雪了。”\n"
+
+
+class _Server:
+    """Answers chat completions: first a 500, then fenced JSON naming 槿汐, then bad JSON once."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def do_POST(self):  # noqa: N802 (http.server API)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.calls.append({"body": body, "auth": self.headers.get("Authorization")})
+                if len(outer.calls) == 1:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                prompt = body["messages"][-1]["content"]
+                content = "```json\n{'speaker': '槿汐',}\n```" if "请安" in prompt.split("Who says")[1] else "not json"
+                if len(outer.calls) > 4:
+                    content = '{"speaker": "UNKNOWN"}'
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "speaker"),
+    [('{"speaker": "眉庄"}', "眉庄"), ("```json\n{'speaker': '眉庄',}\n```", "眉庄"), ('Sure! {"speaker":"UNKNOWN"}', ""),
+     ('speaker: 槿汐', "槿汐"), ("槿汐", "槿汐"), ("I cannot tell from this passage at all.", None)],
+)
+def test_tolerant_answer_parsing(answer, speaker):
+    assert parse_answer(answer) == speaker
+
+
+def test_llm_pass_names_unknown_speakers_retries_and_resumes(host, tmp_path, monkeypatch):
+    parser = host.parsers["prose"]
+    cache = tmp_path / "llm.jsonl"
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-local")
+    seen: list[tuple[int, int]] = []
+    with _Server() as server:
+        options = {o.name: o.default for o in parser.options} | {
+            "llm": "openai", "llm_base_url": server.url, "llm_model": "m", "llm_api_key_env": "TEST_LLM_KEY",
+            "llm_cache": str(cache), "llm_retries": 2, "names": "槿汐,眉庄", "progress": lambda d, t, w: seen.append((d, t)),
+        }
+        source = SourceText(Path("n.txt"), TEXT, "utf-8")
+        rules_only = parser.parse(source, {**options, "llm": "off"})
+        assert [u.speaker for u in rules_only.utterances if u.kind == "dialogue"] == ["眉庄", None, None]
+        assert not server.calls  # off by default: no request at all
+        result = parser.parse(source, options)
+        said = [u.speaker for u in result.utterances if u.kind == "dialogue"]
+        assert said == ["眉庄", "槿汐", None]  # the second quote stays unknown: "not json" twice
+        assert server.calls[0]["auth"] == "Bearer sk-local"
+        assert any("no usable answer after 2 attempts" in w.message for w in result.warnings)
+        assert seen[-1] == (2, 2)
+        calls = len(server.calls)
+        again = parser.parse(source, options)  # resumes: the answered quote comes from the cache
+        assert [u.speaker for u in again.utterances if u.kind == "dialogue"][1] == "槿汐"
+        assert len(server.calls) == calls + 1  # only the unanswered quote is asked again
+    rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["speaker"] == "槿汐" and rows[0]["line"] == 4
