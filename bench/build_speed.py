@@ -68,9 +68,12 @@ def bench_build(workspace: str, repeat: int) -> None:
     reports = {}
     for mode in ("single", "multi"):
         config = dataclasses.replace(cfg.dataset, mode=mode)
-        ms, (samples, report) = best(lambda: build_samples(utterances, cfg.character.name, cfg.character.persona,
-                                                           config, cfg.aliases(), ignore=cfg.roster.ignore,
-                                                           unparsed=breaks), repeat)
+
+        def run(config: Any = config) -> Any:
+            return build_samples(utterances, cfg.character.name, cfg.character.persona, config, cfg.aliases(),
+                                 ignore=cfg.roster.ignore, unparsed=breaks)
+
+        ms, (samples, report) = best(run, repeat)
         reports[mode] = report
         rows.append((f"build {mode}-turn", f"{ms:.0f}", f"{report.samples} samples ({report.train} train / "
                                                           f"{report.eval} eval)"))

@@ -42,8 +42,9 @@ def _rel(ws: Any, path: Any) -> str:
 
 def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("workspace")
-    p.add_argument("--character", default="", help="build for this character instead of studio.toml's (no identity samples: the card is "
-                        "about studio.toml's character)")
+    p.add_argument("--character", default="",
+                   help="build for this character instead of studio.toml's (without identity samples: "
+                        "the persona card is about studio.toml's character)")
     p.add_argument("--mode", choices=("single", "multi"), default="", help="one exchange per sample, or scene windows")
     p.add_argument("--history-turns", type=int, default=0, metavar="N", help="multi mode: exchanges of history")
     p.add_argument("--speaker-in-prompt", action=argparse.BooleanOptionalAction, default=None,

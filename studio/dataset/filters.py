@@ -90,7 +90,8 @@ class NameOrInterjection:
         address = sorted(ZH_ADDRESS, key=len, reverse=True)
         alternatives = [re.escape(n) for n in zh_names] + [re.escape(a) for a in address]
         if initials:
-            alternatives.insert(0, f"[{''.join(re.escape(c) for c in initials)}](?:{'|'.join(map(re.escape, address))})")
+            letters = "".join(re.escape(c) for c in initials)
+            alternatives.insert(0, f"[{letters}](?:{'|'.join(map(re.escape, address))})")
         alternatives += [re.escape(i) for i in sorted(ZH_INTERJECTIONS, key=len, reverse=True)]
         self._zh = re.compile(f"(?:{'|'.join(alternatives)})+")
         self._en_names = frozenset(w for n in names if not is_cjk(n) for w in normalize_words(n))

@@ -88,7 +88,8 @@ def build_dataset(ws: Any, parsers: dict[str, Any], *, write: bool = True, compa
 
     samples, report = build_samples(
         utterances, cfg.character.name, cfg.character.persona, cfg.dataset, cfg.aliases(),
-        ignore=cfg.roster.ignore, unparsed=unparsed_lines(corpus.results, utterances), on_drop=note if compare_seed else None,
+        ignore=cfg.roster.ignore, unparsed=unparsed_lines(corpus.results, utterances),
+        on_drop=note if compare_seed else None,
     )
     built = time.perf_counter()
     seed = None

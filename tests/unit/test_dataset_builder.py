@@ -60,8 +60,9 @@ def test_speaker_name_in_the_user_turn_is_an_option():
     samples, _ = build_samples(script(rows), "莞莞", "", DatasetConfig(speaker_in_prompt=True, identity_samples=False,
                                                                    eval_fraction=0), {"皇帝": ["皇上"]})
     assert samples[0].prompt == "皇帝：你来了。"  # the canonical name, with the full-width colon
-    english = build_samples(script([("ROMEO", "Lady, by yonder moon I swear."), ("JULIET", "O, swear not by the moon.")]),
-                            "JULIET", "", DatasetConfig(speaker_in_prompt=True, identity_samples=False, eval_fraction=0))
+    rows = [("ROMEO", "Lady, by yonder moon I swear."), ("JULIET", "O, swear not by the moon.")]
+    english = build_samples(script(rows), "JULIET", "",
+                            DatasetConfig(speaker_in_prompt=True, identity_samples=False, eval_fraction=0))
     assert english[0][0].prompt == "ROMEO: Lady, by yonder moon I swear."
 
 
@@ -124,7 +125,8 @@ def test_length_and_name_or_interjection_filters():
     assert report.dropped[NAME_ONLY] == 4
     assert report.dropped["reply longer than 1200 chars"] == 1
     english, report = build_samples(
-        script([("ROMEO", "I take thee at thy word."), ("#2", "2"), ("NURSE", "Madam!"), ("JULIET", "O Romeo!"), ("NURSE", "Your mother calls."), ("JULIET", "Ay me!"),
+        script([("ROMEO", "I take thee at thy word."), ("#2", "2"), ("NURSE", "Madam!"), ("JULIET", "O Romeo!"),
+                ("NURSE", "Your mother calls."), ("JULIET", "Ay me!"),
                 ("NURSE", "Come."), ("JULIET", "Good nurse, I come.")]),
         "JULIET", "", DatasetConfig(eval_fraction=0, identity_samples=False))
     assert [s.reply for s in english] == ["Good nurse, I come."] and report.dropped[NAME_ONLY] == 2

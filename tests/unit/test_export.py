@@ -41,7 +41,8 @@ def llamafactory_messages(row: dict, entry: dict) -> list[dict[str, str]]:
         for old_prompt, old_response in row[columns["history"]]:
             out += [{"role": "user", "content": old_prompt}, {"role": "assistant", "content": old_response}]
         query = [row[columns["prompt"]]] + ([row[columns["query"]]] if row[columns["query"]] else [])
-        out += [{"role": "user", "content": "\n".join(query)}, {"role": "assistant", "content": row[columns["response"]]}]
+        out += [{"role": "user", "content": "\n".join(query)},
+                {"role": "assistant", "content": row[columns["response"]]}]
         return out
     tags = entry["tags"]
     roles = {tags["user_tag"]: "user", tags["assistant_tag"]: "assistant"}
@@ -64,7 +65,7 @@ def test_alpaca_and_sharegpt_read_back_through_dataset_info(tmp_path):
                                      cache_dir=str(tmp_path / ".hf-cache"))
         expected = [s for s in SAMPLES if s.split == split]
         assert len(rows) == len(expected)
-        for row, sample in zip(rows, expected):
+        for row, sample in zip(rows, expected, strict=True):
             assert llamafactory_messages(row, entry) == sample.messages()
             assert row["id"] == sample.id
         assert rows[0]["sources"][0].startswith("corpus/romeo.txt:")

@@ -13,7 +13,8 @@ from studio.dataset.store import DatasetStore
 def sample(n: int, split: str = "train", kind: str = "corpus", reply: str | None = None) -> Sample:
     return Sample(id=f"s{n}", character="JULIET", system="You are Juliet.",
                   turns=[Turn("user", f"question {n}"), Turn("assistant", reply or f"answer number {n}")],
-                  scene=f"play.txt#{n % 3}", split=split, provenance={"kind": kind, "sources": [{"file": "p", "line": n}]})
+                  scene=f"play.txt#{n % 3}", split=split,
+                  provenance={"kind": kind, "sources": [{"file": "p", "line": n}]})
 
 
 @pytest.fixture
