@@ -293,11 +293,12 @@ def build_samples(
         base = stable_id("corpus", config.mode, [(u.speaker, u.text) for u in sources])
         seen_ids[base] = seen_ids.get(base, 0) + 1
         sample_id = base if seen_ids[base] == 1 else stable_id(base, seen_ids[base])
-        samples.append(Sample(
-            id=sample_id, character=character, system=persona, turns=turns, scene=ex.unit,
-            provenance={"kind": "corpus", "sources": [{"file": u.file, "line": u.line, "speaker": u.speaker}
-                                                      for u in sources]},
-        ))
+        provenance: dict = {"kind": "corpus", "sources": [{"file": u.file, "line": u.line, "speaker": u.speaker}
+                                                          for u in sources]}
+        if multi:  # earlier exchanges are context; a trainer may supervise only the last reply
+            provenance["history"] = len(turns) // 2 - 1
+        samples.append(Sample(id=sample_id, character=character, system=persona, turns=turns, scene=ex.unit,
+                              provenance=provenance))
 
     counts: dict[str, int] = {}
     for sample in samples:

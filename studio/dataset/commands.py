@@ -100,6 +100,8 @@ def run_build(args: argparse.Namespace) -> int:
                                                  if report.windowed_scenes else ""))
     if report.identity:
         print(f"  identity samples from the persona card: {report.identity}")
+    if cfg.dataset.eval_fraction > 0 and not report.eval and report.samples > report.identity:
+        print(f"  note: no eval split: the character's samples come from {report.units} scene(s) only")
     for reason, count in sorted(report.dropped.items(), key=lambda kv: -kv[1]):
         example = report.examples.get(reason, [""])[0]
         print(f"  dropped {count:>6}  {reason}" + (f"   e.g. {example}" if example else ""))

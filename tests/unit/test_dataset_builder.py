@@ -103,6 +103,7 @@ def test_multi_turn_windows_hold_history_within_one_scene():
     ]
     for sample in samples:
         assert [t.role for t in sample.turns] == ["user", "assistant"] * (len(sample.turns) // 2)
+    assert [s.provenance["history"] for s in samples] == [0, 1, 2, 2, 0]
     # a reply dropped as a target (only a name) still counts as history
     rows[4] = ("莞莞", "皇上！")
     samples, report = build(rows, mode="multi", history_turns=2)
