@@ -32,6 +32,8 @@ ZH_ADDRESS = (
     "大人", "王爷", "太医", "姑姑", "嬷嬷", "小姐", "夫人", "老爷", "母亲", "父亲", "爹爹", "娘亲", "师父",
     "陛下", "殿下", "姑娘", "公子", "少爷",
 )
+# Greetings that palace dramas also give maids as names (吉祥, 如意): never read as a name.
+ZH_GREETINGS = frozenset({"吉祥", "如意", "万福", "金安", "万安", "安康", "平安", "福安"})
 EN_ADDRESS = frozenset({"sir", "madam", "lord", "lady", "my", "good", "sweet", "dear", "master", "mistress",
                         "nurse", "father", "mother", "sister", "brother", "majesty", "highness", "grace"})
 
@@ -84,7 +86,8 @@ class NameOrInterjection:
 
     def __init__(self, names: Iterable[str]) -> None:
         names = {n.strip() for n in names if n and n.strip()}
-        zh_names = sorted({n for n in names if is_cjk(n) and len(n) >= 2}, key=len, reverse=True)
+        zh_names = sorted({n for n in names if is_cjk(n) and len(n) >= 2 and n not in ZH_GREETINGS},
+                          key=len, reverse=True)
         # a surname or first character of a named speaker plus a term of address: 苏公公, 眉姐姐
         initials = sorted({n[0] for n in zh_names})
         address = sorted(ZH_ADDRESS, key=len, reverse=True)

@@ -124,6 +124,8 @@ def test_length_and_name_or_interjection_filters():
     samples, report = build(rows)
     assert [s.reply for s in samples] == ["是。"]  # a short real reply stays
     assert report.dropped[NAME_ONLY] == 4
+    greeting, _ = build([("吉祥", "小主回来了。"), ("莞莞", "嗯。"), ("皇帝", "来了？"), ("莞莞", "皇上吉祥。")])
+    assert [s.reply for s in greeting] == ["皇上吉祥。"]  # 吉祥 is a maid's name and a greeting
     assert report.dropped["reply longer than 1200 chars"] == 1
     english, report = build_samples(
         script([("ROMEO", "I take thee at thy word."), ("#2", "2"), ("NURSE", "Madam!"), ("JULIET", "O Romeo!"),
