@@ -31,11 +31,13 @@ def _cjk_share(text: str) -> float:
     return sum(1 for ch in letters if "\u4e00" <= ch <= "\u9fff" or "\u3040" <= ch <= "\u30ff") / len(letters)
 
 
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff\u3040-\u30ff]")
+
+
 def script_of(text: str) -> str:
     """``zh`` for Chinese (or Japanese) letters, ``en`` for Latin ones, ``""`` for none."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return ""
+    if not _CJK_CHAR.search(text):
+        return "en" if any(ch.isalpha() for ch in text) else ""
     return "zh" if _cjk_share(text) >= 0.5 else "en"
 
 
@@ -78,6 +80,8 @@ def pick_tagged(lines: list[str], tag: str) -> list[str]:
 
 def bilingual(lines: list[str]) -> bool:
     """A cue of one Chinese and one English line (or more of each, Chinese first or last)."""
+    if len(lines) < 2:
+        return False
     scripts = [script_of(line) for line in lines if line.strip()]
     return len(scripts) >= 2 and "zh" in scripts and "en" in scripts and all(scripts)
 
