@@ -1,15 +1,22 @@
-"""Provides ChatSession: persona chat with streaming tokens, UI-free (the TUI and CLI drive it)."""
+"""Provides persona chat, UI-free: loading a run's persona, ChatSession, and streamed text replies.
+
+The TUI's chat pane, ``persona-studio chat``, ``serve`` and ``eval`` all go through here, so
+they share one set of rules: the system prompt and chat template are the ones the run was
+trained with (``adapter/persona.json``, else the run's ``config.json``), replies stop on the
+model's end-of-turn tokens, the history is trimmed (oldest exchange first) to fit the context,
+and a checkpoint can be chatted with while its run is still training.
+"""
 
 from __future__ import annotations
 
 import json
-import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.engine import ContextOverflow, Engine, GenerationStats, Sampling
 from studio.errors import StudioError
 
 SAMPLING_PRESETS: dict[str, dict[str, Any]] = {
@@ -19,38 +26,201 @@ SAMPLING_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class _TextStreamer:
-    """Collects generated ids and emits text once it decodes cleanly (no split UTF-8 character)."""
+# --------------------------------------------------------------------------------------------
+# Loading a persona
+# --------------------------------------------------------------------------------------------
 
-    def __init__(self, tokenizer: Any, stop_ids: set[int]) -> None:
-        self.tokenizer = tokenizer
-        self.stop_ids = stop_ids
-        self.ids: list[int] = []
-        self.emitted = ""
-        self.queue: queue.Queue[str | None] = queue.Queue()
-        self.prompt_seen = False
 
-    def put(self, value: Any) -> None:
-        if not self.prompt_seen:  # generate() first hands over the prompt
-            self.prompt_seen = True
-            return
-        for token in value.reshape(-1).tolist():
-            if token in self.stop_ids:
+def adapter_path(run_dir: Path, checkpoint: int | None = None) -> Path:
+    """The adapter of a run: a checkpoint's (``checkpoint`` = step; -1 = latest) or the final one.
+
+    A run still training has no final adapter yet: its latest complete checkpoint is used.
+
+    Raises:
+        StudioError: the run has no adapter and no complete checkpoint, or no such step.
+    """
+    if checkpoint is None and (run_dir / "adapter" / "adapter_config.json").exists():
+        return run_dir / "adapter"
+    done = sorted(p for p in (run_dir / "checkpoints").glob("step-*") if (p / "COMPLETE").exists())
+    if not done:
+        raise StudioError(f"{run_dir}: no finished adapter and no complete checkpoint yet")
+    if checkpoint is None or checkpoint < 0:
+        return done[-1] / "adapter"
+    for path in done:
+        if int(path.name.split("-")[1]) == checkpoint:
+            return path / "adapter"
+    raise StudioError(f"{run_dir}: no checkpoint at step {checkpoint}; have {', '.join(p.name for p in done)}")
+
+
+@dataclass
+class Persona:
+    """A model ready to speak as the character.
+
+    Attributes:
+        loaded: the :class:`studio.models.LoadedModel` (base, with the adapter unless ``base``).
+        engine: the generation engine over it (shared by every session on this model).
+        system: the system prompt the adapter was trained with.
+        character: the character's name.
+        label: ``run``, ``run@step-000020`` or ``base``: what answers.
+        run_dir: the run folder, None for the plain base model.
+        adapter_dir: the LoRA adapter folder, None for the plain base model.
+        merged: the adapter is folded into the weights (faster; no base-vs-adapter switch).
+        notes: things the user should know (persona changed since training, …).
+    """
+
+    loaded: Any
+    engine: Engine
+    system: str
+    character: str
+    label: str
+    run_dir: Path | None = None
+    adapter_dir: Path | None = None
+    merged: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def can_disable_adapter(self) -> bool:
+        """True when the base model can answer too (an unmerged adapter), for A/B comparisons."""
+        return self.adapter_dir is not None and not self.merged
+
+    def session(self, **kwargs: Any) -> ChatSession:
+        """A new conversation on this persona (keyword arguments go to :class:`ChatSession`)."""
+        return ChatSession(self.loaded, self.system, engine=self.engine, **kwargs)
+
+
+def training_persona(run_dir: Path | None, adapter_dir: Path | None) -> dict[str, Any]:
+    """What the run was trained with: ``persona``, ``character``, ``chat_template`` (those recorded)."""
+    found: dict[str, Any] = {}
+    if run_dir is not None and (run_dir / "config.json").exists():
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        found.update({k: config[k] for k in ("persona", "character") if config.get(k)})
+    if adapter_dir is not None and (adapter_dir / "persona.json").exists():
+        recorded = json.loads((adapter_dir / "persona.json").read_text(encoding="utf-8"))
+        found.update({k: recorded[k] for k in ("persona", "character", "chat_template") if recorded.get(k)})
+    return found
+
+
+def load_persona(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoint: int | None = None,
+                 base: bool = False, merge: bool = False, fast: bool | None = None, device: Any = None,
+                 dtype: Any = None) -> Persona:
+    """Load the base model of a workspace with a run's adapter (or without, for ``base``).
+
+    Args:
+        ws: the workspace.
+        adapters: registered model adapters.
+        run: run id; empty picks the newest run.
+        checkpoint: a checkpoint step (-1: the latest) instead of the final adapter.
+        base: the base model alone, with the workspace's persona prompt.
+        merge: fold the adapter into the weights (faster generation, no A/B switch).
+        fast: static KV cache + compiled decode step; None turns it on for CUDA only.
+        device / dtype: where and in what precision; None picks automatically.
+
+    Raises:
+        StudioError: no run, no adapter, or the model cannot be loaded.
+    """
+    from studio.models import load_model, model_spec, resolve_device
+
+    run_dir: Path | None = None
+    lora: Path | None = None
+    if not base:
+        run_dir = ws.run_dir(run) if run else ws.latest_run()
+        if run_dir is None or not (run_dir / "config.json").exists():
+            raise StudioError(f"{ws.root}: no run {run!r}" if run else f"{ws.root}: no runs yet; train first or use the base model")
+        lora = adapter_path(run_dir, checkpoint)
+    recorded = training_persona(run_dir, lora)
+    system = recorded.get("persona") or ws.config.character.persona
+    notes: list[str] = []
+    if recorded.get("persona") and ws.config.character.persona and recorded["persona"] != ws.config.character.persona:
+        notes.append("the persona in studio.toml changed since this run was trained; using the run's (the one it learned)")
+    device = device if device is not None else resolve_device()
+    loaded = load_model(model_spec(ws.config.model, ws.root), adapters, device=device, dtype=dtype, lora_path=lora,
+                        merge=merge)
+    template = recorded.get("chat_template")
+    if template and template != getattr(loaded.tokenizer, "chat_template", None):
+        loaded.tokenizer.chat_template = template
+        notes.append("using the chat template recorded with the adapter")
+    if fast is None:
+        fast = getattr(device, "type", str(device)) == "cuda"
+    engine = Engine(loaded.model, loaded.end_of_turn_ids, static=fast, compile=fast, vocab_size=len(loaded.tokenizer))
+    label = "base"
+    if run_dir is not None and lora is not None:
+        label = run_dir.name if lora.parent == run_dir else f"{run_dir.name}@{lora.parent.name}"
+    return Persona(loaded, engine, system, recorded.get("character") or ws.config.character.name, label,
+                   run_dir, lora, merge and lora is not None, notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Text streaming
+# --------------------------------------------------------------------------------------------
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
+    """Token ids of ``messages`` in the model's chat template, ready for the assistant's turn."""
+    text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _held_back(text: str, stops: Sequence[str]) -> int:
+    """How many trailing characters of ``text`` could still become the start of a stop string."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
+
+
+def stream_text(engine: Engine, tokenizer: Any, prompt: Sequence[int], *, sampling: Sampling,
+                max_new_tokens: int, stop: Sequence[str] = (), cancel: threading.Event | None = None,
+                use_adapter: bool = True, stats: dict[str, Any] | None = None) -> Iterator[str]:
+    """Yield the reply as text pieces; a piece never ends inside a UTF-8 character or a stop string.
+
+    Args:
+        engine: the generation engine.
+        tokenizer: decodes the ids.
+        prompt: the rendered prompt ids (:func:`render_prompt`).
+        sampling / max_new_tokens / cancel / use_adapter: as :meth:`Engine.generate`.
+        stop: strings that end the reply (not included in it).
+        stats: filled with ``engine`` (:class:`GenerationStats`) and ``finish_reason``.
+    """
+    stops = [s for s in stop if s]
+    ids: list[int] = []
+    emitted = ""
+    finish = ""
+    tokens = engine.generate(prompt, sampling=sampling, max_new_tokens=max_new_tokens, cancel=cancel,
+                             use_adapter=use_adapter)
+    try:
+        for token in tokens:
+            ids.append(token)
+            text = tokenizer.decode(ids, skip_special_tokens=True)
+            if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
                 continue
-            self.ids.append(token)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
-            return
-        if len(text) > len(self.emitted):
-            self.queue.put(text[len(self.emitted):])
-            self.emitted = text
+            cut = min((i for i in (text.find(s, max(0, len(emitted) - len(s))) for s in stops) if i >= 0), default=-1)
+            if cut >= 0:
+                if cut > len(emitted):
+                    yield text[len(emitted):cut]
+                emitted = text[:cut]
+                finish = "stop"
+                break
+            safe = len(text) - _held_back(text, stops)
+            if safe > len(emitted):
+                yield text[len(emitted):safe]
+                emitted = text[:safe]
+        else:
+            text = tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd")
+            if len(text) > len(emitted):
+                yield text[len(emitted):]
+    finally:
+        tokens.close()
+        if stats is not None:
+            stats["engine"] = engine.last_stats
+            stats["finish_reason"] = finish or engine.last_stats.finish_reason
 
-    def end(self) -> None:
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if len(text) > len(self.emitted):
-            self.queue.put(text[len(self.emitted):])
-            self.emitted = text
-        self.queue.put(None)
+
+# --------------------------------------------------------------------------------------------
+# Conversations
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -63,6 +233,10 @@ class ChatSession:
         history: alternating user/assistant messages, without the system message.
         sampling: generation settings (a preset from SAMPLING_PRESETS or your own).
         max_new_tokens: reply length cap.
+        seed: seed of the sampler (None: not reproducible).
+        use_adapter: False answers with the base model (the adapter disabled, not unloaded).
+        engine: the generation engine; sessions on one model should share one.
+        last_stats: speed and length of the last reply.
     """
 
     loaded: Any
@@ -71,83 +245,167 @@ class ChatSession:
     sampling: dict[str, Any] = field(default_factory=lambda: dict(SAMPLING_PRESETS["balanced"]))
     max_new_tokens: int = 256
     seed: int | None = None
+    use_adapter: bool = True
+    engine: Engine | None = None
+    last_stats: GenerationStats | None = None
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.engine is None:
+            self.engine = Engine(self.loaded.model, self.loaded.end_of_turn_ids, vocab_size=len(self.loaded.tokenizer))
 
     def messages(self, user: str) -> list[dict[str, str]]:
+        """The full message list for the next reply, system prompt first."""
         return [{"role": "system", "content": self.system}, *self.history, {"role": "user", "content": user}]
 
-    def _prompt_ids(self, user: str) -> Any:
-        tokenizer = self.loaded.tokenizer
-        limit = int(getattr(self.loaded.model.config, "max_position_embeddings", 4096) or 4096)
+    def _prompt_ids(self, user: str) -> list[int]:
+        """The prompt for ``user``; the oldest exchanges are dropped until it fits the context."""
+        assert self.engine is not None
         history = list(self.history)
         while True:
             messages = [{"role": "system", "content": self.system}, *history, {"role": "user", "content": user}]
-            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-            # keep the history within the context: drop the oldest exchange until it fits
-            if ids.shape[1] + self.max_new_tokens <= limit or not history:
+            ids = render_prompt(self.loaded.tokenizer, messages)
+            if len(ids) + self.max_new_tokens <= self.engine.capacity:
                 return ids
+            if not history:
+                raise ContextOverflow(
+                    f"the message is {len(ids)} tokens with the persona prompt; with {self.max_new_tokens} tokens for "
+                    f"the reply that is over the context of {self.engine.capacity} tokens; shorten it")
             history = history[2:]
 
     def stream(self, user: str) -> Iterator[str]:
-        """Yield the reply in text pieces as they are generated; the exchange joins the history."""
-        import torch
+        """Yield the reply in text pieces as they are generated; the exchange joins the history.
 
-        model = self.loaded.model
-        tokenizer = self.loaded.tokenizer
-        ids = self._prompt_ids(user).to(model.device)
-        stop = list(self.loaded.end_of_turn_ids)
-        streamer = _TextStreamer(tokenizer, set(stop))
-        kwargs = dict(self.sampling)
-        if not kwargs.get("do_sample"):
-            kwargs = {k: v for k, v in kwargs.items() if k not in ("temperature", "top_p", "top_k")}
-        errors: list[BaseException] = []
+        A cancelled reply joins the history as far as it got (the user saw it).
 
-        def work() -> None:
-            try:
-                if self.seed is not None:
-                    torch.manual_seed(self.seed)
-                with torch.no_grad():
-                    model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
-                                   eos_token_id=stop, pad_token_id=tokenizer.pad_token_id, streamer=streamer, **kwargs)
-            except BaseException as exc:  # reported to the caller below
-                errors.append(exc)
-                streamer.queue.put(None)
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
+        Raises:
+            StudioError: the sampling settings are invalid, the message does not fit, or generation failed.
+        """
+        assert self.engine is not None
+        self._cancel.clear()
+        try:
+            sampling = Sampling.from_dict(self.sampling, seed=self.seed)
+        except ValueError as exc:
+            raise StudioError(f"sampling: {exc}") from None
+        ids = self._prompt_ids(user)
         reply = ""
-        while True:
-            piece = streamer.queue.get()
-            if piece is None:
-                break
-            reply += piece
-            yield piece
-        thread.join()
-        if errors:
-            raise StudioError(f"generation failed: {type(errors[0]).__name__}: {errors[0]}")
-        self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply.strip()}]
+        stats: dict[str, Any] = {}
+        try:
+            for piece in stream_text(self.engine, self.loaded.tokenizer, ids, sampling=sampling,
+                                     max_new_tokens=self.max_new_tokens, cancel=self._cancel,
+                                     use_adapter=self.use_adapter, stats=stats):
+                reply += piece
+                yield piece
+        except StudioError:
+            raise
+        except Exception as exc:
+            raise StudioError(f"generation failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self.last_stats = stats.get("engine")
+            if reply.strip():
+                self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply.strip()}]
 
     def reply(self, user: str) -> str:
         """The whole reply at once."""
         return "".join(self.stream(user)).strip()
 
+    def cancel(self) -> None:
+        """Stop the reply being generated after its current token (safe from any thread)."""
+        self._cancel.set()
+
+    def reset(self) -> None:
+        """Forget the conversation (the system prompt stays)."""
+        self.history.clear()
+
+    def fork(self, **changes: Any) -> ChatSession:
+        """A copy of this conversation on the same model and engine (e.g. ``use_adapter=False`` for A/B)."""
+        values = {"history": [dict(m) for m in self.history], "sampling": dict(self.sampling),
+                  "max_new_tokens": self.max_new_tokens, "seed": self.seed, "use_adapter": self.use_adapter}
+        values.update(changes)
+        return ChatSession(self.loaded, self.system, engine=self.engine, **values)
+
     def save(self, path: Path, meta: dict[str, Any] | None = None) -> None:
+        """Write the transcript (system prompt, messages, ``meta``) atomically as JSON."""
         from studio.fsutil import atomic_write_text
 
         data = {"system": self.system, "messages": self.history, **(meta or {})}
         atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def adapter_path(run_dir: Path, checkpoint: int | None = None) -> Path:
-    """The adapter of a run: a checkpoint's (``checkpoint`` = step; -1 = latest) or the final one."""
-    if checkpoint is None and (run_dir / "adapter" / "adapter_config.json").exists():
-        return run_dir / "adapter"
-    done = sorted(p for p in (run_dir / "checkpoints").glob("step-*") if (p / "COMPLETE").exists())
-    if not done:
-        raise StudioError(f"{run_dir}: no finished adapter and no complete checkpoint yet")
-    if checkpoint is None or checkpoint < 0:
-        return done[-1] / "adapter"
-    for path in done:
-        if int(path.name.split("-")[1]) == checkpoint:
-            return path / "adapter"
-    raise StudioError(f"{run_dir}: no checkpoint at step {checkpoint}; have {', '.join(p.name for p in done)}")
+# --------------------------------------------------------------------------------------------
+# The terminal REPL (``persona-studio chat``)
+# --------------------------------------------------------------------------------------------
+
+REPL_HELP = """commands: /reset  new conversation    /base  toggle base model vs adapter
+          /sampling greedy|balanced|creative    /save  write the transcript    /quit"""
+
+
+def print_turn(session: ChatSession, user: str, *, show_stats: bool = False, prefix: str = "") -> None:
+    """Stream one reply to stdout; with ``show_stats`` a line of speed figures goes to stderr."""
+    import sys
+
+    sys.stdout.write(prefix)
+    for piece in session.stream(user):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    stats = session.last_stats
+    if show_stats and stats is not None:
+        print(f"[{stats.new_tokens} tokens, prompt {stats.prompt_tokens} ({stats.reused_tokens} cached), first token "
+              f"{stats.ttft_s * 1000:.0f} ms, {stats.tokens_per_s:.1f} tokens/s, {stats.finish_reason}]", file=sys.stderr)
+
+
+def chat_repl(ws: Any, persona: Persona, session: ChatSession, *, show_stats: bool = False) -> int:
+    """A plain terminal conversation; the transcript is saved to ``chats/`` on /save and at exit."""
+    import datetime as dt
+    import sys
+
+    started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = ws.chats_dir / f"{started}-{persona.label.replace('@', '-')}.json"
+    print(f"chatting with {persona.character} ({persona.label}); /help for commands, ctrl-d to quit", file=sys.stderr)
+
+    def save() -> None:
+        if session.history:
+            session.save(path, {"character": persona.character, "model": persona.label,
+                                "adapter": persona.adapter_dir.relative_to(ws.root).as_posix() if persona.adapter_dir else None})
+            print(f"saved {path.relative_to(ws.root)}", file=sys.stderr)
+
+    while True:
+        try:
+            user = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            save()
+            return 0
+        command, _, rest = user.strip().partition(" ")
+        if command in ("/quit", "/exit"):
+            save()
+            return 0
+        if command == "/help":
+            print(REPL_HELP, file=sys.stderr)
+        elif command == "/reset":
+            save()
+            session.reset()
+            path = ws.chats_dir / f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{persona.label.replace('@', '-')}.json"
+        elif command == "/save":
+            save()
+        elif command == "/base":
+            if not persona.can_disable_adapter:
+                print("no adapter to switch off (base model, or merged)", file=sys.stderr)
+            else:
+                session.use_adapter = not session.use_adapter
+                print("answering with " + ("the adapter" if session.use_adapter else "the base model"), file=sys.stderr)
+        elif command == "/sampling":
+            if rest not in SAMPLING_PRESETS:
+                print(f"expected one of {', '.join(SAMPLING_PRESETS)}", file=sys.stderr)
+            else:
+                session.sampling = dict(SAMPLING_PRESETS[rest])
+        elif user.strip():
+            who = persona.character if session.use_adapter else f"{persona.character} (base)"
+            try:
+                print_turn(session, user, show_stats=show_stats, prefix=f"{who}> ")
+            except KeyboardInterrupt:
+                session.cancel()
+                print("\n(interrupted)", file=sys.stderr)
+            except StudioError as exc:
+                print(f"\nerror: {exc}", file=sys.stderr)
