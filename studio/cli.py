@@ -222,15 +222,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides["compile"] = True
         run_dir = prepare_run(ws, host.adapters, run_id=args.run or "", overrides=overrides)
         print(f"run {run_dir.name}: {run_dir}")
+    events = run_dir / "events.jsonl"
+    start = events.stat().st_size if events.exists() else 0
     process = launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus)
     if args.detach:
         print(f"started in the background (pid {process.pid}); follow with: "
               f"persona-studio runs {ws.root} --follow {run_dir.name}; stop with: persona-studio stop {ws.root} --run {run_dir.name}")
         return 0
-    return _follow_foreground(run_dir, process)
+    return _follow_foreground(run_dir, process, start)
 
 
-def _follow_foreground(run_dir: Path, process: Any) -> int:
+def _follow_foreground(run_dir: Path, process: Any, start: int = 0) -> int:
     """Print the run's events until it ends; Ctrl-C asks it to stop (it checkpoints first)."""
     from studio.train.events import follow
     from studio.train.runner import stop
@@ -239,7 +241,7 @@ def _follow_foreground(run_dir: Path, process: Any) -> int:
     stopping = False
     while True:
         try:
-            for batch in follow(run_dir / "events.jsonl", alive=lambda: process.poll() is None):
+            for batch in follow(run_dir / "events.jsonl", alive=lambda: process.poll() is None, start=start):
                 for event in batch:
                     _print_event(event)
                     last = event

@@ -9,7 +9,8 @@ Event kinds (``"event"`` key), in the order a run writes them:
 - ``step``: step, loss, lr, grad_norm, tokens, supervised, supervised_share, tokens_per_s,
   supervised_per_s, eta_s, and on a GPU ``gpu`` (util %, memory, peak allocated);
 - ``eval``: eval_loss and eval_ppl at a step; ``checkpoint``: its folder;
-- ``finished`` (adapter folder), ``stopped`` (resumable) or ``failed`` (error, traceback).
+- ``finished`` (adapter folder), ``stopped`` (resumable) or ``failed`` (error, traceback);
+- ``rank_failed``: a process other than rank 0 failed (its error); the run usually crashes next.
 
 Every event has ``t`` (unix time). Any number of readers (the TUI, ``tail -f``) can follow the
 file while the run writes it. A run killed without a chance to write a terminal event is
@@ -56,10 +57,13 @@ def read_events(path: str | Path) -> list[dict[str, Any]]:
 
 def follow(
     path: str | Path, cancel: Event | None = None, poll: float = 0.1, alive: Callable[[], bool] | None = None,
+    start: int = 0,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Yield batches of new events as the file grows, until a terminal event or ``cancel``.
+    """Yield batches of new events as the file grows, until the run ends or ``cancel`` is set.
 
-    Starts from the beginning of the file, so a reader that attaches late sees the whole run.
+    Starts from the beginning of the file, so a reader that attaches late sees the whole run;
+    the run has ended when its latest attempt wrote a terminal event (a failed or stopped run
+    that was resumed goes on).
 
     Args:
         path: the run's events.jsonl.
@@ -67,9 +71,10 @@ def follow(
         poll: seconds between reads when nothing new came.
         alive: called when nothing new came; when it returns False (the run process is gone
             without a terminal event: it crashed) following ends.
+        start: byte offset to start from (the file's size before a resume: only new events).
     """
     path = Path(path)
-    offset = 0
+    offset = start
     buffer = b""
     idle, gone = 0, False
     while cancel is None or not cancel.is_set():
@@ -93,7 +98,9 @@ def follow(
         if batch:
             idle = 0
             yield batch
-            if any(e.get("event") in TERMINAL for e in batch):
+            # the run ended when its latest attempt did (a resumed run has several attempts)
+            kinds = [e.get("event") for e in batch if e.get("event") in (*TERMINAL, "config")]
+            if kinds and kinds[-1] in TERMINAL:
                 return
             continue
         if gone:
@@ -175,6 +182,8 @@ class RunState:
                 self.eval_losses.append((int(event.get("step", self.step)), float(self.eval_loss)))
         elif kind == "checkpoint":
             self.checkpoints.append(int(event.get("step", self.step)))
+        elif kind == "rank_failed":  # another process of a multi-process run failed; rank 0 may hang
+            self.error = f"rank {event.get('rank')}: {event.get('error')}"
         elif kind in TERMINAL:
             self.status = kind
             self.error = event.get("error")

@@ -10,6 +10,7 @@ training data), ``events.jsonl``, ``checkpoints/step-N/`` and, at the end, ``ada
 from __future__ import annotations
 
 import math
+import random
 import os
 import shutil
 import signal
@@ -81,7 +82,6 @@ class LoraRecipe:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.dtype = resolve_dtype(cfg.dtype, self.device)
-        torch.manual_seed(cfg.seed)
 
         # model: the adapter fetches and loads it; packed attention replaces the model's own
         adapters = self._adapters
@@ -109,6 +109,9 @@ class LoraRecipe:
                               "exist in this model; set [train] lora_targets")
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           target_modules=targets, task_type="CAUSAL_LM")
+        # seeded here, after loading: whatever loading drew from the generator, the run is the same
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
         self.model = get_peft_model(model, lora)
         self.autocast = self.dtype != torch.float32
         if self.autocast:
@@ -444,10 +447,12 @@ def run(run_dir: str | Path, resume: bool = False, adapters: dict[str, Any] | No
         recipe.save_checkpoint()
         recipe.sink.log("stopped", step=recipe.step, reason="stop requested; continue with --resume")
         return 0
-    except Exception as exc:  # any rank's failure is reported, with its rank when there are several
-        extra = {"rank": recipe.dist.rank} if recipe.dist.world > 1 else {}
-        recipe.sink.log("failed", force=True, step=recipe.step, error=f"{type(exc).__name__}: {exc}",
-                        traceback=traceback.format_exc(), **extra)
+    except Exception as exc:  # rank 0 ends the run; another rank's failure is reported with its rank
+        error = dict(step=recipe.step, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        if recipe.dist.main:
+            recipe.sink.log("failed", **error)
+        else:
+            recipe.sink.log("rank_failed", force=True, rank=recipe.dist.rank, **error)
         return 1
     finally:
         recipe.cleanup()
