@@ -13,6 +13,7 @@
     persona-studio chat WORKSPACE            chat with the latest run's adapter
     persona-studio serve WORKSPACE           OpenAI-compatible API on 127.0.0.1
     persona-studio eval WORKSPACE            base vs adapter on held-out scenes (report in the run)
+    persona-studio export WORKSPACE          adapter + merged model + model card in exports/
 """
 
 from __future__ import annotations
@@ -381,6 +382,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from studio.export import run_cli
+
+    return run_cli(args)
+
+
 # -- workspace -------------------------------------------------------------------------------
 
 
@@ -552,6 +559,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling", default="greedy", choices=("greedy", "balanced", "creative"))
     p.add_argument("--examples", type=int, default=3, help="example items to print")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export", help="the adapter (peft), a merged model (--merged) and model cards in exports/")
+    p.add_argument("workspace")
+    p.add_argument("--run", default="", help="run id (default: the newest)")
+    p.add_argument("--checkpoint", type=int, default=None, help="a checkpoint step (-1: latest) instead of the final adapter")
+    p.add_argument("--merged", action="store_true", help="also write the merged model (plain transformers loads it)")
+    p.add_argument("--dtype", default="auto", choices=("auto", "bf16", "fp16", "fp32"), help="merged weights' precision")
+    p.add_argument("--no-verify", action="store_true", help="skip reloading the merged model to check its logits")
+    p.add_argument("--out", default="", help="export folder (default: exports/<run>)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
