@@ -62,3 +62,94 @@ def shipped_workspace(tmp_path: Path) -> Path:
     shutil.copy(SHIPPED / "studio.toml", root / "studio.toml")
     shutil.copytree(SHIPPED / "corpus", root / "corpus")
     return root
+
+
+PLAY_ZH = """第1幕
+（茶馆，清晨）
+老周：阿蘅，今天的茶怎么这样苦？
+阿蘅：茶不苦，是您心里苦。昨夜又输了棋吧？
+老周：你这丫头，嘴上从不饶人。
+阿蘅：饶人容易，饶棋难。
+
+第2幕
+（河边）
+小梅：姐姐，船什么时候来？
+阿蘅：等雾散了，船自然就来。急也没用。
+小梅：我怕赶不上集市。
+阿蘅：集市天天有，好天气不常有。
+
+第3幕
+（茶馆后院）
+掌柜：阿蘅，账本又对不上了。
+阿蘅：对不上就再对一遍，钱不会自己长腿跑掉。
+掌柜：你说得轻巧。
+阿蘅：轻巧的是算盘，不是我。
+
+第4幕
+（集市）
+小梅：这把伞多少钱？
+阿蘅：先别问价，看看伞骨结不结实。
+小贩：姑娘好眼力，这是上好的竹子。
+阿蘅：好竹子不怕看，您说是不是？
+
+第5幕
+（雨夜）
+老周：下这么大的雨，你还出门？
+阿蘅：雨大，路还是那条路。我去给掌柜送伞。
+老周：带上灯笼。
+阿蘅：灯笼我拿着，心也就亮了。
+
+第6幕
+（茶馆，傍晚）
+掌柜：今天生意怎么样？
+阿蘅：客人不多，话倒不少。
+小梅：姐姐又在说笑。
+阿蘅：说笑不要钱，茶才要钱。
+"""
+
+
+@pytest.fixture
+def persona_workspace(tmp_path: Path) -> Path:
+    """A small Chinese play workspace (character 阿蘅) with held-out scenes, on tiny-qwen2."""
+    root = tmp_path / "persona-ws"
+    (root / "corpus").mkdir(parents=True)
+    (root / "corpus" / "play.txt").write_text(PLAY_ZH, encoding="utf-8")
+    (root / "studio.toml").write_text(
+        '[character]\nname = "阿蘅"\naliases = ["蘅丫头"]\npersona = "你是阿蘅，茶馆里的伙计，说话利落，爱打趣。"\n\n'
+        '[dataset]\neval_fraction = 0.4\nseed = 3\n\n[model]\nname = "tiny-qwen2"\nsource = "tiny"\n\n'
+        '[train]\nepochs = 1\nmax_length = 512\ntokens_per_batch = 1024\neval_every = 0\nsave_every = 0\n',
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.fixture
+def persona_run(persona_workspace: Path, host) -> Path:
+    """A run folder as the trainer leaves it, with a random (non-zero) LoRA adapter on tiny-qwen2."""
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from studio.dataset.service import build_dataset
+    from studio.fsutil import atomic_write_json
+    from studio.models import load_model, model_spec
+    from studio.train.runner import prepare_run
+    from studio.workspace import Workspace
+
+    ws = Workspace(persona_workspace)
+    build_dataset(ws, host.parsers)
+    run_dir = prepare_run(ws, host.adapters, run_id="r1")
+    loaded = load_model(model_spec(ws.config.model, ws.root), host.adapters, device=torch.device("cpu"))
+    torch.manual_seed(0)
+    model = get_peft_model(loaded.model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                                    init_lora_weights=False))
+    model.save_pretrained(str(run_dir / "adapter"))
+    loaded.tokenizer.save_pretrained(str(run_dir / "adapter"))
+    atomic_write_json(run_dir / "adapter" / "persona.json", {
+        "character": "阿蘅", "persona": ws.config.character.persona, "base_model": ws.config.model.name,
+        "chat_template": loaded.tokenizer.chat_template, "end_of_turn_ids": loaded.end_of_turn_ids,
+    })
+    (run_dir / "events.jsonl").write_text(
+        json.dumps({"event": "finished", "t": 0, "step": 1, "adapter": "adapter"}) + "\n", encoding="utf-8")
+    return run_dir
