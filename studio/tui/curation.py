@@ -105,15 +105,3 @@ def length_histogram(lengths: Sequence[int], bins: int) -> tuple[list[int], int,
     for value in lengths:
         counts[min(bins - 1, (value - low) * bins // span)] += 1
     return counts, low, high
-
-
-def last_decided(journal: Sequence[dict[str, Any]]) -> str | None:
-    """The sample id that an ``undo`` would revert now (the store's journal replayed)."""
-    stack: list[str] = []
-    for entry in journal:
-        if entry.get("action") == "undo":
-            if stack:
-                stack.pop()
-        elif entry.get("id"):
-            stack.append(entry["id"])
-    return stack[-1] if stack else None

@@ -51,6 +51,10 @@ async def test_marked_range_and_inline_edit(studio_ws, make_app):
         await pilot.press("v", "j", "j", "a")
         statuses = _on_disk(studio_ws)
         assert [statuses[i] for i in ids] == ["accepted"] * 3
+        await pilot.press("u")  # one undo takes the whole range back
+        statuses = _on_disk(studio_ws)
+        assert [statuses[i] for i in ids] == ["pending"] * 3
+        assert screen.counts["accepted"] == 0
         await pilot.press("e")
         await pilot.pause()
         editor = screen.query_one("#dataset-editor")

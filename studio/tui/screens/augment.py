@@ -108,8 +108,9 @@ class AugmentScreen(StudioScreen):
             options.append(SEED)
         description = Text(getattr(augmenter, "description", ""), style="bold")
         if getattr(augmenter, "needs_llm", False):
-            endpoint = self.ws.config.augment.base_url or "not set"
-            description.append(f"\nneeds a language model: [augment] base_url = {endpoint}", style="dim")
+            cfg = self.ws.config.augment
+            model = cfg.base_url or f"local model {getattr(cfg, 'model', '') or self.ws.config.model.name}"
+            description.append(f"\nlanguage model: {model} (studio.toml [augment])", style="dim")
         self.query_one("#augment-description", Static).update(description)
         box = self.query_one("#augment-form", Vertical)
         await box.remove_children()

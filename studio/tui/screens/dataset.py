@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Static, TextArea
 
-from studio.tui.curation import STATUS_GLYPH, STATUSES, Filter, apply_filter, last_decided, source_of, sources
+from studio.tui.curation import STATUS_GLYPH, STATUSES, Filter, apply_filter, source_of, sources
 from studio.tui.messages import DatasetLoaded, WorkFailed
 from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.dataset_filter import FilterDialog
@@ -184,8 +184,11 @@ class DatasetScreen(StudioScreen):
         if not targets:
             return
         try:
+            if len(targets) > 1:  # one journal entry: one undo takes the whole range back
+                self.store.record_many(action, [sample.id for sample in targets])
+            else:
+                self.store.record(action, targets[0].id)
             for sample in targets:
-                self.store.record(action, sample.id)
                 status = _NEW_STATUS[action]
                 if action == "reset":
                     sample.turns[-1].content = self.originals.get(sample.id, sample.reply)
@@ -208,31 +211,35 @@ class DatasetScreen(StudioScreen):
         self._highlighted()
 
     def action_undo(self) -> None:
-        """Revert the last decision (of this session or an earlier one)."""
+        """Revert the last decision (of this session or an earlier one; a range as a whole)."""
         if self.refuse_read_only() or self.store is None:
             return
-        sample_id = last_decided(self.store.journal())
-        if sample_id is None:
+        try:
+            entry = self.store.undo()
+        except Exception as exc:
+            self.notify(f"not undone: {exc}", severity="error")
+            return
+        if entry is None:
             self.notify("Nothing to undo.", severity="warning")
             return
-        self.store.record("undo")
-        decision = self.store.decisions().get(sample_id)
-        for position, index in enumerate(self.query_one(SampleList).view):
-            sample = self.samples[index]
-            if sample.id == sample_id:
+        ids = list(entry.get("ids") or [entry.get("id")])
+        decisions = self.store.decisions()
+        wanted = set(ids)
+        sample_list = self.query_one(SampleList)
+        for sample in self.samples:
+            if sample.id in wanted:
+                decision = decisions.get(sample.id)
                 reply = decision.get("reply") if decision else None
-                sample.turns[-1].content = reply if reply is not None else self.originals.get(sample_id, sample.reply)
+                sample.turns[-1].content = reply if reply is not None else self.originals.get(sample.id, sample.reply)
                 self._set_status(sample, decision["status"] if decision else "pending")
-                self.query_one(SampleList).move_to(position)
+        for position, index in enumerate(sample_list.view):
+            if self.samples[index].id == ids[0]:
+                sample_list.move_to(position)
                 break
-        else:
-            for sample in self.samples:
-                if sample.id == sample_id:
-                    self._set_status(sample, decision["status"] if decision else "pending")
-        self.query_one(SampleList).refresh()
+        sample_list.refresh()
         self._show_counts()
         self._highlighted()
-        self.notify(f"undone: {sample_id} is {decision['status'] if decision else 'pending'} again")
+        self.notify(f"undid {entry.get('action')} of {len(ids)} sample{'s' if len(ids) != 1 else ''}")
 
     def action_next_pending(self) -> None:
         """Jump to the next pending sample in the list."""

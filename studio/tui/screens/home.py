@@ -71,7 +71,7 @@ class HomeScreen(StudioScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#home-files", DataTable).add_columns("file", "kind", "encoding", "lines", "no spk", "warn")
+        self.query_one("#home-files", DataTable).add_columns("file", "parser", "enc", "lines", "?spk", "⚠")
         self.query_one("#home-roster", DataTable).add_columns("speaker", "lines", "merged")
         self.query_one("#home-datasets", DataTable).add_columns("dataset", "samples", "pending", "✓", "✗", "✎")
         self.query_one("#home-runs", DataTable).add_columns("run", "status", "step", "loss")
@@ -108,7 +108,7 @@ class HomeScreen(StudioScreen):
             adapter = pick_adapter(model_spec(cfg.model, self.ws.root), self.app.host.adapters).name  # type: ignore[attr-defined]
         except Exception as exc:
             adapter = f"[red]{exc}[/]"
-        preset = cfg.train.preset or "auto (by GPU memory)"
+        preset = cfg.train.preset or "auto"
         self.query_one("#home-model", Static).update(
             f"[b]{cfg.model.name}[/] [dim]({cfg.model.source})[/]\nadapter {adapter} · preset {preset}\n"
             f"character [b]{cfg.character.name or '[red]not set[/]'}[/] · mode {cfg.dataset.mode}")
@@ -148,7 +148,8 @@ class HomeScreen(StudioScreen):
         for info in snap.files:
             warn = f"[yellow]{info.warnings}[/]" if info.warnings else "0"
             unknown = f"[red]{info.unknown_speaker}[/]" if info.unknown_speaker else "0"
-            files.add_row(info.path.removeprefix("corpus/"), info.parser, f"{info.encoding} {info.newline}",
+            encoding = info.encoding if info.newline == "LF" else f"{info.encoding} {info.newline}"
+            files.add_row(info.path.removeprefix("corpus/"), info.parser, encoding,
                           str(info.utterances), unknown, warn, key=info.path)
         files.border_subtitle = f"{len(snap.files)} files · {snap.total_warnings} warnings · {snap.fixes} fixes"
         roster = self.query_one("#home-roster", DataTable)

@@ -24,8 +24,8 @@ class OptionForm(VerticalScroll, can_focus=False):
     DEFAULT_CSS = """
     OptionForm { height: auto; max-height: 100%; }
     OptionForm > .option-row { height: 1; margin-bottom: 0; }
-    OptionForm .option-name { width: 20; color: $text-muted; }
-    OptionForm .option-field { width: 16; height: 1; }
+    OptionForm .option-name { width: 18; color: $text-muted; }
+    OptionForm .option-field { width: 12; height: 1; }
     OptionForm .option-help { width: 1fr; color: $text-muted; text-style: italic; padding-left: 1; }
     OptionForm Input.option-field { border: none; padding: 0 1; background: $boost; }
     OptionForm Input.option-field:focus { background: $primary 40%; }

@@ -1,0 +1,47 @@
+"""SVG snapshots of every screen at 80×24 and 160×48 on the fixed workspace (pytest-textual-snapshot).
+
+Regenerate with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SCREENS = {"home": "1", "corpus": "2", "dataset": "3", "augment": "4", "train": "5", "chat": "6"}
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+
+
+def _settle_then(keys: tuple[str, ...]):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("screen", SCREENS)
+def test_screen_layout(screen, size, snap_compare, studio_ws_with_run, make_app):
+    app = make_app(studio_ws_with_run)
+    keys: tuple[str, ...] = (SCREENS[screen],)
+    if screen == "corpus":
+        keys += ("w",)  # on the first parse warning
+    if screen == "dataset":
+        keys += ("a", "r", "j")  # one accepted, one rejected
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=_settle_then(keys))
+
+
+def test_help_screen(snap_compare, studio_ws_with_run, make_app):
+    app = make_app(studio_ws_with_run)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle_then(("question_mark",)))
+
+
+def test_read_only_header(snap_compare, studio_ws_with_run, make_app):
+    app = make_app(studio_ws_with_run, read_only=True)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle_then(("3",)))
