@@ -45,3 +45,14 @@ def test_help_screen(snap_compare, studio_ws_with_run, make_app):
 def test_read_only_header(snap_compare, studio_ws_with_run, make_app):
     app = make_app(studio_ws_with_run, read_only=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_settle_then(("3",)))
+
+
+def test_shipped_workspace_home_for_the_readme(snap_compare, shipped_workspace, make_app):
+    """The home screen on the shipped Romeo and Juliet workspace (docs/screenshots/readme-home.svg)."""
+    from studio.dataset.service import build_dataset
+    from studio.plugins import load_host
+    from studio.workspace import Workspace
+
+    build_dataset(Workspace(shipped_workspace), load_host().parsers)
+    app = make_app(shipped_workspace)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=_settle_then(()))
