@@ -233,6 +233,8 @@ class _Assembler:
         if self._block == "cue" and current is not None:
             self._append(current, line)
             self.structured += 1
+            if shapes.is_cjk_text(current.speaker or ""):
+                self._block = "inline"  # 甄嬛：⏎ takes one speech line, not the rest of the file
             return "speech"
         if self._block == "inline" and current is not None and not cjk and not shapes.is_cjk_text(current.text):
             self._append(current, line)  # a wrapped English line

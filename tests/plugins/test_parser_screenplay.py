@@ -180,3 +180,11 @@ def test_parse_cli_jsonl_and_roster(tmp_path, capsys):
     assert main(["roster", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["speakers"][0]["name"] == "莞莞" and data["unassigned_lines"] == 1
+
+
+def test_a_chinese_name_alone_takes_one_speech_line_not_the_rest_of_the_file(host):
+    text = "列位看官：\n你道此书从何而来？\n    说起根由虽近荒唐，细按则深有趣味。\n    待在下将此来历注明。\n"
+    result = _parse(host, text)
+    said = [(u.speaker, u.text) for u in result.utterances if u.kind == "dialogue" and u.speaker]
+    assert said == [("列位看官", "你道此书从何而来？")]
+    assert host.parsers["screenplay"].sniff(SourceText(Path("n.txt"), text * 20, "utf-8")) < 0.5
