@@ -70,8 +70,10 @@ class PluginHost:
             ("register_augmenters", self.augmenters, "augmenter", ("name", "propose")),
             ("register_model_adapters", self.adapters, "model adapter", ("name", "load_model")),
         ):
-            for plugin in self.pm.get_plugins():
-                plugin_name = self.pm.get_name(plugin) or repr(plugin)
+            # registration order (get_plugins() is a set): the first plugin to register a name keeps it
+            for plugin_name, plugin in self.pm.list_name_plugin():
+                if plugin is None:  # blocked
+                    continue
                 impl = getattr(plugin, hook, None)
                 if impl is None:
                     continue
