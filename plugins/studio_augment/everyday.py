@@ -13,10 +13,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from studio.api import AugmentContext, AugmentItem, ChoiceOption, IntOption, Sample, StrOption, stable_id
+from studio.api import (
+    AugmentContext,
+    AugmentItem,
+    ChoiceOption,
+    IntOption,
+    Sample,
+    StrOption,
+    stable_id,
+)
 from studio.errors import InputError, StudioError
 from studio_augment import prompts
-from studio_augment.base import PlannedStrategy, ask, data_lines, example_messages, label_names, language, rng_for
+from studio_augment.base import (
+    PlannedStrategy,
+    ask,
+    data_lines,
+    example_messages,
+    label_names,
+    language,
+    rng_for,
+)
 from studio_augment.retrieval import BM25
 
 MAX_QUESTION_CHARS = 300
@@ -76,8 +92,10 @@ class EverydayRetrieval(PlannedStrategy):
                               "expected a built dataset with the character's lines")
         lang = language(context, options["language"])
         questions = self._questions(context, options, lang)
-        seen: set[str] = set()
-        questions = [q for q in questions if not (q[1] in seen or seen.add(q[1]))]  # type: ignore[func-returns-value]
+        first: dict[str, tuple[str, str]] = {}
+        for where, text in questions:
+            first.setdefault(text, (where, text))  # a repeated question counts once, where it first appears
+        questions = list(first.values())
         if options["count"] and options["count"] < len(questions):
             rng = rng_for(context.seed, self.name, "questions")
             questions = sorted(rng.sample(questions, options["count"]), key=questions.index)

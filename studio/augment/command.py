@@ -41,7 +41,7 @@ def _list_strategies(host: Any) -> int:
         llm = "LLM" if getattr(augmenter, "needs_llm", False) else "no model"
         print(f"{name:<12} {llm:<9} {getattr(augmenter, 'description', '')}")
         for option in getattr(augmenter, "options", ()):
-            print(f"    {option.name}={option.default!r:<10} {option.description}")
+            print(f"    {option.name + '=' + repr(option.default):<24} {option.description}")
     return 0
 
 

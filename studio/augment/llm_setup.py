@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.api import Sample
+from studio.api import Sample, stable_id
 from studio.augment.filters import PersonaScorer, generated_replies
 from studio.errors import StudioError
 from studio.llm import RetryingLLM, make_backend
 
 MIN_CLASSIFIER_LINES = 200  # fewer real exchanges train a classifier too weak to filter with
+_classifiers: dict[str, Any] = {}  # fitted on a dataset's real lines, reused while they do not change
+_cache_lock = threading.Lock()
 
 
 def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]:
@@ -74,12 +77,18 @@ def find_persona_scorer(ws: Any, real: Sequence[Sample]) -> tuple[PersonaScorer 
     train = [s for s in corpus if s.split == "train"]
     if len(train) < MIN_CLASSIFIER_LINES:
         return None, f"off: {len(train)} real train exchanges; the classifier needs {MIN_CLASSIFIER_LINES}"
-    classifier = StyleClassifier.fit([s.reply for s in train], [s.prompt for s in train])
     held = [s for s in corpus if s.split == "eval"]
-    checked = ""
-    if held:
-        accuracy = classifier.balanced_accuracy([s.reply for s in held], [s.prompt for s in held])
-        checked = f", held-out balanced accuracy {accuracy:.2f}"
+    key = stable_id([(s.id, s.reply, s.prompt) for s in train], [s.id for s in held])
+    with _cache_lock:
+        cached = _classifiers.get(key)
+    if cached is None:
+        classifier = StyleClassifier.fit([s.reply for s in train], [s.prompt for s in train])
+        accuracy = classifier.balanced_accuracy([s.reply for s in held], [s.prompt for s in held]) if held else None
+        with _cache_lock:
+            _classifiers.clear()  # one dataset at a time: the last classifier is all a session reuses
+            _classifiers[key] = cached = (classifier, accuracy)
+    classifier, accuracy = cached
+    checked = f", held-out balanced accuracy {accuracy:.2f}" if accuracy is not None else ""
 
     def scorer(samples: Sequence[Sample]) -> list[float]:
         out = []

@@ -14,11 +14,10 @@ UI-free and thread-safe: the TUI calls it from a worker thread with ``progress``
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,12 @@ from studio.api import AugmentContext, AugmentItem, Sample, resolve_options, sta
 from studio.augment.filters import REASONS, FilterSettings, PersonaScorer, ProposalFilter
 from studio.augment.journal import JobJournal, JournalState
 from studio.augment.llm_setup import build_llm, find_persona_scorer
+from studio.augment.workers import Committer, Pool, describe_error
 from studio.dataset.store import DatasetStore
 from studio.errors import StudioError
 from studio.llm import Cancelled, LLMError, LLMStats, UnusableOutput
 
-_FLUSH_ITEMS = 8
-_FLUSH_SECONDS = 2.0
 _GIVE_UP_AFTER = 3  # items failing in a row before any success: the backend is down, stop
-_store_locks: dict[str, threading.Lock] = {}
-_store_locks_guard = threading.Lock()
 
 
 @dataclass
@@ -109,11 +105,6 @@ class AugmentReport:
                 "failed": self.failed, "proposed": self.proposed, "kept": self.kept, "dropped": dict(self.dropped)}
 
 
-def _store_lock(folder: Path) -> threading.Lock:
-    with _store_locks_guard:
-        return _store_locks.setdefault(str(folder.resolve()), threading.Lock())
-
-
 def _context_samples(store: DatasetStore, ws: Any) -> tuple[list[Sample], list[Sample], list[Sample], dict[str, int]]:
     """(examples, real, proposals, roster) from the dataset with review decisions applied."""
     from studio.corpus.inspect import alias_map
@@ -132,35 +123,6 @@ def _context_samples(store: DatasetStore, ws: Any) -> tuple[list[Sample], list[S
             if speaker:
                 roster[mapping.get(speaker, speaker)] += 1
     return examples, real, proposals, dict(roster.most_common())
-
-
-class _Pool:
-    """Daemon worker threads over a list of items; results come back on a queue."""
-
-    def __init__(self, workers: int, work: Callable[[AugmentItem], list[Sample]], items: list[tuple[int, AugmentItem]]) -> None:
-        self.inbox: queue.Queue[tuple[int, AugmentItem]] = queue.Queue()
-        self.outbox: queue.Queue[tuple[int, list[Sample] | None, BaseException | None]] = queue.Queue()
-        self.stopped = threading.Event()
-        for entry in items:
-            self.inbox.put(entry)
-        self.threads = [threading.Thread(target=self._loop, args=(work,), daemon=True, name=f"augment-{n}")
-                        for n in range(max(1, min(workers, len(items))))] if items else []
-        for thread in self.threads:
-            thread.start()
-
-    def _loop(self, work: Callable[[AugmentItem], list[Sample]]) -> None:
-        while not self.stopped.is_set():
-            try:
-                index, item = self.inbox.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self.outbox.put((index, list(work(item)), None))
-            except BaseException as exc:  # handed to the committing thread, which journals it
-                self.outbox.put((index, None, exc))
-
-    def stop(self) -> None:
-        self.stopped.set()
 
 
 def run_augment(
@@ -268,62 +230,6 @@ def _scorer(ws: Any, given: PersonaScorer | None | str, real: list[Sample]) -> t
     return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[arg-type]
 
 
-class _Committer:
-    """Filters proposals in plan order and adds the kept ones to the dataset in batches."""
-
-    def __init__(self, strategy: str, job_id: str, seed: int, journal: JobJournal, store: DatasetStore,
-                 filt: ProposalFilter, report: AugmentReport) -> None:
-        self.strategy, self.job_id, self.seed = strategy, job_id, seed
-        self.journal, self.store, self.filt, self.report = journal, store, filt, report
-        self.batch: list[tuple[str, list[str], dict[str, int]]] = []
-        self.kept: list[Sample] = []
-        self.last_flush = time.monotonic()
-
-    def normalise(self, sample: Sample, key: str) -> Sample:
-        """The job's id, provenance and pending status on a strategy's sample."""
-        provenance = {**sample.provenance, "kind": "augment", "strategy": self.strategy, "job": self.job_id,
-                      "item": key, "seed": self.seed}
-        return replace(sample, id=stable_id(self.job_id, sample.id), provenance=provenance, status="pending",
-                       split="train", scene=sample.scene or f"aug:{self.strategy}")
-
-    def add(self, key: str, samples: list[Sample]) -> Sample | None:
-        kept_ids: list[str] = []
-        dropped: Counter[str] = Counter()
-        last = None
-        for sample in samples:
-            self.report.proposed += 1
-            reason = self.filt.check(sample)
-            if reason is None:
-                self.kept.append(sample)
-                kept_ids.append(sample.id)
-                last = sample
-            else:
-                dropped[reason] += 1
-                self.report.dropped[reason] = self.report.dropped.get(reason, 0) + 1
-        self.batch.append((key, kept_ids, dict(dropped)))
-        if len(self.batch) >= _FLUSH_ITEMS or time.monotonic() - self.last_flush >= _FLUSH_SECONDS:
-            self.flush()
-        return last
-
-    def flush(self) -> None:
-        """Samples first, then the commits: a kill in between replays the commit, and the
-        dataset adds by id, so nothing is duplicated."""
-        if self.kept:
-            with _store_lock(self.store.folder):
-                self.store.add_samples(self.kept)
-            self.report.kept += len(self.kept)
-            self.report.new_samples += self.kept
-            self.kept = []
-        for key, kept_ids, dropped in self.batch:
-            self.journal.committed(key, kept_ids, dropped)
-        self.batch = []
-        self.last_flush = time.monotonic()
-
-
-def _describe_error(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
-
-
 def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,
                  journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
                  progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool], *,
@@ -336,7 +242,7 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
     report.items = len(items)
     todo = [item for item in items if item.key not in state.committed]
     report.skipped = report.items - len(todo)
-    committer = _Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
+    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
     ready: dict[int, list[Sample] | None] = {}
     to_run: list[tuple[int, AugmentItem]] = []
     for index, item in enumerate(todo):
@@ -349,7 +255,7 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
     def work(item: AugmentItem) -> list[Sample]:
         return [committer.normalise(s, item.key) for s in augmenter.run(context, options, item)]
 
-    pool = _Pool(workers, work, to_run)
+    pool = Pool(workers, work, to_run)
     done = report.skipped
     position = 0
 
@@ -382,7 +288,7 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
             elif isinstance(error, Cancelled):
                 break
             else:
-                message = _describe_error(error)
+                message = describe_error(error)
                 journal.failed(key, message)
                 report.failed += 1
                 if len(report.errors) < 5:
@@ -402,7 +308,7 @@ def _run_streamed(augmenter: Any, context: AugmentContext, options: dict[str, An
                   journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
                   progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool]) -> bool:
     """An augmenter with only ``propose``: one item per sample, in the order it yields them."""
-    committer = _Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
+    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
     try:
         for sample in augmenter.propose(context, options):
             if cancelled():

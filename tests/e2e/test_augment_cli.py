@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from studio_augment.base import llm_seed
 
 from studio.cli import main
 from studio.dataset.store import DatasetStore
 from studio.fsutil import read_jsonl
-from studio_augment.base import llm_seed
 from tests.plugins.test_augment_llm import FakeOpenAI
 from tests.plugins.test_augment_pipeline import make_ws, proposals
 
@@ -147,3 +147,28 @@ def test_augment_through_the_studios_own_serve_with_the_tiny_model(zh_workspace,
     assert report.failed == 0 and report.ran == 1 and report.proposed == 1
     assert report.llm is not None and report.llm.requests >= 2 and report.llm.failures == 0
     assert sum(report.dropped.values()) + report.kept == 1
+
+
+def test_ctrl_c_cancels_cleanly_and_says_how_to_resume(zh_workspace):
+    with FakeOpenAI() as server:
+        server.delay = 0.2
+        ws = make_ws(zh_workspace, f'base_url = "{server.base_url}"\nmodel = "fake"\nconcurrency = 1\n')
+        command = [sys.executable, "-m", "studio", "augment", str(zh_workspace), "everyday", "--opt", "count=30"]
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        journal = ws.dataset_dir() / "augment"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            if sum(e["event"] == "result" for p in journal.glob("*.jsonl") for e in read_jsonl(p)) >= 2:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err
+        assert "(cancelled)" in out and "run the same command again to resume" in err
+        [path] = list(journal.glob("*.jsonl"))
+        entries = read_jsonl(path)
+        assert entries[-1]["event"] == "end" and entries[-1]["status"] == "cancelled"
+        done = {e["key"] for e in entries if e["event"] == "committed"}
+        assert 2 <= len(done) < 30
+        assert len(proposals(ws)) == sum(len(e["kept"]) for e in entries if e["event"] == "committed")
