@@ -101,6 +101,20 @@ def _end(text: str, lang: str) -> str:
     return text if text[-1:] in "。！？.!?" else text + ("。" if lang == "zh" else ".")
 
 
+def _forms(context: AugmentContext, name: str, lang: str) -> list[str]:
+    """A person's names to look for in the card: roster name, aliases, and the title-case form of
+    an upper-case script label (FRIAR LAURENCE is Friar Laurence in a card)."""
+    forms = [name, *context.aliases.get(name, ())]
+    forms += [f.title() for f in forms if f.isupper()]
+    return [f for f in dict.fromkeys(forms) if len(f) >= (2 if lang == "zh" else 3)]
+
+
+def _called(persona: str, name: str, forms: list[str]) -> str:
+    """How the card first calls a person, for the question; the roster name when it never does."""
+    found = [(persona.find(f), -len(f), f) for f in forms if f in persona]
+    return min(found)[2] if found else name
+
+
 class PersonaQA(PlannedStrategy):
     name = "persona-qa"
     description = "Questions on identity, family, titles and relationships, answered from the persona card"
@@ -131,14 +145,14 @@ class PersonaQA(PlannedStrategy):
                 topics.append((topic, "", found))
         own = character_names(context)
         people = [n for n in context.roster if n not in own][: options["people"]]
-        minimum = 2 if lang == "zh" else 3
-        everyone = [v for n in people for v in (n, *context.aliases.get(n, ())) if len(v) >= minimum]
+        everyone = [v for n in people for v in _forms(context, n, lang)]
         for name in people:
-            variants = [v for v in (name, *context.aliases.get(name, ())) if len(v) >= minimum]
+            variants = _forms(context, name, lang)
             said = self._about(card, variants, lang, others=[v for v in everyone if v not in variants])
             if said:
                 topics.append(("person", name, said))
         return topics
+
 
     @staticmethod
     def _about(card: list[list[str]], variants: tuple[str, ...] | list[str], lang: str, plain: bool = False,
@@ -175,13 +189,14 @@ class PersonaQA(PlannedStrategy):
         items: list[AugmentItem] = []
         for topic, name, said in self._topics(context, options, lang):
             rng = rng_for(context.seed, self.name, topic, name)
+            called = _called(context.persona, name, _forms(context, name, lang)) if name else ""
             phrasings = list(QUESTIONS[lang][topic])
             rng.shuffle(phrasings)
             answer = _end(("" if lang == "zh" else " ").join(_end(first_person(s, lang), lang) for s in said), lang)
             if topic == "identity" and context.character not in answer:
                 answer = (f"我是{context.character}。" if lang == "zh" else f"I am {context.character}. ") + answer
             for question in phrasings[: options["phrasings"]]:
-                question = question.format(name=name)
+                question = question.format(name=called)
                 items.append(AugmentItem(stable_id(self.name, question)[:12],
                                          {"question": question, "answer": answer.strip(), "topic": topic,
                                           "name": name, "card": said}))

@@ -89,7 +89,7 @@ def test_persona_qa_answers_family_titles_and_people_from_an_english_card(host):
             "and your younger brother Tom fishes the north bank. The villagers call you the Lamp of Gull Point. "
             "Ivo the ferryman is your oldest friend, and you distrust the new magistrate Corbin. "
             "You speak plainly and dryly. Stay in character.")
-    ctx = context([], persona=card, character="Mara", roster={"Mara": 50, "Tom": 20, "Corbin": 9, "Ivo": 7, "Ada": 30})
+    ctx = context([], persona=card, character="Mara", roster={"Mara": 50, "Tom": 20, "CORBIN": 9, "Ivo": 7, "Ada": 30})
     strategy = host.augmenters["persona-qa"]
     samples = list(strategy.propose(ctx, resolve_options(strategy.options, {"count": 100, "phrasings": 1})))
     topics = {s.provenance["topic"]: s.reply for s in samples}
@@ -99,8 +99,10 @@ def test_persona_qa_answers_family_titles_and_people_from_an_english_card(host):
     assert topics["title"] == "The villagers call me the Lamp of Gull Point."
     assert topics["manner"] == "I speak plainly and dryly."
     about = {s.provenance["person"]: s.reply for s in samples if s.provenance["topic"] == "person"}
-    assert set(about) == {"Tom", "Corbin", "Ivo"}  # Ada is in the roster but the card never names her
-    assert "I distrust the new magistrate Corbin" in about["Corbin"]
+    assert set(about) == {"Tom", "CORBIN", "Ivo"}  # Ada is in the roster but the card never names her
+    assert "I distrust the new magistrate Corbin" in about["CORBIN"]
+    asked = [s.prompt for s in samples if s.provenance["person"] == "CORBIN"]
+    assert asked and all("Corbin" in q for q in asked)  # the card's spelling, not the script label
     assert "my oldest friend" in about["Ivo"]
     assert all("Stay in character" not in s.reply and " you " not in f" {s.reply} " for s in samples)
     assert all(s.provenance["strategy"] == "persona-qa" and s.status == "pending" for s in samples)
