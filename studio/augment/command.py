@@ -82,14 +82,25 @@ def _print_report(report: AugmentReport, ws: Any, show: int) -> None:
     store = ws.dataset_dir() / "samples.jsonl"
     print(f"kept {report.kept} as pending samples in {store.relative_to(ws.root)}; review them before training")
     for sample in report.new_samples[:show]:
-        shown = " / ".join(f"{t.role[0].upper()}: {t.content}" for t in sample.turns[int(sample.provenance.get('generated_from', 0)):])
-        print(f"  [{sample.id}] {shown[:240]}")
+        print(f"  [{sample.id}] {_exchange(sample)}")
+    if report.rejected and show:
+        print("dropped, for example:")
+        for reason, sample in report.rejected[:show]:
+            print(f"  [{reason}] {_exchange(sample)}")
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)
     if report.failed:
         print(f"{report.failed} items failed; run the same command again to retry them", file=sys.stderr)
     if report.status == "cancelled":
         print("cancelled; run the same command again to resume", file=sys.stderr)
+
+
+def _exchange(sample: Any, limit: int = 200) -> str:
+    """The generated turns on one line, control characters made visible."""
+    turns = sample.turns[int(sample.provenance.get("generated_from", 0) or 0):]
+    text = " / ".join(f"{t.role[0].upper()}: {t.content}" for t in turns)
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def cmd_augment(args: argparse.Namespace, host: Any, ws: Any) -> int:

@@ -78,24 +78,54 @@ def find_persona_scorer(ws: Any, real: Sequence[Sample]) -> tuple[PersonaScorer 
     if len(train) < MIN_CLASSIFIER_LINES:
         return None, f"off: {len(train)} real train exchanges; the classifier needs {MIN_CLASSIFIER_LINES}"
     held = [s for s in corpus if s.split == "eval"]
-    key = stable_id([(s.id, s.reply, s.prompt) for s in train], [s.id for s in held])
-    with _cache_lock:
-        cached = _classifiers.get(key)
-    if cached is None:
-        classifier = StyleClassifier.fit([s.reply for s in train], [s.prompt for s in train])
-        accuracy = classifier.balanced_accuracy([s.reply for s in held], [s.prompt for s in held]) if held else None
-        with _cache_lock:
-            _classifiers.clear()  # one dataset at a time: the last classifier is all a session reuses
-            _classifiers[key] = cached = (classifier, accuracy)
-    classifier, accuracy = cached
-    checked = f", held-out balanced accuracy {accuracy:.2f}" if accuracy is not None else ""
+    scorer = StyleScorer(StyleClassifier, train, held, threshold)
+    return scorer, scorer.description
 
-    def scorer(samples: Sequence[Sample]) -> list[float]:
+
+class StyleScorer:
+    """The style classifier as a proposal scorer, fitted on first use (a finished job never waits
+    for it) and cached while the dataset's real lines stay the same.
+
+    Args:
+        classifier_type: ``studio.eval.style.StyleClassifier``.
+        train / held: real train and eval exchanges.
+        threshold: the drop threshold (for the description).
+    """
+
+    def __init__(self, classifier_type: Any, train: Sequence[Sample], held: Sequence[Sample], threshold: float) -> None:
+        self._type, self._train, self._held, self._threshold = classifier_type, list(train), list(held), threshold
+        self._fitted: tuple[Any, float | None] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        checked = ""
+        if self._fitted is not None and self._fitted[1] is not None:
+            checked = f", held-out balanced accuracy {self._fitted[1]:.2f}"
+        return (f"style classifier on {len(self._train)} real exchanges{checked}; "
+                f"drops P(character) < {self._threshold:g}")
+
+    def _classifier(self) -> Any:
+        with self._lock:
+            if self._fitted is None:
+                key = stable_id([(s.id, s.reply, s.prompt) for s in self._train], [s.id for s in self._held])
+                with _cache_lock:
+                    self._fitted = _classifiers.get(key)
+                if self._fitted is None:
+                    classifier = self._type.fit([s.reply for s in self._train], [s.prompt for s in self._train])
+                    accuracy = (classifier.balanced_accuracy([s.reply for s in self._held], [s.prompt for s in self._held])
+                                if self._held else None)
+                    self._fitted = (classifier, accuracy)
+                    with _cache_lock:
+                        _classifiers.clear()  # one dataset at a time: the last one is all a session reuses
+                        _classifiers[key] = self._fitted
+            return self._fitted[0]
+
+    def __call__(self, samples: Sequence[Sample]) -> list[float]:
+        """Mean P(character) of each sample's generated replies."""
+        classifier = self._classifier()
         out = []
         for sample in samples:
             scores = classifier.score(generated_replies(sample)) or [0.0]
             out.append(sum(scores) / len(scores))
         return out
-
-    return scorer, (f"style classifier on {len(train)} real exchanges{checked}; "
-                    f"drops P(character) < {threshold:g}")

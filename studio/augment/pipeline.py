@@ -66,6 +66,7 @@ class AugmentReport:
         dropped: reason → proposals dropped, in filter order.
         kept: proposals added to the dataset as pending.
         new_samples: those samples.
+        rejected: ``(reason, proposal)`` for the first dropped proposals, to show why.
         persona_filter: the scorer used, or why there is none.
         status: ``finished`` or ``cancelled``.
     """
@@ -85,6 +86,7 @@ class AugmentReport:
     dropped: dict[str, int] = field(default_factory=dict)
     kept: int = 0
     new_samples: list[Sample] = field(default_factory=list)
+    rejected: list[tuple[str, Sample]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     persona_filter: str = ""
     llm: LLMStats | None = None
@@ -216,6 +218,7 @@ def run_augment(
         raise
     if client is not None:
         report.llm = client.stats
+    report.persona_filter = getattr(scorer, "description", report.persona_filter)
     report.status = "finished" if complete else "cancelled"
     report.seconds = time.perf_counter() - started
     journal.end(report.status, report.counts())

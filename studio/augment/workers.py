@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 FLUSH_ITEMS = 8
 FLUSH_SECONDS = 2.0
+REJECTED_KEPT = 50  # dropped proposals a report keeps as examples of each filter at work
 _store_locks: dict[str, threading.Lock] = {}
 _store_locks_guard = threading.Lock()
 
@@ -97,6 +98,8 @@ class Committer:
             else:
                 dropped[reason] += 1
                 self.report.dropped[reason] = self.report.dropped.get(reason, 0) + 1
+                if len(self.report.rejected) < REJECTED_KEPT:
+                    self.report.rejected.append((reason, sample))
         self.batch.append((key, kept_ids, dict(dropped)))
         if len(self.batch) >= FLUSH_ITEMS or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
             self.flush()
