@@ -362,7 +362,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     session = persona.session(sampling=dict(SAMPLING_PRESETS[args.sampling]), max_new_tokens=args.max_new_tokens,
                               seed=args.seed)
-    from studio.chat import chat_repl, print_turn
+    from studio.chat_repl import chat_repl, print_turn
 
     if args.prompt is not None:
         print_turn(session, args.prompt, show_stats=args.stats)

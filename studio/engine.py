@@ -4,7 +4,7 @@ One loop serves chat, serve, eval and the speed benchmark:
 
 - **prefill** runs the prompt once (only the last position goes through the LM head);
 - **decode** feeds one token at a time; with ``static=True`` the KV cache is preallocated
-  (fixed tensor addresses) and with ``compile=True`` the one-token step is compiled with
+  (fixed tensor addresses) and with ``compiled=True`` the one-token step is compiled with
   ``torch.compile`` (CUDA graphs on a GPU: ``mode="reduce-overhead"``), which removes the
   per-layer Python and kernel-launch overhead that dominates batch-1 decoding;
 - **lookahead**: on a GPU the next step is queued before the host reads the current token
@@ -134,8 +134,8 @@ class Engine:
     Args:
         model: a transformers causal LM or a peft ``PeftModel`` around one.
         stop_ids: token ids that end a reply (the model's end-of-turn tokens).
-        static: preallocate the KV cache (``max_cache_len`` tokens); needed for ``compile``.
-        compile: compile the one-token decode step (CUDA graphs on a GPU).
+        static: preallocate the KV cache (``max_cache_len`` tokens); needed for ``compiled``.
+        compiled: compile the one-token decode step (CUDA graphs on a GPU).
         max_cache_len: the static cache size, and the context budget (default: the model's
             context, at most 4096 for a static cache).
         reuse_prefix: keep the cache between requests and prefill only what is new.
@@ -143,13 +143,13 @@ class Engine:
             its tokenizer; those ids decode to nothing).
     """
 
-    def __init__(self, model: Any, stop_ids: Sequence[int] = (), *, static: bool = False, compile: bool = False,
+    def __init__(self, model: Any, stop_ids: Sequence[int] = (), *, static: bool = False, compiled: bool = False,
                  max_cache_len: int | None = None, reuse_prefix: bool = True, vocab_size: int | None = None) -> None:
         self.model = model
         self.inner = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.stop_ids = {int(i) for i in stop_ids}
-        self.static = static or compile
-        self.compile = compile
+        self.static = static or compiled
+        self.compiled = compiled
         self.reuse_prefix = reuse_prefix
         self.vocab_size = vocab_size
         config = self.inner.config
@@ -225,7 +225,7 @@ class Engine:
 
     def _decode_step(self, token: Any, position: Any) -> Any:
         """One decode step: token [1] at position [1, 1] → logits [1, V] (compiled when asked)."""
-        if not self.compile:
+        if not self.compiled:
             return self._forward(token.view(1, 1), position)
         import torch
 

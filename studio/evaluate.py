@@ -156,11 +156,12 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
 
     started = time.perf_counter()
     say = progress or (lambda phase, done, total: None)
-    persona = load_persona(ws, adapters, run=run, checkpoint=checkpoint, merge=False, fast=False, device=device)
-    if persona.run_dir is None or persona.adapter_dir is None:
-        raise StudioError("eval needs a run with an adapter")
-    run_dir = persona.run_dir
-    held = heldout_samples(run_dir)
+    run_dir = ws.run_dir(run) if run else ws.latest_run()
+    if run_dir is None or not (run_dir / "config.json").exists():
+        raise StudioError(f"{ws.root}: no run {run!r}" if run else f"{ws.root}: no runs yet; train first")
+    held = heldout_samples(run_dir)  # before the slow model load: fail fast
+    persona = load_persona(ws, adapters, run=run_dir.name, checkpoint=checkpoint, merge=False, fast=False, device=device)
+    assert persona.adapter_dir is not None
     if limit:
         held = held[:limit]
     train = [Sample.from_json(d) for d in read_jsonl(run_dir / "samples.jsonl")]
@@ -215,7 +216,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
         results[side] = {
             "loss": round(mean_loss, 4), "ppl": round(math.exp(min(mean_loss, 50)), 3), "loss_tokens": count,
             "chrf": round(corpus_chrf(replies[side], [s.reply for s in held]), 2),
-            "rouge_l": round(sum(rouge_l(r, s.reply) for r, s in zip(replies[side], held)) / len(held), 2),
+            "rouge_l": round(sum(rouge_l(r, s.reply) for r, s in zip(replies[side], held, strict=True)) / len(held), 2),
             "style": round(sum(scores) / len(scores), 4),
             "identity": sum(names_character(r, names) for r in probe_replies[side]),
             "identity_total": len(probes),

@@ -53,6 +53,8 @@ def persona_template(template: str, persona: str) -> str:
 def _replace_folder(tmp: Path, final: Path) -> None:
     from studio.fsutil import fsync_dir
 
+    for path in tmp.rglob("*"):  # temp files are created private; an export is meant to be shared
+        path.chmod(0o755 if path.is_dir() else 0o644)
     old = final.with_name(f".old-{final.name}")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -169,7 +171,6 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
 
     from studio.chat import load_persona
     from studio.fsutil import atomic_write_json, atomic_write_text
-
     from studio.models import resolve_device
 
     device = resolve_device()

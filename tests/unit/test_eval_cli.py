@@ -1,0 +1,59 @@
+"""``persona-studio eval`` on a really trained tiny run: base vs adapter on the held-out scenes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from studio.cli import main
+
+
+def test_eval_reports_base_vs_adapter_on_heldout_scenes(persona_workspace, capsys):
+    ws = str(persona_workspace)
+    assert main(["build", ws]) == 0
+    assert main(["train", ws, "--run", "t1", "--max-steps", "3"]) == 0
+    run = persona_workspace / "runs" / "t1"
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    trained_eval = [e for e in events if e["event"] == "eval"][-1]["eval_loss"]
+    capsys.readouterr()
+
+    assert main(["eval", ws, "--run", "t1", "--max-new-tokens", "6", "--examples", "1"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((run / "eval" / "report.json").read_text(encoding="utf-8"))
+    samples = [json.loads(line) for line in (run / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    held = [s for s in samples if s["split"] == "eval"]
+    assert report["items"] == len(held) and report["scenes"] == len({s["scene"] for s in held})
+    # the loss is measured exactly as in training: same template, same mask, same persona prompt
+    assert report["models"]["adapter"]["loss"] == pytest.approx(trained_eval, rel=2e-3)
+    assert report["models"]["base"]["loss"] > report["models"]["adapter"]["loss"]  # 3 steps already help
+    for side in ("base", "adapter"):
+        metrics = report["models"][side]
+        assert 0 <= metrics["chrf"] <= 100 and 0 <= metrics["style"] <= 1
+        assert metrics["identity_total"] == 2 and metrics["loss_tokens"] > 0
+    assert [p["probe"] for p in report["identity"]] == ["你是谁？", "你叫什么名字？"]
+    assert report["classifier"]["heldout_lines"]["character"] == len(held)
+    assert report["verdict"]["answer"] in ("yes", "partly", "no")
+    items = [json.loads(line) for line in (run / "eval" / "items.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {i["real"] for i in items} == {s["turns"][-1]["content"] for s in held}
+    assert "did it work?" in printed and "loss on the real lines" in printed
+    assert (run / "eval" / "report.md").read_text(encoding="utf-8").count("did it work?") == 1
+
+    from studio.evaluate import load_report
+
+    assert load_report(run)["run"] == "t1"
+
+
+def test_eval_without_heldout_scenes_says_how_to_get_them(zh_workspace, host, capsys):
+    from studio.dataset.service import build_dataset
+    from studio.train.runner import prepare_run
+    from studio.workspace import Workspace
+
+    ws = Workspace(zh_workspace)  # eval_fraction = 0: every scene is in train
+    build_dataset(ws, host.parsers)
+    prepare_run(ws, host.adapters, run_id="t0")
+    assert main(["eval", str(zh_workspace)]) == 2
+    err = capsys.readouterr().err
+    assert "no held-out (eval) samples" in err and "eval_fraction" in err
+    assert main(["eval", str(zh_workspace), "--run", "missing"]) == 2
+    assert "no run 'missing'" in capsys.readouterr().err
