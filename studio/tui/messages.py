@@ -119,14 +119,17 @@ class ModelReady(Message):
 
     pane: str
     label: str
+    system: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class ReplyPiece(Message):
-    """A piece of streamed reply text for one chat pane."""
+    """A piece of streamed reply text for one chat pane (``start`` opens the reply of that speaker)."""
 
     pane: str
     text: str
+    start: str = ""
 
 
 @dataclass

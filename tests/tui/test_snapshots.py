@@ -11,15 +11,27 @@ SCREENS = {"home": "1", "corpus": "2", "dataset": "3", "augment": "4", "train": 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 
 
-def _settle_then(keys: tuple[str, ...]):
-    async def run_before(pilot) -> None:
-        app = pilot.app
+async def _idle(pilot) -> None:
+    """Until no worker runs and no widget shows a loading spinner (slow machines included)."""
+    app = pilot.app
+    for _ in range(200):
         await pilot.pause()
         await app.workers.wait_for_complete()
+        await pilot.pause(0.02)
+        busy = any(w.is_running for w in app.workers) or any(w.loading for w in app.screen.query("*"))
+        if not busy:
+            return
+
+
+def _settle_then(keys: tuple[str, ...]):
+    async def run_before(pilot) -> None:
+        await _idle(pilot)
         for key in keys:
             await pilot.press(key)
-            await pilot.pause()
-            await app.workers.wait_for_complete()
+            await _idle(pilot)
+        for widget in pilot.app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False  # a blinking cursor would make the picture depend on timing
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
 
     return run_before

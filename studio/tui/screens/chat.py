@@ -55,7 +55,7 @@ class ChatScreen(StudioScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.models: dict[str, Any] = {}
+        self.personas: dict[str, Any] = {}
         self.sessions: dict[str, Any] = {}
         self.busy: set[str] = set()
         self._load_lock = threading.Lock()
@@ -82,6 +82,8 @@ class ChatScreen(StudioScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._loaded_system = self.ws.config.character.persona
+        self._shown_keys = self._pane_keys()
         self._layout()
         self.query_one("#chat-input", Input).focus()
 
@@ -96,7 +98,9 @@ class ChatScreen(StudioScreen):
 
     def _label(self, key: str) -> str:
         if key == "base":
-            return f"base · {self.ws.config.model.name}"
+            selected = str(self.query_one("#chat-model", Select).value)
+            off = " (adapter off)" if selected != "base" else ""
+            return f"base · {self.ws.config.model.name}{off}"
         run, checkpoint = key.split("|", 1)
         return f"{run} · {'final adapter' if checkpoint == 'final' else 'step ' + checkpoint}"
 
@@ -108,8 +112,12 @@ class ChatScreen(StudioScreen):
 
     @on(Select.Changed, "#chat-model")
     @on(Checkbox.Changed, "#chat-ab")
-    def _model_changed(self) -> None:
+    def _model_changed(self, force: bool = False) -> None:
         """A new model or A/B setting starts a new conversation."""
+        keys = self._pane_keys()
+        if not force and keys == getattr(self, "_shown_keys", None):
+            return  # the widgets' initial values arriving: nothing changed
+        self._shown_keys = keys
         self.sessions.clear()
         self._layout()
         for pane in self.query(ChatPane):
@@ -144,14 +152,14 @@ class ChatScreen(StudioScreen):
 
     def action_clear(self) -> None:
         """Forget the conversation."""
-        self._model_changed()
+        self._model_changed(force=True)
         self.notify("New conversation.")
 
     # -- talking --------------------------------------------------------------------------------
 
     @on(Input.Submitted, "#chat-input")
     def _send(self, event: Input.Submitted) -> None:
-        """Send the prompt to every visible pane's model."""
+        """Send the prompt to every visible pane's model (one after the other: they share the model)."""
         text = event.value.strip()
         if not text:
             return
@@ -165,67 +173,89 @@ class ChatScreen(StudioScreen):
             return
         event.input.value = ""
         persona = self.query_one("#chat-persona", TextArea).text
+        edited = persona != self._loaded_system
         sampling = str(self.query_one("#chat-sampling", Select).value)
-        for pane_id, key in self._pane_keys().items():
+        selected = str(self.query_one("#chat-model", Select).value)
+        panes = list(self._pane_keys().items())
+        for pane_id, _key in panes:
             pane = self.query_one(f"#{pane_id}", ChatPane)
             session = self.sessions.get(pane_id)
-            if session is not None and session.system != persona:
+            if session is not None and edited and session.system != persona:
                 self.sessions.pop(pane_id)
                 pane.note("persona changed: new conversation")
-            if key not in self.models:
-                pane.note(f"loading {self._label(key)}…")
+            if selected not in self.personas:
+                pane.note(f"loading {self._label(selected)}…")
             pane.add_user(text)
-            pane.start_reply(self.ws.config.character.name or "model")
             self.busy.add(pane_id)
-            self.run_worker(lambda p=pane_id, k=key: self._reply(p, k, text, persona, sampling, max_new),
-                            thread=True, group="chat", description=f"Reply in {pane_id}", exit_on_error=False)
+        self.run_worker(lambda: self._talk(panes, selected, text, persona if edited else None, sampling, max_new),
+                        thread=True, group="chat", description="Chat reply", exit_on_error=False)
 
-    def _model(self, key: str) -> Any:
-        """Load (once) the base model or a run's adapter on it."""
-        from studio.chat import adapter_path
-        from studio.models import load_model, model_spec
+    def _persona(self, key: str) -> Any:
+        """Load (once) the base model, or the base model with a run's adapter."""
+        from studio.chat import load_persona
 
         with self._load_lock:
-            if key not in self.models:
-                lora = None
-                if key != "base":
+            if key not in self.personas:
+                adapters = self.app.host.adapters  # type: ignore[attr-defined]
+                if key == "base":
+                    self.personas[key] = load_persona(self.ws, adapters, base=True)
+                else:
                     run, checkpoint = key.split("|", 1)
-                    lora = adapter_path(self.ws.run_dir(run), None if checkpoint == "final" else int(checkpoint))
-                self.models[key] = load_model(model_spec(self.ws.config.model, self.ws.root),
-                                              self.app.host.adapters, lora_path=lora)  # type: ignore[attr-defined]
-            return self.models[key]
+                    self.personas[key] = load_persona(self.ws, adapters, run=run,
+                                                      checkpoint=None if checkpoint == "final" else int(checkpoint))
+            return self.personas[key]
 
-    def _reply(self, pane: str, key: str, text: str, persona: str, sampling: str, max_new: int) -> None:
-        """Worker body: load the model if needed, then stream the reply piece by piece."""
+    def _talk(self, panes: list[tuple[str, str]], selected: str, text: str, system: str | None,
+              sampling: str, max_new: int) -> None:
+        """Worker body: load the model if needed, then stream each pane's reply piece by piece."""
         from studio.chat import SAMPLING_PRESETS, ChatSession
 
         try:
-            fresh = key not in self.models
-            loaded = self._model(key)
-            if fresh:
-                self.post_message(ModelReady(pane, self._label(key)))
-            session = self.sessions.get(pane)
-            if session is None or session.loaded is not loaded:
-                session = self.sessions[pane] = ChatSession(loaded, persona, seed=0)
-            session.sampling = dict(SAMPLING_PRESETS[sampling])
-            session.max_new_tokens = max_new
-            started, pieces = time.perf_counter(), 0
-            for piece in session.stream(text):
-                pieces += 1
-                self.post_message(ReplyPiece(pane, piece))
-            self.post_message(ReplyFinished(pane, time.perf_counter() - started, pieces))
+            fresh = selected not in self.personas
+            persona = self._persona(selected)
         except Exception as exc:
-            self.post_message(ReplyFailed(pane, f"{type(exc).__name__}: {exc}"))
+            for pane, _ in panes:
+                self.post_message(ReplyFailed(pane, f"{type(exc).__name__}: {exc}"))
+            return
+        if fresh:
+            self.post_message(ModelReady(panes[-1][0], persona.label, persona.system, list(persona.notes)))
+        for pane, key in panes:
+            try:
+                session = self.sessions.get(pane)
+                if session is None or session.loaded is not persona.loaded:
+                    use_adapter = key != "base" or selected == "base"
+                    session = self.sessions[pane] = ChatSession(persona.loaded, system or persona.system,
+                                                                engine=persona.engine, use_adapter=use_adapter, seed=0)
+                session.sampling = dict(SAMPLING_PRESETS[sampling])
+                session.max_new_tokens = max_new
+                self.post_message(ReplyPiece(pane, "", start=persona.character))
+                started, pieces = time.perf_counter(), 0
+                for piece in session.stream(text):
+                    pieces += 1
+                    self.post_message(ReplyPiece(pane, piece))
+                self.post_message(ReplyFinished(pane, time.perf_counter() - started, pieces))
+            except Exception as exc:
+                self.post_message(ReplyFailed(pane, f"{type(exc).__name__}: {exc}"))
 
     @on(ModelReady)
     def _ready(self, message: ModelReady) -> None:
-        """A model finished loading."""
-        self.query_one(f"#{message.pane}", ChatPane).border_subtitle = "loaded"
+        """A model finished loading: show the system prompt it was trained with, and its notes."""
+        area = self.query_one("#chat-persona", TextArea)
+        if area.text == self._loaded_system and message.system and message.system != area.text:
+            area.load_text(message.system)
+        self._loaded_system = message.system or self._loaded_system
+        pane = self.query_one(f"#{message.pane}", ChatPane)
+        for note in message.notes:
+            pane.note(note)
 
     @on(ReplyPiece)
     def _piece(self, message: ReplyPiece) -> None:
-        """Append a streamed piece."""
-        self.query_one(f"#{message.pane}", ChatPane).append(message.text)
+        """Open the reply, or append a streamed piece to it."""
+        pane = self.query_one(f"#{message.pane}", ChatPane)
+        if message.start:
+            pane.start_reply(message.start)
+        else:
+            pane.append(message.text)
 
     @on(ReplyFinished)
     def _finished(self, message: ReplyFinished) -> None:

@@ -55,6 +55,7 @@ class DatasetScreen(StudioScreen):
         self.filter = Filter()
         self.counts: Counter[str] = Counter()
         self.version = -1
+        self._requested = -1
         self._search_timer: Any = None
 
     def compose(self) -> ComposeResult:
@@ -76,7 +77,7 @@ class DatasetScreen(StudioScreen):
         self.load()
 
     def on_screen_resume(self) -> None:
-        if self.version != self.app.dataset_version:  # type: ignore[attr-defined]
+        if self._requested != self.app.dataset_version:  # type: ignore[attr-defined]
             self.load()
 
     # -- loading --------------------------------------------------------------------------------
@@ -85,12 +86,16 @@ class DatasetScreen(StudioScreen):
         """Read the samples and decisions again."""
         self.load()
 
-    @work(thread=True, exclusive=True, group="dataset", description="Reading the dataset")
     def load(self) -> None:
+        """Read the dataset in a worker (once per dataset version)."""
+        self._requested = self.app.dataset_version  # type: ignore[attr-defined]
+        self._read(self._requested)
+
+    @work(thread=True, exclusive=True, group="dataset", description="Reading the dataset")
+    def _read(self, version: int) -> None:
         """Read samples.jsonl and replay the review journal."""
         from studio.dataset.store import DatasetStore
 
-        version = self.app.dataset_version  # type: ignore[attr-defined]
         try:
             store = DatasetStore(self.ws.dataset_dir())
             if not store.exists():

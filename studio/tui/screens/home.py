@@ -46,7 +46,8 @@ class HomeScreen(StudioScreen):
     BINDINGS = [
         Binding("b", "build", "Build dataset", id="home.build", tooltip="Parse the corpus and build the samples"),
         Binding("r", "reload", "Reload", id="home.reload", tooltip="Re-read studio.toml, corpus, datasets, runs"),
-        Binding("enter", "open", "Open", id="home.open", tooltip="Open the highlighted file or run"),
+        Binding("enter", "open", "Open", show=False, id="home.open",
+                tooltip="Open the highlighted file, speaker or run"),
         Binding("tab", "app.focus_next", "Next table", show=False, id="home.next"),
     ]
 
@@ -76,10 +77,15 @@ class HomeScreen(StudioScreen):
         self.query_one("#home-datasets", DataTable).add_columns("dataset", "samples", "pending", "✓", "✗", "✎")
         self.query_one("#home-runs", DataTable).add_columns("run", "status", "step", "loss")
         self.query_one("#home-model-box").border_title = "Model · Datasets"
-        self._corpus_version = -1
+        self._corpus_version = self.app.corpus_version  # type: ignore[attr-defined]
+        self.query_one("#home-files", DataTable).focus()
         self.action_reload(parse=False)
+        self._resumed = False
 
     def on_screen_resume(self) -> None:
+        if not self._resumed:  # the first showing: on_mount is already loading
+            self._resumed = True
+            return
         if self._corpus_version != self.app.corpus_version:  # type: ignore[attr-defined]
             self.load_corpus(False)
         self.load_info()
@@ -113,8 +119,14 @@ class HomeScreen(StudioScreen):
             f"[b]{cfg.model.name}[/] [dim]({cfg.model.source})[/]\nadapter {adapter} · preset {preset}\n"
             f"character [b]{cfg.character.name or '[red]not set[/]'}[/] · mode {cfg.dataset.mode}")
 
-    @work(thread=True, exclusive=True, group="home-corpus", description="Parsing the corpus")
     def load_corpus(self, refresh: bool) -> None:
+        """Parse the corpus in a worker; the tables show a spinner meanwhile."""
+        for table_id in ("#home-files", "#home-roster"):
+            self.query_one(table_id).loading = True
+        self._parse_corpus(refresh)
+
+    @work(thread=True, exclusive=True, group="home-corpus", description="Parsing the corpus")
+    def _parse_corpus(self, refresh: bool) -> None:
         """Parse the corpus (shared with the corpus screen)."""
         try:
             snapshot = self.app.corpus_snapshot(refresh=refresh)  # type: ignore[attr-defined]
@@ -143,6 +155,8 @@ class HomeScreen(StudioScreen):
         """Fill the corpus and roster tables."""
         snap = message.snapshot
         self._corpus_version = snap.version
+        for table_id in ("#home-files", "#home-roster"):
+            self.query_one(table_id).loading = False
         files = self.query_one("#home-files", DataTable)
         files.clear()
         for info in snap.files:
@@ -165,6 +179,8 @@ class HomeScreen(StudioScreen):
     @on(CorpusFailed)
     def _corpus_failed(self, message: CorpusFailed) -> None:
         """Show why the corpus could not be read."""
+        for table_id in ("#home-files", "#home-roster"):
+            self.query_one(table_id).loading = False
         self.query_one("#home-errors", Static).update(f"[red]✗ {message.error}[/]")
 
     @on(HomeInfo)

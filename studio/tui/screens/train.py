@@ -150,7 +150,7 @@ class TrainScreen(StudioScreen):
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            return
+            size = 0
         if size != self._log_size:
             self._log_size = size
             self.post_message(RunLog(run_dir.name, tail_lines(path)))
@@ -198,7 +198,7 @@ class TrainScreen(StudioScreen):
             return
         log = self.query_one(Log)
         log.clear()
-        log.write_lines(message.lines)
+        log.write_lines(message.lines or ["(train.log is empty so far)"])
 
     def _render_state(self) -> None:
         state, run_dir = self.state, self.run_dir
