@@ -102,6 +102,10 @@ class AugmentScreen(StudioScreen):
     async def show_strategy(self, name: str) -> None:
         """Show ``name``'s description and its options as a form."""
         self.strategy = name
+        strategies = self.query_one("#augment-strategies", OptionList)
+        for index in range(strategies.option_count):
+            if strategies.get_option_at_index(index).id == name and strategies.highlighted != index:
+                strategies.highlighted = index
         augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
         options = list(getattr(augmenter, "options", ()))
         if not any(o.name == "seed" for o in options):
@@ -207,12 +211,12 @@ class AugmentScreen(StudioScreen):
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""
         self.query_one("#augment-status", Static).update(
-            f"{state}: {message.proposed} proposed, {message.added} new as pending in {seconds:.1f}s"
-            + (f" · {funnel}" if funnel else "") + " · ctrl+o reviews")
+            f"{state}: {message.proposed} proposed, {message.added} new as pending in {seconds:.1f}s · ctrl+o reviews")
         for error in message.errors[:3]:
             self.notify(error, severity="warning", timeout=8)
         table = self.query_one("#augment-proposals", DataTable)
         table.clear()
+        table.border_subtitle = funnel
         for sample in message.previews:
             table.add_row(sample.prompt[:80], sample.reply[:200])
         if message.added:
