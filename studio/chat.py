@@ -142,6 +142,8 @@ def load_persona(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpo
     if fast is None:
         fast = getattr(device, "type", str(device)) == "cuda"
     engine = Engine(loaded.model, loaded.end_of_turn_ids, static=fast, compiled=fast, vocab_size=len(loaded.tokenizer))
+    if fast:
+        notes.append(f"fast decoding: compiled the decode step in {engine.warmup():.0f}s")
     label = "base"
     if run_dir is not None and lora is not None:
         label = run_dir.name if lora.parent == run_dir else f"{run_dir.name}@{lora.parent.name}"

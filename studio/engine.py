@@ -201,6 +201,20 @@ class Engine:
         self._cache_key = key
         return common
 
+    def warmup(self, runs: int = 3) -> float:
+        """Compile and record the decode step now, not on the user's first message; returns seconds.
+
+        Three short generations: the first compiles, the next ones record and replay the CUDA graph.
+        """
+        if not self.compiled:
+            return 0.0
+        started = time.perf_counter()
+        for _ in range(runs):
+            for _token in self.generate([0, 1, 2, 3], sampling=Sampling(do_sample=False), max_new_tokens=4, stop_ids=[]):
+                pass
+        self.reset()
+        return time.perf_counter() - started
+
     def reset(self) -> None:
         """Forget the cached prefix (the next request prefills its whole prompt)."""
         self._hard_reset()
@@ -326,7 +340,6 @@ class Engine:
                     seen[0, torch.tensor(prompt, device=device)] = True
                 token = self._pick(logits, sampling, seen, generator)
                 position = torch.tensor([[len(prompt)]], device=device)
-                ahead = reader.cuda  # on a GPU, queue the next step before reading this token
 
                 def advance(current: Any) -> Any:
                     logits = self._decode_step(current, position)[:, : self.vocab_size]
@@ -337,6 +350,9 @@ class Engine:
 
                 for index in range(max_new_tokens):
                     more = index + 1 < max_new_tokens
+                    # on a GPU, queue the next step before reading this token; not for the first
+                    # token, whose latency would then include launching a step
+                    ahead = reader.cuda and index > 0
                     reader.start(token)
                     if more and ahead:  # wasted only when this token turns out to end the reply
                         token = advance(token)

@@ -101,3 +101,34 @@ def test_stop_sequences_and_system_messages(server, client):
                                                               {"role": "user", "content": "hi"}]},
                                  server.models, 64)
     assert request.messages[0]["content"].startswith("你是阿蘅") and request.messages[0]["content"].endswith("Answer briefly.")
+
+
+def test_request_validation_names_the_parameter():
+    from types import SimpleNamespace
+
+    from studio.openai_api import ApiError, ServedModel, parse_chat_request
+
+    models = {"p": ServedModel("p", SimpleNamespace(system="你是阿蘅。", character="阿蘅", adapter_dir=None))}
+
+    def error(body):
+        with pytest.raises(ApiError) as caught:
+            parse_chat_request(body, models, 256)
+        return caught.value
+
+    ok = {"model": "p", "messages": [{"role": "user", "content": [{"type": "text", "text": "你"}, {"type": "text", "text": "好"}]}]}
+    request = parse_chat_request({**ok, "temperature": 0, "stop": "。", "seed": 3, "max_completion_tokens": 9}, models, 256)
+    assert request.messages == [{"role": "system", "content": "你是阿蘅。"}, {"role": "user", "content": "你好"}]
+    assert request.sampling.do_sample is False and request.stop == ["。"] and request.max_tokens == 9
+    assert error({**ok, "frobnicate": 1}).param == "frobnicate"
+    assert error({**ok, "messages": [{"role": "tool", "content": "x"}]}).param == "messages[0].role"
+    assert error({**ok, "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}).param == "messages[0].content"
+    assert error({**ok, "stop": ["a", "b", "c", "d", "e"]}).param == "stop"
+    assert error({**ok, "top_p": 0}).param == "top_p"
+    assert error({**ok, "presence_penalty": 0.5}).param == "presence_penalty"
+    assert error({**ok, "stream": "yes"}).param == "stream"
+    assert error({**ok, "tools": [{"type": "function"}]}).param == "tools"
+    assert error({"messages": ok["messages"]}).param == "model"
+    assert error([1, 2]).status == 400
+    assert error({**ok, "model": "q"}).status == 404
+    body = error({**ok, "max_tokens": 0}).body()
+    assert set(body["error"]) == {"message", "type", "param", "code"} and body["error"]["param"] == "max_tokens"
