@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from studio.tui.widgets.virtual_list import CONTROL
+
 
 class ChatPane(VerticalScroll, can_focus=True):
     """A transcript: the user's lines and the model's replies; the last reply grows as it streams."""
@@ -49,7 +51,7 @@ class ChatPane(VerticalScroll, can_focus=True):
         assert self._reply is not None
         self.reply_text += piece
         text = Text(f"{self._speaker} › ", style="bold")
-        text.append(self.reply_text)
+        text.append(self.reply_text.translate(CONTROL))  # model output may hold control characters
         self._reply.update(text)
         self.scroll_end(animate=False)
 

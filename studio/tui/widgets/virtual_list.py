@@ -20,11 +20,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 
+# control characters would reach the terminal raw; tabs become spaces, the rest are dropped
+CONTROL = {**{code: None for code in (*range(0, 32), 127) if code not in (9, 10)}, 9: " "}
+
+
 def fit(text: str, width: int) -> str:
     """``text`` cut or padded to exactly ``width`` cells, with an ellipsis when cut."""
     if width <= 0:
         return ""
-    text = text.replace("\n", " ⏎ ")
+    text = text.translate(CONTROL).replace("\n", " ⏎ ")
     if cell_len(text) <= width:
         return set_cell_size(text, width)
     return set_cell_size(text, width - 1) + "…"
