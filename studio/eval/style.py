@@ -82,17 +82,19 @@ class StyleClassifier:
         # each class weighs the same in total, whatever its size
         sample_weight = np.where(labels == 1, 0.5 / len(character_lines), 0.5 / len(other_lines))
         rows, cols, vals = _matrix(texts)
-        n = len(texts)
-        w = np.zeros(DIM)
+        # only features that occur get a weight (the others stay 0 under L2): optimise those alone
+        active, cols = np.unique(cols, return_inverse=True)
+        n, dim = len(texts), len(active)
+        w = np.zeros(dim)
         b = 0.0
-        m_w, v_w = np.zeros(DIM), np.zeros(DIM)
+        m_w, v_w = np.zeros(dim), np.zeros(dim)
         m_b = v_b = 0.0
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for step in range(1, steps + 1):
             z = np.bincount(rows, weights=w[cols] * vals, minlength=n) + b
             p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
             err = (p - labels) * sample_weight  # d(loss)/dz per line
-            g_w = np.bincount(cols, weights=vals * err[rows], minlength=DIM) + l2 * w
+            g_w = np.bincount(cols, weights=vals * err[rows], minlength=dim) + l2 * w
             g_b = float(err.sum())
             m_w = beta1 * m_w + (1 - beta1) * g_w
             v_w = beta2 * v_w + (1 - beta2) * g_w * g_w
@@ -101,7 +103,9 @@ class StyleClassifier:
             correction1, correction2 = 1 - beta1**step, 1 - beta2**step
             w -= lr * (m_w / correction1) / (np.sqrt(v_w / correction2) + eps)
             b -= lr * (m_b / correction1) / (math.sqrt(v_b / correction2) + eps)
-        return cls(w, float(b), {"character": len(character_lines), "other": len(other_lines)})
+        weights = np.zeros(DIM)
+        weights[active] = w
+        return cls(weights, float(b), {"character": len(character_lines), "other": len(other_lines)})
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """P(character | text) per text; an empty text scores 0 (it says nothing in character)."""
