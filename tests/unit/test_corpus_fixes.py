@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from studio.api import Utterance
-from studio.corpus.fixes import apply_fixes, fixes_path, load_fixes, merge_alias, record_fixes, undo_fixes
+from studio.corpus.fixes import (
+    apply_fixes,
+    fixes_path,
+    load_fixes,
+    merge_alias,
+    record_fixes,
+    undo_fixes,
+)
 from studio.errors import InputError, StudioError
 from studio.workspace import Workspace
 

@@ -19,7 +19,6 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-
 # control characters would reach the terminal raw; tabs become spaces, the rest are dropped
 CONTROL = {**{code: None for code in (*range(0, 32), 127) if code not in (9, 10)}, 9: " "}
 
