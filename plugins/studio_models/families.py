@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-from studio_models.base import ALL_LINEAR, HFModelAdapter
+from studio_models import templates
+from studio_models.base import HFModelAdapter
 
 FAMILIES = (
     HFModelAdapter(
         "qwen2", "Qwen2.5 / Qwen3 instruct models (ChatML template)",
         patterns=("qwen2", "qwen3", "qwen"), end_of_turn=("<|im_end|>",),
-        default_model="Qwen/Qwen2.5-7B-Instruct",
+        default_model="Qwen/Qwen2.5-7B-Instruct", chat_template=templates.CHATML,
     ),
     HFModelAdapter(
         "llama3", "Llama-3.x instruct models",
         patterns=("llama-3", "llama3", "llama"), end_of_turn=("<|eot_id|>",),
-        default_model="LLM-Research/Meta-Llama-3.1-8B-Instruct",
+        default_model="LLM-Research/Meta-Llama-3.1-8B-Instruct", chat_template=templates.LLAMA3,
     ),
     HFModelAdapter(
         "internlm2", "InternLM2.5 chat models (needs trust_remote_code = true)",
         patterns=("internlm",), end_of_turn=("<|im_end|>",),
         lora_targets=("wqkv", "wo", "w1", "w2", "w3"),
-        default_model="Shanghai_AI_Laboratory/internlm2_5-7b-chat",
+        default_model="Shanghai_AI_Laboratory/internlm2_5-7b-chat", chat_template=templates.INTERNLM2,
     ),
     HFModelAdapter(
         "glm4", "GLM-4 chat models (glm-4-9b-chat-hf)",
         patterns=("glm-4", "glm4"), end_of_turn=("<|user|>", "<|endoftext|>", "<|observation|>"),
-        lora_targets=ALL_LINEAR,
-        default_model="ZhipuAI/glm-4-9b-chat-hf",
+        lora_targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"),
+        default_model="ZhipuAI/glm-4-9b-chat-hf", chat_template=templates.GLM4,
     ),
     HFModelAdapter(
         "mistral", "Mistral instruct models",
         patterns=("mistral", "ministral"), end_of_turn=("</s>",),
-        default_model="mistralai/Mistral-7B-Instruct-v0.3",
+        default_model="mistralai/Mistral-7B-Instruct-v0.3", chat_template=templates.MISTRAL,
     ),
 )

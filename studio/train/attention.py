@@ -18,6 +18,8 @@ from typing import Any
 
 NAME = "studio_packed"
 KERNELS = ("auto", "varlen", "flex", "segments")
+DENSE_MASK_MAX = 4096
+"""Rows up to this long use one dense block-diagonal mask on the ``segments`` path (CPU)."""
 
 _state: dict[str, Any] = {"kernel": "segments"}
 
@@ -41,7 +43,10 @@ def register(kernel: str = "auto", device_type: str = "cpu") -> str:
     if kernel == "varlen" and (device_type != "cuda" or not _has_varlen()):
         raise ValueError("[train] attention: varlen needs CUDA and torch.nn.attention.varlen (PyTorch 2.9+)")
     _state["kernel"] = kernel
-    AttentionInterface.register(NAME, packed_attention)
+    # kept out of torch.compile graphs: sample boundaries change every row, layer shapes do not
+    import torch
+
+    AttentionInterface.register(NAME, torch.compiler.disable(packed_attention))
     try:  # masks are ours: tell transformers to build none
         from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 
@@ -77,6 +82,8 @@ def packed_attention(
     """
     import torch.nn.functional as F
 
+    if "packed_cu_seqlens" not in kwargs and _state.get("hide_rows") and _state.get("row"):
+        kwargs = {**kwargs, **_state["row"]}
     cu_seqlens = kwargs.get("packed_cu_seqlens")
     window = kwargs.get("sliding_window")
     if cu_seqlens is None:
@@ -96,13 +103,18 @@ def packed_attention(
         return _varlen(query, key, value, cu_seqlens, max_seqlen, scaling), None
     if kernel == "flex":
         return _flex(query, key, value, kwargs.get("packed_block_mask"), scaling), None
-    return _segments(query, key, value, cu_seqlens, scaling), None
+    return _segments(query, key, value, cu_seqlens, scaling, kwargs.get("packed_dense_mask")), None
 
 
-def _segments(query: Any, key: Any, value: Any, cu_seqlens: Any, scaling: float | None) -> Any:
-    """Causal SDPA on each sample's slice, concatenated back into the row."""
+def _segments(query: Any, key: Any, value: Any, cu_seqlens: Any, scaling: float | None, mask: Any = None) -> Any:
+    """Causal SDPA on each sample's slice (or once with the row's block-diagonal mask)."""
     import torch
     import torch.nn.functional as F
+
+    if mask is not None:
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling,
+                                             enable_gqa=key.shape[1] != query.shape[1])
+        return out.transpose(1, 2).contiguous()
 
     bounds = cu_seqlens.tolist()
     gqa = key.shape[1] != query.shape[1]
@@ -127,17 +139,65 @@ def _varlen(query: Any, key: Any, value: Any, cu_seqlens: Any, max_seqlen: int, 
         k = k.repeat_interleave(groups, dim=1)
         v = v.repeat_interleave(groups, dim=1)
     cu = cu_seqlens.to(device=q.device, dtype=torch.int32)
-    out = varlen_attn(q, k, v, cu, cu, max_seqlen, max_seqlen, scale=scaling, window_size=(-1, 0))
+    options = _varlen_options()
+    kwargs: dict[str, Any] = {"is_causal": True} if "is_causal" in options else {"window_size": (-1, 0)}
+    if scaling is not None and "scale" in options:
+        kwargs["scale"] = scaling
+    elif scaling is not None:  # older signature: the kernel scales by 1/sqrt(D); fold the rest into q
+        q = q * (scaling * q.shape[-1] ** 0.5)
+    out = varlen_attn(q, k, v, cu, cu, max_seqlen, max_seqlen, **kwargs)
     return out.unsqueeze(0)  # [1, T, H, D]
+
+
+def _varlen_options() -> set[str]:
+    """Keyword arguments of this PyTorch's varlen_attn (its signature changed between releases)."""
+    if "varlen_options" not in _state:
+        import inspect
+
+        from torch.nn.attention.varlen import varlen_attn
+
+        _state["varlen_options"] = set(inspect.signature(varlen_attn).parameters)
+    return _state["varlen_options"]
+
+
+def hide_rows_from_compiler(hide: bool = True) -> None:
+    """Pass row boundaries beside the forward instead of through it.
+
+    Under torch.compile every tensor in a layer's inputs is guarded on its shape, and the
+    number of samples per row changes every step; kept out of the inputs, the compiled layers
+    never recompile. The attention kernel (excluded from compilation) reads them instead.
+    """
+    _state["hide_rows"] = hide
 
 
 def row_kwargs(batch: dict[str, Any]) -> dict[str, Any]:
     """The forward kwargs that tell ``studio_packed`` where a row's samples start and end.
 
     Built once per row and shared by every layer (the flex kernel's block mask included).
+    When rows are hidden from the compiler, they are stored for the kernel and {} is returned.
     """
+    out = _row_info(batch)
+    _state["row"] = out
+    return {} if _state.get("hide_rows") else out
+
+
+def clear_row() -> None:
+    """Forget the stored row (the next forward is an ordinary unpacked batch)."""
+    _state["row"] = None
+
+
+def _row_info(batch: dict[str, Any]) -> dict[str, Any]:
     cu = batch["cu_seqlens"]
     out: dict[str, Any] = {"packed_cu_seqlens": cu, "packed_max_seqlen": int(batch["max_seqlen"])}
+    length = int(batch["input_ids"].shape[1])
+    if _state["kernel"] == "segments" and length <= DENSE_MASK_MAX:
+        import torch
+
+        # one block-diagonal causal mask for the row: a single SDPA call per layer instead of one per sample
+        document = torch.repeat_interleave(torch.arange(len(cu) - 1), (cu[1:] - cu[:-1]).long())
+        same = document[:, None] == document[None, :]
+        causal = torch.ones(length, length, dtype=torch.bool).tril()
+        out["packed_dense_mask"] = (same & causal)[None, None].to(batch["input_ids"].device)
     if _state["kernel"] == "flex":
         import torch
         from torch.nn.attention.flex_attention import create_block_mask

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from studio.train.attention import row_kwargs
+from studio.train.attention import clear_row, row_kwargs
 from studio.train.data import IGNORE
 
 CHUNK_ELEMENTS = 1 << 27
@@ -45,6 +45,8 @@ def supervised_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
     kwargs: dict[str, Any] = {k: batch[k] for k in ("input_ids", "position_ids", "attention_mask") if k in batch}
     if "cu_seqlens" in batch:
         kwargs.update(row_kwargs(batch))
+    else:
+        clear_row()
     hidden = decoder(**kwargs, use_cache=False).last_hidden_state  # [B, T, H]
     labels = batch["labels"][:, 1:]  # [B, T-1]: token t+1 is predicted at position t
     mask = labels != IGNORE

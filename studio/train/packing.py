@@ -20,13 +20,16 @@ from studio.train.data import IGNORE, Encoded
 
 WINDOW = 512
 """Samples are packed in shuffled windows of this many: nearly full steps, still a random order."""
+MAX_OPEN = 64
+"""Open (not yet full) steps carried between windows; beyond it, all open steps are closed."""
 
 
 def plan_epoch(lengths: Sequence[int], tokens_per_step: int, seed: int, epoch: int) -> list[list[int]]:
     """Indices of the samples of each optimizer step of one epoch.
 
     Shuffle (seeded by seed and epoch), then first-fit-decreasing inside windows of the
-    shuffled order, then shuffle the steps; a step holds at most ``tokens_per_step`` tokens.
+    shuffled order (a step not yet full stays open for the next window's samples), then shuffle
+    the steps; a step holds at most ``tokens_per_step`` tokens, and only the last few are not full.
 
     Args:
         lengths: token count of every sample; each must be at most ``tokens_per_step``.
@@ -37,12 +40,12 @@ def plan_epoch(lengths: Sequence[int], tokens_per_step: int, seed: int, epoch: i
     rng = random.Random(seed * 1_000_003 + epoch)
     order = list(range(len(lengths)))
     rng.shuffle(order)
+    smallest = min(lengths, default=1)
     steps: list[list[int]] = []
+    bins: list[list[int]] = []  # open steps, carried into the next window until full
+    fill: list[int] = []
     for begin in range(0, len(order), WINDOW):
-        chunk = sorted(order[begin : begin + WINDOW], key=lambda i: -lengths[i])
-        bins: list[list[int]] = []
-        fill: list[int] = []
-        for index in chunk:
+        for index in sorted(order[begin : begin + WINDOW], key=lambda i: -lengths[i]):
             size = lengths[index]
             for b, used in enumerate(fill):
                 if used + size <= tokens_per_step:
@@ -52,7 +55,12 @@ def plan_epoch(lengths: Sequence[int], tokens_per_step: int, seed: int, epoch: i
             else:
                 bins.append([index])
                 fill.append(size)
-        steps.extend(bins)
+        # a step that no sample can join any more is done; the others take the next window's samples
+        done = [b for b, used in enumerate(fill) if tokens_per_step - used < smallest or len(bins) > MAX_OPEN]
+        steps.extend(bins[b] for b in done)
+        bins = [members for b, members in enumerate(bins) if b not in done]
+        fill = [used for b, used in enumerate(fill) if b not in done]
+    steps.extend(bins)
     rng.shuffle(steps)
     return steps
 

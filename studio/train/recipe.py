@@ -151,7 +151,11 @@ class LoraRecipe:
             return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
-        if cfg.compile:
+        attention.hide_rows_from_compiler(cfg.compile)
+        if cfg.compile:  # fixed row shapes (rows padded to row_tokens): each layer compiles once
+            import torch._dynamo
+
+            torch._dynamo.config.suppress_errors = True  # a layer that cannot compile runs eagerly
             for layer in self._layers():
                 layer.compile(dynamic=False)
         self.loss_module = wrap(SupervisedLoss(self.model), self.dist, cfg.parallel, self.device)
@@ -280,9 +284,9 @@ class LoraRecipe:
     # -- the loop -------------------------------------------------------------------------
 
     def _batch(self, items: list[Encoded]) -> dict[str, Any]:
-        pad_to = self.row_tokens if self.cfg.compile else 0
-        batch = collate(items, pad_to=pad_to)
-        if self.cfg.compile:
+        fixed = self.cfg.compile or self.kernel == "flex"  # compiled kernels want one row shape
+        batch = collate(items, pad_to=self.row_tokens if fixed else 0)
+        if fixed:
             batch["max_seqlen"] = max(self.cfg.max_length, batch["max_seqlen"])
         return {k: v.to(self.device, non_blocking=True) if hasattr(v, "to") else v for k, v in batch.items()}
 

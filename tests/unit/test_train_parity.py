@@ -98,6 +98,6 @@ def test_packed_gradients_match_samples_run_alone(model):
         supervised_loss(model, collate(items))[0].backward()
     finally:
         model.config._attn_implementation = "sdpa"
-    for p, ref in zip(params, reference):
-        assert torch.allclose(p.grad, ref, rtol=1e-4, atol=1e-6)
+    for p, ref in zip(params, reference):  # equal up to fp32 summation order
+        assert float((p.grad - ref).norm() / ref.norm()) < 1e-4
     model.zero_grad()
