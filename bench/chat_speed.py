@@ -177,10 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-cache", type=int, default=1024, help="static cache size (tokens)")
     parser.add_argument("--bandwidth-gbs", type=float, default=4800.0,
                         help="memory bandwidth for the roofline note (H200: 4800 GB/s)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch (default: 1 for the tiny shape, whose ops are too small to split)")
     parser.add_argument("--json", default="", help="also write the results here")
     args = parser.parse_args(argv)
 
     import torch
+
+    if args.threads or args.shape == "tiny":
+        torch.set_num_threads(args.threads or 1)
 
     from studio.engine import Engine
 
