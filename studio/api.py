@@ -100,6 +100,16 @@ class StrOption(Option):
 
 
 @dataclass(frozen=True)
+class PathOption(StrOption):
+    """A file or folder the plugin reads or writes (a cache, a word list).
+
+    Set in a workspace (studio.toml), a relative path is taken from the workspace folder and a
+    path that leads outside it (``..``, an absolute path, a link) is refused before the plugin
+    sees it; the plugin receives the resolved absolute path.
+    """
+
+
+@dataclass(frozen=True)
 class ChoiceOption(Option):
     choices: tuple[str, ...] = ()
 

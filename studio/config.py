@@ -7,6 +7,7 @@ Every error names the file, the line, the key and what was expected, e.g.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 import types
@@ -276,6 +277,8 @@ def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
     """
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise InputError(path, "not valid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         match = re.search(r"line (\d+)", str(exc))
@@ -324,7 +327,20 @@ def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
 
 
 def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
+    for section in _SECTIONS:
+        values = getattr(config, section)
+        for item in dataclasses.fields(values):
+            value = getattr(values, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InputError(path, f"[{section}] {item.name}: expected a finite number, got {value!r}",
+                                 _key_line(text, section, item.name))
     checks = [
+        ("train", "lora_dropout", 0 <= config.train.lora_dropout < 1, "a number from 0 up to (not including) 1"),
+        ("train", "max_grad_norm", config.train.max_grad_norm > 0, "a positive number"),
+        ("train", "warmup_steps", config.train.warmup_steps >= 0, "0 or more"),
+        ("train", "eval_every", config.train.eval_every >= 0, "0 or more steps"),
+        ("train", "save_every", config.train.save_every >= 0, "0 or more steps"),
+        ("train", "lora_alpha", config.train.lora_alpha >= 1, "at least 1"),
         ("dataset", "eval_fraction", 0.0 <= config.dataset.eval_fraction < 1.0, "a number from 0 up to (not including) 1"),
         ("dataset", "history_turns", config.dataset.history_turns >= 1, "at least 1"),
         ("dataset", "min_chars", config.dataset.min_chars >= 0, "0 or more"),
@@ -357,6 +373,8 @@ def load_config(path: str | Path) -> StudioConfig:
         InputError: unreadable file or invalid content.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a pipe or a device would fail or block
+        raise InputError(path, "not a regular file; expected studio.toml to be a text file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -80,7 +80,7 @@ class PluginHost:
                 registered: list[Any] = []
                 try:
                     impl(register=registered.append)
-                except Exception as exc:  # a broken plugin must not take the studio down
+                except (Exception, SystemExit) as exc:  # a broken plugin must not take the studio down
                     self._problem(plugin_name, f"{hook} raised {type(exc).__name__}: {exc}")
                     continue
                 for obj in registered:
@@ -89,6 +89,9 @@ class PluginHost:
                         self._problem(plugin_name, f"registered a {kind} without {', '.join(missing)}")
                         continue
                     name = obj.name
+                    if not isinstance(name, str) or not name:
+                        self._problem(plugin_name, f"registered a {kind} whose name is {name!r}; expected a string")
+                        continue
                     if name in registry:
                         self._problem(plugin_name, f"{kind} {name!r} is already registered; ignored")
                         continue
@@ -138,11 +141,25 @@ def get_plugin_manager(*, blocked: Iterable[str] = ()) -> tuple[pluggy.PluginMan
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
-        except Exception as exc:  # one readable warning, the studio keeps working
+        except (Exception, SystemExit) as exc:  # one readable warning, the studio keeps working
             info.error = f"failed to load {ep.value}: {type(exc).__name__}: {exc}"
             warnings.warn(f"plugin {ep.name!r} {info.error}", PluginWarning, stacklevel=2)
-    pm.check_pending()
+    _drop_unknown_hooks(pm, infos)
     return pm, infos
+
+
+def _drop_unknown_hooks(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:
+    """``check_pending``, but a plugin with a misspelled hook is unloaded with a warning, not fatal."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            pm.unregister(exc.plugin)
+            info = infos.setdefault(name, PluginInfo(name))
+            info.error = f"not loaded: {exc}"
+            warnings.warn(f"plugin {name!r} {info.error}", PluginWarning, stacklevel=3)
 
 
 def load_host(*, blocked: Iterable[str] = (), extra: Iterable[tuple[str, Any]] = ()) -> PluginHost:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import fcntl
-import glob
 import json
 import os
 import re
@@ -90,33 +89,35 @@ class Workspace:
 
     @property
     def corpus_dir(self) -> Path:
-        return self.root / "corpus"
+        return self.inside("corpus")
 
     @property
     def datasets_dir(self) -> Path:
-        return self.root / "datasets"
+        return self.inside("datasets")
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / "runs"
+        return self.inside("runs")
 
     @property
     def chats_dir(self) -> Path:
-        return self.root / "chats"
+        return self.inside("chats")
 
     @property
     def exports_dir(self) -> Path:
-        return self.root / "exports"
+        return self.inside("exports")
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / ".cache"
+        return self.inside(".cache")
 
     def dataset_dir(self, name: str | None = None) -> Path:
-        return self.datasets_dir / self.safe_name(name or self.config.dataset.name)
+        """``datasets/<name>`` (the configured dataset by default), refused if a link leads it outside."""
+        return self.inside(self.datasets_dir / self.safe_name(name or self.config.dataset.name))
 
     def run_dir(self, run_id: str) -> Path:
-        return self.runs_dir / self.safe_name(run_id)
+        """``runs/<run_id>``, refused if a link leads it outside the workspace."""
+        return self.inside(self.runs_dir / self.safe_name(run_id))
 
     @staticmethod
     def safe_name(name: str) -> str:
@@ -126,21 +127,45 @@ class Workspace:
         return name
 
     def inside(self, path: str | Path) -> Path:
-        """Resolve ``path`` relative to the workspace; refuse anything outside it (symlinks too)."""
-        resolved = (self.root / path).resolve()
+        """Resolve ``path`` relative to the workspace; refuse anything outside it (symlinks too).
+
+        The layout folders (``datasets/``, ``runs/`` …) go through here too, so a link that
+        leads one of them out of the workspace is refused rather than written through.
+
+        Raises:
+            StudioError: the resolved path is outside the workspace (or a link loop).
+        """
+        try:
+            resolved = (self.root / path).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise StudioError(f"{path}: cannot resolve ({exc}); refused") from None
         if resolved != self.root and self.root not in resolved.parents:
             raise StudioError(f"{path}: outside the workspace {self.root}; refused")
         return resolved
 
     def corpus_files(self) -> list[Path]:
-        """Files matched by ``[corpus] files``, sorted, inside the workspace, README/notes skipped."""
+        """Files matched by ``[corpus] files``, sorted, inside the workspace, README/notes skipped.
+
+        ``**`` never descends into a linked folder (two links to ``.`` would make the walk
+        endless); hidden files and folders are skipped; a link that leads outside is refused.
+
+        Raises:
+            InputError: a pattern that is empty, absolute or climbs out with ``..``.
+            StudioError: a matched file is a link to somewhere outside the workspace.
+        """
         found: dict[Path, None] = {}
         for pattern in self.config.corpus.files:
-            if os.path.isabs(pattern) or ".." in Path(pattern).parts:
+            if not pattern.strip() or os.path.isabs(pattern) or ".." in Path(pattern).parts:
                 raise InputError(self.config_path, f"[corpus] files: {pattern!r} leaves the workspace; expected a glob inside it")
-            for name in sorted(glob.glob(str(self.root / pattern), recursive=True)):
-                path = Path(name)
-                if path.is_dir() or path.name.startswith(".") or path.name.lower() in {"readme.md", "source.md", "license"}:
+            try:
+                matches = sorted(self.root.glob(pattern))
+            except (ValueError, NotImplementedError, OSError) as exc:
+                raise InputError(self.config_path, f"[corpus] files: {pattern!r}: {exc}; expected a glob such as corpus/*") from None
+            for path in matches:
+                parts = path.relative_to(self.root).parts
+                if any(part.startswith(".") for part in parts) or path.name.lower() in {"readme.md", "source.md", "license"}:
+                    continue
+                if path.is_dir():
                     continue
                 found[self.inside(path)] = None
         return list(found)
@@ -179,7 +204,12 @@ class Workspace:
             WorkspaceLocked: someone else holds it and ``read_only_ok`` is False.
         """
         path = self.root / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link: the lock file is truncated and rewritten below
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StudioError(f"{path}: a symbolic link; refused (remove it to open the workspace)") from None
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -27,10 +27,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.api import ChoiceOption, FloatOption, IntOption, ParseResult, ParseWarning, SourceText, StrOption, Utterance
+from studio.api import (ChoiceOption, FloatOption, IntOption, ParseResult, ParseWarning, PathOption, SourceText,
+                        StrOption, Utterance)
 from studio_prose import quotes, rules_en, rules_zh
 
 _SNIFF_CHARS = 80_000
+_MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
 
 
 @dataclass
@@ -65,7 +67,7 @@ class ProseParser:
         StrOption("llm_base_url", "", "OpenAI-compatible endpoint (…/v1); empty uses [augment] base_url"),
         StrOption("llm_model", "", "Model name at the endpoint, or a local model folder for transformers"),
         StrOption("llm_api_key_env", "OPENAI_API_KEY", "Environment variable that holds the API key"),
-        StrOption("llm_cache", "", "JSONL file of answers: a rerun resumes where it stopped"),
+        PathOption("llm_cache", "", "JSONL file of answers: a rerun resumes where it stopped"),
         IntOption("llm_retries", 3, "Attempts per request", minimum=1, maximum=10),
         IntOption("llm_context", 3, "Paragraphs of context before a quote", minimum=0, maximum=20),
         FloatOption("llm_timeout", 60.0, "Seconds per request", minimum=1.0),
@@ -160,12 +162,18 @@ class ProseDocument:
         self.utterances.append(Utterance(None, title, "scene", self._scene, self.file, para.line))
 
     def _paragraph(self, para: quotes.Paragraph, index: int) -> None:
+        marks = sum(para.text.count(mark) for mark in self.style.opens)
+        if marks > _MAX_QUOTES:  # not prose: millions of tiny quotes would take gigabytes as utterances
+            self.warnings.append(ParseWarning(self.file, para.line, f"a paragraph with {marks:,} quote marks; kept "
+                                                                    f"as narration (expected at most {_MAX_QUOTES:,})"))
+            self.utterances.append(Utterance(None, para.text, "narration", self._scene, self.file, para.line))
+            return
         segments = quotes.split_quotes(para.text, self.style)
         items: list[tuple[str, quotes.Segment]] = []
         narration: list[quotes.Segment] = []
         for seg in segments:
-            before = "".join(s.text for s in narration) if narration else ""
-            if seg.kind == "quote" and quotes.looks_like_speech(seg.text, before, self.style.lang, closed=seg.closed):
+            if seg.kind == "quote" and quotes.looks_like_speech(seg.text, _tail(narration), self.style.lang,
+                                                                closed=seg.closed):
                 if narration:
                     items.append(("text", _merge(narration)))
                     narration = []
@@ -318,6 +326,15 @@ class ProseDocument:
                 continue
             self._remember(word)
             self._para_mentions.append(word)
+
+
+def _tail(narration: list[quotes.Segment]) -> str:
+    """The narration just before a quote, up to its last visible character (all the speech test reads);
+    joining every earlier piece for each quote would be quadratic in a paragraph of many quotes."""
+    for piece in reversed(narration):
+        if piece.text.strip():
+            return piece.text
+    return ""
 
 
 def _merge(parts: list[quotes.Segment]) -> quotes.Segment:

@@ -9,8 +9,9 @@ paragraph runs to its end (a speech that goes on in the next paragraph).
 
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _CN_CHAPTER = re.compile(
     r"^第\s*[0-9０-９一二三四五六七八九十百千零〇两]+\s*[章回节卷部集篇](?:$|[\s　:：、.．\-—]+\S.{0,40}$)"
@@ -51,10 +52,14 @@ class Paragraph:
 
     text: str
     line: int
+    _breaks: list[int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def line_at(self, offset: int) -> int:
-        """The source line of the character at ``offset``."""
-        return self.line + self.text.count("\n", 0, offset)
+        """The source line of the character at ``offset`` (a binary search: a paragraph of many
+        quotes would otherwise be counted from its start for each one)."""
+        if self._breaks is None:
+            self._breaks = [match.start() for match in re.finditer("\n", self.text)]
+        return self.line + bisect.bisect_left(self._breaks, offset)
 
 
 def wrapped(lines: list[str]) -> bool:

@@ -19,6 +19,7 @@ the encoding and the line ending found are recorded on the :class:`SourceText`.
 from __future__ import annotations
 
 import codecs
+import stat
 from pathlib import Path
 
 from studio.api import ParseWarning, SourceText
@@ -262,21 +263,35 @@ def decode_bytes(data: bytes, path: str | Path, encoding: str | None = None) -> 
 def read_bytes(path: str | Path) -> bytes:
     """Read a corpus file's bytes.
 
+    Only regular files are read (a link to one is fine): a named pipe, a device or a socket
+    would block or never end.
+
     Raises:
-        InputError: missing, a folder, too large or unreadable.
+        InputError: missing, a folder, not a regular file, too large or unreadable.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
-        raise InputError(path, "this is a folder; expected a text file")
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise InputError(path, f"the file is {size / 2**20:.0f} MiB; expected at most {MAX_BYTES // 2**20} MiB")
     try:
-        return path.read_bytes()
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise InputError(path, "a symbolic link to nothing (its target is gone)") from None
+        raise InputError(path, "no such file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(path, "this is a folder; expected a text file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, "not a regular file (a pipe, a device or a socket); expected a text file")
+    if info.st_size > MAX_BYTES:
+        raise InputError(path, f"the file is {info.st_size / 2**20:.0f} MiB; expected at most {MAX_BYTES // 2**20} MiB")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:  # it grew while we read it
+        raise InputError(path, f"the file is over {MAX_BYTES // 2**20} MiB; expected at most {MAX_BYTES // 2**20} MiB")
+    return data
 
 
 def read_source_report(

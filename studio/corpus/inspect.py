@@ -9,12 +9,13 @@ re-exported here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.api import CorpusParser, ParseResult, SourceText, Utterance, resolve_options
+from studio.api import CorpusParser, ParseResult, PathOption, SourceText, Utterance, resolve_options
 from studio.corpus.encoding import read_source_report
 from studio.corpus.roster import (  # noqa: F401  (re-exported: the roster API of this module)
     AliasSuggestion,
@@ -37,7 +38,9 @@ def sniff_scores(source: SourceText, parsers: Mapping[str, CorpusParser]) -> lis
     for parser in parsers.values():
         try:
             score = float(parser.sniff(source))
-        except Exception:  # a broken sniff must not stop the others
+        except (Exception, SystemExit):  # a broken sniff must not stop the others
+            score = 0.0
+        if not math.isfinite(score):  # NaN would otherwise win every comparison below
             score = 0.0
         scored.append((max(0.0, min(1.0, score)), parser.name))
     scored.sort(key=lambda item: (-item[0], item[1]))
@@ -103,8 +106,15 @@ def parse_file(
         result = chosen.parse(source, resolved)
     except (StudioError, MemoryError):
         raise
-    except Exception as exc:  # a parser bug must name the file, not crash the studio
+    except (Exception, SystemExit) as exc:  # a parser bug must name the file, not crash the studio
         raise InputError(source.path, f"parser {chosen.name} failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, ParseResult) or not isinstance(result.utterances, list):
+        raise InputError(source.path, f"parser {chosen.name} returned {type(result).__name__}; expected a ParseResult")
+    for utt in result.utterances:
+        if not (isinstance(utt, Utterance) and isinstance(utt.text, str) and isinstance(utt.line, int)
+                and (utt.speaker is None or isinstance(utt.speaker, str))):
+            raise InputError(source.path, f"parser {chosen.name} returned a malformed utterance {str(utt)[:80]}; "
+                                          "expected Utterance(speaker: str | None, text: str, line: int, …)")
     result.parser = chosen.name
     result.warnings[:0] = [w.__class__(source.name, w.line, w.message) for w in decode_warnings]
     return result
@@ -150,6 +160,27 @@ def workspace_parser_options(ws: Any) -> dict[str, Any]:
     return merged
 
 
+def confine_path_options(ws: Any, parsers: Mapping[str, CorpusParser], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Resolve the values of options any parser declares as :class:`PathOption` inside the workspace.
+
+    Raises:
+        InputError: such a value leads outside the workspace (naming studio.toml).
+    """
+    paths = {opt.name for parser in parsers.values() for opt in getattr(parser, "options", ())
+             if isinstance(opt, PathOption)}
+    out = dict(options)
+    for name in paths:
+        value = out.get(name)
+        if value in ("", None):
+            continue
+        try:
+            out[name] = str(ws.inside(str(value)))
+        except StudioError:
+            raise InputError(ws.config_path, f"[corpus] options {name} = {str(value)!r} leads outside the workspace; "
+                                             "expected a path inside it (relative to the workspace folder)") from None
+    return out
+
+
 def parse_workspace(ws: Any, parsers: Mapping[str, CorpusParser], progress: Progress | None = None) -> CorpusReport:
     """Parse every corpus file of a workspace; a bad file is reported, the others still parse."""
     results: list[ParseResult] = []
@@ -158,7 +189,7 @@ def parse_workspace(ws: Any, parsers: Mapping[str, CorpusParser], progress: Prog
     files = ws.corpus_files()
     if not files:
         errors.append(f"{ws.root}: no corpus files match {cfg.files}; put a script, novel or subtitle file in corpus/")
-    options = workspace_parser_options(ws)
+    options = confine_path_options(ws, parsers, workspace_parser_options(ws))
     for path in files:
         rel = path.relative_to(ws.root).as_posix()
         try:

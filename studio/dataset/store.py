@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import Sample, Turn
+from studio.errors import InputError, StudioError
 from studio.fsutil import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 
 ACTIONS = ("accept", "reject", "edit", "reset", "undo")
@@ -48,17 +49,34 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         return []
     body = b",".join(line for line in raw.split(b"\n") if line.strip())
     try:
-        return json.loads(b"[" + body + b"]")
-    except ValueError:
+        rows = json.loads(b"[" + body + b"]")
+    except (ValueError, RecursionError):
         return read_jsonl(path)
+    if not all(isinstance(row, dict) for row in rows):
+        return read_jsonl(path)  # names the line that is not an object
+    return rows
 
 
 def _sample(data: dict[str, Any], shared: dict[str, str]) -> Sample:
     """``Sample.from_json`` for the store's own rows, faster (no field filtering)."""
     system = data.get("system", "")
+    if not isinstance(data["id"], str) or not isinstance(system, str):
+        raise TypeError("id and system must be strings")
     return Sample(data["id"], data.get("character", ""), shared.setdefault(system, system),
                   [Turn(t["role"], t["content"]) for t in data.get("turns", ())], data.get("scene", ""),
                   data.get("split", "train"), data.get("provenance") or {}, data.get("status", "pending"))
+
+
+def _well_formed(entry: dict[str, Any]) -> bool:
+    """A journal entry the replay can apply: a known action on string ids, texts as strings."""
+    if entry.get("action") == "undo":
+        return True
+    if entry.get("action") not in _STATUS:
+        return False
+    ids = entry["ids"] if "ids" in entry else [entry.get("id")]
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return False
+    return all(entry.get(key) is None or isinstance(entry[key], str) for key in ("reply", "prompt"))
 
 
 def sample_json(sample: Sample) -> dict[str, Any]:
@@ -141,7 +159,18 @@ class DatasetStore:
         stamp = _stamp(self.samples_path)
         if self._samples is None or stamp != self._samples_stamp:
             shared: dict[str, str] = {}  # one string object per distinct system prompt, not one per sample
-            self._set_samples([_sample(d, shared) for d in _read_rows(self.samples_path)])
+            try:
+                rows = _read_rows(self.samples_path)
+            except ValueError as exc:
+                raise StudioError(f"{exc}; expected one sample object per line (rebuild with persona-studio build)") from None
+            samples = []
+            for number, row in enumerate(rows, start=1):
+                try:
+                    samples.append(_sample(row, shared))
+                except (KeyError, TypeError, AttributeError, ValueError):
+                    raise InputError(self.samples_path, "expected a sample object with id, turns (role, content) …; "
+                                                        "rebuild with persona-studio build", number) from None
+            self._set_samples(samples)
             self._samples_stamp = stamp
         return self._samples  # type: ignore[return-value]
 
@@ -280,7 +309,10 @@ class DatasetStore:
     def _journal_entries(self) -> list[dict[str, Any]]:
         stamp = _stamp(self.journal_path)
         if self._journal is None or stamp != self._journal_stamp:
-            self._journal = read_jsonl(self.journal_path)
+            try:
+                self._journal = read_jsonl(self.journal_path)
+            except ValueError as exc:
+                raise StudioError(f"{exc}; expected one review decision object per line") from None
             self._journal_stamp = stamp
             self._replay()
         return self._journal
@@ -291,6 +323,8 @@ class DatasetStore:
     def _replay(self) -> None:
         self._stack = []
         for entry in self._journal or ():
+            if not _well_formed(entry):
+                continue  # a hand-edited line that names no sample: nothing to apply
             if entry.get("action") == "undo":
                 if self._stack:
                     self._stack.pop()
