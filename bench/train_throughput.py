@@ -1,9 +1,10 @@
-"""Training throughput, side by side in one process: the seed's recipe, what a competent user runs, and ours.
+"""Training throughput, side by side in one process:
+the seed's recipe, what a competent user runs, and ours.
 
     python bench/train_throughput.py --shape tiny                  # any CPU, seconds
-    python bench/train_throughput.py --shape llama-8b --out r.json # one GPU (Llama-3.1-8B shape, random weights)
+    python bench/train_throughput.py --shape llama-8b --out r.json # one GPU, Llama-3.1-8B shape
 
-Variants (LoRA r 8 on all 7 projections everywhere; random weights built from a config, no download):
+Variants (LoRA r 8 on all 7 projections everywhere; random weights from a config, no download):
 
 - ``a``  the seed: HF Trainer + peft, alpha 32, dropout 0.1, batch 4 x grad-accum 4, gradient
   checkpointing, pad to longest, max length 384, bf16 weights.
@@ -52,20 +53,73 @@ from studio.train.data import IGNORE, Encoded, encode_samples  # noqa: E402
 from studio.train.packing import collate  # noqa: E402
 
 # tokens per sample of the 甄嬛传 single-turn data: (bin centre, count), bins of 8 tokens
-USER_TOKENS = [(4, 735), (12, 890), (20, 724), (28, 468), (36, 312), (44, 219), (52, 136), (60, 97), (68, 50),
-               (76, 36), (84, 24), (92, 9), (100, 15), (108, 4), (116, 2), (124, 5), (132, 1), (140, 5), (148, 3),
-               (180, 2), (212, 1)]
-REPLY_TOKENS = [(4, 822), (12, 1038), (20, 669), (28, 443), (36, 260), (44, 157), (52, 131), (60, 77), (68, 54),
-                (76, 35), (84, 18), (92, 13), (100, 7), (108, 4), (116, 5), (124, 2), (140, 2), (156, 1)]
+USER_TOKENS = [
+    (4, 735),
+    (12, 890),
+    (20, 724),
+    (28, 468),
+    (36, 312),
+    (44, 219),
+    (52, 136),
+    (60, 97),
+    (68, 50),
+    (76, 36),
+    (84, 24),
+    (92, 9),
+    (100, 15),
+    (108, 4),
+    (116, 2),
+    (124, 5),
+    (132, 1),
+    (140, 5),
+    (148, 3),
+    (180, 2),
+    (212, 1),
+]
+REPLY_TOKENS = [
+    (4, 822),
+    (12, 1038),
+    (20, 669),
+    (28, 443),
+    (36, 260),
+    (44, 157),
+    (52, 131),
+    (60, 77),
+    (68, 54),
+    (76, 35),
+    (84, 18),
+    (92, 13),
+    (100, 7),
+    (108, 4),
+    (116, 5),
+    (124, 2),
+    (140, 2),
+    (156, 1),
+]
 SYSTEM_TOKENS = 9
-LLAMA31_OVERHEAD = 36  # <|begin_of_text|>, 3 headers of 4 tokens, 3 <|eot_id|>, the 20-token date preamble
+LLAMA31_OVERHEAD = (
+    36  # <|begin_of_text|>, 3 headers of 4 tokens, 3 <|eot_id|>, the 20-token date preamble
+)
 TRAIN_SAMPLES = 3339
 
 SHAPES = {
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, vocab_size=320),
-    "llama-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                     num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0),
+    "tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=320,
+    ),
+    "llama-8b": dict(
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+        rope_theta=500000.0,
+    ),
 }
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -92,22 +146,37 @@ def synthetic_samples(n: int, overhead: int, seed: int = 0) -> list[Sample]:
         return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ,.") for _ in range(length))
 
     system = text(SYSTEM_TOKENS + LLAMA31_OVERHEAD - overhead)
-    return [Sample(id=f"s{i}", character="bench", system=system,
-                   turns=[Turn("user", text(draw(USER_TOKENS))), Turn("assistant", text(draw(REPLY_TOKENS)))])
-            for i in range(n)]
+    return [
+        Sample(
+            id=f"s{i}",
+            character="bench",
+            system=system,
+            turns=[
+                Turn("user", text(draw(USER_TOKENS))),
+                Turn("assistant", text(draw(REPLY_TOKENS))),
+            ],
+        )
+        for i in range(n)
+    ]
 
 
 def tokenizer_and_overhead() -> tuple[Any, int]:
     from studio_models.tiny import build_tokenizer
 
     tokenizer = build_tokenizer("llama")
-    empty = [{"role": "system", "content": ""}, {"role": "user", "content": ""}, {"role": "assistant", "content": ""}]
+    empty = [
+        {"role": "system", "content": ""},
+        {"role": "user", "content": ""},
+        {"role": "assistant", "content": ""},
+    ]
     text = tokenizer.apply_chat_template(empty, tokenize=False)
     return tokenizer, len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def encode(tokenizer: Any, samples: list[Sample]) -> list[Encoded]:
-    items, _ = encode_samples(tokenizer, samples, [tokenizer.convert_tokens_to_ids("<|eot_id|>")], 384)
+    items, _ = encode_samples(
+        tokenizer, samples, [tokenizer.convert_tokens_to_ids("<|eot_id|>")], 384
+    )
     return items
 
 
@@ -130,8 +199,12 @@ def pack_sequential(items: list[Encoded], capacity: int) -> list[list[Encoded]]:
 def build_model(shape: str, device: Any, dtype: Any, layers: int | None = None) -> Any:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(**{**SHAPES[shape], **({"num_hidden_layers": layers} if layers else {})},
-                         max_position_embeddings=8192, tie_word_embeddings=False, use_cache=False)
+    config = LlamaConfig(
+        **{**SHAPES[shape], **({"num_hidden_layers": layers} if layers else {})},
+        max_position_embeddings=8192,
+        tie_word_embeddings=False,
+        use_cache=False,
+    )
     config._attn_implementation = "sdpa"
     torch.manual_seed(0)
     with torch.device(device):
@@ -142,8 +215,16 @@ def build_model(shape: str, device: Any, dtype: Any, layers: int | None = None) 
 def add_lora(model: Any, alpha: int, dropout: float) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    return get_peft_model(model, LoraConfig(r=8, lora_alpha=alpha, lora_dropout=dropout, target_modules=TARGETS,
-                                            task_type="CAUSAL_LM"))
+    return get_peft_model(
+        model,
+        LoraConfig(
+            r=8,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=TARGETS,
+            task_type="CAUSAL_LM",
+        ),
+    )
 
 
 def free(*objects: Any) -> None:
@@ -179,11 +260,19 @@ def parity(shape: str, device: Any, items: list[Encoded], kind: str) -> tuple[fl
     model = build_model(shape, device, dtype, layers=2).eval()
     rows = items[:8]
 
-    def hf_loss(batch: dict[str, Any], use_cache: bool = False) -> float:  # b's loss: HF logits, supervised tokens
-        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=use_cache).logits
+    def hf_loss(
+        batch: dict[str, Any], use_cache: bool = False
+    ) -> float:  # b's loss: HF logits, supervised tokens
+        logits = model(
+            input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=use_cache
+        ).logits
         labels = batch["labels"][:, 1:]
         mask = labels != IGNORE
-        return float(torch.nn.functional.cross_entropy(logits[:, :-1][mask].float(), labels[mask], reduction="sum"))
+        return float(
+            torch.nn.functional.cross_entropy(
+                logits[:, :-1][mask].float(), labels[mask], reduction="sum"
+            )
+        )
 
     with torch.no_grad():
         alone = 0.0
@@ -196,18 +285,36 @@ def parity(shape: str, device: Any, items: list[Encoded], kind: str) -> tuple[fl
             attention.use_packed_attention(model)
             packed = float(supervised_loss(model, row)[0])
             # control: positions still restart, but attention runs over the whole row
-            leaky = float(supervised_loss(model, {k: v for k, v in row.items() if k not in ("cu_seqlens", "max_seqlen")})[0])
+            leaky = float(
+                supervised_loss(
+                    model, {k: v for k, v in row.items() if k not in ("cu_seqlens", "max_seqlen")}
+                )[0]
+            )
         else:
             packed = hf_loss(row)
-            leaky = hf_loss(row, use_cache=True)  # control: the KV cache makes transformers skip isolation
+            leaky = hf_loss(
+                row, use_cache=True
+            )  # control: the KV cache makes transformers skip isolation
     free(model)
-    return abs(packed - alone) / alone, abs(leaky - alone) / alone, f"{str(dtype).replace('torch.', '')} {kernel}"
+    return (
+        abs(packed - alone) / alone,
+        abs(leaky - alone) / alone,
+        f"{str(dtype).replace('torch.', '')} {kernel}",
+    )
 
 
 # -- variants --------------------------------------------------------------------------------
 
 
-def run_seed(shape: str, device: Any, dtype: Any, items: list[Encoded], tokenizer: Any, warmup: int, steps: int) -> Result:
+def run_seed(
+    shape: str,
+    device: Any,
+    dtype: Any,
+    items: list[Encoded],
+    tokenizer: Any,
+    warmup: int,
+    steps: int,
+) -> Result:
     """(a) HF Trainer + peft as the seed tutorial runs it."""
     from torch.utils.data import SequentialSampler
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
@@ -216,7 +323,14 @@ def run_seed(shape: str, device: Any, dtype: Any, items: list[Encoded], tokenize
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.enable_input_require_grads()
     model = add_lora(model, alpha=32, dropout=0.1)
-    data = [{"input_ids": i.input_ids, "attention_mask": [1] * len(i), "labels": [IGNORE] + i.labels[1:]} for i in items]
+    data = [
+        {
+            "input_ids": i.input_ids,
+            "attention_mask": [1] * len(i),
+            "labels": [IGNORE] + i.labels[1:],
+        }
+        for i in items
+    ]
     times: list[float] = []
 
     class Clock(TrainerCallback):
@@ -225,16 +339,31 @@ def run_seed(shape: str, device: Any, dtype: Any, items: list[Encoded], tokenize
             times.append(time.perf_counter())
 
     class SeedTrainer(Trainer):
-        def _get_train_sampler(self, *args: Any, **kwargs: Any) -> Any:  # a known order: tokens per step are exact
+        def _get_train_sampler(
+            self, *args: Any, **kwargs: Any
+        ) -> Any:  # a known order: tokens per step are exact
             return SequentialSampler(self.train_dataset)
 
     with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(out, per_device_train_batch_size=4, gradient_accumulation_steps=4, learning_rate=1e-4,
-                                 max_steps=warmup + steps, gradient_checkpointing=True, logging_steps=10,
-                                 save_strategy="no", report_to=[], remove_unused_columns=False, disable_tqdm=True,
-                                 dataloader_num_workers=0, use_cpu=device.type == "cpu")
+        args = TrainingArguments(
+            out,
+            per_device_train_batch_size=4,
+            gradient_accumulation_steps=4,
+            learning_rate=1e-4,
+            max_steps=warmup + steps,
+            gradient_checkpointing=True,
+            logging_steps=10,
+            save_strategy="no",
+            report_to=[],
+            remove_unused_columns=False,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=device.type == "cpu",
+        )
         collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE)
-        trainer = SeedTrainer(model=model, args=args, train_dataset=data, data_collator=collator, callbacks=[Clock()])
+        trainer = SeedTrainer(
+            model=model, args=args, train_dataset=data, data_collator=collator, callbacks=[Clock()]
+        )
         _reset_peak(device)
         trainer.train()
     per_step = 16
@@ -242,20 +371,29 @@ def run_seed(shape: str, device: Any, dtype: Any, items: list[Encoded], tokenize
     real = sum(len(i) for i in timed)
     padded = sum(4 * max(len(i) for i in timed[k : k + 4]) for k in range(0, len(timed), 4))
     seconds = times[-1] - times[warmup - 1]
-    result = Result(real=real, supervised=sum(i.supervised for i in timed), seconds=seconds,
-                    padding=1 - real / padded, peak_gb=_peak(device))
+    result = Result(
+        real=real,
+        supervised=sum(i.supervised for i in timed),
+        seconds=seconds,
+        padding=1 - real / padded,
+        peak_gb=_peak(device),
+    )
     free(trainer, model)
     return result
 
 
-def run_user(shape: str, device: Any, dtype: Any, items: list[Encoded], warmup: int, steps: int, liger: bool) -> Result:
+def run_user(
+    shape: str, device: Any, dtype: Any, items: list[Encoded], warmup: int, steps: int, liger: bool
+) -> Result:
     """(b) HF model + peft, packed 8,192-token rows, no checkpointing, a plain loop."""
     restore = None
     if liger:
         from liger_kernel.transformers import apply_liger_kernel_to_llama
 
         restore = _snapshot_llama()
-        apply_liger_kernel_to_llama(rope=True, rms_norm=True, swiglu=True, fused_linear_cross_entropy=True)
+        apply_liger_kernel_to_llama(
+            rope=True, rms_norm=True, swiglu=True, fused_linear_cross_entropy=True
+        )
     try:
         return _user_loop(shape, device, dtype, items, warmup, steps)
     finally:
@@ -264,7 +402,8 @@ def run_user(shape: str, device: Any, dtype: Any, items: list[Encoded], warmup: 
 
 
 def _snapshot_llama() -> Any:
-    """Liger patches transformers' Llama module and classes; this undoes it for the variants after."""
+    """Liger patches transformers' Llama module and classes;
+    this undoes it for the variants after."""
     from transformers.models.llama import modeling_llama
 
     module_vars = dict(vars(modeling_llama))
@@ -283,7 +422,9 @@ def _snapshot_llama() -> Any:
     return restore
 
 
-def _user_loop(shape: str, device: Any, dtype: Any, items: list[Encoded], warmup: int, steps: int) -> Result:
+def _user_loop(
+    shape: str, device: Any, dtype: Any, items: list[Encoded], warmup: int, steps: int
+) -> Result:
     model = add_lora(build_model(shape, device, dtype), alpha=32, dropout=0.1)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -295,7 +436,11 @@ def _user_loop(shape: str, device: Any, dtype: Any, items: list[Encoded], warmup
         if index == warmup:
             sync()
             start = time.perf_counter()
-        batch = {k: v.to(device) for k, v in collate(row).items() if k in ("input_ids", "labels", "position_ids")}
+        batch = {
+            k: v.to(device)
+            for k, v in collate(row).items()
+            if k in ("input_ids", "labels", "position_ids")
+        }
         loss = model(**batch, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -305,13 +450,25 @@ def _user_loop(shape: str, device: Any, dtype: Any, items: list[Encoded], warmup
             real += sum(len(i) for i in row)
             supervised += sum(i.supervised for i in row)
     sync()
-    result = Result(real=real, supervised=supervised, seconds=time.perf_counter() - start, padding=0.0,
-                    peak_gb=_peak(device))
+    result = Result(
+        real=real,
+        supervised=supervised,
+        seconds=time.perf_counter() - start,
+        padding=0.0,
+        peak_gb=_peak(device),
+    )
     free(optimizer, model)
     return result
 
 
-def run_ours(shape: str, device: Any, samples: list[Sample], warmup: int, steps: int, overrides: dict[str, Any]) -> Result:
+def run_ours(
+    shape: str,
+    device: Any,
+    samples: list[Sample],
+    warmup: int,
+    steps: int,
+    overrides: dict[str, Any],
+) -> Result:
     """(c) studio.train.recipe.run on a run folder, with the preset this GPU gets."""
     from studio.train.events import read_events
     from studio.train.recipe import run
@@ -322,32 +479,63 @@ def run_ours(shape: str, device: Any, samples: list[Sample], warmup: int, steps:
     preset = pick_preset(adapter, "cpu-tiny" if device.type == "cpu" else "")
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
-        spec = ModelSpec(name=f"bench-{shape}", source="local", adapter=adapter.name, cache_dir=folder)
-        settings = {**preset.settings, "lora_r": 8, "lora_targets": TARGETS, "max_steps": warmup + steps,
-                    "eval_every": 0, "save_every": 0, "log_every": 1, "max_length": 384, **overrides}
-        config = RunConfig.from_dict({"model": spec.__dict__, "persona": samples[0].system, **settings})
+        spec = ModelSpec(
+            name=f"bench-{shape}", source="local", adapter=adapter.name, cache_dir=folder
+        )
+        settings = {
+            **preset.settings,
+            "lora_r": 8,
+            "lora_targets": TARGETS,
+            "max_steps": warmup + steps,
+            "eval_every": 0,
+            "save_every": 0,
+            "log_every": 1,
+            "max_length": 384,
+            **overrides,
+        }
+        config = RunConfig.from_dict(
+            {"model": spec.__dict__, "persona": samples[0].system, **settings}
+        )
         (run_dir / "config.json").write_text(json.dumps(config.__dict__))
-        (run_dir / "samples.jsonl").write_text("\n".join(json.dumps(s.to_json()) for s in samples) + "\n")
+        (run_dir / "samples.jsonl").write_text(
+            "\n".join(json.dumps(s.to_json()) for s in samples) + "\n"
+        )
         _reset_peak(device)
         code = run(run_dir, adapters={adapter.name: adapter})
         events = read_events(run_dir / "events.jsonl")
     if code != 0:
-        raise RuntimeError(next((e["error"] for e in events if e["event"] == "failed"), "the run failed"))
+        raise RuntimeError(
+            next((e["error"] for e in events if e["event"] == "failed"), "the run failed")
+        )
     step_events = [e for e in events if e["event"] == "step"]
-    print("  steps (t, tokens, tok/s):", [(e["step"], round(e["t"] % 1000, 2), e["tokens"], round(e["tokens_per_s"]))
-                                          for e in step_events], flush=True)
+    print(
+        "  steps (t, tokens, tok/s):",
+        [
+            (e["step"], round(e["t"] % 1000, 2), e["tokens"], round(e["tokens_per_s"]))
+            for e in step_events
+        ],
+        flush=True,
+    )
     print("  last step event:", json.dumps(step_events[-1]), flush=True)
     timed = step_events[warmup:]
     seconds = timed[-1]["t"] - step_events[warmup - 1]["t"]
     config = next(e for e in events if e["event"] == "config")
-    return Result(real=sum(e["tokens"] for e in timed), supervised=sum(e["supervised"] for e in timed),
-                  seconds=seconds, padding=0.0, peak_gb=_peak(device), preset=preset.name,
-                  note=f"{config['attention']}, dropout {config['config']['lora_dropout']}, "
-                       f"{config['config']['tokens_per_batch']} tok/step" + (", compiled" if config["config"]["compile"] else ""))
+    return Result(
+        real=sum(e["tokens"] for e in timed),
+        supervised=sum(e["supervised"] for e in timed),
+        seconds=seconds,
+        padding=0.0,
+        peak_gb=_peak(device),
+        preset=preset.name,
+        note=f"{config['attention']}, dropout {config['config']['lora_dropout']}, "
+        f"{config['config']['tokens_per_batch']} tok/step"
+        + (", compiled" if config["config"]["compile"] else ""),
+    )
 
 
 class BenchAdapter:
-    """A model adapter whose model is random weights at a shape (no download), with the tiny Llama tokenizer."""
+    """A model adapter whose model is random weights at a shape (no download),
+    with the tiny Llama tokenizer."""
 
     def __init__(self, shape: str) -> None:
         from studio_models.base import LORA_PRESETS
@@ -372,7 +560,9 @@ class BenchAdapter:
 
         return AutoTokenizer.from_pretrained(str(path))
 
-    def load_model(self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = "") -> Any:
+    def load_model(
+        self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = ""
+    ) -> Any:
         return build_model(self.shape, device, dtype)
 
 
@@ -391,8 +581,14 @@ def _peak(device: Any) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
-    parser.add_argument("--variants", default="a,b,b+liger,c", help="comma list: a, b, b+liger, c, c:key=value;key=value")
-    parser.add_argument("--warmup", type=int, default=0, help="untimed steps first (default: 2, 1 for tiny)")
+    parser.add_argument(
+        "--variants",
+        default="a,b,b+liger,c",
+        help="comma list: a, b, b+liger, c, c:key=value;key=value",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=0, help="untimed steps first (default: 2, 1 for tiny)"
+    )
     parser.add_argument("--steps", type=int, default=0, help="timed steps (default: 4, 2 for tiny)")
     parser.add_argument("--out", default="", help="also write the results as JSON here")
     args = parser.parse_args()
@@ -408,23 +604,39 @@ def main() -> int:
     samples = synthetic_samples(TRAIN_SAMPLES, overhead)
     items = encode(tokenizer, samples)
     epoch_tokens = sum(len(i) for i in items)
-    print(f"data: {len(items)} samples, mean {epoch_tokens / len(items):.1f} tokens, supervised "
-          f"{sum(i.supervised for i in items) / epoch_tokens:.1%}; device {device}"
-          + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "") + f", {versions()}", flush=True)
+    print(
+        f"data: {len(items)} samples, mean {epoch_tokens / len(items):.1f} tokens, supervised "
+        f"{sum(i.supervised for i in items) / epoch_tokens:.1%}; device {device}"
+        + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
+        + f", {versions()}",
+        flush=True,
+    )
     results: dict[str, Result] = {}
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
         kind, _, extra = name.partition(":")
-        overrides = {k: json.loads(v) for k, v in (pair.split("=", 1) for pair in extra.split(";") if pair)}
+        overrides = {
+            k: json.loads(v) for k, v in (pair.split("=", 1) for pair in extra.split(";") if pair)
+        }
         t0 = time.perf_counter()
         try:
             if kind == "b+liger":
                 import liger_kernel  # noqa: F401  (skip cleanly when absent)
             if kind == "a":
-                result = run_seed(args.shape, device, dtype, items, tokenizer, args.warmup, args.steps)
+                result = run_seed(
+                    args.shape, device, dtype, items, tokenizer, args.warmup, args.steps
+                )
                 result["parity"] = "n/a (padded)"
             elif kind in ("b", "b+liger"):
                 check = parity(args.shape, device, items, "b")
-                result = run_user(args.shape, device, dtype, items, args.warmup, args.steps, liger=kind == "b+liger")
+                result = run_user(
+                    args.shape,
+                    device,
+                    dtype,
+                    items,
+                    args.warmup,
+                    args.steps,
+                    liger=kind == "b+liger",
+                )
                 result["parity"] = f"{check[0]:.1e} (leak {check[1]:.1e}, {check[2]})"
                 result["parity_ok"] = check[0] < 1e-3
             elif kind == "c":
@@ -449,8 +661,11 @@ def main() -> int:
         result["sup_s"] = result["supervised"] / result["seconds"]
         result["epochs3_s"] = 3 * epoch_tokens / result["tok_s"]
         results[name] = result
-        print(f"{name}: {result['tok_s']:.0f} tok/s, parity {result.get('parity')}, {result['wall_s']:.0f}s wall",
-              flush=True)
+        print(
+            f"{name}: {result['tok_s']:.0f} tok/s, parity {result.get('parity')}, "
+            f"{result['wall_s']:.0f}s wall",
+            flush=True,
+        )
         if args.out:  # after every variant: a run cut short keeps what it measured
             Path(args.out).write_text(json.dumps(results, indent=2))
     table(results)
@@ -474,7 +689,10 @@ def table(results: dict[str, Result]) -> None:
     base_a = ok.get("a", {}).get("tok_s")
     base_b = max((r["tok_s"] for k, r in ok.items() if k.startswith("b")), default=None)
     print()
-    print(f"| variant | real tok/s | supervised tok/s | padding | peak GiB | 3 epochs | packed-vs-unpacked rel. diff | c/a | c/b |")
+    print(
+        "| variant | real tok/s | supervised tok/s | padding | peak GiB | 3 epochs "
+        "| packed-vs-unpacked rel. diff | c/a | c/b |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
     for name, r in results.items():
         if "error" in r:
@@ -483,10 +701,15 @@ def table(results: dict[str, Result]) -> None:
         ca = f"{r['tok_s'] / base_a:.1f}x" if base_a and name.startswith("c") else ""
         cb = f"{r['tok_s'] / base_b:.2f}x" if base_b and name.startswith("c") else ""
         label = name + (f" ({r['note']})" if r.get("note") else "")
-        print(f"| {label} | {r['tok_s']:,.0f} | {r['sup_s']:,.0f} | {r['padding']:.1%} | {r['peak_gb']:.1f} | "
-              f"{_duration(r['epochs3_s'])} | {r.get('parity', '')} | {ca} | {cb} |")
-    print("\n3 epochs: the time for 3 passes over the 3,339 training samples at the measured rate; "
-          "c/b is against the fastest b variant.")
+        print(
+            f"| {label} | {r['tok_s']:,.0f} | {r['sup_s']:,.0f} | {r['padding']:.1%} "
+            f"| {r['peak_gb']:.1f} | "
+            f"{_duration(r['epochs3_s'])} | {r.get('parity', '')} | {ca} | {cb} |"
+        )
+    print(
+        "\n3 epochs: the time for 3 passes over the 3,339 training samples at the measured rate; "
+        "c/b is against the fastest b variant."
+    )
 
 
 def _duration(seconds: float) -> str:

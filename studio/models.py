@@ -13,7 +13,8 @@ from studio.errors import StudioError
 
 
 def model_spec(cfg: ModelConfig, workspace_root: Path | None = None) -> ModelSpec:
-    """Turn studio.toml ``[model]`` into a ModelSpec; a relative local path is workspace-relative."""
+    """Turn studio.toml ``[model]`` into a ModelSpec;
+    a relative local path is workspace-relative."""
     name = cfg.name
     source = cfg.source
     if source == "local" and workspace_root is not None and not Path(name).is_absolute():
@@ -22,8 +23,13 @@ def model_spec(cfg: ModelConfig, workspace_root: Path | None = None) -> ModelSpe
     if not cache and source == "tiny" and workspace_root is not None:
         cache = str(workspace_root / ".cache" / "models")
     return ModelSpec(
-        name=name, source=source, adapter=cfg.adapter, revision=cfg.revision or None,
-        trust_remote_code=cfg.trust_remote_code, gguf_file=cfg.gguf_file or None, cache_dir=cache or None,
+        name=name,
+        source=source,
+        adapter=cfg.adapter,
+        revision=cfg.revision or None,
+        trust_remote_code=cfg.trust_remote_code,
+        gguf_file=cfg.gguf_file or None,
+        cache_dir=cache or None,
     )
 
 
@@ -35,7 +41,10 @@ def pick_adapter(spec: ModelSpec, adapters: Mapping[str, ModelAdapter]) -> Model
     """
     if spec.adapter:
         if spec.adapter not in adapters:
-            raise StudioError(f"[model] adapter: no model adapter {spec.adapter!r}; installed: {', '.join(sorted(adapters))}")
+            raise StudioError(
+                f"[model] adapter: no model adapter {spec.adapter!r}; "
+                f"installed: {', '.join(sorted(adapters))}"
+            )
         return adapters[spec.adapter]
     lowered = spec.name.lower()
     if spec.source == "tiny" and lowered in adapters:
@@ -56,7 +65,8 @@ def pick_adapter(spec: ModelSpec, adapters: Mapping[str, ModelAdapter]) -> Model
                 if any(p in model_type for p in adapter.patterns):
                     return adapter
         raise StudioError(
-            f"no model adapter claims {spec.name!r}; set [model] adapter to one of {', '.join(sorted(adapters))}"
+            f"no model adapter claims {spec.name!r}; "
+            f"set [model] adapter to one of {', '.join(sorted(adapters))}"
         )
     return best[2]
 
@@ -120,13 +130,23 @@ def end_of_turn_ids(adapter: ModelAdapter, tokenizer: Any) -> list[int]:
         if not token:
             continue
         token_id = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(token_id, int) and token_id >= 0 and token_id != tokenizer.unk_token_id and token_id not in ids:
+        if (
+            isinstance(token_id, int)
+            and token_id >= 0
+            and token_id != tokenizer.unk_token_id
+            and token_id not in ids
+        ):
             ids.append(token_id)
     return ids
 
 
 def load_for_training(
-    adapter: ModelAdapter, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = "",
+    adapter: ModelAdapter,
+    spec: ModelSpec,
+    *,
+    dtype: Any,
+    device: Any,
+    quantization: str = "",
 ) -> tuple[Any, Any]:
     """Fetch and load a base model and its tokenizer for LoRA training.
 
@@ -145,14 +165,20 @@ def load_for_training(
     if not quantization:
         return tokenizer, adapter.load_model(path, spec, dtype=dtype, device=device)
     if getattr(device, "type", str(device)) != "cuda":
-        raise StudioError(f"[train] quantization = {quantization!r} needs a CUDA GPU (bitsandbytes); "
-                          "use no quantization on the CPU")
+        raise StudioError(
+            f"[train] quantization = {quantization!r} needs a CUDA GPU (bitsandbytes); "
+            "use no quantization on the CPU"
+        )
     try:
-        return tokenizer, adapter.load_model(path, spec, dtype=dtype, device=device, quantization=quantization)
+        return tokenizer, adapter.load_model(
+            path, spec, dtype=dtype, device=device, quantization=quantization
+        )
     except TypeError as exc:
         if "quantization" not in str(exc):
             raise
-        raise StudioError(f"model adapter {adapter.name} cannot load {quantization} weights") from None
+        raise StudioError(
+            f"model adapter {adapter.name} cannot load {quantization} weights"
+        ) from None
 
 
 def load_model(
@@ -185,7 +211,9 @@ def load_model(
 
         lora_path = Path(lora_path)
         if not (lora_path / "adapter_config.json").exists():
-            raise StudioError(f"{lora_path}: no adapter_config.json; expected a LoRA adapter folder")
+            raise StudioError(
+                f"{lora_path}: no adapter_config.json; expected a LoRA adapter folder"
+            )
         model = PeftModel.from_pretrained(model, str(lora_path))
         if merge:
             model = model.merge_and_unload()

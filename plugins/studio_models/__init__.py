@@ -1,4 +1,5 @@
-"""Provides the built-in model adapters: Qwen2.5/Qwen3, Llama-3.x, InternLM2.5, GLM-4, Mistral, and tiny test models."""
+"""Provides the built-in model adapters:
+Qwen2.5/Qwen3, Llama-3.x, InternLM2.5, GLM-4, Mistral, and tiny test models."""
 
 from studio import hookimpl
 from studio_models.families import FAMILIES

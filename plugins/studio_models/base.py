@@ -1,4 +1,5 @@
-"""Provides HFModelAdapter: fetch from ModelScope / Hugging Face / a local folder, load with transformers."""
+"""Provides HFModelAdapter:
+fetch from ModelScope / Hugging Face / a local folder, load with transformers."""
 
 from __future__ import annotations
 
@@ -15,20 +16,65 @@ from studio.errors import StudioError
 # Each preset states only what differs from the defaults of studio.train.runconfig.RunConfig;
 # studio.toml [train] keys the user changed win over the preset.
 LORA_PRESETS: tuple[Preset, ...] = (
-    Preset("cpu-tiny", 0, {"dtype": "fp32", "tokens_per_batch": 2048, "lora_r": 8, "lr": 1e-3},
-           "CPU: only for tiny models and smoke tests"),
-    Preset("16g-qlora", 14, {"quantization": "4bit", "dtype": "bf16", "tokens_per_batch": 4096,
-                              "gradient_checkpointing": True, "lora_r": 16, "lr": 2e-4},
-           "4-bit QLoRA (bitsandbytes) for 16 GB cards"),
-    Preset("24g-lora", 22, {"dtype": "bf16", "tokens_per_batch": 4096, "gradient_checkpointing": True,
-                             "lora_r": 16, "lr": 2e-4}, "bf16 LoRA with gradient checkpointing, 24 GB cards"),
-    Preset("48g-lora", 44, {"dtype": "bf16", "tokens_per_batch": 8192, "row_tokens": 4096, "lora_r": 16,
-                             "lora_dropout": 0.0, "lr": 2e-4, "compile": True},
-           "bf16 LoRA, compiled layers, no checkpointing, 8k-token steps as two 4k rows, 40-48 GB cards"),
-    # measured on an H200 (bench/train_throughput.py, Llama-3.1-8B shape): compiled layers +23% tokens/s
-    Preset("80g-lora", 76, {"dtype": "bf16", "tokens_per_batch": 8192, "lora_r": 16, "lora_dropout": 0.0,
-                             "lr": 2e-4, "compile": True},
-           "bf16 LoRA, compiled layers, no checkpointing, 8k-token packed rows, 80 GB and larger cards"),
+    Preset(
+        "cpu-tiny",
+        0,
+        {"dtype": "fp32", "tokens_per_batch": 2048, "lora_r": 8, "lr": 1e-3},
+        "CPU: only for tiny models and smoke tests",
+    ),
+    Preset(
+        "16g-qlora",
+        14,
+        {
+            "quantization": "4bit",
+            "dtype": "bf16",
+            "tokens_per_batch": 4096,
+            "gradient_checkpointing": True,
+            "lora_r": 16,
+            "lr": 2e-4,
+        },
+        "4-bit QLoRA (bitsandbytes) for 16 GB cards",
+    ),
+    Preset(
+        "24g-lora",
+        22,
+        {
+            "dtype": "bf16",
+            "tokens_per_batch": 4096,
+            "gradient_checkpointing": True,
+            "lora_r": 16,
+            "lr": 2e-4,
+        },
+        "bf16 LoRA with gradient checkpointing, 24 GB cards",
+    ),
+    Preset(
+        "48g-lora",
+        44,
+        {
+            "dtype": "bf16",
+            "tokens_per_batch": 8192,
+            "row_tokens": 4096,
+            "lora_r": 16,
+            "lora_dropout": 0.0,
+            "lr": 2e-4,
+            "compile": True,
+        },
+        "bf16 LoRA, compiled layers, no checkpointing, 8k-token steps in 4k rows, 40-48 GB cards",
+    ),
+    # measured on an H200 (bench/train_throughput.py, Llama-3.1-8B shape): compiling adds ~22% tok/s
+    Preset(
+        "80g-lora",
+        76,
+        {
+            "dtype": "bf16",
+            "tokens_per_batch": 8192,
+            "lora_r": 16,
+            "lora_dropout": 0.0,
+            "lr": 2e-4,
+            "compile": True,
+        },
+        "bf16 LoRA, compiled layers, no checkpointing, 8k-token packed rows, 80 GB and larger",
+    ),
 )
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -75,13 +121,17 @@ class HFModelAdapter:
         local = Path(os.path.expanduser(spec.name))
         if spec.source == "local" or local.is_dir():
             if not local.is_dir():
-                raise StudioError(f"[model] name: {spec.name!r} is not a folder; expected a local model folder")
+                raise StudioError(
+                    f"[model] name: {spec.name!r} is not a folder; expected a local model folder"
+                )
             return local
         if spec.source == "modelscope":
             return download.modelscope(spec, progress)
         if spec.source == "huggingface":
             return download.huggingface(spec, progress)
-        raise StudioError(f"[model] source: {spec.source!r} is not supported by adapter {self.name}")
+        raise StudioError(
+            f"[model] source: {spec.source!r} is not supported by adapter {self.name}"
+        )
 
     # -- load -----------------------------------------------------------------------------
 
@@ -96,12 +146,17 @@ class HFModelAdapter:
             tokenizer.pad_token = tokenizer.eos_token
         if not getattr(tokenizer, "chat_template", None):
             if not self.chat_template:
-                raise StudioError(f"{path}: the tokenizer has no chat template; expected an instruct/chat model")
+                raise StudioError(
+                    f"{path}: the tokenizer has no chat template; expected an instruct/chat model"
+                )
             tokenizer.chat_template = self.chat_template  # a base checkpoint: the family's template
         return tokenizer
 
-    def load_model(self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = "") -> Any:
-        """Load the causal LM; ``quantization="4bit"`` loads NF4 weights for QLoRA (CUDA + bitsandbytes).
+    def load_model(
+        self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = ""
+    ) -> Any:
+        """Load the causal LM;
+        ``quantization="4bit"`` loads NF4 weights for QLoRA (CUDA + bitsandbytes).
 
         Raises:
             StudioError: 4-bit without bitsandbytes installed.
@@ -122,7 +177,9 @@ class HFModelAdapter:
 
             return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         if quantization:
-            raise StudioError(f"[train] quantization: expected 4bit or nothing, got {quantization!r}")
+            raise StudioError(
+                f"[train] quantization: expected 4bit or nothing, got {quantization!r}"
+            )
         model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
         return model.to(device)
 
@@ -132,11 +189,18 @@ def _nf4_config(dtype: Any) -> Any:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise StudioError("[train] quantization = \"4bit\" needs bitsandbytes: pip install 'persona-studio[qlora]'") from None
+        raise StudioError(
+            '[train] quantization = "4bit" needs bitsandbytes: '
+            "pip install 'persona-studio[qlora]'"
+        ) from None
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=dtype)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=dtype,
+    )
 
 
 def _refuse_pickles(path: Path, spec: ModelSpec) -> None:
@@ -147,5 +211,6 @@ def _refuse_pickles(path: Path, spec: ModelSpec) -> None:
         if os.environ.get("PERSONA_STUDIO_ALLOW_PICKLE") != "1":
             raise StudioError(
                 f"{path}: only pickled weights (*.bin) here, which can run code when loaded; "
-                "expected *.safetensors (set PERSONA_STUDIO_ALLOW_PICKLE=1 if you trust this folder)"
+                "expected *.safetensors "
+                "(set PERSONA_STUDIO_ALLOW_PICKLE=1 if you trust this folder)"
             )

@@ -1,4 +1,5 @@
-"""Provides model downloads from ModelScope (the seed's source) and the Hugging Face hub, with progress.
+"""Provides model downloads from ModelScope (the seed's source) and the Hugging Face hub,
+with progress.
 
 Both hubs resume a download where it stopped (files already complete are skipped, partial ones
 continue). Progress goes to ``progress(done_bytes, total_bytes, file)`` when a caller passes one
@@ -19,7 +20,17 @@ from studio.errors import StudioError
 
 Progress = Callable[[int, int, str], None]
 
-SKIP = ["original/*", "*.pth", "*.pt", "*.onnx", "*.onnx_data", "*.h5", "*.msgpack", "*.ot", "*.gguf"]
+SKIP = [
+    "original/*",
+    "*.pth",
+    "*.pt",
+    "*.onnx",
+    "*.onnx_data",
+    "*.h5",
+    "*.msgpack",
+    "*.ot",
+    "*.gguf",
+]
 
 
 class _Tally:
@@ -52,15 +63,20 @@ def modelscope(spec: ModelSpec, progress: Progress | None = None) -> Path:
         from modelscope import snapshot_download
     except ImportError as exc:  # pragma: no cover - modelscope is a dependency
         raise StudioError(f"modelscope is not importable: {exc}") from None
-    kwargs: dict[str, Any] = {"revision": spec.revision or None, "cache_dir": spec.cache_dir or None,
-                              "ignore_patterns": _skip(spec)}
+    kwargs: dict[str, Any] = {
+        "revision": spec.revision or None,
+        "cache_dir": spec.cache_dir or None,
+        "ignore_patterns": _skip(spec),
+    }
     if progress is not None:
         kwargs["progress_callbacks"] = [_modelscope_callback(_Tally(progress))]
     try:
         return Path(snapshot_download(spec.name, **kwargs))
     except Exception as exc:
-        raise StudioError(f"ModelScope download of {spec.name!r} failed: {type(exc).__name__}: {exc}; "
-                          "run the same command again to resume it") from None
+        raise StudioError(
+            f"ModelScope download of {spec.name!r} failed: {type(exc).__name__}: {exc}; "
+            "run the same command again to resume it"
+        ) from None
 
 
 def _modelscope_callback(tally: _Tally) -> type:
@@ -85,15 +101,20 @@ def huggingface(spec: ModelSpec, progress: Progress | None = None) -> Path:
     """Download (or find in the cache) a Hugging Face hub model folder."""
     from huggingface_hub import snapshot_download
 
-    kwargs: dict[str, Any] = {"revision": spec.revision or None, "cache_dir": spec.cache_dir or None,
-                              "ignore_patterns": _skip(spec)}
+    kwargs: dict[str, Any] = {
+        "revision": spec.revision or None,
+        "cache_dir": spec.cache_dir or None,
+        "ignore_patterns": _skip(spec),
+    }
     if progress is not None:
         kwargs["tqdm_class"] = _hf_tqdm(_Tally(progress))
     try:
         return Path(snapshot_download(spec.name, **kwargs))
     except Exception as exc:
-        raise StudioError(f"Hugging Face download of {spec.name!r} failed: {type(exc).__name__}: {exc}; "
-                          "run the same command again to resume it") from None
+        raise StudioError(
+            f"Hugging Face download of {spec.name!r} failed: {type(exc).__name__}: {exc}; "
+            "run the same command again to resume it"
+        ) from None
 
 
 def _hf_tqdm(tally: _Tally) -> type:

@@ -16,9 +16,11 @@ CHATML = (
 LLAMA3 = (
     "{{- bos_token }}"
     "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] + '<|eot_id|>' }}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' "
+    "+ message['content'] + '<|eot_id|>' }}"
     "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
 )
 
 INTERNLM2 = "{{- bos_token }}" + CHATML
@@ -36,7 +38,8 @@ MISTRAL = (
     "{%- set system = messages[0]['content'] if messages[0]['role'] == 'system' else '' %}"
     "{%- for message in messages if message['role'] != 'system' %}"
     "{%- if message['role'] == 'user' %}"
-    "{{- '[INST] ' + (system + '\\n\\n' if loop.first and system else '') + message['content'] + ' [/INST]' }}"
+    "{{- '[INST] ' + (system + '\\n\\n' if loop.first and system else '') "
+    "+ message['content'] + ' [/INST]' }}"
     "{%- else %}{{- ' ' + message['content'] + eos_token }}{%- endif %}"
     "{%- endfor %}"
 )

@@ -24,15 +24,34 @@ CHATML = (
 LLAMA3 = (
     "{{- bos_token }}"
     "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] + '<|eot_id|>' }}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' "
+    "+ message['content'] + '<|eot_id|>' }}"
     "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
 )
 
 _SPECIALS = {
-    "qwen2": (["<|endoftext|>", "<|im_start|>", "<|im_end|>"], "<|im_end|>", "<|endoftext|>", None, CHATML),
-    "llama": (["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
-              "<|eot_id|>", "<|end_of_text|>", "<|begin_of_text|>", LLAMA3),
+    "qwen2": (
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        "<|im_end|>",
+        "<|endoftext|>",
+        None,
+        CHATML,
+    ),
+    "llama": (
+        [
+            "<|begin_of_text|>",
+            "<|end_of_text|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|eot_id|>",
+        ],
+        "<|eot_id|>",
+        "<|end_of_text|>",
+        "<|begin_of_text|>",
+        LLAMA3,
+    ),
 }
 
 FORMAT_VERSION = 1
@@ -40,7 +59,11 @@ FORMAT_VERSION = 1
 
 def _byte_alphabet() -> list[str]:
     """The 256 printable characters that byte-level pre-tokenisation maps the bytes 0..255 to."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     table: dict[int, str] = {b: chr(b) for b in printable}
     extra = 0
     for b in range(256):
@@ -51,7 +74,8 @@ def _byte_alphabet() -> list[str]:
 
 
 def build_tokenizer(arch: str) -> Any:
-    """A byte-level tokenizer (256 byte tokens + the family's special tokens) with its chat template."""
+    """A byte-level tokenizer
+    (256 byte tokens + the family's special tokens) with its chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -62,19 +86,32 @@ def build_tokenizer(arch: str) -> Any:
     core.decoder = decoders.ByteLevel()
     core.add_special_tokens(specials)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, eos_token=eos, pad_token=pad, bos_token=bos, chat_template=template,
+        tokenizer_object=core,
+        eos_token=eos,
+        pad_token=pad,
+        bos_token=bos,
+        chat_template=template,
     )
     return tokenizer
 
 
 def build_model(arch: str, vocab_size: int, seed: int = 0, **overrides: Any) -> Any:
-    """Random weights of a small config of the real architecture (seeded: same seed, same weights)."""
+    """Random weights of a small config of the real architecture (seeded:
+    same seed, same weights)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-    shape = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, max_position_embeddings=4096, vocab_size=vocab_size,
-                 tie_word_embeddings=False, use_cache=True)
+    shape = dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        vocab_size=vocab_size,
+        tie_word_embeddings=False,
+        use_cache=True,
+    )
     shape.update(overrides)
     torch.manual_seed(seed)
     if arch == "qwen2":
@@ -89,23 +126,34 @@ class TinyAdapter(HFModelAdapter):
         specials = _SPECIALS[arch]
         super().__init__(
             name=name,
-            description=f"random-weight {arch} (2 layers, hidden 64) + byte tokenizer: tests and offline demos",
+            description=f"random-weight {arch} (2 layers, hidden 64), byte tokenizer: tests, demos",
             patterns=(name,),
             lora_targets=ALL_LINEAR,
             end_of_turn=(specials[1],),
             default_model=name,
-            presets=(Preset("cpu-tiny", 0, {"dtype": "fp32", "tokens_per_batch": 4096, "lr": 2e-3, "lora_r": 8},
-                            "tiny model on the CPU"),),
+            presets=(
+                Preset(
+                    "cpu-tiny",
+                    0,
+                    {"dtype": "fp32", "tokens_per_batch": 4096, "lr": 2e-3, "lora_r": 8},
+                    "tiny model on the CPU",
+                ),
+            ),
         )
         self.arch = arch
 
     def fetch(self, spec: ModelSpec, progress: Any = None) -> Path:
-        """Write the tiny model folder under ``cache_dir`` (or the user cache) once; reuse it after."""
+        """Write the tiny model folder under ``cache_dir`` (or the user cache) once;
+        reuse it after."""
         import os
 
         from studio.fsutil import atomic_write_text
 
-        root = Path(spec.cache_dir) if spec.cache_dir else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "persona-studio"
+        root = (
+            Path(spec.cache_dir)
+            if spec.cache_dir
+            else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "persona-studio"
+        )
         folder = root / f"{self.name}-v{FORMAT_VERSION}"
         if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
             return folder
@@ -121,7 +169,10 @@ class TinyAdapter(HFModelAdapter):
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        atomic_write_text(tmp / "persona_studio_tiny.json", json.dumps({"arch": self.arch, "format": FORMAT_VERSION}))
+        atomic_write_text(
+            tmp / "persona_studio_tiny.json",
+            json.dumps({"arch": self.arch, "format": FORMAT_VERSION}),
+        )
         try:
             os.replace(tmp, folder)
         except OSError:  # another process won the race: use its folder

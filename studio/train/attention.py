@@ -14,6 +14,7 @@ transformers version; the parity test checks it against each sample run alone.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 NAME = "studio_packed"
@@ -41,7 +42,9 @@ def register(kernel: str = "auto", device_type: str = "cpu") -> str:
     if kernel == "auto":
         kernel = "varlen" if device_type == "cuda" and _has_varlen() else "segments"
     if kernel == "varlen" and (device_type != "cuda" or not _has_varlen()):
-        raise ValueError("[train] attention: varlen needs CUDA and torch.nn.attention.varlen (PyTorch 2.9+)")
+        raise ValueError(
+            "[train] attention: varlen needs CUDA and torch.nn.attention.varlen (PyTorch 2.9+)"
+        )
     _state["kernel"] = kernel
     # kept out of torch.compile graphs: sample boundaries change every row, layer shapes do not
     import torch
@@ -58,7 +61,10 @@ def register(kernel: str = "auto", device_type: str = "cpu") -> str:
 
 def use_packed_attention(model: Any) -> None:
     """Switch a loaded transformers model (and its sub-configs) to ``studio_packed``."""
-    configs = [model.config, *(getattr(model.config, key) for key in getattr(model.config, "sub_configs", {}) or {})]
+    configs = [
+        model.config,
+        *(getattr(model.config, key) for key in getattr(model.config, "sub_configs", {}) or {}),
+    ]
     for config in configs:
         if config is not None and hasattr(config, "_attn_implementation"):
             config._attn_implementation = NAME
@@ -73,10 +79,17 @@ def _has_varlen() -> bool:
 
 
 def packed_attention(
-    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
-    scaling: float | None = None, **kwargs: Any,
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
 ) -> tuple[Any, None]:
-    """Attention over a packed row; query ``[1, H, T, D]``, key/value ``[1, Hkv, T, D]`` → ``[1, T, H, D]``.
+    """Attention over a packed row;
+    query ``[1, H, T, D]``, key/value ``[1, Hkv, T, D]`` → ``[1, T, H, D]``.
 
     Without ``packed_cu_seqlens`` (a plain unpacked batch) it is ordinary causal attention.
     """
@@ -88,16 +101,27 @@ def packed_attention(
     window = kwargs.get("sliding_window")
     if cu_seqlens is None:
         if attention_mask is not None:
-            raise ValueError("studio_packed attention takes no attention mask: pack the batch instead of padding it")
-        out = F.scaled_dot_product_attention(query, key, value, is_causal=True, scale=scaling,
-                                             enable_gqa=key.shape[1] != query.shape[1])
+            raise ValueError(
+                "studio_packed attention takes no attention mask: "
+                "pack the batch instead of padding it"
+            )
+        out = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            is_causal=True,
+            scale=scaling,
+            enable_gqa=key.shape[1] != query.shape[1],
+        )
         return out.transpose(1, 2).contiguous(), None
     if query.shape[0] != 1:
         raise ValueError(f"a packed batch is one row; got {query.shape[0]} rows")
     max_seqlen = int(kwargs.get("packed_max_seqlen") or query.shape[2])
     if window is not None and max_seqlen > window:
-        raise ValueError(f"a sample of {max_seqlen} tokens is longer than the sliding window ({window}); "
-                         "lower [train] max_length")
+        raise ValueError(
+            f"a sample of {max_seqlen} tokens is longer than the sliding window ({window}); "
+            "lower [train] max_length"
+        )
     kernel = _state["kernel"]
     if kernel == "varlen":
         return _varlen(query, key, value, cu_seqlens, max_seqlen, scaling), None
@@ -106,27 +130,44 @@ def packed_attention(
     return _segments(query, key, value, cu_seqlens, scaling, kwargs.get("packed_dense_mask")), None
 
 
-def _segments(query: Any, key: Any, value: Any, cu_seqlens: Any, scaling: float | None, mask: Any = None) -> Any:
+def _segments(
+    query: Any, key: Any, value: Any, cu_seqlens: Any, scaling: float | None, mask: Any = None
+) -> Any:
     """Causal SDPA on each sample's slice (or once with the row's block-diagonal mask)."""
     import torch
     import torch.nn.functional as F
 
     if mask is not None:
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling,
-                                             enable_gqa=key.shape[1] != query.shape[1])
+        out = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=mask,
+            scale=scaling,
+            enable_gqa=key.shape[1] != query.shape[1],
+        )
         return out.transpose(1, 2).contiguous()
 
     bounds = cu_seqlens.tolist()
     gqa = key.shape[1] != query.shape[1]
     pieces = [
-        F.scaled_dot_product_attention(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], is_causal=True,
-                                       scale=scaling, enable_gqa=gqa)
-        for a, b in zip(bounds, bounds[1:]) if b > a
+        F.scaled_dot_product_attention(
+            query[:, :, a:b],
+            key[:, :, a:b],
+            value[:, :, a:b],
+            is_causal=True,
+            scale=scaling,
+            enable_gqa=gqa,
+        )
+        for a, b in pairwise(bounds)
+        if b > a
     ]
     return torch.cat(pieces, dim=2).transpose(1, 2).contiguous()
 
 
-def _varlen(query: Any, key: Any, value: Any, cu_seqlens: Any, max_seqlen: int, scaling: float | None) -> Any:
+def _varlen(
+    query: Any, key: Any, value: Any, cu_seqlens: Any, max_seqlen: int, scaling: float | None
+) -> Any:
     """Flash-attention varlen: [T, H, D] tensors, causal, no work outside each sample."""
     import torch
     from torch.nn.attention.varlen import varlen_attn
@@ -140,10 +181,14 @@ def _varlen(query: Any, key: Any, value: Any, cu_seqlens: Any, max_seqlen: int, 
         v = v.repeat_interleave(groups, dim=1)
     cu = cu_seqlens.to(device=q.device, dtype=torch.int32)
     options = _varlen_options()
-    kwargs: dict[str, Any] = {"is_causal": True} if "is_causal" in options else {"window_size": (-1, 0)}
+    kwargs: dict[str, Any] = (
+        {"is_causal": True} if "is_causal" in options else {"window_size": (-1, 0)}
+    )
     if scaling is not None and "scale" in options:
         kwargs["scale"] = scaling
-    elif scaling is not None:  # older signature: the kernel scales by 1/sqrt(D); fold the rest into q
+    elif (
+        scaling is not None
+    ):  # older signature: the kernel scales by 1/sqrt(D); fold the rest into q
         q = q * (scaling * q.shape[-1] ** 0.5)
     out = varlen_attn(q, k, v, cu, cu, max_seqlen, max_seqlen, **kwargs)
     return out.unsqueeze(0)  # [1, T, H, D]
@@ -193,7 +238,7 @@ def _row_info(batch: dict[str, Any]) -> dict[str, Any]:
     if _state["kernel"] == "segments" and length <= DENSE_MASK_MAX:
         import torch
 
-        # one block-diagonal causal mask for the row: a single SDPA call per layer instead of one per sample
+        # one block-diagonal causal mask for the row: one SDPA call per layer, not one per sample
         document = torch.repeat_interleave(torch.arange(len(cu) - 1), (cu[1:] - cu[:-1]).long())
         same = document[:, None] == document[None, :]
         causal = torch.ones(length, length, dtype=torch.bool).tril()
@@ -210,7 +255,9 @@ def _row_info(batch: dict[str, Any]) -> dict[str, Any]:
         def mask_mod(b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
             return (document[q_idx] == document[kv_idx]) & (q_idx >= kv_idx)
 
-        out["packed_block_mask"] = create_block_mask(mask_mod, None, None, length, length, device=device)
+        out["packed_block_mask"] = create_block_mask(
+            mask_mod, None, None, length, length, device=device
+        )
     return out
 
 
@@ -220,9 +267,17 @@ def _flex(query: Any, key: Any, value: Any, block_mask: Any, scaling: float | No
     from torch.nn.attention.flex_attention import flex_attention
 
     if block_mask is None:
-        raise ValueError("the flex kernel needs the row's block mask: build the forward kwargs with row_kwargs()")
+        raise ValueError(
+            "the flex kernel needs the row's block mask: build the forward kwargs with row_kwargs()"
+        )
     if "flex" not in _state:
         _state["flex"] = torch.compile(flex_attention, dynamic=False)
-    out = _state["flex"](query, key, value, block_mask=block_mask, scale=scaling,
-                         enable_gqa=key.shape[1] != query.shape[1])
+    out = _state["flex"](
+        query,
+        key,
+        value,
+        block_mask=block_mask,
+        scale=scaling,
+        enable_gqa=key.shape[1] != query.shape[1],
+    )
     return out.transpose(1, 2).contiguous()

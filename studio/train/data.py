@@ -73,18 +73,37 @@ class EncodeReport:
     system_replaced: int = 0
     appended_eot: int = 0
 
+    def summary(self) -> dict[str, Any]:
+        """Counts for the ``data`` event (the first 50 dropped ids, for looking them up)."""
+        return {
+            "too_long": len(self.too_long),
+            "too_long_ids": self.too_long[:50],
+            "split": len(self.split),
+            "no_reply": len(self.no_reply),
+            "system_replaced": self.system_replaced,
+            "appended_eot": self.appended_eot,
+        }
+
     def merge(self, other: EncodeReport) -> EncodeReport:
         """Sum of two reports (train + eval)."""
         return EncodeReport(
-            self.samples + other.samples, self.encoded + other.encoded, self.too_long + other.too_long,
-            self.split + other.split, self.no_reply + other.no_reply,
-            self.system_replaced + other.system_replaced, self.appended_eot + other.appended_eot,
+            self.samples + other.samples,
+            self.encoded + other.encoded,
+            self.too_long + other.too_long,
+            self.split + other.split,
+            self.no_reply + other.no_reply,
+            self.system_replaced + other.system_replaced,
+            self.appended_eot + other.appended_eot,
         )
 
 
-def render(tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
+def render(
+    tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = False
+) -> str:
     """The chat template's text for ``messages``."""
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
 
 
 def _turn_spans(tokenizer: Any, messages: list[dict[str, str]], full: str) -> list[tuple[int, int]]:
@@ -111,17 +130,24 @@ def _turn_spans(tokenizer: Any, messages: list[dict[str, str]], full: str) -> li
         content = message["content"].strip()
         start = full.find(content, cursor)
         if not content or start < 0:
-            raise StudioError("the chat template does not render the assistant's text verbatim; cannot place the loss mask")
+            raise StudioError(
+                "the chat template does not render the assistant's text verbatim; "
+                "cannot place the loss mask"
+            )
         cursor = start + len(content)
         spans.append((start, cursor))
     return spans
 
 
 def encode_messages(
-    tokenizer: Any, messages: list[dict[str, str]], eot_ids: Sequence[int], sample_id: str = "",
+    tokenizer: Any,
+    messages: list[dict[str, str]],
+    eot_ids: Sequence[int],
+    sample_id: str = "",
     eos_id: int | None = None,
 ) -> tuple[Encoded, int]:
-    """Tokenise a conversation with its chat template; supervise each assistant turn + one end-of-turn.
+    """Tokenise a conversation with its chat template;
+    supervise each assistant turn + one end-of-turn.
 
     Args:
         tokenizer: the model's tokenizer (with its chat template).
@@ -182,8 +208,14 @@ def _exchanges(sample: Sample) -> list[list[dict[str, str]]]:
 
 
 def encode_samples(
-    tokenizer: Any, samples: Sequence[Sample], eot_ids: Sequence[int], max_length: int, *,
-    system: str | None = None, overlong: str = "drop", eos_id: int | None = None,
+    tokenizer: Any,
+    samples: Sequence[Sample],
+    eot_ids: Sequence[int],
+    max_length: int,
+    *,
+    system: str | None = None,
+    overlong: str = "drop",
+    eos_id: int | None = None,
 ) -> tuple[list[Encoded], EncodeReport]:
     """Encode samples; none is ever cut silently.
 
@@ -202,7 +234,9 @@ def encode_samples(
         The encoded items and a report of what was dropped, split or changed.
     """
     if overlong not in OVERLONG_CHOICES:
-        raise StudioError(f"[train] overlong: expected one of {', '.join(OVERLONG_CHOICES)}, got {overlong!r}")
+        raise StudioError(
+            f"[train] overlong: expected one of {', '.join(OVERLONG_CHOICES)}, got {overlong!r}"
+        )
     report = EncodeReport(samples=len(samples))
     encoded: list[Encoded] = []
     for sample in samples:
@@ -231,10 +265,17 @@ def encode_samples(
 
 
 def _split(
-    tokenizer: Any, head: list[dict[str, str]], exchanges: list[list[dict[str, str]]], eot_ids: Sequence[int],
-    max_length: int, sample_id: str, eos_id: int | None, report: EncodeReport,
+    tokenizer: Any,
+    head: list[dict[str, str]],
+    exchanges: list[list[dict[str, str]]],
+    eot_ids: Sequence[int],
+    max_length: int,
+    sample_id: str,
+    eos_id: int | None,
+    report: EncodeReport,
 ) -> list[Encoded]:
-    """Greedy pieces of consecutive exchanges that fit ``max_length``; every reply is learnt once."""
+    """Greedy pieces of consecutive exchanges that fit ``max_length``;
+    every reply is learnt once."""
     pieces: list[Encoded] = []
     start = 0
     while start < len(exchanges):
@@ -242,7 +283,9 @@ def _split(
         end = start
         while end < len(exchanges):
             messages = head + [m for group in exchanges[start : end + 1] for m in group]
-            candidate = encode_messages(tokenizer, messages, eot_ids, f"{sample_id}#{len(pieces) + 1}", eos_id)
+            candidate = encode_messages(
+                tokenizer, messages, eot_ids, f"{sample_id}#{len(pieces) + 1}", eos_id
+            )
             if len(candidate[0]) > max_length:
                 break
             best = candidate

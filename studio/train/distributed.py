@@ -1,4 +1,5 @@
-"""Provides the process group of a multi-process run: who am I, sums across ranks, DDP and FSDP wrapping.
+"""Provides the process group of a multi-process run:
+who am I, sums across ranks, DDP and FSDP wrapping.
 
 One process per GPU, started by ``torchrun`` or ``accelerate launch`` (both set ``RANK``,
 ``WORLD_SIZE`` and ``LOCAL_RANK``); without CUDA the processes talk over gloo on the CPU, which
@@ -35,11 +36,15 @@ class Dist:
 
     @classmethod
     def from_env(cls) -> Dist:
-        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
-                   int(os.environ.get("LOCAL_RANK", "0")))
+        return cls(
+            int(os.environ.get("RANK", "0")),
+            int(os.environ.get("WORLD_SIZE", "1")),
+            int(os.environ.get("LOCAL_RANK", "0")),
+        )
 
     def init(self, use_cuda: bool) -> None:
-        """Join the process group (NCCL on GPUs, gloo on the CPU) when there is more than one process."""
+        """Join the process group (NCCL on GPUs,
+        gloo on the CPU) when there is more than one process."""
         import torch.distributed as dist
 
         if self.world > 1 and not dist.is_initialized():
@@ -84,16 +89,18 @@ def wrap(module: Any, dist_info: Dist, parallel: str, device: Any) -> Any:
     if parallel == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
-        for layer in _decoder_layers(module):
+        for layer in decoder_layers(module):
             fully_shard(layer)
         fully_shard(module)
         return module
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+    return DistributedDataParallel(
+        module, device_ids=[device.index] if device.type == "cuda" else None
+    )
 
 
-def _decoder_layers(module: Any) -> list[Any]:
+def decoder_layers(module: Any) -> list[Any]:
     """The repeated transformer blocks of a (peft-wrapped) causal LM."""
     layers = []
     for name, child in module.named_modules():
@@ -109,38 +116,57 @@ def full_trainable_state(model: Any, dist_info: Dist, parallel: str) -> dict[str
     if parallel == "fsdp" and dist_info.world > 1:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-        state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        state = get_model_state_dict(
+            model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
         trainable = {name for name, p in model.named_parameters() if p.requires_grad}
         return {k: v for k, v in state.items() if k in trainable}
-    return {name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad}
+    return {
+        name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad
+    }
 
 
 def optimizer_state(model: Any, optimizer: Any, dist_info: Dist, parallel: str) -> dict[str, Any]:
     """The optimizer state, full (gathered) under FSDP; every rank must call it under FSDP."""
     if parallel == "fsdp" and dist_info.world > 1:
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_optimizer_state_dict,
+        )
 
-        return get_optimizer_state_dict(model, optimizer,
-                                        options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return get_optimizer_state_dict(
+            model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
     return optimizer.state_dict()
 
 
-def load_optimizer_state(model: Any, optimizer: Any, state: dict[str, Any], dist_info: Dist, parallel: str) -> None:
+def load_optimizer_state(
+    model: Any, optimizer: Any, state: dict[str, Any], dist_info: Dist, parallel: str
+) -> None:
     """Restore an optimizer state saved by :func:`optimizer_state`."""
     if parallel == "fsdp" and dist_info.world > 1:
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_optimizer_state_dict,
+        )
 
-        set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True))
+        set_optimizer_state_dict(
+            model, optimizer, state, options=StateDictOptions(full_state_dict=True)
+        )
         return
     optimizer.load_state_dict(state)
 
 
-def load_trainable_state(model: Any, weights: dict[str, Any], dist_info: Dist, parallel: str) -> None:
+def load_trainable_state(
+    model: Any, weights: dict[str, Any], dist_info: Dist, parallel: str
+) -> None:
     """Copy full LoRA weights into the (possibly sharded) model."""
     if parallel == "fsdp" and dist_info.world > 1:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
-        set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
+        set_model_state_dict(
+            model, weights, options=StateDictOptions(full_state_dict=True, strict=False)
+        )
         return
     params = dict(model.named_parameters())
     import torch

@@ -41,7 +41,8 @@ class JsonlSink:
         self.enabled = enabled
 
     def log(self, event: str, *, force: bool = False, **payload: Any) -> dict[str, Any]:
-        """Append one event; ``force`` writes it from any rank (a failure on rank 3 must be seen)."""
+        """Append one event; ``force`` writes it from any rank
+        (a failure on rank 3 must be seen)."""
         record = {"event": event, "t": round(time.time(), 3), **payload}
         if self.enabled or force:
             append_jsonl(self.path, record, sync=event != "step")
@@ -56,7 +57,10 @@ def read_events(path: str | Path) -> list[dict[str, Any]]:
 
 
 def follow(
-    path: str | Path, cancel: Event | None = None, poll: float = 0.1, alive: Callable[[], bool] | None = None,
+    path: str | Path,
+    cancel: Event | None = None,
+    poll: float = 0.1,
+    alive: Callable[[], bool] | None = None,
     start: int = 0,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield batches of new events as the file grows, until the run ends or ``cancel`` is set.
@@ -152,7 +156,7 @@ class RunState:
             self.status = "running"
             self.error = None
         elif kind == "resumed":
-            # steps after the checkpoint were logged by the attempt that crashed or stopped: redone now
+            # steps after the checkpoint were logged by the attempt that ended: they are redone
             self.resumes += 1
             self.step = int(event.get("step", 0))
             self.losses = [(s, v) for s, v in self.losses if s <= self.step]
@@ -182,7 +186,9 @@ class RunState:
                 self.eval_losses.append((int(event.get("step", self.step)), float(self.eval_loss)))
         elif kind == "checkpoint":
             self.checkpoints.append(int(event.get("step", self.step)))
-        elif kind == "rank_failed":  # another process of a multi-process run failed; rank 0 may hang
+        elif (
+            kind == "rank_failed"
+        ):  # another process of a multi-process run failed; rank 0 may hang
             self.error = f"rank {event.get('rank')}: {event.get('error')}"
         elif kind in TERMINAL:
             self.status = kind

@@ -1,4 +1,5 @@
-"""Provides GPU telemetry (utilisation, memory, temperature, power) through NVML, when there is a GPU.
+"""Provides GPU telemetry (utilisation, memory, temperature, power) through NVML,
+when there is a GPU.
 
 NVML numbers GPUs physically while PyTorch numbers the visible ones (``CUDA_VISIBLE_DEVICES``),
 so the sampler finds its GPU by UUID.
@@ -56,7 +57,11 @@ class GpuSampler:
         try:
             util = nv.nvmlDeviceGetUtilizationRates(self.handle)
             mem = nv.nvmlDeviceGetMemoryInfo(self.handle)
-            out = {"util": util.gpu, "mem_used_gb": round(mem.used / 2**30, 2), "mem_total_gb": round(mem.total / 2**30, 2)}
+            out = {
+                "util": util.gpu,
+                "mem_used_gb": round(mem.used / 2**30, 2),
+                "mem_total_gb": round(mem.total / 2**30, 2),
+            }
             out["temp_c"] = nv.nvmlDeviceGetTemperature(self.handle, nv.NVML_TEMPERATURE_GPU)
             out["power_w"] = round(nv.nvmlDeviceGetPowerUsage(self.handle) / 1000, 1)
         except Exception:

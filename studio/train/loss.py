@@ -38,11 +38,14 @@ def supervised_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
             padded rows with an ``attention_mask`` (reference path).
 
     Returns:
-        ``(loss_sum, n)``: the summed cross-entropy (a scalar tensor) and the supervised token count.
+        ``(loss_sum, n)``: the summed cross-entropy (a scalar tensor) and the supervised token
+        count.
     """
     inner = unwrap(model)
     decoder = inner.get_decoder()
-    kwargs: dict[str, Any] = {k: batch[k] for k in ("input_ids", "position_ids", "attention_mask") if k in batch}
+    kwargs: dict[str, Any] = {
+        k: batch[k] for k in ("input_ids", "position_ids", "attention_mask") if k in batch
+    }
     if "cu_seqlens" in batch:
         kwargs.update(row_kwargs(batch))
     else:
@@ -67,13 +70,18 @@ def head_loss(head: Any, hidden: Any, targets: Any) -> Any:
         return chunk_loss(hidden, targets)
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, hidden.shape[0], rows):
-        total = total + checkpoint(chunk_loss, hidden[start : start + rows], targets[start : start + rows],
-                                   use_reentrant=False)
+        total = total + checkpoint(
+            chunk_loss,
+            hidden[start : start + rows],
+            targets[start : start + rows],
+            use_reentrant=False,
+        )
     return total
 
 
 class SupervisedLoss(torch.nn.Module):
-    """Wraps a model so that ``forward(batch)`` returns ``(loss_sum, n)``: the module DDP and FSDP wrap."""
+    """Wraps a model so that ``forward(batch)`` returns ``(loss_sum, n)``:
+    the module DDP and FSDP wrap."""
 
     def __init__(self, model: Any) -> None:
         super().__init__()

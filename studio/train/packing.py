@@ -1,4 +1,5 @@
-"""Provides padding-free packing: which samples make each optimizer step, and how a step is cut into rows.
+"""Provides padding-free packing:
+which samples make each optimizer step, and how a step is cut into rows.
 
 The plan of an epoch depends on the samples, ``tokens_per_step``, the seed and the epoch only,
 never on the number of processes: the same job gives the same steps on one GPU or eight. A
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from studio.train.data import IGNORE, Encoded
@@ -24,7 +26,9 @@ MAX_OPEN = 64
 """Open (not yet full) steps carried between windows; beyond it, all open steps are closed."""
 
 
-def plan_epoch(lengths: Sequence[int], tokens_per_step: int, seed: int, epoch: int) -> list[list[int]]:
+def plan_epoch(
+    lengths: Sequence[int], tokens_per_step: int, seed: int, epoch: int
+) -> list[list[int]]:
     """Indices of the samples of each optimizer step of one epoch.
 
     Shuffle (seeded by seed and epoch), then first-fit-decreasing inside windows of the
@@ -56,7 +60,11 @@ def plan_epoch(lengths: Sequence[int], tokens_per_step: int, seed: int, epoch: i
                 bins.append([index])
                 fill.append(size)
         # a step that no sample can join any more is done; the others take the next window's samples
-        done = [b for b, used in enumerate(fill) if tokens_per_step - used < smallest or len(bins) > MAX_OPEN]
+        done = [
+            b
+            for b, used in enumerate(fill)
+            if tokens_per_step - used < smallest or len(bins) > MAX_OPEN
+        ]
         steps.extend(bins[b] for b in done)
         bins = [members for b, members in enumerate(bins) if b not in done]
         fill = [used for b, used in enumerate(fill) if b not in done]
@@ -65,7 +73,9 @@ def plan_epoch(lengths: Sequence[int], tokens_per_step: int, seed: int, epoch: i
     return steps
 
 
-def shard_step(step: Sequence[int], lengths: Sequence[int], world: int, row_tokens: int) -> list[list[list[int]]]:
+def shard_step(
+    step: Sequence[int], lengths: Sequence[int], world: int, row_tokens: int
+) -> list[list[list[int]]]:
     """Share one step's samples between ``world`` processes and cut each share into rows.
 
     Longest-first into the least-loaded share balances tokens; rows are first-fit-decreasing
@@ -99,7 +109,8 @@ def shard_step(step: Sequence[int], lengths: Sequence[int], world: int, row_toke
 
 
 def collate(batch: Sequence[Encoded], pad_to: int = 0) -> dict[str, Any]:
-    """One packed row, shape [1, T]: ``input_ids``, ``labels``, ``position_ids``, ``cu_seqlens``, ``max_seqlen``.
+    """One packed row, shape [1, T]:
+    ``input_ids``, ``labels``, ``position_ids``, ``cu_seqlens``, ``max_seqlen``.
 
     Args:
         batch: the samples of the row.
@@ -118,7 +129,7 @@ def collate(batch: Sequence[Encoded], pad_to: int = 0) -> dict[str, Any]:
         labels += [IGNORE] + item.labels[1:]
         positions += list(range(len(item)))
         bounds.append(len(input_ids))
-    longest = max(b - a for a, b in zip(bounds, bounds[1:]))
+    longest = max(b - a for a, b in pairwise(bounds))
     if pad_to and len(input_ids) < pad_to:
         filler = pad_to - len(input_ids)
         input_ids += [input_ids[-1]] * filler
@@ -136,7 +147,8 @@ def collate(batch: Sequence[Encoded], pad_to: int = 0) -> dict[str, Any]:
 
 
 def collate_padded(batch: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
-    """Pad-to-longest rows with an attention mask (the seed's batching; a reference in tests and the bench)."""
+    """Pad-to-longest rows with an attention mask (the seed's batching;
+    a reference in tests and the bench)."""
     import torch
 
     longest = max(len(item) for item in batch)

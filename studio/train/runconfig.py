@@ -1,4 +1,5 @@
-"""Provides RunConfig: everything one run needs, frozen into ``runs/<id>/config.json`` when it is prepared.
+"""Provides RunConfig:
+everything one run needs, frozen into ``runs/<id>/config.json`` when it is prepared.
 
 Precedence when a run is prepared: the model adapter's preset for the GPU, then the keys the
 user set in studio.toml ``[train]``, then command-line overrides. The frozen file is what the
@@ -26,13 +27,17 @@ class RunConfig:
     model: dict[str, Any]
     """The base model (a ModelSpec as a dict)."""
     dtype: str = "auto"
-    """``auto`` (bf16 on a GPU that has it, else fp32), ``bf16``, ``fp16`` or ``fp32``; LoRA weights stay fp32."""
+    """``auto`` (bf16 on a GPU that has it, else fp32), ``bf16``, ``fp16`` or ``fp32``;
+    LoRA weights stay fp32."""
     quantization: str = ""
-    """``4bit``: QLoRA, the base weights in NF4 through bitsandbytes (for GPUs short of memory); empty: none."""
+    """``4bit``: QLoRA, the base weights in NF4 through bitsandbytes (for GPUs short of memory);
+    empty: none."""
     attention: str = "auto"
-    """Packed attention kernel: ``auto`` (varlen flash on CUDA, else per-sample SDPA), ``varlen``, ``flex``, ``segments``."""
+    """Packed attention kernel:
+    ``auto`` (varlen flash on CUDA, else per-sample SDPA), ``varlen``, ``flex``, ``segments``."""
     compile: bool = False
-    """torch.compile each decoder layer (fuses norms, rotary and activations); rows are padded to a fixed size."""
+    """torch.compile each decoder layer (fuses norms, rotary and activations);
+    rows are padded to a fixed size."""
 
     # data
     character: str = ""
@@ -40,13 +45,16 @@ class RunConfig:
     persona: str = ""
     """The system prompt of every sample (the same text chat uses)."""
     max_length: int = 1024
-    """Longest sample in tokens; longer ones are dropped or split (``overlong``) and counted, never cut."""
+    """Longest sample in tokens;
+    longer ones are dropped or split (``overlong``) and counted, never cut."""
     overlong: str = "drop"
-    """What happens to a sample over ``max_length``: ``drop`` it, or ``split`` a multi-turn one into pieces."""
+    """What happens to a sample over ``max_length``:
+    ``drop`` it, or ``split`` a multi-turn one into pieces."""
     tokens_per_batch: int = 8192
     """Tokens per optimizer step across all GPUs (packed samples, no padding)."""
     row_tokens: int = 0
-    """Most tokens in one forward pass of one GPU (0: ``tokens_per_batch`` / GPUs); smaller rows use less memory."""
+    """Most tokens in one forward pass of one GPU (0: ``tokens_per_batch`` / GPUs);
+    smaller rows use less memory."""
 
     # lora
     lora_r: int = 8
@@ -76,7 +84,8 @@ class RunConfig:
 
     # parallel
     parallel: str = "ddp"
-    """Several GPUs: ``ddp`` (each holds the model) or ``fsdp`` (layers sharded, for models too big for one GPU)."""
+    """Several GPUs: ``ddp`` (each holds the model) or ``fsdp`` (layers sharded,
+    for models too big for one GPU)."""
 
     # logging
     eval_every: int = 50
@@ -107,7 +116,9 @@ class RunConfig:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise StudioError(f"{path}: no run config; expected a run folder made by `persona-studio train`") from None
+            raise StudioError(
+                f"{path}: no run config; expected a run folder made by `persona-studio train`"
+            ) from None
         except json.JSONDecodeError as exc:
             raise StudioError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
         return cls.from_dict(data, str(path))
@@ -119,14 +130,30 @@ class RunConfig:
         from studio.train.distributed import PARALLEL_CHOICES
 
         rules = [
-            ("dtype", self.dtype in ("auto", "bf16", "fp16", "fp32"), "one of auto, bf16, fp16, fp32"),
+            (
+                "dtype",
+                self.dtype in ("auto", "bf16", "fp16", "fp32"),
+                "one of auto, bf16, fp16, fp32",
+            ),
             ("quantization", self.quantization in ("", "4bit"), "empty or 4bit"),
             ("attention", self.attention in KERNELS, f"one of {', '.join(KERNELS)}"),
-            ("overlong", self.overlong in OVERLONG_CHOICES, f"one of {', '.join(OVERLONG_CHOICES)}"),
-            ("parallel", self.parallel in PARALLEL_CHOICES, f"one of {', '.join(PARALLEL_CHOICES)}"),
+            (
+                "overlong",
+                self.overlong in OVERLONG_CHOICES,
+                f"one of {', '.join(OVERLONG_CHOICES)}",
+            ),
+            (
+                "parallel",
+                self.parallel in PARALLEL_CHOICES,
+                f"one of {', '.join(PARALLEL_CHOICES)}",
+            ),
             ("max_length", self.max_length >= 16, "at least 16"),
             ("tokens_per_batch", self.tokens_per_batch >= self.max_length, "at least max_length"),
-            ("row_tokens", self.row_tokens == 0 or self.row_tokens >= self.max_length, "0 or at least max_length"),
+            (
+                "row_tokens",
+                self.row_tokens == 0 or self.row_tokens >= self.max_length,
+                "0 or at least max_length",
+            ),
             ("lora_r", self.lora_r >= 1, "at least 1"),
             ("lora_dropout", 0.0 <= self.lora_dropout < 1.0, "from 0 up to 1"),
             ("epochs", self.epochs > 0, "a positive number"),
@@ -135,4 +162,6 @@ class RunConfig:
         ]
         for key, ok, expected in rules:
             if not ok:
-                raise StudioError(f"{source}: {key}: expected {expected}, got {getattr(self, key)!r}")
+                raise StudioError(
+                    f"{source}: {key}: expected {expected}, got {getattr(self, key)!r}"
+                )

@@ -40,11 +40,17 @@ def pick_preset(adapter: Any, name: str = "", gpu_memory_gb: float | None = None
         for preset in presets:
             if preset.name == name:
                 return preset
-        raise StudioError(f"[train] preset: {name!r} is not a preset of {adapter.name}; expected one of "
-                          f"{', '.join(p.name for p in presets)}")
+        raise StudioError(
+            f"[train] preset: {name!r} is not a preset of {adapter.name}; expected one of "
+            f"{', '.join(p.name for p in presets)}"
+        )
     if gpu_memory_gb is None:
         gpu_memory_gb = _gpu_memory_gb()
-    fitting = [p for p in presets if p.min_memory_gb <= gpu_memory_gb and not p.settings.get("quantization")]
+    fitting = [
+        p
+        for p in presets
+        if p.min_memory_gb <= gpu_memory_gb and not p.settings.get("quantization")
+    ]
     if gpu_memory_gb and not [p for p in fitting if p.min_memory_gb > 0]:
         fitting = [p for p in presets if p.min_memory_gb <= gpu_memory_gb]
     return max(fitting, key=lambda p: p.min_memory_gb) if fitting else None
@@ -61,8 +67,14 @@ def _gpu_memory_gb() -> float:
     return 0.0
 
 
-def prepare_run(ws: Any, adapters: dict[str, Any], *, run_id: str = "", overrides: dict[str, Any] | None = None,
-                samples: list[Any] | None = None) -> Path:
+def prepare_run(
+    ws: Any,
+    adapters: dict[str, Any],
+    *,
+    run_id: str = "",
+    overrides: dict[str, Any] | None = None,
+    samples: list[Any] | None = None,
+) -> Path:
     """Create ``runs/<id>/`` with the frozen config and training data.
 
     Args:
@@ -86,7 +98,9 @@ def prepare_run(ws: Any, adapters: dict[str, Any], *, run_id: str = "", override
     if samples is None:
         store = DatasetStore(ws.dataset_dir())
         if not store.exists():
-            raise StudioError(f"no dataset in {store.folder}; run `persona-studio build {ws.root}` first")
+            raise StudioError(
+                f"no dataset in {store.folder}; run `persona-studio build {ws.root}` first"
+            )
         samples = store.training_samples("train") + store.training_samples("eval")
     if not samples:
         raise StudioError("the dataset has no samples to train on (all rejected?)")
@@ -100,13 +114,25 @@ def prepare_run(ws: Any, adapters: dict[str, Any], *, run_id: str = "", override
     if preset is not None:
         settings.update({k: v for k, v in preset.settings.items() if k in known})
     # studio.toml keys the user changed from their defaults win over the preset
-    settings.update({k: v for k, v in train.items() if k in known and (preset is None or v != defaults.get(k)
-                                                                        or k not in preset.settings)})
+    settings.update(
+        {
+            k: v
+            for k, v in train.items()
+            if k in known and (preset is None or v != defaults.get(k) or k not in preset.settings)
+        }
+    )
     settings.update(overrides or {})
     for key in ("model", "character", "persona"):
         settings.pop(key, None)
-    run_cfg = RunConfig.from_dict({"model": dataclasses.asdict(spec), "character": cfg.character.name,
-                                   "persona": cfg.character.persona, **settings}, str(ws.config_path))
+    run_cfg = RunConfig.from_dict(
+        {
+            "model": dataclasses.asdict(spec),
+            "character": cfg.character.name,
+            "persona": cfg.character.persona,
+            **settings,
+        },
+        str(ws.config_path),
+    )
     run_dir.mkdir(parents=True)
     lines = [json.dumps(s.to_json(), ensure_ascii=False) for s in samples]
     atomic_write_text(run_dir / "samples.jsonl", "\n".join(lines) + "\n")
@@ -119,14 +145,24 @@ def prepare_run(ws: Any, adapters: dict[str, Any], *, run_id: str = "", override
 def command(run_dir: Path, *, resume: bool = False, gpus: int = 1) -> list[str]:
     """The command line of the run process (``torchrun`` for several processes)."""
     if gpus > 1:
-        args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={gpus}",
-                "-m", "studio.train", str(run_dir)]
+        args = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={gpus}",
+            "-m",
+            "studio.train",
+            str(run_dir),
+        ]
     else:
         args = [sys.executable, "-m", "studio.train", str(run_dir)]
     return args + (["--resume"] if resume else [])
 
 
-def launch(run_dir: Path, *, resume: bool = False, detach: bool = True, gpus: int = 1) -> subprocess.Popen | int:
+def launch(
+    run_dir: Path, *, resume: bool = False, detach: bool = True, gpus: int = 1
+) -> subprocess.Popen | int:
     """Start the run process.
 
     Args:
@@ -160,8 +196,14 @@ def launch(run_dir: Path, *, resume: bool = False, detach: bool = True, gpus: in
     with open(run_dir / "train.log", "ab") as log:
         if not detach:
             return subprocess.call(args, env=env)
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, env=env)
+        process = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
     atomic_write_text(run_dir / "pid", str(process.pid))
     return process
 
@@ -194,7 +236,8 @@ def _launcher_pid(run_dir: Path) -> int | None:
 
 
 def run_state(run_dir: Path) -> RunState:
-    """The run's state from its events; ``crashed`` when its process is gone without a terminal event."""
+    """The run's state from its events;
+    ``crashed`` when its process is gone without a terminal event."""
     state = RunState.from_events(read_events(run_dir / "events.jsonl"))
     if state.status in ("starting", "running"):
         pid = state.pid if state.status == "running" else _launcher_pid(run_dir)

@@ -1,4 +1,5 @@
-"""The run process for real: two gloo processes (torchrun), kill -9, `runs` says crashed, --resume continues.
+"""The run process for real:
+two gloo processes (torchrun), kill -9, `runs` says crashed, --resume continues.
 
 The two-process run must follow the same loss curve as one process at the same global batch,
 write one events.jsonl and one adapter. It resumes on one process: the plan of steps does not
@@ -36,21 +37,42 @@ def wait_for(predicate, timeout: float = 120.0, poll: float = 0.02):
 
 def losses(run_dir) -> dict[int, float]:
     """Loss by step; a step redone after a resume counts in its last version."""
-    return {e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"}
+    return {
+        e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"
+    }
 
 
 @pytest.mark.slow
 def test_two_processes_crash_resume_and_match_one_process(zh_workspace, host, capsys):
     toml = zh_workspace / "studio.toml"
-    toml.write_text(toml.read_text().replace("save_every = 2", "save_every = 2\nlora_dropout = 0.0\nwarmup_steps = 2"))
+    toml.write_text(
+        toml.read_text().replace(
+            "save_every = 2", "save_every = 2\nlora_dropout = 0.0\nwarmup_steps = 2"
+        )
+    )
     ws = Workspace(zh_workspace)
     build_dataset(ws, host.parsers)
     # one process, in this process: the reference curve
-    reference = prepare_run(ws, host.adapters, run_id="one", overrides={"max_steps": 8})
+    reference = prepare_run(ws, host.adapters, run_id="one", overrides={"max_steps": 6})
     assert run(reference, adapters=host.adapters) == 0
 
     # two gloo processes, detached; killed with SIGKILL once a checkpoint is on disk
-    assert main(["train", str(zh_workspace), "--run", "two", "--gpus", "2", "--max-steps", "8", "--detach"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(zh_workspace),
+                "--run",
+                "two",
+                "--gpus",
+                "2",
+                "--max-steps",
+                "6",
+                "--detach",
+            ]
+        )
+        == 0
+    )
     run_dir = zh_workspace / "runs" / "two"
     events = run_dir / "events.jsonl"
     wait_for(lambda: any(e["event"] == "checkpoint" for e in read_events(events)))
@@ -70,19 +92,65 @@ def test_two_processes_crash_resume_and_match_one_process(zh_workspace, host, ca
     resumed = [e for e in history if e["event"] == "resumed"]
     assert len(resumed) == 1 and resumed[0]["step"] >= 2
     after = history.index(resumed[0])
-    assert [e["step"] for e in history[after:] if e["event"] == "step"] == list(range(resumed[0]["step"] + 1, 9))
+    assert [e["step"] for e in history[after:] if e["event"] == "step"] == list(
+        range(resumed[0]["step"] + 1, 7)
+    )
     assert history[-1]["event"] == "finished"
 
     # the same curve as one process, one events.jsonl (rank 0 only), one adapter
     one, two = losses(reference), losses(run_dir)
-    assert sorted(two) == list(range(1, 9))
+    assert sorted(two) == list(range(1, 7))
     for step in one:
         assert two[step] == pytest.approx(one[step], rel=1e-4), step
     configs = [e for e in history if e["event"] == "config"]
     assert [c["world_size"] for c in configs] == [2, 1]  # the first attempt and the resume
-    assert sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".jsonl")) == ["events.jsonl", "samples.jsonl"]
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".jsonl")) == [
+        "events.jsonl",
+        "samples.jsonl",
+    ]
     wa = load_file(str(reference / "adapter" / "adapter_model.safetensors"))
     wb = load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
     for key in wa:
         torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=1e-5)
     assert json.loads((run_dir / "adapter" / "adapter_config.json").read_text())["r"] == 8
+
+
+@pytest.mark.slow
+def test_fsdp_on_two_processes_matches_one_process(zh_workspace, host):
+    toml = zh_workspace / "studio.toml"
+    toml.write_text(
+        toml.read_text().replace("save_every = 2", "save_every = 0\nlora_dropout = 0.0")
+    )
+    ws = Workspace(zh_workspace)
+    build_dataset(ws, host.parsers)
+    reference = prepare_run(ws, host.adapters, run_id="one", overrides={"max_steps": 3})
+    assert run(reference, adapters=host.adapters) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(zh_workspace),
+                "--run",
+                "fsdp",
+                "--gpus",
+                "2",
+                "--parallel",
+                "fsdp",
+                "--max-steps",
+                "3",
+            ]
+        )
+        == 0
+    )
+    run_dir = zh_workspace / "runs" / "fsdp"
+    assert read_events(run_dir / "events.jsonl")[0]["config"]["parallel"] == "fsdp"
+    one, two = losses(reference), losses(run_dir)
+    assert sorted(two) == [1, 2, 3]
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=1e-4), step
+    # the sharded LoRA weights were gathered into one ordinary adapter
+    wa = load_file(str(reference / "adapter" / "adapter_model.safetensors"))
+    wb = load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=1e-5)

@@ -1,6 +1,7 @@
-"""On a CUDA GPU: the flash varlen kernel keeps packed samples apart, and a run reports GPU telemetry.
+"""On a CUDA GPU: the flash varlen kernel keeps packed samples apart,
+and a run reports GPU telemetry.
 
-    pytest -m gpu tests/gpu          # skipped without CUDA
+pytest -m gpu tests/gpu          # skipped without CUDA
 """
 
 from __future__ import annotations
@@ -17,20 +18,31 @@ from studio.train.loss import supervised_loss
 from studio.train.packing import collate
 from tests.unit.test_train_parity import random_samples
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+]
 
 
 @pytest.mark.parametrize("arch", ["qwen2", "llama"])
 def test_varlen_packing_matches_samples_run_alone_in_bf16(arch):
     from studio_models.tiny import build_model
 
-    model = build_model(arch, vocab_size=320, seed=3, initializer_range=0.3).to("cuda", torch.bfloat16).eval()
+    model = (
+        build_model(arch, vocab_size=320, seed=3, initializer_range=0.3)
+        .to("cuda", torch.bfloat16)
+        .eval()
+    )
     model.config._attn_implementation = "sdpa"
     items = random_samples(320, n=8, seed=4)
     with torch.no_grad():
         alone = 0.0
         for item in items:
-            batch = {k: v.cuda() for k, v in collate([item]).items() if k in ("input_ids", "labels", "position_ids")}
+            batch = {
+                k: v.cuda()
+                for k, v in collate([item]).items()
+                if k in ("input_ids", "labels", "position_ids")
+            }
             alone += float(supervised_loss(model, batch)[0])
         assert attention.register("auto", "cuda") == "varlen"
         attention.use_packed_attention(model)
@@ -40,21 +52,41 @@ def test_varlen_packing_matches_samples_run_alone_in_bf16(arch):
 
 
 def test_a_run_on_the_gpu_logs_telemetry_and_finishes(tmp_path):
-    from studio.train.recipe import run
-    from studio.train.runconfig import RunConfig
     from studio_models.tiny import TinyAdapter
 
+    from studio.train.recipe import run
+    from studio.train.runconfig import RunConfig
+
     adapter = TinyAdapter("tiny-qwen2", "qwen2")
-    samples = [Sample(id=f"s{i}", character="X", system="You are X.", split="eval" if i % 8 == 0 else "train",
-                      turns=[Turn("user", f"question {i} " * (1 + i % 5)), Turn("assistant", f"answer {i} " * (2 + i % 7))])
-               for i in range(64)]
+    samples = [
+        Sample(
+            id=f"s{i}",
+            character="X",
+            system="You are X.",
+            split="eval" if i % 8 == 0 else "train",
+            turns=[
+                Turn("user", f"question {i} " * (1 + i % 5)),
+                Turn("assistant", f"answer {i} " * (2 + i % 7)),
+            ],
+        )
+        for i in range(64)
+    ]
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    config = RunConfig(model={"name": "tiny-qwen2", "source": "tiny", "cache_dir": str(tmp_path / "cache")},
-                       persona="You are X.", tokens_per_batch=1024, max_length=512, epochs=2, eval_every=4,
-                       save_every=4, lora_dropout=0.0)
+    config = RunConfig(
+        model={"name": "tiny-qwen2", "source": "tiny", "cache_dir": str(tmp_path / "cache")},
+        persona="You are X.",
+        tokens_per_batch=1024,
+        max_length=512,
+        epochs=2,
+        eval_every=4,
+        save_every=4,
+        lora_dropout=0.0,
+    )
     (run_dir / "config.json").write_text(json.dumps(config.__dict__))
-    (run_dir / "samples.jsonl").write_text("\n".join(json.dumps(s.to_json()) for s in samples) + "\n")
+    (run_dir / "samples.jsonl").write_text(
+        "\n".join(json.dumps(s.to_json()) for s in samples) + "\n"
+    )
     assert run(run_dir, adapters={adapter.name: adapter}) == 0
     events = read_events(run_dir / "events.jsonl")
     config_event = events[0]

@@ -1,4 +1,5 @@
-"""Encoding: the loss mask covers each reply plus exactly one end-of-turn token, whatever the template."""
+"""Encoding: the loss mask covers each reply plus exactly one end-of-turn token,
+whatever the template."""
 
 from __future__ import annotations
 
@@ -18,12 +19,19 @@ def tokenizers():
 
 
 def supervised_text(tokenizer, item) -> str:
-    return tokenizer.decode([t for t, label in zip(item.input_ids, item.labels) if label != IGNORE])
+    return tokenizer.decode(
+        [t for t, label in zip(item.input_ids, item.labels, strict=True) if label != IGNORE]
+    )
 
 
 def sample(*turns: str, system: str = PERSONA, sid: str = "s1") -> Sample:
     roles = ["user", "assistant"] * len(turns)
-    return Sample(id=sid, character="JULIET", system=system, turns=[Turn(r, t) for r, t in zip(roles, turns)])
+    return Sample(
+        id=sid,
+        character="JULIET",
+        system=system,
+        turns=[Turn(r, t) for r, t in zip(roles, turns, strict=False)],
+    )
 
 
 def messages(*turns: str) -> list[dict[str, str]]:
@@ -40,14 +48,17 @@ def test_reply_and_one_end_of_turn_are_supervised(tokenizers, arch, eot):
     assert item.labels.count(eot_id) == 1
     # the prompt (persona included) carries no loss; the rendered text is the chat template's
     assert PERSONA in tok.decode(item.input_ids)
-    assert tok.decode(item.input_ids) == tok.apply_chat_template(messages("Who art thou?", "A Capulet, sir."),
-                                                                 tokenize=False)
+    assert tok.decode(item.input_ids) == tok.apply_chat_template(
+        messages("Who art thou?", "A Capulet, sir."), tokenize=False
+    )
 
 
 def test_every_assistant_turn_of_a_conversation_is_supervised_once(tokenizers):
     tok = tokenizers["qwen2"]
     eot_id = tok.convert_tokens_to_ids("<|im_end|>")
-    item, _ = encode_messages(tok, messages("Hi.", "Good morrow.", "Where is Romeo?", "In the orchard."), [eot_id])
+    item, _ = encode_messages(
+        tok, messages("Hi.", "Good morrow.", "Where is Romeo?", "In the orchard."), [eot_id]
+    )
     assert supervised_text(tok, item) == "Good morrow.<|im_end|>In the orchard.<|im_end|>"
     # the newline the template writes after <|im_end|> is not learnt
     ends = [i for i, t in enumerate(item.input_ids) if t == eot_id and item.labels[i] != IGNORE]
@@ -62,8 +73,12 @@ class _Template:
         self.template = template
 
     def apply_chat_template(self, msgs, tokenize=False, add_generation_prompt=False):
-        return self.base.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt,
-                                             chat_template=self.template)
+        return self.base.apply_chat_template(
+            msgs,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+            chat_template=self.template,
+        )
 
     def __call__(self, *args, **kwargs):
         return self.base(*args, **kwargs)
@@ -78,7 +93,8 @@ GLM_LIKE = (
 MISTRAL_LIKE = (
     "{%- set sys = messages[0]['content'] %}{%- set rest = messages[1:] %}"
     "{%- for m in rest %}{%- if m['role'] == 'user' %}"
-    "{%- if loop.last or (loop.index0 == rest|length - 2) %}{{- '[U]' + sys + ' ' + m['content'] + '[/U]' }}"
+    "{%- if loop.last or (loop.index0 == rest|length - 2) %}"
+    "{{- '[U]' + sys + ' ' + m['content'] + '[/U]' }}"
     "{%- else %}{{- '[U]' + m['content'] + '[/U]' }}{%- endif %}"
     "{%- else %}{{- m['content'] + '<|im_end|>' }}{%- endif %}{%- endfor %}"
 )
@@ -89,7 +105,9 @@ def test_template_without_end_of_turn_supervises_the_next_role_token_or_appends_
     start = tok.convert_tokens_to_ids("<|im_start|>")
     eos = tok.convert_tokens_to_ids("<|endoftext|>")
     glm = _Template(tok, GLM_LIKE)
-    item, appended = encode_messages(glm, messages("Hi.", "Good morrow.", "Where?", "Here."), [start, eos], eos_id=eos)
+    item, appended = encode_messages(
+        glm, messages("Hi.", "Good morrow.", "Where?", "Here."), [start, eos], eos_id=eos
+    )
     assert supervised_text(tok, item) == "Good morrow.<|im_start|>Here.<|endoftext|>"
     assert appended == 1 and item.input_ids[-1] == eos
 
@@ -97,7 +115,9 @@ def test_template_without_end_of_turn_supervises_the_next_role_token_or_appends_
 def test_template_that_rewrites_earlier_turns_falls_back_to_finding_the_replies(tokenizers):
     tok = tokenizers["qwen2"]
     eot = tok.convert_tokens_to_ids("<|im_end|>")
-    item, _ = encode_messages(_Template(tok, MISTRAL_LIKE), messages("Hi.", "Good morrow.", "Where?", "Here."), [eot])
+    item, _ = encode_messages(
+        _Template(tok, MISTRAL_LIKE), messages("Hi.", "Good morrow.", "Where?", "Here."), [eot]
+    )
     assert supervised_text(tok, item) == "Good morrow.<|im_end|>Here.<|im_end|>"
 
 
@@ -106,7 +126,9 @@ def test_the_run_persona_replaces_a_stale_system_prompt_and_is_counted(tokenizer
     eot = tok.convert_tokens_to_ids("<|im_end|>")
     stale = sample("Hi.", "Good morrow.", system="an old persona")
     items, report = encode_samples(tok, [stale], [eot], 512, system=PERSONA)
-    assert PERSONA in tok.decode(items[0].input_ids) and "an old persona" not in tok.decode(items[0].input_ids)
+    assert PERSONA in tok.decode(items[0].input_ids) and "an old persona" not in tok.decode(
+        items[0].input_ids
+    )
     assert report.system_replaced == 1
 
 
@@ -117,10 +139,14 @@ def test_overlong_samples_are_dropped_or_split_and_always_counted(tokenizers):
     long_reply = sample("Speak.", "O Romeo " * 40, sid="long")
     conversation = sample("A?", "Uno. " * 12, "B?", "Dos. " * 12, "C?", "Tre. " * 12, sid="chat")
     limit = len(encode_samples(tok, [sample("A?", "Uno. " * 12)], [eot], 10_000)[0][0]) + 5
-    dropped, report = encode_samples(tok, [short, long_reply, conversation], [eot], limit, overlong="drop")
+    dropped, report = encode_samples(
+        tok, [short, long_reply, conversation], [eot], limit, overlong="drop"
+    )
     assert [i.sample_id for i in dropped] == ["short"]
     assert sorted(report.too_long) == ["chat", "long"]
-    split, report = encode_samples(tok, [short, long_reply, conversation], [eot], limit, overlong="split")
+    split, report = encode_samples(
+        tok, [short, long_reply, conversation], [eot], limit, overlong="split"
+    )
     assert report.too_long == ["long"] and report.split == ["chat"]
     pieces = [i for i in split if i.sample_id.startswith("chat#")]
     assert len(pieces) == 3 and all(len(i) <= limit for i in split)

@@ -1,4 +1,5 @@
-"""Packing: every sample once per epoch, steps independent of the number of processes, isolated rows."""
+"""Packing: every sample once per epoch, steps independent of the number of processes,
+isolated rows."""
 
 from __future__ import annotations
 

@@ -65,7 +65,9 @@ def test_packed_attention_matches_samples_run_alone(model):
     finally:
         model.config._attn_implementation = "sdpa"
     assert n == n_ref
-    assert abs(float(packed) - reference) / reference < 1e-5  # equal up to fp32 rounding (the bar is 1e-3)
+    assert (
+        abs(float(packed) - reference) / reference < 1e-5
+    )  # equal up to fp32 rounding (the bar is 1e-3)
     assert abs(float(leaky) - reference) / reference > 1e-3
 
 
@@ -98,6 +100,6 @@ def test_packed_gradients_match_samples_run_alone(model):
         supervised_loss(model, collate(items))[0].backward()
     finally:
         model.config._attn_implementation = "sdpa"
-    for p, ref in zip(params, reference):  # equal up to fp32 summation order
+    for p, ref in zip(params, reference, strict=True):  # equal up to fp32 summation order
         assert float((p.grad - ref).norm() / ref.norm()) < 1e-4
     model.zero_grad()
