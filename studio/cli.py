@@ -588,6 +588,14 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        from studio.fsutil import DISK_FULL
+
+        if exc.errno not in DISK_FULL:
+            raise
+        print(f"error: {exc.filename or 'a file'}: {exc.strerror}; nothing half-written was kept "
+              "(free some space and run the command again)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,40 @@ def persona_template(template: str, persona: str) -> str:
     return ("{%- if not messages or messages[0]['role'] != 'system' %}"
             "{%- set messages = [{'role': 'system', 'content': " + literal + "}] + messages %}"
             "{%- endif %}\n" + template)
+
+
+@contextmanager
+def _staging(tmp: Path, what: str) -> Iterator[Path]:
+    """A fresh temporary folder for one part of an export, removed when writing it fails.
+
+    Raises:
+        StudioError: the disk (or a file-size limit) ran out while writing; nothing was replaced.
+    """
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave half a model taking the space
+        if _disk_full(exc):
+            raise StudioError(f"{tmp.parent}: no space left while writing the {what} ({exc}); nothing was replaced "
+                              "(an earlier export there is intact); free some space or export with --out elsewhere"
+                              ) from None
+        raise
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """True for a full disk, a file-size limit or a quota, also when a library wrapped the OSError."""
+    from studio.fsutil import DISK_FULL
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in DISK_FULL:
+            return True
+        if any(text in str(seen) for text in ("No space left on device", "File too large", "Disk quota exceeded")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _replace_folder(tmp: Path, final: Path) -> None:
@@ -190,18 +225,16 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
               "run": persona.run_dir.name, "step": info["training"]["steps"]}
 
     # adapter/: the peft files as trained, the tokenizer, the persona, a card
-    tmp = folder / ".tmp-adapter"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in ADAPTER_FILES:
-        shutil.copy2(persona.adapter_dir / name, tmp / name)
-    config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
-    config["base_model_name_or_path"] = info["base_model"]
-    atomic_write_json(tmp / "adapter_config.json", config)
-    tokenizer.save_pretrained(str(tmp))
-    atomic_write_json(tmp / "persona.json", record)
-    atomic_write_text(tmp / "README.md", model_card(info, "adapter"))
-    _replace_folder(tmp, folder / "adapter")
+    with _staging(folder / ".tmp-adapter", "adapter") as tmp:
+        for name in ADAPTER_FILES:
+            shutil.copy2(persona.adapter_dir / name, tmp / name)
+        config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = info["base_model"]
+        atomic_write_json(tmp / "adapter_config.json", config)
+        tokenizer.save_pretrained(str(tmp))
+        atomic_write_json(tmp / "persona.json", record)
+        atomic_write_text(tmp / "README.md", model_card(info, "adapter"))
+        _replace_folder(tmp, folder / "adapter")
     result.adapter = folder / "adapter"
 
     if merged:
@@ -251,22 +284,21 @@ def _write_merged(persona: Any, record: dict[str, Any], info: dict[str, Any], fi
     eot = list(record["end_of_turn_ids"])
     plain.generation_config.eos_token_id = eot if len(eot) > 1 else (eot[0] if eot else None)
     plain.generation_config.pad_token_id = tokenizer.pad_token_id
-    tmp = final.with_name(".tmp-merged")
-    shutil.rmtree(tmp, ignore_errors=True)
-    plain.save_pretrained(str(tmp), safe_serialization=True)
-    del plain, merged
-    original = tokenizer.chat_template
-    tokenizer.chat_template = persona_template(original, persona.system)
-    try:
-        tokenizer.save_pretrained(str(tmp))
-    finally:
-        tokenizer.chat_template = original
-    atomic_write_json(tmp / "persona.json", record)
-    atomic_write_text(tmp / "README.md", model_card(info, "merged"))
-    checks: list[str] = []
-    if verify:
-        checks = _verify(tmp, probe, expected, target, device)
-    _replace_folder(tmp, final)
+    with _staging(final.with_name(".tmp-merged"), "merged model") as tmp:
+        plain.save_pretrained(str(tmp), safe_serialization=True)
+        del plain, merged
+        original = tokenizer.chat_template
+        tokenizer.chat_template = persona_template(original, persona.system)
+        try:
+            tokenizer.save_pretrained(str(tmp))
+        finally:
+            tokenizer.chat_template = original
+        atomic_write_json(tmp / "persona.json", record)
+        atomic_write_text(tmp / "README.md", model_card(info, "merged"))
+        checks: list[str] = []
+        if verify:
+            checks = _verify(tmp, probe, expected, target, device)
+        _replace_folder(tmp, final)
     return checks
 
 

@@ -13,6 +13,7 @@ memory only, and never appears in a repr, an error message or a file.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -124,26 +125,62 @@ class OpenAIBackend:
             headers["Authorization"] = f"Bearer {self.__key}"
         request = urllib.request.Request(self.url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                                          headers=headers, method="POST")
+        deadline = time.monotonic() + self.timeout
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                raw = response.read()
+                raw = _read_body(response, deadline, self.url, self.timeout)
         except urllib.error.HTTPError as exc:
-            detail = _error_detail(exc)
+            detail = self._redact(_error_detail(exc))
             retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             hint = " (check the key in the variable [augment] api_key_env names)" if exc.code in (401, 403) else ""
             raise LLMError(f"{self.url}: HTTP {exc.code}{hint}: {detail}", retryable=exc.code in _RETRYABLE_STATUS,
                            retry_after=retry_after) from None
         except TimeoutError:
             raise LLMError(f"{self.url}: no reply within {self.timeout:g}s", retryable=True) from None
-        except (urllib.error.URLError, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            raise LLMError(f"{self.url}: cannot connect: {reason}", retryable=True) from None
-        return _content_of(raw, self.url)
+            raise LLMError(f"{self.url}: cannot connect: {self._redact(str(reason))}", retryable=True) from None
+        try:
+            return _content_of(raw, self.url)
+        except LLMError as exc:  # a server may quote the request back: never let the key into a message
+            text = self._redact(str(exc))
+            if text == str(exc):
+                raise
+            raise LLMError(text, retryable=exc.retryable, retry_after=exc.retry_after) from None
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the API key replaced (an endpoint may echo the Authorization header back)."""
+        return text.replace(self.__key, "[api key]") if self.__key else text
+
+
+_MAX_REPLY_BYTES = 16 * 2**20  # a chat completion is kilobytes; a body past this is not one
+
+
+def _read_body(response: Any, deadline: float, url: str, timeout: float) -> bytes:
+    """The whole body, within the request's time budget (a server dripping bytes cannot hold it
+    past ``timeout``) and under :data:`_MAX_REPLY_BYTES`.
+
+    Raises:
+        LLMError: the body took too long or is too large.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise LLMError(f"{url}: the reply did not arrive within {timeout:g}s", retryable=True)
+        chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > _MAX_REPLY_BYTES:
+            raise LLMError(f"{url}: the reply is over {_MAX_REPLY_BYTES // 2**20} MB; expected a chat completion",
+                           retryable=False)
+        chunks.append(chunk)
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:
     try:
-        text = exc.read().decode("utf-8", "replace")
+        text = exc.read(65536).decode("utf-8", "replace")
     except Exception:
         return exc.reason or ""
     try:
@@ -168,7 +205,7 @@ def _content_of(raw: bytes, url: str) -> str:
         data = json.loads(raw.decode("utf-8"))
         choice = data["choices"][0]
         content = choice["message"]["content"]
-    except (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError):
+    except (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, RecursionError):
         snippet = raw[:120].decode("utf-8", "replace")
         raise LLMError(f"{url}: expected a chat completion JSON body, got {snippet!r}", retryable=True) from None
     if content is None:

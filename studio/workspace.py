@@ -222,8 +222,11 @@ class Workspace:
                 return self
             raise WorkspaceLocked(f"{self.root} is open in another studio ({holder or 'unknown process'})") from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": _dt.datetime.now().isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(info).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(info).encode())
+        except OSError:
+            pass  # who holds it is a courtesy for the next one; a full disk must not leave the lock stuck
         self._lock_fd = fd
         return self
 

@@ -13,6 +13,7 @@ and appended to a JSONL cache (``llm_cache``) so that a rerun resumes where it s
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from studio.errors import StudioError
 from studio.fsutil import append_jsonl, read_jsonl
 
 _HARD = {"unknown"}
+_MAX_REPLY_BYTES = 4 * 2**20  # an answer is a name; more than this is not an answer
 _UNCERTAIN = {"unknown", "turn", "action", "zero", "continue"}
 _UNKNOWN_WORDS = {"unknown", "none", "null", "未知", "不明", "无", "narrator?", ""}
 
@@ -125,7 +127,7 @@ class OpenAIClient:
         if self.key:
             request.add_header("Authorization", f"Bearer {self.key}")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user's endpoint)
-            data = json.loads(response.read().decode("utf-8"))
+            data = json.loads(response.read(_MAX_REPLY_BYTES).decode("utf-8"))
         return str(data["choices"][0]["message"]["content"])
 
 
@@ -159,7 +161,8 @@ def _ask(client: Callable[[list[dict[str, str]]], str], prompt: str, retries: in
             time.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)))
         try:
             raw = client([{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
-        except (urllib.error.URLError, TimeoutError, OSError, KeyError, ValueError) as exc:
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException, KeyError, IndexError,
+                TypeError, ValueError, RecursionError) as exc:  # whatever a broken endpoint sends back
             error = f"{type(exc).__name__}: {exc}"
             continue
         answer = parse_answer(raw)

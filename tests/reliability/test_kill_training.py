@@ -1,0 +1,100 @@
+"""kill -9 of a training run during a checkpoint write and between two, then resume to the end.
+
+First attempt: a driver runs the real recipe and is killed in the middle of writing the step-4
+checkpoint (its adapter written, ``state.pt`` half written, as a crash inside ``torch.save``
+leaves it). Second attempt: the real CLI resumes it detached and is killed between checkpoints
+(step 4 complete, step 5 under way). Third: resumed to the end. Each resume must start from the
+last complete checkpoint and never read the half-written one; the run must end with the same
+losses as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from studio.chat import adapter_path
+from studio.cli import main
+from studio.dataset.service import build_dataset
+from studio.train import checkpoint as ckpt
+from studio.train.events import read_events
+from studio.train.recipe import run
+from studio.train.runner import prepare_run, run_state
+from studio.workspace import Workspace
+from tests.reliability.conftest import Driver, wait_for
+
+TORN_CHECKPOINT = r"""
+import io, os, sys, time
+import torch
+from studio.train import checkpoint as ckpt
+from studio.train.recipe import run
+
+original = ckpt.write
+
+def write(tmp, final, *, peft_model, trainable, state):
+    if state["step"] != 4:
+        return original(tmp, final, peft_model=peft_model, trainable=trainable, state=state)
+    peft_model.save_pretrained(str(tmp / "adapter"), state_dict=trainable)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with open(tmp / "state.pt", "wb") as handle:  # half of it, then the process dies
+        handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        handle.flush()
+        os.fsync(handle.fileno())
+    print("mid-checkpoint", flush=True)
+    time.sleep(600)
+
+ckpt.write = write
+sys.exit(run(sys.argv[1]))
+"""
+
+
+def step_losses(run_dir) -> dict[int, float]:
+    """Loss by step; a step redone after a resume counts in its last version."""
+    return {e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"}
+
+
+def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, host):
+    ws = Workspace(zh_workspace)
+    build_dataset(ws, host.parsers)
+    overrides = {"max_steps": 6, "save_every": 2, "keep_checkpoints": 0}
+    run_dir = prepare_run(ws, host.adapters, run_id="killed", overrides=overrides)
+    checkpoints = run_dir / "checkpoints"
+
+    # 1. killed in the middle of writing the step-4 checkpoint
+    driver = Driver(TORN_CHECKPOINT, run_dir)
+    assert driver.line(timeout=180) == "mid-checkpoint"
+    driver.kill()
+    assert [p.name for p in ckpt.complete_checkpoints(checkpoints)] == ["step-000002"]
+    assert (checkpoints / ".tmp-step-000004" / "adapter").is_dir()  # the half-written one is there…
+    assert not (checkpoints / "step-000004").exists()  # …under a name no reader takes
+    assert run_state(run_dir).status == "crashed"
+    assert adapter_path(run_dir).parent.name == "step-000002"  # chat and eval see the last complete one
+
+    # 2. resumed by the CLI, killed between two checkpoint writes
+    assert main(["train", str(zh_workspace), "--run", "killed", "--resume", "--detach"]) == 0
+    events = run_dir / "events.jsonl"
+    wait_for(lambda: any(e["event"] == "step" and e["step"] == 5 for e in read_events(events)), timeout=180)
+    attempts = [e for e in read_events(events) if e["event"] == "config"]
+    os.kill(attempts[-1]["pid"], signal.SIGKILL)
+    wait_for(lambda: run_state(run_dir).status == "crashed", timeout=60)
+    resumed = [e for e in read_events(events) if e["event"] == "resumed"]
+    assert [e["step"] for e in resumed] == [2]  # from the last complete checkpoint, not the torn one
+    assert [p.name for p in ckpt.complete_checkpoints(checkpoints)] == ["step-000002", "step-000004"]
+
+    # 3. resumed to the end
+    assert run(run_dir, resume=True, adapters=host.adapters) == 0
+    history = read_events(events)
+    assert [e["step"] for e in history if e["event"] == "resumed"] == [2, 4]
+    assert history[-1]["event"] == "finished" and (run_dir / "adapter" / "adapter_config.json").exists()
+    assert not list(checkpoints.glob(".tmp-*"))
+
+    # the same curve as a run nobody interrupted
+    reference = prepare_run(ws, host.adapters, run_id="reference", overrides=overrides)
+    assert run(reference, adapters=host.adapters) == 0
+    expected, got = step_losses(reference), step_losses(run_dir)
+    assert sorted(got) == sorted(expected) == list(range(1, 7))
+    for step, loss in expected.items():
+        assert got[step] == pytest.approx(loss, rel=1e-4), step
