@@ -99,15 +99,19 @@ def write(
 
 
 def read(folder: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    """The trainable weights, the state and this rank's random state (None when it has none)."""
+    """The trainable weights, the state and this rank's random state (None when it has none).
+
+    ``state.pt`` and the random states are read with ``weights_only=True``: tensors, numbers,
+    strings and containers only, so a planted checkpoint cannot run code when a run resumes.
+    """
     import torch
     from safetensors.torch import load_file
 
     weights = load_file(str(folder / "trainable.safetensors"))
-    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=False)
+    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
     rng_file = folder / f"rng-rank{rank}.pt"
     rng = (
-        torch.load(rng_file, map_location="cpu", weights_only=False) if rng_file.exists() else None
+        torch.load(rng_file, map_location="cpu", weights_only=True) if rng_file.exists() else None
     )
     return weights, state, rng
 

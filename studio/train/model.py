@@ -38,8 +38,17 @@ class Trainable:
     autocast: bool
 
 
-def build(cfg: RunConfig, adapter: ModelAdapter, device: Any, dtype: Any) -> Trainable:
+def build(
+    cfg: RunConfig, adapter: ModelAdapter, device: Any, dtype: Any, kernel_device: Any = None
+) -> Trainable:
     """Fetch and load the base model, switch it to packed attention, attach LoRA.
+
+    Args:
+        cfg: the run config.
+        adapter: the model's family adapter.
+        device: where to load the weights (the CPU when FSDP will shard them onto the GPUs).
+        dtype: weights dtype.
+        kernel_device: where the model will run (picks the attention kernel); ``device`` if None.
 
     Raises:
         StudioError: no LoRA target module exists in the model.
@@ -55,7 +64,7 @@ def build(cfg: RunConfig, adapter: ModelAdapter, device: Any, dtype: Any) -> Tra
         adapter, spec, dtype=dtype, device=device, quantization=cfg.quantization
     )
     model.config.use_cache = False  # a KV cache in a training forward is waste (and leaks packing)
-    kernel = attention.register(cfg.attention, device.type)
+    kernel = attention.register(cfg.attention, (kernel_device or device).type)
     attention.use_packed_attention(model)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

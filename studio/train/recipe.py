@@ -92,7 +92,10 @@ class LoraRecipe:
 
             adapters = default_host().adapters
         self.adapter = pick_adapter(ModelSpec(**cfg.model), adapters)
-        built = model.build(cfg, self.adapter, self.device, self.dtype)
+        # FSDP: load on the CPU and let sharding move each GPU its part (the model may not fit one)
+        sharded = cfg.parallel == "fsdp" and self.dist.world > 1 and self.device.type == "cuda"
+        load_on = torch.device("cpu") if sharded else self.device
+        built = model.build(cfg, self.adapter, load_on, self.dtype, kernel_device=self.device)
         self.tokenizer, self.model, self.kernel, self.autocast = (
             built.tokenizer,
             built.model,
