@@ -293,6 +293,11 @@ def _print_event(event: dict[str, Any]) -> None:
         print(f"failed at step {event['step']}: {event['error']}", file=sys.stderr, flush=True)
     elif kind == "warning":
         print(f"warning: {event.get('message')}", file=sys.stderr, flush=True)
+    elif kind == "download":
+        total = event.get("total_bytes") or 0
+        done = event.get("done_bytes", 0)
+        share = f" ({done / total:.0%})" if total else ""
+        print(f"download: {done / 2**30:.2f} of {total / 2**30:.2f} GiB{share}", flush=True)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

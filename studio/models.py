@@ -147,6 +147,7 @@ def load_for_training(
     dtype: Any,
     device: Any,
     quantization: str = "",
+    progress: Any = None,
 ) -> tuple[Any, Any]:
     """Fetch and load a base model and its tokenizer for LoRA training.
 
@@ -156,11 +157,12 @@ def load_for_training(
         dtype: weights dtype (bf16 on GPUs).
         device: where it trains.
         quantization: ``4bit`` loads the base weights in NF4 through bitsandbytes (QLoRA).
+        progress: ``progress(done_bytes, total_bytes, file)`` while the model downloads.
 
     Raises:
         StudioError: 4-bit asked without CUDA, without bitsandbytes, or from an adapter that cannot.
     """
-    path = adapter.fetch(spec)
+    path = adapter.fetch(spec, progress=progress)
     tokenizer = adapter.load_tokenizer(path, spec)
     if not quantization:
         return tokenizer, adapter.load_model(path, spec, dtype=dtype, device=device)

@@ -110,9 +110,7 @@ def read(folder: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any], dict[
     weights = load_file(str(folder / "trainable.safetensors"))
     state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
     rng_file = folder / f"rng-rank{rank}.pt"
-    rng = (
-        torch.load(rng_file, map_location="cpu", weights_only=True) if rng_file.exists() else None
-    )
+    rng = torch.load(rng_file, map_location="cpu", weights_only=True) if rng_file.exists() else None
     return weights, state, rng
 
 

@@ -4,6 +4,7 @@ Event kinds (``"event"`` key), in the order a run writes them:
 
 - ``config``: pid, resume, world_size, total_steps, the frozen config, device, dtype, attention
   kernel, LoRA targets, trainable parameters, end-of-turn tokens;
+- ``download``: bytes done and expected while the base model downloads (every 2 s);
 - ``data``: samples kept, over ``max_length`` (dropped or split), supervised share, steps;
 - ``resumed``: step, epoch and checkpoint a resumed run continues from;
 - ``step``: step, loss, lr, grad_norm, tokens, supervised, supervised_share, tokens_per_s,
@@ -143,6 +144,7 @@ class RunState:
     started: float | None = None
     adapter: str | None = None
     resumes: int = 0
+    download: dict[str, Any] = field(default_factory=dict)
 
     def update(self, event: dict[str, Any]) -> None:
         """Fold one event into the state."""

@@ -39,7 +39,12 @@ class Trainable:
 
 
 def build(
-    cfg: RunConfig, adapter: ModelAdapter, device: Any, dtype: Any, kernel_device: Any = None
+    cfg: RunConfig,
+    adapter: ModelAdapter,
+    device: Any,
+    dtype: Any,
+    kernel_device: Any = None,
+    progress: Any = None,
 ) -> Trainable:
     """Fetch and load the base model, switch it to packed attention, attach LoRA.
 
@@ -49,6 +54,7 @@ def build(
         device: where to load the weights (the CPU when FSDP will shard them onto the GPUs).
         dtype: weights dtype.
         kernel_device: where the model will run (picks the attention kernel); ``device`` if None.
+        progress: download progress callback (see :meth:`ModelAdapter.fetch`).
 
     Raises:
         StudioError: no LoRA target module exists in the model.
@@ -61,7 +67,7 @@ def build(
 
     spec = ModelSpec(**cfg.model)
     tokenizer, model = load_for_training(
-        adapter, spec, dtype=dtype, device=device, quantization=cfg.quantization
+        adapter, spec, dtype=dtype, device=device, quantization=cfg.quantization, progress=progress
     )
     model.config.use_cache = False  # a KV cache in a training forward is waste (and leaks packing)
     kernel = attention.register(cfg.attention, (kernel_device or device).type)

@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import threading
+import time
 import traceback
 from contextlib import nullcontext
 from pathlib import Path
@@ -95,7 +96,14 @@ class LoraRecipe:
         # FSDP: load on the CPU and let sharding move each GPU its part (the model may not fit one)
         sharded = cfg.parallel == "fsdp" and self.dist.world > 1 and self.device.type == "cuda"
         load_on = torch.device("cpu") if sharded else self.device
-        built = model.build(cfg, self.adapter, load_on, self.dtype, kernel_device=self.device)
+        built = model.build(
+            cfg,
+            self.adapter,
+            load_on,
+            self.dtype,
+            kernel_device=self.device,
+            progress=self._download_progress(),
+        )
         self.tokenizer, self.model, self.kernel, self.autocast = (
             built.tokenizer,
             built.model,
@@ -168,6 +176,18 @@ class LoraRecipe:
                 batch_index=self.batch_index,
                 path=str(self.resumed_from.relative_to(self.run_dir)),
             )
+
+    def _download_progress(self) -> Any:
+        """A download callback that writes a ``download`` event every 2 seconds (rank 0)."""
+        last = [0.0]
+
+        def report(done: int, total: int, name: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 2.0 or (total and done >= total):
+                last[0] = now
+                self.sink.log("download", done_bytes=done, total_bytes=total, file=name)
+
+        return report
 
     def _encode(self, samples: list[Sample]) -> tuple[list[Encoded], Any]:
         cfg = self.cfg
