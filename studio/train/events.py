@@ -188,9 +188,9 @@ class RunState:
                 self.eval_losses.append((int(event.get("step", self.step)), float(self.eval_loss)))
         elif kind == "checkpoint":
             self.checkpoints.append(int(event.get("step", self.step)))
-        elif (
-            kind == "rank_failed"
-        ):  # another process of a multi-process run failed; rank 0 may hang
+        elif kind == "download":
+            self.download = {k: event.get(k) for k in ("done_bytes", "total_bytes", "file")}
+        elif kind == "rank_failed":  # another process failed; rank 0 may hang until ended
             self.error = f"rank {event.get('rank')}: {event.get('error')}"
         elif kind in TERMINAL:
             self.status = kind
