@@ -130,15 +130,25 @@ def _drop_torn_tail(fd: int) -> int:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSON-lines file, skipping a torn last line left by a crash.
 
+    Like :func:`append_jsonl`, it never follows a symbolic link at ``path``: a journal planted as a
+    link to a file elsewhere is refused, not read.
+
     Raises:
         ValueError: a line other than the last is not a JSON object (or nests too deeply to
             read), naming the file and the line.
+        StudioError: ``path`` is a symbolic link.
     """
     out: list[dict[str, Any]] = []
     try:
-        raw = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return out
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StudioError(f"{path}: a symbolic link; refused (a journal is never read through a link)") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read()
     lines = raw.split(b"\n")
     for index, line in enumerate(lines):
         if not line.strip():

@@ -66,6 +66,9 @@ class PersonaServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "persona-studio"
+    timeout = 60.0
+    """Seconds a socket read or write may wait: a client that stalls mid-request (or stops reading
+    a stream) is dropped instead of holding a thread forever."""
     server: PersonaServer
 
     # -- plumbing -------------------------------------------------------------------------
@@ -106,12 +109,21 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, f"bad Content-Length {length!r}") from None
         if size > MAX_BODY:
             raise ApiError(413, f"the request body is {size} bytes; the limit is {MAX_BODY}")
-        raw = self.rfile.read(size)
+        try:
+            raw = self.rfile.read(size)
+        except TimeoutError:
+            self._consumed = False  # the rest may still come: never read it as the next request
+            raise ApiError(408, f"the request body did not arrive within {self.timeout:g}s", code="timeout") from None
         self._consumed = True
+        if len(raw) < size:
+            self._consumed = False
+            raise ApiError(400, f"the request body ended after {len(raw)} of {size} bytes")
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(400, "the request body is JSON nested too deeply") from None
 
     def _guarded(self, work: Any) -> None:
         try:
@@ -120,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._consumed:  # an unread body would be taken for the next request
                 self.close_connection = True
             self._send_error(error)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):  # the client left or stalled
             self.close_connection = True
         except Exception as exc:  # never a traceback to the client
             traceback.print_exc(file=sys.stderr)
@@ -209,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 for piece in pieces:
                     send(chunk({"content": piece}, None))
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
                 raise
             except Exception as exc:  # headers are gone: report it as an error event
                 traceback.print_exc(file=sys.stderr)

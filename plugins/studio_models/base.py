@@ -141,7 +141,7 @@ class HFModelAdapter:
         kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
         if spec.gguf_file:
             kwargs["gguf_file"] = spec.gguf_file
-        tokenizer = AutoTokenizer.from_pretrained(str(path), **kwargs)
+        tokenizer = _from_pretrained(AutoTokenizer, path, **kwargs)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         if not getattr(tokenizer, "chat_template", None):
@@ -166,13 +166,12 @@ class HFModelAdapter:
         kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code, "dtype": dtype}
         if spec.gguf_file:
             kwargs["gguf_file"] = spec.gguf_file
-        else:
-            _refuse_pickles(path, spec)
-            kwargs["use_safetensors"] = True
+        else:  # safetensors only, unless the user allowed this folder's pickles
+            kwargs["use_safetensors"] = not _refuse_pickles(path, spec)
         if quantization == "4bit":
             kwargs["quantization_config"] = _nf4_config(dtype)
             kwargs["device_map"] = {"": device}
-            model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+            model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
             from peft import prepare_model_for_kbit_training
 
             return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
@@ -180,8 +179,25 @@ class HFModelAdapter:
             raise StudioError(
                 f"[train] quantization: expected 4bit or nothing, got {quantization!r}"
             )
-        model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+        model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
         return model.to(device)
+
+
+def _from_pretrained(auto: Any, path: Path, **kwargs: Any) -> Any:
+    """``auto.from_pretrained`` with its refusals (remote code, missing or unreadable files) as
+    StudioError naming the folder, instead of a traceback.
+
+    Raises:
+        StudioError: the folder cannot be loaded as asked.
+    """
+    try:
+        return auto.from_pretrained(str(path), **kwargs)
+    except (OSError, ValueError) as exc:
+        text = " ".join(str(exc).split())
+        if "trust_remote_code" in text:
+            raise StudioError(f"{path}: this model needs its own Python code to load, which the studio does not run "
+                              "unless [model] trust_remote_code = true (only for a repository you trust)") from None
+        raise StudioError(f"{path}: cannot load with {auto.__name__}: {text[:300]}") from None
 
 
 def _nf4_config(dtype: Any) -> Any:
@@ -203,10 +219,15 @@ def _nf4_config(dtype: Any) -> Any:
     )
 
 
-def _refuse_pickles(path: Path, spec: ModelSpec) -> None:
-    """Pickled weights (``*.bin``, ``*.pt``) can run code when loaded: require safetensors."""
+def _refuse_pickles(path: Path, spec: ModelSpec) -> bool:
+    """Pickled weights (``*.bin``, ``*.pt``) can run code when loaded: require safetensors.
+
+    Returns:
+        True when the folder has only pickled weights and the user allowed them
+        (``PERSONA_STUDIO_ALLOW_PICKLE=1``); they are then read with ``weights_only``.
+    """
     if any(path.glob("*.safetensors")):
-        return
+        return False
     if any(path.glob("*.bin")) or any(path.glob("*.pt")):
         if os.environ.get("PERSONA_STUDIO_ALLOW_PICKLE") != "1":
             raise StudioError(
@@ -214,3 +235,5 @@ def _refuse_pickles(path: Path, spec: ModelSpec) -> None:
                 "expected *.safetensors "
                 "(set PERSONA_STUDIO_ALLOW_PICKLE=1 if you trust this folder)"
             )
+        return True
+    return False

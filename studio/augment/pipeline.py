@@ -25,7 +25,7 @@ from studio.api import AugmentContext, AugmentItem, Sample, resolve_options, sta
 from studio.augment.filters import REASONS, FilterSettings, PersonaScorer, ProposalFilter
 from studio.augment.journal import JobJournal, JournalState
 from studio.augment.llm_setup import build_llm, find_persona_scorer
-from studio.augment.workers import Committer, Pool, describe_error
+from studio.augment.workers import Committer, Pool, describe_error, hide_secrets
 from studio.dataset.store import DatasetStore
 from studio.errors import StudioError
 from studio.llm import Cancelled, LLMError, LLMStats, UnusableOutput
@@ -184,18 +184,19 @@ def run_augment(
     cfg = ws.config.augment
     client = build_llm(ws, host, backend=llm, cancelled=cancelled) if getattr(augmenter, "needs_llm", False) else None
     backend = client.describe() if client is not None else None
-    job_id = job_id or f"{strategy}-{stable_id(strategy, resolved, seed, backend)}"
+    recorded = hide_secrets(resolved, _secret_names(augmenter))  # what the journal and provenance keep
+    job_id = job_id or f"{strategy}-{stable_id(strategy, recorded, seed, backend)}"
     ws.safe_name(job_id)
     journal = JobJournal(ws.dataset_dir() / "augment" / f"{job_id}.jsonl")
     state = journal.read()
-    header = {"strategy": strategy, "options": resolved, "seed": seed, "backend": backend,
+    header = {"strategy": strategy, "options": recorded, "seed": seed, "backend": backend,
               "character": ws.config.character.name}
     if state.header is not None and any(state.header.get(k) != header[k] for k in ("strategy", "options", "seed")):
         raise StudioError(f"{journal.path}: job {job_id} was started with other settings "
                           f"({state.header.get('strategy')} {state.header.get('options')} seed {state.header.get('seed')}); "
                           "expected the same settings to resume it, or another job name")
 
-    report = AugmentReport(job_id, strategy, dict(resolved), seed, journal.path, backend)
+    report = AugmentReport(job_id, strategy, dict(recorded), seed, journal.path, backend)
     scorer, report.persona_filter = _scorer(ws, persona_scorer, real)
     settings = FilterSettings(min_chars=ws.config.dataset.min_chars, max_chars=ws.config.dataset.max_chars,
                               max_user_chars=4 * ws.config.dataset.max_chars, near_duplicate=cfg.near_duplicate,
@@ -225,6 +226,11 @@ def run_augment(
     return report
 
 
+def _secret_names(augmenter: Any) -> frozenset[str]:
+    """Names of the strategy's secret options (their values are used, never written)."""
+    return frozenset(opt.name for opt in getattr(augmenter, "options", ()) if getattr(opt, "secret", False))
+
+
 def _scorer(ws: Any, given: PersonaScorer | None | str, real: list[Sample]) -> tuple[PersonaScorer | None, str]:
     if given == "auto":
         return find_persona_scorer(ws, real)
@@ -245,7 +251,8 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
     report.items = len(items)
     todo = [item for item in items if item.key not in state.committed]
     report.skipped = report.items - len(todo)
-    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
+    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report,
+                          secrets=_secret_names(augmenter))
     ready: dict[int, list[Sample] | None] = {}
     to_run: list[tuple[int, AugmentItem]] = []
     for index, item in enumerate(todo):
@@ -311,7 +318,8 @@ def _run_streamed(augmenter: Any, context: AugmentContext, options: dict[str, An
                   journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
                   progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool]) -> bool:
     """An augmenter with only ``propose``: one item per sample, in the order it yields them."""
-    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report)
+    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report,
+                          secrets=_secret_names(augmenter))
     try:
         for sample in augmenter.propose(context, options):
             if cancelled():

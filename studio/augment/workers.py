@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from studio.api import AugmentItem, Sample, stable_id
 from studio.augment.filters import ProposalFilter
@@ -66,12 +66,18 @@ class Pool:
         self.stopped.set()
 
 
+def hide_secrets(options: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
+    """``options`` with the values of secret options (``StrOption(secret=True)``) replaced."""
+    return {name: "[secret]" if name in secrets and value else value for name, value in options.items()}
+
+
 class Committer:
     """Filters proposals in plan order and adds the kept ones to the dataset in batches."""
 
     def __init__(self, strategy: str, job_id: str, seed: int, journal: JobJournal, store: DatasetStore,
-                 filt: ProposalFilter, report: AugmentReport) -> None:
+                 filt: ProposalFilter, report: AugmentReport, secrets: frozenset[str] = frozenset()) -> None:
         self.strategy, self.job_id, self.seed = strategy, job_id, seed
+        self.secrets = secrets  # option names whose values never reach the journal or the dataset
         self.journal, self.store, self.filt, self.report = journal, store, filt, report
         self.batch: list[tuple[str, list[str], dict[str, int]]] = []
         self.kept: list[Sample] = []
@@ -81,6 +87,8 @@ class Committer:
         """The job's id, provenance and pending status on a strategy's sample."""
         provenance = {**sample.provenance, "kind": "augment", "strategy": self.strategy, "job": self.job_id,
                       "item": key, "seed": self.seed}
+        if self.secrets and isinstance(provenance.get("options"), dict):
+            provenance["options"] = hide_secrets(provenance["options"], self.secrets)
         return replace(sample, id=stable_id(self.job_id, sample.id), provenance=provenance, status="pending",
                        split="train", scene=sample.scene or f"aug:{self.strategy}")
 
