@@ -145,6 +145,7 @@ def encode_messages(
     eot_ids: Sequence[int],
     sample_id: str = "",
     eos_id: int | None = None,
+    supervise_from: int = 0,
 ) -> tuple[Encoded, int]:
     """Tokenise a conversation with its chat template;
     supervise each assistant turn + one end-of-turn.
@@ -156,6 +157,8 @@ def encode_messages(
         sample_id: carried into the result.
         eos_id: appended (and supervised) after the last turn when the template ends it with no
             end-of-turn token; defaults to the first of ``eot_ids``.
+        supervise_from: assistant turns before this ordinal are context only (the history of a
+            multi-turn window, whose replies are learnt in their own samples).
 
     Returns:
         The encoded conversation and the number of end-of-turn tokens that had to be appended.
@@ -171,7 +174,9 @@ def encode_messages(
     labels = [IGNORE] * len(ids)
     eot = set(eot_ids)
     appended = 0
-    for start, end in spans:
+    for ordinal, (start, end) in enumerate(spans):
+        if ordinal < supervise_from:
+            continue
         inside = [i for i, (a, b) in enumerate(offsets) if a >= start and b <= end and b > a]
         closed = False
         for i in inside:
@@ -249,7 +254,10 @@ def encode_samples(
             report.no_reply.append(sample.id)
             continue
         messages = head + [m for group in exchanges for m in group]
-        item, appended = encode_messages(tokenizer, messages, eot_ids, sample.id, eos_id)
+        # a multi-turn window learns its last reply; the earlier ones are learnt in their own samples
+        history = int(sample.provenance.get("history", 0) or 0)
+        supervise_from = min(history, len(exchanges) - 1)
+        item, appended = encode_messages(tokenizer, messages, eot_ids, sample.id, eos_id, supervise_from)
         if len(item) <= max_length:
             encoded.append(item)
             report.appended_eot += appended

@@ -152,3 +152,14 @@ def test_overlong_samples_are_dropped_or_split_and_always_counted(tokenizers):
     assert len(pieces) == 3 and all(len(i) <= limit for i in split)
     learnt = "".join(supervised_text(tok, i) for i in pieces)
     assert learnt == "".join(word * 12 + "<|im_end|>" for word in ("Uno. ", "Dos. ", "Tre. "))
+
+
+def test_multi_turn_window_learns_only_its_last_reply(tokenizers):
+    tok = tokenizers["qwen2"]
+    window = sample("Who is there?", "It is I.", "Art thou well?", "Well enough, good Nurse.")
+    window.provenance = {"kind": "corpus", "history": 1}
+    items, _ = encode_samples(tok, [window], [tok.convert_tokens_to_ids("<|im_end|>")], 4096)
+    assert supervised_text(tok, items[0]) == "Well enough, good Nurse.<|im_end|>"
+    window.provenance = {"kind": "corpus"}  # no history recorded: every reply is learnt
+    items, _ = encode_samples(tok, [window], [tok.convert_tokens_to_ids("<|im_end|>")], 4096)
+    assert supervised_text(tok, items[0]) == "It is I.<|im_end|>Well enough, good Nurse.<|im_end|>"
