@@ -250,7 +250,8 @@ class TrainScreen(StudioScreen):
             return
         entries = []
         for run in runs:
-            state = run_state(run)
+            # the followed run's state is folded already: re-reading a long events.jsonl would block the UI
+            state = self.state if run == self.run_dir and self.state is not None else run_state(run)
             entries.append((run.name, f"{run.name}  {state.status}  step {state.step}/{state.total_steps}"))
 
         def picked(name: str | None) -> None:

@@ -48,6 +48,28 @@ def _label(value: float) -> str:
     return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 
 
+MAX_POINTS = 2000
+"""More points than a chart has braille columns; a longer series is thinned before drawing."""
+
+
+def thin(points: Sequence[tuple[int, float]], limit: int = MAX_POINTS) -> list[tuple[int, float]]:
+    """At most ``limit`` points, keeping each stretch's lowest and highest value (spikes stay visible).
+
+    A run of 100,000 steps would otherwise be redrawn point by point for every batch of events,
+    which makes a followed long run lag by seconds.
+    """
+    if len(points) <= limit:
+        return list(points)
+    size = -(-len(points) * 2 // limit)  # each stretch gives two points
+    out: list[tuple[int, float]] = []
+    for start in range(0, len(points), size):
+        chunk = points[start:start + size]
+        low = min(chunk, key=lambda point: point[1])
+        high = max(chunk, key=lambda point: point[1])
+        out += sorted({low, high})
+    return out
+
+
 class LossChart(Widget):
     """Loss (and eval loss) against the step, scaled to the widget's size."""
 
@@ -64,10 +86,10 @@ class LossChart(Widget):
 
     def set_data(self, losses: Sequence[tuple[int, float]], eval_losses: Sequence[tuple[int, float]],
                  total_steps: int) -> None:
-        """Replace the plotted series."""
+        """Replace the plotted series (a long series is thinned to what the chart can show)."""
         self.set_reactive(LossChart.total_steps, total_steps)
-        self.set_reactive(LossChart.eval_losses, list(eval_losses))
-        self.losses = list(losses)
+        self.set_reactive(LossChart.eval_losses, thin(eval_losses))
+        self.losses = thin(losses)
 
     def render(self) -> Text:
         width, height = self.content_size.width, self.content_size.height
