@@ -45,6 +45,9 @@ class PersonaServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128
+    """Connections the kernel holds until they are accepted (the default 5 resets clients when
+    dozens connect at once)."""
 
     def __init__(self, address: tuple[str, int], persona: Persona, *, api_key: str | None = None,
                  model_name: str = "", max_tokens_cap: int = 2048, log: Any = sys.stderr) -> None:

@@ -369,3 +369,54 @@ def test_a_secret_option_is_never_written(zh_workspace):
     for path in zh_workspace.rglob("*"):
         if path.is_file():
             assert b"tok-SECRET-42" not in path.read_bytes(), path
+
+
+def test_serve_answers_50_clients_connecting_at_once(served):
+    import threading
+
+    server, _ = served
+    body = json.dumps({"model": "r1", "stream": True, "max_tokens": 4,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    outcomes: list[str] = []
+
+    def client() -> None:
+        try:
+            with socket.create_connection(server.server_address[:2], timeout=60) as conn:
+                conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-serve\r\n"
+                             b"Content-Type: application/json\r\nConnection: close\r\n"
+                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                reply = b""
+                while chunk := conn.recv(65536):
+                    reply += chunk
+            outcomes.append("ok" if reply.startswith(b"HTTP/1.1 200") and b"data: [DONE]" in reply else "bad reply")
+        except OSError as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=client) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["ok"] * 50
+
+
+def test_serve_queues_50_connections_while_it_is_busy(persona_run, host):
+    from studio.chat import load_persona
+    from studio.serve import PersonaServer
+
+    persona = load_persona(Workspace(persona_run.parents[1]), host.adapters, device=torch.device("cpu"))
+    server = PersonaServer(("127.0.0.1", 0), persona, log=None)  # listening, but busy: nothing accepted yet
+    connected = 0
+    sockets = []
+    try:
+        for _ in range(50):
+            try:
+                sockets.append(socket.create_connection(server.server_address[:2], timeout=1))
+                connected += 1
+            except OSError:
+                pass
+    finally:
+        for conn in sockets:
+            conn.close()
+        server.server_close()
+    assert connected == 50  # a backlog of 5 (the default) reset most of them under load
