@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from studio.errors import StudioError
 
@@ -105,6 +105,21 @@ def append_jsonl(path: str | Path, record: Any, *, sync: bool = True) -> None:
             raise
     finally:
         os.close(fd)  # also releases the lock
+
+
+def open_append(path: str | Path) -> BinaryIO:
+    """Open a log for appending (binary), never through a symbolic link at ``path``.
+
+    Raises:
+        StudioError: ``path`` is a symbolic link.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StudioError(f"{path}: a symbolic link; refused (a log is never written through a link)") from None
+        raise
+    return os.fdopen(fd, "ab")
 
 
 def _drop_torn_tail(fd: int) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.fsutil import atomic_write_json, atomic_write_text
+from studio.fsutil import atomic_write_json, atomic_write_text, open_append
 from studio.train.events import TERMINAL, RunState, pid_alive, read_events
 from studio.train.runconfig import RunConfig
 
@@ -193,7 +193,7 @@ def launch(
         elif torch.cuda.device_count() < gpus:
             raise StudioError(f"--gpus {gpus}: only {torch.cuda.device_count()} GPU(s) visible")
     args = command(run_dir, resume=resume, gpus=gpus)
-    with open(run_dir / "train.log", "ab") as log:
+    with open_append(run_dir / "train.log") as log:  # never through a link planted in the run folder
         if not detach:
             return subprocess.call(args, env=env)
         process = subprocess.Popen(

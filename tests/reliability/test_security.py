@@ -184,6 +184,18 @@ def test_remote_code_never_runs_unless_asked(local_model, host, tmp_path):
     assert not marker.exists()
 
 
+def test_a_run_log_is_never_appended_through_a_link(zh_workspace, host, outside):
+    from studio.train.runner import launch, prepare_run
+
+    ws = Workspace(zh_workspace)
+    build_dataset(ws, host.parsers)
+    run_dir = prepare_run(ws, host.adapters, run_id="r", overrides={"max_steps": 1})
+    (run_dir / "train.log").symlink_to(outside)  # planted in a workspace from elsewhere
+    with pytest.raises(StudioError, match="symbolic link"):
+        launch(run_dir, detach=True)
+    assert untouched(outside)
+
+
 def test_a_checkpoint_state_cannot_run_code_on_resume(zh_workspace, host, tmp_path):
     from studio.train import checkpoint as ckpt
     from studio.train.recipe import run
