@@ -13,6 +13,9 @@ sniff, parse) and then once more with each parser forced. Each run ends in one o
 - ``hang``: no answer within the time limit (the worker is killed and replaced);
 - ``died``: the worker process died (out of memory, a signal).
 
+The slowest parse and the worker's peak resident memory are shown per kind (a fresh worker for
+each 100 MB file, so its peak is that file's).
+
 Inputs come from generators (random bytes and text, mutated public-domain corpora, truncated
 multi-byte characters, mixed encodings, grammar-built scripts and novels, malformed SRT / ASS /
 WebVTT timings), special paths (empty file, folder, links, a named pipe, a device) and, with
@@ -107,7 +110,7 @@ def _worker(conn) -> None:
             outcome, detail = "died", "MemoryError"
         except Exception as exc:  # what the fuzz run is looking for
             outcome, detail = "crash", f"{type(exc).__name__}: {exc}"[:200] + "\n" + traceback.format_exc()[-1500:]
-        conn.send((outcome, detail, time.perf_counter() - started))
+        conn.send((outcome, detail, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
 class Worker:
@@ -124,7 +127,12 @@ class Worker:
         self.process.start()
         self.parsers = self.conn.recv()
 
-    def run(self, path: Path, forced: str, timeout: float) -> tuple[str, str, float]:
+    def restart(self) -> None:
+        """A fresh process: its peak memory then belongs to the next inputs alone."""
+        self.close()
+        self._start()
+
+    def run(self, path: Path, forced: str, timeout: float) -> tuple[str, str, float, float]:
         started = time.perf_counter()
         self.conn.send((str(path), forced))
         try:
@@ -136,7 +144,7 @@ class Worker:
         self.process.kill()
         self.process.join()
         self._start()
-        return outcome, detail, time.perf_counter() - started
+        return outcome, detail, time.perf_counter() - started, float("nan")
 
     def close(self) -> None:
         try:
@@ -195,6 +203,7 @@ def main() -> int:
 
     table: dict[str, Counter[str]] = defaultdict(Counter)
     slowest: dict[str, float] = defaultdict(float)
+    peak: dict[str, float] = defaultdict(float)
     examples: list[tuple[str, str, str, str]] = []
     files = runs = 0
     worker = Worker()
@@ -204,9 +213,12 @@ def main() -> int:
             files += 1
             for forced in ("", *worker.parsers):
                 runs += 1
-                outcome, detail, seconds = worker.run(path, forced, timeout)
+                if kind.startswith("100MB"):
+                    worker.restart()
+                outcome, detail, seconds, rss = worker.run(path, forced, timeout)
                 table[kind][outcome] += 1
                 slowest[kind] = max(slowest[kind], seconds)
+                peak[kind] = max(peak[kind], rss) if rss == rss else peak[kind]
                 if outcome not in ("parsed", "error"):
                     examples.append((kind, forced or "sniffed", outcome, detail))
                     if args.keep and path.is_file() and not path.is_symlink():
@@ -219,13 +231,14 @@ def main() -> int:
 
     print(f"\n{files} input files, {runs} parser runs (sniffed + each of {len(worker.parsers)} parsers forced), "
           f"{time.perf_counter() - started:.0f}s\n")
-    head = f"{'input kind':<24}" + "".join(f"{name:>9}" for name in OUTCOMES) + f"{'slowest s':>11}"
+    head = f"{'input kind':<24}" + "".join(f"{name:>9}" for name in OUTCOMES) + f"{'slowest s':>11}{'peak MB':>9}"
     print(head)
     print("-" * len(head))
     total: Counter[str] = Counter()
     for kind, counts in table.items():
         total.update(counts)
-        print(f"{kind:<24}" + "".join(f"{counts.get(name, 0):>9}" for name in OUTCOMES) + f"{slowest[kind]:>11.2f}")
+        print(f"{kind:<24}" + "".join(f"{counts.get(name, 0):>9}" for name in OUTCOMES)
+              + f"{slowest[kind]:>11.2f}{peak[kind]:>9.0f}")
     print("-" * len(head))
     print(f"{'total':<24}" + "".join(f"{total.get(name, 0):>9}" for name in OUTCOMES))
     for kind, forced, outcome, detail in examples[:20]:
