@@ -42,6 +42,32 @@ while True:
     print(json.dumps(entry, ensure_ascii=False), flush=True)  # returned: on disk
 """
 
+STUDIO = r"""
+import asyncio, random, sys
+from studio.plugins import load_host
+from studio.tui.app import StudioApp
+from studio.workspace import Workspace
+
+async def main():
+    ws = Workspace(sys.argv[1]).lock()
+    app = StudioApp(ws, host=load_host())
+    rng = random.Random(int(sys.argv[2]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        while getattr(app.screen, "store", None) is None:
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+        print("ready", flush=True)
+        while True:
+            await pilot.press(rng.choice("aaarrxu"))
+            await pilot.pause()
+            print(len(app.screen.store.journal()), flush=True)  # the screen shows the decision: acknowledged
+            if rng.random() < 0.7:
+                await pilot.press("j")
+
+asyncio.run(main())
+"""
+
 REBUILDER = r"""
 import sys
 from studio.dataset.service import build_dataset
@@ -89,6 +115,25 @@ def test_kill_during_review_decisions_loses_no_acknowledged_decision(persona_wor
         assert store.decisions() == replayed(tmp_path / f"replay-{round_}", journal)
         assert len(store.samples()) == len(store.raw_samples()) > 0
     assert (folder / "journal.jsonl").read_bytes().endswith(b"\n")  # the torn line was cut, not glued on
+
+
+def test_kill_of_the_tui_during_review_keeps_every_acknowledged_key(persona_workspace, host):
+    ws = Workspace(persona_workspace)
+    build_dataset(ws, host.parsers)
+    journal = ws.dataset_dir() / "journal.jsonl"
+    acknowledged = 0
+    for round_ in range(2):
+        studio = Driver(STUDIO, persona_workspace, round_)
+        assert studio.line(timeout=120) == "ready"
+        for _ in range(random.Random(round_).randint(8, 25)):
+            acknowledged = int(studio.line())
+        studio.kill()  # kill -9 of the whole studio, mid-review
+        entries = read_jsonl(journal)
+        assert acknowledged <= len(entries) <= acknowledged + 1
+        store = DatasetStore(ws.dataset_dir())
+        assert store.decisions() == replayed(persona_workspace.parent / f"replay-tui-{round_}", entries)
+        acknowledged = len(entries)
+    Workspace(persona_workspace).lock().unlock()  # the killed studio's lock went with it
 
 
 def test_kill_during_a_rebuild_never_leaves_a_half_samples_file(big_workspace):
