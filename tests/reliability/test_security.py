@@ -432,3 +432,30 @@ def test_serve_queues_50_connections_while_it_is_busy(persona_run, host):
             conn.close()
         server.server_close()
     assert connected == 50  # a backlog of 5 (the default) reset most of them under load
+
+
+def test_a_plugin_with_a_misspelled_hook_is_unloaded_not_fatal():
+    import pluggy
+
+    from studio import hookspecs
+    from studio.plugins import PluginInfo, PluginWarning, _drop_unknown_hooks
+
+    class Misspelled:
+        @hookimpl
+        def register_parser(self, register):  # not a hook of the studio
+            register(object())
+
+    class Fine:
+        @hookimpl
+        def register_augmenters(self, register):
+            pass
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(Misspelled(), name="misspelled")
+    pm.register(Fine(), name="fine")
+    infos = {"misspelled": PluginInfo("misspelled"), "fine": PluginInfo("fine")}
+    with pytest.warns(PluginWarning, match="misspelled"):
+        _drop_unknown_hooks(pm, infos)
+    assert [name for name, _ in pm.list_name_plugin()] == ["fine"]
+    assert "register_parser" in infos["misspelled"].error
