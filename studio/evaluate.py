@@ -222,6 +222,8 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
             "identity_total": len(probes),
             "reply_chars": round(sum(len(r) for r in replies[side]) / len(held), 1),
             "empty_replies": sum(1 for r in replies[side] if not r),
+            # copying the line said to the character scores chrF against the real reply without answering it
+            "echoes": sum(1 for r, s in zip(replies[side], held, strict=True) if r and chrf(r, s.prompt) >= 70),
             "generated_tokens": tokens, "seconds": round(time.perf_counter() - phase_start, 1),
         }
 

@@ -159,6 +159,14 @@ def model_card(info: dict[str, Any], kind: str) -> str:
     return "\n".join(lines)
 
 
+def _base_name(model: Any) -> str:
+    """The base model as a card names it: the hub id, or a local folder's name (and GGUF file)."""
+    if model.source != "local":
+        return model.name
+    name = Path(model.name).name
+    return f"{name}/{model.gguf_file}" if model.gguf_file else name
+
+
 def _run_info(ws: Any, persona: Any) -> dict[str, Any]:
     from studio.chat import training_persona
     from studio.evaluate import load_report
@@ -172,7 +180,7 @@ def _run_info(ws: Any, persona: Any) -> dict[str, Any]:
     step = state.step if persona.adapter_dir.parent == run_dir else int(persona.adapter_dir.parent.name.split("-")[1])
     return {
         "label": persona.label, "character": persona.character, "persona": persona.system,
-        "base_model": ws.config.model.name if ws.config.model.source != "local" else Path(ws.config.model.name).name,
+        "base_model": _base_name(ws.config.model),
         "recorded": training_persona(run_dir, persona.adapter_dir),
         "samples": {"train": sum(1 for s in samples if s.get("split") == "train"),
                     "eval": sum(1 for s in samples if s.get("split") == "eval")},

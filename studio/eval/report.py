@@ -35,15 +35,14 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     generation = [k for k in ("chrf", "rouge_l", "style") if wins[k] == "adapter"]
     if wins["loss"] == "adapter" and len(generation) >= 2 and not worse:
         answer = "yes"
-    elif better and len(better) > len(worse):
+    elif better:
         answer = "partly"
     else:
         answer = "no"
     summary = {
         "yes": "yes: the adapter models the character's real lines better and its replies are closer to them",
         "partly": "partly: the adapter is better on " + ", ".join(better) + ("; worse on " + ", ".join(worse) if worse else ""),
-        "no": "no: the adapter is not better than the base model with the same persona prompt"
-              + (" (better on " + ", ".join(better) + ")" if better else ""),
+        "no": "no: the adapter is better on none of the measures than the base model with the same persona prompt",
     }[answer]
     return {"answer": answer, "summary": summary, "wins": wins}
 
@@ -69,6 +68,8 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     lines.append(f"{'mean reply length (chars)':<40} {base['reply_chars']:>9} {adapter['reply_chars']:>9}"
                  f"   real lines: {report.get('real_reply_chars', '-')}")
     lines.append(f"{'empty replies':<40} {base['empty_replies']:>9} {adapter['empty_replies']:>9}")
+    if "echoes" in base:
+        lines.append(f"{'replies echoing the prompt (chrF >= 70)':<40} {base['echoes']:>9} {adapter['echoes']:>9}")
     lines += [
         "",
         f"style classifier: held-out balanced accuracy {clf['heldout_accuracy']:.1%} (AUC {clf['heldout_auc']:.3f}) on "

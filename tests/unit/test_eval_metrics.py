@@ -92,6 +92,8 @@ def test_verdict_answers_did_it_work():
     assert yes["verdict"]["wins"] == {"loss": "adapter", "chrf": "adapter", "rouge_l": "same", "style": "adapter",
                                       "identity": "same"}
     assert _report({}, {"loss": 2.5})["verdict"]["answer"] == "partly"
+    mixed = _report({}, {"loss": 2.5, "style": 0.6, "chrf": 9.0, "rouge_l": 9.0, "identity": 0})["verdict"]
+    assert mixed["answer"] == "partly" and mixed["summary"].endswith("worse on chrf, rouge_l, identity")
     no = _report({}, {"loss": 3.3, "chrf": 9.0})
     assert no["verdict"]["answer"] == "no" and set(no["verdict"]["wins"].values()) == {"base", "same"}
     assert _report({}, {"loss": 3.005})["verdict"]["wins"]["loss"] == "same"  # below the margin
