@@ -14,11 +14,78 @@ from pathlib import Path
 
 Seeds = list[tuple[str, bytes]]
 
-NAMES = ("ROMEO", "JULIET", "Nurse", "宝玉", "黛玉", "王熙凤", "A", "", "X" * 300, "甄", "First Citizen", "LADY CAPULET")
-WORDS = ("love", "night", "the", "我", "你", "说", "道", "“", "”", "「", "」", "\"", "'", "‘", "’", "（", "）", "(", ")",
-         "：", ":", "；", ".", "。", "!", "？", "—", "…", "\t", " ", "　", "\u200b", "\u202e", "\ufeff", "\x0c",
-         "said", "asked", "笑道", "INT.", "EXT.", "第一回", "CHAPTER I", "ACT II", "SCENE III.", "-->", "00:00:01,000",
-         "[", "]", "【", "】", "<v Bob>", "<i>", "{\\an8}", "♪", "\r", "\r\n")
+NAMES = (
+    "ROMEO",
+    "JULIET",
+    "Nurse",
+    "宝玉",
+    "黛玉",
+    "王熙凤",
+    "A",
+    "",
+    "X" * 300,
+    "甄",
+    "First Citizen",
+    "LADY CAPULET",
+)
+WORDS = (
+    "love",
+    "night",
+    "the",
+    "我",
+    "你",
+    "说",
+    "道",
+    "“",
+    "”",
+    "「",
+    "」",
+    '"',
+    "'",
+    "‘",
+    "’",
+    "（",
+    "）",
+    "(",
+    ")",
+    "：",
+    ":",
+    "；",
+    ".",
+    "。",
+    "!",
+    "？",
+    "—",
+    "…",
+    "\t",
+    " ",
+    "　",
+    "\u200b",
+    "\u202e",
+    "\ufeff",
+    "\x0c",
+    "said",
+    "asked",
+    "笑道",
+    "INT.",
+    "EXT.",
+    "第一回",
+    "CHAPTER I",
+    "ACT II",
+    "SCENE III.",
+    "-->",
+    "00:00:01,000",
+    "[",
+    "]",
+    "【",
+    "】",
+    "<v Bob>",
+    "<i>",
+    "{\\an8}",
+    "♪",
+    "\r",
+    "\r\n",
+)
 
 
 def _text(rng: random.Random, low: int, high: int, controls: float = 0.002) -> str:
@@ -31,8 +98,18 @@ def _text(rng: random.Random, low: int, high: int, controls: float = 0.002) -> s
         elif roll < 0.6:
             out.append(rng.choice(WORDS))
         else:
-            out.append(chr(rng.choice((rng.randint(32, 126), rng.randint(0x4E00, 0x9FFF), rng.randint(0xA0, 0x2FFF),
-                                       rng.randint(0x10000, 0x1FAFF)))))
+            out.append(
+                chr(
+                    rng.choice(
+                        (
+                            rng.randint(32, 126),
+                            rng.randint(0x4E00, 0x9FFF),
+                            rng.randint(0xA0, 0x2FFF),
+                            rng.randint(0x10000, 0x1FAFF),
+                        )
+                    )
+                )
+            )
     return "".join(out)
 
 
@@ -40,7 +117,7 @@ def _slice(rng: random.Random, seeds: Seeds, low: int = 64, high: int = 20000) -
     _, data = rng.choice(seeds)
     size = rng.randint(low, high)
     start = rng.randint(0, max(0, len(data) - size))
-    return data[start:start + size]
+    return data[start : start + size]
 
 
 # -- generators -------------------------------------------------------------------------------
@@ -51,7 +128,9 @@ def random_bytes(rng: random.Random, seeds: Seeds) -> bytes:
 
 
 def random_text(rng: random.Random, seeds: Seeds) -> bytes:
-    return _text(rng, 0, 3000, controls=rng.choice((0.0, 0.01, 0.1))).encode("utf-8", "surrogatepass")
+    return _text(rng, 0, 3000, controls=rng.choice((0.0, 0.01, 0.1))).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def mutated_corpus(rng: random.Random, seeds: Seeds) -> bytes:
@@ -64,9 +143,9 @@ def mutated_corpus(rng: random.Random, seeds: Seeds) -> bytes:
         if op < 0.3:
             data[at] = rng.randrange(256)
         elif op < 0.5:
-            del data[at:at + rng.randint(1, 200)]
+            del data[at : at + rng.randint(1, 200)]
         elif op < 0.7:
-            data[at:at] = data[max(0, at - 300):at] * rng.randint(1, 20)
+            data[at:at] = data[max(0, at - 300) : at] * rng.randint(1, 20)
         elif op < 0.85:
             data[at:at] = rng.choice(WORDS).encode("utf-8", "surrogatepass")
         else:
@@ -76,18 +155,22 @@ def mutated_corpus(rng: random.Random, seeds: Seeds) -> bytes:
 
 def truncated_multibyte(rng: random.Random, seeds: Seeds) -> bytes:
     text = _slice(rng, seeds, 200, 8000).decode("utf-8", "replace")
-    encoding = rng.choice(("utf-8", "utf-8-sig", "gb18030", "big5", "utf-16", "utf-16-le", "utf-16-be", "utf-32"))
+    encoding = rng.choice(
+        ("utf-8", "utf-8-sig", "gb18030", "big5", "utf-16", "utf-16-le", "utf-16-be", "utf-32")
+    )
     data = text.encode(encoding, "replace")
     start = rng.randint(0, 3) if rng.random() < 0.5 else 0
     end = len(data) - rng.randint(1, 3)
-    return data[start:max(start, end)]
+    return data[start : max(start, end)]
 
 
 def mixed_encodings(rng: random.Random, seeds: Seeds) -> bytes:
     parts = []
     for _ in range(rng.randint(2, 6)):
         text = _slice(rng, seeds, 50, 3000).decode("utf-8", "replace")
-        encoding = rng.choice(("utf-8", "gb18030", "big5", "utf-16-le", "latin-1", "shift_jis", "cp1252", "koi8-r"))
+        encoding = rng.choice(
+            ("utf-8", "gb18030", "big5", "utf-16-le", "latin-1", "shift_jis", "cp1252", "koi8-r")
+        )
         parts.append(text.encode(encoding, "replace"))
         if rng.random() < 0.2:
             parts.append(rng.choice((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00")))
@@ -100,17 +183,39 @@ def script_grammar(rng: random.Random, seeds: Seeds) -> bytes:
         shape = rng.random()
         name = rng.choice(NAMES)
         if shape < 0.45:
-            lines.append(f"{name}{rng.choice(('：', ':', '∶', '；', '. ', '（笑）：', ' (V.O.)', ''))}{_text(rng, 0, 60)}")
+            lines.append(
+                name
+                + rng.choice(("：", ":", "∶", "；", ". ", "（笑）：", " (V.O.)", ""))
+                + _text(rng, 0, 60)
+            )
         elif shape < 0.55:
-            lines.append(rng.choice(("第一集", "第3幕", "ACT II", "SCENE III. A street.", "INT. KITCHEN - NIGHT",
-                                     "【另分一幕】", "1-2 碎玉轩 日 内", "第" + "一" * rng.randint(1, 500) + "回")))
+            lines.append(
+                rng.choice(
+                    (
+                        "第一集",
+                        "第3幕",
+                        "ACT II",
+                        "SCENE III. A street.",
+                        "INT. KITCHEN - NIGHT",
+                        "【另分一幕】",
+                        "1-2 碎玉轩 日 内",
+                        "第" + "一" * rng.randint(1, 500) + "回",
+                    )
+                )
+            )
         elif shape < 0.65:
-            lines.append(rng.choice(("（", "(", "[")) + _text(rng, 0, 80) + rng.choice(("）", ")", "]", "")))
+            lines.append(
+                rng.choice(("（", "(", "[")) + _text(rng, 0, 80) + rng.choice(("）", ")", "]", ""))
+            )
         elif shape < 0.8:
             lines.append("")
         else:
             lines.append(_text(rng, 0, 200))
-    return rng.choice(("\n", "\r\n", "\r")).join(lines).encode(rng.choice(("utf-8", "gb18030")), "replace")
+    return (
+        rng.choice(("\n", "\r\n", "\r"))
+        .join(lines)
+        .encode(rng.choice(("utf-8", "gb18030")), "replace")
+    )
 
 
 def prose_grammar(rng: random.Random, seeds: Seeds) -> bytes:
@@ -118,18 +223,47 @@ def prose_grammar(rng: random.Random, seeds: Seeds) -> bytes:
     for _ in range(rng.randint(0, 120)):
         pieces = []
         for _ in range(rng.randint(1, 12)):
-            open_, close = rng.choice((("“", "”"), ("「", "」"), ('"', '"'), ("‘", "’"), ("『", "』"), ("“", "")))
-            pieces.append(rng.choice((_text(rng, 0, 40), f"{rng.choice(NAMES)}{rng.choice(('道：', '说：', ' said, '))}",
-                                      open_ + _text(rng, 0, 80) + close, f"{open_}{open_}{_text(rng, 0, 9)}")))
+            open_, close = rng.choice(
+                (("“", "”"), ("「", "」"), ('"', '"'), ("‘", "’"), ("『", "』"), ("“", ""))
+            )
+            pieces.append(
+                rng.choice(
+                    (
+                        _text(rng, 0, 40),
+                        f"{rng.choice(NAMES)}{rng.choice(('道：', '说：', ' said, '))}",
+                        open_ + _text(rng, 0, 80) + close,
+                        f"{open_}{open_}{_text(rng, 0, 9)}",
+                    )
+                )
+            )
         paras.append("".join(pieces))
     return ("\n" * rng.randint(1, 3)).join(paras).encode("utf-8", "surrogatepass")
 
 
 def _clock(rng: random.Random, sep: str = ",") -> str:
     if rng.random() < 0.6:
-        return f"{rng.randint(0, 99):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}{sep}{rng.randint(0, 999):03d}"
-    return rng.choice(("99:99:99,999", "00:00:00", "-1:00:00,000", "1:2:3,4", "0:00:00.00", "aa:bb:cc,ddd",
-                       "999999999999:00:00,000", "00:00:00,000000000", "", "00:60:61,1000", "１２:００:００,０００"))
+        h, m, s, ms = (
+            rng.randint(0, 99),
+            rng.randint(0, 59),
+            rng.randint(0, 59),
+            rng.randint(0, 999),
+        )
+        return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+    return rng.choice(
+        (
+            "99:99:99,999",
+            "00:00:00",
+            "-1:00:00,000",
+            "1:2:3,4",
+            "0:00:00.00",
+            "aa:bb:cc,ddd",
+            "999999999999:00:00,000",
+            "00:00:00,000000000",
+            "",
+            "00:60:61,1000",
+            "１２:００:００,０００",
+        )
+    )
 
 
 def srt_malformed(rng: random.Random, seeds: Seeds) -> bytes:
@@ -142,25 +276,57 @@ def srt_malformed(rng: random.Random, seeds: Seeds) -> bytes:
 
 
 def ass_malformed(rng: random.Random, seeds: Seeds) -> bytes:
-    fields = ["Layer", "Start", "End", "Style", "Name", "MarginL", "MarginR", "MarginV", "Effect", "Text"]
+    fields = [
+        "Layer",
+        "Start",
+        "End",
+        "Style",
+        "Name",
+        "MarginL",
+        "MarginR",
+        "MarginV",
+        "Effect",
+        "Text",
+    ]
     if rng.random() < 0.5:
         rng.shuffle(fields)
     if rng.random() < 0.3:
         del fields[rng.randrange(len(fields))]
-    lines = ["[Script Info]", f"ScriptType: {rng.choice(('v4.00+', 'v4.00', 'x', ''))}", "",
-             rng.choice(("[V4+ Styles]", "[V4 Styles]", "")), "Format: Name, Fontname", "Style: Default,Arial", "",
-             "[Events]", "Format: " + ", ".join(fields)]
+    lines = [
+        "[Script Info]",
+        f"ScriptType: {rng.choice(('v4.00+', 'v4.00', 'x', ''))}",
+        "",
+        rng.choice(("[V4+ Styles]", "[V4 Styles]", "")),
+        "Format: Name, Fontname",
+        "Style: Default,Arial",
+        "",
+        "[Events]",
+        "Format: " + ", ".join(fields),
+    ]
     for _ in range(rng.randint(0, 60)):
-        values = [rng.choice(("0", _clock(rng, "."), rng.choice(NAMES), _text(rng, 0, 10))) for _ in range(len(fields) - 1)]
-        lines.append(f"{rng.choice(('Dialogue', 'Comment', 'Dialog', ''))}: " + ",".join(values) + "," + _text(rng, 0, 60))
+        values = [
+            rng.choice(("0", _clock(rng, "."), rng.choice(NAMES), _text(rng, 0, 10)))
+            for _ in range(len(fields) - 1)
+        ]
+        lines.append(
+            f"{rng.choice(('Dialogue', 'Comment', 'Dialog', ''))}: "
+            + ",".join(values)
+            + ","
+            + _text(rng, 0, 60)
+        )
     return "\n".join(lines).encode("utf-8", "surrogatepass")
 
 
 def vtt_malformed(rng: random.Random, seeds: Seeds) -> bytes:
     lines = [rng.choice(("WEBVTT", "WEBVTT - title", "WEBVTTX", "\ufeffWEBVTT")), ""]
     for _ in range(rng.randint(0, 60)):
-        lines += [f"{_clock(rng, '.')} --> {_clock(rng, '.')}{rng.choice(('', ' align:start', ' line:0%'))}",
-                  rng.choice(("<v Roger>", "<v.loud Anne>", "<v>", "<c.yellow>", "", "- ")) + _text(rng, 0, 60), ""]
+        lines += [
+            f"{_clock(rng, '.')} --> {_clock(rng, '.')}"
+            + rng.choice(("", " align:start", " line:0%")),
+            rng.choice(("<v Roger>", "<v.loud Anne>", "<v>", "<c.yellow>", "", "- "))
+            + _text(rng, 0, 60),
+            "",
+        ]
     return "\n".join(lines).encode("utf-8", "surrogatepass")
 
 
@@ -185,9 +351,15 @@ def special_paths(folder: Path) -> Iterator[tuple[str, Path]]:
     """Files that are not ordinary text files: empty, blank, a folder, links, a pipe, a device."""
     folder.mkdir(parents=True, exist_ok=True)
     made: list[tuple[str, Path]] = []
-    for kind, data in (("empty file", b""), ("blank file", " \n\t\r\n \u3000".encode()),
-                       ("BOM only", b"\xef\xbb\xbf"), ("UTF-16 BOM only", b"\xff\xfe"), ("NUL bytes", b"\0" * 1000),
-                       ("one newline", b"\n"), ("CR only", b"\r" * 100)):
+    for kind, data in (
+        ("empty file", b""),
+        ("blank file", " \n\t\r\n \u3000".encode()),
+        ("BOM only", b"\xef\xbb\xbf"),
+        ("UTF-16 BOM only", b"\xff\xfe"),
+        ("NUL bytes", b"\0" * 1000),
+        ("one newline", b"\n"),
+        ("CR only", b"\r" * 100),
+    ):
         path = folder / f"{kind.replace(' ', '-')}.txt"
         path.write_bytes(data)
         made.append((kind, path))
@@ -195,7 +367,11 @@ def special_paths(folder: Path) -> Iterator[tuple[str, Path]]:
     target.write_text("ROMEO: Good night.\nJULIET: Good night, good night!\n", encoding="utf-8")
     (folder / "a-folder").mkdir(exist_ok=True)
     made.append(("folder", folder / "a-folder"))
-    links = {"link to file": target, "link to folder": folder / "a-folder", "dangling link": folder / "gone.txt"}
+    links = {
+        "link to file": target,
+        "link to folder": folder / "a-folder",
+        "dangling link": folder / "gone.txt",
+    }
     for kind, points_to in links.items():
         link = folder / f"{kind.replace(' ', '-')}.txt"
         link.symlink_to(points_to)
@@ -224,6 +400,7 @@ def _repeat(unit: bytes) -> Callable[[Path, int], None]:
             while written < size:
                 handle.write(block)
                 written += len(block)
+
     return write
 
 
@@ -231,7 +408,9 @@ def _random_line(path: Path, size: int) -> None:
     rng = random.Random(1)
     with open(path, "wb") as handle:
         for _ in range(size // (1 << 20)):
-            handle.write(bytes(rng.choice(b"abcdefghij klmnopqrstuvwxyz,.;:\"'") for _ in range(1 << 20)))
+            handle.write(
+                bytes(rng.choice(b"abcdefghij klmnopqrstuvwxyz,.;:\"'") for _ in range(1 << 20))
+            )
 
 
 BIG_KINDS: dict[str, Callable[[Path, int], None]] = {

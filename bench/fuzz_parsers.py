@@ -1,4 +1,4 @@
-"""Provides the parser fuzz run: thousands of hostile files through every parser, counted by outcome.
+"""Provides the parser fuzz run: thousands of hostile files through every parser, by outcome.
 
     python bench/fuzz_parsers.py [--per-kind 300] [--big] [--timeout 20] [--seed 0] [--keep DIR]
 
@@ -44,9 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fuzz_inputs import BIG_KINDS, GENERATORS, special_paths  # noqa: E402
 
 CORPORA = Path(os.environ.get("PERSONA_STUDIO_CORPORA", "/work/shared/corpora"))
-PUBLIC = ("tiny-shakespeare/input.txt", "hongloumeng/hongloumeng.txt", "pride-and-prejudice/1342-0.txt",
-          "sintel-subtitles/sintel_en.srt", "tears-of-steel-subtitles/TOS-en.srt",
-          "pepper-and-carrot-ep06-subtitles/pepper-and-carrot-ep06-zhtw.srt")
+PUBLIC = (
+    "tiny-shakespeare/input.txt",
+    "hongloumeng/hongloumeng.txt",
+    "pride-and-prejudice/1342-0.txt",
+    "sintel-subtitles/sintel_en.srt",
+    "tears-of-steel-subtitles/TOS-en.srt",
+    "pepper-and-carrot-ep06-subtitles/pepper-and-carrot-ep06-zhtw.srt",
+)
 OUTCOMES = ("parsed", "error", "unclear", "invalid", "crash", "hang", "died")
 KINDS = {"dialogue", "narration", "action", "scene"}
 
@@ -102,15 +107,29 @@ def _worker(conn) -> None:
             except StudioError:
                 lines = 0
             problem = _check(result, lines, str(path))
-            outcome, detail = ("invalid", problem) if problem else ("parsed", f"{len(result.utterances)} utterances")
+            outcome, detail = (
+                ("invalid", problem)
+                if problem
+                else ("parsed", f"{len(result.utterances)} utterances")
+            )
         except StudioError as exc:
             named = str(path) in str(exc) or Path(path).name in str(exc)
             outcome, detail = ("error" if named else "unclear"), str(exc)[:200]
         except MemoryError:
             outcome, detail = "died", "MemoryError"
         except Exception as exc:  # what the fuzz run is looking for
-            outcome, detail = "crash", f"{type(exc).__name__}: {exc}"[:200] + "\n" + traceback.format_exc()[-1500:]
-        conn.send((outcome, detail, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+            outcome, detail = (
+                "crash",
+                f"{type(exc).__name__}: {exc}"[:200] + "\n" + traceback.format_exc()[-1500:],
+            )
+        conn.send(
+            (
+                outcome,
+                detail,
+                time.perf_counter() - started,
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            )
+        )
 
 
 class Worker:
@@ -196,9 +215,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-kind", type=int, default=300, help="inputs per generator")
     parser.add_argument("--big", action="store_true", help="also 100 MB single-line files (slow)")
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per parse before it counts as a hang")
+    parser.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds per parse before it counts as a hang"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--keep", default="", help="copy inputs that crash, hang or break the contract here")
+    parser.add_argument(
+        "--keep", default="", help="copy inputs that crash, hang or break the contract here"
+    )
     args = parser.parse_args()
 
     table: dict[str, Counter[str]] = defaultdict(Counter)
@@ -226,19 +249,32 @@ def main() -> int:
                         keep.mkdir(parents=True, exist_ok=True)
                         shutil.copy(path, keep / f"{outcome}-{forced or 'sniffed'}-{path.name}")
             if files % 200 == 0:
-                print(f"… {files} files, {runs} parser runs, {time.perf_counter() - started:.0f}s", file=sys.stderr)
+                print(
+                    f"… {files} files, {runs} parser runs, {time.perf_counter() - started:.0f}s",
+                    file=sys.stderr,
+                )
     worker.close()
 
-    print(f"\n{files} input files, {runs} parser runs (sniffed + each of {len(worker.parsers)} parsers forced), "
-          f"{time.perf_counter() - started:.0f}s\n")
-    head = f"{'input kind':<24}" + "".join(f"{name:>9}" for name in OUTCOMES) + f"{'slowest s':>11}{'peak MB':>9}"
+    print(
+        f"\n{files} input files, {runs} parser runs "
+        f"(sniffed + each of {len(worker.parsers)} parsers forced), "
+        f"{time.perf_counter() - started:.0f}s\n"
+    )
+    head = (
+        f"{'input kind':<24}"
+        + "".join(f"{name:>9}" for name in OUTCOMES)
+        + f"{'slowest s':>11}{'peak MB':>9}"
+    )
     print(head)
     print("-" * len(head))
     total: Counter[str] = Counter()
     for kind, counts in table.items():
         total.update(counts)
-        print(f"{kind:<24}" + "".join(f"{counts.get(name, 0):>9}" for name in OUTCOMES)
-              + f"{slowest[kind]:>11.2f}{peak[kind]:>9.0f}")
+        print(
+            f"{kind:<24}"
+            + "".join(f"{counts.get(name, 0):>9}" for name in OUTCOMES)
+            + f"{slowest[kind]:>11.2f}{peak[kind]:>9.0f}"
+        )
     print("-" * len(head))
     print(f"{'total':<24}" + "".join(f"{total.get(name, 0):>9}" for name in OUTCOMES))
     for kind, forced, outcome, detail in examples[:20]:

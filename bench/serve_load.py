@@ -1,4 +1,4 @@
-"""Provides the serve load benchmark: 50 concurrent streaming clients on loopback for a bounded time.
+"""Provides the serve load benchmark: 50 concurrent streaming clients on loopback, bounded time.
 
     python bench/serve_load.py [--clients 50] [--seconds 60] [--max-tokens 24] [--workspace DIR]
 
@@ -20,7 +20,6 @@ import random
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-bench-serve"
-PROMPTS = ("Who are you?", "What do you think of Romeo?", "Where is the nurse?", "Good night!", "你是谁？",
-           "Tell me about the garden.", "Why so sad?", "What should we do tomorrow?")
+PROMPTS = (
+    "Who are you?",
+    "What do you think of Romeo?",
+    "Where is the nurse?",
+    "Good night!",
+    "你是谁？",
+    "Tell me about the garden.",
+    "Why so sad?",
+    "What should we do tomorrow?",
+)
 
 
 def prepare(source: Path, folder: Path) -> Path:
@@ -43,13 +50,21 @@ def prepare(source: Path, folder: Path) -> Path:
     shutil.copytree(source / "corpus", root / "corpus")
     cli = [sys.executable, "-m", "studio"]
     subprocess.run([*cli, "build", str(root)], check=True, capture_output=True)
-    subprocess.run([*cli, "train", str(root), "--run", "bench", "--max-steps", "5"], check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "train", str(root), "--run", "bench", "--max-steps", "5"],
+        check=True,
+        capture_output=True,
+    )
     return root
 
 
 def rss_mb(pid: int) -> tuple[float, int]:
     """Resident memory (MiB) and thread count of a process."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    fields = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if ":" in line
+    )
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
 
 
@@ -80,10 +95,21 @@ class Client(threading.Thread):
             conn.close()
 
     def _one(self, conn: http.client.HTTPConnection, record: dict) -> None:
-        body = json.dumps({"model": "bench", "stream": True, "max_tokens": self.max_tokens, "temperature": 0.8,
-                           "messages": [{"role": "user", "content": self.rng.choice(PROMPTS)}]})
-        conn.request("POST", "/v1/chat/completions", body=body,
-                     headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+        body = json.dumps(
+            {
+                "model": "bench",
+                "stream": True,
+                "max_tokens": self.max_tokens,
+                "temperature": 0.8,
+                "messages": [{"role": "user", "content": self.rng.choice(PROMPTS)}],
+            }
+        )
+        conn.request(
+            "POST",
+            "/v1/chat/completions",
+            body=body,
+            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         if response.status != 200:
             response.read()
@@ -129,10 +155,31 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         root = prepare(Path(args.workspace), Path(tmp))
-        print(f"workspace built and a 5-step run trained in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-        server = subprocess.Popen([sys.executable, "-m", "studio", "serve", str(root), "--run", "bench", "--port", "0",
-                                   "--api-key", KEY, "--model-name", "bench", "--quiet"],
-                                  stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        print(
+            f"workspace built and a 5-step run trained in {time.perf_counter() - t0:.0f}s",
+            file=sys.stderr,
+        )
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "studio",
+                "serve",
+                str(root),
+                "--run",
+                "bench",
+                "--port",
+                "0",
+                "--api-key",
+                KEY,
+                "--model-name",
+                "bench",
+                "--quiet",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         port = 0
         for line in server.stderr:
             match = re.search(r"at http://127\.0\.0\.1:(\d+)/v1", line)
@@ -142,7 +189,9 @@ def main() -> int:
         if not port:
             print("error: the server did not start", file=sys.stderr)
             return 1
-        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()  # keep the pipe drained
+        threading.Thread(
+            target=lambda: [None for _ in server.stderr], daemon=True
+        ).start()  # keep the pipe drained
 
         memory: list[tuple[float, float, int]] = []
         stop = threading.Event()
@@ -182,24 +231,45 @@ def main() -> int:
     latency = [r["end"] - r["start"] for r in ok]
     first = [r["first"] - r["start"] for r in ok if r["first"]]
     chunks = sum(r["chunks"] for r in ok)
-    print(f"\n{args.clients} streaming clients for {args.seconds:.0f}s on 127.0.0.1 (tiny model on the CPU, "
-          f"max_tokens {args.max_tokens}); the load took {elapsed:.0f}s to drain\n")
-    rows = [("requests completed", f"{len(ok)}"), ("errors", f"{sum(errors.values())}" + (f" {dict(errors)}" if errors else "")),
-            ("requests/s", f"{len(ok) / elapsed:.1f}"), ("streamed chunks/s", f"{chunks / elapsed:.0f}"),
-            ("latency p50 / p95 / max", f"{pct(latency, .5):.2f} / {pct(latency, .95):.2f} / {max(latency, default=0):.2f} s"),
-            ("first token p50 / p95", f"{pct(first, .5):.2f} / {pct(first, .95):.2f} s"),
-            ("requests per client min / max", f"{min(len(c.records) for c in clients)} / {max(len(c.records) for c in clients)}"),
-            ("after the load: /health, a new request", f"{health}, {'ok' if after.records and not after.records[0]['error'] else 'failed'}")]
+    print(
+        f"\n{args.clients} streaming clients for {args.seconds:.0f}s on 127.0.0.1 "
+        "(tiny model on the CPU, "
+        f"max_tokens {args.max_tokens}); the load took {elapsed:.0f}s to drain\n"
+    )
+    rows = [
+        ("requests completed", f"{len(ok)}"),
+        ("errors", f"{sum(errors.values())}" + (f" {dict(errors)}" if errors else "")),
+        ("requests/s", f"{len(ok) / elapsed:.1f}"),
+        ("streamed chunks/s", f"{chunks / elapsed:.0f}"),
+        (
+            "latency p50 / p95 / max",
+            f"{pct(latency, 0.5):.2f} / {pct(latency, 0.95):.2f} / {max(latency, default=0):.2f} s",
+        ),
+        ("first token p50 / p95", f"{pct(first, 0.5):.2f} / {pct(first, 0.95):.2f} s"),
+        (
+            "requests per client min / max",
+            f"{min(len(c.records) for c in clients)} / {max(len(c.records) for c in clients)}",
+        ),
+        (
+            "after the load: /health, a new request",
+            f"{health}, {'ok' if after.records and not after.records[0]['error'] else 'failed'}",
+        ),
+    ]
     for name, value in rows:
         print(f"{name:<40}{value}")
     print(f"\nserver memory (RSS MiB; idle before the load: {idle_rss:.0f})")
     print(f"{'t s':>6}{'RSS MiB':>10}{'threads':>9}")
     step = max(1, len(memory) // 12)
-    for t, mb, threads in memory[::step] + ([memory[-1]] if memory and (len(memory) - 1) % step else []):
+    for t, mb, threads in memory[::step] + (
+        [memory[-1]] if memory and (len(memory) - 1) % step else []
+    ):
         print(f"{t:>6.0f}{mb:>10.0f}{threads:>9}")
     if memory:
         half = [mb for t, mb, _ in memory if t >= memory[-1][0] / 2]
-        print(f"peak {max(mb for _, mb, _ in memory):.0f} MiB; second half of the run {min(half):.0f}-{max(half):.0f} MiB")
+        print(
+            f"peak {max(mb for _, mb, _ in memory):.0f} MiB; "
+            f"second half of the run {min(half):.0f}-{max(half):.0f} MiB"
+        )
     return 0 if not errors and health == 200 else 1
 
 

@@ -1,4 +1,4 @@
-"""Provides the TUI-under-load benchmark: keypress-to-render latency while a run writes 100 events/s.
+"""Provides the TUI-under-load benchmark: keypress-to-render while a run writes 100 events/s.
 
     python bench/tui_events.py [--rate 100] [--prefill 0] [--presses 60] [--seconds 20]
 
@@ -34,21 +34,39 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_workspace(folder: Path) -> Path:
-    """A workspace with one run folder (config + a ``config`` event naming this process as the run)."""
+    """A workspace with one run folder (its config; the writer adds the events)."""
     (folder / "corpus").mkdir(parents=True)
-    (folder / "studio.toml").write_text('[character]\nname = "MIRA"\npersona = "You are Mira."\n'
-                                        '[model]\nname = "tiny-qwen2"\nsource = "tiny"\n', encoding="utf-8")
+    (folder / "studio.toml").write_text(
+        '[character]\nname = "MIRA"\npersona = "You are Mira."\n'
+        '[model]\nname = "tiny-qwen2"\nsource = "tiny"\n',
+        encoding="utf-8",
+    )
     run = folder / "runs" / "bench-run"
     run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"model": {"name": "tiny-qwen2"}, "lora_r": 8}), encoding="utf-8")
+    (run / "config.json").write_text(
+        json.dumps({"model": {"name": "tiny-qwen2"}, "lora_r": 8}), encoding="utf-8"
+    )
     (run / "train.log").write_text("bench run\n", encoding="utf-8")
     return run
 
 
 def _step(step: int, total_steps: int, rate: float) -> dict:
-    return {"event": "step", "t": time.time(), "step": step, "total_steps": total_steps, "epoch": step / total_steps,
-            "loss": 3.0 / (1 + step / 500), "lr": 2e-4, "grad_norm": 0.5, "tokens": 4096, "supervised": 900,
-            "supervised_share": 0.22, "tokens_per_s": 4096 * rate, "supervised_per_s": 900 * rate, "eta_s": 100.0}
+    return {
+        "event": "step",
+        "t": time.time(),
+        "step": step,
+        "total_steps": total_steps,
+        "epoch": step / total_steps,
+        "loss": 3.0 / (1 + step / 500),
+        "lr": 2e-4,
+        "grad_norm": 0.5,
+        "tokens": 4096,
+        "supervised": 900,
+        "supervised_share": 0.22,
+        "tokens_per_s": 4096 * rate,
+        "supervised_per_s": 900 * rate,
+        "eta_s": 100.0,
+    }
 
 
 def writer(run: str, rate: float, total_steps: int, prefill: int) -> None:
@@ -57,9 +75,20 @@ def writer(run: str, rate: float, total_steps: int, prefill: int) -> None:
     from studio.fsutil import append_jsonl
 
     events = Path(run) / "events.jsonl"
-    append_jsonl(events, {"event": "config", "t": time.time(), "pid": os.getpid(), "total_steps": total_steps,
-                          "config": {"model": {"name": "tiny-qwen2"}, "lora_r": 8}, "device": "cpu",
-                          "dtype": "fp32", "lora_targets": ["q_proj"], "world_size": 1})
+    append_jsonl(
+        events,
+        {
+            "event": "config",
+            "t": time.time(),
+            "pid": os.getpid(),
+            "total_steps": total_steps,
+            "config": {"model": {"name": "tiny-qwen2"}, "lora_r": 8},
+            "device": "cpu",
+            "dtype": "fp32",
+            "lora_targets": ["q_proj"],
+            "world_size": 1,
+        },
+    )
     with open(events, "a", encoding="utf-8") as handle:
         for step in range(1, prefill + 1):
             handle.write(json.dumps(_step(step, total_steps, rate)) + "\n")
@@ -122,9 +151,20 @@ async def measure(root: Path, run: Path, args: argparse.Namespace) -> dict[str, 
         await pilot.pause()
         await keys("idle")
 
-        process = subprocess.Popen([sys.executable, __file__, "--writer", str(run), "--rate", str(args.rate),
-                                    "--prefill", str(args.prefill)],
-                                   stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--writer",
+                str(run),
+                "--rate",
+                str(args.rate),
+                "--prefill",
+                str(args.prefill),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         await asyncio.get_running_loop().run_in_executor(None, process.stdout.readline)  # prefilled
         await pilot.press("1")
         await pilot.press("5")  # the train screen follows the newest run: this one
@@ -133,10 +173,14 @@ async def measure(root: Path, run: Path, args: argparse.Namespace) -> dict[str, 
         quiet_from = time.time()  # from here on only the writer: the lag of following alone
         frames_before, t0 = len(frames), time.perf_counter()
         await asyncio.sleep(args.seconds)
-        results["frames/s while following"] = [(len(frames) - frames_before) / (time.perf_counter() - t0)]
+        results["frames/s while following"] = [
+            (len(frames) - frames_before) / (time.perf_counter() - t0)
+        ]
         screen = app.screen
         written = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
-        steps = {e["step"]: e["t"] for e in written if e["event"] == "step" and e["step"] > args.prefill}
+        steps = {
+            e["step"]: e["t"] for e in written if e["event"] == "step" and e["step"] > args.prefill
+        }
         lags, quiet, seen = [], [], args.prefill
         for when, step in shown:
             for fresh in range(seen + 1, step + 1):
@@ -148,7 +192,9 @@ async def measure(root: Path, run: Path, args: argparse.Namespace) -> dict[str, 
         results["event-to-screen lag (all)"] = lags
         results["… with no keys pressed"] = quiet
         results["steps written"] = [float(len(steps) + args.prefill)]
-        results["steps in the loss chart"] = [float(len(screen.state.losses))] if isinstance(screen, TrainScreen) else [0.0]
+        results["steps in the loss chart"] = (
+            [float(len(screen.state.losses))] if isinstance(screen, TrainScreen) else [0.0]
+        )
         process.kill()
         process.wait()
     ws.unlock()
@@ -157,11 +203,19 @@ async def measure(root: Path, run: Path, args: argparse.Namespace) -> dict[str, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="how long to follow the run with no key pressed")
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="how long to follow the run with no key pressed"
+    )
     parser.add_argument("--rate", type=float, default=100.0, help="events per second")
-    parser.add_argument("--presses", type=int, default=60, help="key presses per key pair and phase")
-    parser.add_argument("--prefill", type=int, default=0, help="steps already in events.jsonl (a long run)")
-    parser.add_argument("--writer", default="", help=argparse.SUPPRESS)  # the writer process: run folder
+    parser.add_argument(
+        "--presses", type=int, default=60, help="key presses per key pair and phase"
+    )
+    parser.add_argument(
+        "--prefill", type=int, default=0, help="steps already in events.jsonl (a long run)"
+    )
+    parser.add_argument(
+        "--writer", default="", help=argparse.SUPPRESS
+    )  # the writer process: run folder
     args = parser.parse_args()
     if args.writer:
         writer(args.writer, args.rate, 10**6, args.prefill)
@@ -170,8 +224,10 @@ def main() -> int:
         root = Path(tmp) / "bench"
         run = make_workspace(root)
         results = asyncio.run(measure(root, run, args))
-    print(f"\ntrain screen at 120×40 following a run that writes {args.rate:.0f} step events/s "
-          f"({args.prefill:,} steps in events.jsonl before it starts)\n")
+    print(
+        f"\ntrain screen at 120×40 following a run that writes {args.rate:.0f} step events/s "
+        f"({args.prefill:,} steps in events.jsonl before it starts)\n"
+    )
     print(f"{'measure':<34}{'n':>6}{'median':>10}{'p95':>10}{'max':>10}  unit")
     for label, values in results.items():
         values = sorted(v for v in values if v == v)
@@ -179,7 +235,10 @@ def main() -> int:
             continue
         unit = "" if label.startswith(("frames", "steps")) else "ms"
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-        print(f"{label:<34}{len(values):>6}{statistics.median(values):>10.1f}{p95:>10.1f}{max(values):>10.1f}  {unit}")
+        print(
+            f"{label:<34}{len(values):>6}{statistics.median(values):>10.1f}"
+            f"{p95:>10.1f}{max(values):>10.1f}  {unit}"
+        )
     return 0
 
 

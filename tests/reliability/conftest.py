@@ -1,4 +1,4 @@
-"""Helpers of the reliability tests: driver processes to kill, a larger self-written play, waiting."""
+"""Helpers of the reliability tests: driver processes to kill, a larger self-written play."""
 
 from __future__ import annotations
 
@@ -19,7 +19,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 PEOPLE = ("阿蘅", "老周", "小梅", "掌柜", "小贩")
-WORDS = ("茶", "雨", "船", "灯笼", "账本", "集市", "雾", "伞", "棋", "河边", "算盘", "客人", "好天气", "竹子")
+WORDS = (
+    "茶",
+    "雨",
+    "船",
+    "灯笼",
+    "账本",
+    "集市",
+    "雾",
+    "伞",
+    "棋",
+    "河边",
+    "算盘",
+    "客人",
+    "好天气",
+    "竹子",
+)
 
 
 def write_play(path: Path, scenes: int, seed: int = 0) -> None:
@@ -38,13 +53,16 @@ def write_play(path: Path, scenes: int, seed: int = 0) -> None:
 
 @pytest.fixture
 def big_workspace(tmp_path: Path) -> Path:
-    """A workspace whose play gives a few thousand samples (a build takes a moment, a write a few ms)."""
+    """A workspace whose play gives a few thousand samples (a build takes a moment)."""
     root = tmp_path / "big-ws"
     (root / "corpus").mkdir(parents=True)
     write_play(root / "corpus" / "play.txt", 600)
     (root / "studio.toml").write_text(
-        '[character]\nname = "阿蘅"\npersona = "你是阿蘅，茶馆里的伙计。"\n\n[dataset]\nmode = "multi"\n'
-        'eval_fraction = 0.2\n\n[model]\nname = "tiny-qwen2"\nsource = "tiny"\n', encoding="utf-8")
+        '[character]\nname = "阿蘅"\npersona = "你是阿蘅，茶馆里的伙计。"\n\n'
+        '[dataset]\nmode = "multi"\n'
+        'eval_fraction = 0.2\n\n[model]\nname = "tiny-qwen2"\nsource = "tiny"\n',
+        encoding="utf-8",
+    )
     return root
 
 
@@ -59,12 +77,21 @@ class Driver:
 
     def __init__(self, code: str, *args: Any, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+            [sys.executable, "-c", code, *map(str, args)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
-        threading.Thread(target=self._pump, args=(self.process.stdout, self.lines.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.process.stderr, self.stderr.append), daemon=True).start()
+        threading.Thread(
+            target=self._pump, args=(self.process.stdout, self.lines.put), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._pump, args=(self.process.stderr, self.stderr.append), daemon=True
+        ).start()
 
     @staticmethod
     def _pump(stream: Any, put: Callable[[Any], None]) -> None:
@@ -73,7 +100,7 @@ class Driver:
         put(None)
 
     def line(self, timeout: float = 120.0) -> str:
-        """The next stdout line; fails when the process ends first or takes longer than ``timeout``."""
+        """The next stdout line; fails when the process ends first or ``timeout`` passes."""
         try:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
@@ -81,7 +108,9 @@ class Driver:
             raise AssertionError(f"no line within {timeout}s") from None
         if line is None:
             code = self.process.wait()
-            raise AssertionError(f"the driver ended (exit {code}): " + "\n".join(x for x in self.stderr if x)[-3000:])
+            raise AssertionError(
+                f"the driver ended (exit {code}): " + "\n".join(x for x in self.stderr if x)[-3000:]
+            )
         return line
 
     def kill(self) -> None:

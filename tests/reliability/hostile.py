@@ -63,8 +63,14 @@ class HostileEndpoint:
             except OSError:
                 return
             self.requests += 1
-            auth = next((line.split(":", 1)[1].strip() for line in head.split("\r\n")
-                         if line.lower().startswith("authorization:")), "")
+            auth = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in head.split("\r\n")
+                    if line.lower().startswith("authorization:")
+                ),
+                "",
+            )
             self.headers_seen.append(auth)
             try:
                 self._answer(conn, self.mode, auth)
@@ -81,8 +87,14 @@ class HostileEndpoint:
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         text = head.decode("latin-1")
-        length = next((int(line.split(":", 1)[1]) for line in text.split("\r\n")
-                       if line.lower().startswith("content-length:")), 0)
+        length = next(
+            (
+                int(line.split(":", 1)[1])
+                for line in text.split("\r\n")
+                if line.lower().startswith("content-length:")
+            ),
+            0,
+        )
         while len(body) < length:
             chunk = conn.recv(65536)
             if not chunk:
@@ -93,13 +105,26 @@ class HostileEndpoint:
     @staticmethod
     def _response(status: str, payload: bytes, length: int | None = None) -> bytes:
         size = len(payload) if length is None else length
-        return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n"
-                "Connection: close\r\n\r\n").encode() + payload
+        return (
+            f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode() + payload
 
     def _answer(self, conn: socket.socket, mode: str, auth: str) -> None:
-        ok = json.dumps({"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": OK_REPLY}}]},
-            ensure_ascii=False).encode()
+        ok = json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": OK_REPLY},
+                    }
+                ],
+            },
+            ensure_ascii=False,
+        ).encode()
         if mode == "ok":
             conn.sendall(self._response("200 OK", ok))
         elif mode == "hang":
@@ -115,15 +140,25 @@ class HostileEndpoint:
         elif mode == "truncated":
             conn.sendall(self._response("200 OK", ok[:20], length=1000))
         elif mode == "garbage":
-            conn.sendall(self._response("200 OK", b"\x89PNG\x00\xff" + f"echo: {auth}".encode() + b"\x00" * 64))
+            conn.sendall(
+                self._response(
+                    "200 OK", b"\x89PNG\x00\xff" + f"echo: {auth}".encode() + b"\x00" * 64
+                )
+            )
         elif mode in ("echo401", "echo500"):
             status = "401 Unauthorized" if mode == "echo401" else "500 Internal Server Error"
-            body = json.dumps({"error": {"message": f"rejected credentials {auth!r} for this model"}}).encode()
+            body = json.dumps(
+                {"error": {"message": f"rejected credentials {auth!r} for this model"}}
+            ).encode()
             conn.sendall(self._response(status, body))
         elif mode == "nested":
-            conn.sendall(self._response("200 OK", b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+            conn.sendall(
+                self._response("200 OK", b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+            )
         elif mode == "schema":
-            conn.sendall(self._response("200 OK", b'{"choices": 5, "note": "' + auth.encode() + b'"}'))
+            conn.sendall(
+                self._response("200 OK", b'{"choices": 5, "note": "' + auth.encode() + b'"}')
+            )
         elif mode == "huge":
             conn.sendall(self._response("200 OK", b"x" * (30 * 2**20)))
         else:

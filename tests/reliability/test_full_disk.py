@@ -30,10 +30,16 @@ def small_disk(tmp_path: Path):
     def mount(size: str) -> Path:
         folder = tmp_path / f"disk-{len(mounted)}"
         folder.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the RLIMIT_FSIZE tests cover it")
+            pytest.skip(
+                f"cannot mount a tmpfs here ({done.stderr.strip()}); "
+                "the RLIMIT_FSIZE test covers it"
+            )
         mounted.append(folder)
         return folder
 
@@ -55,7 +61,9 @@ def fill(disk: Path) -> Path:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_export_on_a_full_disk_keeps_the_previous_export(persona_run, small_disk, capsys):
@@ -69,11 +77,15 @@ def test_export_on_a_full_disk_keeps_the_previous_export(persona_run, small_disk
     assert main(["export", str(workspace), "--run", "r1", "--merged", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "no space left" in err.lower() and "Traceback" not in err
-    assert tree(out) == before  # the adapter exported earlier is intact, no half model, no temp folder
+    assert (
+        tree(out) == before
+    )  # the adapter exported earlier is intact, no half model, no temp folder
     assert sorted(p.name for p in out.iterdir()) == ["adapter"]
     Workspace(workspace)  # the workspace itself still loads
 
-    assert main(["export", str(workspace), "--run", "r1", "--out", str(out)]) == 0  # what fits still works
+    assert (
+        main(["export", str(workspace), "--run", "r1", "--out", str(out)]) == 0
+    )  # what fits still works
 
 
 def test_review_decisions_on_a_full_disk(persona_workspace, host, small_disk, capsys):
@@ -92,7 +104,9 @@ def test_review_decisions_on_a_full_disk(persona_workspace, host, small_disk, ca
         store.record("edit", ids[1], "很长的回答。" * 2000)
     assert caught.value.errno is not None
     assert journal.read_bytes() == before  # no torn line left behind
-    assert main(["review", str(root), "--edit", ids[2], "--reply", "又一个很长的回答。" * 1500]) == 2
+    assert (
+        main(["review", str(root), "--edit", ids[2], "--reply", "又一个很长的回答。" * 1500]) == 2
+    )
     err = capsys.readouterr().err
     assert "No space left" in err and "Traceback" not in err
     assert journal.read_bytes() == before
@@ -100,7 +114,10 @@ def test_review_decisions_on_a_full_disk(persona_workspace, host, small_disk, ca
     filler.unlink()  # room again: decisions go on, nothing acknowledged was lost
     assert main(["review", str(root), "--accept", ids[2]]) == 0
     fresh = DatasetStore(Workspace(root).dataset_dir())
-    assert {k: v["status"] for k, v in fresh.decisions().items()} == {ids[0]: "accepted", ids[2]: "accepted"}
+    assert {k: v["status"] for k, v in fresh.decisions().items()} == {
+        ids[0]: "accepted",
+        ids[2]: "accepted",
+    }
 
 
 FILE_SIZE_LIMIT = r"""
@@ -128,10 +145,14 @@ def test_a_write_past_a_file_size_limit_is_taken_back(persona_workspace, host):
     store.record("reject", ids[0])
     before = store.journal_path.read_bytes()
     driver = Driver(FILE_SIZE_LIMIT, ws.dataset_dir(), ids[1])
-    assert json.loads(driver.line())["errno"] == 27  # EFBIG: part of the line was written, then refused
+    assert (
+        json.loads(driver.line())["errno"] == 27
+    )  # EFBIG: part of the line was written, then refused
     assert driver.line() == "accepted"
     driver.kill()
     after = store.journal_path.read_bytes()
     assert after.startswith(before) and after.count(b"\n") == before.count(b"\n") + 1
     assert {k: v["status"] for k, v in DatasetStore(ws.dataset_dir()).decisions().items()} == {
-        ids[0]: "rejected", ids[1]: "accepted"}
+        ids[0]: "rejected",
+        ids[1]: "accepted",
+    }

@@ -61,7 +61,8 @@ async def main():
         while True:
             await pilot.press(rng.choice("aaarrxu"))
             await pilot.pause()
-            print(len(app.screen.store.journal()), flush=True)  # the screen shows the decision: acknowledged
+            # the screen shows the decision: acknowledged
+            print(len(app.screen.store.journal()), flush=True)
             if rng.random() < 0.7:
                 await pilot.press("j")
 
@@ -86,12 +87,15 @@ while True:
 def replayed(folder, entries) -> dict:
     """The decisions a fresh store derives from ``entries`` alone."""
     folder.mkdir(parents=True)
-    (folder / "journal.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries),
-                                          encoding="utf-8")
+    (folder / "journal.jsonl").write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8"
+    )
     return DatasetStore(folder).decisions()
 
 
-def test_kill_during_review_decisions_loses_no_acknowledged_decision(persona_workspace, host, tmp_path):
+def test_kill_during_review_decisions_loses_no_acknowledged_decision(
+    persona_workspace, host, tmp_path
+):
     ws = Workspace(persona_workspace)
     build_dataset(ws, host.parsers)
     folder = ws.dataset_dir()
@@ -103,18 +107,24 @@ def test_kill_during_review_decisions_loses_no_acknowledged_decision(persona_wor
         for _ in range(rng.randint(5, 60)):
             acknowledged.append(json.loads(driver.line()))
         driver.kill()  # mid-loop: maybe between two decisions, maybe inside one
-        if round_ == 1:  # what a crash in the middle of a write (or a full disk) leaves: a torn last line
+        if (
+            round_ == 1
+        ):  # what a crash in the middle of a write (or a full disk) leaves: a torn last line
             with open(folder / "journal.jsonl", "ab") as handle:
                 handle.write(b'{"t": 1.0, "action": "acc')
 
         journal = read_jsonl(folder / "journal.jsonl")
         assert journal[: len(acknowledged)] == acknowledged  # every acknowledged decision, in order
-        assert len(journal) - len(acknowledged) <= 1  # at most the one in flight, never acknowledged
+        assert (
+            len(journal) - len(acknowledged) <= 1
+        )  # at most the one in flight, never acknowledged
         acknowledged = journal  # the one in flight may have landed: it is part of history now
         store = DatasetStore(folder)
         assert store.decisions() == replayed(tmp_path / f"replay-{round_}", journal)
         assert len(store.samples()) == len(store.raw_samples()) > 0
-    assert (folder / "journal.jsonl").read_bytes().endswith(b"\n")  # the torn line was cut, not glued on
+    assert (
+        (folder / "journal.jsonl").read_bytes().endswith(b"\n")
+    )  # the torn line was cut, not glued on
 
 
 def test_kill_of_the_tui_during_review_keeps_every_acknowledged_key(persona_workspace, host):
@@ -131,7 +141,9 @@ def test_kill_of_the_tui_during_review_keeps_every_acknowledged_key(persona_work
         entries = read_jsonl(journal)
         assert acknowledged <= len(entries) <= acknowledged + 1
         store = DatasetStore(ws.dataset_dir())
-        assert store.decisions() == replayed(persona_workspace.parent / f"replay-tui-{round_}", entries)
+        assert store.decisions() == replayed(
+            persona_workspace.parent / f"replay-tui-{round_}", entries
+        )
         acknowledged = len(entries)
     Workspace(persona_workspace).lock().unlock()  # the killed studio's lock went with it
 
@@ -152,20 +164,27 @@ def test_kill_during_a_rebuild_never_leaves_a_half_samples_file(big_workspace):
         driver = Driver(REBUILDER, big_workspace)
         assert driver.line() == "built 1"
         if attempt == 0:
-            wait_for(temp_files, timeout=60, poll=0.0005)  # the next build is writing its samples now
+            wait_for(
+                temp_files, timeout=60, poll=0.0005
+            )  # the next build is writing its samples now
         else:  # anywhere in a build: parsing, building or writing
             time.sleep(random.Random(attempt).uniform(0.0, reference.seconds))
         driver.kill()
 
         raw = samples_file.read_bytes()
         assert raw.endswith(b"\n")
-        assert [json.loads(line)["id"] for line in raw.splitlines()] == expected  # whole: the old file or the new
+        assert [
+            json.loads(line)["id"] for line in raw.splitlines()
+        ] == expected  # whole: the old file or the new
         fresh = DatasetStore(ws.dataset_dir())
         assert [s.id for s in fresh.raw_samples()] == expected
         counts = fresh.status_counts()
         assert counts["accepted"] == len(accepted) - (expected[1] in accepted)
         assert counts["edited"] == 1 and fresh.get(expected[1]).reply == "改过的回答"
-        assert json.loads((ws.dataset_dir() / "build.json").read_text(encoding="utf-8"))["character"] == "阿蘅"
+        assert (
+            json.loads((ws.dataset_dir() / "build.json").read_text(encoding="utf-8"))["character"]
+            == "阿蘅"
+        )
 
     # the workspace still builds, and the leftovers of killed writes are never taken for data
     result = build_dataset(ws, parsers)

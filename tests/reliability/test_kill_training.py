@@ -53,7 +53,9 @@ sys.exit(run(sys.argv[1]))
 
 def step_losses(run_dir) -> dict[int, float]:
     """Loss by step; a step redone after a resume counts in its last version."""
-    return {e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"}
+    return {
+        e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"
+    }
 
 
 def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, host):
@@ -71,24 +73,37 @@ def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, hos
     assert (checkpoints / ".tmp-step-000004" / "adapter").is_dir()  # the half-written one is there…
     assert not (checkpoints / "step-000004").exists()  # …under a name no reader takes
     assert run_state(run_dir).status == "crashed"
-    assert adapter_path(run_dir).parent.name == "step-000002"  # chat and eval see the last complete one
+    assert (
+        adapter_path(run_dir).parent.name == "step-000002"
+    )  # chat and eval see the last complete one
 
     # 2. resumed by the CLI, killed between two checkpoint writes
     assert main(["train", str(zh_workspace), "--run", "killed", "--resume", "--detach"]) == 0
     events = run_dir / "events.jsonl"
-    wait_for(lambda: any(e["event"] == "step" and e["step"] == 5 for e in read_events(events)), timeout=180)
+    wait_for(
+        lambda: any(e["event"] == "step" and e["step"] == 5 for e in read_events(events)),
+        timeout=180,
+    )
     attempts = [e for e in read_events(events) if e["event"] == "config"]
     os.kill(attempts[-1]["pid"], signal.SIGKILL)
     wait_for(lambda: run_state(run_dir).status == "crashed", timeout=60)
     resumed = [e for e in read_events(events) if e["event"] == "resumed"]
-    assert [e["step"] for e in resumed] == [2]  # from the last complete checkpoint, not the torn one
-    assert [p.name for p in ckpt.complete_checkpoints(checkpoints)] == ["step-000002", "step-000004"]
+    assert [e["step"] for e in resumed] == [
+        2
+    ]  # from the last complete checkpoint, not the torn one
+    assert [p.name for p in ckpt.complete_checkpoints(checkpoints)] == [
+        "step-000002",
+        "step-000004",
+    ]
 
     # 3. resumed to the end
     assert run(run_dir, resume=True, adapters=host.adapters) == 0
     history = read_events(events)
     assert [e["step"] for e in history if e["event"] == "resumed"] == [2, 4]
-    assert history[-1]["event"] == "finished" and (run_dir / "adapter" / "adapter_config.json").exists()
+    assert (
+        history[-1]["event"] == "finished"
+        and (run_dir / "adapter" / "adapter_config.json").exists()
+    )
     assert not list(checkpoints.glob(".tmp-*"))
 
     # the same curve as a run nobody interrupted

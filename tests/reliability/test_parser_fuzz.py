@@ -27,7 +27,9 @@ from studio.plugins import load_host
 PARSERS = load_host().parsers
 NAMES = sorted(PARSERS)
 KINDS = {"dialogue", "narration", "action", "scene"}
-FAST = settings(max_examples=60, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None)
+FAST = settings(
+    max_examples=60, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None
+)
 
 
 def outcome(data: bytes, parser: str = "") -> ParseResult | StudioError:
@@ -53,36 +55,105 @@ def outcome(data: bytes, parser: str = "") -> ParseResult | StudioError:
 # -- generated input --------------------------------------------------------------------------
 
 names = st.sampled_from(["ROMEO", "Nurse", "宝玉", "黛玉", "A", "First Citizen", "莞莞", "X" * 80])
-speech = st.lists(st.sampled_from(list("abc xyz。，！？“”「」\"'‘’：:；（）()[]【】—…\t我你他说道") + ["love ", "said "]),
-                  max_size=40).map("".join)
+speech = st.lists(
+    st.sampled_from(
+        list("abc xyz。，！？“”「」\"'‘’：:；（）()[]【】—…\t我你他说道") + ["love ", "said "]
+    ),
+    max_size=40,
+).map("".join)
 script_line = st.one_of(
-    st.builds(lambda n, sep, t: f"{n}{sep}{t}", names, st.sampled_from(["：", ":", "∶", "；", ". ", "（笑）：", " (V.O.)\n"]),
-              speech),
-    st.sampled_from(["", "第一集", "第3幕", "ACT II", "SCENE III. A street.", "INT. KITCHEN - NIGHT", "【另分一幕】",
-                     "（风起）", "(beat)", "Enter ROMEO", "CUT TO:"]),
+    st.builds(
+        lambda n, sep, t: f"{n}{sep}{t}",
+        names,
+        st.sampled_from(["：", ":", "∶", "；", ". ", "（笑）：", " (V.O.)\n"]),
+        speech,
+    ),
+    st.sampled_from(
+        [
+            "",
+            "第一集",
+            "第3幕",
+            "ACT II",
+            "SCENE III. A street.",
+            "INT. KITCHEN - NIGHT",
+            "【另分一幕】",
+            "（风起）",
+            "(beat)",
+            "Enter ROMEO",
+            "CUT TO:",
+        ]
+    ),
     speech,
 )
 scripts = st.lists(script_line, max_size=60).map("\n".join)
-paragraphs = st.lists(st.one_of(speech, st.builds(lambda q, t: f"{q[0]}{t}{q[1]}",
-                                                  st.sampled_from([("“", "”"), ("「", "」"), ('"', '"'), ("‘", "’"), ("“", ""), ("『", "』")]), speech)),
-                      min_size=1, max_size=8).map("".join)
+paragraphs = st.lists(
+    st.one_of(
+        speech,
+        st.builds(
+            lambda q, t: f"{q[0]}{t}{q[1]}",
+            st.sampled_from(
+                [("“", "”"), ("「", "」"), ('"', '"'), ("‘", "’"), ("“", ""), ("『", "』")]
+            ),
+            speech,
+        ),
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
 novels = st.lists(paragraphs, max_size=30).map("\n\n".join)
 clock = st.one_of(
-    st.builds(lambda h, m, s, ms, sep: f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}", st.integers(0, 999), st.integers(0, 99),
-              st.integers(0, 99), st.integers(0, 9999), st.sampled_from([",", ".", ":"])),
-    st.sampled_from(["", "-1:00:00,000", "aa:bb:cc,ddd", "1:2:3,4", "99999999999999:00:00,000", "00:00:00"]),
+    st.builds(
+        lambda h, m, s, ms, sep: f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}",
+        st.integers(0, 999),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 9999),
+        st.sampled_from([",", ".", ":"]),
+    ),
+    st.sampled_from(
+        ["", "-1:00:00,000", "aa:bb:cc,ddd", "1:2:3,4", "99999999999999:00:00,000", "00:00:00"]
+    ),
 )
-cue = st.builds(lambda i, a, arrow, b, t: f"{i}\n{a}{arrow}{b}\n{t}\n",
-                st.one_of(st.integers(-5, 99999).map(str), st.just(""), st.just("x")), clock,
-                st.sampled_from([" --> ", "-->", " -> ", " —> ", ""]), clock, speech)
+cue = st.builds(
+    lambda i, a, arrow, b, t: f"{i}\n{a}{arrow}{b}\n{t}\n",
+    st.one_of(st.integers(-5, 99999).map(str), st.just(""), st.just("x")),
+    clock,
+    st.sampled_from([" --> ", "-->", " -> ", " —> ", ""]),
+    clock,
+    speech,
+)
 srt_files = st.lists(cue, max_size=25).map("\n".join)
 ass_files = st.builds(
-    lambda fields, events: "[Script Info]\nScriptType: v4.00+\n\n[Events]\nFormat: " + fields + "\n" + "\n".join(events),
-    st.sampled_from(["Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text", "Start, End, Text",
-                     "Text, Start", "", "Name"]),
-    st.lists(st.builds(lambda kind, a, b, name, text: f"{kind}: 0,{a},{b},Default,{name},0,0,0,,{text}",
-                       st.sampled_from(["Dialogue", "Comment", "Dialog"]), clock, clock, names, speech), max_size=20))
-encodings = st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "big5", "utf-16", "utf-16-le", "latin-1", "shift_jis"])
+    lambda fields, events: (
+        "[Script Info]\nScriptType: v4.00+\n\n[Events]\nFormat: "
+        + fields
+        + "\n"
+        + "\n".join(events)
+    ),
+    st.sampled_from(
+        [
+            "Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+            "Start, End, Text",
+            "Text, Start",
+            "",
+            "Name",
+        ]
+    ),
+    st.lists(
+        st.builds(
+            lambda kind, a, b, name, text: f"{kind}: 0,{a},{b},Default,{name},0,0,0,,{text}",
+            st.sampled_from(["Dialogue", "Comment", "Dialog"]),
+            clock,
+            clock,
+            names,
+            speech,
+        ),
+        max_size=20,
+    ),
+)
+encodings = st.sampled_from(
+    ["utf-8", "utf-8-sig", "gb18030", "big5", "utf-16", "utf-16-le", "latin-1", "shift_jis"]
+)
 
 
 @pytest.mark.parametrize("forced", ["", *NAMES])
@@ -115,7 +186,11 @@ def test_scripts_and_novels(forced, text, newline):
 
 @pytest.mark.parametrize("forced", ["", "subtitle"])
 @FAST
-@given(text=st.one_of(srt_files, ass_files, srt_files.map(lambda s: "WEBVTT\n\n" + s.replace(",", "."))))
+@given(
+    text=st.one_of(
+        srt_files, ass_files, srt_files.map(lambda s: "WEBVTT\n\n" + s.replace(",", "."))
+    )
+)
 def test_malformed_subtitle_timings_and_fields(forced, text):
     outcome(text.encode("utf-8"), forced)
 
@@ -135,7 +210,7 @@ def test_decoding_is_total(data):
 
 
 def within(seconds: float, work):
-    """What ``work()`` returns or raises, from a thread; a hang fails the test instead of blocking it."""
+    """What ``work()`` returns or raises, from a thread; a hang fails instead of blocking."""
     box: list = []
 
     def run() -> None:
@@ -178,8 +253,21 @@ def special(tmp_path: Path, kind: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["empty", "blank", "bom only", "folder", "link to a folder", "dangling link",
-                                  "link loop", "named pipe", "device", "missing"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "empty",
+        "blank",
+        "bom only",
+        "folder",
+        "link to a folder",
+        "dangling link",
+        "link loop",
+        "named pipe",
+        "device",
+        "missing",
+    ],
+)
 @pytest.mark.parametrize("forced", ["", *NAMES])
 def test_special_paths_give_an_error_naming_them(tmp_path, kind, forced):
     path = special(tmp_path, kind)
@@ -189,14 +277,18 @@ def test_special_paths_give_an_error_naming_them(tmp_path, kind, forced):
 
 def test_a_link_to_a_file_is_read(tmp_path):
     path = tmp_path / "input.txt"
-    (tmp_path / "real.txt").write_text("ROMEO: Good night.\nJULIET: Good night!\n", encoding="utf-8")
+    (tmp_path / "real.txt").write_text(
+        "ROMEO: Good night.\nJULIET: Good night!\n", encoding="utf-8"
+    )
     path.symlink_to(tmp_path / "real.txt")
     assert parse_file(path, PARSERS).utterances
 
 
 def test_a_long_single_line_of_quotes_parses_in_linear_time(tmp_path):
     path = tmp_path / "quotes.txt"
-    path.write_text('"a" ' * 90_000, encoding="utf-8")  # a minute when each quote rescanned its paragraph
+    path.write_text(
+        '"a" ' * 90_000, encoding="utf-8"
+    )  # a minute when each quote rescanned its paragraph
     result = within(60, lambda: outcome(path.read_bytes()))
     assert isinstance(result, ParseResult) and len(result.utterances) == 90_000
 
@@ -204,8 +296,17 @@ def test_a_long_single_line_of_quotes_parses_in_linear_time(tmp_path):
 # -- JSON and TOML the studio reads back --------------------------------------------------------
 
 
-@pytest.mark.parametrize("line", [b"[" * 100_000 + b"]" * 100_000, b'{"a": ' * 50_000 + b"1" + b"}" * 50_000,
-                                  b"\xff\xfe{}", b"[1, 2]", b"42", b"{\"unterminated\": "])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": ' * 50_000 + b"1" + b"}" * 50_000,
+        b"\xff\xfe{}",
+        b"[1, 2]",
+        b"42",
+        b'{"unterminated": ',
+    ],
+)
 def test_jsonl_readers_name_the_bad_line(tmp_path, line):
     path = tmp_path / "journal.jsonl"
     path.write_bytes(b'{"ok": 1}\n' + line + b'\n{"ok": 2}\n')
@@ -219,8 +320,18 @@ def test_huge_valid_json_line_is_read(tmp_path):
     assert len(read_jsonl(path)[0]["big"]) == 20_000_000
 
 
-@pytest.mark.parametrize("text", ["a = " + "[" * 5000 + "]" * 5000, "[train]\nepochs = inf", "[augment]\ntimeout = nan",
-                                  "[train]\nlora_dropout = 2.0", "[character]\nname = 5", "\x00", "[corpus]\nfiles = [1]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 5000 + "]" * 5000,
+        "[train]\nepochs = inf",
+        "[augment]\ntimeout = nan",
+        "[train]\nlora_dropout = 2.0",
+        "[character]\nname = 5",
+        "\x00",
+        "[corpus]\nfiles = [1]",
+    ],
+)
 def test_studio_toml_errors_name_the_file(text):
     with pytest.raises(InputError, match="studio.toml"):
         parse_config(text, "studio.toml")

@@ -28,11 +28,16 @@ def test_a_second_studio_reads_but_cannot_write_until_the_first_dies(zh_workspac
     holder = Driver(HOLDER, zh_workspace)
     assert holder.line() == "locked"
     pid = holder.process.pid
-    for command in (["review", str(zh_workspace), "--accept", sample], ["build", str(zh_workspace)]):
+    for command in (
+        ["review", str(zh_workspace), "--accept", sample],
+        ["build", str(zh_workspace)],
+    ):
         assert main(command) == 2
         err = capsys.readouterr().err
         assert "open in another studio" in err and f"process {pid}" in err
-    assert not DatasetStore(ws.dataset_dir()).journal()  # nothing was written behind the holder's back
+    assert not DatasetStore(
+        ws.dataset_dir()
+    ).journal()  # nothing was written behind the holder's back
     assert (ws.dataset_dir() / "samples.jsonl").read_bytes() == before
     assert main(["review", str(zh_workspace)]) == 0  # reading needs no lock
     assert "train" in capsys.readouterr().out

@@ -39,7 +39,9 @@ def outside(tmp_path: Path) -> Path:
 
 
 def untouched(path: Path) -> bool:
-    return path.read_bytes() == SECRET and sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    return path.read_bytes() == SECRET and sorted(p.name for p in path.parent.iterdir()) == [
+        path.name
+    ]
 
 
 def set_toml(root: Path, extra: str) -> None:
@@ -52,7 +54,11 @@ def set_toml(root: Path, extra: str) -> None:
 
 @pytest.mark.parametrize("pattern", ["../outside/*", "/etc/*", "corpus/../../outside/*", ""])
 def test_corpus_globs_stay_inside(zh_workspace, capsys, pattern):
-    text = (zh_workspace / "studio.toml").read_text(encoding="utf-8").replace("[model]", f'[corpus]\nfiles = ["{pattern}"]\n\n[model]')
+    text = (
+        (zh_workspace / "studio.toml")
+        .read_text(encoding="utf-8")
+        .replace("[model]", f'[corpus]\nfiles = ["{pattern}"]\n\n[model]')
+    )
     (zh_workspace / "studio.toml").write_text(text, encoding="utf-8")
     assert main(["build", str(zh_workspace)]) == 2
     assert "studio.toml" in capsys.readouterr().err
@@ -63,7 +69,11 @@ def test_a_corpus_link_to_outside_is_refused_and_link_loops_end(zh_workspace, ou
     (corpus / "a").symlink_to(".")  # two links to the folder itself: an endless ** walk
     (corpus / "b").symlink_to(".")
     set_toml(zh_workspace, "")
-    text = (zh_workspace / "studio.toml").read_text(encoding="utf-8").replace("[model]", '[corpus]\nfiles = ["corpus/**/*"]\n\n[model]')
+    text = (
+        (zh_workspace / "studio.toml")
+        .read_text(encoding="utf-8")
+        .replace("[model]", '[corpus]\nfiles = ["corpus/**/*"]\n\n[model]')
+    )
     (zh_workspace / "studio.toml").write_text(text, encoding="utf-8")
     assert [p.name for p in Workspace(zh_workspace).corpus_files()] == ["script.txt"]
     (corpus / "leak.txt").symlink_to(outside)
@@ -78,8 +88,12 @@ def test_a_path_option_is_confined_to_the_workspace(zh_workspace, outside, host)
     novel = zh_workspace / "corpus" / "script.txt"
     novel.write_text("第一章\n\n“你好。”\n", encoding="utf-8")
     for value in (str(outside), "../outside/precious.txt", "corpus/../../outside/cache.jsonl"):
-        set_toml(zh_workspace, f'[corpus.options]\nllm = "openai"\nllm_cache = "{value}"' if "corpus.options" not in
-                 (zh_workspace / "studio.toml").read_text(encoding="utf-8") else "")
+        set_toml(
+            zh_workspace,
+            f'[corpus.options]\nllm = "openai"\nllm_cache = "{value}"'
+            if "corpus.options" not in (zh_workspace / "studio.toml").read_text(encoding="utf-8")
+            else "",
+        )
         text = (zh_workspace / "studio.toml").read_text(encoding="utf-8")
         text = text[: text.index("llm_cache")] + f'llm_cache = "{value}"\n'
         (zh_workspace / "studio.toml").write_text(text, encoding="utf-8")
@@ -93,8 +107,12 @@ def test_a_layout_folder_linked_outside_is_refused(zh_workspace, outside, folder
     (zh_workspace / folder).symlink_to(outside.parent)
     ws = Workspace(zh_workspace)
     with pytest.raises(StudioError, match="outside the workspace"):
-        {"datasets": ws.dataset_dir, "runs": lambda: ws.run_dir("r1"), "exports": lambda: ws.exports_dir,
-         "chats": lambda: ws.chats_dir}[folder]()
+        {
+            "datasets": ws.dataset_dir,
+            "runs": lambda: ws.run_dir("r1"),
+            "exports": lambda: ws.exports_dir,
+            "chats": lambda: ws.chats_dir,
+        }[folder]()
     assert untouched(outside)
 
 
@@ -107,7 +125,11 @@ def test_build_refuses_a_datasets_link_to_outside(zh_workspace, outside, capsys)
 
 @pytest.mark.parametrize("name", ["../../outside", "/tmp/x", "a/b", ".."])
 def test_names_from_studio_toml_and_the_cli_cannot_climb_out(zh_workspace, outside, capsys, name):
-    text = (zh_workspace / "studio.toml").read_text(encoding="utf-8").replace("[dataset]", f'[dataset]\nname = "{name}"')
+    text = (
+        (zh_workspace / "studio.toml")
+        .read_text(encoding="utf-8")
+        .replace("[dataset]", f'[dataset]\nname = "{name}"')
+    )
     (zh_workspace / "studio.toml").write_text(text, encoding="utf-8")
     assert main(["build", str(zh_workspace)]) == 2
     assert "invalid name" in capsys.readouterr().err
@@ -115,12 +137,16 @@ def test_names_from_studio_toml_and_the_cli_cannot_climb_out(zh_workspace, outsi
     assert untouched(outside)
 
 
-def test_journals_and_the_lock_are_never_written_through_a_link(zh_workspace, outside, host, capsys):
+def test_journals_and_the_lock_are_never_written_through_a_link(
+    zh_workspace, outside, host, capsys
+):
     ws = Workspace(zh_workspace)
     build_dataset(ws, host.parsers)
     store = DatasetStore(ws.dataset_dir())
     sample = store.raw_samples()[0].id
-    (ws.dataset_dir() / "journal.jsonl").symlink_to(outside)  # a planted link in a workspace from elsewhere
+    (ws.dataset_dir() / "journal.jsonl").symlink_to(
+        outside
+    )  # a planted link in a workspace from elsewhere
     assert main(["review", str(zh_workspace), "--accept", sample]) == 2
     assert "symbolic link" in capsys.readouterr().err
     (zh_workspace / ".studio.lock").unlink(missing_ok=True)
@@ -135,7 +161,7 @@ def test_journals_and_the_lock_are_never_written_through_a_link(zh_workspace, ou
     assert untouched(outside)
 
 
-# -- models: no pickles from untrusted folders, no remote code ---------------------------------------
+# -- models: no pickles from untrusted folders, no remote code -----------------------------
 
 
 @pytest.fixture
@@ -164,7 +190,9 @@ def test_pickled_weights_are_refused_unless_allowed(local_model, host, monkeypat
         load_model(spec, host.adapters, device=torch.device("cpu"))
     assert not marker.exists()
 
-    monkeypatch.setenv("PERSONA_STUDIO_ALLOW_PICKLE", "1")  # the user trusts this folder: it loads, safely
+    monkeypatch.setenv(
+        "PERSONA_STUDIO_ALLOW_PICKLE", "1"
+    )  # the user trusts this folder: it loads, safely
     torch.save(weights, local_model / "pytorch_model.bin")
     loaded = load_model(spec, host.adapters, device=torch.device("cpu"))
     assert loaded.model.config.model_type == "qwen2"
@@ -172,9 +200,14 @@ def test_pickled_weights_are_refused_unless_allowed(local_model, host, monkeypat
 
 def test_remote_code_never_runs_unless_asked(local_model, host, tmp_path):
     marker = tmp_path / "remote-code-ran"
-    (local_model / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n", encoding="utf-8")
+    (local_model / "modeling_evil.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n", encoding="utf-8"
+    )
     config = json.loads((local_model / "config.json").read_text(encoding="utf-8"))
-    config["auto_map"] = {"AutoConfig": "modeling_evil.EvilConfig", "AutoModelForCausalLM": "modeling_evil.EvilModel"}
+    config["auto_map"] = {
+        "AutoConfig": "modeling_evil.EvilConfig",
+        "AutoModelForCausalLM": "modeling_evil.EvilModel",
+    }
     config["model_type"] = "evil"
     (local_model / "config.json").write_text(json.dumps(config), encoding="utf-8")
     assert model_spec(ModelConfig()).trust_remote_code is False  # the default of studio.toml
@@ -203,7 +236,9 @@ def test_a_checkpoint_state_cannot_run_code_on_resume(zh_workspace, host, tmp_pa
 
     ws = Workspace(zh_workspace)
     build_dataset(ws, host.parsers)
-    run_dir = prepare_run(ws, host.adapters, run_id="r", overrides={"max_steps": 2, "save_every": 2})
+    run_dir = prepare_run(
+        ws, host.adapters, run_id="r", overrides={"max_steps": 2, "save_every": 2}
+    )
     assert run(run_dir, adapters=host.adapters) == 0
     folder = ckpt.latest(run_dir / "checkpoints")
     marker = tmp_path / "state-ran"
@@ -216,11 +251,13 @@ def test_a_checkpoint_state_cannot_run_code_on_resume(zh_workspace, host, tmp_pa
     torch.save({**state, "extra": Payload()}, folder / "state.pt")  # a planted checkpoint
     (run_dir / "events.jsonl").write_text("", encoding="utf-8")
     shutil.rmtree(run_dir / "adapter")
-    assert run(run_dir, resume=True, adapters=host.adapters) == 1  # refused, reported as a failed run
+    assert (
+        run(run_dir, resume=True, adapters=host.adapters) == 1
+    )  # refused, reported as a failed run
     assert not marker.exists()
 
 
-# -- serve: loopback by default, the key on every /v1 route, never in the log ------------------------
+# -- serve: loopback by default, the key on every /v1 route, never in the log --------------
 
 
 @pytest.fixture
@@ -228,21 +265,35 @@ def served(persona_run, host):
     from studio.chat import load_persona
     from studio.serve import PersonaServer, serve_in_thread
 
-    args = build_parser().parse_args(["serve", str(persona_run.parents[1]), "--port", "0", "--api-key", "sk-serve"])
+    args = build_parser().parse_args(
+        ["serve", str(persona_run.parents[1]), "--port", "0", "--api-key", "sk-serve"]
+    )
     assert args.host == "127.0.0.1"  # loopback unless told otherwise
     persona = load_persona(Workspace(args.workspace), host.adapters, device=torch.device("cpu"))
     log = io.StringIO()
-    server = PersonaServer((args.host, args.port), persona, api_key=args.api_key, log=log, max_tokens_cap=16)
+    server = PersonaServer(
+        (args.host, args.port), persona, api_key=args.api_key, log=log, max_tokens_cap=16
+    )
     serve_in_thread(server)
     yield server, log
     server.shutdown()
     server.server_close()
 
 
-def call(server, method: str, path: str, body: bytes | None = None, key: str | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(server.url.removesuffix("/v1") + path, data=body, method=method,
-                                     headers={**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})})
+def call(
+    server,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        server.url.removesuffix("/v1") + path,
+        data=body,
+        method=method,
+        headers={**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -253,16 +304,30 @@ def call(server, method: str, path: str, body: bytes | None = None, key: str | N
 def test_serve_binds_loopback_and_wants_the_key(served):
     server, log = served
     assert server.server_address[0] == "127.0.0.1"
-    chat = json.dumps({"model": "r1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
-    for method, path, body in (("GET", "/v1/models", None), ("GET", "/v1/models/r1", None),
-                               ("POST", "/v1/chat/completions", chat), ("POST", "/v1/anything", chat)):
+    chat = json.dumps(
+        {"model": "r1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    ).encode()
+    for method, path, body in (
+        ("GET", "/v1/models", None),
+        ("GET", "/v1/models/r1", None),
+        ("POST", "/v1/chat/completions", chat),
+        ("POST", "/v1/anything", chat),
+    ):
         for key in (None, "sk-wrong"):
             status, payload = call(server, method, path, body, key)
-            assert status == 401 and payload["error"]["code"] == "invalid_api_key", (method, path, key)
+            assert status == 401 and payload["error"]["code"] == "invalid_api_key", (
+                method,
+                path,
+                key,
+            )
     assert call(server, "GET", "/health")[0] == 200
     status, payload = call(server, "POST", "/v1/chat/completions", chat, "sk-serve")
     assert status == 200 and payload["choices"][0]["message"]["role"] == "assistant"
-    assert "sk-serve" not in log.getvalue() and "sk-wrong" not in log.getvalue() and "/v1/models" in log.getvalue()
+    assert (
+        "sk-serve" not in log.getvalue()
+        and "sk-wrong" not in log.getvalue()
+        and "/v1/models" in log.getvalue()
+    )
 
 
 def test_serve_refuses_absurd_bodies_without_a_traceback(served, capsys):
@@ -270,9 +335,13 @@ def test_serve_refuses_absurd_bodies_without_a_traceback(served, capsys):
     nested = b'{"model": "r1", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     status, payload = call(server, "POST", "/v1/chat/completions", nested, "sk-serve")
     assert status == 400 and "nested" in payload["error"]["message"]
-    with socket.create_connection(server.server_address[:2], timeout=30) as client:  # 5 MB announced
-        client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-serve\r\n"
-                       b"Content-Length: 5242880\r\n\r\n")
+    with socket.create_connection(
+        server.server_address[:2], timeout=30
+    ) as client:  # 5 MB announced
+        client.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-serve\r\n"
+            b"Content-Length: 5242880\r\n\r\n"
+        )
         assert b" 413 " in client.recv(65536).split(b"\r\n", 1)[0]
     assert "Traceback" not in capsys.readouterr().err
 
@@ -283,11 +352,15 @@ def test_serve_drops_a_client_that_stalls_mid_request(served, monkeypatch):
     server, _ = served
     monkeypatch.setattr(serve._Handler, "timeout", 1.0)
     with socket.create_connection(server.server_address[:2], timeout=10) as stalled:
-        stalled.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-serve\r\n"
-                        b"Content-Length: 1000\r\n\r\n{\"model\":")  # … and never the rest
+        stalled.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-serve\r\n"
+            b'Content-Length: 1000\r\n\r\n{"model":'
+        )  # … and never the rest
         reply = stalled.recv(65536)
     assert b" 408 " in reply.split(b"\r\n", 1)[0]
-    assert call(server, "GET", "/v1/models", key="sk-serve")[0] == 200  # the others are served meanwhile
+    assert (
+        call(server, "GET", "/v1/models", key="sk-serve")[0] == 200
+    )  # the others are served meanwhile
 
 
 # -- plugins: a failure is contained and reported -------------------------------------------------
@@ -341,9 +414,18 @@ class Secretive:
 
             def run(self, context, options, item):
                 assert options["token"] == "tok-SECRET-42"
-                return [Sample(f"s{item.key}", context.character, context.persona,
-                               [Turn("user", f"第{item.data['i']}个问题？"), Turn("assistant", f"第{item.data['i']}个回答，说来话长。")],
-                               provenance={"kind": "augment", "options": dict(options)})]
+                return [
+                    Sample(
+                        f"s{item.key}",
+                        context.character,
+                        context.persona,
+                        [
+                            Turn("user", f"第{item.data['i']}个问题？"),
+                            Turn("assistant", f"第{item.data['i']}个回答，说来话长。"),
+                        ],
+                        provenance={"kind": "augment", "options": dict(options)},
+                    )
+                ]
 
             def propose(self, context, options):
                 for item in self.plan(context, options):
@@ -376,7 +458,9 @@ def test_a_secret_option_is_never_written(zh_workspace):
     host = load_host(extra=[("secretive", Secretive())])
     ws = Workspace(zh_workspace)
     build_dataset(ws, host.parsers)
-    report = run_augment(ws, "secretive", {"token": "tok-SECRET-42"}, host=host, persona_scorer=None)
+    report = run_augment(
+        ws, "secretive", {"token": "tok-SECRET-42"}, host=host, persona_scorer=None
+    )
     assert report.kept == 2
     for path in zh_workspace.rglob("*"):
         if path.is_file():
@@ -387,20 +471,34 @@ def test_serve_answers_50_clients_connecting_at_once(served):
     import threading
 
     server, _ = served
-    body = json.dumps({"model": "r1", "stream": True, "max_tokens": 4,
-                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    body = json.dumps(
+        {
+            "model": "r1",
+            "stream": True,
+            "max_tokens": 4,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+    ).encode()
     outcomes: list[str] = []
 
     def client() -> None:
         try:
             with socket.create_connection(server.server_address[:2], timeout=60) as conn:
-                conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-serve\r\n"
-                             b"Content-Type: application/json\r\nConnection: close\r\n"
-                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                conn.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                    b"Authorization: Bearer sk-serve\r\n"
+                    b"Content-Type: application/json\r\nConnection: close\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
                 reply = b""
                 while chunk := conn.recv(65536):
                     reply += chunk
-            outcomes.append("ok" if reply.startswith(b"HTTP/1.1 200") and b"data: [DONE]" in reply else "bad reply")
+            outcomes.append(
+                "ok"
+                if reply.startswith(b"HTTP/1.1 200") and b"data: [DONE]" in reply
+                else "bad reply"
+            )
         except OSError as exc:
             outcomes.append(type(exc).__name__)
 
@@ -416,8 +514,12 @@ def test_serve_queues_50_connections_while_it_is_busy(persona_run, host):
     from studio.chat import load_persona
     from studio.serve import PersonaServer
 
-    persona = load_persona(Workspace(persona_run.parents[1]), host.adapters, device=torch.device("cpu"))
-    server = PersonaServer(("127.0.0.1", 0), persona, log=None)  # listening, but busy: nothing accepted yet
+    persona = load_persona(
+        Workspace(persona_run.parents[1]), host.adapters, device=torch.device("cpu")
+    )
+    server = PersonaServer(
+        ("127.0.0.1", 0), persona, log=None
+    )  # listening, but busy: nothing accepted yet
     connected = 0
     sockets = []
     try:
