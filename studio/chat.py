@@ -278,8 +278,8 @@ class ChatSession:
     def stream(self, user: str) -> Iterator[str]:
         """Yield the reply in text pieces as they are generated; the exchange joins the history.
 
-        A cancelled reply joins the history as far as it got (the user saw it); a finished one
-        always does, even when empty.
+        A cancelled reply joins the history as far as it got (the user saw it); an empty reply
+        does not join it (the template would show the model a turn it never took).
 
         Raises:
             StudioError: the sampling settings are invalid, the message does not fit, or generation failed.
@@ -292,7 +292,6 @@ class ChatSession:
             raise StudioError(f"sampling: {exc}") from None
         ids = self._prompt_ids(user)
         reply = ""
-        finished = False
         stats: dict[str, Any] = {}
         try:
             for piece in stream_text(self.engine, self.loaded.tokenizer, ids, sampling=sampling,
@@ -300,14 +299,13 @@ class ChatSession:
                                      use_adapter=self.use_adapter, stats=stats):
                 reply += piece
                 yield piece
-            finished = True
         except StudioError:
             raise
         except Exception as exc:
             raise StudioError(f"generation failed: {type(exc).__name__}: {exc}") from exc
         finally:
             self.last_stats = stats.get("engine")
-            if reply.strip() or finished:
+            if reply.strip():
                 self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply.strip()}]
 
     def reply(self, user: str) -> str:
