@@ -16,8 +16,9 @@ bf16 on CUDA and fp32 on the CPU. One run measures, on the same prompt:
 5. our engine, merged, eager;
 6. our engine, merged, static KV cache + ``torch.compile`` (CUDA graphs): the fast path.
 
-TTFT is from the call to the first new token on the host (prefill + first sample).
-Decode tokens/s is (new tokens - 1) / (time of the last token - time of the first). Each row
+TTFT is from the call to the first new token on the host (prefill + first sample; for
+``generate``, a call for one token). Decode tokens/s is (new tokens - 1) / (time of the last
+token - time of the first). Each row
 is the median of ``--repeat`` runs after warm-up runs (compiled rows warm up three times:
 compile, CUDA-graph recording, replay). Greedy decoding, no early stop. The "same tokens"
 column counts the leading tokens equal to the baseline's (bf16 kernels of a compiled graph may
@@ -88,42 +89,31 @@ def sync(device: Any) -> None:
         torch.cuda.synchronize(device)
 
 
-class _FirstToken:
-    """A generate() streamer that notes when the first new token reaches the host."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.first: float | None = None
-
-    def put(self, value: Any) -> None:
-        self.calls += 1
-        if self.calls == 2:  # the first call hands over the prompt
-            value.cpu()
-            self.first = time.perf_counter()
-
-    def end(self) -> None:
-        pass
-
-
 def run_generate(model: Any, prompt: list[int], new: int, device: Any) -> tuple[float, float, list[int]]:
-    """(ttft_s, decode tokens/s, tokens) of transformers' generate, greedy, no early stop."""
+    """(ttft_s, decode tokens/s, tokens) of transformers' generate, greedy, no early stop.
+
+    Plain calls, no streamer (which would add a host copy per token): the time to first token
+    is a call for one new token; the decode rate is the rest of a full call.
+    """
     import torch
     from transformers import GenerationConfig
 
     ids = torch.tensor([prompt], device=device)
-    config = GenerationConfig(max_new_tokens=new, min_new_tokens=new, do_sample=False, eos_token_id=None,
-                              pad_token_id=0, bos_token_id=None)
-    streamer = _FirstToken()
-    sync(device)
-    start = time.perf_counter()
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config,
-                             streamer=streamer)
-    sync(device)
-    end = time.perf_counter()
+
+    def call(count: int) -> tuple[float, Any]:
+        config = GenerationConfig(max_new_tokens=count, min_new_tokens=count, do_sample=False, eos_token_id=None,
+                                  pad_token_id=0, bos_token_id=None)
+        sync(device)
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
+        sync(device)
+        return time.perf_counter() - start, out
+
+    ttft, _ = call(1)
+    total, out = call(new)
     tokens = out[0, len(prompt):].tolist()
-    first = streamer.first or end
-    return first - start, (len(tokens) - 1) / max(1e-9, end - first), tokens
+    return ttft, (len(tokens) - 1) / max(1e-9, total - ttft), tokens
 
 
 def run_engine(engine: Any, prompt: list[int], new: int, device: Any) -> tuple[float, float, list[int]]:

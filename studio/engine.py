@@ -243,13 +243,27 @@ class Engine:
             return self._forward(token.view(1, 1), position)
         import torch
 
-        if self._step_fn is None:
-            mode = "reduce-overhead" if self.device.type == "cuda" else "default"
+        mode = "reduce-overhead" if self.device.type == "cuda" else "default"
+        first = self._step_fn is None
+        if first:
             self._step_fn = torch.compile(self._forward, mode=mode, fullgraph=True, dynamic=False)
         if self.device.type == "cuda":
             torch.compiler.cudagraph_mark_step_begin()
-        # the output lives in the CUDA graph's pool until the next replay: copy it out
-        return self._step_fn(token.view(1, 1), position).clone()
+        try:
+            # the output lives in the CUDA graph's pool until the next replay: copy it out
+            return self._step_fn(token.view(1, 1), position).clone()
+        except Exception as exc:
+            if not first:
+                raise
+            # tracing failed before anything ran: accept graph breaks rather than give up
+            import warnings
+
+            warnings.warn(f"decode step does not compile as one graph ({type(exc).__name__}); "
+                          "compiling with graph breaks", RuntimeWarning, stacklevel=2)
+            self._step_fn = torch.compile(self._forward, mode=mode, fullgraph=False, dynamic=False)
+            if self.device.type == "cuda":
+                torch.compiler.cudagraph_mark_step_begin()
+            return self._step_fn(token.view(1, 1), position).clone()
 
     def _adapter(self, use_adapter: bool) -> Any:
         if not use_adapter and hasattr(self.model, "disable_adapter"):
