@@ -93,11 +93,10 @@ async def test_chat_streams_replies_from_base_and_adapter_side_by_side(real_run,
             seen = {id(m): m for m in messages if isinstance(m, ReplyPiece) and m.pane == pane}  # bubbling repeats
             pieces = "".join(m.text for m in seen.values())
             assert screen.query_one(f"#{pane}", ChatPane).reply_text == pieces
-        spoken = [p for p in ("chat-a", "chat-b") if screen.query_one(f"#{p}", ChatPane).reply_text.strip()]
         await pilot.press("ctrl+s")
         await pilot.pause()
         saved = sorted((root / "chats").glob("*.json"))
-        assert len(saved) == len(spoken)  # an empty reply is not part of the conversation
+        assert len(saved) == 2  # one transcript per side, even when a random tiny model says nothing
         for path in saved:
             transcript = json.loads(path.read_text(encoding="utf-8"))
             assert transcript["messages"][0] == {"role": "user", "content": "hello"}
