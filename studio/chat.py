@@ -278,8 +278,8 @@ class ChatSession:
     def stream(self, user: str) -> Iterator[str]:
         """Yield the reply in text pieces as they are generated; the exchange joins the history.
 
-        A cancelled reply joins the history as far as it got (the user saw it); an empty reply
-        does not join it (the template would show the model a turn it never took).
+        A finished reply always joins the history, even an empty one (the transcript records what
+        happened); a cancelled one joins it as far as it got, unless nothing was said.
 
         Raises:
             StudioError: the sampling settings are invalid, the message does not fit, or generation failed.
@@ -292,6 +292,7 @@ class ChatSession:
             raise StudioError(f"sampling: {exc}") from None
         ids = self._prompt_ids(user)
         reply = ""
+        finished = False
         stats: dict[str, Any] = {}
         try:
             for piece in stream_text(self.engine, self.loaded.tokenizer, ids, sampling=sampling,
@@ -299,13 +300,14 @@ class ChatSession:
                                      use_adapter=self.use_adapter, stats=stats):
                 reply += piece
                 yield piece
+            finished = stats.get("finish_reason") != "cancelled"
         except StudioError:
             raise
         except Exception as exc:
             raise StudioError(f"generation failed: {type(exc).__name__}: {exc}") from exc
         finally:
             self.last_stats = stats.get("engine")
-            if reply.strip():
+            if reply.strip() or finished:
                 self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply.strip()}]
 
     def reply(self, user: str) -> str:

@@ -189,3 +189,36 @@ def test_chat_cli_one_shot_and_repl(persona_run, capsys, monkeypatch):
     assert len(saved) == 1
     messages = json.loads(saved[0].read_text(encoding="utf-8"))["messages"]
     assert [m["content"] for m in messages if m["role"] == "user"][:1] == ["你好"] or not messages
+
+
+def test_an_empty_finished_reply_is_recorded_a_cancelled_empty_one_is_not():
+    from types import SimpleNamespace
+
+    from studio.engine import GenerationStats
+
+    class Tokenizer:
+        def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
+            return "|".join(m["content"] for m in messages)
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [ord(c) for c in text]}
+
+        def decode(self, ids, skip_special_tokens=True):
+            return ""
+
+    class Silent:
+        capacity = 4096
+
+        def __init__(self, reason):
+            self.last_stats = GenerationStats(finish_reason=reason)
+
+        def generate(self, prompt, **kwargs):
+            yield from ()
+
+    loaded = SimpleNamespace(tokenizer=Tokenizer(), model=None, end_of_turn_ids=[])
+    session = ChatSession(loaded, "sys", engine=Silent("stop"))
+    assert session.reply("在吗？") == ""
+    assert session.history == [{"role": "user", "content": "在吗？"}, {"role": "assistant", "content": ""}]
+    cancelled = ChatSession(loaded, "sys", engine=Silent("cancelled"))
+    cancelled.reply("在吗？")
+    assert cancelled.history == []
