@@ -192,7 +192,7 @@ async def measure(root: Path, run: Path, args: argparse.Namespace) -> dict[str, 
         results["event-to-screen lag (all)"] = lags
         results["… with no keys pressed"] = quiet
         results["steps written"] = [float(len(steps) + args.prefill)]
-        results["steps in the loss chart"] = (
+        results["steps the screen holds"] = (
             [float(len(screen.state.losses))] if isinstance(screen, TrainScreen) else [0.0]
         )
         process.kill()

@@ -58,7 +58,9 @@ def step_losses(run_dir) -> dict[int, float]:
     }
 
 
-def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, host):
+def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, host, monkeypatch):
+    key = "sk-in-the-environment-of-training-7"
+    monkeypatch.setenv("OPENAI_API_KEY", key)  # the run processes inherit it: it must not land anywhere
     ws = Workspace(zh_workspace)
     build_dataset(ws, host.parsers)
     overrides = {"max_steps": 6, "save_every": 2, "keep_checkpoints": 0}
@@ -105,6 +107,7 @@ def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, hos
         and (run_dir / "adapter" / "adapter_config.json").exists()
     )
     assert not list(checkpoints.glob(".tmp-*"))
+    assert not [p for p in run_dir.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
 
     # the same curve as a run nobody interrupted
     reference = prepare_run(ws, host.adapters, run_id="reference", overrides=overrides)
