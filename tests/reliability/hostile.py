@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
-from typing import Any
 
 OK_REPLY = "今天天气很好，我们去河边走走吧。"
 
@@ -163,10 +161,3 @@ class HostileEndpoint:
             conn.sendall(self._response("200 OK", b"x" * (30 * 2**20)))
         else:
             raise ValueError(mode)
-
-
-def wait(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-__all__: list[Any] = ["HostileEndpoint", "OK_REPLY"]
