@@ -60,7 +60,7 @@ def step_losses(run_dir) -> dict[int, float]:
 
 def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, host, monkeypatch):
     key = "sk-in-the-environment-of-training-7"
-    monkeypatch.setenv("OPENAI_API_KEY", key)  # the run processes inherit it: it must not land anywhere
+    monkeypatch.setenv("OPENAI_API_KEY", key)  # the run processes inherit it: it must stay there
     ws = Workspace(zh_workspace)
     build_dataset(ws, host.parsers)
     overrides = {"max_steps": 6, "save_every": 2, "keep_checkpoints": 0}
