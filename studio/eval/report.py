@@ -64,7 +64,8 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
         b, a = fmt.format(base[key]), fmt.format(adapter[key])
         if key == "identity":
             b, a = f"{base[key]}/{base['identity_total']}", f"{adapter[key]}/{adapter['identity_total']}"
-        lines.append(f"{label:<40} {b:>9} {a:>9}   {wins.get(key, '')}")
+        judged = wins.get(key) or (wins["loss"] if key == "ppl" else "")  # perplexity follows the loss
+        lines.append(f"{label:<40} {b:>9} {a:>9}   {judged}")
     lines.append(f"{'mean reply length (chars)':<40} {base['reply_chars']:>9} {adapter['reply_chars']:>9}"
                  f"   real lines: {report.get('real_reply_chars', '-')}")
     lines.append(f"{'empty replies':<40} {base['empty_replies']:>9} {adapter['empty_replies']:>9}")
