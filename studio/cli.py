@@ -172,24 +172,6 @@ def cmd_roster(args: argparse.Namespace) -> int:
 # -- dataset ---------------------------------------------------------------------------------
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    from studio.dataset.commands import run_build
-
-    return run_build(args)
-
-
-def cmd_export_data(args: argparse.Namespace) -> int:
-    from studio.dataset.commands import run_export
-
-    return run_export(args)
-
-
-def cmd_review(args: argparse.Namespace) -> int:
-    from studio.dataset.commands import run_review
-
-    return run_review(args)
-
-
 # -- augmentation ----------------------------------------------------------------------------
 
 
@@ -375,24 +357,6 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return chat_repl(ws, persona, session, show_stats=args.stats)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from studio.serve import run_cli
-
-    return run_cli(args)
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from studio.evaluate import run_cli
-
-    return run_cli(args)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from studio.export import run_cli
-
-    return run_cli(args)
-
-
 # -- workspace -------------------------------------------------------------------------------
 
 
@@ -443,6 +407,17 @@ def _kv(items: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _lazy(module: str, name: str) -> Any:
+    """A subcommand handler that imports ``module`` only when the subcommand runs (fast start-up)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), name)(args) or 0)
+
+    return handler
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="persona-studio", description="Turn a novel, script or subtitles into a character chat model.")
     parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
@@ -480,15 +455,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="build the character's dataset")
     add_build_arguments(p)
-    p.set_defaults(func=cmd_build)
+    p.set_defaults(func=_lazy("studio.dataset.commands", "run_build"))
 
     p = sub.add_parser("export-data", help="export the dataset (alpaca, sharegpt, messages, xtuner, datasets)")
     add_export_arguments(p)
-    p.set_defaults(func=cmd_export_data)
+    p.set_defaults(func=_lazy("studio.dataset.commands", "run_export"))
 
     p = sub.add_parser("review", help="review counts, list, accept/reject/edit/undo samples headlessly")
     add_review_arguments(p)
-    p.set_defaults(func=cmd_review)
+    p.set_defaults(func=_lazy("studio.dataset.commands", "run_review"))
 
     p = sub.add_parser("augment", help="propose more samples with a strategy (pending review); resumable")
     from studio.augment.command import add_arguments as add_augment_arguments
@@ -553,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
                    help="static KV cache + compiled decoding (default: on for CUDA)")
     p.add_argument("--quiet", action="store_true", help="no access log")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=_lazy("studio.serve", "run_cli"))
 
     p = sub.add_parser("eval", help="base vs adapter on the held-out scenes: did the fine-tune work?")
     p.add_argument("workspace")
@@ -563,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--sampling", default="greedy", choices=("greedy", "balanced", "creative"))
     p.add_argument("--examples", type=int, default=3, help="example items to print")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=_lazy("studio.evaluate", "run_cli"))
 
     p = sub.add_parser("export", help="the adapter (peft), a merged model (--merged) and model cards in exports/")
     p.add_argument("workspace")
@@ -573,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=("auto", "bf16", "fp16", "fp32"), help="merged weights' precision")
     p.add_argument("--no-verify", action="store_true", help="skip reloading the merged model to check its logits")
     p.add_argument("--out", default="", help="export folder (default: exports/<run>)")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=_lazy("studio.export", "run_cli"))
     return parser
 
 
