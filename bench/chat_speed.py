@@ -118,7 +118,7 @@ def run_generate(model: Any, prompt: list[int], new: int, device: Any) -> tuple[
 
 def run_engine(engine: Any, prompt: list[int], new: int, device: Any) -> tuple[float, float, list[int]]:
     """(ttft_s, decode tokens/s, tokens) of the studio's engine, greedy, no early stop."""
-    from studio.engine import Sampling
+    from studio.chat.engine import Sampling
 
     engine.reset()  # measure a cold prompt: no prefix from the previous run
     sync(device)
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads or args.shape == "tiny":
         torch.set_num_threads(args.threads or 1)
 
-    from studio.engine import Engine
+    from studio.chat.engine import Engine
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():

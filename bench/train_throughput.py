@@ -595,7 +595,7 @@ def main() -> int:
     args.warmup = args.warmup or (1 if args.shape == "tiny" else 2)
     args.steps = args.steps or (2 if args.shape == "tiny" else 4)
 
-    from studio.models import quiet_transformers
+    from studio.train.base_model import quiet_transformers
 
     quiet_transformers()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -349,7 +349,7 @@ class AugmentContext:
         workspace: the workspace folder (for caches; write nothing outside it).
         llm: a callable ``llm(messages, *, seed=None, temperature=None, max_tokens=None) -> str``
             when the strategy needs a model, None otherwise (the host builds it from studio.toml
-            ``[augment]``; it retries transport errors itself and raises ``studio.llm.LLMError``).
+            ``[augment]``; it retries transport errors itself and raises ``studio.llm.backends.LLMError``).
         seed: seed for every random choice; the same seed gives the same proposals.
         progress: ``progress(done, total)`` to report progress.
         cancelled: returns True when the user cancelled; stop early and return what you have.

@@ -337,7 +337,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from studio.chat import SAMPLING_PRESETS, load_persona
+    from studio.chat.session import SAMPLING_PRESETS, load_persona
 
     ws = _workspace(args.workspace)
     host = _host()
@@ -349,7 +349,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     session = persona.session(sampling=dict(SAMPLING_PRESETS[args.sampling]), max_new_tokens=args.max_new_tokens,
                               seed=args.seed)
-    from studio.chat_repl import chat_repl, print_turn
+    from studio.chat.repl import chat_repl, print_turn
 
     if args.prompt is not None:
         print_turn(session, args.prompt, show_stats=args.stats)
@@ -528,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
                    help="static KV cache + compiled decoding (default: on for CUDA)")
     p.add_argument("--quiet", action="store_true", help="no access log")
-    p.set_defaults(func=_lazy("studio.serve", "run_cli"))
+    p.set_defaults(func=_lazy("studio.serve.server", "run_cli"))
 
     p = sub.add_parser("eval", help="base vs adapter on the held-out scenes: did the fine-tune work?")
     p.add_argument("workspace")
@@ -538,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--sampling", default="greedy", choices=("greedy", "balanced", "creative"))
     p.add_argument("--examples", type=int, default=3, help="example items to print")
-    p.set_defaults(func=_lazy("studio.evaluate", "run_cli"))
+    p.set_defaults(func=_lazy("studio.eval.evaluate", "run_cli"))
 
     p = sub.add_parser("export", help="the adapter (peft), a merged model (--merged) and model cards in exports/")
     p.add_argument("workspace")
@@ -548,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=("auto", "bf16", "fp16", "fp32"), help="merged weights' precision")
     p.add_argument("--no-verify", action="store_true", help="skip reloading the merged model to check its logits")
     p.add_argument("--out", default="", help="export folder (default: exports/<run>)")
-    p.set_defaults(func=_lazy("studio.export", "run_cli"))
+    p.set_defaults(func=_lazy("studio.export.exporter", "run_cli"))
     return parser
 
 

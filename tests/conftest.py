@@ -133,7 +133,7 @@ def persona_run(persona_workspace: Path, host) -> Path:
 
     from studio.dataset.service import build_dataset
     from studio.fsutil import atomic_write_json
-    from studio.models import load_model, model_spec
+    from studio.train.base_model import load_model, model_spec
     from studio.train.runner import prepare_run
     from studio.workspace import Workspace
 

@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 from studio.api import AugmentContext, AugmentItem, Sample, Turn, stable_id
-from studio.llm import UnusableOutput, clean_message
+from studio.llm.backends import UnusableOutput, clean_message
 
 
 class PlannedStrategy:
@@ -119,7 +119,7 @@ def ask(context: AugmentContext, messages: list[dict[str, str]], *, key: str, st
 
     Raises:
         UnusableOutput: no try gave any text.
-        studio.llm.LLMError: the request itself failed after the host's retries.
+        studio.llm.backends.LLMError: the request itself failed after the host's retries.
     """
     text = ""
     for attempt in range(tries):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from studio.api import Sample
-from studio.llm import is_garbled
+from studio.llm.backends import is_garbled
 
 REASONS = (
     "invalid",

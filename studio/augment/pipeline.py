@@ -28,7 +28,7 @@ from studio.augment.llm_setup import build_llm, find_persona_scorer
 from studio.augment.workers import Committer, Pool, describe_error, hide_secrets
 from studio.dataset.store import DatasetStore
 from studio.errors import StudioError
-from studio.llm import Cancelled, LLMError, LLMStats, UnusableOutput
+from studio.llm.backends import Cancelled, LLMError, LLMStats, UnusableOutput
 
 _GIVE_UP_AFTER = 3  # items failing in a row before any success: the backend is down, stop
 

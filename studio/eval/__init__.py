@@ -1,4 +1,4 @@
 """Provides the pieces of persona evaluation: text metrics, the style classifier and the report.
 
-The orchestration (models, held-out items, probes) is :mod:`studio.evaluate`.
+The orchestration (models, held-out items, probes) is :mod:`studio.eval.evaluate`.
 """

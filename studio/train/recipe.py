@@ -69,14 +69,14 @@ class LoraRecipe:
         """Load the model, attach LoRA, encode the data, build the optimizer; resume if asked."""
         import torch
 
-        from studio.models import (
+        from studio.train.base_model import (
             end_of_turn_ids,
             pick_adapter,
             quiet_transformers,
             resolve_device,
             resolve_dtype,
         )
-        from studio.train import attention, model
+        from studio.train import attention, lora
 
         quiet_transformers()
         cfg = self.cfg
@@ -96,7 +96,7 @@ class LoraRecipe:
         # FSDP: load on the CPU and let sharding move each GPU its part (the model may not fit one)
         sharded = cfg.parallel == "fsdp" and self.dist.world > 1 and self.device.type == "cuda"
         load_on = torch.device("cpu") if sharded else self.device
-        built = model.build(
+        built = lora.build(
             cfg,
             self.adapter,
             load_on,
@@ -129,9 +129,9 @@ class LoraRecipe:
         # several processes, compiled layers, then the optimizer (FSDP replaces the parameters)
         attention.hide_rows_from_compiler(cfg.compile)
         if cfg.compile:
-            model.compile_layers(decoder_layers(self.model))
+            lora.compile_layers(decoder_layers(self.model))
         self.loss_module = wrap(SupervisedLoss(self.model), self.dist, cfg.parallel, self.device)
-        self.optimizer, self.scheduler = model.optimizer_and_schedule(
+        self.optimizer, self.scheduler = lora.optimizer_and_schedule(
             self.model, cfg, self.total_steps, self.device
         )
         self.resumed_from = ckpt.restore(self) if resume else None

@@ -88,7 +88,7 @@ def prepare_run(
         StudioError: no dataset, the run exists, a bad preset or a bad value.
     """
     from studio.dataset.store import DatasetStore
-    from studio.models import model_spec, pick_adapter
+    from studio.train.base_model import model_spec, pick_adapter
 
     cfg = ws.config
     run_id = run_id or ws.new_run_id()

@@ -97,9 +97,9 @@ def test_the_tiny_model_locally_and_through_the_studios_own_serve(zh_workspace, 
     """Random weights write random bytes (dropped as garbled); the pipes are real: load, prompt,
     generate, parse, filter, journal, store, locally and over HTTP through ``serve``."""
     from studio.augment import run_augment
-    from studio.chat import load_persona
+    from studio.chat.session import load_persona
     from studio.plugins import load_host
-    from studio.serve import PersonaServer, serve_in_thread
+    from studio.serve.server import PersonaServer, serve_in_thread
 
     ws = make_ws(zh_workspace, "max_tokens = 12\n")
     assert main(["augment", str(zh_workspace), "everyday", "--opt", "count=1", "--opt", "shots=1"]) == 0

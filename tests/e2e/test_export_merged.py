@@ -36,7 +36,7 @@ def test_export_adapter_and_merged_model(persona_run, host, capsys):
     generated = model.generate(**inputs, max_new_tokens=10, do_sample=False)[0, inputs["input_ids"].shape[1]:]
 
     # the studio's chat with the unmerged adapter says the same
-    from studio.chat import load_persona
+    from studio.chat.session import load_persona
     from studio.workspace import Workspace
 
     persona = load_persona(Workspace(ws), host.adapters, device=torch.device("cpu"))

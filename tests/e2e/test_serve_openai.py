@@ -10,8 +10,8 @@ import openai
 import pytest
 import torch
 
-from studio.chat import load_persona
-from studio.serve import PersonaServer, serve_in_thread
+from studio.chat.session import load_persona
+from studio.serve.server import PersonaServer, serve_in_thread
 from studio.workspace import Workspace
 
 
@@ -95,7 +95,7 @@ def test_stop_sequences_and_system_messages(server, client):
     assert cut.choices[0].message.content == free[: free.index(free[2:4])]
     assert cut.choices[0].finish_reason == "stop"
     # a client's system message is added below the persona card, which stays first
-    from studio.serve import parse_chat_request
+    from studio.serve.server import parse_chat_request
 
     request = parse_chat_request({"model": "r1", "messages": [{"role": "system", "content": "Answer briefly."},
                                                               {"role": "user", "content": "hi"}]},
@@ -106,7 +106,7 @@ def test_stop_sequences_and_system_messages(server, client):
 def test_request_validation_names_the_parameter():
     from types import SimpleNamespace
 
-    from studio.openai_api import ApiError, ServedModel, parse_chat_request
+    from studio.serve.openai_schema import ApiError, ServedModel, parse_chat_request
 
     models = {"p": ServedModel("p", SimpleNamespace(system="你是阿蘅。", character="阿蘅", adapter_dir=None))}
 

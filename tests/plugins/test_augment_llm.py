@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from studio.llm import (
+from studio.llm.backends import (
     Cancelled,
     LLMError,
     OpenAIBackend,

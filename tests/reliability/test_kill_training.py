@@ -15,7 +15,7 @@ import signal
 
 import pytest
 
-from studio.chat import adapter_path
+from studio.chat.session import adapter_path
 from studio.cli import main
 from studio.dataset.service import build_dataset
 from studio.train import checkpoint as ckpt

@@ -22,7 +22,7 @@ from studio.config import ModelConfig
 from studio.dataset.service import build_dataset
 from studio.dataset.store import DatasetStore
 from studio.errors import InputError, StudioError
-from studio.models import load_model, model_spec
+from studio.train.base_model import load_model, model_spec
 from studio.plugins import load_host
 from studio.workspace import Workspace
 
@@ -262,8 +262,8 @@ def test_a_checkpoint_state_cannot_run_code_on_resume(zh_workspace, host, tmp_pa
 
 @pytest.fixture
 def served(persona_run, host):
-    from studio.chat import load_persona
-    from studio.serve import PersonaServer, serve_in_thread
+    from studio.chat.session import load_persona
+    from studio.serve.server import PersonaServer, serve_in_thread
 
     args = build_parser().parse_args(
         ["serve", str(persona_run.parents[1]), "--port", "0", "--api-key", "sk-serve"]
@@ -347,7 +347,7 @@ def test_serve_refuses_absurd_bodies_without_a_traceback(served, capsys):
 
 
 def test_serve_drops_a_client_that_stalls_mid_request(served, monkeypatch):
-    from studio import serve
+    from studio.serve import server as serve
 
     server, _ = served
     monkeypatch.setattr(serve._Handler, "timeout", 1.0)
@@ -511,8 +511,8 @@ def test_serve_answers_50_clients_connecting_at_once(served):
 
 
 def test_serve_queues_50_connections_while_it_is_busy(persona_run, host):
-    from studio.chat import load_persona
-    from studio.serve import PersonaServer
+    from studio.chat.session import load_persona
+    from studio.serve.server import PersonaServer
 
     persona = load_persona(
         Workspace(persona_run.parents[1]), host.adapters, device=torch.device("cpu")

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from studio.api import ModelSpec
-from studio.engine import ContextOverflow, Engine, Sampling
+from studio.chat.engine import ContextOverflow, Engine, Sampling
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from studio.models import load_model
+    from studio.train.base_model import load_model
     from studio.plugins import load_host
 
     spec = ModelSpec(name="tiny-qwen2", source="tiny", cache_dir=str(tmp_path_factory.mktemp("models")))

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from studio.chat import (
+from studio.chat.session import (
     ChatSession,
     _held_back,
     adapter_path,
@@ -15,7 +15,7 @@ from studio.chat import (
     render_prompt,
     stream_text,
 )
-from studio.engine import ContextOverflow, Engine, Sampling
+from studio.chat.engine import ContextOverflow, Engine, Sampling
 from studio.errors import StudioError
 
 
@@ -71,7 +71,7 @@ def test_base_and_adapter_answer_differently_on_one_model(persona):
     a, b = adapter.reply("你是谁？"), base.reply("你是谁？")
     assert a != b
     # the base side equals a model loaded without any adapter
-    from studio.models import load_model
+    from studio.train.base_model import load_model
 
     plain = load_model(persona.loaded.spec, {persona.loaded.adapter.name: persona.loaded.adapter}, device=torch.device("cpu"))
     assert ChatSession(plain, persona.system, sampling={"do_sample": False}, max_new_tokens=12).reply("你是谁？") == b
@@ -119,7 +119,7 @@ class _Replay:
 
     def __init__(self, n: int) -> None:
         self.n = n
-        from studio.engine import GenerationStats
+        from studio.chat.engine import GenerationStats
 
         self.last_stats = GenerationStats()
 
@@ -194,7 +194,7 @@ def test_chat_cli_one_shot_and_repl(persona_run, capsys, monkeypatch):
 def test_an_empty_finished_reply_is_recorded_a_cancelled_empty_one_is_not():
     from types import SimpleNamespace
 
-    from studio.engine import GenerationStats
+    from studio.chat.engine import GenerationStats
 
     class Tokenizer:
         def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):

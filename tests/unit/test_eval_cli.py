@@ -39,7 +39,7 @@ def test_eval_reports_base_vs_adapter_on_heldout_scenes(persona_workspace, capsy
     assert "did it work?" in printed and "loss on the real lines" in printed
     assert (run / "eval" / "report.md").read_text(encoding="utf-8").count("did it work?") == 1
 
-    from studio.evaluate import load_report
+    from studio.eval.evaluate import load_report
 
     assert load_report(run)["run"] == "t1"
 

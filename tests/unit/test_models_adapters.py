@@ -9,7 +9,7 @@ import pytest
 
 from studio.api import ModelSpec
 from studio.errors import StudioError
-from studio.models import end_of_turn_ids, load_for_training, pick_adapter
+from studio.train.base_model import end_of_turn_ids, load_for_training, pick_adapter
 from studio.train.runner import pick_preset
 
 

@@ -192,7 +192,7 @@ class ChatScreen(StudioScreen):
 
     def _persona(self, key: str) -> Any:
         """Load (once) the base model, or the base model with a run's adapter."""
-        from studio.chat import load_persona
+        from studio.chat.session import load_persona
 
         with self._load_lock:
             if key not in self.personas:
@@ -208,7 +208,7 @@ class ChatScreen(StudioScreen):
     def _talk(self, panes: list[tuple[str, str]], selected: str, text: str, system: str | None,
               sampling: str, max_new: int) -> None:
         """Worker body: load the model if needed, then stream each pane's reply piece by piece."""
-        from studio.chat import SAMPLING_PRESETS, ChatSession
+        from studio.chat.session import SAMPLING_PRESETS, ChatSession
 
         try:
             fresh = selected not in self.personas

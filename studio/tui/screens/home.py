@@ -107,7 +107,7 @@ class HomeScreen(StudioScreen):
 
     def show_model(self) -> None:
         """The base model of studio.toml and the adapter that claims it."""
-        from studio.models import model_spec, pick_adapter
+        from studio.train.base_model import model_spec, pick_adapter
 
         cfg = self.ws.config
         try:

@@ -99,7 +99,7 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
         self.adapters = adapters
 
     def _adapter(self, key: str) -> Any:
-        from studio.models import pick_adapter
+        from studio.train.base_model import pick_adapter
 
         source, name = key.split("|", 1)
         try:

@@ -5,7 +5,7 @@ returning the reply text. :class:`RetryingLLM` wraps one with retries, exponenti
 cancellation; the tolerant parsing helpers at the end turn what a model actually writes (code
 fences, JSON with trailing chatter, speaker labels, notes) into the message that was asked for.
 
-Reading what models write (fences, JSON, labels) is in :mod:`studio.llm_text`, re-exported here.
+Reading what models write (fences, JSON, labels) is in :mod:`studio.llm.text`, re-exported here.
 
 The API key is read from the environment variable that ``[augment] api_key_env`` names, kept in
 memory only, and never appears in a repr, an error message or a file.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.errors import StudioError
-from studio.llm_text import clean_message, extract_json, is_garbled, strip_fences
+from studio.llm.text import clean_message, extract_json, is_garbled, strip_fences
 
 __all__ = [
     "Cancelled", "LLMError", "LLMStats", "LocalBackend", "OpenAIBackend", "RetryingLLM", "UnusableOutput",
@@ -218,7 +218,7 @@ class LocalBackend:
     """A transformers model in this process, loaded on first use; one generation at a time.
 
     Args:
-        load: returns a :class:`studio.models.LoadedModel` (called once, lazily).
+        load: returns a :class:`studio.train.base_model.LoadedModel` (called once, lazily).
         description: what the job journal records (model name, adapter).
     """
 
@@ -233,7 +233,7 @@ class LocalBackend:
 
     def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
                  max_tokens: int | None = None) -> str:
-        from studio.chat import ChatSession
+        from studio.chat.session import ChatSession
 
         messages = list(messages)
         if not messages or messages[-1].get("role") != "user":

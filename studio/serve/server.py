@@ -27,9 +27,9 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from studio.chat import Persona, render_prompt, stream_text
-from studio.engine import ContextOverflow
-from studio.openai_api import MAX_BODY, ApiError, ChatRequest, ServedModel, parse_chat_request
+from studio.chat.session import Persona, render_prompt, stream_text
+from studio.chat.engine import ContextOverflow
+from studio.serve.openai_schema import MAX_BODY, ApiError, ChatRequest, ServedModel, parse_chat_request
 
 
 class PersonaServer(ThreadingHTTPServer):
@@ -266,7 +266,7 @@ def run_cli(args: Any) -> int:
     """``persona-studio serve``: load the persona, bind, serve until ctrl-c."""
     import os
 
-    from studio.chat import load_persona
+    from studio.chat.session import load_persona
     from studio.plugins import load_host
     from studio.workspace import Workspace
 

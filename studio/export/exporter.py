@@ -168,8 +168,8 @@ def _base_name(model: Any) -> str:
 
 
 def _run_info(ws: Any, persona: Any) -> dict[str, Any]:
-    from studio.chat import training_persona
-    from studio.evaluate import load_report
+    from studio.chat.session import training_persona
+    from studio.eval.evaluate import load_report
     from studio.fsutil import read_jsonl
     from studio.train.events import RunState, read_events
 
@@ -212,9 +212,9 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
     """
     import torch
 
-    from studio.chat import load_persona
+    from studio.chat.session import load_persona
     from studio.fsutil import atomic_write_json, atomic_write_text
-    from studio.models import resolve_device
+    from studio.train.base_model import resolve_device
 
     device = resolve_device()
     # on the CPU merge in fp32 (then cast); on a GPU in the model's own precision

@@ -140,15 +140,15 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
         checkpoint: evaluate a checkpoint's adapter (-1: latest) instead of the final one.
         limit: evaluate at most this many held-out items (0: all).
         max_new_tokens: reply length cap of the generated replies.
-        sampling: a :data:`studio.chat.SAMPLING_PRESETS` name (greedy: reproducible).
+        sampling: a :data:`studio.chat.session.SAMPLING_PRESETS` name (greedy: reproducible).
         device: where to run (default: CUDA when available).
         progress: ``progress(phase, done, total)``.
 
     Returns:
         The report (also written to ``runs/<id>/eval/``).
     """
-    from studio.chat import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
-    from studio.engine import Sampling
+    from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
+    from studio.chat.engine import Sampling
     from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
     from studio.eval.report import verdict, write_report
     from studio.eval.style import StyleClassifier

@@ -62,7 +62,7 @@ def build(
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from studio.models import load_for_training
+    from studio.train.base_model import load_for_training
     from studio.train import attention
 
     spec = ModelSpec(**cfg.model)

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.chat import Persona
-from studio.engine import Sampling
+from studio.chat.session import Persona
+from studio.chat.engine import Sampling
 
 MAX_BODY = 4 * 1024 * 1024
 KNOWN_FIELDS = {

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.engine import ContextOverflow, Engine, GenerationStats, Sampling
+from studio.chat.engine import ContextOverflow, Engine, GenerationStats, Sampling
 from studio.errors import StudioError
 
 SAMPLING_PRESETS: dict[str, dict[str, Any]] = {
@@ -57,7 +57,7 @@ class Persona:
     """A model ready to speak as the character.
 
     Attributes:
-        loaded: the :class:`studio.models.LoadedModel` (base, with the adapter unless ``base``).
+        loaded: the :class:`studio.train.base_model.LoadedModel` (base, with the adapter unless ``base``).
         engine: the generation engine over it (shared by every session on this model).
         system: the system prompt the adapter was trained with.
         character: the character's name.
@@ -118,7 +118,7 @@ def load_persona(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpo
     Raises:
         StudioError: no run, no adapter, or the model cannot be loaded.
     """
-    from studio.models import load_model, model_spec, resolve_device
+    from studio.train.base_model import load_model, model_spec, resolve_device
 
     run_dir: Path | None = None
     lora: Path | None = None
@@ -230,7 +230,7 @@ class ChatSession:
     """A conversation with one loaded model.
 
     Attributes:
-        loaded: a :class:`studio.models.LoadedModel`.
+        loaded: a :class:`studio.train.base_model.LoadedModel`.
         system: the persona card (the same system prompt as at training time).
         history: alternating user/assistant messages, without the system message.
         sampling: generation settings (a preset from SAMPLING_PRESETS or your own).

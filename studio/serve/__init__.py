@@ -1,0 +1,1 @@
+"""Provides ``persona-studio serve``: an OpenAI-compatible chat API over a persona."""
