@@ -32,6 +32,7 @@ class CorpusScreen(StudioScreen):
     """Scenes with speakers coloured and the character highlighted; fix speakers; merge aliases."""
 
     MODE = "corpus"
+    AUTO_FOCUS = "#corpus-lines"
     WRITE_ACTIONS = frozenset({"speaker", "alias", "undo"})
     BINDINGS = [
         Binding("s", "speaker", "Speaker", id="corpus.speaker", tooltip="Assign the speaker of the line or marked lines"),
@@ -59,8 +60,10 @@ class CorpusScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         yield Static("parsing the corpus…", id="corpus-file")
-        yield Input(placeholder="search the corpus (enter: next match, escape: close)", id="corpus-search",
-                    compact=True)
+        search = Input(placeholder="search the corpus (enter: next match, escape: close)",
+                       id="corpus-search", compact=True)
+        search.display = False  # hidden from the start, so it never takes the first focus
+        yield search
         with Horizontal(id="corpus-body"):
             yield UtteranceView(id="corpus-lines")
             roster = DataTable(id="corpus-roster", cursor_type="row", show_cursor=True)
@@ -71,7 +74,6 @@ class CorpusScreen(StudioScreen):
 
     def on_mount(self) -> None:
         self.query_one("#corpus-roster", DataTable).add_columns("speaker", "lines")
-        self.query_one("#corpus-search").display = False
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -269,7 +271,7 @@ class CorpusScreen(StudioScreen):
     def action_close_search(self) -> None:
         """Close the search field (the matches stay highlighted until the search is cleared)."""
         field = self.query_one("#corpus-search", Input)
-        if field.display:
+        if field.display or self.focused is field:
             field.display = False
             self.query_one(UtteranceView).focus()
         elif self.query_one(UtteranceView).mark is not None:
