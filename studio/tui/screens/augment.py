@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 from studio.api import IntOption
 from studio.tui.messages import AugmentFinished, AugmentProgress, WorkFailed
 from studio.tui.screens.base import StudioScreen
+from studio.tui.widgets.lists import KeyedDataTable, KeyedOptionList
 from studio.tui.widgets.option_form import OptionForm
 
 SEED = IntOption("seed", 0, "Same seed, same proposals", minimum=0)
@@ -71,7 +72,7 @@ class AugmentScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         with Horizontal(id="augment-top"):
-            strategies = OptionList(id="augment-strategies")
+            strategies = KeyedOptionList(id="augment-strategies")
             strategies.border_title = "Strategies"
             yield strategies
             with Vertical(id="augment-form-box"):
@@ -80,7 +81,7 @@ class AugmentScreen(StudioScreen):
         with Horizontal(id="augment-progress-row"):
             yield ProgressBar(total=1, id="augment-progress", show_eta=False)
             yield Static("ready", id="augment-status")
-        proposals = DataTable(id="augment-proposals", cursor_type="row", zebra_stripes=True)
+        proposals = KeyedDataTable(id="augment-proposals", cursor_type="row", zebra_stripes=True)
         proposals.border_title = "Proposals of the last run"
         yield proposals
         yield Footer()

@@ -17,6 +17,7 @@ from studio.tui.corpus_model import CorpusSnapshot, Row
 from studio.tui.messages import CorpusFailed, CorpusReady
 from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.dialogs import AliasDialog, PickDialog, SpeakerDialog
+from studio.tui.widgets.lists import KeyedDataTable
 from studio.tui.widgets.utterance_view import UtteranceView, speaker_style
 
 _PREFIX = re.compile(r"^\s*([^\s：:；;（(]{1,12})\s*(?:[（(][^）)]*[）)])?\s*[：:；;]\s*(.+)$")
@@ -38,16 +39,19 @@ class CorpusScreen(StudioScreen):
         Binding("s", "speaker", "Speaker", id="corpus.speaker", tooltip="Assign the speaker of the line or marked lines"),
         Binding("m", "alias", "Alias", id="corpus.alias", tooltip="Fold one speaker name into another"),
         Binding("u", "undo", "Undo", id="corpus.undo", tooltip="Take back the last speaker assignment"),
-        Binding("w", "next_warning", "Warning", id="corpus.next_warning"),
+        Binding("w", "next_warning", "Warning", id="corpus.next_warning",
+                tooltip="Jump to the next line the parser could not classify"),
         Binding("W", "prev_warning", "Prev warning", show=False, id="corpus.prev_warning"),
-        Binding("slash", "search", "Search", id="corpus.search"),
+        Binding("slash", "search", "Search", id="corpus.search", tooltip="Find text in the lines"),
         Binding("n", "next_match", "Next match", show=False, id="corpus.next_match"),
         Binding("N", "prev_match", "Prev match", show=False, id="corpus.prev_match"),
-        Binding("period", "next_character", "Next line of the character", show=False, id="corpus.next_character"),
+        Binding("full_stop", "next_character", "Next line of the character", show=False,
+                id="corpus.next_character"),
         Binding("right_square_bracket", "file(1)", "Next file", show=False, id="corpus.next_file"),
         Binding("left_square_bracket", "file(-1)", "Prev file", show=False, id="corpus.prev_file"),
-        Binding("f", "pick_file", "Files", id="corpus.files"),
-        Binding("R", "toggle_roster", "Roster", show=False, id="corpus.roster"),
+        Binding("f", "pick_file", "Files", id="corpus.files", tooltip="Pick the corpus file to show"),
+        Binding("R", "toggle_roster", "Roster", show=False, id="corpus.roster",
+                tooltip="Show or hide the speakers and their lines"),
         Binding("escape", "close_search", "Close search", show=False, id="corpus.close_search"),
     ]
 
@@ -66,7 +70,7 @@ class CorpusScreen(StudioScreen):
         yield search
         with Horizontal(id="corpus-body"):
             yield UtteranceView(id="corpus-lines")
-            roster = DataTable(id="corpus-roster", cursor_type="row", show_cursor=True)
+            roster = KeyedDataTable(id="corpus-roster", cursor_type="row", show_cursor=True)
             roster.border_title = "Roster"
             yield roster
         yield Static(id="corpus-detail")

@@ -45,8 +45,10 @@ class DatasetScreen(StudioScreen):
         Binding("o", "cycle_source", "Source", show=False, id="dataset.source", tooltip="Cycle the source filter"),
         Binding("p", "next_pending", "Next pending", show=False, id="dataset.next_pending"),
         Binding("ctrl+s", "save_edit", "Save edit", show=False, id="dataset.save_edit"),
-        Binding("escape", "escape", "Close", show=False, id="dataset.escape"),
-        Binding("R", "reload", "Reload", show=False, id="dataset.reload"),
+        Binding("escape", "escape", "Close", show=False, id="dataset.escape",
+                tooltip="Close the editor or the search, or drop the marked range"),
+        Binding("R", "reload", "Reload", show=False, id="dataset.reload",
+                tooltip="Read the samples and decisions again"),
     ]
 
     def __init__(self) -> None:

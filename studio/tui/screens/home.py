@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from studio.tui.messages import CorpusFailed, CorpusReady, DatasetBuilt, HomeInfo, WorkFailed
 from studio.tui.screens.base import StudioScreen
+from studio.tui.widgets.lists import KeyedDataTable
 
 
 def dataset_counts(folder: Path) -> dict[str, int]:
@@ -54,18 +55,18 @@ class HomeScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         with Horizontal(id="home-top"):
-            files = DataTable(id="home-files", cursor_type="row", zebra_stripes=True)
+            files = KeyedDataTable(id="home-files", cursor_type="row", zebra_stripes=True)
             files.border_title = "Corpus"
             yield files
-            roster = DataTable(id="home-roster", cursor_type="row")
+            roster = KeyedDataTable(id="home-roster", cursor_type="row")
             roster.border_title = "Roster"
             yield roster
         with Horizontal(id="home-bottom"):
             with Vertical(id="home-model-box"):
                 yield Static(id="home-model")
-                datasets = DataTable(id="home-datasets", cursor_type="row")
+                datasets = KeyedDataTable(id="home-datasets", cursor_type="row")
                 yield datasets
-            runs = DataTable(id="home-runs", cursor_type="row")
+            runs = KeyedDataTable(id="home-runs", cursor_type="row")
             runs.border_title = "Runs"
             yield runs
         yield Static(id="home-errors")
