@@ -149,7 +149,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     """
     from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
     from studio.chat.engine import Sampling
-    from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
+    from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
     from studio.eval.report import verdict, write_report
     from studio.eval.style import StyleClassifier
     from studio.fsutil import read_jsonl
@@ -221,7 +221,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
             "identity": sum(names_character(r, names) for r in probe_replies[side]),
             "identity_total": len(probes),
             "reply_chars": round(sum(len(r) for r in replies[side]) / len(held), 1),
-            "empty_replies": sum(1 for r in replies[side] if not r),
+            **count_unusable(replies[side]),
             # copying the line said to the character scores chrF against the real reply without answering it
             "echoes": sum(1 for r, s in zip(replies[side], held, strict=True) if r and chrf(r, s.prompt) >= 70),
             "generated_tokens": tokens, "seconds": round(time.perf_counter() - phase_start, 1),

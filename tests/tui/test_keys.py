@@ -90,3 +90,4 @@ async def test_chat_footer_says_escape_first_and_escape_frees_the_keys(studio_ws
         await pilot.press("escape", "3")
         await _settle(app, pilot)
         assert app.screen.MODE == "dataset"
+

@@ -17,7 +17,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Checkbox, Footer, Input, Label, Select, TextArea
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from studio.tui.messages import ModelReady, ReplyFailed, ReplyFinished, ReplyPiece
 from studio.tui.screens.base import StudioScreen
@@ -73,6 +73,10 @@ class ChatScreen(StudioScreen):
                          compact=True)
             yield Label("max", classes="chat-label")
             yield Input("128", type="integer", id="chat-max", compact=True)
+        if self._demo():
+            yield Static(f"{self.ws.config.model.name} is a demo model with random weights: its replies are "
+                         "noise; the flow is what it shows. Name a real model in studio.toml [model].",
+                         id="chat-demo")
         persona = TextArea(self.ws.config.character.persona, id="chat-persona", soft_wrap=True)
         persona.border_title = "persona (system prompt) · ctrl+e edits"
         yield persona
@@ -83,6 +87,11 @@ class ChatScreen(StudioScreen):
         yield Input(placeholder=f"say something to {name} (enter sends, esc leaves the prompt)",
                     id="chat-input", compact=True)
         yield Footer()
+
+    def _demo(self) -> bool:
+        from studio.train.base_model import is_demo_model
+
+        return is_demo_model(self.ws.config.model, self.app.host.adapters)  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         self._loaded_system = self.ws.config.character.persona
