@@ -81,6 +81,7 @@ class AugmentScreen(StudioScreen):
         with Horizontal(id="augment-progress-row"):
             yield ProgressBar(total=1, id="augment-progress", show_eta=False)
             yield Static("ready", id="augment-status")
+        yield Static(id="augment-funnel")
         proposals = KeyedDataTable(id="augment-proposals", cursor_type="row", zebra_stripes=True)
         proposals.border_title = "Proposals of the last run"
         yield proposals
@@ -88,6 +89,7 @@ class AugmentScreen(StudioScreen):
 
     async def on_mount(self) -> None:
         self.query_one("#augment-form-box").border_title = "Options"
+        self.show_funnel("")
         self.query_one("#augment-proposals", DataTable).add_columns("prompt", "reply")
         strategies = self.query_one("#augment-strategies", OptionList)
         augmenters = self.app.host.augmenters  # type: ignore[attr-defined]
@@ -183,6 +185,7 @@ class AugmentScreen(StudioScreen):
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#augment-status", Static).update(f"running {name}…")
         self.query_one("#augment-proposals", DataTable).clear()
+        self.show_funnel("")
         self.run_strategy(name, values, seed)
 
     @work(thread=True, exclusive=True, group="augment", description="Running an augmenter")
@@ -252,17 +255,23 @@ class AugmentScreen(StudioScreen):
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""
         self.query_one("#augment-status", Static).update(
-            f"{state}: {message.proposed} proposed, {message.added} new as pending in {seconds:.1f}s · ctrl+o reviews")
+            f"{state} in {seconds:.1f}s: {message.proposed} proposed, {message.added} new as pending · ctrl+o reviews")
+        self.show_funnel(funnel)
         for error in message.errors[:3]:
             self.notify(error, severity="warning", timeout=8)
         table = self.query_one("#augment-proposals", DataTable)
         table.clear()
-        table.border_subtitle = funnel
         for sample in message.previews:
             table.add_row(sample.prompt[:80], sample.reply[:200])
         if message.added:
             self.app.dataset_changed()  # type: ignore[attr-defined]
         self.notify(f"{message.added} new proposals are pending review (Dataset, source augment).")
+
+    def show_funnel(self, text: str) -> None:
+        """What the filters dropped, on its own line under the progress (hidden when nothing)."""
+        funnel = self.query_one("#augment-funnel", Static)
+        funnel.update(text)
+        funnel.display = bool(text)
 
     @on(WorkFailed)
     def _failed(self, message: WorkFailed) -> None:

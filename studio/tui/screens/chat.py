@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -74,8 +75,8 @@ class ChatScreen(StudioScreen):
             yield Label("max", classes="chat-label")
             yield Input("128", type="integer", id="chat-max", compact=True)
         if self._demo():
-            yield Static(f"{self.ws.config.model.name} is a demo model with random weights: its replies are "
-                         "noise; the flow is what it shows. Name a real model in studio.toml [model].",
+            yield Static(Text(f"{self.ws.config.model.name} is a demo model with random weights: its replies "
+                              "are noise; the flow is what it shows. studio.toml [model] names a real one."),
                          id="chat-demo")
         persona = TextArea(self.ws.config.character.persona, id="chat-persona", soft_wrap=True)
         persona.border_title = "persona (system prompt) · ctrl+e edits"

@@ -73,10 +73,11 @@ class HomeScreen(StudioScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#home-files", DataTable).add_columns("file", "parser", "enc", "lines", "?spk", "⚠")
+        # most telling first: at 80 columns the last ones may fall off the edge
+        self.query_one("#home-files", DataTable).add_columns("file", "lines", "⚠", "?spk", "parser", "enc")
         self.query_one("#home-roster", DataTable).add_columns("speaker", "lines", "merged")
         self.query_one("#home-datasets", DataTable).add_columns("dataset", "samples", "pending", "✓", "✗", "✎")
-        self.query_one("#home-runs", DataTable).add_columns("run", "status", "step", "loss")
+        self.query_one("#home-runs", DataTable).add_columns("run", "status", "loss", "step")
         self.query_one("#home-model-box").border_title = "Model · Datasets"
         self._corpus_version = self.app.corpus_version  # type: ignore[attr-defined]
         self.query_one("#home-files", DataTable).focus()
@@ -164,14 +165,15 @@ class HomeScreen(StudioScreen):
             warn = f"[yellow]{info.warnings}[/]" if info.warnings else "0"
             unknown = f"[red]{info.unknown_speaker}[/]" if info.unknown_speaker else "0"
             encoding = info.encoding if info.newline == "LF" else f"{info.encoding} {info.newline}"
-            files.add_row(info.path.removeprefix("corpus/"), info.parser, encoding,
-                          str(info.utterances), unknown, warn, key=info.path)
-        files.border_subtitle = f"{len(snap.files)} files · {snap.total_warnings} warnings · {snap.fixes} fixes"
+            files.add_row(info.path.removeprefix("corpus/"), str(info.utterances), warn, unknown, info.parser,
+                          encoding, key=info.path)
+        files.border_subtitle = f"{len(snap.files)} files · ⚠ {snap.total_warnings} warnings · {snap.fixes} fixes"
         roster = self.query_one("#home-roster", DataTable)
         roster.clear()
         character = self.ws.config.character.name
         for entry in snap.roster[:200]:
-            merged = ", ".join(k for k in entry.aliases if k != entry.name)
+            others = [k for k in entry.aliases if k != entry.name]
+            merged = f"+{len(others)} {', '.join(others)}" if others else ""
             name = f"[b magenta]★{entry.name}[/]" if entry.name == character else entry.name
             roster.add_row(name, str(entry.lines), merged, key=entry.name)
         roster.border_subtitle = f"{len(snap.roster)} speakers"
@@ -201,7 +203,7 @@ class HomeScreen(StudioScreen):
         for name, state in message.runs:
             step, loss = run_summary(state)
             colour = colours.get(state.status, "white")
-            runs.add_row(name, f"[{colour}]{state.status}[/]", step, loss, key=name)
+            runs.add_row(name, f"[{colour}]{state.status}[/]", loss, step, key=name)
         runs.border_subtitle = f"{len(message.runs)} runs"
 
     # -- actions ------------------------------------------------------------------------------
