@@ -118,8 +118,14 @@ class CorpusScreen(StudioScreen):
         self._fill_roster()
 
     def _character_names(self) -> set[str]:
+        """The character's names, with every spelling the roster merged into them (阿Ｑ for 阿Q)."""
         character = self.ws.config.character
-        return {character.name, *character.aliases} - {""}
+        names = {character.name, *character.aliases} - {""}
+        if self.snapshot is not None:
+            for entry in self.snapshot.roster:
+                if entry.name in names:
+                    names.update(entry.aliases)
+        return names
 
     def _fill_roster(self) -> None:
         assert self.snapshot is not None
