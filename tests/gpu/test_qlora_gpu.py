@@ -30,7 +30,7 @@ def _model_folder(tmp_path):
     return folder
 
 
-def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path, host):
+def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path):
     import bitsandbytes as bnb
 
     from studio.train.base_model import load_for_training
@@ -40,7 +40,9 @@ def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path, ho
 
     folder = _model_folder(tmp_path)
     spec = ModelSpec(name=str(folder), source="local", adapter="llama3")
-    adapter = host.adapters["llama3"]
+    from studio_models.families import FAMILIES
+
+    adapter = next(a for a in FAMILIES if a.name == "llama3")
     _, model = load_for_training(
         adapter, spec, dtype=torch.bfloat16, device=torch.device("cuda"), quantization="4bit"
     )
