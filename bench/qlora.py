@@ -64,7 +64,9 @@ def quantise_linears(model: Any, device: Any, dtype: Any) -> Any:
                     compress_statistics=True,
                 )
                 q.weight = bnb.nn.Params4bit(
-                    child.weight.data, requires_grad=False, quant_type="nf4",
+                    child.weight.data,
+                    requires_grad=False,
+                    quant_type="nf4",
                     compress_statistics=True,
                 )
                 setattr(parent, name, q.to(device))
@@ -87,8 +89,11 @@ class QuantAdapter(tt.BenchAdapter):
             model = prepare_for_qlora(quantise_linears(model, device, dtype))
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
-        print(f"  model ready in {time.perf_counter() - started:.0f}s ({quantization or 'bf16'}), "
-              f"{torch.cuda.memory_allocated() / 2**30:.1f} GiB", flush=True)
+        print(
+            f"  model ready in {time.perf_counter() - started:.0f}s ({quantization or 'bf16'}), "
+            f"{torch.cuda.memory_allocated() / 2**30:.1f} GiB",
+            flush=True,
+        )
         torch.cuda.reset_peak_memory_stats()
         return model
 
@@ -106,8 +111,9 @@ def run_variant(shape: str, samples: list[Any], steps: int, quantization: str) -
     torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
-        spec = ModelSpec(name=f"bench-{shape}", source="local", adapter=adapter.name,
-                         cache_dir=folder)
+        spec = ModelSpec(
+            name=f"bench-{shape}", source="local", adapter=adapter.name, cache_dir=folder
+        )
         settings = {
             **preset.settings,
             "quantization": quantization,
@@ -118,11 +124,13 @@ def run_variant(shape: str, samples: list[Any], steps: int, quantization: str) -
             "log_every": 1,
             "max_length": 384,
         }
-        config = RunConfig.from_dict({"model": spec.__dict__, "persona": samples[0].system,
-                                      **settings})
+        config = RunConfig.from_dict(
+            {"model": spec.__dict__, "persona": samples[0].system, **settings}
+        )
         (run_dir / "config.json").write_text(json.dumps(config.__dict__))
         (run_dir / "samples.jsonl").write_text(
-            "\n".join(json.dumps(s.to_json()) for s in samples) + "\n")
+            "\n".join(json.dumps(s.to_json()) for s in samples) + "\n"
+        )
         started = time.perf_counter()
         code = run(run_dir, adapters={adapter.name: adapter})
         wall = time.perf_counter() - started
@@ -169,14 +177,23 @@ def main() -> int:
     print(f"\n| row | tokens/s | peak allocated GiB | peak reserved GiB | loss step 1 → {n} |")
     print("|---|---:|---:|---:|---|")
     for name, r in results.items():
-        speed = statistics.median(r["tok_s"][args.warmup:] or r["tok_s"])
-        print(f"| {name} | {speed:,.0f} | {r['peak_alloc_gib']:.1f} | "
-              f"{r['peak_reserved_gib']:.1f} | {r['losses'][0]:.3f} → {r['losses'][n - 1]:.3f} |")
-    print(f"\nloss agreement over {n} steps: mean |Δ| {statistics.mean(diffs):.4f}, "
-          f"max |Δ| {max(diffs):.4f} (step {diffs.index(max(diffs)) + 1}), "
-          f"mean relative {statistics.mean(rel):.2%}")
-    print("per step (qlora, bf16):", [(round(x, 3), round(y, 3)) for x, y in
-                                        zip(q["losses"][:n], b["losses"][:n], strict=False)])
+        speed = statistics.median(r["tok_s"][args.warmup :] or r["tok_s"])
+        print(
+            f"| {name} | {speed:,.0f} | {r['peak_alloc_gib']:.1f} | "
+            f"{r['peak_reserved_gib']:.1f} | {r['losses'][0]:.3f} → {r['losses'][n - 1]:.3f} |"
+        )
+    print(
+        f"\nloss agreement over {n} steps: mean |Δ| {statistics.mean(diffs):.4f}, "
+        f"max |Δ| {max(diffs):.4f} (step {diffs.index(max(diffs)) + 1}), "
+        f"mean relative {statistics.mean(rel):.2%}"
+    )
+    print(
+        "per step (qlora, bf16):",
+        [
+            (round(x, 3), round(y, 3))
+            for x, y in zip(q["losses"][:n], b["losses"][:n], strict=False)
+        ],
+    )
     return 0
 
 

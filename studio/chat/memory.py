@@ -77,9 +77,12 @@ class Memory:
         self.k, self.budget = k, budget
         self.count = count_tokens or len
         self.items = [
-            s for s in samples
-            if s.split == "train" and s.provenance.get("kind", "corpus") == "corpus"
-            and len(s.turns) >= 2 and s.turns[-1].role == "assistant"
+            s
+            for s in samples
+            if s.split == "train"
+            and s.provenance.get("kind", "corpus") == "corpus"
+            and len(s.turns) >= 2
+            and s.turns[-1].role == "assistant"
         ]
         self.index = BM25([f"{s.turns[-2].content} {s.turns[-1].content}" for s in self.items])
         self.character = self.items[0].character if self.items else ""
@@ -102,8 +105,10 @@ class Memory:
         used = 0
         for index, _score in self.index.top(user_turn, self.k):
             sample = self.items[index]
-            block = (f"{them}: {_one_line(sample.turns[-2].content)}\n"
-                     f"{sample.character}: {_one_line(sample.turns[-1].content)}")
+            block = (
+                f"{them}: {_one_line(sample.turns[-2].content)}\n"
+                f"{sample.character}: {_one_line(sample.turns[-1].content)}"
+            )
             cost = self.count(block + "\n\n")
             if used + cost > self.budget:
                 continue  # a shorter, lower-ranked exchange may still fit

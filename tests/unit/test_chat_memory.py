@@ -7,9 +7,14 @@ from studio.chat.memory import HEADERS, Memory, language_of
 
 
 def _sample(i, user, reply, split="train", kind="corpus"):
-    return Sample(id=f"s{i}", character="甄嬛", system="你是甄嬛。", split=split,
-                  turns=[Turn("user", user), Turn("assistant", reply)],
-                  provenance={"kind": kind})
+    return Sample(
+        id=f"s{i}",
+        character="甄嬛",
+        system="你是甄嬛。",
+        split=split,
+        turns=[Turn("user", user), Turn("assistant", reply)],
+        provenance={"kind": kind},
+    )
 
 
 SAMPLES = [
@@ -47,8 +52,17 @@ def test_the_budget_bounds_what_is_added_and_k_zero_switches_memory_off():
 
 def test_the_header_follows_the_language_of_the_card():
     assert language_of("You are Juliet.") == "en" and language_of("你是甄嬛。") == "zh"
-    juliet = [Sample(id="j1", character="JULIET", system="You are Juliet.", split="train",
-                     turns=[Turn("user", "Juliet, art thou there?"),
-                            Turn("assistant", "Ay, my lord, I am here.")])]
+    juliet = [
+        Sample(
+            id="j1",
+            character="JULIET",
+            system="You are Juliet.",
+            split="train",
+            turns=[
+                Turn("user", "Juliet, art thou there?"),
+                Turn("assistant", "Ay, my lord, I am here."),
+            ],
+        )
+    ]
     recall = Memory(juliet, k=1).recall("You are Juliet.", "Are you there, Juliet?")
     assert HEADERS["en"][0] in recall.system and "JULIET: Ay, my lord" in recall.system
