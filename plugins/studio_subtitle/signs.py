@@ -222,7 +222,7 @@ def classify(events: Sequence[Any]) -> Verdict:
         by_style[events[index].style].append(index)
     for style, members in by_style.items():
         named = style_kind(style)
-        flagged = Counter(kinds[i] for i in members if kinds[i])
+        flagged: Counter[str] = Counter(k for i in members if (k := kinds[i]))
         placed = sum(1 for i in members if positioned[i] or kinds[i])
         if named:
             verdict.styles[style] = "name"

@@ -25,7 +25,9 @@ def _module(path: Path, name: str):
 
 def _parse(host, text, name="subs.ass"):
     parser = host.parsers["subtitle"]
-    return parser.parse(SourceText(Path(name), text, "utf-8"), {o.name: o.default for o in parser.options})
+    return parser.parse(
+        SourceText(Path(name), text, "utf-8"), {o.name: o.default for o in parser.options}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,12 @@ def bench():
 
 
 def test_the_fansub_files_are_there():
-    assert [p.name for p in FILES] == ["pepper-bilingual-fansub.ass", "pepper-zhtw-fansub.ass",
-                                       "sintel-fansub.ass", "tears-of-steel-fansub.ass"]
+    assert [p.name for p in FILES] == [
+        "pepper-bilingual-fansub.ass",
+        "pepper-zhtw-fansub.ass",
+        "sintel-fansub.ass",
+        "tears-of-steel-fansub.ass",
+    ]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
@@ -60,8 +66,14 @@ def test_a_sign_never_becomes_a_speaker_and_the_dropped_kinds_are_reported(host)
     assert "特急" not in speakers and not any("特急" in u.text for u in result.utterances)
     assert speakers == {None}  # nameless cues stay UNKNOWN
     messages = " | ".join(w.message for w in result.warnings)
-    for kind in ("Comment events", "songs (OP/ED, karaoke)", "staff credits", "titles", "translator notes",
-                 "signs repeated frame by frame"):
+    for kind in (
+        "Comment events",
+        "songs (OP/ED, karaoke)",
+        "staff credits",
+        "titles",
+        "translator notes",
+        "signs repeated frame by frame",
+    ):
         assert f" {kind}" in messages
     assert "not speech, dropped: 130 signs repeated frame by frame (4 distinct texts)" in messages
     second = [u for u in result.utterances if u.line in _lines_of(path, "overlap")]
@@ -85,42 +97,60 @@ def _frames(style: str, text: str, start: float, count: int, tags: str = "") -> 
     out = ""
     for frame in range(count):
         s, e = start + frame * 0.04, start + (frame + 1) * 0.04
-        out += (f"Dialogue: 0,0:00:{s:05.2f},0:00:{e:05.2f},{style},,0,0,0,,"
-                f"{{\\pos({100 + frame},{200 - frame}){tags}}}{text}\n")
+        out += (
+            f"Dialogue: 0,0:00:{s:05.2f},0:00:{e:05.2f},{style},,0,0,0,,"
+            f"{{\\pos({100 + frame},{200 - frame}){tags}}}{text}\n"
+        )
     return out
 
 
 def test_evidence_per_event_and_per_style(host):
-    text = HEAD + (
-        "Dialogue: 0,0:00:01.00,0:00:03.00,Default,,0,0,0,,You came back.\n"                   # 6 speech
-        "Dialogue: 0,0:00:02.00,0:00:04.00,Default - Top,,0,0,0,,Over here!\n"                 # 7 second speaker
-        "Dialogue: 0,0:00:04.00,0:00:06.00,Default,,0,0,0,,{\\an8}Up top, because of a sign.\n"  # 8 speech
-        "Dialogue: 0,0:00:06.00,0:00:08.00,Default,,0,0,0,,{\\pos(640,650)}Moved once.\n"      # 9 speech
-        "Dialogue: 0,0:00:08.00,0:00:10.00,Default,,0,0,0,,{\\pos(320,80)\\fs60\\c&H00FFFF&}特急：东京方向\n"  # 10
-        "Dialogue: 0,0:00:10.00,0:00:12.00,Default,,0,0,0,,{\\k20}la{\\k30}la\n"                # 11 karaoke
-        "Dialogue: 0,0:00:12.00,0:00:14.00,Default,,0,0,0,,注：东京是日本的首都。\n"            # 12 note
-        "Dialogue: 0,0:00:14.00,0:00:16.00,Default,,0,0,0,,Timing: Oskar\n"                    # 13 staff
-        "Comment: 0,0:00:16.00,0:00:18.00,Default,,0,0,0,,check this line\n"                   # 14 comment
-        "Dialogue: 0,0:00:18.00,0:00:20.00,Default,Sign,0,0,0,,EXIT\n"                         # 15 name says sign
-        "Dialogue: 0,0:00:20.00,0:00:22.00,Default,,0,0,0,,{\\frz12}rotated\n"                 # 16 sign
-        "Dialogue: 0,0:00:22.00,0:00:24.00,Default,Mara,0,0,0,,Still here.\n"                  # 17 speech, named
-        "Dialogue: 0,0:00:24.00,0:00:26.00,Default,,0,0,0,,ANNA: Yes.\n"                       # 18 speech, prefix
-        + _frames("S2", "特急", 30.0, 6)                                                  # 19-24 tracked
-        + "Dialogue: 0,0:00:40.00,0:00:42.00,S2,,0,0,0,,{\\pos(10,10)}static text\n"      # 25 style evidence
-    )
+    events = [  # (start second, style, name, text, comment); lines 6, 7, …
+        (1, "Default", "", "You came back.", False),  # 6 speech
+        (2, "Default - Top", "", "Over here!", False),  # 7 a second speaker
+        (4, "Default", "", "{\\an8}Up top, because of a sign.", False),  # 8 speech
+        (6, "Default", "", "{\\pos(640,650)}Moved once.", False),  # 9 speech
+        (8, "Default", "", "{\\pos(320,80)\\fs60\\c&H00FFFF&}特急：东京方向", False),  # 10 sign
+        (10, "Default", "", "{\\k20}la{\\k30}la", False),  # 11 karaoke
+        (12, "Default", "", "注：东京是日本的首都。", False),  # 12 note
+        (14, "Default", "", "Timing: Oskar", False),  # 13 staff
+        (16, "Default", "", "check this line", True),  # 14 comment
+        (18, "Default", "Sign", "EXIT", False),  # 15 the Name field says sign
+        (20, "Default", "", "{\\frz12}rotated", False),  # 16 sign
+        (22, "Default", "Mara", "Still here.", False),  # 17 speech, named
+        (24, "Default", "", "ANNA: Yes.", False),  # 18 speech, prefix
+    ]
+    text = HEAD
+    for start, style, name, body, comment in events:
+        head = "Comment" if comment else "Dialogue"
+        times = f"0:00:{start:02d}.00,0:00:{start + 2:02d}.00"
+        text += f"{head}: 0,{times},{style},{name},0,0,0,,{body}\n"
+    text += _frames("S2", "特急", 30.0, 6)  # 19-24 tracked frame by frame in a neutral style
+    text += "Dialogue: 0,0:00:40.00,0:00:42.00,S2,,0,0,0,,{\\pos(10,10)}static\n"  # 25 by evidence
     result = _parse(host, text)
     kept = [(u.line, u.speaker, u.text) for u in result.utterances]
-    assert kept == [(6, None, "You came back."), (7, None, "Over here!"), (8, None, "Up top, because of a sign."),
-                    (9, None, "Moved once."), (17, "Mara", "Still here."), (18, "ANNA", "Yes.")]
+    assert kept == [
+        (6, None, "You came back."),
+        (7, None, "Over here!"),
+        (8, None, "Up top, because of a sign."),
+        (9, None, "Moved once."),
+        (17, "Mara", "Still here."),
+        (18, "ANNA", "Yes."),
+    ]
     messages = {w.line: w.message for w in result.warnings}
-    assert messages[10] == "not speech, dropped: 4 signs; styles Default, S2"  # 10, 15, 16 and 25 by evidence
-    assert messages[19].startswith("not speech, dropped: 6 signs repeated frame by frame (1 distinct texts)")
+    assert (
+        messages[10] == "not speech, dropped: 4 signs; styles Default, S2"
+    )  # 10, 15, 16 and 25 by evidence
+    assert messages[19].startswith(
+        "not speech, dropped: 6 signs repeated frame by frame (1 distinct texts)"
+    )
     assert messages[11].startswith("not speech, dropped: 1 songs") and messages[12].startswith(
-        "not speech, dropped: 1 translator notes")
+        "not speech, dropped: 1 translator notes"
+    )
 
 
 def test_plain_srt_keeps_every_spoken_cue(host):
-    srt = (Path("/work/shared/corpora/tears-of-steel-subtitles/TOS-en.srt"))
+    srt = Path("/work/shared/corpora/tears-of-steel-subtitles/TOS-en.srt")
     if not srt.exists():
         pytest.skip("the shared corpora are not here")
     result = _parse(host, srt.read_text(encoding="utf-8"), "TOS-en.srt")
