@@ -47,7 +47,7 @@ async def test_home_shows_the_columns_that_matter(long_names_ws, make_app):
         await _settle(app, pilot)
         screen = app.screen
         files = visible_columns(screen.query_one("#home-files", DataTable))
-        assert {"file", "lines", "⚠", "?spk"} <= set(files), files
+        assert {"file", "spk%", "⚠", "?spk"} <= set(files), files
         roster = screen.query_one("#home-roster", DataTable)
         assert {"speaker", "lines", "merged"} <= set(visible_columns(roster)), visible_columns(roster)
         row = roster.get_row("TOBIAS")
