@@ -56,7 +56,7 @@ def fold_width(name: str) -> str:
 
 
 class AliasMap(dict):
-    """``alias → canonical``; a name typed in the other width finds its entry (阿Q for 阿Ｑ)."""
+    """``alias → canonical``; a name in the other width finds its entry (阿Q for 阿Ｑ)."""
 
     def get(self, key: object, default: object = None) -> object:
         if key in self:

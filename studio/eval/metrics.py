@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 CHRF_ORDER = 6
+_INVISIBLE = ("Cc", "Cf", "Zs", "Zl", "Zp")
 CHRF_BETA = 2.0
 
 
@@ -131,8 +132,8 @@ def names_character(reply: str, names: Iterable[str]) -> bool:
 
 
 def is_empty_reply(text: str) -> bool:
-    """True when the reply shows nothing: only whitespace, invisible format or control characters."""
-    return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
+    """True when the reply shows nothing: only whitespace, invisible or control characters."""
+    return all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in text)
 
 
 def count_unusable(replies: Iterable[str]) -> dict[str, int]:

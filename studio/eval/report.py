@@ -39,10 +39,10 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     generation = [k for k in ("chrf", "rouge_l", "style") if wins[k] == "adapter"]
     items = int(report.get("items") or 0)
     unusable = int(adapter.get("empty_replies", 0)) + int(adapter.get("garbled_replies", 0))
-    if items and unusable * 2 >= items:  # no usable text: the measures above say nothing of the character
-        return {"answer": "no", "wins": wins,
-                "summary": f"no: {unusable} of {items} adapter replies are empty or garbled, so there is no "
-                           "usable reply to judge"}
+    if items and unusable * 2 >= items:  # no usable text: the measures say nothing of the character
+        summary = (f"no: {unusable} of {items} adapter replies are empty or garbled, so there is "
+                   "no usable reply to judge")
+        return {"answer": "no", "wins": wins, "summary": summary}
     if wins["loss"] == "adapter" and len(generation) >= 2 and not worse:
         answer = "yes"
     elif better:

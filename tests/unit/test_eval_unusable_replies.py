@@ -4,7 +4,7 @@ says the fine-tune worked when the adapter's replies are empty or garbled."""
 from __future__ import annotations
 
 from studio.eval.metrics import count_unusable, is_empty_reply
-from studio.eval.report import format_report, verdict
+from studio.eval.report import format_report
 from tests.unit.test_eval_metrics import _report
 
 

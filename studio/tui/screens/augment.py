@@ -177,7 +177,8 @@ class AugmentScreen(StudioScreen):
         except ValueError as exc:
             self.notify(str(exc), title="Check the options", severity="error")
             return
-        declared = {o.name for o in getattr(self.app.host.augmenters[name], "options", ())}  # type: ignore[attr-defined]
+        augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
+        declared = {o.name for o in getattr(augmenter, "options", ())}
         seed = int(values.get("seed", 0))
         if "seed" not in declared:
             values.pop("seed", None)
@@ -255,7 +256,8 @@ class AugmentScreen(StudioScreen):
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""
         self.query_one("#augment-status", Static).update(
-            f"{state} in {seconds:.1f}s: {message.proposed} proposed, {message.added} new as pending · ctrl+o reviews")
+            f"{state} in {seconds:.1f}s: {message.proposed} proposed, "
+            f"{message.added} new as pending · ctrl+o reviews")
         self.show_funnel(funnel)
         for error in message.errors[:3]:
             self.notify(error, severity="warning", timeout=8)

@@ -48,7 +48,8 @@ class ChatScreen(StudioScreen):
     BINDINGS = [
         Binding("escape", "leave_prompt", "Leave prompt", id="chat.leave_prompt",
                 tooltip="Out of the prompt line, 1–6 switch screens and q quits"),
-        Binding("escape", "enter_prompt", "Prompt", id="chat.enter_prompt", tooltip="Back to the prompt line"),
+        Binding("escape", "enter_prompt", "Prompt", id="chat.enter_prompt",
+                tooltip="Back to the prompt line"),
         Binding("ctrl+s", "save", "Save transcript", id="chat.save", tooltip="Write the conversation to chats/"),
         Binding("ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"),
         Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Start a new conversation"),
@@ -75,9 +76,9 @@ class ChatScreen(StudioScreen):
             yield Label("max", classes="chat-label")
             yield Input("128", type="integer", id="chat-max", compact=True)
         if self._demo():
-            yield Static(Text(f"{self.ws.config.model.name} is a demo model with random weights: its replies "
-                              "are noise; the flow is what it shows. studio.toml [model] names a real one."),
-                         id="chat-demo")
+            note = (f"{self.ws.config.model.name} is a demo model with random weights: its replies "
+                    "are noise; the flow is what it shows. studio.toml [model] names a real one.")
+            yield Static(Text(note), id="chat-demo")
         persona = TextArea(self.ws.config.character.persona, id="chat-persona", soft_wrap=True)
         persona.border_title = "persona (system prompt) · ctrl+e edits"
         yield persona
@@ -92,7 +93,8 @@ class ChatScreen(StudioScreen):
     def _demo(self) -> bool:
         from studio.train.base_model import is_demo_model
 
-        return is_demo_model(self.ws.config.model, self.app.host.adapters)  # type: ignore[attr-defined]
+        adapters = self.app.host.adapters  # type: ignore[attr-defined]
+        return is_demo_model(self.ws.config.model, adapters)
 
     def on_mount(self) -> None:
         self._loaded_system = self.ws.config.character.persona

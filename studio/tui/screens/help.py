@@ -30,7 +30,8 @@ def binding_sections(app: Any) -> list[tuple[str, list[Binding]]]:
     sections = [("Everywhere", _bindings(type(app)) + [Binding("ctrl+p", "command_palette", "Command palette")])]
     for mode, screen_cls in app.MODES.items():
         sections.append((mode.capitalize(), _bindings(screen_cls)))
-    sections.append(("Lists (corpus lines, samples; j/k move in every list)", _bindings(VirtualList)))
+    sections.append(("Lists (corpus lines, samples; j/k move in every list)",
+                     _bindings(VirtualList)))
     return sections
 
 

@@ -83,7 +83,8 @@ class HomeScreen(StudioScreen):
 
     def on_mount(self) -> None:
         # most telling first: at 80 columns the last ones may fall off the edge
-        self.query_one("#home-files", DataTable).add_columns("file", "spk%", "⚠", "?spk", "lines", "parser", "enc")
+        files = self.query_one("#home-files", DataTable)
+        files.add_columns("file", "spk%", "⚠", "?spk", "lines", "parser", "enc")
         self.query_one("#home-roster", DataTable).add_columns("speaker", "lines", "merged")
         self.query_one("#home-datasets", DataTable).add_columns("dataset", "samples", "pending", "✓", "✗", "✎")
         self.query_one("#home-runs", DataTable).add_columns("run", "status", "loss", "step")
@@ -176,7 +177,8 @@ class HomeScreen(StudioScreen):
             encoding = info.encoding if info.newline == "LF" else f"{info.encoding} {info.newline}"
             files.add_row(info.path.removeprefix("corpus/"), attributed_cell(info.attributed), warn, unknown,
                           str(info.utterances), info.parser, encoding, key=info.path)
-        files.border_subtitle = f"{len(snap.files)} files · ⚠ {snap.total_warnings} warnings · {snap.fixes} fixes"
+        files.border_subtitle = (f"{len(snap.files)} files · ⚠ {snap.total_warnings} warnings · "
+                                 f"{snap.fixes} fixes")
         roster = self.query_one("#home-roster", DataTable)
         roster.clear()
         character = self.ws.config.character.name
