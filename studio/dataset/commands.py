@@ -1,36 +1,34 @@
-"""Provides the dataset subcommands of the CLI: ``build``, ``export-data`` and ``review``.
-
-``studio/cli.py`` declares the subcommands and calls into here, so the CLI module stays small
-and everything about datasets lives in one package.
-"""
+"""Provides the dataset subcommands: ``build``, ``export-data`` and ``review``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
-from typing import Any
+from collections import Counter
+from pathlib import Path
 
-from studio.api import Sample
-
-
-def _open(path: str, *, lock: bool) -> Any:
-    from studio.workspace import Workspace
-
-    ws = Workspace(path)
-    if lock:
-        ws.lock()
-    return ws
-
-
-def _host() -> Any:
-    from studio.cli import _host as host
-
-    return host()
+from studio.api import Sample, Utterance
+from studio.config import StudioConfig
+from studio.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, Subparsers
+from studio.dataset.export import FORMATS
+from studio.dataset.seed import SeedComparison, comparison_rows
+from studio.dataset.service import build_dataset, export_dataset
+from studio.dataset.store import STATUSES, DatasetStore
+from studio.errors import StudioError
+from studio.workspace import Workspace
 
 
-def _rel(ws: Any, path: Any) -> str:
+def register(subparsers: Subparsers) -> None:
+    """Add ``build``, ``export-data`` and ``review`` to the command line."""
+    add_build_arguments(subparsers.add_parser("build"))
+    add_export_arguments(subparsers.add_parser("export-data"))
+    add_review_arguments(subparsers.add_parser("review"))
+
+
+def _rel(ws: Workspace, path: Path) -> str:
     try:
         return str(path.relative_to(ws.root))
     except ValueError:
@@ -54,15 +52,18 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
                    help="apply the seed recipe's rule to the same files and count what it loses, by reason")
     p.add_argument("--dry-run", action="store_true", help="build and report, write nothing")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=run_build)
 
 
-def run_build(args: argparse.Namespace) -> int:
-    """``persona-studio build WORKSPACE``: (re)build the dataset, print what was kept and dropped."""
-    import dataclasses
+def run_build(ctx: Context) -> int:
+    """``persona-studio build WORKSPACE``: (re)build the dataset, print what was kept and dropped.
 
-    from studio.dataset.service import build_dataset
-
-    ws = _open(args.workspace, lock=not args.dry_run)
+    Returns:
+        0; 1 when no sample of the character was built; 2 when a corpus file could not be read
+        (what was built from the others is written all the same).
+    """
+    args = ctx.args
+    ws = ctx.workspace(lock=not args.dry_run)
     try:
         cfg = ws.config
         if args.character and args.character != cfg.character.name:
@@ -75,23 +76,24 @@ def run_build(args: argparse.Namespace) -> int:
             cfg.dataset.history_turns = args.history_turns
         if args.speaker_in_prompt is not None:
             cfg.dataset.speaker_in_prompt = args.speaker_in_prompt
-        result = build_dataset(ws, _host().parsers, write=not args.dry_run, compare_seed=args.compare_seed)
+        result = build_dataset(ws, ctx.host.parsers, write=not args.dry_run,
+                               compare_seed=args.compare_seed)
     finally:
         ws.unlock()
     for error in result.errors:
-        print(f"error: {error}", file=sys.stderr)
+        ctx.error(error)
     report = result.report
+    status = EXIT_USAGE if result.errors else (
+        EXIT_OK if report.samples - report.identity > 0 else EXIT_FAILED)
     if not report.character_lines:
         _no_lines_hint(cfg, result.utterances)
     if args.json:
         payload = {"report": dataclasses.asdict(report), "seconds": round(result.seconds, 3),
                    "kept_decisions": result.kept_decisions, "orphaned_decisions": result.orphaned_decisions}
         if result.seed is not None:
-            from studio.dataset.seed import comparison_rows
-
             payload["seed"] = [list(row) for row in comparison_rows(result.seed)]
         print(json.dumps(payload, ensure_ascii=False, indent=2))
-        return 0 if report.samples - report.identity > 0 else 1
+        return status
     print(f"{cfg.character.name}: {report.character_lines} lines → {report.replies} replies "
           f"({report.merged_lines} lines merged into the reply before them) → {report.samples} samples, mode "
           f"{report.mode}")
@@ -121,12 +123,10 @@ def run_build(args: argparse.Namespace) -> int:
         for sample in picks + identity:
             print()
             print_sample(sample)
-    return 0 if report.samples - report.identity > 0 else 1
+    return status
 
 
-def _no_lines_hint(cfg: Any, utterances: list[Any]) -> None:
-    from collections import Counter
-
+def _no_lines_hint(cfg: StudioConfig, utterances: list[Utterance]) -> None:
     said = Counter(u.speaker for u in utterances if u.kind == "dialogue" and u.speaker)
     names = ", ".join([cfg.character.name, *cfg.character.aliases])
     top = ", ".join(f"{name} {count}" for name, count in said.most_common(8)) or "none"
@@ -134,9 +134,7 @@ def _no_lines_hint(cfg: Any, utterances: list[Any]) -> None:
           f"Set [character] name / aliases in {cfg.path or 'studio.toml'} to one of them.", file=sys.stderr)
 
 
-def _print_seed(seed: Any) -> None:
-    from studio.dataset.seed import comparison_rows
-
+def _print_seed(seed: SeedComparison) -> None:
     print("\nthe seed recipe's rule on the same files (counts are lines of the character):")
     section = ""
     for name, reason, count in comparison_rows(seed):
@@ -171,8 +169,6 @@ def print_sample(sample: Sample, width: int = 0) -> None:
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
-    from studio.dataset.export import FORMATS
-
     p.add_argument("workspace")
     p.add_argument("--format", action="append", default=[], metavar="FORMAT",
                    help=f"one of {', '.join(FORMATS)} or all (repeat or comma-separate for several)")
@@ -181,16 +177,12 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
                                               "(default: the character)")
     p.add_argument("--reviewed", action="store_true", help="only accepted and edited samples")
     p.add_argument("--bare", action="store_true", help="rows without the provenance columns")
+    p.set_defaults(handler=run_export)
 
 
-def run_export(args: argparse.Namespace) -> int:
+def run_export(ctx: Context) -> int:
     """``persona-studio export-data WORKSPACE --format F --out DIR``."""
-    from pathlib import Path
-
-    from studio.dataset.export import FORMATS
-    from studio.dataset.service import export_dataset
-    from studio.errors import StudioError
-
+    args = ctx.args
     formats: list[str] = []
     for item in args.format or ["alpaca"]:
         for name in item.split(","):
@@ -202,7 +194,7 @@ def run_export(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise StudioError(f"--format {', '.join(unknown)}: expected one of {', '.join(FORMATS)} or all")
-    ws = _open(args.workspace, lock=False)
+    ws = ctx.workspace()
     out = Path(args.out) if args.out else ws.exports_dir / "data"
     result = export_dataset(ws, out, formats, name=args.name, reviewed_only=args.reviewed, bare=args.bare)
     for fmt, splits in result.files.items():
@@ -236,17 +228,16 @@ def add_review_arguments(p: argparse.ArgumentParser) -> None:
     look.add_argument("--kind", default="", choices=("", "corpus", "identity", "augment"))
     look.add_argument("--search", default="", help="filter: text in any turn or the scene")
     look.add_argument("--limit", type=int, default=20)
+    p.set_defaults(handler=run_review)
 
 
-def run_review(args: argparse.Namespace) -> int:
+def run_review(ctx: Context) -> int:
     """``persona-studio review WORKSPACE``: counts, listing and decisions from the command line."""
-    from studio.dataset.store import STATUSES, DatasetStore
-    from studio.errors import StudioError
-
+    args = ctx.args
     if args.status and args.status not in STATUSES:
         raise StudioError(f"--status {args.status}: expected one of {', '.join(STATUSES)}")
     writes = bool(args.accept or args.reject or args.reset or args.edit or args.undo or args.all)
-    ws = _open(args.workspace, lock=writes)
+    ws = ctx.workspace(lock=writes)
     try:
         store = DatasetStore(ws.dataset_dir())
         if not store.exists():
@@ -296,14 +287,12 @@ def run_review(args: argparse.Namespace) -> int:
     return 0
 
 
-def _known(store: Any, sample_id: str) -> None:
-    from studio.errors import StudioError
-
+def _known(store: DatasetStore, sample_id: str) -> None:
     if sample_id not in store:
         raise StudioError(f"no sample {sample_id} in {store.samples_path}")
 
 
-def _summary(store: Any) -> None:
+def _summary(store: DatasetStore) -> None:
     for split in ("train", "eval"):
         counts = store.status_counts(split)
         print(f"{split:<5} " + "  ".join(f"{status} {count}" for status, count in counts.items()))

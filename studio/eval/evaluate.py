@@ -271,31 +271,3 @@ def load_report(run_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def run_cli(args: Any) -> int:
-    """``persona-studio eval``: evaluate, print the table, say where the report is."""
-    import sys
-
-    from studio.eval.report import format_report
-    from studio.plugins import load_host
-    from studio.workspace import Workspace
-
-    ws = Workspace(args.workspace)
-    host = load_host()
-    last = {"phase": ""}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            print(f"\r{phase} {done}/{total}   ", end="", file=sys.stderr, flush=True)
-        elif phase != last["phase"]:
-            print(f"{phase} ({total})", file=sys.stderr, flush=True)
-        last["phase"] = phase
-
-    report = evaluate_run(ws, host.adapters, host.parsers, run=args.run, checkpoint=args.checkpoint, limit=args.limit,
-                          max_new_tokens=args.max_new_tokens, sampling=args.sampling, progress=progress)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    print(format_report(report, examples=args.examples))
-    print(f"\nwritten to {ws.run_dir(report['run']).relative_to(ws.root) / 'eval'}/", file=sys.stderr)
-    return 0

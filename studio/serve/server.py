@@ -260,37 +260,3 @@ def serve_in_thread(server: PersonaServer) -> threading.Thread:
 
 def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def run_cli(args: Any) -> int:
-    """``persona-studio serve``: load the persona, bind, serve until ctrl-c."""
-    import os
-
-    from studio.chat.session import load_persona
-    from studio.plugins import load_host
-    from studio.workspace import Workspace
-
-    ws = Workspace(args.workspace)
-    api_key = args.api_key or os.environ.get("PERSONA_STUDIO_API_KEY", "")
-    if not is_loopback(args.host) and not api_key:
-        print(f"warning: serving on {args.host} without an API key: anyone who can reach this port can use it; "
-              "set --api-key or PERSONA_STUDIO_API_KEY", file=sys.stderr)
-    persona = load_persona(ws, load_host().adapters, run=args.run, checkpoint=args.checkpoint, base=args.base,
-                           merge=args.merge, fast=args.fast)
-    for note in persona.notes:
-        print(f"note: {note}", file=sys.stderr)
-    try:
-        server = PersonaServer((args.host, args.port), persona, api_key=api_key, model_name=args.model_name,
-                               max_tokens_cap=args.max_tokens_cap, log=None if args.quiet else sys.stderr)
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"serving {persona.character} ({persona.label}) at {server.url}  models: {', '.join(server.models)}"
-          + ("  (API key required)" if api_key else ""), file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-    finally:
-        server.server_close()
-    return 0

@@ -16,9 +16,17 @@ import sys
 import threading
 from typing import Any
 
-from studio.augment.filters import REASONS
 from studio.augment.journal import list_jobs
-from studio.augment.pipeline import AugmentProgress, AugmentReport, run_augment
+from studio.augment.pipeline import run_augment
+from studio.augment.report import AugmentProgress, AugmentReport
+from studio.context import EXIT_INTERRUPTED, EXIT_OK, Context, Subparsers, parse_options
+from studio.plugins import PluginHost
+from studio.workspace import Workspace
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add ``augment`` to the command line."""
+    add_arguments(subparsers.add_parser("augment"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,9 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=None, help="requests in flight (overrides [augment])")
     parser.add_argument("--show", type=int, default=3, help="kept proposals to print at the end")
     parser.add_argument("--jobs", action="store_true", help="list the dataset's jobs instead of running one")
+    parser.set_defaults(handler=augment)
 
 
-def _list_strategies(host: Any) -> int:
+def _list_strategies(host: PluginHost) -> int:
     for name, augmenter in sorted(host.augmenters.items()):
         llm = "LLM" if getattr(augmenter, "needs_llm", False) else "no model"
         print(f"{name:<12} {llm:<9} {getattr(augmenter, 'description', '')}")
@@ -45,7 +54,7 @@ def _list_strategies(host: Any) -> int:
     return 0
 
 
-def _list_jobs(ws: Any) -> int:
+def _list_jobs(ws: Workspace) -> int:
     jobs = list_jobs(ws.dataset_dir())
     if not jobs:
         print("no augmentation jobs yet")
@@ -63,7 +72,7 @@ def _list_jobs(ws: Any) -> int:
     return 0
 
 
-def _print_report(report: AugmentReport, ws: Any, show: int) -> None:
+def _print_report(report: AugmentReport, ws: Workspace, show: int) -> None:
     backend = report.backend or {"backend": "none"}
     where = backend.get("base_url") or backend.get("adapter") or ""
     print(f"job {report.job_id} ({report.status}); backend {backend.get('backend')} {backend.get('model', '')} {where}".rstrip())
@@ -103,19 +112,16 @@ def _exchange(sample: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def cmd_augment(args: argparse.Namespace, host: Any, ws: Any) -> int:
-    """Run the subcommand (``host`` and ``ws`` come from the CLI's own helpers)."""
+def augment(ctx: Context) -> int:
+    """``persona-studio augment WORKSPACE [STRATEGY]``: list strategies or jobs, or run a job."""
+    args = ctx.args
+    ws = ctx.workspace()
+    host = ctx.host
     if args.jobs:
         return _list_jobs(ws)
     if not args.strategy:
         return _list_strategies(host)
-    options: dict[str, str] = {}
-    for item in args.opt:
-        if "=" not in item:
-            print(f"error: --opt {item!r}: expected NAME=VALUE", file=sys.stderr)
-            return 2
-        key, value = item.split("=", 1)
-        options[key.strip()] = value
+    options = parse_options(args.opt)
     cfg = ws.config.augment
     if args.base_url is not None:
         cfg.base_url = args.base_url
@@ -156,7 +162,7 @@ def cmd_augment(args: argparse.Namespace, host: Any, ws: Any) -> int:
             print(file=sys.stderr)
         ws.unlock()
     _print_report(report, ws, args.show)
-    return 130 if report.status == "cancelled" else 0
+    return EXIT_INTERRUPTED if report.status == "cancelled" else EXIT_OK
 
 
-__all__ = ["REASONS", "add_arguments", "cmd_augment"]
+__all__ = ["add_arguments", "augment", "register"]
