@@ -161,7 +161,7 @@ def _scorer(ws: Any, given: PersonaScorer | None | str, real: list[Sample]) -> t
         return find_persona_scorer(ws, real)
     if given is None:
         return None, "off"
-    return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[arg-type]
+    return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[return-value]
 
 
 def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,

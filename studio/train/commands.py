@@ -68,6 +68,8 @@ def train(ctx: Context) -> int:
     events = run_dir / "events.jsonl"
     start = events.stat().st_size if events.exists() else 0
     process = launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus)
+    if isinstance(process, int):  # only a run waited for in the foreground returns its exit code
+        return process
     if args.detach:
         print(f"started in the background (pid {process.pid}); follow with: "
               f"persona-studio runs {ws.root} --follow {run_dir.name}; stop with: "
