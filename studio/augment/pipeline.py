@@ -25,17 +25,17 @@ from studio.augment.journal import JobJournal, JournalState
 from studio.augment.llm_setup import build_llm, find_persona_scorer
 from studio.augment.report import AugmentProgress, AugmentReport
 from studio.augment.workers import Committer, Pool, describe_error, hide_secrets
+from studio.corpus.inspect import alias_map
 from studio.dataset.store import DatasetStore
 from studio.errors import StudioError
 from studio.llm.backends import Cancelled, LLMError, UnusableOutput
+from studio.plugins import default_host
 
 _GIVE_UP_AFTER = 3  # items failing in a row before any success: the backend is down, stop
 
 
 def _context_samples(store: DatasetStore, ws: Any) -> tuple[list[Sample], list[Sample], list[Sample], dict[str, int]]:
     """(examples, real, proposals, roster) from the dataset with review decisions applied."""
-    from studio.corpus.inspect import alias_map
-
     samples = store.samples()
     real = [s for s in samples if s.provenance.get("kind") != "augment"]
     proposals = [s for s in samples if s.provenance.get("kind") == "augment"]
@@ -89,8 +89,6 @@ def run_augment(
             other settings.
     """
     if host is None:
-        from studio.plugins import default_host
-
         host = default_host()
     started = time.perf_counter()
     cancelled = cancelled or (lambda: False)
