@@ -12,14 +12,16 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from studio.errors import StudioError
-from studio.plugins import PluginHost, load_host
 from studio.workspace import Workspace
 
+if TYPE_CHECKING:
+    from studio.plugins import PluginHost
+
 EXIT_OK = 0  # the command did what was asked
-EXIT_FAILED = 1  # the input was fine but the work failed (no samples, a failed run, nothing to stop)
+EXIT_FAILED = 1  # the input was fine, the work failed (no samples, a failed run, nothing to stop)
 EXIT_USAGE = 2  # bad input or usage: a wrong flag value, an unreadable file, a bad studio.toml
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_BROKEN_PIPE = 141  # the reader of stdout went away, as in ``… | head`` (128 + SIGPIPE)
@@ -78,6 +80,10 @@ class Context:
     def host(self) -> PluginHost:
         """The plugin host, loaded on first use; its plugin warnings are printed once."""
         if self._host is None:
+            # loaded here: entry-point discovery (importlib.metadata) costs commands without
+            # plugins, and the top-level --help, a third of their start-up
+            from studio.plugins import load_host
+
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 self._host = load_host()
