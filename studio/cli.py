@@ -50,22 +50,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("studio.corpus.commands", "parse corpus files into utterances"),
     "roster": ("studio.corpus.commands", "speakers with line counts after alias merging"),
     "build": ("studio.dataset.commands", "build the character's dataset"),
-    "export-data": ("studio.dataset.commands",
-                    "export the dataset (alpaca, sharegpt, messages, xtuner, datasets)"),
-    "review": ("studio.dataset.commands",
-               "review counts, list, accept/reject/edit/undo samples headlessly"),
-    "augment": ("studio.augment.commands",
-                "propose more samples with a strategy (pending review); resumable"),
+    "export-data": (
+        "studio.dataset.commands",
+        "export the dataset (alpaca, sharegpt, messages, xtuner, datasets)",
+    ),
+    "review": (
+        "studio.dataset.commands",
+        "review counts, list, accept/reject/edit/undo samples headlessly",
+    ),
+    "augment": (
+        "studio.augment.commands",
+        "propose more samples with a strategy (pending review); resumable",
+    ),
     "train": ("studio.train.commands", "start a LoRA training run"),
     "runs": ("studio.train.commands", "list runs, or follow one"),
     "stop": ("studio.train.commands", "stop a run (it saves a checkpoint first)"),
     "chat": ("studio.chat.commands", "chat with the character (REPL, or one reply with --prompt)"),
-    "serve": ("studio.serve.commands",
-              "an OpenAI-compatible API (/v1/chat/completions) for the character"),
-    "eval": ("studio.eval.commands",
-             "base vs adapter on the held-out scenes: did the fine-tune work?"),
-    "export": ("studio.export.commands",
-               "the adapter (peft), a merged model (--merged) and model cards in exports/"),
+    "serve": (
+        "studio.serve.commands",
+        "an OpenAI-compatible API (/v1/chat/completions) for the character",
+    ),
+    "eval": (
+        "studio.eval.commands",
+        "base vs adapter on the held-out scenes: did the fine-tune work?",
+    ),
+    "export": (
+        "studio.export.commands",
+        "the adapter (peft), a merged model (--merged) and model cards in exports/",
+    ),
 }
 
 USAGE = "persona-studio WORKSPACE [--yes]\n       persona-studio COMMAND [ARGS] [--help]"
@@ -91,8 +103,9 @@ class _Stage:
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         if COMMANDS.get(name, ("",))[0] != self._module:
-            raise RuntimeError(f"{self._module} registers {name!r}, which COMMANDS does not list "
-                               "under it")
+            raise RuntimeError(
+                f"{self._module} registers {name!r}, which COMMANDS does not list under it"
+            )
         summary = COMMANDS[name][1]
         kwargs.setdefault("help", summary)
         kwargs.setdefault("description", summary[:1].upper() + summary[1:] + ".")
@@ -107,9 +120,13 @@ def build_parser(stages: Iterable[str] | None = None) -> argparse.ArgumentParser
         stages: the stage modules to import and register; None: all of them. The other commands
             get a bare parser that only lists them in ``--help``.
     """
-    parser = argparse.ArgumentParser(prog="persona-studio", usage=USAGE, description=DESCRIPTION,
-                                     epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="persona-studio",
+        usage=USAGE,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = None if stages is None else set(stages)
@@ -133,8 +150,9 @@ def open_studio(path: str, *, yes: bool = False) -> int:
             return report_error(f"{target} has no {CONFIG_NAME}; expected a workspace folder")
         if not yes:
             if not sys.stdin.isatty():
-                return report_error(f"{target} is not a workspace; create it with: "
-                                    f"persona-studio init {target}")
+                return report_error(
+                    f"{target} is not a workspace; create it with: persona-studio init {target}"
+                )
             answer = input(f"{target} does not exist. Create a new workspace there? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 return EXIT_FAILED
@@ -181,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in DISK_FULL:
             raise
-        return report_error(f"{exc.filename or 'a file'}: {exc.strerror}; nothing half-written was "
-                            "kept (free some space and run the command again)")
+        return report_error(
+            f"{exc.filename or 'a file'}: {exc.strerror}; nothing half-written was "
+            "kept (free some space and run the command again)"
+        )
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
@@ -190,4 +210,12 @@ def main(argv: list[str] | None = None) -> int:
             ctx.close()
 
 
-__all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "open_studio"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+    "open_studio",
+]

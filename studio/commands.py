@@ -1,4 +1,4 @@
-"""Provides the studio-wide subcommands: ``init`` (a new workspace) and ``plugins`` (what loaded)."""
+"""Provides the studio-wide subcommands: ``init`` (a new workspace) and ``plugins``."""
 
 from __future__ import annotations
 
@@ -24,11 +24,17 @@ def plugins(ctx: Context) -> int:
     """``persona-studio plugins``: each plugin, its state and what it registers."""
     host = ctx.host
     if ctx.args.json:
-        print(json.dumps([info.__dict__ for info in host.infos.values()], ensure_ascii=False,
-                         indent=2))
+        print(
+            json.dumps(
+                [info.__dict__ for info in host.infos.values()], ensure_ascii=False, indent=2
+            )
+        )
         return EXIT_OK
-    registries = {"parser": host.parsers, "augmenter": host.augmenters,
-                  "model adapter": host.adapters}
+    registries = {
+        "parser": host.parsers,
+        "augmenter": host.augmenters,
+        "model adapter": host.adapters,
+    }
     for info in sorted(host.infos.values(), key=lambda i: i.name):
         state = "blocked" if info.blocked else ("error" if info.error else "ok")
         dist = f"{info.distribution} {info.version}".strip() or "-"

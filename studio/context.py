@@ -35,8 +35,9 @@ class Subparsers(Protocol):
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
-def report_error(message: str | StudioError, code: int = EXIT_USAGE, *,
-                 stream: TextIO | None = None) -> int:
+def report_error(
+    message: str | StudioError, code: int = EXIT_USAGE, *, stream: TextIO | None = None
+) -> int:
     """Print ``error: message`` to stderr (or ``stream``) and return ``code``, the exit code."""
     print(f"error: {message}", file=stream or sys.stderr)
     return code

@@ -85,5 +85,13 @@ class AugmentReport:
         return rows
 
     def counts(self) -> dict[str, Any]:
-        return {"items": self.items, "skipped": self.skipped, "replayed": self.replayed, "ran": self.ran,
-                "failed": self.failed, "proposed": self.proposed, "kept": self.kept, "dropped": dict(self.dropped)}
+        return {
+            "items": self.items,
+            "skipped": self.skipped,
+            "replayed": self.replayed,
+            "ran": self.ran,
+            "failed": self.failed,
+            "proposed": self.proposed,
+            "kept": self.kept,
+            "dropped": dict(self.dropped),
+        }

@@ -1,4 +1,4 @@
-"""Provides the corpus subcommands: ``parse`` (one file into utterances) and ``roster`` (speakers)."""
+"""Provides the corpus subcommands: ``parse`` (files into utterances) and ``roster``."""
 
 from __future__ import annotations
 
@@ -37,8 +37,13 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-suggest", action="store_true")
-    p.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE",
-                   help="parser option (files only)")
+    p.add_argument(
+        "--opt",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="parser option (files only)",
+    )
     p.set_defaults(handler=roster)
 
 
@@ -49,8 +54,9 @@ def parse(ctx: Context) -> int:
     status = EXIT_OK
     for file in args.files:
         try:
-            result = parse_file(file, ctx.host.parsers, parser=args.parser, encoding=args.encoding,
-                                options=options)
+            result = parse_file(
+                file, ctx.host.parsers, parser=args.parser, encoding=args.encoding, options=options
+            )
         except StudioError as exc:
             status = ctx.error(exc)
             continue
@@ -60,9 +66,12 @@ def parse(ctx: Context) -> int:
         unassigned = sum(1 for u in result.utterances if u.kind == "dialogue" and not u.speaker)
         scenes = len({u.scene for u in result.utterances})
         how = "forced" if args.parser else "sniffed"
-        print(f"{file}: parser {result.parser} ({how}), encoding {src.encoding}, {newline}, "
-              f"{len(result.utterances)} utterances ({dialogue} dialogue, {unassigned} without "
-              f"speaker), {scenes} scenes, {len(result.warnings)} warnings", file=sys.stderr)
+        print(
+            f"{file}: parser {result.parser} ({how}), encoding {src.encoding}, {newline}, "
+            f"{len(result.utterances)} utterances ({dialogue} dialogue, {unassigned} without "
+            f"speaker), {scenes} scenes, {len(result.warnings)} warnings",
+            file=sys.stderr,
+        )
         for warning in result.warnings[: args.max_warnings]:
             print(f"  warning: {warning}", file=sys.stderr)
         if len(result.warnings) > args.max_warnings:
@@ -103,8 +112,9 @@ def roster(ctx: Context) -> int:
             warnings += sum(len(r.warnings) for r in report.results)
         else:
             try:
-                result = parse_file(item, ctx.host.parsers, parser=args.parser,
-                                    options=parse_options(args.opt))
+                result = parse_file(
+                    item, ctx.host.parsers, parser=args.parser, options=parse_options(args.opt)
+                )
             except StudioError as exc:
                 return ctx.error(exc)
             utterances += result.utterances
@@ -118,27 +128,44 @@ def roster(ctx: Context) -> int:
     unassigned = unassigned_lines(utterances)
     suggestions = [] if args.no_suggest else alias_suggestions(speakers)
     if args.json:
-        print(json.dumps({"speakers": [r.__dict__ for r in speakers[: args.top]],
-                          "total_speakers": len(speakers),
-                          "dialogue_lines": sum(r.lines for r in speakers),
-                          "unassigned_lines": unassigned, "warnings": warnings,
-                          "suggestions": [s.__dict__ for s in suggestions]},
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "speakers": [r.__dict__ for r in speakers[: args.top]],
+                    "total_speakers": len(speakers),
+                    "dialogue_lines": sum(r.lines for r in speakers),
+                    "unassigned_lines": unassigned,
+                    "warnings": warnings,
+                    "suggestions": [s.__dict__ for s in suggestions],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return status
-    print(f"{len(speakers)} speakers, {sum(r.lines for r in speakers)} dialogue lines "
-          f"(+{unassigned} without speaker), {warnings} parse warnings")
+    print(
+        f"{len(speakers)} speakers, {sum(r.lines for r in speakers)} dialogue lines "
+        f"(+{unassigned} without speaker), {warnings} parse warnings"
+    )
     for entry in speakers[: args.top]:
         merged = ", ".join(f"{k} {v}" for k, v in entry.aliases.items() if k != entry.name)
         print(f"{entry.lines:>7}  {entry.name}" + (f"   (merged: {merged})" if merged else ""))
     if suggestions:
-        print("\nsuggestions to confirm (studio.toml [roster] aliases / ignore, [character] narrator):")
+        print(
+            "\nsuggestions to confirm "
+            "(studio.toml [roster] aliases / ignore, [character] narrator):"
+        )
         for suggestion in suggestions[:15]:
             if suggestion.reason == "group":
-                print(f"  {suggestion.alias}: said together by "
-                      f"{suggestion.canonical.replace('+', ', ')} (ignore it?)")
+                print(
+                    f"  {suggestion.alias}: said together by "
+                    f"{suggestion.canonical.replace('+', ', ')} (ignore it?)"
+                )
             elif suggestion.reason == "narrator":
-                print(f"  {suggestion.alias}: the first-person narrator "
-                      "(set [character] narrator = true?)")
+                print(
+                    f"  {suggestion.alias}: the first-person narrator "
+                    "(set [character] narrator = true?)"
+                )
             else:
                 print(f"  {suggestion.alias} → {suggestion.canonical}   ({suggestion.reason})")
     return status

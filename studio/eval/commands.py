@@ -14,10 +14,15 @@ def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("eval")
     p.add_argument("workspace")
     p.add_argument("--run", default="", help="run id (default: the newest)")
-    p.add_argument("--checkpoint", type=int, default=None,
-                   help="a checkpoint step (-1: latest) instead of the final adapter")
-    p.add_argument("--limit", type=int, default=0,
-                   help="at most this many held-out items (default: all)")
+    p.add_argument(
+        "--checkpoint",
+        type=int,
+        default=None,
+        help="a checkpoint step (-1: latest) instead of the final adapter",
+    )
+    p.add_argument(
+        "--limit", type=int, default=0, help="at most this many held-out items (default: all)"
+    )
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--sampling", default="greedy", choices=("greedy", "balanced", "creative"))
     p.add_argument("--examples", type=int, default=3, help="example items to print")
@@ -38,13 +43,21 @@ def evaluate(ctx: Context) -> int:
             print(f"{phase} ({total})", file=sys.stderr, flush=True)
         last["phase"] = phase
 
-    report = evaluate_run(ws, host.adapters, host.parsers, run=args.run,
-                          checkpoint=args.checkpoint, limit=args.limit,
-                          max_new_tokens=args.max_new_tokens, sampling=args.sampling,
-                          progress=progress)
+    report = evaluate_run(
+        ws,
+        host.adapters,
+        host.parsers,
+        run=args.run,
+        checkpoint=args.checkpoint,
+        limit=args.limit,
+        max_new_tokens=args.max_new_tokens,
+        sampling=args.sampling,
+        progress=progress,
+    )
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(format_report(report, examples=args.examples))
-    print(f"\nwritten to {ws.run_dir(report['run']).relative_to(ws.root) / 'eval'}/",
-          file=sys.stderr)
+    print(
+        f"\nwritten to {ws.run_dir(report['run']).relative_to(ws.root) / 'eval'}/", file=sys.stderr
+    )
     return EXIT_OK

@@ -16,13 +16,23 @@ STAGES = ("corpus", "dataset", "augment", "train", "chat", "serve", "eval", "exp
 
 def _loaded_after(code: str) -> list[str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
-    probe = (f"import sys, contextlib, io\nfrom studio.cli import main\n"
-             f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
-             f"    {code}\n"
-             "sys.__stdout__.write(__import__('json').dumps(sorted(sys.modules)))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                          timeout=60, check=True)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+    )
+    probe = (
+        f"import sys, contextlib, io\nfrom studio.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    {code}\n"
+        "sys.__stdout__.write(__import__('json').dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 

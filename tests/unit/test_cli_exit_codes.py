@@ -68,8 +68,13 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line, as with `| head -0`
     try:
-        done = subprocess.run([sys.executable, "-m", "studio", "runs", str(tmp_path / "ws")],
-                              stdout=write_end, stderr=subprocess.PIPE, env=_env(), timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "studio", "runs", str(tmp_path / "ws")],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert done.stderr.decode() == ""
