@@ -128,7 +128,7 @@ def build_parser(stages: Iterable[str] | None = None) -> argparse.ArgumentParser
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="persona-studio")
     wanted = None if stages is None else set(stages)
     done: set[str] = set()
     for name, (module, summary) in COMMANDS.items():

@@ -56,3 +56,9 @@ def test_a_command_imports_only_its_own_stage_commands():
     loaded = _loaded_after("main(['runs', '--help'])")
     commands = [m for m in loaded if m.startswith("studio.") and m.endswith(".commands")]
     assert commands == ["studio.train.commands"]
+
+
+def test_a_command_usage_names_the_command(capsys):
+    parser = build_parser(["studio.train.commands"])
+    choices = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert choices["runs"].format_usage().startswith("usage: persona-studio runs [-h]")
