@@ -51,17 +51,32 @@ def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path):
     del model
 
     samples = [
-        Sample(id=f"s{i}", character="X", system="You are X.",
-               split="eval" if i % 8 == 0 else "train",
-               turns=[Turn("user", f"question {i} " * (1 + i % 5)),
-                      Turn("assistant", f"answer {i} " * (2 + i % 7))])
+        Sample(
+            id=f"s{i}",
+            character="X",
+            system="You are X.",
+            split="eval" if i % 8 == 0 else "train",
+            turns=[
+                Turn("user", f"question {i} " * (1 + i % 5)),
+                Turn("assistant", f"answer {i} " * (2 + i % 7)),
+            ],
+        )
         for i in range(48)
     ]
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    config = RunConfig(model=spec.__dict__, persona="You are X.", quantization="4bit",
-                       dtype="bf16", tokens_per_batch=1024, max_length=512, max_steps=6,
-                       gradient_checkpointing=True, eval_every=3, save_every=3)
+    config = RunConfig(
+        model=spec.__dict__,
+        persona="You are X.",
+        quantization="4bit",
+        dtype="bf16",
+        tokens_per_batch=1024,
+        max_length=512,
+        max_steps=6,
+        gradient_checkpointing=True,
+        eval_every=3,
+        save_every=3,
+    )
     (run_dir / "config.json").write_text(json.dumps(config.__dict__))
     (run_dir / "samples.jsonl").write_text("\n".join(json.dumps(s.to_json()) for s in samples))
     assert run(run_dir, adapters={"llama3": adapter}) == 0
