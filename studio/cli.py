@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "studio.dataset.commands",
         "review counts, list, accept/reject/edit/undo samples headlessly",
     ),
+    "card": (
+        "studio.dataset.card_command",
+        "draft a persona card from the corpus (--apply: make it studio.toml's persona)",
+    ),
     "augment": (
         "studio.augment.commands",
         "propose more samples with a strategy (pending review); resumable",
