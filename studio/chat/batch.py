@@ -10,14 +10,12 @@ serialise requests: one scheduler thread owns the model and
 - **retires** a request when it stops, reaches its length, or its consumer cancels or goes away
   (``close()`` on the token stream, or the ``cancel`` event): it leaves at the next step.
 
-KV cache: one transformers ``DynamicCache`` per batch, **left-padded**. A joining request's
-prefill cache is padded (or the batch's is) so that every row ends at the same column; a 2-D
-attention mask marks the padding and each row carries its own position ids, so RoPE and the
-attention see exactly the positions of a single-request run. Padding only ever appears as keys
-(masked, zero), never as queries. When requests leave, the rows are selected out and leading
-columns that are padding in every remaining row are dropped. This is the layout transformers'
-own batched ``generate`` uses; a static per-slot cache would need per-row write positions,
-which its ``StaticCache`` does not offer.
+Waiting requests are prefilled together (one forward, right-padded, so padding is never a
+query that sees no real token) and their first tokens sampled; the KV-cache layout is one of
+:mod:`studio.chat.batch_cache`: a left-padded dynamic cache (eager, memory follows the load) or,
+with ``static=True``, fixed slots of a static cache written at one shared column, whose decode step
+``compiled=True`` compiles once per power-of-two batch size (CUDA graphs on a GPU), so a step
+costs the same few kernel launches at 1 row as at 32.
 
 Sampling is per row: greedy rows take the argmax, unseeded sampling rows are sampled together
 (per-row temperature, top-k and top-p as tensors), seeded rows draw from their own generator
@@ -38,6 +36,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from studio.chat.batch_cache import PaddedBatch, SlotBatch
 from studio.chat.engine import ContextOverflow, Engine, GenerationStats, Sampling, _forward_params
 from studio.errors import StudioError
 
@@ -104,22 +103,6 @@ class TokenStream:
             self._engine._wake()
 
 
-class _Batch:
-    """The running rows that share one adapter setting, with their left-padded cache."""
-
-    def __init__(self) -> None:
-        self.rows: list[_Request] = []
-        self.cache: Any = None
-        self.mask: Any = None  # [B, L] 1 for real tokens, 0 for padding
-        self.tokens: Any = None  # [B] the token each row feeds next
-        self.positions: Any = None  # [B, 1] its position
-        self.seen: Any = None  # [B, V] tokens in the prompt or reply (repetition penalty)
-        self.params: dict[str, Any] | None = None  # per-row sampling tensors, rebuilt on changes
-
-    def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
-
-
 class BatchEngine:
     """Generates replies for many concurrent requests on one model with continuous batching.
 
@@ -127,28 +110,44 @@ class BatchEngine:
         model: a transformers causal LM or a peft ``PeftModel`` around one.
         stop_ids: token ids that end a reply (the model's end-of-turn tokens).
         max_batch: the most requests decoding at once; more wait for a free row.
-        max_cache_len: the context budget per request (default: the model's context).
+        max_cache_len: the context budget per request (default: the model's context; with
+            ``static``, at most 4096: the static cache holds ``max_batch`` × this many tokens).
         vocab_size: ids from here up are never picked.
+        static: fixed slots of a static cache (:class:`studio.chat.batch_cache.SlotBatch`).
+        compiled: compile the decode step (CUDA graphs on a GPU); implies ``static``.
     """
 
     def __init__(self, model: Any, stop_ids: Sequence[int] = (), *, max_batch: int = 32,
-                 max_cache_len: int | None = None, vocab_size: int | None = None) -> None:
+                 max_cache_len: int | None = None, vocab_size: int | None = None, static: bool = False,
+                 compiled: bool = False) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch: expected at least 1, got {max_batch}")
         self.model = model
         self.inner = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.stop_ids = {int(i) for i in stop_ids}
         self.max_batch = max_batch
-        self.vocab_size = vocab_size
-        context = int(getattr(self.inner.config, "max_position_embeddings", 0) or 4096)
+        self.static, self.compiled = static or compiled, compiled
+        config = self.inner.config
+        context = int(getattr(config, "max_position_embeddings", 0) or 4096)
+        if self.static:
+            context = min(context, 4096)
         self.capacity = min(context, max_cache_len) if max_cache_len else context
+        self.vocab_size = vocab_size
+        width = vocab_size or int(self.inner.get_output_embeddings().weight.shape[0])
         self._cache_kw = "cache" if "cache" in _forward_params(self.inner) else "past_key_values"
         self.last_stats = GenerationStats()
         self._cond = threading.Condition()
         self._pending: list[_Request] = []
-        self._batches = {True: _Batch(), False: _Batch()}
+
+        def layout() -> Any:
+            if self.static:
+                return SlotBatch(config, max_batch, self.capacity, width, self.device)
+            return PaddedBatch()
+
+        self._batches = {True: layout(), False: layout()}
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._step_fn: Any = None
 
     @property
     def device(self) -> Any:
@@ -172,28 +171,50 @@ class BatchEngine:
             ContextOverflow: the prompt plus ``max_new_tokens`` does not fit.
             StudioError: an empty prompt, or the engine is closed.
         """
-        prompt = [int(t) for t in prompt]
-        if not prompt:
-            raise StudioError("empty prompt")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens: expected at least 1, got {max_new_tokens}")
-        if len(prompt) + max_new_tokens > self.capacity:
-            raise ContextOverflow(
-                f"the prompt has {len(prompt)} tokens and the reply may take {max_new_tokens}, "
-                f"but the context holds {self.capacity}; shorten the conversation or lower max_new_tokens")
-        stop = self.stop_ids if stop_ids is None else {int(i) for i in stop_ids}
-        request = _Request(prompt, sampling or Sampling(), max_new_tokens, stop,
-                           use_adapter or not hasattr(self.model, "disable_adapter"), cancel)
-        self.last_stats = request.stats
+        return self._submit([(prompt, sampling, max_new_tokens, cancel, use_adapter, stop_ids)])[0]
+
+    def _submit(self, asks: list[tuple[Any, ...]]) -> list[TokenStream]:
+        requests = []
+        for prompt, sampling, max_new_tokens, cancel, use_adapter, stop_ids in asks:
+            prompt = [int(t) for t in prompt]
+            if not prompt:
+                raise StudioError("empty prompt")
+            if max_new_tokens < 1:
+                raise ValueError(f"max_new_tokens: expected at least 1, got {max_new_tokens}")
+            if len(prompt) + max_new_tokens > self.capacity:
+                raise ContextOverflow(
+                    f"the prompt has {len(prompt)} tokens and the reply may take {max_new_tokens}, "
+                    f"but the context holds {self.capacity}; shorten the conversation or lower max_new_tokens")
+            stop = self.stop_ids if stop_ids is None else {int(i) for i in stop_ids}
+            requests.append(_Request(prompt, sampling or Sampling(), max_new_tokens, stop,
+                                     use_adapter or not hasattr(self.model, "disable_adapter"), cancel))
+        self.last_stats = requests[-1].stats
         with self._cond:
             if self._closed:
                 raise StudioError("the generation engine is closed")
-            self._pending.append(request)
+            self._pending.extend(requests)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="batch-engine", daemon=True)
                 self._thread.start()
             self._cond.notify()
-        return TokenStream(request, self)
+        return [TokenStream(r, self) for r in requests]
+
+    def warmup(self) -> float:
+        """Compile the decode step for every batch size now, not under the first users; returns seconds."""
+        if not self.compiled:
+            return 0.0
+        started = time.perf_counter()
+        rows = 1
+        while True:
+            for _ in range(2):  # compile and record, then replay
+                asks = [([0, 1, 2, 3], Sampling(do_sample=False), 4, None, True, []) for _ in range(rows)]
+                for stream in self._submit(asks):
+                    for _token in stream:
+                        pass
+            if rows >= self.max_batch:
+                break
+            rows = min(self.max_batch, rows * 2)
+        return time.perf_counter() - started
 
     def close(self) -> None:
         """Stop the scheduler; waiting and running requests end with an error."""
@@ -222,8 +243,10 @@ class BatchEngine:
                 room = self.max_batch - self.running
                 joining, self._pending = self._pending[:room], self._pending[room:]
             with torch.no_grad():
-                for request in joining:
-                    self._admit(request)
+                for use_adapter in (True, False):
+                    group = [r for r in joining if r.use_adapter == use_adapter]
+                    if group:
+                        self._admit(group, use_adapter)
                 for use_adapter, batch in self._batches.items():
                     if batch.rows:
                         self._step(batch, use_adapter)
@@ -240,6 +263,20 @@ class BatchEngine:
         out = self.inner(input_ids=ids, position_ids=positions, attention_mask=mask, use_cache=True,
                          logits_to_keep=1, **{self._cache_kw: cache})
         return out.logits[:, -1, : self.vocab_size].float()
+
+    def _decode(self, ids: Any, positions: Any, cache: Any, mask: Any) -> Any:
+        """One decode step, compiled when asked (one graph per batch size)."""
+        if not self.compiled:
+            return self._forward(ids, positions, cache, mask)
+        import torch
+
+        cuda = self.device.type == "cuda"
+        if self._step_fn is None:
+            self._step_fn = torch.compile(self._forward, mode="reduce-overhead" if cuda else "default", dynamic=False)
+        if cuda:
+            torch.compiler.cudagraph_mark_step_begin()
+        # the output lives in the CUDA graph's pool until the next replay: copy it out
+        return self._step_fn(ids, positions, cache, mask).clone()
 
     def _emit(self, request: _Request, value: int) -> bool:
         """Deliver one sampled token; False when the request is finished."""
@@ -258,110 +295,82 @@ class BatchEngine:
             return False
         return True
 
-    def _admit(self, request: _Request) -> None:
-        """Prefill a request, sample its first token and add it to its batch."""
+    def _admit(self, requests: list[_Request], use_adapter: bool) -> None:
+        """Prefill waiting requests in one forward, sample their first tokens, add them to the batch."""
         import torch
         from transformers import DynamicCache
 
-        if request.cancelled:
-            request.finish("cancelled")
+        live = [r for r in requests if not r.cancelled]
+        for request in requests:
+            if request.cancelled:
+                request.finish("cancelled")
+        if not live:
             return
         device = self.device
         try:
-            sampling = request.sampling
-            if sampling.do_sample and sampling.seed is not None:
-                request.generator = torch.Generator(device=device).manual_seed(int(sampling.seed))
+            sizes = [len(r.prompt) for r in live]
+            longest = max(sizes)
+            # right-padded: a pad position only ever follows real tokens, so no query is fully masked
+            ids = torch.tensor([r.prompt + [0] * (longest - len(r.prompt)) for r in live], device=device)
+            mask = torch.tensor([[1] * n + [0] * (longest - n) for n in sizes], device=device)
+            positions = torch.arange(longest, device=device).expand(len(live), -1)
+            lasts = sorted({n - 1 for n in sizes})
             cache = DynamicCache(config=self.inner.config)
-            size = len(request.prompt)
-            with self._adapter(request.use_adapter):
-                logits = self._forward(torch.tensor([request.prompt], device=device),
-                                       torch.arange(size, device=device).unsqueeze(0), cache)
-            seen = torch.zeros(logits.shape, dtype=torch.bool, device=device)
-            seen[0, torch.tensor(request.prompt, device=device).clamp(max=logits.shape[-1] - 1)] = True
-            token = Engine._pick(logits, sampling, seen, request.generator)
-            if not self._emit(request, int(token)):
-                return
-            self._join(self._batches[request.use_adapter], request, cache, token, seen, size)
-        except Exception as exc:  # this request fails; the others go on
-            request.finish("error", exc)
+            with self._adapter(use_adapter):
+                out = self.inner(input_ids=ids, position_ids=positions, attention_mask=None if len(live) == 1 else mask,
+                                 use_cache=True, logits_to_keep=torch.tensor(lasts, device=device),
+                                 **{self._cache_kw: cache})
+            logits = out.logits[:, :, : self.vocab_size].float()
+        except Exception as exc:  # these requests fail; the running ones go on
+            for request in live:
+                request.finish("error", exc)
+            return
+        batch = self._batches[use_adapter]
+        for row, (request, size) in enumerate(zip(live, sizes)):
+            try:
+                sampling = request.sampling
+                if sampling.do_sample and sampling.seed is not None:
+                    request.generator = torch.Generator(device=device).manual_seed(int(sampling.seed))
+                first = logits[row : row + 1, lasts.index(size - 1)]
+                seen = torch.zeros(first.shape, dtype=torch.bool, device=device)
+                seen[0, torch.tensor(request.prompt, device=device).clamp(max=first.shape[-1] - 1)] = True
+                token = Engine._pick(first, sampling, seen, request.generator)
+                if not self._emit(request, int(token)):
+                    continue
+                keys = [layer.keys[row : row + 1, :, :size] for layer in cache.layers]
+                values = [layer.values[row : row + 1, :, :size] for layer in cache.layers]
+                batch.add(request, keys, values, token, seen)
+            except Exception as exc:
+                request.finish("error", exc)
 
-    def _join(self, batch: _Batch, request: _Request, cache: Any, token: Any, seen: Any, size: int) -> None:
-        """Merge a prefilled request into ``batch``, left-padding whichever side is shorter."""
-        import torch
-        import torch.nn.functional as F
-
-        device = self.device
-        if any(getattr(layer, "is_sliding", False) for layer in cache.layers):
-            raise StudioError("batched decoding does not support sliding-window attention layers")
-        mask = torch.ones(1, size, dtype=torch.long, device=device)
-        position = torch.tensor([[size]], device=device)
-        if batch.cache is None:
-            batch.cache, batch.mask, batch.tokens, batch.positions, batch.seen = cache, mask, token.view(1), position, seen
-        else:
-            have = batch.mask.shape[1]
-            grow, pad = max(0, size - have), max(0, have - size)
-            for old, new in zip(batch.cache.layers, cache.layers):
-                old.keys = torch.cat([F.pad(old.keys, (0, 0, grow, 0)), F.pad(new.keys, (0, 0, pad, 0))])
-                old.values = torch.cat([F.pad(old.values, (0, 0, grow, 0)), F.pad(new.values, (0, 0, pad, 0))])
-            batch.mask = torch.cat([F.pad(batch.mask, (grow, 0)), F.pad(mask, (pad, 0))])
-            batch.tokens = torch.cat([batch.tokens, token.view(1)])
-            batch.positions = torch.cat([batch.positions, position])
-            batch.seen = torch.cat([batch.seen, seen])
-        batch.rows.append(request)
-        batch.params = None
-
-    def _step(self, batch: _Batch, use_adapter: bool) -> None:
+    def _step(self, batch: Any, use_adapter: bool) -> None:
         """One decode step for every row of ``batch``."""
-        import torch
-
         gone = [i for i, r in enumerate(batch.rows) if r.cancelled]
         for i in gone:
             batch.rows[i].finish("cancelled")
         if gone:
-            self._keep(batch, [i for i in range(len(batch.rows)) if i not in set(gone)])
+            batch.keep([i for i in range(len(batch.rows)) if i not in set(gone)])
             if not batch.rows:
                 return
         rows = batch.rows
         try:
-            mask = torch.cat([batch.mask, batch.mask.new_ones(len(rows), 1)], dim=1)
             with self._adapter(use_adapter):
-                logits = self._forward(batch.tokens.view(-1, 1), batch.positions, batch.cache, mask)
-            batch.mask = mask
-            batch.positions += 1
-            batch.seen[torch.arange(len(rows), device=batch.seen.device), batch.tokens] = True
-            batch.tokens = self._pick(logits, batch)
-            values = batch.tokens.tolist()
+                logits = batch.step(self._decode)
+            tokens = self._pick(logits, batch)
+            batch.advance(tokens)
+            values = tokens.tolist()
         except Exception as exc:  # a failed forward leaves the cache unusable: these requests fail
             for request in rows:
                 request.finish("error", exc)
-            batch.clear()
+            batch.keep([])
             return
         keep = [i for i, (request, value) in enumerate(zip(rows, values)) if self._emit(request, value)]
         if len(keep) < len(rows):
-            self._keep(batch, keep)
-
-    def _keep(self, batch: _Batch, keep: list[int]) -> None:
-        """Drop every row not in ``keep``; trim the padding no remaining row needs."""
-        import torch
-
-        if not keep:
-            batch.clear()
-            return
-        index = torch.tensor(keep, device=batch.mask.device)
-        batch.rows = [batch.rows[i] for i in keep]
-        batch.cache.batch_select_indices(index)
-        batch.mask, batch.tokens = batch.mask[index], batch.tokens[index]
-        batch.positions, batch.seen = batch.positions[index], batch.seen[index]
-        start = int(batch.mask.any(dim=0).int().argmax())  # the first column some row uses
-        if start:
-            for layer in batch.cache.layers:
-                layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
-            batch.mask = batch.mask[:, start:]
-        batch.params = None
+            batch.keep(keep)
 
     # -- sampling -------------------------------------------------------------------------
 
-    def _params(self, batch: _Batch, width: int) -> dict[str, Any]:
+    def _params(self, batch: Any, width: int) -> dict[str, Any]:
         """Per-row sampling settings as tensors (rebuilt only when the rows change)."""
         import torch
 
@@ -382,7 +391,7 @@ class BatchEngine:
             }
         return batch.params
 
-    def _pick(self, logits: Any, batch: _Batch) -> Any:
+    def _pick(self, logits: Any, batch: Any) -> Any:
         """Next token of every row, [B, V] → [B], each row by its own settings; no host sync."""
         import torch
 
@@ -390,7 +399,7 @@ class BatchEngine:
         if params["penalty"] is not None:
             penalty = params["penalty"]
             penalised = torch.where(logits < 0, logits * penalty, logits / penalty)
-            logits = torch.where(batch.seen, penalised, logits)
+            logits = torch.where(batch.row_seen(), penalised, logits)
         tokens = logits.argmax(dim=-1)
         free = params["free"]
         if free is not None:

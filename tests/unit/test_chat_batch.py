@@ -54,16 +54,30 @@ def lora(tmp_path_factory):
     return model, prompts(loaded.tokenizer, 4)
 
 
+@pytest.fixture(params=["padded", "slots"])
+def make(request):
+    """A batched engine of either cache layout (the static slots run eager here; CUDA compiles them)."""
+    engines = []
+
+    def build(model, **kwargs):
+        engines.append(BatchEngine(model, stop_ids=[], static=request.param == "slots", **kwargs))
+        return engines[-1]
+
+    yield build
+    for engine in engines:
+        engine.close()
+
+
 def single(model, prompt, n, sampling=GREEDY, **kwargs):
     return list(Engine(model, stop_ids=[]).generate(prompt, sampling=sampling, max_new_tokens=n, **kwargs))
 
 
 @pytest.mark.parametrize("clients", [1, 3, 8])
-def test_greedy_replies_equal_the_single_request_engine(tiny, clients):
+def test_greedy_replies_equal_the_single_request_engine(make, tiny, clients):
     model, asks = tiny
     lengths = [6 + 3 * i for i in range(clients)]
     expected = [single(model, asks[i], lengths[i]) for i in range(clients)]
-    engine = BatchEngine(model, stop_ids=[], max_batch=8)
+    engine = make(model, max_batch=8)
     try:
         first = [engine.generate(asks[i], sampling=GREEDY, max_new_tokens=lengths[i]) for i in range(clients // 2 or 1)]
         head = [next(stream) for stream in first]  # the first half is decoding when the rest join
@@ -77,11 +91,11 @@ def test_greedy_replies_equal_the_single_request_engine(tiny, clients):
     assert engine.running == 0
 
 
-def test_each_request_keeps_its_own_sampling_and_stop(tiny):
+def test_each_request_keeps_its_own_sampling_and_stop(make, tiny):
     model, asks = tiny
     free = single(model, asks[0], 10)
     seeded = Sampling(do_sample=True, temperature=1.3, top_p=0.95, top_k=50, repetition_penalty=1.2, seed=11)
-    engine = BatchEngine(model, stop_ids=[], max_batch=8)
+    engine = make(model, max_batch=8)
     try:
         streams = {
             "greedy": engine.generate(asks[0], sampling=GREEDY, max_new_tokens=10),
@@ -105,9 +119,9 @@ def test_each_request_keeps_its_own_sampling_and_stop(tiny):
     assert streams["greedy"].stats.finish_reason == "length" and streams["greedy"].stats.new_tokens == 10
 
 
-def test_a_cancelled_request_frees_its_row(tiny):
+def test_a_cancelled_request_frees_its_row(make, tiny):
     model, asks = tiny
-    engine = BatchEngine(model, stop_ids=[], max_batch=1)
+    engine = make(model, max_batch=1)
     try:
         long = engine.generate(asks[0], sampling=GREEDY, max_new_tokens=200)
         assert next(long) is not None
@@ -128,12 +142,12 @@ def test_a_cancelled_request_frees_its_row(tiny):
         engine.generate(asks[0], max_new_tokens=engine.capacity)
 
 
-def test_lora_adapter_on_and_off_in_the_same_batch(lora):
+def test_lora_adapter_on_and_off_in_the_same_batch(make, lora):
     model, asks = lora
     on = [single(model, p, 8) for p in asks]
     off = [single(model, p, 8, use_adapter=False) for p in asks]
     assert on != off  # the adapter changes the replies
-    engine = BatchEngine(model, stop_ids=[], max_batch=8)
+    engine = make(model, max_batch=8)
     try:
         streams = [engine.generate(p, sampling=GREEDY, max_new_tokens=8, use_adapter=flag)
                    for p in asks for flag in (True, False)]
@@ -141,3 +155,24 @@ def test_lora_adapter_on_and_off_in_the_same_batch(lora):
     finally:
         engine.close()
     assert got[0::2] == on and got[1::2] == off
+
+
+def test_rows_joining_and_leaving_across_a_full_window(make, tiny, monkeypatch):
+    """Slots: the shared write column reaches the window's end again and again; the rows shift left."""
+    from studio.chat.batch_cache import SlotBatch
+
+    shifts = []
+    shift = SlotBatch._shift
+    monkeypatch.setattr(SlotBatch, "_shift", lambda self, by: shifts.append(by) or shift(self, by))
+    model, asks = tiny
+    window = max(len(p) for p in asks[:4]) + 12
+    engine = make(model, max_batch=3, max_cache_len=window)
+    plan = [(i % 4, 4 + (5 * i) % 9) for i in range(10)]  # (prompt, reply length): 10 requests, 3 rows
+    expected = [single(model, asks[p], n) for p, n in plan]
+    streams, heads = [], []
+    for p, n in plan:
+        streams.append(engine.generate(asks[p], sampling=GREEDY, max_new_tokens=n))
+        heads.append([next(streams[-1])])  # each decodes a little before the next joins
+    got = [head + list(stream) for head, stream in zip(heads, streams)]
+    assert got == expected
+    assert engine.static is False or any(by < 0 for by in shifts)
