@@ -526,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens-cap", type=int, default=2048, help="the largest max_tokens a request may ask for")
     p.add_argument("--merge", action="store_true", help="fold the adapter into the weights (no <id>:base model)")
     p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
-                   help="static KV cache + compiled decoding (default: on for CUDA with --max-batch 1)")
+                   help="static KV cache + compiled decoding (default: on for CUDA)")
     p.add_argument("--max-batch", type=int, default=32,
                    help="requests decoding together (continuous batching); 1 serialises them")
     p.add_argument("--quiet", action="store_true", help="no access log")

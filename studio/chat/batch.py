@@ -29,78 +29,23 @@ the adapter is switched for a whole forward.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import queue
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from studio.chat.batch_cache import PaddedBatch, SlotBatch
-from studio.chat.engine import ContextOverflow, Engine, GenerationStats, Sampling, _forward_params
+from studio.chat.batch_rows import Request, TokenStream, pick_rows
+from studio.chat.engine import (
+    ContextOverflow,
+    Engine,
+    GenerationStats,
+    Sampling,
+    _forward_params,
+    cudagraph_thread_setup,
+)
 from studio.errors import StudioError
-
-_END = object()
-
-
-class _Request:
-    """One reply being generated: its settings, its place in a batch and its output queue."""
-
-    def __init__(self, prompt: list[int], sampling: Sampling, max_new_tokens: int, stop: set[int],
-                 use_adapter: bool, cancel: threading.Event | None) -> None:
-        self.prompt, self.sampling, self.max_new_tokens = prompt, sampling, max_new_tokens
-        self.stop, self.use_adapter, self.cancel = stop, use_adapter, cancel
-        self.out: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.stats = GenerationStats(prompt_tokens=len(prompt), finish_reason="length")
-        self.started = time.perf_counter()
-        self.closed = False
-        self.generator: Any = None
-
-    @property
-    def cancelled(self) -> bool:
-        return self.closed or (self.cancel is not None and self.cancel.is_set())
-
-    def finish(self, reason: str, error: BaseException | None = None) -> None:
-        self.stats.finish_reason = reason
-        self.stats.total_s = time.perf_counter() - self.started
-        self.out.put(error if error is not None else _END)
-
-
-class TokenStream:
-    """The token ids of one reply as they are generated (an iterator, like ``Engine.generate``).
-
-    ``close()`` cancels the request: it leaves the batch at the next decode step.
-    """
-
-    def __init__(self, request: _Request, engine: BatchEngine) -> None:
-        self._request, self._engine, self._done = request, engine, False
-
-    @property
-    def stats(self) -> GenerationStats:
-        """Tokens, timings and finish reason of this reply (final once the stream ends)."""
-        return self._request.stats
-
-    def __iter__(self) -> TokenStream:
-        return self
-
-    def __next__(self) -> int:
-        if self._done:
-            raise StopIteration
-        item = self._request.out.get()
-        if item is _END:
-            self._done = True
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._done = True
-            raise item
-        return int(item)
-
-    def close(self) -> None:
-        """Stop generating (no-op once finished)."""
-        if not self._done:
-            self._request.closed = True
-            self._done = True
-            self._engine._wake()
 
 
 class BatchEngine:
@@ -117,9 +62,17 @@ class BatchEngine:
         compiled: compile the decode step (CUDA graphs on a GPU); implies ``static``.
     """
 
-    def __init__(self, model: Any, stop_ids: Sequence[int] = (), *, max_batch: int = 32,
-                 max_cache_len: int | None = None, vocab_size: int | None = None, static: bool = False,
-                 compiled: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        stop_ids: Sequence[int] = (),
+        *,
+        max_batch: int = 32,
+        max_cache_len: int | None = None,
+        vocab_size: int | None = None,
+        static: bool = False,
+        compiled: bool = False,
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch: expected at least 1, got {max_batch}")
         self.model = model
@@ -137,7 +90,7 @@ class BatchEngine:
         self._cache_kw = "cache" if "cache" in _forward_params(self.inner) else "past_key_values"
         self.last_stats = GenerationStats()
         self._cond = threading.Condition()
-        self._pending: list[_Request] = []
+        self._pending: list[Request] = []
 
         def layout() -> Any:
             if self.static:
@@ -148,6 +101,7 @@ class BatchEngine:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._step_fn: Any = None
+        self._graphs_ok = False
 
     @property
     def device(self) -> Any:
@@ -160,10 +114,17 @@ class BatchEngine:
 
     # -- the public side ------------------------------------------------------------------
 
-    def generate(self, prompt: Sequence[int], *, sampling: Sampling | None = None, max_new_tokens: int = 256,
-                 cancel: threading.Event | None = None, use_adapter: bool = True,
-                 stop_ids: Sequence[int] | None = None) -> TokenStream:
-        """Queue a request; the returned stream yields its token ids (end-of-turn ids are not yielded).
+    def generate(
+        self,
+        prompt: Sequence[int],
+        *,
+        sampling: Sampling | None = None,
+        max_new_tokens: int = 256,
+        cancel: threading.Event | None = None,
+        use_adapter: bool = True,
+        stop_ids: Sequence[int] | None = None,
+    ) -> TokenStream:
+        """Queue a request; the stream yields its token ids (end-of-turn ids are not yielded).
 
         Arguments as :meth:`studio.chat.engine.Engine.generate`.
 
@@ -184,10 +145,20 @@ class BatchEngine:
             if len(prompt) + max_new_tokens > self.capacity:
                 raise ContextOverflow(
                     f"the prompt has {len(prompt)} tokens and the reply may take {max_new_tokens}, "
-                    f"but the context holds {self.capacity}; shorten the conversation or lower max_new_tokens")
+                    f"but the context holds {self.capacity}; "
+                    "shorten the conversation or lower max_new_tokens"
+                )
             stop = self.stop_ids if stop_ids is None else {int(i) for i in stop_ids}
-            requests.append(_Request(prompt, sampling or Sampling(), max_new_tokens, stop,
-                                     use_adapter or not hasattr(self.model, "disable_adapter"), cancel))
+            requests.append(
+                Request(
+                    prompt,
+                    sampling or Sampling(),
+                    max_new_tokens,
+                    stop,
+                    use_adapter or not hasattr(self.model, "disable_adapter"),
+                    cancel,
+                )
+            )
         self.last_stats = requests[-1].stats
         with self._cond:
             if self._closed:
@@ -197,20 +168,32 @@ class BatchEngine:
                 self._thread = threading.Thread(target=self._loop, name="batch-engine", daemon=True)
                 self._thread.start()
             self._cond.notify()
-        return [TokenStream(r, self) for r in requests]
+        return [TokenStream(r, self._wake) for r in requests]
 
     def warmup(self) -> float:
-        """Compile the decode step for every batch size now, not under the first users; returns seconds."""
+        """Compile the decode step for every batch size now, not under the first users.
+
+        Returns:
+            The seconds it took.
+        """
         if not self.compiled:
             return 0.0
         started = time.perf_counter()
         rows = 1
         while True:
             for _ in range(2):  # compile and record, then replay
-                asks = [([0, 1, 2, 3], Sampling(do_sample=False), 4, None, True, []) for _ in range(rows)]
+                asks = [
+                    ([0, 1, 2, 3], Sampling(do_sample=False), 4, None, True, [])
+                    for _ in range(rows)
+                ]
                 for stream in self._submit(asks):
-                    for _token in stream:
-                        pass
+                    try:
+                        for _token in stream:
+                            pass
+                    except Exception:
+                        if self.compiled:
+                            raise
+                        return time.perf_counter() - started  # it fell back to eager decoding
             if rows >= self.max_batch:
                 break
             rows = min(self.max_batch, rows * 2)
@@ -260,8 +243,14 @@ class BatchEngine:
         return contextlib.nullcontext()
 
     def _forward(self, ids: Any, positions: Any, cache: Any, mask: Any = None) -> Any:
-        out = self.inner(input_ids=ids, position_ids=positions, attention_mask=mask, use_cache=True,
-                         logits_to_keep=1, **{self._cache_kw: cache})
+        out = self.inner(
+            input_ids=ids,
+            position_ids=positions,
+            attention_mask=mask,
+            use_cache=True,
+            logits_to_keep=1,
+            **{self._cache_kw: cache},
+        )
         return out.logits[:, -1, : self.vocab_size].float()
 
     def _decode(self, ids: Any, positions: Any, cache: Any, mask: Any) -> Any:
@@ -272,13 +261,19 @@ class BatchEngine:
 
         cuda = self.device.type == "cuda"
         if self._step_fn is None:
-            self._step_fn = torch.compile(self._forward, mode="reduce-overhead" if cuda else "default", dynamic=False)
+            # one graph per batch size and adapter setting: up to 2 × log2(max_batch) + 2
+            limit = 2 * self.max_batch.bit_length() + 2
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
+            self._step_fn = torch.compile(
+                self._forward, mode="reduce-overhead" if cuda else "default", dynamic=False
+            )
         if cuda:
+            cudagraph_thread_setup()
             torch.compiler.cudagraph_mark_step_begin()
         # the output lives in the CUDA graph's pool until the next replay: copy it out
         return self._step_fn(ids, positions, cache, mask).clone()
 
-    def _emit(self, request: _Request, value: int) -> bool:
+    def _emit(self, request: Request, value: int) -> bool:
         """Deliver one sampled token; False when the request is finished."""
         if request.stats.new_tokens == 0 and request.stats.ttft_s == 0.0:
             request.stats.ttft_s = time.perf_counter() - request.started
@@ -295,8 +290,8 @@ class BatchEngine:
             return False
         return True
 
-    def _admit(self, requests: list[_Request], use_adapter: bool) -> None:
-        """Prefill waiting requests in one forward, sample their first tokens, add them to the batch."""
+    def _admit(self, requests: list[Request], use_adapter: bool) -> None:
+        """Prefill waiting requests in one forward, sample their first tokens, batch them."""
         import torch
         from transformers import DynamicCache
 
@@ -310,30 +305,41 @@ class BatchEngine:
         try:
             sizes = [len(r.prompt) for r in live]
             longest = max(sizes)
-            # right-padded: a pad position only ever follows real tokens, so no query is fully masked
-            ids = torch.tensor([r.prompt + [0] * (longest - len(r.prompt)) for r in live], device=device)
+            # right-padded: a pad only ever follows real tokens, so no query is fully masked
+            ids = torch.tensor(
+                [r.prompt + [0] * (longest - len(r.prompt)) for r in live], device=device
+            )
             mask = torch.tensor([[1] * n + [0] * (longest - n) for n in sizes], device=device)
             positions = torch.arange(longest, device=device).expand(len(live), -1)
             lasts = sorted({n - 1 for n in sizes})
             cache = DynamicCache(config=self.inner.config)
             with self._adapter(use_adapter):
-                out = self.inner(input_ids=ids, position_ids=positions, attention_mask=None if len(live) == 1 else mask,
-                                 use_cache=True, logits_to_keep=torch.tensor(lasts, device=device),
-                                 **{self._cache_kw: cache})
+                out = self.inner(
+                    input_ids=ids,
+                    position_ids=positions,
+                    attention_mask=None if len(live) == 1 else mask,
+                    use_cache=True,
+                    logits_to_keep=torch.tensor(lasts, device=device),
+                    **{self._cache_kw: cache},
+                )
             logits = out.logits[:, :, : self.vocab_size].float()
         except Exception as exc:  # these requests fail; the running ones go on
             for request in live:
                 request.finish("error", exc)
             return
         batch = self._batches[use_adapter]
-        for row, (request, size) in enumerate(zip(live, sizes)):
+        for row, (request, size) in enumerate(zip(live, sizes, strict=True)):
             try:
                 sampling = request.sampling
                 if sampling.do_sample and sampling.seed is not None:
-                    request.generator = torch.Generator(device=device).manual_seed(int(sampling.seed))
+                    request.generator = torch.Generator(device=device).manual_seed(
+                        int(sampling.seed)
+                    )
                 first = logits[row : row + 1, lasts.index(size - 1)]
                 seen = torch.zeros(first.shape, dtype=torch.bool, device=device)
-                seen[0, torch.tensor(request.prompt, device=device).clamp(max=first.shape[-1] - 1)] = True
+                seen[
+                    0, torch.tensor(request.prompt, device=device).clamp(max=first.shape[-1] - 1)
+                ] = True
                 token = Engine._pick(first, sampling, seen, request.generator)
                 if not self._emit(request, int(token)):
                     continue
@@ -356,64 +362,27 @@ class BatchEngine:
         try:
             with self._adapter(use_adapter):
                 logits = batch.step(self._decode)
-            tokens = self._pick(logits, batch)
+            tokens = pick_rows(logits, batch)
             batch.advance(tokens)
             values = tokens.tolist()
         except Exception as exc:  # a failed forward leaves the cache unusable: these requests fail
             for request in rows:
                 request.finish("error", exc)
             batch.keep([])
+            if self.compiled and not self._graphs_ok:  # never compiled: go on without
+                warnings.warn(
+                    f"the batched decode step does not compile ({type(exc).__name__}: {exc}); "
+                    "decoding eagerly",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
+                self.compiled = False
             return
-        keep = [i for i, (request, value) in enumerate(zip(rows, values)) if self._emit(request, value)]
+        self._graphs_ok = self._graphs_ok or self.compiled
+        keep = [
+            i
+            for i, (request, value) in enumerate(zip(rows, values, strict=True))
+            if self._emit(request, value)
+        ]
         if len(keep) < len(rows):
             batch.keep(keep)
-
-    # -- sampling -------------------------------------------------------------------------
-
-    def _params(self, batch: Any, width: int) -> dict[str, Any]:
-        """Per-row sampling settings as tensors (rebuilt only when the rows change)."""
-        import torch
-
-        if batch.params is None:
-            device = self.device
-            settings = [r.sampling for r in batch.rows]
-            free = [i for i, s in enumerate(settings) if s.do_sample and s.seed is None]
-            batch.params = {
-                "penalty": (torch.tensor([[s.repetition_penalty] for s in settings], device=device)
-                            if any(s.repetition_penalty != 1.0 for s in settings) else None),
-                "seeded": [i for i, s in enumerate(settings) if s.do_sample and s.seed is not None],
-                "free": torch.tensor(free, device=device) if free else None,
-                "temperature": torch.tensor([[settings[i].temperature] for i in free], device=device),
-                "top_k": torch.tensor([[k if 0 < (k := settings[i].top_k) < width else width] for i in free],
-                                      device=device),
-                "top_p": torch.tensor([[settings[i].top_p] for i in free], device=device),
-                "filter": any(settings[i].top_k or settings[i].top_p < 1.0 for i in free),
-            }
-        return batch.params
-
-    def _pick(self, logits: Any, batch: Any) -> Any:
-        """Next token of every row, [B, V] → [B], each row by its own settings; no host sync."""
-        import torch
-
-        params = self._params(batch, logits.shape[-1])
-        if params["penalty"] is not None:
-            penalty = params["penalty"]
-            penalised = torch.where(logits < 0, logits * penalty, logits / penalty)
-            logits = torch.where(batch.row_seen(), penalised, logits)
-        tokens = logits.argmax(dim=-1)
-        free = params["free"]
-        if free is not None:
-            scores = logits[free] / params["temperature"]
-            if params["filter"]:
-                ordered, order = torch.sort(scores, descending=True, dim=-1)
-                ranks = torch.arange(ordered.shape[-1], device=scores.device)
-                ordered = ordered.masked_fill(ranks >= params["top_k"], float("-inf"))
-                probs = ordered.softmax(dim=-1)
-                ordered = ordered.masked_fill((probs.cumsum(dim=-1) - probs) >= params["top_p"], float("-inf"))
-                scores = torch.full_like(scores, float("-inf")).scatter(-1, order, ordered)
-            tokens[free] = torch.multinomial(scores.softmax(dim=-1), 1)[:, 0]
-        for i in params["seeded"]:
-            request = batch.rows[i]
-            plain = dataclasses.replace(request.sampling, repetition_penalty=1.0)  # applied above
-            tokens[i] = Engine._pick(logits[i : i + 1], plain, None, request.generator)[0]
-        return tokens

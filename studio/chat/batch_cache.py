@@ -36,7 +36,14 @@ class PaddedBatch:
         self.params: dict[str, Any] | None = None
 
     def add(self, request: Any, keys: list[Any], values: list[Any], token: Any, seen: Any) -> None:
-        """Join a prefilled request: per-layer ``keys``/``values`` [1, H, n, D]; ``token`` [1]; ``seen`` [1, V]."""
+        """Join a prefilled request.
+
+        Args:
+            request: the request.
+            keys / values: per layer, [1, H, n, D] for its n prompt tokens.
+            token: [1], its first reply token (fed next).
+            seen: [1, V], the tokens it has seen (repetition penalty).
+        """
         import torch
         import torch.nn.functional as F
         from transformers import DynamicCache
@@ -46,14 +53,18 @@ class PaddedBatch:
         mask = torch.ones(1, size, dtype=torch.long, device=device)
         position = torch.tensor([[size]], device=device)
         if self.cache is None:
-            self.cache = DynamicCache(ddp_cache_data=list(zip(keys, values)))
+            self.cache = DynamicCache(ddp_cache_data=list(zip(keys, values, strict=True)))
             self.mask, self.tokens, self.positions, self.seen = mask, token.view(1), position, seen
         else:
             have = self.mask.shape[1]
             grow, pad = max(0, size - have), max(0, have - size)
-            for layer, k, v in zip(self.cache.layers, keys, values):
-                layer.keys = torch.cat([F.pad(layer.keys, (0, 0, grow, 0)), F.pad(k, (0, 0, pad, 0))])
-                layer.values = torch.cat([F.pad(layer.values, (0, 0, grow, 0)), F.pad(v, (0, 0, pad, 0))])
+            for layer, k, v in zip(self.cache.layers, keys, values, strict=True):
+                layer.keys = torch.cat(
+                    [F.pad(layer.keys, (0, 0, grow, 0)), F.pad(k, (0, 0, pad, 0))]
+                )
+                layer.values = torch.cat(
+                    [F.pad(layer.values, (0, 0, grow, 0)), F.pad(v, (0, 0, pad, 0))]
+                )
             self.mask = torch.cat([F.pad(self.mask, (grow, 0)), F.pad(mask, (pad, 0))])
             self.tokens = torch.cat([self.tokens, token.view(1)])
             self.positions = torch.cat([self.positions, position])
@@ -99,7 +110,7 @@ class PaddedBatch:
 
 
 class SlotBatch:
-    """Running rows in fixed slots of a static cache written at one shared column (module docstring).
+    """Running rows in fixed slots of a static cache, written at one shared column (see above).
 
     Args:
         config: the model config (layer count for the cache).
@@ -110,7 +121,13 @@ class SlotBatch:
     """
 
     def __init__(self, config: Any, slots: int, window: int, vocab: int, device: Any) -> None:
-        self.config, self.slots, self.window, self.vocab, self.device = config, slots, window, vocab, device
+        self.config, self.slots, self.window, self.vocab, self.device = (
+            config,
+            slots,
+            window,
+            vocab,
+            device,
+        )
         self.slot_rows: list[Any] = [None] * slots
         self.start = [0] * slots
         self.t = 0
@@ -127,7 +144,7 @@ class SlotBatch:
         from transformers import StaticCache
 
         self.big = StaticCache(config=self.config, max_cache_len=self.window)
-        for layer, k, v in zip(self.big.layers, keys, values):
+        for layer, k, v in zip(self.big.layers, keys, values, strict=True):
             shape = (self.slots, k.shape[1], 1, k.shape[3])
             layer.lazy_initialization(k.new_zeros(shape), v.new_zeros((*shape[:3], v.shape[3])))
         self.mask = torch.zeros(self.slots, self.window, dtype=torch.bool, device=self.device)
@@ -136,7 +153,7 @@ class SlotBatch:
         self.seen = torch.zeros(self.slots, self.vocab, dtype=torch.bool, device=self.device)
 
     def view(self, rows: int) -> Any:
-        """A cache over the first ``rows`` slots sharing the big cache's storage and write pointer."""
+        """A cache over the first ``rows`` slots: the big cache's storage and write pointer."""
         import torch
         from transformers import StaticCache
 
@@ -144,7 +161,7 @@ class SlotBatch:
             return self.big
         if rows not in self.views:
             cache = StaticCache(config=self.config, max_cache_len=self.window)
-            for mine, big in zip(cache.layers, self.big.layers):
+            for mine, big in zip(cache.layers, self.big.layers, strict=True):
                 mine.__dict__.update(big.__dict__)
                 mine.keys, mine.values = big.keys[:rows], big.values[:rows]
                 mine.batch_size = rows
@@ -159,10 +176,10 @@ class SlotBatch:
         if hi > lo:
             for layer in self.big.layers:
                 for data in (layer.keys, layer.values):
-                    data[:, :, lo + by:hi + by] = data[:, :, lo:hi].clone()
+                    data[:, :, lo + by : hi + by] = data[:, :, lo:hi].clone()
             moved = self.mask[:, lo:hi].clone()
             self.mask.zero_()
-            self.mask[:, lo + by:hi + by] = moved
+            self.mask[:, lo + by : hi + by] = moved
         else:
             self.mask.zero_()
         self.t += by
@@ -184,11 +201,11 @@ class SlotBatch:
             self._shift(size - self.t)
         slot = self.slot_rows.index(None)
         begin = self.t - size
-        for layer, k, v in zip(self.big.layers, keys, values):
-            layer.keys[slot, :, begin:self.t] = k[0]
-            layer.values[slot, :, begin:self.t] = v[0]
+        for layer, k, v in zip(self.big.layers, keys, values, strict=True):
+            layer.keys[slot, :, begin : self.t] = k[0]
+            layer.values[slot, :, begin : self.t] = v[0]
         self.mask[slot] = False
-        self.mask[slot, begin:self.t] = True
+        self.mask[slot, begin : self.t] = True
         self.positions[slot, 0] = size
         self.tokens[slot] = token.view(())
         self.seen[slot] = seen[0]
@@ -203,13 +220,19 @@ class SlotBatch:
         """Feed the running rows' next tokens; their logits [len(rows), V]."""
         import torch
 
-        if self.t == self.window:  # every running row started after column 0 (its reply fits the window)
+        if (
+            self.t == self.window
+        ):  # every running row started after column 0 (its reply fits the window)
             self._shift(-min(self.start[i] for i in self._active()))
         active = self._active()
         rows = next(b for b in _buckets(self.slots) if b > active[-1])
-        self.mask[:, self.t] = True  # idle slots attend to their own column: never an all-masked row
+        self.mask[:, self.t] = (
+            True  # idle slots attend to their own column: never an all-masked row
+        )
         mask = self.mask[:rows, None, None, :]
-        logits = forward(self.tokens[:rows].view(-1, 1), self.positions[:rows], self.view(rows), mask)
+        logits = forward(
+            self.tokens[:rows].view(-1, 1), self.positions[:rows], self.view(rows), mask
+        )
         self.t += 1
         self.positions += 1
         index = torch.tensor(active, device=self.device)

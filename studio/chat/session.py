@@ -174,9 +174,10 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return longest
 
 
-def stream_text(engine: Engine | BatchEngine, tokenizer: Any, prompt: Sequence[int], *, sampling: Sampling,
-                max_new_tokens: int, stop: Sequence[str] = (), cancel: threading.Event | None = None,
-                use_adapter: bool = True, stats: dict[str, Any] | None = None) -> Iterator[str]:
+def stream_text(engine: Engine | BatchEngine, tokenizer: Any, prompt: Sequence[int], *,
+                sampling: Sampling, max_new_tokens: int, stop: Sequence[str] = (),
+                cancel: threading.Event | None = None, use_adapter: bool = True,
+                stats: dict[str, Any] | None = None) -> Iterator[str]:
     """Yield the reply as text pieces; a piece never ends inside a UTF-8 character or a stop string.
 
     Args:
@@ -217,7 +218,7 @@ def stream_text(engine: Engine | BatchEngine, tokenizer: Any, prompt: Sequence[i
     finally:
         tokens.close()
         if stats is not None:
-            # a batched engine's stream carries its own stats (engine.last_stats is another request's)
+            # a batched engine's stream has its own stats (last_stats may be another request's)
             done = getattr(tokens, "stats", None) or engine.last_stats
             stats["engine"] = done
             stats["finish_reason"] = finish or done.finish_reason

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -47,6 +48,8 @@ class PersonaServer(ThreadingHTTPServer):
         max_tokens_cap: the largest ``max_tokens`` a request may ask for.
         log: where the access log goes (None: nowhere).
         max_batch: the most requests decoding together; 1 serialises them on ``persona.engine``.
+        fast: batched decoding on a static cache with a compiled step (CUDA graphs on a GPU),
+            compiled here, before the first request.
     """
 
     daemon_threads = True
@@ -56,13 +59,15 @@ class PersonaServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], persona: Persona, *, api_key: str | None = None,
                  model_name: str = "", max_tokens_cap: int = 2048, log: Any = sys.stderr,
-                 max_batch: int = 32) -> None:
+                 max_batch: int = 32, fast: bool = False) -> None:
         super().__init__(address, _Handler)
         self.engine: Engine | BatchEngine = persona.engine
         if max_batch > 1:
             loaded = persona.loaded
             self.engine = BatchEngine(loaded.model, loaded.end_of_turn_ids, max_batch=max_batch,
-                                      max_cache_len=persona.engine.capacity, vocab_size=persona.engine.vocab_size)
+                                      max_cache_len=persona.engine.capacity,
+                                      vocab_size=persona.engine.vocab_size, static=fast, compiled=fast)
+            self.engine.warmup()
         name = model_name or persona.label
         self.models = {name: ServedModel(name, persona)}
         if persona.can_disable_adapter:
@@ -91,6 +96,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: PersonaServer
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        # a stream is many small writes: without this, Nagle's algorithm holds each one back
+        # until the client acknowledges the last (tens of milliseconds per token)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         if self.server.log is not None:
@@ -294,16 +305,18 @@ def run_cli(args: Any) -> int:
     if not is_loopback(args.host) and not api_key:
         print(f"warning: serving on {args.host} without an API key: anyone who can reach this port can use it; "
               "set --api-key or PERSONA_STUDIO_API_KEY", file=sys.stderr)
-    # the compiled single-request step serves only the serialised path
-    fast = args.fast if args.max_batch == 1 or args.fast else False
+    from studio.train.base_model import resolve_device
+
+    fast = args.fast if args.fast is not None else resolve_device().type == "cuda"
+    # the compiled single-request engine serves only --max-batch 1; the batched one has its own
     persona = load_persona(ws, load_host().adapters, run=args.run, checkpoint=args.checkpoint, base=args.base,
-                           merge=args.merge, fast=fast)
+                           merge=args.merge, fast=fast and args.max_batch == 1)
     for note in persona.notes:
         print(f"note: {note}", file=sys.stderr)
     try:
         server = PersonaServer((args.host, args.port), persona, api_key=api_key, model_name=args.model_name,
                                max_tokens_cap=args.max_tokens_cap, log=None if args.quiet else sys.stderr,
-                               max_batch=args.max_batch)
+                               max_batch=args.max_batch, fast=fast)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
