@@ -9,6 +9,7 @@ import sys
 from studio.chat.session import load_persona
 from studio.context import EXIT_OK, Context, Subparsers
 from studio.serve.server import PersonaServer, is_loopback
+from studio.train.base_model import resolve_device
 
 
 def register(subparsers: Subparsers) -> None:
@@ -50,6 +51,12 @@ def register(subparsers: Subparsers) -> None:
         default=None,
         help="static KV cache + compiled decoding (default: on for CUDA)",
     )
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=32,
+        help="requests decoding together (continuous batching); 1 serialises them",
+    )
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(handler=serve)
 
@@ -57,6 +64,8 @@ def register(subparsers: Subparsers) -> None:
 def serve(ctx: Context) -> int:
     """``persona-studio serve WORKSPACE``: load the persona, bind, serve until Ctrl-C."""
     args = ctx.args
+    if args.max_batch < 1:
+        return ctx.error(f"--max-batch: expected 1 or more, got {args.max_batch}")
     ws = ctx.workspace()
     api_key = args.api_key or os.environ.get("PERSONA_STUDIO_API_KEY", "")
     if not is_loopback(args.host) and not api_key:
@@ -64,6 +73,7 @@ def serve(ctx: Context) -> int:
             f"serving on {args.host} without an API key: anyone who can reach this port can "
             "use it; set --api-key or PERSONA_STUDIO_API_KEY"
         )
+    fast = args.fast if args.fast is not None else resolve_device().type == "cuda"
     persona = load_persona(
         ws,
         ctx.host.adapters,
@@ -71,7 +81,8 @@ def serve(ctx: Context) -> int:
         checkpoint=args.checkpoint,
         base=args.base,
         merge=args.merge,
-        fast=args.fast,
+        # the compiled single-request engine serves only --max-batch 1; the batched one has its own
+        fast=fast and args.max_batch == 1,
     )
     for note in persona.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -83,6 +94,8 @@ def serve(ctx: Context) -> int:
             model_name=args.model_name,
             max_tokens_cap=args.max_tokens_cap,
             log=None if args.quiet else sys.stderr,
+            max_batch=args.max_batch,
+            fast=fast,
         )
     except OSError as exc:
         return ctx.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
