@@ -114,6 +114,9 @@ def score(labels: Labels, attributions: list, errors: list[str] | None = None) -
             ok = gold != "UNNAMED" and _right(pred, gold, labels.alias)
             counts["named_right"] += ok
         counts["right"] += ok
+        method = found[0].method.split("-")[0]
+        counts[f"m:{method}"] += 1
+        counts[f"m:{method}:right"] += ok
         if not ok and errors is not None:
             errors.append(f"{line}\t{start}\tgold {gold}\tparser {pred} ({found[0].method})\t{note}")
     return counts
@@ -131,6 +134,7 @@ def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--books", nargs="*", default=[], help="label file stems (default: all)")
     args.add_argument("--errors", action="store_true", help="list wrong rows (development books only)")
+    args.add_argument("--methods", action="store_true", help="right/quotes per rule (development books)")
     args.add_argument("--no-heldout", action="store_true", help="development books only")
     opts = args.parse_args()
     files = [(p, False) for p in sorted(LABELS.glob("*.tsv"))]
@@ -138,8 +142,8 @@ def main() -> None:
         files += [(p, True) for p in sorted((LABELS / "heldout").glob("*.tsv"))]
     if opts.books:
         files = [(p, h) for p, h in files if p.stem in opts.books]
-    if opts.errors and any(h for _, h in files):
-        raise SystemExit("--errors lists per-quote results; held-out books report totals only "
+    if (opts.errors or opts.methods) and any(h for _, h in files):
+        raise SystemExit("--errors and --methods list per-quote results; held-out books report totals only "
                          "(select development books with --books or pass --no-heldout)")
     warm = ProseDocument(read_source(_warmup_file()), {})  # dictionaries load once per process
     warm.run()
@@ -170,6 +174,10 @@ def main() -> None:
             total.update(counts)
             print(_row(name, counts, cpu))
         print(_row("all", total, None))
+        if opts.methods and not heldout:
+            methods = sorted(k[2:] for k in total if k.startswith("m:") and not k.endswith(":right"))
+            print("by method (right/quotes): " + ", ".join(
+                f"{m} {total[f'm:{m}:right']}/{total[f'm:{m}']}" for m in methods))
 
 
 def _warmup_file() -> Path:

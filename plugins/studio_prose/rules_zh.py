@@ -15,12 +15,18 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, group, person_tag
+
 PRONOUNS = {"我": "narrator", "她": "f", "他": "m"}
 _VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
 _SPEECH_INTRO = re.compile(
     r"(?:笑道|问道|说道|答道|叹道|喝道|冷笑|轻声|低声|柔声|沉声|笑|道|说|问|答|叹|喝|骂|喊|叫|唤|劝|泣|斥|嗔|啐|应|曰|想)"
-    r"[：:，,]?[ 　]*[“「]"
+    r"[：:∶﹕，,]?[ 　]*[“「『\"]"
 )
+_COLONS = "：:∶﹕"
+# “…”秀才说。 / “…，”他说，“…”: a short tag right after a closing mark
+_SPEECH_TAG = re.compile(r"[”」』\"][ 　]*([^，。！？!?,；;：:“”「」『』\"\n]{1,10}?)(?:笑道|问道|说道|答道|道|说|问|答|叹|喝|"
+                         r"骂|喊|叫|嚷)[，。,.！!？?]")
 _SENTENCE_SPLIT = re.compile(r"[。！？!?；;…\n]")
 _OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打"
                      "在于上住到起")
@@ -51,6 +57,7 @@ _FEMALE_TITLES = ("妃", "嫔", "后", "娘", "姐", "妹", "主", "贵人", "�
 _MALE_TITLES = ("王", "帝", "皇上", "爷", "公公", "太医", "大人", "哥", "弟", "公子", "老爷", "先生", "将军", "父",
                 "叔", "伯", "舅", "侍卫", "太监", "少爷", "相公", "大夫", "皇子", "阿哥", "道人", "和尚", "知县")
 _MAX_NAME = 4
+_NUMBER_FIRST = set("一二三四五六七八九十")
 
 
 def _cjk(ch: str) -> bool:
@@ -77,20 +84,38 @@ def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
     return f"(?:{source}){suffix}" if source else "(?!)"
 
 
+def _name_char(ch: str) -> bool:
+    return _cjk(ch) or "Ａ" <= ch <= "Ｚ" or ch in "·•."
+
+
+def _count_stems(piece: str, starts: Counter[str]) -> None:
+    piece = piece.lstrip(" 　")
+    for lead in ("只见", "但见", "却见", "忽见", "又见", "那", "这", "只听", "却说", "且说", "便", "却", "又", "只"):
+        if piece.startswith(lead) and len(piece) > len(lead) + 1:
+            piece = piece[len(lead):]
+            break
+    if len(piece) < 2 or not _name_char(piece[0]):
+        return
+    for size in range(2, _MAX_NAME + 1):
+        stem = piece[:size]
+        if len(stem) < size or not all(_name_char(ch) for ch in stem) or stem[-1] in "·•.":
+            continue
+        if stem[0] in _STOP_FIRST and not (stem[0] in _NUMBER_FIRST and gender_of_title(stem)):
+            continue  # 七斤嫂 / 三太太 are names; 三人 / 一个 are not
+        starts[stem] += 1
+
+
 def _candidates(text: str) -> Counter[str]:
-    """2- to 4-character starts of sentences and clauses that introduce a quote."""
+    """2- to 4-character starts of sentences and clauses that introduce a quote or tag one after it."""
     starts: Counter[str] = Counter()
     for match in _SPEECH_INTRO.finditer(text):
         begin = max(0, match.start() - 40)
         window = text[begin:match.start()]
         cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」：:，,")
         for piece in {window[cut + 1:].lstrip(" 　"), _sentence_start(window)}:
-            if len(piece) < 2 or not _cjk(piece[0]) or piece[0] in _STOP_FIRST:
-                continue
-            for size in range(2, _MAX_NAME + 1):
-                stem = piece[:size]
-                if len(stem) == size and all(_cjk(ch) for ch in stem):
-                    starts[stem] += 1
+            _count_stems(piece, starts)
+    for match in _SPEECH_TAG.finditer(text):
+        _count_stems(match.group(1), starts)
     return starts
 
 
@@ -111,7 +136,8 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             longest_extension[stem[:-1]] = count
     pool: set[str] = set()
     for stem, count in starts.items():
-        if count < min_count or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
+        need = max(1, min_count - 1) if person_tag(stem) else min_count
+        if count < need or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
             continue
         if len(stem) > 2 and stem[-1] in _VERBISH:
             continue
@@ -135,7 +161,7 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             marked[word] += 1
         if text[match.end():match.end() + 1] == "地":
             adverbial[word] += 1
-    names = {w for w in pool if gender_of_title(w) or (total[w] and marked[w] / total[w] >= 0.04
+    names = {w for w in pool if gender_of_title(w) or person_tag(w) or group(w) or (total[w] and marked[w] / total[w] >= 0.04
                                                          and adverbial[w] <= 0.01 * total[w])}
     names = {w for w in names if not any(w[:k] in names for k in range(2, len(w)))}
     names.update(name for name in given if name)
@@ -149,7 +175,7 @@ def _sentence_start(window: str) -> str:
 
 def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
     """A regex matching any name or pronoun (我/他/她, and plural 我们/他们/她们/大家), longest first."""
-    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS}))
+    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER}))
 
 
 def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> dict[str, str]:
@@ -205,7 +231,7 @@ def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str |
             continue
         if len(word) == 1 and before and _cjk(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
             continue  # 啐他道: a pronoun right after a verb is its object
-        if word in _PLURALS:
+        if word in _PLURALS or group(word):
             return "?", possessor
         return word, possessor
     return None, possessor
@@ -248,9 +274,11 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     lead = before.rstrip(" 　")
     if not lead:
         return None
-    colon = lead[-1] in "：:"
+    colon = lead[-1] in _COLONS
+    if lead[-1] in _VERB_FINAL:  # 道“…” with no mark between
+        lead, colon = lead + "：", True
     comma = lead[-1] in "，,"
-    core = lead.rstrip("：:，, 　")
+    core = lead.rstrip("：:∶﹕，, 　")
     if not core or not (colon or (comma and core[-1] in _VERB_FINAL)):
         return None
     sentence = _last_sentence(core)
@@ -279,7 +307,7 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
         if match is None or match.start() > 3:
             return None
     word = match.group()
-    return "?" if word in _PLURALS else word
+    return "?" if word in _PLURALS or group(word) else word
 
 
 def gender_of_title(name: str) -> str | None:

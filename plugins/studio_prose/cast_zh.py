@@ -1,0 +1,100 @@
+"""Provides the cast-level word knowledge of the Chinese rules: who can be a speaker at all.
+
+- ``simplified``: a one-to-one character map from Traditional to Simplified forms of the words the
+  rules read (說→说, 對→对, 們→们 …), so that one set of rules serves both scripts; offsets stay
+  the same, and names are shown as the text spells them;
+- ``person_tag``: jieba's part-of-speech dictionary (``nr`` person name, ``nrfg``/``nrt`` full and
+  transliterated names), loaded once per process on first use; it ships inside the jieba wheel;
+- group words (众人, 婆子们, 内中, 两人) never name one speaker; storyteller asides (看官, 列公,
+  说书的) are narration; bare roles (掌柜, 差人, 船家) name nobody unless the book's cast holds
+  exactly one person with that title (秀才 → 赵秀才 when 赵秀才 is the only one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+_PAIRS = (
+    "說说問问嘆叹歎叹罵骂喚唤勸劝應应語语聲声對对與与讓让請请見见聽听隨随帶带們们眾众兩两這这個个裡里裏里"
+    "麼么時时後后卻却還还邊边頭头臉脸淚泪開开過过將将從从為为於于並并纔才祇只進进轉转點点搖摇雖虽幾几"
+    "許许爺爷媽妈孃娘嬤嬷婦妇親亲師师長长員员會会輕轻則则聞闻罷罢畢毕歡欢氣气憐怜獃呆斷断總总著着給给"
+    "攙搀攔拦驚惊訝讶囑嘱咐咐嚷嚷嗎吗謂谓曉晓憑凭誰谁們们吶呐啊啊喲哟叫叫"
+)
+_T2S = str.maketrans({_PAIRS[i]: _PAIRS[i + 1] for i in range(0, len(_PAIRS), 2)})
+
+GROUP_WORDS = frozenset({
+    "众人", "大家", "众", "两人", "二人", "三人", "几人", "众位", "诸位", "二位", "两位", "内中", "婆子", "婆子们",
+    "家人", "众丫头", "丫头们", "丫鬟们", "两公子", "兄弟两个", "姊妹们", "姐妹们", "众姊妹", "众姐妹", "他两个",
+    "众人们", "众小厮", "小厮们", "众婆子", "众媳妇", "大众", "人人", "有人", "有的", "那人", "这人", "一人",
+    "旁人", "别人", "众官", "众客", "众僧",
+})
+STORYTELLER = frozenset({"看官", "列公", "说书的", "列位", "在下", "说书人", "作者"})
+_GROUP_SHAPE = re.compile(r"^(?:众|诸|两|二|三|几|各)|(?:们|等|众|辈)$")
+_PERSON_TAGS = {"nr", "nrfg", "nrt"}
+
+
+def simplified(text: str) -> str:
+    """``text`` with the Traditional characters the rules read mapped to Simplified (same length)."""
+    return text.translate(_T2S)
+
+
+def group(word: str) -> bool:
+    """True for words that stand for several people or for the storyteller (never one speaker)."""
+    return word in GROUP_WORDS or word in STORYTELLER or bool(_GROUP_SHAPE.search(word)) and len(word) <= 4
+
+
+@lru_cache(maxsize=1)
+def _tags() -> dict[str, str]:
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.posseg.dt.word_tag_tab
+
+
+def person_tag(word: str) -> str | None:
+    """jieba's tag for ``word`` (``nr`` …) when its dictionary lists it as a person's name."""
+    tag = _tags().get(word)
+    return tag if tag in _PERSON_TAGS else None
+
+
+def common_noun(word: str) -> bool:
+    """True when jieba's dictionary lists ``word`` as a common noun (掌柜, 差人, 秀才)."""
+    return _tags().get(word) == "n"
+
+
+def demonstrated(text: str, word: str) -> float:
+    """Share of ``word``'s mentions led by a demonstrative or a count (那掌柜, 一个差人): roles are,
+    names seldom are."""
+    total = text.count(word)
+    if not total:
+        return 0.0
+    led = len(re.findall(rf"(?:那|这|那个|这个|一个|那位|这位|个|位){re.escape(word)}", text))
+    return led / total
+
+
+def roles(names: set[str], text: str, titled: Callable[[str], str | None]) -> dict[str, str | None]:
+    """What bare roles and titles stand for in this book: a name, or None (nobody in particular).
+
+    A title (太太, 公子, 秀才) stands for the one cast member whose name ends with it (赵秀才), and
+    for nobody when several do (三公子 / 四公子). A role noun that the text leads with a
+    demonstrative (那掌柜, 一个差人) and that no cast name ends with is nobody in particular; a title
+    that no cast name ends with (老太太) is kept as the name of one person.
+    """
+    out: dict[str, str | None] = {}
+    for word in names:
+        if group(word):
+            out[word] = None
+            continue
+        longer = [n for n in names if n != word and n.endswith(word) and not group(n)]
+        if len(longer) == 1 and (titled(word) or common_noun(word)):
+            out[word] = longer[0]
+        elif len(longer) > 1 and (titled(word) or common_noun(word)):
+            out[word] = None
+        elif not titled(word) and common_noun(word) and not person_tag(word) and demonstrated(text, word) >= 0.08:
+            out[word] = None
+    return out
