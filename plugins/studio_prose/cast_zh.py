@@ -62,6 +62,11 @@ def person_tag(word: str) -> str | None:
     return tag if tag in _PERSON_TAGS else None
 
 
+def dictionary_tag(word: str) -> str | None:
+    """jieba's part-of-speech tag for ``word``; None for a word its dictionary does not hold."""
+    return _tags().get(word)
+
+
 def common_noun(word: str) -> bool:
     """True when jieba's dictionary lists ``word`` as a common noun (掌柜, 差人, 秀才)."""
     return _tags().get(word) == "n"

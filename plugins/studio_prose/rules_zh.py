@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, group, person_tag
+from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, dictionary_tag, group, person_tag
 
 PRONOUNS = {"我": "narrator", "她": "f", "他": "m"}
 _VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
@@ -161,11 +161,25 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             marked[word] += 1
         if text[match.end():match.end() + 1] == "地":
             adverbial[word] += 1
-    names = {w for w in pool if gender_of_title(w) or person_tag(w) or group(w) or (total[w] and marked[w] / total[w] >= 0.04
-                                                         and adverbial[w] <= 0.01 * total[w])}
+    names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
     names = {w for w in names if not any(w[:k] in names for k in range(2, len(w)))}
     names.update(name for name in given if name)
     return names
+
+
+def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:
+    """Whether a frequent speech-tag start is a person: a title, a name in jieba's dictionary, a
+    word jieba does not know (the book's own names: 浦墨卿, 阿Ｑ), or a noun found now and then
+    after an object marker (向X, 对X); adverbs (缓缓) and verb phrases (点头) are in the dictionary
+    with other tags, and manner words take 地."""
+    if gender_of_title(word) or person_tag(word) or group(word):
+        return True
+    if not total or adverbial > 0.01 * total:
+        return False
+    tag = dictionary_tag(word)
+    if tag is None:
+        return True
+    return tag in ("n", "nz", "ng") and marked / total >= 0.04
 
 
 def _sentence_start(window: str) -> str:
