@@ -21,6 +21,15 @@ _PAIRS = (
     "麼么時时後后卻却還还邊边頭头臉脸淚泪開开過过將将從从為为於于並并纔才祇只進进轉转點点搖摇雖虽幾几"
     "許许爺爷媽妈孃娘嬤嬷婦妇親亲師师長长員员會会輕轻則则聞闻罷罢畢毕歡欢氣气憐怜獃呆斷断總总著着給给"
     "攙搀攔拦驚惊訝讶囑嘱咐咐嚷嚷嗎吗謂谓曉晓憑凭誰谁們们吶呐啊啊喲哟叫叫"
+    "無无話话來来門门關关間间東东車车馬马紅红綠绿書书學学寫写讀读買买賣卖錢钱飯饭歲岁樣样覺觉處处實实現现發发經经義义動动當当體体萬万種种興兴樂乐愛爱電电寶宝貝贝兒儿爾尔須须爲为僅仅傳传鳳凤龍龙華华"
+    "張张陳陈劉刘鄧邓趙赵孫孙吳吴鄭郑馮冯蔣蒋韓韩楊杨謝谢鄒邹蕭萧盧卢賈贾樓楼閒闲閑闲認认識识讓让諸诸議议論论講讲記记該该誰谁調调談谈變变難难雜杂離离願愿顧顾頓顿題题類类風风飛飞餘余館馆髮发鬍胡鬧闹"
+    "鬥斗黃黄齊齐夠够夢梦奪夺寧宁專专尋寻導导層层幫帮廟庙廣广強强彈弹懷怀態态戰战戲戏據据擺摆擊击數数斷断暫暂條条極极標标機机權权殺杀漢汉濟济熱热爭争牽牵獨独環环產产畫画盡尽禮礼禍祸窮穷節节簡简紀纪"
+    "約约紙纸細细終终結结絕绝統统絲丝線线緊紧練练縣县繼继續续習习聯联職职膽胆腦脑臨临舊旧莊庄葉叶蓋盖藥药蘇苏號号蟲虫衛卫補补裝装觀观規规計计訴诉詞词試试詩诗誤误負负財财貨货貪贪貴贵費费資资賊贼賞赏"
+    "賢贤趕赶軍军較较輸输辦办農农遠远違违連连運运達达選选鄉乡醫医釋释針针鐘钟錯错閃闪閱阅陣阵陰阴陽阳際际險险雙双雞鸡靈灵順顺領领額额顏颜顯显飄飘飲饮飽饱養养驗验魚鱼鳥鸟麥麦黨党齡龄銀银兩两親亲愛爱"
+    "壞坏處处園园圍围國国圖图團团場场塊块壓压奮奋孃娘寬宽層层嵗岁廳厅彎弯徑径衝冲惡恶悶闷慣惯慶庆憂忧懶懒懸悬揮挥換换損损搶抢擔担擠挤擴扩攜携敗败敵敌斂敛於于昇升暈晕曆历棄弃極极槍枪歸归歷历殘残滅灭"
+    "滿满漸渐潔洁灑洒灣湾燈灯爐炉獄狱獲获瑪玛瓊琼甦苏畢毕疊叠瘋疯療疗盜盗盤盘睜睁碼码確确穩稳窗窗競竞筆笔範范糧粮緒绪罰罚羅罗聖圣聲声肅肃腳脚膚肤艱艰蘭兰虧亏蝦虾襪袜覆覆訪访設设許许證证譯译護护讚赞"
+    "豐丰貓猫賠赔購购贈赠跡迹蹤踪轉转辭辞遞递遲迟適适還还郵邮鎖锁鎮镇開开陸陆隊队隨随際际雖虽雲云靜静響响頂顶項项預预頭头飢饥騎骑驚惊髒脏鬆松麗丽點点齒齿龜龟壽寿邊边燒烧壺壶婦妇姪侄娛娱孫孙嬸婶媽妈"
+    "嫗妪奶奶爺爷姦奸"
 )
 _T2S = str.maketrans({_PAIRS[i]: _PAIRS[i + 1] for i in range(0, len(_PAIRS), 2)})
 
@@ -73,12 +82,12 @@ def common_noun(word: str) -> bool:
 
 
 def demonstrated(text: str, word: str) -> float:
-    """Share of ``word``'s mentions led by a demonstrative or a count (那掌柜, 一个差人): roles are,
-    names seldom are."""
+    """Share of ``word``'s mentions led by a demonstrative, a count or a possessor (那掌柜, 一个差人,
+    他母亲): roles and relations are, names seldom are."""
     total = text.count(word)
     if not total:
         return 0.0
-    led = len(re.findall(rf"(?:那|这|那个|这个|一个|那位|这位|个|位){re.escape(word)}", text))
+    led = len(re.findall(rf"(?:那|这|个|位|的|他|她|我|你|伊){re.escape(word)}", text))
     return led / total
 
 
@@ -100,6 +109,6 @@ def roles(names: set[str], text: str, titled: Callable[[str], str | None]) -> di
             out[word] = longer[0]
         elif len(longer) > 1 and (titled(word) or common_noun(word)):
             out[word] = None
-        elif not titled(word) and common_noun(word) and not person_tag(word) and demonstrated(text, word) >= 0.08:
-            out[word] = None
+        elif common_noun(word) and demonstrated(text, word) >= 0.08:
+            out[word] = None  # 那掌柜 / 他母亲: a role or a relation, someone different each time
     return out

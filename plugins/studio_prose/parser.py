@@ -220,6 +220,8 @@ class ProseDocument:
             if speaker is None and raw is not None and method != "unknown" and not method.endswith("-role"):
                 method = f"{method}-unresolved"
             confidence = CONFIDENCE.get(method, 0.0) if speaker is not None else 0.0
+            if raw in self.rules.PRONOUNS and raw != self.first_person:
+                confidence *= 0.6 if self.neutral_he else 0.9  # 他 for everyone: a guess among many
             guess = None
             if speaker is not None and confidence < NAMING_BAR:
                 guess, speaker = speaker, None
@@ -290,16 +292,12 @@ class ProseDocument:
         return None
 
     def _turn_taker(self) -> str | None:
+        """The other speaker of an exchange of two: the last three turns went A, B, A (each named)."""
         turns = self._state.turns
-        last = turns[-1]
-        if last is None:
+        if len(turns) < 3 or None in turns[-3:]:
             return None
-        for earlier in reversed(turns[:-1]):
-            if earlier is not None and earlier != last:
-                return earlier
-            if earlier is None:
-                return None
-        return None
+        a, b, c = turns[-3:]
+        return b if a == c and a != b else None
 
     def _resolve(self, raw: str | None) -> str | None:
         if raw is None or raw == "?":
