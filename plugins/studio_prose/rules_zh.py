@@ -177,9 +177,9 @@ def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:
     if not total or adverbial > 0.01 * total:
         return False
     tag = dictionary_tag(word)
-    if tag is None:
+    if tag is None or tag == "nz":  # unknown to the dictionary, or a proper noun
         return True
-    return tag in ("n", "nz", "ng") and marked / total >= 0.04
+    return tag in ("n", "ng") and marked / total >= 0.04
 
 
 def _sentence_start(window: str) -> str:
@@ -309,6 +309,9 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     text = after.lstrip(" 　")
     if not text:
         return None
+    far = _far_tag(text, pattern)
+    if far is not None:
+        return far
     stop = re.search(r"[，。！？!?,；;：:“「\n]", text)
     if stop is None or stop.start() > 16 or text[stop.start()] in "：:“「":
         return None
@@ -322,6 +325,25 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
             return None
     word = match.group()
     return "?" if word in _PLURALS or group(word) else word
+
+
+def _far_tag(text: str, pattern: re.Pattern[str]) -> str | None:
+    """``“…”阿Ｑ指着一个孩子，分辩说。``: a name opening the sentence after a quote, whose second
+    or third clause ends in a speech verb before the sentence ends."""
+    match = pattern.match(text)
+    if match is None or match.group() in _PLURALS:
+        return None
+    end = re.search(r"[。！？!?；;：:“「”」]", text)
+    sentence = text[: end.start() if end else 40][:40]
+    clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c]
+    if len(clauses) < 2 or len(clauses) > 3 or end is None or text[end.start()] not in "。！？!?":
+        return None
+    if not any(c.endswith(tuple(_VERB_FINAL)) or c.endswith(("说着", "笑着", "问着")) for c in clauses[1:]):
+        return None
+    if any(pattern.search(c) for c in clauses[1:]):
+        return None  # another person in the later clauses: 阿Ｑ看着王胡，王胡说
+    word = match.group()
+    return "?" if group(word) else word
 
 
 def gender_of_title(name: str) -> str | None:
