@@ -40,7 +40,7 @@ GROUP_WORDS = frozenset({
     "旁人", "别人", "众官", "众客", "众僧",
 })
 STORYTELLER = frozenset({"看官", "列公", "说书的", "列位", "在下", "说书人", "作者"})
-_GROUP_SHAPE = re.compile(r"^(?:众|诸|两|二|三|几|各)|(?:们|等|众|辈)$")
+_GROUP_SHAPE = re.compile(r"^(?:众|诸|各)|^[两二三四几]+[人位个]|(?:们|等|众|辈)$")  # not 三公子
 _PERSON_TAGS = {"nr", "nrfg", "nrt"}
 
 

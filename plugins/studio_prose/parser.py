@@ -129,7 +129,8 @@ class ProseDocument:
             extra = [cast_zh.simplified(n) for n in extra]
         # a short text says each name only a few times: learn from fewer sightings
         min_count = 1 if len(text) < 50_000 else 2 if len(text) < 500_000 else 3
-        joined = re.sub(r"(?<=\S)\n(?=\S)", "", text) if self.zh else text  # 九斤\n老太 wrapped
+        wrapped = self.zh and quotes.wrapped(text.split("\n", 4000)[:4000])
+        joined = re.sub(r"(?<=\S)\n(?=\S)", "", text) if wrapped else text  # 九斤\n老太 in a wrapped text
         self.names = self.rules.learn_names(joined, extra, min_count=min_count)
         if self.narrator:
             self.names.add(self.narrator)

@@ -132,7 +132,8 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     starts = _candidates(text)
     longest_extension: Counter[str] = Counter()
     for stem, count in starts.items():
-        if len(stem) > 2 and stem[-1] not in _VERBISH and count > longest_extension[stem[:-1]]:
+        if (len(stem) > 2 and stem[-1] not in _VERBISH and stem[-1] not in _BAD_LAST and stem[-1] not in _OBJECT_MARKERS
+                and count > longest_extension[stem[:-1]]):  # 林秋水对 is 林秋水 + 对, not a longer name
             longest_extension[stem[:-1]] = count
     pool: set[str] = set()
     for stem, count in starts.items():
