@@ -114,11 +114,14 @@ def score(labels: Labels, attributions: list, errors: list[str] | None = None) -
             ok = gold != "UNNAMED" and _right(pred, gold, labels.alias)
             counts["named_right"] += ok
         counts["right"] += ok
-        method = found[0].method.split("-")[0]
+        method = (found[0].rule or found[0].method).split("-")[0]
+        if found[0].raw in ("he", "she", "He", "She", "他", "她"):
+            method += "+pronoun"
         counts[f"m:{method}"] += 1
         counts[f"m:{method}:right"] += ok
         if not ok and errors is not None:
-            errors.append(f"{line}\t{start}\tgold {gold}\tparser {pred} ({found[0].method})\t{note}")
+            how = found[0].rule or found[0].method
+            errors.append(f"{line}\t{start}\tgold {gold}\tparser {pred} ({how}, guess {found[0].guess})\t{note}")
     return counts
 
 

@@ -35,7 +35,7 @@ _SNIFF_CHARS = 80_000
 _MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
-CONFIDENCE = {"before": 0.9, "after": 0.9, "split": 0.9, "continue": 0.75, "turn": 0.6, "action": 0.65, "action-far": 0.3,
+CONFIDENCE = {"before": 0.9, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "action": 0.7, "action-far": 0.3,
               "zero": 0.3, "unknown": 0.0}
 NAMING_BAR = 0.6
 
@@ -50,6 +50,7 @@ class Attribution:
     raw: str | None = None
     confidence: float = 0.0
     guess: str | None = None  # the rule's speaker when too unsure to name (confidence below the bar)
+    rule: str = ""  # the rule that answered, also when too unsure to name (``method`` is then unknown)
 
 
 @dataclass
@@ -149,6 +150,7 @@ class ProseDocument:
         self._chapter = "front"
         self._breaks = 0
         self._seen: dict[str, int] = {}
+        self._pronoun_sure = False
 
     # -- the pass --------------------------------------------------------------------------
 
@@ -223,16 +225,18 @@ class ProseDocument:
                 method = f"{method}-unresolved"
             confidence = CONFIDENCE.get(method, 0.0) if speaker is not None else 0.0
             if raw in self.rules.PRONOUNS and raw != self.first_person:
-                confidence *= 0.6 if self.neutral_he else 0.9  # 他 for everyone: a guess among many
-            guess = None
+                # she → the woman of this paragraph or exchange; 他 for everyone, or a person of
+                # unknown gender, or one from further back, is a guess among many
+                confidence *= 0.9 if self._pronoun_sure else 0.6
+            guess, rule = None, method
             if speaker is not None and confidence < NAMING_BAR:
-                guess, speaker = speaker, None
+                guess, speaker, method = speaker, None, "unknown"
             utt = Utterance(self.display.get(speaker, speaker) if speaker else None,
                             _flatten(seg.text, self.style.lang).strip(), "dialogue", self._scene, self.file,
                             para.line_at(seg.start))
             self.utterances.append(utt)
             self.attributions.append(Attribution(utt, index, method, raw, confidence,
-                                                 self.display.get(guess, guess) if guess else None))
+                                                 self.display.get(guess, guess) if guess else None, rule))
             if speaker:
                 in_paragraph = speaker
                 self._remember(speaker)
@@ -275,9 +279,9 @@ class ProseDocument:
                 close = before.strip(" 　。.!！?？") == sentence.strip(" 　。.!！?？") and len(sentence) <= (24 if self.zh else 90)
                 return who, "action" if close and sentence.lstrip(" 　").startswith(who) else "action-far"
         if starts and index - state.last_dialogue_paragraph <= 2 and state.turns:
-            other = self._turn_taker()
+            other, how = self._turn_taker(index - state.last_dialogue_paragraph == 1)
             if other is not None:
-                return other, "turn"
+                return other, how
         return None, "unknown"
 
     def _nearest(self, sentence: str) -> str | None:
@@ -295,13 +299,19 @@ class ProseDocument:
                 return who
         return None
 
-    def _turn_taker(self) -> str | None:
-        """The other speaker of an exchange of two: the last three turns went A, B, A (each named)."""
+    def _turn_taker(self, adjacent: bool) -> tuple[str | None, str]:
+        """The other speaker of an exchange of two: the last three turns went A, B, A (``turn``), or
+        the last two went B, A in the paragraphs right before (``turn-pair``, less sure)."""
         turns = self._state.turns
-        if len(turns) < 3 or None in turns[-3:]:
-            return None
-        a, b, c = turns[-3:]
-        return b if a == c and a != b else None
+        if len({t for t in turns[-4:] if t}) != 2:
+            return None, "unknown"  # three or more people talk: who answers is anyone's guess
+        if len(turns) >= 3 and None not in turns[-3:]:
+            a, b, c = turns[-3:]
+            if a == c and a != b:
+                return b, "turn"
+        if adjacent and len(turns) >= 2 and None not in turns[-2:] and turns[-2] != turns[-1]:
+            return turns[-2], "turn-pair"
+        return None, "unknown"
 
     def _resolve(self, raw: str | None) -> str | None:
         if raw is None or raw == "?":
@@ -316,24 +326,30 @@ class ProseDocument:
         narrator = self.narrator or self.first_person
         state = self._state
         partners = [s for s in reversed(state.turns[-4:]) if s]
+        self._pronoun_sure = False
         for pool in (reversed(self._para_mentions), partners, reversed(state.recent[-8:])):
             found = self._pick(pool, gender, narrator)
             if found is not None:
+                if self._para_mentions and found == self._para_mentions[-1] and gender:
+                    self._pronoun_sure = True  # 玄凌走来…，他却笑道: the person just named
                 return found
         return None
 
     def _pick(self, pool: Any, gender: str, narrator: str) -> str | None:
-        """The first name of ``pool`` of ``gender`` (or, failing that, of unknown gender)."""
-        unknown = None
+        """The first name of ``pool`` of ``gender`` (or, failing that, of unknown gender); sets
+        ``_pronoun_sure`` when the gender matches or the name is the only one it could be."""
+        unknown: list[str] = []
         for name in pool:
             if name == narrator or name in self.rules.PRONOUNS:
                 continue
             known = self.genders.get(name) or self.rules.gender_of_title(name)
             if not gender or known == gender:
+                self._pronoun_sure = bool(gender)
                 return name
-            if known is None and unknown is None:
-                unknown = name
-        return unknown
+            if known is None and name not in unknown:
+                unknown.append(name)
+        self._pronoun_sure = bool(gender) and len(unknown) == 1
+        return unknown[0] if unknown else None
 
     def _remember(self, name: str) -> None:
         recent = self._state.recent
