@@ -20,7 +20,7 @@ _PAIRS = (
     "說说問问嘆叹歎叹罵骂喚唤勸劝應应語语聲声對对與与讓让請请見见聽听隨随帶带們们眾众兩两這这個个裡里裏里"
     "麼么時时後后卻却還还邊边頭头臉脸淚泪開开過过將将從从為为於于並并纔才祇只進进轉转點点搖摇雖虽幾几"
     "許许爺爷媽妈孃娘嬤嬷婦妇親亲師师長长員员會会輕轻則则聞闻罷罢畢毕歡欢氣气憐怜獃呆斷断總总著着給给"
-    "攙搀攔拦驚惊訝讶囑嘱咐咐嚷嚷嗎吗謂谓曉晓憑凭誰谁們们吶呐啊啊喲哟叫叫"
+    "烏乌攙搀攔拦驚惊訝讶囑嘱咐咐嚷嚷嗎吗謂谓曉晓憑凭誰谁們们吶呐啊啊喲哟叫叫"
     "無无話话來来門门關关間间東东車车馬马紅红綠绿書书學学寫写讀读買买賣卖錢钱飯饭歲岁樣样覺觉處处實实現现發发經经義义動动當当體体萬万種种興兴樂乐愛爱電电寶宝貝贝兒儿爾尔須须爲为僅仅傳传鳳凤龍龙華华"
     "張张陳陈劉刘鄧邓趙赵孫孙吳吴鄭郑馮冯蔣蒋韓韩楊杨謝谢鄒邹蕭萧盧卢賈贾樓楼閒闲閑闲認认識识讓让諸诸議议論论講讲記记該该誰谁調调談谈變变難难雜杂離离願愿顧顾頓顿題题類类風风飛飞餘余館馆髮发鬍胡鬧闹"
     "鬥斗黃黄齊齐夠够夢梦奪夺寧宁專专尋寻導导層层幫帮廟庙廣广強强彈弹懷怀態态戰战戲戏據据擺摆擊击數数斷断暫暂條条極极標标機机權权殺杀漢汉濟济熱热爭争牽牵獨独環环產产畫画盡尽禮礼禍祸窮穷節节簡简紀纪"
@@ -38,6 +38,14 @@ GROUP_WORDS = frozenset({
     "家人", "众丫头", "丫头们", "丫鬟们", "两公子", "兄弟两个", "姊妹们", "姐妹们", "众姊妹", "众姐妹", "他两个",
     "众人们", "众小厮", "小厮们", "众婆子", "众媳妇", "大众", "人人", "有人", "有的", "那人", "这人", "一人",
     "旁人", "别人", "众官", "众客", "众僧",
+})
+# occupations and descriptions that name nobody in particular (a book has many 船家 and 老者)
+ROLE_WORDS = frozenset({
+    "船家", "店家", "店主人", "店小二", "小二", "掌柜", "掌柜的", "伙计", "差人", "衙役", "门子", "门上人", "家丁",
+    "小厮", "丫头", "丫鬟", "媳妇", "和尚", "老和尚", "道士", "尼姑", "女尼", "虔婆", "乌龟", "走堂的", "堂倌", "轿夫",
+    "车夫", "船夫", "长随", "书办", "县官", "医生", "郎中", "老者", "老人", "少年", "妇人", "女子", "婆婆", "老太",
+    "老头", "老头子", "孩子", "小孩", "汉子", "大汉", "客人", "僧官", "女先", "女先儿", "地保", "丈人", "那人",
+    "来人", "门公", "看门的", "老妪", "老婆子", "兵丁", "官兵", "太监", "宫女", "侍卫", "奴才", "奴婢", "仆人",
 })
 STORYTELLER = frozenset({"看官", "列公", "说书的", "列位", "在下", "说书人", "作者"})
 _GROUP_SHAPE = re.compile(r"^(?:众|诸|各)|^[两二三四几]+[人位个]|(?:们|等|众|辈)$")  # not 三公子
@@ -100,15 +108,17 @@ def roles(names: set[str], text: str, titled: Callable[[str], str | None]) -> di
     that no cast name ends with (老太太) is kept as the name of one person.
     """
     out: dict[str, str | None] = {}
-    for word in names:
+    for word in names | ROLE_WORDS:
         if group(word):
             out[word] = None
             continue
-        longer = [n for n in names if n != word and n.endswith(word) and not group(n)]
-        if len(longer) == 1 and (titled(word) or common_noun(word)):
-            out[word] = longer[0]
-        elif len(longer) > 1 and (titled(word) or common_noun(word)):
+        longer = sorted((n for n in names if n != word and n.endswith(word) and not group(n) and n not in ROLE_WORDS),
+                        key=text.count, reverse=True)
+        title = bool(titled(word) or common_noun(word) or word in ROLE_WORDS)
+        if longer and title and text.count(longer[0]) >= 0.85 * sum(text.count(n) for n in longer):
+            out[word] = longer[0]  # 公子 → 安公子, who bears that title 9 times in 10
+        elif longer and title:
             out[word] = None
-        elif common_noun(word) and demonstrated(text, word) >= 0.08:
+        elif word in ROLE_WORDS or common_noun(word) and demonstrated(text, word) >= 0.08:
             out[word] = None  # 那掌柜 / 他母亲: a role or a relation, someone different each time
     return out

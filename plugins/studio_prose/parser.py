@@ -35,7 +35,7 @@ _SNIFF_CHARS = 80_000
 _MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
-CONFIDENCE = {"before": 0.9, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "action": 0.7, "action-far": 0.3,
+CONFIDENCE = {"before": 0.9, "before-new": 0.75, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "action": 0.7, "action-far": 0.3,
               "zero": 0.3, "unknown": 0.0}
 NAMING_BAR = 0.6
 

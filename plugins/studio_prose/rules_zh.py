@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, dictionary_tag, group, person_tag
+from studio_prose.cast_zh import GROUP_WORDS, ROLE_WORDS, STORYTELLER, dictionary_tag, group, person_tag
 
 PRONOUNS = {"我": "narrator", "她": "f", "他": "m"}
 _VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
@@ -32,8 +32,8 @@ _OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望�
                      "在于上住到起")
 _BEFORE_SUBJECT_PRONOUN = set("忽然便就却才又也这那时后此但而只正且倒竟遂乃即终仍还都已再先")
 _SUBJECT_AFTER_SEE = ("只见", "但见", "却见", "忽见", "又见", "就见", "便见", "只听", "但听", "忽听", "却听", "又听",
-                      "便听", "就听", "正见", "只听得", "听得")
-_STOP_FIRST = set("我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
+                      "便听", "就听", "正见", "只听得", "听得", "因听", "忽听得", "又听得")
+_STOP_FIRST = set("句我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
                   "心口手脸眼头声话有没是然但可而虽此忽突随连急赶轻微淡低含半良许片几何怎什么些每各其并及或"
                   "些个两三四五六七八九十上下中前后里外左右大小多少好很最更太真实仍依终竟")
 _STOP_WORDS = {"小主", "娘娘", "姑娘", "公公", "大人", "奴婢", "奴才", "臣妾", "嫔妾", "本宫", "哀家", "朕", "众人",
@@ -96,6 +96,9 @@ def _count_stems(piece: str, starts: Counter[str]) -> None:
             break
     if len(piece) < 2 or not _name_char(piece[0]):
         return
+    wife = re.match(r"[\u4e00-\u9fff]{1,3}家的", piece)
+    if wife:  # 周瑞家的: the wife of 周瑞, a name of its own
+        starts[wife.group()] += 1
     for size in range(2, _MAX_NAME + 1):
         stem = piece[:size]
         if len(stem) < size or not all(_name_char(ch) for ch in stem) or stem[-1] in "·•.":
@@ -137,6 +140,9 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             longest_extension[stem[:-1]] = count
     pool: set[str] = set()
     for stem, count in starts.items():
+        if stem.endswith("家的") and count >= min_count:
+            pool.add(stem)
+            continue
         need = max(1, min_count - 1) if person_tag(stem) else min_count
         if count < need or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
             continue
@@ -190,7 +196,7 @@ def _sentence_start(window: str) -> str:
 
 def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
     """A regex matching any name or pronoun (我/他/她, and plural 我们/他们/她们/大家), longest first."""
-    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER}))
+    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER, *ROLE_WORDS}))
 
 
 def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> dict[str, str]:
@@ -302,7 +308,32 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     who = nearest_subject(sentence, pattern)
     if who is not None:
         return who, "before"
+    fresh = _bare_subject(sentence)
+    if fresh is not None:
+        return fresh, "before-new"
     return None, "zero"
+
+
+_BARE = re.compile(r"^(?:只见|却见|又见|那|这|因|便)?(?P<who>[\u4e00-\u9fffＡ-Ｚ]{2,4}?)"
+                   r"(?:又|便|就|也|忙|连忙|因|都|亦|遂|乃|才|却|只)?(?:冷笑道|笑道|问道|说道|答道|叹道|喝道|叫道|"
+                   r"嚷道|哭道|道|说|问|答|曰)$")
+
+
+def _bare_subject(sentence: str) -> str | None:
+    """``扈姑道`` with 扈姑 not (yet) in the cast: a name-shaped word right before the verb, which
+    the dictionary does not know as another kind of word."""
+    match = _BARE.match(sentence.strip(" 　"))
+    if match is None:
+        return None
+    who = match.group("who")
+    if any(ch in "里的上中下前后边头外内" for ch in who[1:]):
+        return None  # 饭店里人: a place and its people
+    if who[0] in _STOP_FIRST or who in _NOT_NAMES or who in _MANNER or who[-1] in _BAD_LAST or group(who):
+        return None
+    tag = dictionary_tag(who)
+    if tag not in (None, "nr", "nrfg", "nrt", "nz") and not gender_of_title(who):
+        return None
+    return who
 
 
 def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
