@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.corpus.encoding import read_source
+from studio_prose import cast_zh
 from studio_prose.parser import ProseDocument
 
 LABELS = Path(__file__).resolve().parent / "labels"
@@ -150,6 +151,7 @@ def main() -> None:
                          "(select development books with --books or pass --no-heldout)")
     warm = ProseDocument(read_source(_warmup_file()), {})  # dictionaries load once per process
     warm.run()
+    cast_zh.first_word("王胡说")
     header = f"{'book':<22} {'quotes':>6} {'named':>6} {'prec':>5} {'acc':>5} {'unmatched':>9} {'cpu s/MB':>9}"
     parts: dict[bool, list[tuple[str, Counter[str], float]]] = {False: [], True: []}
     for path, heldout in files:
@@ -187,7 +189,7 @@ def _warmup_file() -> Path:
     import tempfile
 
     path = Path(tempfile.gettempdir()) / "prose_accuracy_warmup.txt"
-    path.write_text("第一回\n他笑道：“你来了。”她说：“来了。”\n", encoding="utf-8")
+    path.write_text("第一回\n他笑道：“你来了。”她说：“来了。”\n“好。”王胡轻蔑地说。\n", encoding="utf-8")
     return path
 
 

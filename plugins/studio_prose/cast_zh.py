@@ -79,6 +79,24 @@ def person_tag(word: str) -> str | None:
     return tag if tag in _PERSON_TAGS else None
 
 
+@lru_cache(maxsize=1)
+def _tokenizer():  # noqa: ANN202 - jieba's Tokenizer
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba.dt
+
+
+def first_word(clause: str) -> str | None:
+    """The first word of ``clause`` as jieba segments it (its HMM finds names it does not list)."""
+    for word in _tokenizer().cut(clause, HMM=True):
+        return word
+    return None
+
+
 def dictionary_tag(word: str) -> str | None:
     """jieba's part-of-speech tag for ``word``; None for a word its dictionary does not hold."""
     return _tags().get(word)

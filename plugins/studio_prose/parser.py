@@ -35,7 +35,7 @@ _SNIFF_CHARS = 80_000
 _MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
-CONFIDENCE = {"before": 0.9, "before-new": 0.75, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "action": 0.7, "action-far": 0.3,
+CONFIDENCE = {"before": 0.9, "before-new": 0.75, "after-new": 0.75, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "action": 0.7, "action-far": 0.3,
               "zero": 0.3, "unknown": 0.0}
 NAMING_BAR = 0.6
 
@@ -151,6 +151,8 @@ class ProseDocument:
         self._breaks = 0
         self._seen: dict[str, int] = {}
         self._pronoun_sure = False
+        self._intro_above = ""  # narration ending the last paragraph with a colon
+        self._intro_index = -1
 
     # -- the pass --------------------------------------------------------------------------
 
@@ -215,9 +217,13 @@ class ProseDocument:
             prev = items[position - 1][1] if position and items[position - 1][0] == "text" else None
             nxt = items[position + 1][1] if position + 1 < len(items) and items[position + 1][0] == "text" else None
             before = _flatten(view[prev.start:prev.end], self.style.lang) if prev else ""
+            if position == 0 and starts_with_quote and self._intro_above and index == self._intro_index + 1:
+                before = self._intro_above  # 九斤老太…说：⏎“…”: the introduction ends the paragraph above
             after = _flatten(view[nxt.start:nxt.end], self.style.lang) if nxt else ""
             raw, method = self._attribute(before, after, in_paragraph, position == 0 and starts_with_quote, index)
             speaker = self._resolve(raw)
+            if raw and method == "after" and self.zh and raw not in self.names and raw not in self.rules.PRONOUNS:
+                method = "after-new"  # a name first seen in this tag
             if speaker is not None and speaker in self.roles:
                 speaker = self.roles[speaker]
                 method = method if speaker is not None else f"{method}-role"
@@ -244,6 +250,10 @@ class ProseDocument:
             if not seg.closed:
                 self.warnings.append(ParseWarning(self.file, para.line_at(seg.start),
                                                   "quote not closed in its paragraph; taken to run to the paragraph end"))
+        last = items[-1] if items else None
+        tail = _flatten(view[last[1].start:last[1].end], self.style.lang).rstrip() if last and last[0] == "text" else ""
+        self._intro_above = tail if tail.endswith(tuple("：:∶﹕")) else ""
+        self._intro_index = index
         state.open_speaker = in_paragraph if items and items[-1][0] == "quote" and not items[-1][1].closed else None
         if had_speech:
             if index - state.last_dialogue_paragraph > 3:

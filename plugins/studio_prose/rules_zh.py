@@ -15,9 +15,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from studio_prose.cast_zh import GROUP_WORDS, ROLE_WORDS, STORYTELLER, dictionary_tag, group, person_tag
+from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, dictionary_tag, first_word, group, person_tag
 
-PRONOUNS = {"我": "narrator", "她": "f", "他": "m"}
+PRONOUNS = {"我": "narrator", "她": "f", "他": "m", "伊": "f"}  # 伊: she, in early modern prose
 _VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
 _SPEECH_INTRO = re.compile(
     r"(?:笑道|问道|说道|答道|叹道|喝道|冷笑|轻声|低声|柔声|沉声|笑|道|说|问|答|叹|喝|骂|喊|叫|唤|劝|泣|斥|嗔|啐|应|曰|想)"
@@ -50,7 +50,7 @@ _MANNER = {"怜惜", "无奈", "关切", "沉稳", "惊喜", "亲切", "呵斥",
            "沉静", "轻快", "爽朗", "不安", "焦急", "着急", "担忧", "忧心", "伤感", "悲伤", "哽咽", "黯然", "怅然",
            "温言", "柔声", "厉声", "低声", "轻声", "高声", "大声", "朗声", "沉声", "冷笑", "微笑", "苦笑", "含笑"}
 _OBJECT_MARKERS = set("向对和与跟同给把朝替陪随见叫唤请问让令被")
-_PLURALS = {"我们", "我們", "他们", "他們", "她们", "她們", "大家"}
+_PLURALS = {"我们", "我們", "他们", "他們", "她们", "她們", "伊们", "大家"}
 _FEMALE_TITLES = ("妃", "嫔", "后", "娘", "姐", "妹", "主", "贵人", "常在", "答应", "嬷嬷", "嬷", "姑", "女", "婢", "夫人",
                   "昭仪", "芳仪", "淑仪", "德仪", "婕妤", "容华", "良媛", "才人", "采女", "美人", "娘子", "姥姥",
                   "太太", "奶奶", "姨", "嫂", "妈", "母", "婆", "小姐", "格格", "公主", "宫人", "丫头", "丫鬟")
@@ -196,7 +196,7 @@ def _sentence_start(window: str) -> str:
 
 def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
     """A regex matching any name or pronoun (我/他/她, and plural 我们/他们/她们/大家), longest first."""
-    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER, *ROLE_WORDS}))
+    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER}))
 
 
 def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> dict[str, str]:
@@ -228,7 +228,7 @@ def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> 
 def gendered_pronouns(text: str) -> bool:
     """True when the text tells 她 from 他 (modern prose; classical texts use 他 for both)."""
     sample = text[:300_000]
-    he, she = sample.count("他"), sample.count("她")
+    he, she = sample.count("他"), sample.count("她") + sample.count("伊")
     return she >= 0.1 * max(he, 1)
 
 
@@ -325,15 +325,7 @@ def _bare_subject(sentence: str) -> str | None:
     match = _BARE.match(sentence.strip(" 　"))
     if match is None:
         return None
-    who = match.group("who")
-    if any(ch in "里的上中下前后边头外内" for ch in who[1:]):
-        return None  # 饭店里人: a place and its people
-    if who[0] in _STOP_FIRST or who in _NOT_NAMES or who in _MANNER or who[-1] in _BAD_LAST or group(who):
-        return None
-    tag = dictionary_tag(who)
-    if tag not in (None, "nr", "nrfg", "nrt", "nz") and not gender_of_title(who):
-        return None
-    return who
+    return _name_shaped(match.group("who"))
 
 
 def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
@@ -354,9 +346,30 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     if match is None:
         match = pattern.search(clause)
         if match is None or match.start() > 3:
-            return None
+            return _fresh_name(clause)
     word = match.group()
     return "?" if word in _PLURALS or group(word) else word
+
+
+def _fresh_name(clause: str) -> str | None:
+    """The first word of a speech tag, when it has a person's shape (王胡 in ``王胡轻蔑的抬起眼来说``)."""
+    who = first_word(clause)
+    if who is None or not 2 <= len(who) <= 4 or len(who) == len(clause):
+        return None
+    return _name_shaped(who)
+
+
+def _name_shaped(who: str) -> str | None:
+    if not all(_name_char(ch) for ch in who) or any(ch in "里的上中下前后边头外内" for ch in who[1:]):
+        return None  # 饭店里人: a place and its people
+    if who[0] in _STOP_FIRST and not (who[0] in _NUMBER_FIRST and gender_of_title(who)):
+        return None
+    if who in _NOT_NAMES or who in _MANNER or who[-1] in _BAD_LAST or group(who):
+        return None
+    tag = dictionary_tag(who)
+    if tag not in (None, "nr", "nrfg", "nrt", "nz") and not gender_of_title(who):
+        return None
+    return who
 
 
 def _far_tag(text: str, pattern: re.Pattern[str]) -> str | None:
