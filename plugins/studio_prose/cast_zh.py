@@ -41,7 +41,7 @@ GROUP_WORDS = frozenset({
 })
 # occupations and descriptions that name nobody in particular (a book has many 船家 and 老者)
 ROLE_WORDS = frozenset({
-    "船家", "店家", "店主人", "店小二", "小二", "掌柜", "掌柜的", "伙计", "差人", "衙役", "门子", "门上人", "家丁",
+    "船家", "店家", "走堂", "走堂的", "店主人", "店小二", "小二", "掌柜", "掌柜的", "伙计", "差人", "衙役", "门子", "门上人", "家丁",
     "小厮", "丫头", "丫鬟", "媳妇", "和尚", "老和尚", "道士", "尼姑", "女尼", "虔婆", "乌龟", "走堂的", "堂倌", "轿夫",
     "车夫", "船夫", "长随", "书办", "县官", "医生", "郎中", "老者", "老人", "少年", "妇人", "女子", "婆婆", "老太",
     "老头", "老头子", "孩子", "小孩", "汉子", "大汉", "客人", "僧官", "女先", "女先儿", "地保", "丈人", "那人",
@@ -120,23 +120,30 @@ def demonstrated(text: str, word: str) -> float:
 def roles(names: set[str], text: str, titled: Callable[[str], str | None]) -> dict[str, str | None]:
     """What bare roles and titles stand for in this book: a name, or None (nobody in particular).
 
-    A title (太太, 公子, 秀才) stands for the one cast member whose name ends with it (赵秀才), and
-    for nobody when several do (三公子 / 四公子). A role noun that the text leads with a
-    demonstrative (那掌柜, 一个差人) and that no cast name ends with is nobody in particular; a title
-    that no cast name ends with (老太太) is kept as the name of one person.
+    A title (太太, 公子, 秀才) stands for the cast member whose name ends with it (赵秀才) when that
+    one bears it nine times in ten, and for nobody when several share it (三公子 / 四公子). A role
+    (船家, 老者) or a common noun the text leads with a demonstrative or a possessor (那掌柜,
+    他母亲) is nobody in particular; a title no cast name ends with (老太太) is one person's name.
     """
     out: dict[str, str | None] = {}
     for word in names | ROLE_WORDS:
-        if group(word):
-            out[word] = None
-            continue
-        longer = sorted((n for n in names if n != word and n.endswith(word) and not group(n) and n not in ROLE_WORDS),
-                        key=text.count, reverse=True)
-        title = bool(titled(word) or common_noun(word) or word in ROLE_WORDS)
-        if longer and title and text.count(longer[0]) >= 0.85 * sum(text.count(n) for n in longer):
-            out[word] = longer[0]  # 公子 → 安公子, who bears that title 9 times in 10
-        elif longer and title:
-            out[word] = None
-        elif word in ROLE_WORDS or common_noun(word) and demonstrated(text, word) >= 0.08:
-            out[word] = None  # 那掌柜 / 他母亲: a role or a relation, someone different each time
+        known, meaning = role(word, names, text, titled)
+        if known:
+            out[word] = meaning
     return out
+
+
+def role(word: str, names: set[str], text: str, titled: Callable[[str], str | None]) -> tuple[bool, str | None]:
+    """``(True, name or None)`` when ``word`` is a group, role or title (see :func:`roles`)."""
+    if group(word):
+        return True, None
+    longer = sorted((n for n in names if n != word and n.endswith(word) and not group(n) and n not in ROLE_WORDS),
+                    key=text.count, reverse=True)
+    title = bool(titled(word) or common_noun(word) or word in ROLE_WORDS)
+    if longer and title and text.count(longer[0]) >= 0.85 * sum(text.count(n) for n in longer):
+        return True, longer[0]  # 公子 → 安公子, who bears that title 9 times in 10
+    if longer and title:
+        return True, None
+    if word in ROLE_WORDS or common_noun(word) and demonstrated(text, word) >= 0.08:
+        return True, None  # 那掌柜 / 他母亲: a role or a relation, someone different each time
+    return False, None

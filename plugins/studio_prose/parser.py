@@ -137,6 +137,7 @@ class ProseDocument:
             self.names.add(self.narrator)
         self.pattern = self.rules.mention_pattern(self.names)
         self.genders = self.rules.infer_genders(text, self.pattern, self.names)
+        self._view = text
         self.roles = cast_zh.roles(self.names, text, rules_zh.gender_of_title) if self.zh else {}
         self.display = _spellings(source.text, text, self.pattern) if self.zh and text != source.text else {}
         self.neutral_he = self.style.lang == "zh" and not rules_zh.gendered_pronouns(text)
@@ -224,6 +225,10 @@ class ProseDocument:
             speaker = self._resolve(raw)
             if raw and method == "after" and self.zh and raw not in self.names and raw not in self.rules.PRONOUNS:
                 method = "after-new"  # a name first seen in this tag
+            if method.endswith("-new") and raw and raw not in self.roles:
+                known, meaning = cast_zh.role(raw, self.names, self._view, rules_zh.gender_of_title)
+                if known:
+                    self.roles[raw] = meaning
             if speaker is not None and speaker in self.roles:
                 speaker = self.roles[speaker]
                 method = method if speaker is not None else f"{method}-role"

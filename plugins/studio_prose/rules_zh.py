@@ -156,7 +156,7 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
         if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
             continue  # 眉庄手 is 眉庄 + a word
         pool.add(stem)
-    pool = {w for w in pool if not any(w[:k] in pool for k in range(2, len(w)))}  # 眉庄向槿 is 眉庄 + …
+    pool = {w for w in pool if w.endswith("家的") or not any(w[:k] in pool for k in range(2, len(w)))}  # 眉庄向槿 is 眉庄 + …
     total: Counter[str] = Counter()
     marked: Counter[str] = Counter()
     adverbial: Counter[str] = Counter()  # 无奈地: a manner word, not a name
@@ -169,7 +169,7 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
         if text[match.end():match.end() + 1] == "地":
             adverbial[word] += 1
     names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
-    names = {w for w in names if not any(w[:k] in names for k in range(2, len(w)))}
+    names = {w for w in names if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))}
     names.update(name for name in given if name)
     return names
 
