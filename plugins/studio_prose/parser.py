@@ -158,7 +158,14 @@ class ProseDocument:
     # -- the pass --------------------------------------------------------------------------
 
     def run(self) -> None:
-        for kind, para in quotes.paragraphs(self.source.text):
+        paragraphs = quotes.paragraphs(self.source.text)
+        front = _front_matter(paragraphs)
+        for position, (kind, para) in enumerate(paragraphs):
+            if position < front:  # a preface or contents: narration, never a scene of speech
+                if kind != "break":
+                    self.utterances.append(Utterance(None, _flatten(para.text, self.style.lang).strip(), "narration",
+                                                     "front", self.file, para.line))
+                continue
             if kind == "chapter":
                 self._new_chapter(para)
                 continue
@@ -383,6 +390,19 @@ class ProseDocument:
                 continue
             self._remember(word)
             self._para_mentions.append(word)
+
+
+def _front_matter(paragraphs: list[tuple[str, quotes.Paragraph]]) -> int:
+    """How many paragraphs come before the first chapter heading of a book of chapters, when they
+    are a small part of it (a preface, a table of contents); 0 otherwise (a book that starts with
+    untitled stories keeps them)."""
+    chapters = [i for i, (kind, _) in enumerate(paragraphs) if kind == "chapter"]
+    if len(chapters) < 3:
+        return 0
+    first = chapters[0]
+    total = sum(len(p.text) for _, p in paragraphs)
+    before = sum(len(p.text) for _, p in paragraphs[:first])
+    return first if before <= 0.08 * total else 0
 
 
 def _spellings(original: str, view: str, pattern: re.Pattern[str]) -> dict[str, str]:

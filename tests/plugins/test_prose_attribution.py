@@ -83,3 +83,14 @@ def test_turn_taking_needs_an_established_exchange_of_two():
     three = ("CHAPTER I.\n\n“Tea?” said Anne.\n\n“Please,” said Tom.\n\n“Me too,” said Kate.\n\n"
              "“Milk?” said Anne.\n\n“And for me?”\n\n") * 2
     assert _said(three)[4][0] is None  # three people talk: the next one could be any of them
+
+
+def test_a_preface_before_the_chapters_is_narration_not_speech():
+    preface = "PREFACE.\n\n" + "“It is a truth,” the critic wrote, “that prefaces run long.”\n\n" * 2
+    chapters = "".join(f"CHAPTER {n}.\n\n“Good day,” said Anne.\n\n“And to you,” said Tom.\n\n"
+                       + "The rain went on falling over the fields and the lanes.\n\n" * 30 for n in "IV")
+    document = _doc(preface + chapters + "CHAPTER VI.\n\n“Done,” said Anne.\n\n")
+    front = [u for u in document.utterances if u.scene == "front"]
+    assert front and all(u.kind == "narration" for u in front)
+    assert all(a.utterance.scene != "front" for a in document.attributions)
+    assert document.attributions[0].utterance.speaker == "Anne"
