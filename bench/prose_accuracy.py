@@ -115,7 +115,7 @@ def score(labels: Labels, attributions: list, errors: list[str] | None = None) -
             ok = gold != "UNNAMED" and _right(pred, gold, labels.alias)
             counts["named_right"] += ok
         counts["right"] += ok
-        method = (found[0].rule or found[0].method).split("-")[0]
+        method = (found[0].rule or found[0].method).replace("-unresolved", "").replace("-role", "")
         if found[0].raw in ("he", "she", "He", "She", "他", "她"):
             method += "+pronoun"
         counts[f"m:{method}"] += 1

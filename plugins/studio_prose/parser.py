@@ -29,14 +29,14 @@ from typing import Any
 
 from studio.api import (ChoiceOption, FloatOption, IntOption, ParseResult, ParseWarning, PathOption, SourceText,
                         StrOption, Utterance)
-from studio_prose import cast_zh, quotes, rules_en, rules_zh
+from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
 
 _SNIFF_CHARS = 80_000
 _MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
-CONFIDENCE = {"before": 0.9, "before-new": 0.75, "after-new": 0.75, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "action": 0.7, "action-far": 0.3,
-              "zero": 0.3, "unknown": 0.0}
+CONFIDENCE = {"before": 0.9, "before-new": 0.75, "after-new": 0.75, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "turn-skip": 0.6, "action": 0.7, "action-far": 0.3,
+              "zero": 0.3, "zero-same": 0.3, "zero-far": 0.3, "unknown": 0.0}
 NAMING_BAR = 0.6
 
 
@@ -138,8 +138,9 @@ class ProseDocument:
         self.pattern = self.rules.mention_pattern(self.names)
         self.genders = self.rules.infer_genders(text, self.pattern, self.names)
         self._view = text
+        self.same = cast.same_people(self.names, text, self.style.lang, self.rules.gender_of_title, self.genders)  # alias → (canonical, evidence)
         self.roles = cast_zh.roles(self.names, text, rules_zh.gender_of_title) if self.zh else {}
-        self.display = _spellings(source.text, text, self.pattern) if self.zh and text != source.text else {}
+        self.display = cast.spellings(source.text, text, self.pattern) if self.zh and text != source.text else {}
         self.neutral_he = self.style.lang == "zh" and not rules_zh.gendered_pronouns(text)
         self.first_person = "我" if self.style.lang == "zh" else "I"
         self.utterances: list[Utterance] = []
@@ -152,6 +153,7 @@ class ProseDocument:
         self._breaks = 0
         self._seen: dict[str, int] = {}
         self._pronoun_sure = False
+        self._opening = False  # the quote opens a paragraph right after another speech
         self._intro_above = ""  # narration ending the last paragraph with a colon
         self._intro_index = -1
 
@@ -159,7 +161,7 @@ class ProseDocument:
 
     def run(self) -> None:
         paragraphs = quotes.paragraphs(self.source.text)
-        front = _front_matter(paragraphs)
+        front = cast.front_matter(paragraphs)
         for position, (kind, para) in enumerate(paragraphs):
             if position < front:  # a preface or contents: narration, never a scene of speech
                 if kind != "break":
@@ -228,8 +230,10 @@ class ProseDocument:
             if position == 0 and starts_with_quote and self._intro_above and index == self._intro_index + 1:
                 before = self._intro_above  # 九斤老太…说：⏎“…”: the introduction ends the paragraph above
             after = _flatten(view[nxt.start:nxt.end], self.style.lang) if nxt else ""
+            self._opening = position == 0 and starts_with_quote and index - state.last_dialogue_paragraph == 1
             raw, method = self._attribute(before, after, in_paragraph, position == 0 and starts_with_quote, index)
             speaker = self._resolve(raw)
+            speaker = self.same[speaker][0] if speaker in self.same else speaker
             if raw and method == "after" and self.zh and raw not in self.names and raw not in self.rules.PRONOUNS:
                 method = "after-new"  # a name first seen in this tag
             if method.endswith("-new") and raw and raw not in self.roles:
@@ -284,10 +288,10 @@ class ProseDocument:
             return post, "after"
         if found is not None:  # an introduction without a subject (又道：): who spoke or acted last here
             if in_paragraph:
-                return in_paragraph, "zero"
+                return in_paragraph, "zero-same"
             intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)
-            earlier = self._paragraph_subject(before) if len(intro) <= 8 else None  # 顿一顿又道： continues
-            return (earlier, "zero") if earlier else (None, "unknown")
+            earlier = self._paragraph_subject(before)  # 顿一顿又道： continues the topic
+            return (earlier, "zero" if len(intro) <= 8 else "zero-far") if earlier else (None, "unknown")
         if in_paragraph:
             return in_paragraph, "continue"
         state = self._state
@@ -333,6 +337,8 @@ class ProseDocument:
                 return b, "turn"
         if adjacent and len(turns) >= 2 and None not in turns[-2:] and turns[-2] != turns[-1]:
             return turns[-2], "turn-pair"
+        if adjacent and len(turns) >= 2 and turns[-2] is not None and turns[-1] is None:
+            return turns[-2], "turn-skip"  # A said …; an untagged answer; A again
         return None, "unknown"
 
     def _resolve(self, raw: str | None) -> str | None:
@@ -349,13 +355,30 @@ class ProseDocument:
         state = self._state
         partners = [s for s in reversed(state.turns[-4:]) if s]
         self._pronoun_sure = False
+        if self._opening and state.turns and state.turns[-1] and gender:
+            # “…,” said she, opening a paragraph of an exchange: the one of her sex who did not
+            # speak last (people take turns)
+            others = {p for p in partners if p != state.turns[-1] and p != narrator
+                      and (self.genders.get(p) or self.rules.gender_of_title(p)) == gender}
+            if len(others) == 1:
+                self._pronoun_sure = True
+                return others.pop()
         for pool in (reversed(self._para_mentions), partners, reversed(state.recent[-8:])):
             found = self._pick(pool, gender, narrator)
             if found is not None:
                 if self._para_mentions and found == self._para_mentions[-1] and gender:
                     self._pronoun_sure = True  # 玄凌走来…，他却笑道: the person just named
+                elif self._pronoun_sure and self._rivals(found, gender, narrator, partners):
+                    self._pronoun_sure = False  # said she, with two women in the scene
                 return found
         return None
+
+    def _rivals(self, found: str, gender: str, narrator: str, partners: list[str]) -> bool:
+        """Whether another person of ``gender`` is as near as ``found`` (this paragraph, the
+        exchange, the last few people named)."""
+        near = {*self._para_mentions, *partners, *self._state.recent[-3:]} - {found, narrator}
+        return any((self.genders.get(n) or self.rules.gender_of_title(n)) == gender
+                   for n in near if n not in self.rules.PRONOUNS)
 
     def _pick(self, pool: Any, gender: str, narrator: str) -> str | None:
         """The first name of ``pool`` of ``gender`` (or, failing that, of unknown gender); sets
@@ -386,35 +409,15 @@ class ProseDocument:
         """Names mentioned in narration become the likeliest referents of later pronouns."""
         for match in self.pattern.finditer(text):
             word = match.group()
-            if word in self.rules.PRONOUNS or word in rules_zh._PLURALS:
+            if word in self.rules.PRONOUNS or word in rules_zh._PLURALS or self.zh and cast_zh.group(word):
                 continue
+            if word in self.roles:
+                if self.roles[word] is None:
+                    continue  # 有人 / 那掌柜: nobody a pronoun can point back to
+                word = self.roles[word]
+            word = self.same[word][0] if word in self.same else word
             self._remember(word)
             self._para_mentions.append(word)
-
-
-def _front_matter(paragraphs: list[tuple[str, quotes.Paragraph]]) -> int:
-    """How many paragraphs come before the first chapter heading of a book of chapters, when they
-    are a small part of it (a preface, a table of contents); 0 otherwise (a book that starts with
-    untitled stories keeps them)."""
-    chapters = [i for i, (kind, _) in enumerate(paragraphs) if kind == "chapter"]
-    if len(chapters) < 3:
-        return 0
-    first = chapters[0]
-    total = sum(len(p.text) for _, p in paragraphs)
-    before = sum(len(p.text) for _, p in paragraphs[:first])
-    return first if before <= 0.08 * total else 0
-
-
-def _spellings(original: str, view: str, pattern: re.Pattern[str]) -> dict[str, str]:
-    """For each name found in the Simplified ``view``, its commonest spelling in ``original``."""
-    counts: dict[str, dict[str, int]] = {}
-    for match in pattern.finditer(view):
-        word = match.group()
-        spelt = original[match.start():match.end()]
-        if spelt != word:
-            forms = counts.setdefault(word, {})
-            forms[spelt] = forms.get(spelt, 0) + 1
-    return {word: max(forms, key=forms.__getitem__) for word, forms in counts.items()}
 
 
 def _tail(narration: list[quotes.Segment]) -> str:
