@@ -154,6 +154,7 @@ class ProseDocument:
         self._seen: dict[str, int] = {}
         self._pronoun_sure = False
         self._opening = False  # the quote opens a paragraph right after another speech
+        self._quote_text = ""  # the quote being attributed (for the name it is said to)
         self._intro_above = ""  # narration ending the last paragraph with a colon
         self._intro_index = -1
 
@@ -231,6 +232,7 @@ class ProseDocument:
                 before = self._intro_above  # 九斤老太…说：⏎“…”: the introduction ends the paragraph above
             after = _flatten(view[nxt.start:nxt.end], self.style.lang) if nxt else ""
             self._opening = position == 0 and starts_with_quote and index - state.last_dialogue_paragraph == 1
+            self._quote_text = view[seg.start + 1:seg.end - 1 if seg.closed else seg.end]
             raw, method = self._attribute(before, after, in_paragraph, position == 0 and starts_with_quote, index)
             speaker = self._resolve(raw)
             speaker = self.same[speaker][0] if speaker in self.same else speaker
@@ -306,9 +308,30 @@ class ProseDocument:
                 return who, "action" if close and sentence.lstrip(" 　").startswith(who) else "action-far"
         if starts and index - state.last_dialogue_paragraph <= 2 and state.turns:
             other, how = self._turn_taker(index - state.last_dialogue_paragraph == 1)
+            addressee = self._addressee()
+            if other is not None and addressee is not None and self._canonical(addressee) == other:
+                return None, "unknown"  # “Lizzy, …” is said to Lizzy, not by her
             if other is not None:
                 return other, how
         return None, "unknown"
+
+    def _canonical(self, name: str) -> str:
+        name = self.roles.get(name) or name
+        return self.same[name][0] if name in self.same else name
+
+    def _addressee(self) -> str | None:
+        """The person a quote speaks to by name (“Lizzy, …” / “…, Mr. Bennet.” / “宝玉，你…”)."""
+        text = self._quote_text.strip()
+        if self.zh:
+            match = self.pattern.match(text)
+            ok = match is not None and text[match.end():match.end() + 1] in "，,！!"
+        else:
+            match = self.pattern.match(text) or self.pattern.search(text, max(0, len(text) - 30))
+            ok = match is not None and (match.start() == 0 and text[match.end():match.end() + 1] in ",!"
+                                        or match.start() > 0 and text[match.start() - 2:match.start()] == ", ")
+        if not ok or match is None or match.group() in self.rules.PRONOUNS:
+            return None
+        return match.group()
 
     def _nearest(self, sentence: str) -> str | None:
         if self.style.lang == "zh":
