@@ -297,7 +297,7 @@ class ProseDocument:
         if in_paragraph:
             return in_paragraph, "continue"
         state = self._state
-        if starts and state.open_speaker and self.style.lang == "en":
+        if starts and state.open_speaker:  # a speech over paragraphs: the quote reopens, never closed
             return state.open_speaker, "continue"
         if before.strip():
             sentence = _last_sentence(before, self.style.lang)

@@ -94,3 +94,12 @@ def test_a_preface_before_the_chapters_is_narration_not_speech():
     assert front and all(u.kind == "narration" for u in front)
     assert all(a.utterance.scene != "front" for a in document.attributions)
     assert document.attributions[0].utterance.speaker == "Anne"
+
+
+def test_a_speech_over_paragraphs_keeps_its_speaker():
+    zh = "第一章\n" + "周小舟道：“走。”\n林秋水道：“第一件，你先回家。\n“第二件，明天早些来。”\n" * 2
+    assert _said(zh)[1:3] == [("林秋水", "第一件，"), ("林秋水", "第二件，")]
+    en = ("CHAPTER I.\n\n“Tea?” said Anne.\n\n“First, you go home,” said Tom.\n\n“Then you come back early.”\n\n"
+          "He left.\n\n") * 2
+    said = _said(en.replace("home,” said Tom.", "home,” said Tom, “and sleep.\n\n“Then"))
+    assert [s for s, _ in said[1:4]] == ["Tom", "Tom", "Tom"]
