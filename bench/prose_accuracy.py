@@ -30,9 +30,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.corpus.encoding import read_source
 from studio_prose import cast_zh
 from studio_prose.parser import ProseDocument
+
+from studio.corpus.encoding import read_source
 
 LABELS = Path(__file__).resolve().parent / "labels"
 _KEY = 6  # characters of QUOTE_START a quote must contain
@@ -69,7 +70,9 @@ def read_labels(path: Path, heldout: bool) -> Labels:
             continue
         parts = row.split("\t")
         if len(parts) < 3 or not parts[0].isdigit():
-            raise SystemExit(f"{path}:{number}: expected LINE<TAB>QUOTE_START<TAB>SPEAKER[<TAB>NOTE]")
+            raise SystemExit(
+                f"{path}:{number}: expected LINE<TAB>QUOTE_START<TAB>SPEAKER[<TAB>NOTE]"
+            )
         labels.rows.append((int(parts[0]), parts[1], parts[2], parts[3] if len(parts) > 3 else ""))
     if not labels.book.name:
         raise SystemExit(f"{path}: no '# book: PATH' line")
@@ -122,7 +125,10 @@ def score(labels: Labels, attributions: list, errors: list[str] | None = None) -
         counts[f"m:{method}:right"] += ok
         if not ok and errors is not None:
             how = found[0].rule or found[0].method
-            errors.append(f"{line}\t{start}\tgold {gold}\tparser {pred} ({how}, guess {found[0].guess})\t{note}")
+            errors.append(
+                f"{line}\t{start}\tgold {gold}\tparser {pred} ({how}, guess {found[0].guess})"
+                f"\t{note}"
+            )
     return counts
 
 
@@ -130,15 +136,22 @@ def _row(name: str, c: Counter[str], cpu: float | None) -> str:
     quotes = max(c["quotes"], 1)
     prec = f"{c['named_right'] / c['named']:.0%}" if c["named"] else "–"
     cpu_text = f"{cpu:.2f}" if cpu is not None else ""
-    return (f"{name:<22} {c['quotes']:>6} {c['named'] / quotes:>6.0%} {prec:>5} {c['right'] / quotes:>5.0%} "
-            f"{c['unmatched']:>9} {cpu_text:>9}")
+    return (
+        f"{name:<22} {c['quotes']:>6} {c['named'] / quotes:>6.0%} {prec:>5} "
+        f"{c['right'] / quotes:>5.0%} "
+        f"{c['unmatched']:>9} {cpu_text:>9}"
+    )
 
 
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--books", nargs="*", default=[], help="label file stems (default: all)")
-    args.add_argument("--errors", action="store_true", help="list wrong rows (development books only)")
-    args.add_argument("--methods", action="store_true", help="right/quotes per rule (development books)")
+    args.add_argument(
+        "--errors", action="store_true", help="list wrong rows (development books only)"
+    )
+    args.add_argument(
+        "--methods", action="store_true", help="right/quotes per rule (development books)"
+    )
     args.add_argument("--no-heldout", action="store_true", help="development books only")
     opts = args.parse_args()
     files = [(p, False) for p in sorted(LABELS.glob("*.tsv"))]
@@ -147,12 +160,17 @@ def main() -> None:
     if opts.books:
         files = [(p, h) for p, h in files if p.stem in opts.books]
     if (opts.errors or opts.methods) and any(h for _, h in files):
-        raise SystemExit("--errors and --methods list per-quote results; held-out books report totals only "
-                         "(select development books with --books or pass --no-heldout)")
+        raise SystemExit(
+            "--errors and --methods list per-quote results; held-out books report totals only "
+            "(select development books with --books or pass --no-heldout)"
+        )
     warm = ProseDocument(read_source(_warmup_file()), {})  # dictionaries load once per process
     warm.run()
     cast_zh.first_word("王胡说")
-    header = f"{'book':<22} {'quotes':>6} {'named':>6} {'prec':>5} {'acc':>5} {'unmatched':>9} {'cpu s/MB':>9}"
+    header = (
+        f"{'book':<22} {'quotes':>6} {'named':>6} {'prec':>5} {'acc':>5} {'unmatched':>9} "
+        f"{'cpu s/MB':>9}"
+    )
     parts: dict[bool, list[tuple[str, Counter[str], float]]] = {False: [], True: []}
     for path, heldout in files:
         labels = read_labels(path, heldout)
@@ -180,16 +198,22 @@ def main() -> None:
             print(_row(name, counts, cpu))
         print(_row("all", total, None))
         if opts.methods and not heldout:
-            methods = sorted(k[2:] for k in total if k.startswith("m:") and not k.endswith(":right"))
-            print("by method (right/quotes): " + ", ".join(
-                f"{m} {total[f'm:{m}:right']}/{total[f'm:{m}']}" for m in methods))
+            methods = sorted(
+                k[2:] for k in total if k.startswith("m:") and not k.endswith(":right")
+            )
+            print(
+                "by method (right/quotes): "
+                + ", ".join(f"{m} {total[f'm:{m}:right']}/{total[f'm:{m}']}" for m in methods)
+            )
 
 
 def _warmup_file() -> Path:
     import tempfile
 
     path = Path(tempfile.gettempdir()) / "prose_accuracy_warmup.txt"
-    path.write_text("第一回\n他笑道：“你来了。”她说：“来了。”\n“好。”王胡轻蔑地说。\n", encoding="utf-8")
+    path.write_text(
+        "第一回\n他笑道：“你来了。”她说：“来了。”\n“好。”王胡轻蔑地说。\n", encoding="utf-8"
+    )
     return path
 
 

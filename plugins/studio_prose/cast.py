@@ -14,12 +14,34 @@ from collections.abc import Callable, Mapping
 
 from studio_prose import cast_zh, quotes
 
-_EN_TITLES = ("Mr.", "Mrs.", "Miss", "Ms.", "Dr.", "Lady", "Lord", "Sir", "Colonel", "Captain", "Mr", "Mrs",
-              "Aunt", "Uncle", "Madame", "Mme", "Professor")
+_EN_TITLES = (
+    "Mr.",
+    "Mrs.",
+    "Miss",
+    "Ms.",
+    "Dr.",
+    "Lady",
+    "Lord",
+    "Sir",
+    "Colonel",
+    "Captain",
+    "Mr",
+    "Mrs",
+    "Aunt",
+    "Uncle",
+    "Madame",
+    "Mme",
+    "Professor",
+)
 
 
-def same_people(names: set[str], text: str, lang: str, title: Callable[[str], str | None],
-                genders: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+def same_people(
+    names: set[str],
+    text: str,
+    lang: str,
+    title: Callable[[str], str | None],
+    genders: Mapping[str, str],
+) -> dict[str, tuple[str, str]]:
     """``alias → (canonical, evidence)`` for names that are one person; the canonical is the form
     the text uses most. Titles and roles (老爷, 姑娘) are left to :func:`cast_zh.roles`; a titled
     form merges only with an untitled name of the same sex (Miss Bingley is not Bingley)."""
@@ -27,16 +49,37 @@ def same_people(names: set[str], text: str, lang: str, title: Callable[[str], st
     counts = {name: len(re.findall(re.escape(name), text)) for name in names}
     for short in names:
         if lang == "zh":
-            if title(short) or cast_zh.common_noun(short) or cast_zh.group(short) or short in cast_zh.ROLE_WORDS:
+            if (
+                title(short)
+                or cast_zh.common_noun(short)
+                or cast_zh.group(short)
+                or short in cast_zh.ROLE_WORDS
+            ):
                 continue
-            longer = [n for n in names if len(n) == len(short) + 1 and n.endswith(short) and len(short) >= 2]
+            longer = [
+                n
+                for n in names
+                if len(n) == len(short) + 1 and n.endswith(short) and len(short) >= 2
+            ]
             if len(longer) != 1 or counts[longer[0]] < 0.05 * counts[short]:
                 continue  # 甄宝玉 beside 宝玉: a namesake said rarely, not 宝玉's surname form
-            evidence = f"{longer[0]} is the only surname form of {short} ({counts[longer[0]]}× to {counts[short]}×)"
+            evidence = (
+                f"{longer[0]} is the only surname form of {short} "
+                f"({counts[longer[0]]}× to {counts[short]}×)"
+            )
         else:
             words = short.split()
-            longer = [n for n in names if n != short and (_titled(n) and n.split()[1:] == words
-                                                          or n.split()[: len(words)] == words and not _titled(short))]
+            longer = [
+                n
+                for n in names
+                if n != short
+                and (
+                    _titled(n)
+                    and n.split()[1:] == words
+                    or n.split()[: len(words)] == words
+                    and not _titled(short)
+                )
+            ]
             if len(longer) != 1 or _titled(short):
                 continue  # Bingley beside Mr. Bingley and Miss Bingley: which one?
             sex = title(longer[0])
@@ -57,7 +100,7 @@ def spellings(original: str, view: str, pattern: re.Pattern[str]) -> dict[str, s
     counts: dict[str, dict[str, int]] = {}
     for match in pattern.finditer(view):
         word = match.group()
-        spelt = original[match.start():match.end()]
+        spelt = original[match.start() : match.end()]
         if spelt != word:
             forms = counts.setdefault(word, {})
             forms[spelt] = forms.get(spelt, 0) + 1

@@ -33,41 +33,45 @@ _PAIRS = (
 )
 _T2S = str.maketrans({_PAIRS[i]: _PAIRS[i + 1] for i in range(0, len(_PAIRS), 2)})
 
-GROUP_WORDS = frozenset({
-    "众人", "大家", "众", "两人", "二人", "三人", "几人", "众位", "诸位", "二位", "两位", "内中", "婆子", "婆子们",
-    "家人", "众丫头", "丫头们", "丫鬟们", "两公子", "兄弟两个", "姊妹们", "姐妹们", "众姊妹", "众姐妹", "他两个",
-    "众人们", "众小厮", "小厮们", "众婆子", "众媳妇", "大众", "人人", "有人", "有的", "那人", "这人", "一人",
-    "旁人", "别人", "众官", "众客", "众僧",
-})
+GROUP_WORDS = frozenset(
+    "众人 大家 众 两人 二人 三人 几人 众位 诸位 二位 两位 内中 婆子 婆子们 家人 众丫头 丫头们 "
+    "丫鬟们 两公子 兄弟两个 姊妹们 姐妹们 众姊妹 众姐妹 他两个 众人们 众小厮 小厮们 众婆子 "
+    "众媳妇 大众 人人 有人 有的 那人 这人 一人 旁人 别人 众官 众客 众僧".split()
+)
 # occupations and descriptions that name nobody in particular (a book has many 船家 and 老者)
-ROLE_WORDS = frozenset({
-    "船家", "店家", "走堂", "走堂的", "店主人", "店小二", "小二", "掌柜", "掌柜的", "伙计", "差人", "衙役", "门子", "门上人", "家丁",
-    "小厮", "丫头", "丫鬟", "媳妇", "和尚", "老和尚", "道士", "尼姑", "女尼", "虔婆", "乌龟", "走堂的", "堂倌", "轿夫",
-    "车夫", "船夫", "长随", "书办", "县官", "医生", "郎中", "老者", "老人", "少年", "妇人", "女子", "婆婆", "老太",
-    "老头", "老头子", "孩子", "小孩", "汉子", "大汉", "客人", "僧官", "女先", "女先儿", "地保", "丈人", "那人",
-    "来人", "门公", "看门的", "老妪", "老婆子", "兵丁", "官兵", "太监", "宫女", "侍卫", "奴才", "奴婢", "仆人",
-})
+ROLE_WORDS = frozenset(
+    "船家 店家 走堂 走堂的 店主人 店小二 小二 掌柜 掌柜的 伙计 差人 衙役 门子 门上人 家丁 小厮 "
+    "丫头 丫鬟 媳妇 和尚 老和尚 道士 尼姑 女尼 虔婆 乌龟 堂倌 轿夫 车夫 船夫 长随 书办 县官 "
+    "医生 郎中 老者 老人 少年 妇人 女子 婆婆 老太 老头 老头子 孩子 小孩 汉子 大汉 客人 僧官 "
+    "女先 女先儿 地保 丈人 那人 来人 门公 看门的 老妪 老婆子 兵丁 官兵 太监 宫女 侍卫 奴才 "
+    "奴婢 仆人".split()
+)
 STORYTELLER = frozenset({"看官", "列公", "说书的", "列位", "在下", "说书人", "作者"})
 _GROUP_SHAPE = re.compile(r"^(?:众|诸|各)|^[两二三四几]+[人位个]|(?:们|等|众|辈)$")  # not 三公子
 _PERSON_TAGS = {"nr", "nrfg", "nrt"}
 
 
 def simplified(text: str) -> str:
-    """``text`` with the Traditional characters the rules read mapped to Simplified (same length)."""
+    """``text`` with the Traditional characters the rules read made Simplified (same length)."""
     return text.translate(_T2S)
 
 
 def group(word: str) -> bool:
     """True for words that stand for several people or for the storyteller (never one speaker)."""
-    return word in GROUP_WORDS or word in STORYTELLER or bool(_GROUP_SHAPE.search(word)) and len(word) <= 4
+    return (
+        word in GROUP_WORDS
+        or word in STORYTELLER
+        or bool(_GROUP_SHAPE.search(word))
+        and len(word) <= 4
+    )
 
 
 @lru_cache(maxsize=1)
 def _tags() -> dict[str, str]:
     import logging
 
-    import jieba
-    import jieba.posseg
+    import jieba  # type: ignore[import-untyped]
+    import jieba.posseg  # type: ignore[import-untyped]
 
     jieba.setLogLevel(logging.WARNING)
     return jieba.posseg.dt.word_tag_tab
@@ -83,7 +87,7 @@ def person_tag(word: str) -> str | None:
 def _tokenizer():  # noqa: ANN202 - jieba's Tokenizer
     import logging
 
-    import jieba
+    import jieba  # type: ignore[import-untyped]
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
@@ -108,8 +112,8 @@ def common_noun(word: str) -> bool:
 
 
 def demonstrated(text: str, word: str) -> float:
-    """Share of ``word``'s mentions led by a demonstrative, a count or a possessor (那掌柜, 一个差人,
-    他母亲): roles and relations are, names seldom are."""
+    """Share of ``word``'s mentions led by a demonstrative, a count or a possessor
+    (那掌柜, 一个差人, 他母亲): roles and relations are, names seldom are."""
     total = text.count(word)
     if not total:
         return 0.0
@@ -133,12 +137,21 @@ def roles(names: set[str], text: str, titled: Callable[[str], str | None]) -> di
     return out
 
 
-def role(word: str, names: set[str], text: str, titled: Callable[[str], str | None]) -> tuple[bool, str | None]:
+def role(
+    word: str, names: set[str], text: str, titled: Callable[[str], str | None]
+) -> tuple[bool, str | None]:
     """``(True, name or None)`` when ``word`` is a group, role or title (see :func:`roles`)."""
     if group(word):
         return True, None
-    longer = sorted((n for n in names if n != word and n.endswith(word) and not group(n) and n not in ROLE_WORDS),
-                    key=text.count, reverse=True)
+    longer = sorted(
+        (
+            n
+            for n in names
+            if n != word and n.endswith(word) and not group(n) and n not in ROLE_WORDS
+        ),
+        key=text.count,
+        reverse=True,
+    )
     title = bool(titled(word) or common_noun(word) or word in ROLE_WORDS)
     if longer and title and text.count(longer[0]) >= 0.85 * sum(text.count(n) for n in longer):
         return True, longer[0]  # 公子 → 安公子, who bears that title 9 times in 10

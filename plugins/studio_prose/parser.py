@@ -1,23 +1,39 @@
 """Provides ProseParser: quoted speech in novels, attributed to speakers by rules.
 
+Names first: the cast of the whole book is found before any quote is attributed (see
+:mod:`studio_prose.rules_zh` / :mod:`studio_prose.rules_en`: words before speech verbs and colons,
+name shapes, jieba's person tags for Chinese, titles; :mod:`studio_prose.cast_zh`: group words,
+roles and titles that stand for nobody or for the one person who bears them;
+:mod:`studio_prose.cast`: short and long forms of one name merged with the evidence kept in
+``same``). Traditional text is read through a Simplified view and names are shown as written.
+
 For every speech quote, in order (the first rule that answers wins):
 
-1. ``before``: the narration just before introduces it (``眉庄笑道：“…”``, ``Mrs. Bennet cried, “…”``);
-2. ``after``: a short clause right after names the speaker (``“…”眉庄笑道。``, ``“…,” said Jane``);
-3. ``continue``: an earlier quote of the same paragraph has a speaker (``“…”她顿了顿，“…”``), or an
-   English speech runs on from the previous paragraph (its quote was left open);
-4. ``action``: the sentence before the quote has a subject (``眉庄握住我的手。“…”``);
-5. ``turn``: a paragraph that is only a quote, inside an exchange, goes to the speaker before the
-   last one (two people taking turns);
+1. ``before``: the narration just before introduces it, with any colon (：:∶﹕), a comma or none
+   (``眉庄笑道：“…”``, ``他说，“…”``, ``道“…”``, ``Mrs. Bennet cried, “…”``), also at the end of
+   the paragraph above; ``intro``: ``she said very humbly,``; ``before-new``: a person-shaped word
+   right before the verb that is not in the cast yet;
+2. ``after``: a tag right after the quote (``“…”眉庄笑道。``, ``“…”阿Ｑ指着他，分辩说。``,
+   ``“…,” said poor Jo``); the speaker, never the addressee (``X对Y说``, ``X问Y道``);
+3. ``continue``: an earlier quote of the same paragraph has a speaker, or a speech runs on from
+   the previous paragraph (its quote left open: Chinese reopens “ each paragraph);
+4. ``action``: a short beat led by its subject right before the quote (``眉庄握住我的手。“…”``);
+5. ``turn``: a paragraph that is only a quote, in an exchange of two, goes to the other one
+   (see :mod:`studio_prose.referents`);
 6. otherwise the speaker stays unknown (None), for the user or the optional LLM pass.
 
-Pronouns (她/他/she/he) resolve to the most recent speaker or subject of that gender (any gender
-in texts that write 他 for everyone); 我/I is the narrator named by the ``narrator`` option (kept
-as 我/I when none is set). Names are learnt from the text, plus the ``names`` option.
+Every attribution carries its rule and a confidence (``CONFIDENCE``, measured on hand-labelled
+novels by ``bench/prose_accuracy.py``); below ``NAMING_BAR`` the speaker stays unknown and the
+rule's answer is kept as ``guess``: a wrong name costs more than a missing one. Group words
+(众人), storyteller asides (看官, 列公) and roles (掌柜, 船家) name nobody.
+
+Pronouns resolve as :mod:`studio_prose.referents` says; 我/I is the narrator named by the
+``narrator`` option (kept as 我/I when none is set). Names come from the text, plus ``names``.
 
 Chapters (``第一章``, ``第一回``, ``CHAPTER II.``) are scenes; ``* * *`` breaks start a new scene
-inside a chapter. Narration between quotes is kept as ``narration`` context. An optional LLM pass
-(off by default) re-attributes the quotes the rules leave unknown; see :mod:`studio_prose.llm`.
+inside a chapter; a preface before the first chapter is narration, never a scene of speech.
+Narration between quotes is kept as ``narration`` context. An optional LLM pass (off by default)
+re-attributes the quotes the rules leave unknown; see :mod:`studio_prose.llm`.
 """
 
 from __future__ import annotations
@@ -30,13 +46,18 @@ from typing import Any
 from studio.api import (ChoiceOption, FloatOption, IntOption, ParseResult, ParseWarning, PathOption, SourceText,
                         StrOption, Utterance)
 from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
+from studio_prose.referents import Referents
 
 _SNIFF_CHARS = 80_000
 _MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
-CONFIDENCE = {"before": 0.9, "before-new": 0.75, "after-new": 0.75, "after": 0.9, "intro": 0.8, "split": 0.9, "continue": 0.75, "turn": 0.7, "turn-pair": 0.6, "turn-skip": 0.6, "action": 0.7, "action-far": 0.3,
-              "zero": 0.3, "zero-same": 0.3, "zero-far": 0.3, "unknown": 0.0}
+CONFIDENCE = {
+    "before": 0.9, "after": 0.9, "intro": 0.8, "before-new": 0.75, "after-new": 0.75,
+    "continue": 0.75,
+    "turn": 0.7, "turn-pair": 0.6, "turn-skip": 0.6, "action": 0.7, "action-far": 0.3,
+    "zero": 0.3, "zero-same": 0.3, "zero-far": 0.3, "unknown": 0.0,
+}
 NAMING_BAR = 0.6
 
 
@@ -49,8 +70,8 @@ class Attribution:
     method: str
     raw: str | None = None
     confidence: float = 0.0
-    guess: str | None = None  # the rule's speaker when too unsure to name (confidence below the bar)
-    rule: str = ""  # the rule that answered, also when too unsure to name (``method`` is then unknown)
+    guess: str | None = None  # the rule's speaker when too unsure to name (below the bar)
+    rule: str = ""  # the rule that answered, also when too unsure (``method`` is then unknown)
 
 
 @dataclass
@@ -114,7 +135,7 @@ class ProseParser:
         return ParseResult(self.name, source, document.utterances, document.warnings)
 
 
-class ProseDocument:
+class ProseDocument(Referents):
     """One pass over a novel's paragraphs; ``attributions`` says how each quote got its speaker."""
 
     def __init__(self, source: SourceText, options: Mapping[str, Any]) -> None:
@@ -131,16 +152,20 @@ class ProseDocument:
         # a short text says each name only a few times: learn from fewer sightings
         min_count = 1 if len(text) < 50_000 else 2 if len(text) < 500_000 else 3
         wrapped = self.zh and quotes.wrapped(text.split("\n", 4000)[:4000])
-        joined = re.sub(r"(?<=\S)\n(?=\S)", "", text) if wrapped else text  # 九斤\n老太 in a wrapped text
+        # 九斤⏎老太: a name broken by a wrapped line
+        joined = re.sub(r"(?<=\S)\n(?=\S)", "", text) if wrapped else text
         self.names = self.rules.learn_names(joined, extra, min_count=min_count)
         if self.narrator:
             self.names.add(self.narrator)
         self.pattern = self.rules.mention_pattern(self.names)
         self.genders = self.rules.infer_genders(text, self.pattern, self.names)
         self._view = text
-        self.same = cast.same_people(self.names, text, self.style.lang, self.rules.gender_of_title, self.genders)  # alias → (canonical, evidence)
+        # alias → (canonical, evidence)
+        self.same = cast.same_people(self.names, text, self.style.lang, self.rules.gender_of_title,
+                                     self.genders)
         self.roles = cast_zh.roles(self.names, text, rules_zh.gender_of_title) if self.zh else {}
-        self.display = cast.spellings(source.text, text, self.pattern) if self.zh and text != source.text else {}
+        traditional = self.zh and text != source.text
+        self.display = cast.spellings(source.text, text, self.pattern) if traditional else {}
         self.neutral_he = self.style.lang == "zh" and not rules_zh.gendered_pronouns(text)
         self.first_person = "我" if self.style.lang == "zh" else "I"
         self.utterances: list[Utterance] = []
@@ -166,8 +191,9 @@ class ProseDocument:
         for position, (kind, para) in enumerate(paragraphs):
             if position < front:  # a preface or contents: narration, never a scene of speech
                 if kind != "break":
-                    self.utterances.append(Utterance(None, _flatten(para.text, self.style.lang).strip(), "narration",
-                                                     "front", self.file, para.line))
+                    text = _flatten(para.text, self.style.lang).strip()
+                    self.utterances.append(Utterance(None, text, "narration", "front", self.file,
+                                                     para.line))
                 continue
             if kind == "chapter":
                 self._new_chapter(para)
@@ -226,17 +252,20 @@ class ProseDocument:
                 self._note_subjects(_flatten(view[seg.start:seg.end], self.style.lang))
                 continue
             prev = items[position - 1][1] if position and items[position - 1][0] == "text" else None
-            nxt = items[position + 1][1] if position + 1 < len(items) and items[position + 1][0] == "text" else None
+            following = position + 1 < len(items) and items[position + 1][0] == "text"
+            nxt = items[position + 1][1] if following else None
             before = _flatten(view[prev.start:prev.end], self.style.lang) if prev else ""
-            if position == 0 and starts_with_quote and self._intro_above and index == self._intro_index + 1:
-                before = self._intro_above  # 九斤老太…说：⏎“…”: the introduction ends the paragraph above
+            opens = position == 0 and starts_with_quote
+            if opens and self._intro_above and index == self._intro_index + 1:
+                before = self._intro_above  # 九斤老太…说：⏎“…”: introduced above
             after = _flatten(view[nxt.start:nxt.end], self.style.lang) if nxt else ""
-            self._opening = position == 0 and starts_with_quote and index - state.last_dialogue_paragraph == 1
+            self._opening = opens and index - state.last_dialogue_paragraph == 1
             self._quote_text = view[seg.start + 1:seg.end - 1 if seg.closed else seg.end]
             raw, method = self._attribute(before, after, in_paragraph, position == 0 and starts_with_quote, index)
             speaker = self._resolve(raw)
             speaker = self.same[speaker][0] if speaker in self.same else speaker
-            if raw and method == "after" and self.zh and raw not in self.names and raw not in self.rules.PRONOUNS:
+            fresh = raw and raw not in self.names and raw not in self.rules.PRONOUNS
+            if fresh and method == "after" and self.zh:
                 method = "after-new"  # a name first seen in this tag
             if method.endswith("-new") and raw and raw not in self.roles:
                 known, meaning = cast_zh.role(raw, self.names, self._view, rules_zh.gender_of_title)
@@ -245,7 +274,8 @@ class ProseDocument:
             if speaker is not None and speaker in self.roles:
                 speaker = self.roles[speaker]
                 method = method if speaker is not None else f"{method}-role"
-            if speaker is None and raw is not None and method != "unknown" and not method.endswith("-role"):
+            named_nobody = method == "unknown" or "-role" in method
+            if speaker is None and raw is not None and not named_nobody:
                 method = f"{method}-unresolved"
             confidence = CONFIDENCE.get(method, 0.0) if speaker is not None else 0.0
             if raw in self.rules.PRONOUNS and raw != self.first_person:
@@ -255,12 +285,12 @@ class ProseDocument:
             guess, rule = None, method
             if speaker is not None and confidence < NAMING_BAR:
                 guess, speaker, method = speaker, None, "unknown"
-            utt = Utterance(self.display.get(speaker, speaker) if speaker else None,
-                            _flatten(seg.text, self.style.lang).strip(), "dialogue", self._scene, self.file,
-                            para.line_at(seg.start))
+            said = _flatten(seg.text, self.style.lang).strip()
+            shown = self.display.get(speaker, speaker) if speaker else None
+            utt = Utterance(shown, said, "dialogue", self._scene, self.file, para.line_at(seg.start))
             self.utterances.append(utt)
-            self.attributions.append(Attribution(utt, index, method, raw, confidence,
-                                                 self.display.get(guess, guess) if guess else None, rule))
+            shown = self.display.get(guess, guess) if guess else None
+            self.attributions.append(Attribution(utt, index, method, raw, confidence, shown, rule))
             if speaker:
                 in_paragraph = speaker
                 self._remember(speaker)
@@ -269,7 +299,9 @@ class ProseDocument:
                 self.warnings.append(ParseWarning(self.file, para.line_at(seg.start),
                                                   "quote not closed in its paragraph; taken to run to the paragraph end"))
         last = items[-1] if items else None
-        tail = _flatten(view[last[1].start:last[1].end], self.style.lang).rstrip() if last and last[0] == "text" else ""
+        tail = ""
+        if last and last[0] == "text":
+            tail = _flatten(view[last[1].start:last[1].end], self.style.lang).rstrip()
         self._intro_above = tail if tail.endswith(tuple("：:∶﹕")) else ""
         self._intro_index = index
         state.open_speaker = in_paragraph if items and items[-1][0] == "quote" and not items[-1][1].closed else None
@@ -293,19 +325,24 @@ class ProseDocument:
                 return in_paragraph, "zero-same"
             intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)
             earlier = self._paragraph_subject(before)  # 顿一顿又道： continues the topic
-            return (earlier, "zero" if len(intro) <= 8 else "zero-far") if earlier else (None, "unknown")
+            if earlier is None:
+                return None, "unknown"
+            return earlier, "zero" if len(intro) <= 8 else "zero-far"
         if in_paragraph:
             return in_paragraph, "continue"
         state = self._state
-        if starts and state.open_speaker:  # a speech over paragraphs: the quote reopens, never closed
+        if starts and state.open_speaker:  # a speech over paragraphs: each reopens, one closes
             return state.open_speaker, "continue"
         if before.strip():
             sentence = _last_sentence(before, self.style.lang)
             who = self._nearest(sentence) if sentence else None
             if who is not None:
                 # 眉庄握住我的手。“…”: a short beat led by its subject, right before the quote
-                close = before.strip(" 　。.!！?？") == sentence.strip(" 　。.!！?？") and len(sentence) <= (24 if self.zh else 90)
-                return who, "action" if close and sentence.lstrip(" 　").startswith(who) else "action-far"
+                ends = " 　。.!！?？"
+                short = len(sentence) <= (24 if self.zh else 90)
+                close = before.strip(ends) == sentence.strip(ends) and short
+                led = sentence.lstrip(" 　").startswith(who)
+                return who, "action" if close and led else "action-far"
         if starts and index - state.last_dialogue_paragraph <= 2 and state.turns:
             other, how = self._turn_taker(index - state.last_dialogue_paragraph == 1)
             addressee = self._addressee()
@@ -314,24 +351,6 @@ class ProseDocument:
             if other is not None:
                 return other, how
         return None, "unknown"
-
-    def _canonical(self, name: str) -> str:
-        name = self.roles.get(name) or name
-        return self.same[name][0] if name in self.same else name
-
-    def _addressee(self) -> str | None:
-        """The person a quote speaks to by name (“Lizzy, …” / “…, Mr. Bennet.” / “宝玉，你…”)."""
-        text = self._quote_text.strip()
-        if self.zh:
-            match = self.pattern.match(text)
-            ok = match is not None and text[match.end():match.end() + 1] in "，,！!"
-        else:
-            match = self.pattern.match(text) or self.pattern.search(text, max(0, len(text) - 30))
-            ok = match is not None and (match.start() == 0 and text[match.end():match.end() + 1] in ",!"
-                                        or match.start() > 0 and text[match.start() - 2:match.start()] == ", ")
-        if not ok or match is None or match.group() in self.rules.PRONOUNS:
-            return None
-        return match.group()
 
     def _nearest(self, sentence: str) -> str | None:
         if self.style.lang == "zh":
@@ -348,96 +367,19 @@ class ProseDocument:
                 return who
         return None
 
-    def _turn_taker(self, adjacent: bool) -> tuple[str | None, str]:
-        """The other speaker of an exchange of two: the last three turns went A, B, A (``turn``), or
-        the last two went B, A in the paragraphs right before (``turn-pair``, less sure)."""
-        turns = self._state.turns
-        if len({t for t in turns[-4:] if t}) != 2:
-            return None, "unknown"  # three or more people talk: who answers is anyone's guess
-        if len(turns) >= 3 and None not in turns[-3:]:
-            a, b, c = turns[-3:]
-            if a == c and a != b:
-                return b, "turn"
-        if adjacent and len(turns) >= 2 and None not in turns[-2:] and turns[-2] != turns[-1]:
-            return turns[-2], "turn-pair"
-        if adjacent and len(turns) >= 2 and turns[-2] is not None and turns[-1] is None:
-            return turns[-2], "turn-skip"  # A said …; an untagged answer; A again
-        return None, "unknown"
-
-    def _resolve(self, raw: str | None) -> str | None:
-        if raw is None or raw == "?":
-            return None
-        if raw == self.first_person:
-            return self.narrator or raw
-        gender = self.rules.PRONOUNS.get(raw)
-        if gender is None:
-            return raw
-        if self.neutral_he and raw == "他":
-            gender = ""
-        narrator = self.narrator or self.first_person
-        state = self._state
-        partners = [s for s in reversed(state.turns[-4:]) if s]
-        self._pronoun_sure = False
-        if self._opening and state.turns and state.turns[-1] and gender:
-            # “…,” said she, opening a paragraph of an exchange: the one of her sex who did not
-            # speak last (people take turns)
-            others = {p for p in partners if p != state.turns[-1] and p != narrator
-                      and (self.genders.get(p) or self.rules.gender_of_title(p)) == gender}
-            if len(others) == 1:
-                self._pronoun_sure = True
-                return others.pop()
-        for pool in (reversed(self._para_mentions), partners, reversed(state.recent[-8:])):
-            found = self._pick(pool, gender, narrator)
-            if found is not None:
-                if self._para_mentions and found == self._para_mentions[-1] and gender:
-                    self._pronoun_sure = True  # 玄凌走来…，他却笑道: the person just named
-                elif self._pronoun_sure and self._rivals(found, gender, narrator, partners):
-                    self._pronoun_sure = False  # said she, with two women in the scene
-                return found
-        return None
-
-    def _rivals(self, found: str, gender: str, narrator: str, partners: list[str]) -> bool:
-        """Whether another person of ``gender`` is as near as ``found`` (this paragraph, the
-        exchange, the last few people named)."""
-        near = {*self._para_mentions, *partners, *self._state.recent[-3:]} - {found, narrator}
-        return any((self.genders.get(n) or self.rules.gender_of_title(n)) == gender
-                   for n in near if n not in self.rules.PRONOUNS)
-
-    def _pick(self, pool: Any, gender: str, narrator: str) -> str | None:
-        """The first name of ``pool`` of ``gender`` (or, failing that, of unknown gender); sets
-        ``_pronoun_sure`` when the gender matches or the name is the only one it could be."""
-        unknown: list[str] = []
-        for name in pool:
-            if name == narrator or name in self.rules.PRONOUNS:
-                continue
-            known = self.genders.get(name) or self.rules.gender_of_title(name)
-            if not gender or known == gender:
-                self._pronoun_sure = bool(gender)
-                return name
-            if known is None and name not in unknown:
-                unknown.append(name)
-        self._pronoun_sure = bool(gender) and len(unknown) == 1
-        return unknown[0] if unknown else None
-
-    def _remember(self, name: str) -> None:
-        recent = self._state.recent
-        if recent and recent[-1] == name:
-            return
-        if name in recent:
-            recent.remove(name)
-        recent.append(name)
-        del recent[:-16]
-
     def _note_subjects(self, text: str) -> None:
         """Names mentioned in narration become the likeliest referents of later pronouns."""
         for match in self.pattern.finditer(text):
             word = match.group()
-            if word in self.rules.PRONOUNS or word in rules_zh._PLURALS or self.zh and cast_zh.group(word):
+            if word in self.rules.PRONOUNS or word in rules_zh._PLURALS:
+                continue
+            if self.zh and cast_zh.group(word):
                 continue
             if word in self.roles:
-                if self.roles[word] is None:
+                meaning = self.roles[word]
+                if meaning is None:
                     continue  # 有人 / 那掌柜: nobody a pronoun can point back to
-                word = self.roles[word]
+                word = meaning
             word = self.same[word][0] if word in self.same else word
             self._remember(word)
             self._para_mentions.append(word)

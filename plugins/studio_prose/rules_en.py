@@ -21,7 +21,8 @@ VERBS = (
     "muttered|declared|inquired|enquired|urged|pursued|protested|retorted|explained|insisted|sighed|"
     "laughed|faltered|stammered|thought|went on|persisted|agreed|admitted|warned|screamed|shrieked|"
     "demanded|suggested|answered|responded|snapped|growled|added|grumbled|sobbed|groaned|moaned|"
-    "gasped|panted|wailed|chuckled|giggled|cried out|called out|broke in|struck in|put in|interposed|"
+    "gasped|panted|wailed|chuckled|giggled|cried out|called out|broke in|struck in|put in|"
+    "interposed|"
     "concluded|ventured|owned|confessed|observed|reasoned|hinted|implored|begged|pleaded|commanded|"
     "ordered|echoed|mused|reflected|scolded|sneered|teased|joked|corrected|announced|whimpered|"
     "blurted|bawled|roared|yelled|hissed|breathed|beamed|smiled|nodded"
@@ -145,7 +146,8 @@ def _introduced(lead: str, pattern: re.Pattern[str]) -> tuple[str | None, str] |
     sentence = _last_sentence(lead)
     verbs = list(_SAYING.finditer(sentence))
     if not verbs:
-        if not re.search(r"(?:—|--|:)$", lead) or not re.search(r"\b(?:in these words|as follows|thus)\b", sentence):
+        announced = re.search(r"\b(?:in these words|as follows|thus)\b", sentence)
+        if not re.search(r"(?:—|--|:)$", lead) or not announced:
             return None
         head = sentence
     else:

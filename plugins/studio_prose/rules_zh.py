@@ -3,8 +3,14 @@
 - pre-posed: ``眉庄笑道：“…”`` / ``她点点头，微笑说：“…”`` / ``只见槿汐道：“…”``: the subject of
   the sentence that introduces the quote (the first name or pronoun that is not an object);
 - post-posed: ``“…”眉庄笑道，“…”`` / ``“…”我道。``: a short clause right after the quote;
+- post-posed further on: ``“…”阿Ｑ指着一个孩子，分辩说。`` (a name opening the sentence, a
+  speech verb ending a later clause); a tag's first word as jieba segments it when it has a
+  person's shape but is not in the cast yet;
 - names are learnt from the text itself: strings that often start a sentence introducing speech
-  (``眉庄``, ``槿汐``, ``温实初``), plus names the user gives (studio.toml);
+  or a tag after a quote (``眉庄``, ``槿汐``, ``温实初``, ``七斤嫂``, ``周瑞家的``), kept when
+  jieba's dictionary tags them as a person (nr), does not know them (the book's own names), or
+  they carry a title; adverbs and verb phrases, which the dictionary knows by other tags, are
+  dropped; plus names the user gives (studio.toml);
 - a name's gender (for 她/他) comes from its title (妃, 嫔, 娘娘 … / 王, 爷, 公公 …) or from which
   pronoun most often follows it.
 """
@@ -15,7 +21,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, dictionary_tag, first_word, group, person_tag
+from studio_prose.cast_zh import (
+    GROUP_WORDS,
+    STORYTELLER,
+    dictionary_tag,
+    first_word,
+    group,
+    person_tag,
+)
 
 PRONOUNS = {"我": "narrator", "她": "f", "他": "m", "伊": "f"}  # 伊: she, in early modern prose
 _VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
@@ -25,8 +38,8 @@ _SPEECH_INTRO = re.compile(
 )
 _COLONS = "：:∶﹕"
 # “…”秀才说。 / “…，”他说，“…”: a short tag right after a closing mark
-_SPEECH_TAG = re.compile(r"[”」』\"][ 　]*([^，。！？!?,；;：:“”「」『』\"\n]{1,10}?)(?:笑道|问道|说道|答道|道|说|问|答|叹|喝|"
-                         r"骂|喊|叫|嚷)[，。,.！!？?]")
+_SPEECH_TAG = re.compile(r"[”」』\"][ 　]*([^，。！？!?,；;：:“”「」『』\"\n]{1,10}?)"
+                         r"(?:笑道|问道|说道|答道|道|说|问|答|叹|喝|骂|喊|叫|嚷)[，。,.！!？?]")
 _SENTENCE_SPLIT = re.compile(r"[。！？!?；;…\n]")
 _OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打"
                      "在于上住到起")
@@ -90,7 +103,8 @@ def _name_char(ch: str) -> bool:
 
 def _count_stems(piece: str, starts: Counter[str]) -> None:
     piece = piece.lstrip(" 　")
-    for lead in ("只见", "但见", "却见", "忽见", "又见", "那", "这", "只听", "却说", "且说", "便", "却", "又", "只"):
+    for lead in ("只见", "但见", "却见", "忽见", "又见", "那", "这", "只听", "却说", "且说",
+                 "便", "却", "又", "只"):
         if piece.startswith(lead) and len(piece) > len(lead) + 1:
             piece = piece[len(lead):]
             break
@@ -109,7 +123,7 @@ def _count_stems(piece: str, starts: Counter[str]) -> None:
 
 
 def _candidates(text: str) -> Counter[str]:
-    """2- to 4-character starts of sentences and clauses that introduce a quote or tag one after it."""
+    """2- to 4-character starts of sentences and clauses that introduce a quote or tag one."""
     starts: Counter[str] = Counter()
     for match in _SPEECH_INTRO.finditer(text):
         begin = max(0, match.start() - 40)
@@ -135,8 +149,9 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     starts = _candidates(text)
     longest_extension: Counter[str] = Counter()
     for stem, count in starts.items():
-        if (len(stem) > 2 and stem[-1] not in _VERBISH and stem[-1] not in _BAD_LAST and stem[-1] not in _OBJECT_MARKERS
-                and count > longest_extension[stem[:-1]]):  # 林秋水对 is 林秋水 + 对, not a longer name
+        last = stem[-1]  # 林秋水对 is 林秋水 + 对, not a longer name
+        plain = last not in _VERBISH and last not in _BAD_LAST and last not in _OBJECT_MARKERS
+        if len(stem) > 2 and plain and count > longest_extension[stem[:-1]]:
             longest_extension[stem[:-1]] = count
     pool: set[str] = set()
     for stem, count in starts.items():
@@ -156,7 +171,9 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
         if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
             continue  # 眉庄手 is 眉庄 + a word
         pool.add(stem)
-    pool = {w for w in pool if w.endswith("家的") or not any(w[:k] in pool for k in range(2, len(w)))}  # 眉庄向槿 is 眉庄 + …
+    # 眉庄向槿 is 眉庄 + …
+    pool = {w for w in pool
+            if w.endswith("家的") or not any(w[:k] in pool for k in range(2, len(w)))}
     total: Counter[str] = Counter()
     marked: Counter[str] = Counter()
     adverbial: Counter[str] = Counter()  # 无奈地: a manner word, not a name
@@ -169,7 +186,8 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
         if text[match.end():match.end() + 1] == "地":
             adverbial[word] += 1
     names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
-    names = {w for w in names if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))}
+    names = {w for w in names
+             if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))}
     names.update(name for name in given if name)
     return names
 
@@ -352,15 +370,19 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
 
 
 def _fresh_name(clause: str) -> str | None:
-    """The first word of a speech tag, when it has a person's shape (王胡 in ``王胡轻蔑的抬起眼来说``)."""
+    """The first word of a speech tag, when it has a person's shape (王胡 in
+    ``王胡轻蔑的抬起眼来说``)."""
     who = first_word(clause)
     if who is None or not 2 <= len(who) <= 4 or len(who) == len(clause):
         return None
     return _name_shaped(who)
 
 
+_PLACE = set("里的上中下前后边头外内")
+
+
 def _name_shaped(who: str) -> str | None:
-    if not all(_name_char(ch) for ch in who) or any(ch in "里的上中下前后边头外内" for ch in who[1:]):
+    if not all(_name_char(ch) for ch in who) or any(ch in _PLACE for ch in who[1:]):
         return None  # 饭店里人: a place and its people
     if who[0] in _STOP_FIRST and not (who[0] in _NUMBER_FIRST and gender_of_title(who)):
         return None
@@ -383,7 +405,8 @@ def _far_tag(text: str, pattern: re.Pattern[str]) -> str | None:
     clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c]
     if len(clauses) < 2 or len(clauses) > 3 or end is None or text[end.start()] not in "。！？!?":
         return None
-    if not any(c.endswith(tuple(_VERB_FINAL)) or c.endswith(("说着", "笑着", "问着")) for c in clauses[1:]):
+    tags = (*_VERB_FINAL, "说着", "笑着", "问着")
+    if not any(c.endswith(tags) for c in clauses[1:]):
         return None
     if any(pattern.search(c) for c in clauses[1:]):
         return None  # another person in the later clauses: 阿Ｑ看着王胡，王胡说

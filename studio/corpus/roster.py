@@ -184,13 +184,15 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
     for short in names:
         if len(short) < 2 and _cjk(short):
             continue
-        longer = [long for long in names if long != short and short in long and _contains_reason(short, long)]
+        longer = [long for long in names
+                  if long != short and short in long and _contains_reason(short, long)]
         if len(longer) == 1 and _enough_evidence(short, longer[0], counts):
             add(short, longer[0], "contains")  # Bingley in Mr. Bingley and Miss Bingley: which one?
     stems: dict[str, list[str]] = {}
     for name in names:
         stem = _stem(name)
-        if stem != name and _cjk(name):  # Mr. / Mrs. / Miss Bennet are three people  # only names that carry a rank or title group together
+        # only Chinese names that carry a rank group together: Mr. / Mrs. / Miss Bennet are three
+        if stem != name and _cjk(name):
             stems.setdefault(stem, []).append(name)
     for stem, group in stems.items():
         if len(stem) < 1 or len(group) < 2:
