@@ -287,7 +287,10 @@ class ProseDocument(Referents):
                 guess, speaker, method = speaker, None, "unknown"
             said = _flatten(seg.text, self.style.lang).strip()
             shown = self.display.get(speaker, speaker) if speaker else None
-            utt = Utterance(shown, said, "dialogue", self._scene, self.file, para.line_at(seg.start))
+            sure = round(confidence, 2) if shown else None  # checked below LOW_CONFIDENCE
+            line = para.line_at(seg.start)
+            utt = Utterance(shown, said, "dialogue", self._scene, self.file, line,
+                            method=method if shown else None, confidence=sure)
             self.utterances.append(utt)
             shown = self.display.get(guess, guess) if guess else None
             self.attributions.append(Attribution(utt, index, method, raw, confidence, shown, rule))

@@ -130,3 +130,10 @@ def test_a_speech_over_paragraphs_keeps_its_speaker():
     ) * 2
     said = _said(en.replace("home,” said Tom.", "home,” said Tom, “and sleep.\n\n“Then"))
     assert [s for s, _ in said[1:4]] == ["Tom", "Tom", "Tom"]
+
+
+def test_utterances_say_how_their_speaker_was_found():
+    text = "第一章\n" + "林秋水道：“早。”\n众人都笑道：“好！”\n" * 2
+    said = [u for u in _doc(text).utterances if u.kind == "dialogue"]
+    assert (said[0].method, said[0].confidence) == ("before", 0.9)
+    assert said[1].speaker is None and said[1].method is None and said[1].confidence is None
