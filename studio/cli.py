@@ -13,7 +13,7 @@
     persona-studio chat WORKSPACE            chat with the latest run's adapter
     persona-studio serve WORKSPACE           OpenAI-compatible API on 127.0.0.1
     persona-studio eval WORKSPACE            base vs adapter on held-out scenes (report in the run)
-    persona-studio export WORKSPACE          adapter + merged model + model card in exports/
+    persona-studio export WORKSPACE          adapter, vLLM folder, merged (--merged), GGUF (--gguf)
 """
 
 from __future__ import annotations
@@ -540,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=int, default=3, help="example items to print")
     p.set_defaults(func=_lazy("studio.eval.evaluate", "run_cli"))
 
-    p = sub.add_parser("export", help="the adapter (peft), a merged model (--merged) and model cards in exports/")
+    p = sub.add_parser("export", help="the adapter (peft), a vLLM folder, a merged model (--merged), GGUF + Modelfile (--gguf)")
     p.add_argument("workspace")
     p.add_argument("--run", default="", help="run id (default: the newest)")
     p.add_argument("--checkpoint", type=int, default=None, help="a checkpoint step (-1: latest) instead of the final adapter")
@@ -548,6 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=("auto", "bf16", "fp16", "fp32"), help="merged weights' precision")
     p.add_argument("--no-verify", action="store_true", help="skip reloading the merged model to check its logits")
     p.add_argument("--out", default="", help="export folder (default: exports/<run>)")
+    p.add_argument("--gguf", action="store_true", help="also write the merged model as GGUF + an Ollama Modelfile")
+    p.add_argument("--type", default="f16", choices=("f16", "bf16", "q8_0"), help="GGUF weight type (default f16)")
     p.set_defaults(func=_lazy("studio.export.exporter", "run_cli"))
     return parser
 
