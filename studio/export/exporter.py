@@ -43,9 +43,18 @@ class ExportResult:
     logits: list[Any] = field(default_factory=list)
 
 
-def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoint: int | None = None,
-               merged: bool = False, dtype: str = "auto", verify: bool = True, out: str | Path | None = None,
-               gguf: str = "") -> ExportResult:
+def export_run(
+    ws: Any,
+    adapters: Mapping[str, Any],
+    *,
+    run: str = "",
+    checkpoint: int | None = None,
+    merged: bool = False,
+    dtype: str = "auto",
+    verify: bool = True,
+    out: str | Path | None = None,
+    gguf: str = "",
+) -> ExportResult:
     """Export a run's adapter and vLLM folder (always), a merged model and a GGUF file (when asked).
 
     Args:
@@ -76,8 +85,16 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
         raise StudioError(f"--type: expected one of {', '.join(TYPES)}, got {gguf!r}")
     device = resolve_device()
     # on the CPU merge in fp32 (then cast); on a GPU in the model's own precision
-    persona = load_persona(ws, adapters, run=run, checkpoint=checkpoint, merge=False, fast=False, device=device,
-                           dtype=torch.float32 if device.type == "cpu" else None)
+    persona = load_persona(
+        ws,
+        adapters,
+        run=run,
+        checkpoint=checkpoint,
+        merge=False,
+        fast=False,
+        device=device,
+        dtype=torch.float32 if device.type == "cpu" else None,
+    )
     if persona.run_dir is None or persona.adapter_dir is None:
         raise StudioError("export needs a run with an adapter")
     if gguf:  # refuse before anything is written
@@ -87,10 +104,16 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
     result = ExportResult(folder)
     info = run_info(ws, persona)
     tokenizer = persona.loaded.tokenizer
-    record = {"character": persona.character, "persona": persona.system, "chat_template": tokenizer.chat_template,
-              "end_of_turn": [tokenizer.convert_ids_to_tokens(i) for i in persona.loaded.end_of_turn_ids],
-              "end_of_turn_ids": persona.loaded.end_of_turn_ids, "base_model": info["base_model"],
-              "run": persona.run_dir.name, "step": info["training"]["steps"]}
+    record = {
+        "character": persona.character,
+        "persona": persona.system,
+        "chat_template": tokenizer.chat_template,
+        "end_of_turn": [tokenizer.convert_ids_to_tokens(i) for i in persona.loaded.end_of_turn_ids],
+        "end_of_turn_ids": persona.loaded.end_of_turn_ids,
+        "base_model": info["base_model"],
+        "run": persona.run_dir.name,
+        "step": info["training"]["steps"],
+    }
 
     # adapter/: the peft files as trained, the tokenizer, the persona, a card
     with staging(folder / ".tmp-adapter", "adapter") as tmp:
@@ -114,16 +137,27 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
             _write_gguf(plain, persona, folder, gguf, verify, result)
         if merged:
             result.merged = folder / "merged"
-            result.checks += write_merged(plain, persona, record, info, result.merged, dtype, verify, probe, expected)
-            result.commands.append(f"transformers: AutoModelForCausalLM.from_pretrained({str(result.merged)!r})")
+            result.checks += write_merged(
+                plain, persona, record, info, result.merged, dtype, verify, probe, expected
+            )
+            result.commands.append(
+                f"transformers: AutoModelForCausalLM.from_pretrained({str(result.merged)!r})"
+            )
     _write_vllm(ws, persona, folder, verify, result)
     return result
 
 
-def _write_gguf(plain: Any, persona: Any, folder: Path, qtype: str, verify: bool, result: ExportResult) -> None:
+def _write_gguf(
+    plain: Any, persona: Any, folder: Path, qtype: str, verify: bool, result: ExportResult
+) -> None:
     """``gguf-<type>/``: the GGUF file, its Modelfile and a README; read back and compared."""
     from studio.export.folders import replace_folder, staging
-    from studio.export.gguf_check import compare_logits, compare_prompts, load_gguf, reference_logits
+    from studio.export.gguf_check import (
+        compare_logits,
+        compare_prompts,
+        load_gguf,
+        reference_logits,
+    )
     from studio.export.gguf_file import write_gguf
     from studio.export.merged import persona_template
     from studio.export.ollama import modelfile, parse_modelfile
@@ -135,64 +169,108 @@ def _write_gguf(plain: Any, persona: Any, folder: Path, qtype: str, verify: bool
     final = folder / f"gguf-{qtype}"
     expected = reference_logits(plain, tokenizer, persona.system) if verify else []
     with staging(folder / f".tmp-gguf-{qtype}", "GGUF file") as tmp:
-        facts = write_gguf(plain, tokenizer, tmp / name, qtype=qtype,
-                           chat_template=persona_template(tokenizer.chat_template, persona.system),
-                           end_of_turn_ids=persona.loaded.end_of_turn_ids, name=f"{persona.character} ({label})")
+        facts = write_gguf(
+            plain,
+            tokenizer,
+            tmp / name,
+            qtype=qtype,
+            chat_template=persona_template(tokenizer.chat_template, persona.system),
+            end_of_turn_ids=persona.loaded.end_of_turn_ids,
+            name=f"{persona.character} ({label})",
+        )
         text = modelfile(name, facts.arch, persona.system, facts.end_of_turn)
         atomic_write_text(tmp / "Modelfile", text)
         atomic_write_text(tmp / "README.md", _gguf_readme(persona.character, name, label, qtype))
         if verify:
             model, gguf_tokenizer = load_gguf(tmp / name)
-            report = compare_logits(expected, tokenizer, model, gguf_tokenizer, persona.system, qtype)
+            report = compare_logits(
+                expected, tokenizer, model, gguf_tokenizer, persona.system, qtype
+            )
             if not report.ok:
-                raise StudioError(f"{final / name}: {report.line()}; "
-                                  f"{'within' if report.decisive_kept else 'outside'} top-1 on decisive positions; "
-                                  "does not reproduce the merged model, not exported")
+                raise StudioError(
+                    f"{final / name}: {report.line()}; "
+                    f"top-1 {'kept' if report.decisive_kept else 'changed'} "
+                    "where the lead was decisive; "
+                    "does not reproduce the merged model, not exported"
+                )
             parsed = parse_modelfile(text)
             result.logits.append(report)
-            result.checks += [report.line(), *compare_prompts(tokenizer, gguf_tokenizer, parsed["TEMPLATE"],
-                                                              parsed["SYSTEM"], facts.add_bos, facts.bos_token)]
+            result.checks += [
+                report.line(),
+                *compare_prompts(
+                    tokenizer,
+                    gguf_tokenizer,
+                    parsed["TEMPLATE"],
+                    parsed["SYSTEM"],
+                    facts.add_bos,
+                    facts.bos_token,
+                ),
+            ]
             del model
         replace_folder(tmp, final)
     result.gguf = final / name
-    result.commands += [f"ollama: cd {final} && ollama create {label} -f Modelfile && ollama run {label}",
-                        f"llama.cpp: llama-server -m {final / name} --jinja"]
+    result.commands += [
+        f"ollama: cd {final} && ollama create {label} -f Modelfile && ollama run {label}",
+        f"llama.cpp: llama-server -m {final / name} --jinja",
+    ]
 
 
 def _gguf_readme(character: str, name: str, label: str, qtype: str) -> str:
-    return "\n".join([
-        f"# {character}: GGUF ({qtype})", "",
-        f"`{name}` is the merged persona model for llama.cpp and Ollama. Its chat template puts the persona "
-        "prompt first when a conversation has no system message; `Modelfile` does the same for Ollama "
-        "(TEMPLATE in Ollama's syntax, SYSTEM the persona, stop at the end-of-turn token).", "",
-        "```sh", f"ollama create {label} -f Modelfile", f"ollama run {label}", "",
-        f"llama-server -m {name} --jinja      # OpenAI-compatible server on :8080",
-        f"llama-cli -m {name} -cnv --jinja    # chat in the terminal", "```", ""])
+    return "\n".join(
+        [
+            f"# {character}: GGUF ({qtype})",
+            "",
+            f"`{name}` is the merged persona model for llama.cpp and Ollama. Its chat template "
+            "puts the persona prompt first when a conversation has no system message; "
+            "`Modelfile` does the same for Ollama "
+            "(TEMPLATE in Ollama's syntax, SYSTEM the persona, stop at the end-of-turn token).",
+            "",
+            "```sh",
+            f"ollama create {label} -f Modelfile",
+            f"ollama run {label}",
+            "",
+            f"llama-server -m {name} --jinja      # OpenAI-compatible server on :8080",
+            f"llama-cli -m {name} -cnv --jinja    # chat in the terminal",
+            "```",
+            "",
+        ]
+    )
 
 
 def _write_vllm(ws: Any, persona: Any, folder: Path, verify: bool, result: ExportResult) -> None:
-    """``vllm/``: adapter, persona chat template and the ``vllm serve`` command (not for a GGUF base)."""
+    """``vllm/``: adapter, persona chat template, ``vllm serve`` command (not for a GGUF base)."""
     from studio.export.folders import replace_folder, staging
     from studio.export.merged import persona_template
     from studio.export.vllm import base_reference, check_folder, write_folder
 
     if persona.loaded.spec.gguf_file:
-        note = ("vLLM applies no LoRA to a GGUF base: "
-                + (f"vllm serve {result.merged}" if result.merged else "export with --merged and serve that folder"))
+        note = "vLLM applies no LoRA to a GGUF base: " + (
+            f"vllm serve {result.merged}"
+            if result.merged
+            else "export with --merged and serve that folder"
+        )
         result.commands.append(note)
         return
     tokenizer = persona.loaded.tokenizer
     model = ws.config.model
     final = folder / "vllm"
     with staging(folder / ".tmp-vllm", "vLLM folder") as tmp:
-        record = write_folder(tmp, final, adapter_dir=persona.adapter_dir,
-                              base=base_reference(model, persona.loaded.path),
-                              model_type=persona.loaded.model.config.model_type,
-                              template=persona_template(tokenizer.chat_template, persona.system),
-                              persona=persona.system, character=persona.character,
-                              modelscope=model.source == "modelscope", merged=result.merged)
+        record = write_folder(
+            tmp,
+            final,
+            adapter_dir=persona.adapter_dir,
+            base=base_reference(model, persona.loaded.path),
+            model_type=persona.loaded.model.config.model_type,
+            template=persona_template(tokenizer.chat_template, persona.system),
+            persona=persona.system,
+            character=persona.character,
+            modelscope=model.source == "modelscope",
+            merged=result.merged,
+        )
         if verify:
-            result.checks += check_folder(tmp, tokenizer, persona.system, base_path=persona.loaded.path)
+            result.checks += check_folder(
+                tmp, tokenizer, persona.system, base_path=persona.loaded.path
+            )
         replace_folder(tmp, final)
     result.vllm = final
     result.commands.append(f"vLLM: {record['command']}")
@@ -209,8 +287,17 @@ def run_cli(args: Any) -> int:
 
     ws = Workspace(args.workspace)
     gguf = args.type if args.gguf else ""
-    result = export_run(ws, load_host().adapters, run=args.run, checkpoint=args.checkpoint, merged=args.merged,
-                        dtype=args.dtype, verify=not args.no_verify, out=args.out or None, gguf=gguf)
+    result = export_run(
+        ws,
+        load_host().adapters,
+        run=args.run,
+        checkpoint=args.checkpoint,
+        merged=args.merged,
+        dtype=args.dtype,
+        verify=not args.no_verify,
+        out=args.out or None,
+        gguf=gguf,
+    )
     for path in (result.adapter, result.vllm, result.merged, result.gguf and result.gguf.parent):
         if path is not None:
             size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -27,21 +27,26 @@ def staging(tmp: Path, what: str) -> Iterator[Path]:
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)  # never leave half a model taking the space
         if _disk_full(exc):
-            raise StudioError(f"{tmp.parent}: no space left while writing the {what} ({exc}); nothing was replaced "
-                              "(an earlier export there is intact); free some space or export with --out elsewhere"
-                              ) from None
+            raise StudioError(
+                f"{tmp.parent}: no space left while writing the {what} ({exc}); "
+                "nothing was replaced (an earlier export there is intact); "
+                "free some space or export with --out elsewhere"
+            ) from None
         raise
 
 
 def _disk_full(exc: BaseException) -> bool:
-    """True for a full disk, a file-size limit or a quota, also when a library wrapped the OSError."""
+    """True for a full disk, a file-size limit or a quota, also wrapped by a library."""
     from studio.fsutil import DISK_FULL
 
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in DISK_FULL:
             return True
-        if any(text in str(seen) for text in ("No space left on device", "File too large", "Disk quota exceeded")):
+        if any(
+            text in str(seen)
+            for text in ("No space left on device", "File too large", "Disk quota exceeded")
+        ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -59,5 +64,3 @@ def replace_folder(tmp: Path, final: Path) -> None:
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     fsync_dir(final.parent)
-
-

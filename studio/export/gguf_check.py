@@ -24,9 +24,11 @@ from studio.errors import StudioError
 TOLERANCE = {"f16": 5e-3, "bf16": 3e-2, "q8_0": 6e-2}
 
 PROBE_USERS = ("你是谁？ Who are you?", "今天的茶怎么这样苦？", "Tell me about the river at dawn.")
-CONVERSATION = ({"role": "user", "content": "今天生意怎么样？"},
-                {"role": "assistant", "content": "客人不多，话倒不少。"},
-                {"role": "user", "content": "那你明天还来吗？ Will you come tomorrow?"})
+CONVERSATION = (
+    {"role": "user", "content": "今天生意怎么样？"},
+    {"role": "assistant", "content": "客人不多，话倒不少。"},
+    {"role": "user", "content": "那你明天还来吗？ Will you come tomorrow?"},
+)
 
 
 @dataclass
@@ -46,14 +48,19 @@ class LogitReport:
         return self.relative <= self.tolerance and self.decisive_kept
 
     def line(self) -> str:
-        return (f"GGUF {self.qtype} read back by transformers: max |Δlogit| {self.max_abs:.4f} "
-                f"({self.relative:.2e} of the largest logit, tolerance {self.tolerance:.0e}), "
-                f"top-1 agreement {self.top1:.1%} over {self.positions} positions")
+        return (
+            f"GGUF {self.qtype} read back by transformers: max |Δlogit| {self.max_abs:.4f} "
+            f"({self.relative:.2e} of the largest logit, tolerance {self.tolerance:.0e}), "
+            f"top-1 agreement {self.top1:.1%} over {self.positions} positions"
+        )
 
 
 def probe_prompts(system: str) -> list[list[dict[str, str]]]:
     """The conversations the logits are compared on, the persona as system message."""
-    return [[{"role": "system", "content": system}, {"role": "user", "content": text}] for text in PROBE_USERS]
+    return [
+        [{"role": "system", "content": system}, {"role": "user", "content": text}]
+        for text in PROBE_USERS
+    ]
 
 
 def render(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
@@ -82,12 +89,20 @@ def load_gguf(path: Path) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    )
     return model.eval(), tokenizer
 
 
-def compare_logits(expected: Sequence[Any], tokenizer: Any, gguf_model: Any, gguf_tokenizer: Any,
-                   system: str, qtype: str) -> LogitReport:
+def compare_logits(
+    expected: Sequence[Any],
+    tokenizer: Any,
+    gguf_model: Any,
+    gguf_tokenizer: Any,
+    system: str,
+    qtype: str,
+) -> LogitReport:
     """Logits of the read-back file against the merged model's on the probe prompts.
 
     Raises:
@@ -98,10 +113,14 @@ def compare_logits(expected: Sequence[Any], tokenizer: Any, gguf_model: Any, ggu
     worst, scale, agree, total, kept = 0.0, 0.0, 0, 0, True
     for reference, messages in zip(expected, probe_prompts(system), strict=True):
         ids = render(tokenizer, messages)
-        text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=True
+        )
         if gguf_tokenizer(text, add_special_tokens=False)["input_ids"] != ids:
-            raise StudioError("GGUF check: the file's tokenizer splits the persona prompt differently from the "
-                              "model's own; not exported")
+            raise StudioError(
+                "GGUF check: the file's tokenizer splits the persona prompt differently from the "
+                "model's own; not exported"
+            )
         with torch.no_grad():
             got = gguf_model(input_ids=torch.tensor([ids])).logits[0].float()
         diff = float((got - reference).abs().max())
@@ -111,11 +130,19 @@ def compare_logits(expected: Sequence[Any], tokenizer: Any, gguf_model: Any, ggu
         top2 = torch.topk(reference, 2, dim=-1).values
         decisive = (top2[:, 0] - top2[:, 1]) > 2 * diff
         kept = kept and bool(same[decisive].all())
-    return LogitReport(qtype, total, worst, worst / (scale or 1.0), agree / max(total, 1), kept, TOLERANCE[qtype])
+    return LogitReport(
+        qtype, total, worst, worst / (scale or 1.0), agree / max(total, 1), kept, TOLERANCE[qtype]
+    )
 
 
-def compare_prompts(tokenizer: Any, gguf_tokenizer: Any, template: str, system: str, add_bos: bool,
-                    bos_token: str | None) -> list[str]:
+def compare_prompts(
+    tokenizer: Any,
+    gguf_tokenizer: Any,
+    template: str,
+    system: str,
+    add_bos: bool,
+    bos_token: str | None,
+) -> list[str]:
     """The two-turn conversation through the Modelfile TEMPLATE and the GGUF chat template.
 
     Returns:
@@ -130,14 +157,28 @@ def compare_prompts(tokenizer: Any, gguf_tokenizer: Any, template: str, system: 
     text = render_go_template(template, CONVERSATION, system=system)
     bos = [gguf_tokenizer.convert_tokens_to_ids(bos_token)] if add_bos and bos_token else []
     ollama = bos + gguf_tokenizer(text, add_special_tokens=False)["input_ids"]
-    embedded = render(gguf_tokenizer, CONVERSATION)  # no system message: the persona comes from the template
-    for name, ids in (("the Modelfile TEMPLATE (Ollama)", ollama), ("the GGUF chat template", embedded)):
+    embedded = render(
+        gguf_tokenizer, CONVERSATION
+    )  # no system message: the persona comes from the template
+    for name, ids in (
+        ("the Modelfile TEMPLATE (Ollama)", ollama),
+        ("the GGUF chat template", embedded),
+    ):
         if ids != ours:
-            at = next((i for i, (a, b) in enumerate(zip(ids, ours)) if a != b), min(len(ids), len(ours)))
-            raise StudioError(f"GGUF check: {name} renders a two-turn chat differently from the studio's chat at "
-                              f"token {at} ({len(ids)} vs {len(ours)} tokens: "
-                              f"{gguf_tokenizer.decode(ids[at:at + 8])!r} vs {tokenizer.decode(ours[at:at + 8])!r}); "
-                              "not exported")
-    return [f"a two-turn chat through the Modelfile TEMPLATE renders the studio chat's {len(ours)} prompt tokens "
-            "exactly (persona from SYSTEM)",
-            "the GGUF's own chat template renders the same tokens with no system message given"]
+            at = next(
+                (i for i, (a, b) in enumerate(zip(ids, ours, strict=False)) if a != b),
+                min(len(ids), len(ours)),
+            )
+            raise StudioError(
+                f"GGUF check: {name} renders a two-turn chat differently from the studio's chat at "
+                f"token {at} ({len(ids)} vs {len(ours)} tokens: "
+                f"{gguf_tokenizer.decode(ids[at : at + 8])!r} vs "
+                f"{tokenizer.decode(ours[at : at + 8])!r}); "
+                "not exported"
+            )
+    return [
+        "a two-turn chat through the Modelfile TEMPLATE renders the studio chat's "
+        f"{len(ours)} prompt tokens "
+        "exactly (persona from SYSTEM)",
+        "the GGUF's own chat template renders the same tokens with no system message given",
+    ]

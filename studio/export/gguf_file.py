@@ -23,13 +23,24 @@ TYPES = ("f16", "bf16", "q8_0")
 WRITABLE = {"qwen2": "qwen2", "llama": "llama"}
 # families the studio trains whose GGUF transformers cannot read (or the studio cannot write yet)
 WHY_NOT = {
-    "internlm2": "transformers cannot read an InternLM2 GGUF back, so the file could not be checked",
+    "internlm2": "transformers cannot read an InternLM2 GGUF back to check the file",
     "glm": "transformers cannot read a GLM-4 GGUF back, so the file could not be checked",
     "glm4": "transformers cannot read a GLM-4 GGUF back, so the file could not be checked",
     "mistral": "its SentencePiece tokenizer is not written by the studio's GGUF export yet",
 }
 # pre-tokenizer names llama.cpp knows, preferred when several share one split pattern
 PREFERRED_PRE = ("qwen2", "llama-bpe")
+# the split patterns of those two, as their tokenizer.json files state them
+SPLITS = {
+    "qwen2": (
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+        r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+    ),
+    "llama-bpe": (
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+        r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    ),
+}
 
 
 @dataclass
@@ -53,8 +64,10 @@ def gguf_arch(model_type: str) -> str:
     if model_type in WRITABLE:
         return WRITABLE[model_type]
     reason = WHY_NOT.get(model_type, "transformers cannot read it back from GGUF to check the file")
-    raise StudioError(f"--gguf: a {model_type!r} model is not exported as GGUF: {reason}; "
-                      f"supported: {', '.join(sorted(WRITABLE))} (the adapter and --merged exports still work)")
+    raise StudioError(
+        f"--gguf: a {model_type!r} model is not exported as GGUF: {reason}; "
+        f"supported: {', '.join(sorted(WRITABLE))} (the adapter and --merged exports still work)"
+    )
 
 
 def rope_theta(config: Any) -> float:
@@ -66,18 +79,28 @@ def rope_theta(config: Any) -> float:
 
 def _rope_kind(config: Any) -> str:
     params = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
-    return str(params.get("rope_type") or params.get("type") or "default") if isinstance(params, dict) else "default"
+    return (
+        str(params.get("rope_type") or params.get("type") or "default")
+        if isinstance(params, dict)
+        else "default"
+    )
 
 
 def head_dim(config: Any) -> int:
-    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+    return int(
+        getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    )
 
 
 def _permute_rotary(weight: Any, heads: int) -> Any:
     """Reorder the rows of a Llama q/k projection from transformers' half-split rotary layout to
     llama.cpp's interleaved one (transformers undoes this when it reads the file)."""
     rows = weight.shape[0]
-    return weight.reshape(heads, 2, rows // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    return (
+        weight.reshape(heads, 2, rows // heads // 2, *weight.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weight.shape)
+    )
 
 
 def tokenizer_pre(tokenizer: Any) -> str:
@@ -86,14 +109,21 @@ def tokenizer_pre(tokenizer: Any) -> str:
     Raises:
         StudioError: not a byte-level BPE tokenizer, or a split pattern llama.cpp has no name for.
     """
-    from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS
-
+    try:  # the table transformers reads GGUF files with, when this version has it
+        from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS
+    except ImportError:
+        GGUF_PRE_TOKENIZER_SPLITS = SPLITS
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     if spec["model"]["type"] != "BPE" or "ByteLevel" not in json.dumps(spec.get("pre_tokenizer")):
-        raise StudioError("--gguf: only byte-level BPE tokenizers (Qwen2, Llama-3) are written as GGUF; "
-                          f"this one is {spec['model']['type']}")
-    patterns = [node["pattern"]["Regex"] for node in _walk(spec.get("pre_tokenizer"))
-                if node.get("type") == "Split" and "Regex" in node.get("pattern", {})]
+        raise StudioError(
+            "--gguf: only byte-level BPE tokenizers (Qwen2, Llama-3) are written as GGUF; "
+            f"this one is {spec['model']['type']}"
+        )
+    patterns = [
+        node["pattern"]["Regex"]
+        for node in _walk(spec.get("pre_tokenizer"))
+        if node.get("type") == "Split" and "Regex" in node.get("pattern", {})
+    ]
     if not patterns:
         return "default"
     names = [name for name, regex in GGUF_PRE_TOKENIZER_SPLITS.items() if regex == patterns[0]]
@@ -102,8 +132,10 @@ def tokenizer_pre(tokenizer: Any) -> str:
             return name
     if names:
         return names[0]
-    raise StudioError("--gguf: the tokenizer splits text with a pattern llama.cpp has no pre-tokenizer name for; "
-                      "not written (llama.cpp would tokenize differently from training)")
+    raise StudioError(
+        "--gguf: the tokenizer splits text with a pattern llama.cpp has no pre-tokenizer name for; "
+        "not written (llama.cpp would tokenize differently from training)"
+    )
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:
@@ -124,7 +156,9 @@ def vocabulary(tokenizer: Any, rows: int) -> tuple[list[str], list[int], list[st
     by_id = {index: token for token, index in tokenizer.get_vocab().items()}
     added = tokenizer.added_tokens_decoder
     if max(by_id) >= rows:
-        raise StudioError(f"--gguf: the tokenizer has id {max(by_id)} but the model only {rows} embedding rows")
+        raise StudioError(
+            f"--gguf: the tokenizer has id {max(by_id)} but the model only {rows} embedding rows"
+        )
     tokens, types = [], []
     for index in range(rows):
         if index not in by_id:
@@ -142,17 +176,26 @@ def vocabulary(tokenizer: Any, rows: int) -> tuple[list[str], list[int], list[st
 
 
 def starts_with_bos(tokenizer: Any) -> bool:
-    """True when the chat template writes the BOS token first (Llama-3): llama.cpp adds it instead."""
+    """True when the chat template writes BOS first (Llama-3): llama.cpp adds it instead."""
     bos = tokenizer.bos_token
     if not bos:
         return False
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False,
-                                         add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True
+    )
     return bool(text.startswith(bos))
 
 
-def write_gguf(model: Any, tokenizer: Any, path: Path, *, qtype: str, chat_template: str,
-               end_of_turn_ids: Sequence[int], name: str) -> GGUFFacts:
+def write_gguf(
+    model: Any,
+    tokenizer: Any,
+    path: Path,
+    *,
+    qtype: str,
+    chat_template: str,
+    end_of_turn_ids: Sequence[int],
+    name: str,
+) -> GGUFFacts:
     """Write ``model`` (merged, plain transformers) and ``tokenizer`` as one GGUF file.
 
     Args:
@@ -175,8 +218,10 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, *, qtype: str, chat_templ
     config = model.config
     arch_name = gguf_arch(config.model_type)
     if _rope_kind(config) != "default":
-        raise StudioError(f"--gguf: rope scaling {_rope_kind(config)!r} is not written by the GGUF export "
-                          "(transformers would not read it back, so the file could not be checked)")
+        raise StudioError(
+            f"--gguf: rope scaling {_rope_kind(config)!r} is not written by the GGUF export "
+            "(transformers would not read it back, so the file could not be checked)"
+        )
     arch = next(a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == arch_name)
     layers = int(config.num_hidden_layers)
     heads, kv_heads = int(config.num_attention_heads), int(config.num_key_value_heads)
@@ -189,8 +234,15 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, *, qtype: str, chat_templ
 
     writer = gguf.GGUFWriter(str(path), arch_name)
     writer.add_name(name)
-    writer.add_file_type(int({"f16": gguf.LlamaFileType.MOSTLY_F16, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
-                              "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[qtype]))
+    writer.add_file_type(
+        int(
+            {
+                "f16": gguf.LlamaFileType.MOSTLY_F16,
+                "bf16": gguf.LlamaFileType.MOSTLY_BF16,
+                "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
+            }[qtype]
+        )
+    )
     writer.add_context_length(int(config.max_position_embeddings))
     writer.add_embedding_length(int(config.hidden_size))
     writer.add_block_count(layers)
@@ -213,9 +265,11 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, *, qtype: str, chat_templ
         writer.add_token_merges(merges)
     else:  # a vocabulary without merges (byte tokens only): scores let readers rebuild none
         writer.add_token_scores([0.0] * rows)
-    for setter, token_id in ((writer.add_bos_token_id, tokenizer.bos_token_id),
-                             (writer.add_eos_token_id, tokenizer.eos_token_id),
-                             (writer.add_pad_token_id, tokenizer.pad_token_id)):
+    for setter, token_id in (
+        (writer.add_bos_token_id, tokenizer.bos_token_id),
+        (writer.add_eos_token_id, tokenizer.eos_token_id),
+        (writer.add_pad_token_id, tokenizer.pad_token_id),
+    ):
         if token_id is not None:
             setter(int(token_id))
     if end_of_turn_ids:
@@ -231,7 +285,10 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, *, qtype: str, chat_templ
         stem, _, suffix = key.rpartition(".")
         mapped = names.get_name(stem)
         if mapped is None:
-            raise StudioError(f"--gguf: no GGUF name for tensor {key!r} of a {config.model_type} model; not written")
+            raise StudioError(
+                f"--gguf: no GGUF name for tensor {key!r} of a {config.model_type} model; "
+                "not written"
+            )
         data = tensor.detach().float().cpu().numpy()
         if arch_name == "llama" and stem.endswith("self_attn.q_proj") and suffix == "weight":
             data = _permute_rotary(data, heads)
@@ -244,12 +301,18 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, *, qtype: str, chat_templ
     writer.write_tensors_to_file()
     writer.close()
     bos = tokenizer.bos_token if add_bos else None
-    return GGUFFacts(path, arch_name, qtype, add_bos, bos,
-                     [tokenizer.convert_ids_to_tokens(int(i)) for i in end_of_turn_ids])
+    return GGUFFacts(
+        path,
+        arch_name,
+        qtype,
+        add_bos,
+        bos,
+        [tokenizer.convert_ids_to_tokens(int(i)) for i in end_of_turn_ids],
+    )
 
 
 def _add(writer: Any, name: str, data: Any, qtype: str) -> None:
-    """One tensor: vectors in float32, matrices in the chosen type (q8_0 needs rows of 32 values)."""
+    """One tensor: vectors in float32, matrices in the chosen type (q8_0: rows of 32 values)."""
     import numpy as np
     from gguf import GGMLQuantizationType, quants
 

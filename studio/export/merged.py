@@ -21,9 +21,11 @@ def persona_template(template: str, persona: str) -> str:
     Without it, Qwen2.5's template would insert its own "You are Qwen…" system prompt.
     """
     literal = json.dumps(persona, ensure_ascii=False)  # a valid Jinja string literal
-    return ("{%- if not messages or messages[0]['role'] != 'system' %}"
-            "{%- set messages = [{'role': 'system', 'content': " + literal + "}] + messages %}"
-            "{%- endif %}\n" + template)
+    return (
+        "{%- if not messages or messages[0]['role'] != 'system' %}"
+        "{%- set messages = [{'role': 'system', 'content': " + literal + "}] + messages %}"
+        "{%- endif %}\n" + template
+    )
 
 
 def _target_dtype(model: Any, name: str) -> Any:
@@ -43,9 +45,19 @@ def adapter_probe(persona: Any) -> tuple[list[dict[str, str]], Any]:
 
     model, tokenizer = persona.loaded.model, persona.loaded.tokenizer
     device = next(model.parameters()).device
-    probe = [{"role": "system", "content": persona.system}, {"role": "user", "content": "你是谁？ Who are you?"}]
-    ids = torch.tensor([tokenizer(tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True),
-                                  add_special_tokens=False)["input_ids"]], device=device)
+    probe = [
+        {"role": "system", "content": persona.system},
+        {"role": "user", "content": "你是谁？ Who are you?"},
+    ]
+    ids = torch.tensor(
+        [
+            tokenizer(
+                tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True),
+                add_special_tokens=False,
+            )["input_ids"]
+        ],
+        device=device,
+    )
     with torch.no_grad():
         return probe, model(input_ids=ids).logits[0, -1].float().cpu()
 
@@ -71,8 +83,17 @@ def fold(persona: Any) -> Any:
     return plain.to(next(merged.parameters()).device).eval()
 
 
-def write_merged(plain: Any, persona: Any, record: dict[str, Any], info: dict[str, Any], final: Path, dtype: str,
-                 verify: bool, probe: list[dict[str, str]], expected: Any) -> list[str]:
+def write_merged(
+    plain: Any,
+    persona: Any,
+    record: dict[str, Any],
+    info: dict[str, Any],
+    final: Path,
+    dtype: str,
+    verify: bool,
+    probe: list[dict[str, str]],
+    expected: Any,
+) -> list[str]:
     """Save the folded model as safetensors with the persona chat template, and check it.
 
     Args:
@@ -111,7 +132,9 @@ def write_merged(plain: Any, persona: Any, record: dict[str, Any], info: dict[st
     return checks
 
 
-def _verify(folder: Path, probe: list[dict[str, str]], expected: Any, dtype: Any, device: Any) -> list[str]:
+def _verify(
+    folder: Path, probe: list[dict[str, str]], expected: Any, dtype: Any, device: Any
+) -> list[str]:
     """Load the folder with plain transformers; its logits must match the adapter's."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -127,12 +150,17 @@ def _verify(folder: Path, probe: list[dict[str, str]], expected: Any, dtype: Any
     tolerance = 0.02 if dtype == torch.float32 else 0.1
     top_kept = int(expected.argmax()) in torch.topk(got, 5).indices.tolist()
     if error > tolerance or not top_kept:
-        raise StudioError(f"{folder}: the merged model does not reproduce the adapter (relative logit error {error:.3g}, "
-                          f"adapter's next token in the merged top 5: {top_kept}); not exported")
+        raise StudioError(
+            f"{folder}: the merged model does not reproduce the adapter "
+            f"(relative logit error {error:.3g}, "
+            f"adapter's next token in the merged top 5: {top_kept}); not exported"
+        )
     default = tokenizer.apply_chat_template(probe[1:], tokenize=False, add_generation_prompt=True)
     if probe[0]["content"] and probe[0]["content"] not in default:
-        raise StudioError(f"{folder}: the chat template does not insert the persona prompt; not exported")
-    return [f"plain transformers reload: relative logit error {error:.2e} (tolerance {tolerance})",
-            "the chat template inserts the persona prompt when no system message is given"]
-
-
+        raise StudioError(
+            f"{folder}: the chat template does not insert the persona prompt; not exported"
+        )
+    return [
+        f"plain transformers reload: relative logit error {error:.2e} (tolerance {tolerance})",
+        "the chat template inserts the persona prompt when no system message is given",
+    ]

@@ -19,19 +19,27 @@ from typing import Any
 from studio.errors import StudioError
 
 TEMPLATES = {
-    "qwen2": ("{{- range .Messages }}<|im_start|>{{ .Role }}\n"
-              "{{ .Content }}<|im_end|>\n"
-              "{{ end }}<|im_start|>assistant\n"),
+    "qwen2": (
+        "{{- range .Messages }}<|im_start|>{{ .Role }}\n"
+        "{{ .Content }}<|im_end|>\n"
+        "{{ end }}<|im_start|>assistant\n"
+    ),
     # the BOS token is not written here: llama.cpp adds it (the GGUF says add_bos_token)
-    "llama": ("{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n"
-              "{{ .Content }}<|eot_id|>"
-              "{{- end }}<|start_header_id|>assistant<|end_header_id|>\n\n"),
+    "llama": (
+        "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n"
+        "{{ .Content }}<|eot_id|>"
+        "{{- end }}<|start_header_id|>assistant<|end_header_id|>\n\n"
+    ),
 }
 
 
 def go_string(text: str) -> str:
     """A Modelfile value in triple quotes, or a JSON-quoted one when the text contains them."""
-    return f'"""{text}"""' if '"""' not in text and not text.endswith('"') else json.dumps(text, ensure_ascii=False)
+    return (
+        f'"""{text}"""'
+        if '"""' not in text and not text.endswith('"')
+        else json.dumps(text, ensure_ascii=False)
+    )
 
 
 def modelfile(gguf_name: str, arch: str, persona: str, stops: Sequence[str]) -> str:
@@ -42,7 +50,11 @@ def modelfile(gguf_name: str, arch: str, persona: str, stops: Sequence[str]) -> 
     """
     if arch not in TEMPLATES:
         raise StudioError(f"Modelfile: no Ollama template for a {arch!r} model")
-    lines = [f"FROM ./{gguf_name}", f"TEMPLATE {go_string(TEMPLATES[arch])}", f"SYSTEM {go_string(persona)}"]
+    lines = [
+        f"FROM ./{gguf_name}",
+        f"TEMPLATE {go_string(TEMPLATES[arch])}",
+        f"SYSTEM {go_string(persona)}",
+    ]
     lines += [f"PARAMETER stop {json.dumps(stop, ensure_ascii=False)}" for stop in stops]
     return "\n".join(lines) + "\n"
 
@@ -50,11 +62,15 @@ def modelfile(gguf_name: str, arch: str, persona: str, stops: Sequence[str]) -> 
 def parse_modelfile(text: str) -> dict[str, Any]:
     """``FROM``, ``TEMPLATE``, ``SYSTEM`` and the ``stop`` parameters of a Modelfile we wrote."""
     found: dict[str, Any] = {"stop": []}
-    pattern = re.compile(r'^(FROM|TEMPLATE|SYSTEM|PARAMETER)\s+(?:stop\s+)?("""(.*?)"""|"(?:[^"\\]|\\.)*"|\S.*?)$',
-                         re.S | re.M)
+    pattern = re.compile(
+        r'^(FROM|TEMPLATE|SYSTEM|PARAMETER)\s+(?:stop\s+)?("""(.*?)"""|"(?:[^"\\]|\\.)*"|\S.*?)$',
+        re.S | re.M,
+    )
     for match in pattern.finditer(text):
         key, raw, tripled = match.group(1), match.group(2), match.group(3)
-        value = tripled if tripled is not None else (json.loads(raw) if raw.startswith('"') else raw)
+        value = (
+            tripled if tripled is not None else (json.loads(raw) if raw.startswith('"') else raw)
+        )
         if key == "PARAMETER":
             found["stop"].append(value)
         else:
@@ -70,7 +86,7 @@ def _lex(template: str) -> list[tuple[str, str]]:
     pieces: list[tuple[str, str]] = []
     pos, trim_next = 0, False
     for match in _ACTION.finditer(template):
-        text = template[pos:match.start()]
+        text = template[pos : match.start()]
         if trim_next:
             text = text.lstrip()
         if match.group(1):
@@ -99,7 +115,9 @@ def _parse(pieces: list[tuple[str, str]], pos: int = 0) -> tuple[list[Any], int]
         elif value.startswith("."):
             nodes.append(("field", value))
         else:
-            raise StudioError(f"Go template: {{{{ {value} }}}} is outside the subset the studio writes")
+            raise StudioError(
+                f"Go template: {{{{ {value} }}}} is outside the subset the studio writes"
+            )
     return nodes, pos
 
 
@@ -124,7 +142,9 @@ def _run(nodes: list[Any], scope: Mapping[str, Any], out: list[str]) -> None:
                 _run(node[2], item, out)
 
 
-def render_go_template(template: str, messages: Sequence[Mapping[str, str]], system: str = "") -> str:
+def render_go_template(
+    template: str, messages: Sequence[Mapping[str, str]], system: str = ""
+) -> str:
     """The prompt Ollama builds from ``template`` for a chat request.
 
     Args:
@@ -135,8 +155,12 @@ def render_go_template(template: str, messages: Sequence[Mapping[str, str]], sys
     msgs = [dict(m) for m in messages]
     if system and (not msgs or msgs[0].get("role") != "system"):
         msgs.insert(0, {"role": "system", "content": system})
-    scope = {"Messages": [{"Role": m["role"], "Content": m["content"]} for m in msgs],
-             "System": next((m["content"] for m in msgs if m["role"] == "system"), ""), "Prompt": "", "Response": ""}
+    scope = {
+        "Messages": [{"Role": m["role"], "Content": m["content"]} for m in msgs],
+        "System": next((m["content"] for m in msgs if m["role"] == "system"), ""),
+        "Prompt": "",
+        "Response": "",
+    }
     nodes, _ = _parse(_lex(template))
     out: list[str] = []
     _run(nodes, scope, out)

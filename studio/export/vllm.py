@@ -24,9 +24,14 @@ from typing import Any
 from studio.errors import StudioError
 
 # the adapter module names vLLM's LoRA layers accept, per model type (its packed layers cover these)
-_PROJECTIONS = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+_PROJECTIONS = frozenset(
+    {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+)
 SUPPORTED_TARGETS = {
-    "qwen2": _PROJECTIONS, "qwen3": _PROJECTIONS, "llama": _PROJECTIONS, "mistral": _PROJECTIONS,
+    "qwen2": _PROJECTIONS,
+    "qwen3": _PROJECTIONS,
+    "llama": _PROJECTIONS,
+    "mistral": _PROJECTIONS,
     "internlm2": frozenset({"wqkv", "wo", "w1", "w2", "w3"}),
     "glm": frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"}),
     "glm4": frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"}),
@@ -45,7 +50,9 @@ def max_lora_rank(rank: int) -> int:
     for size in LORA_RANKS:
         if size >= rank:
             return size
-    raise StudioError(f"vLLM: LoRA rank {rank} is above the largest --max-lora-rank ({LORA_RANKS[-1]})")
+    raise StudioError(
+        f"vLLM: LoRA rank {rank} is above the largest --max-lora-rank ({LORA_RANKS[-1]})"
+    )
 
 
 def base_reference(ws_model: Any, loaded_path: Path) -> str:
@@ -55,16 +62,36 @@ def base_reference(ws_model: Any, loaded_path: Path) -> str:
     return str(Path(loaded_path).resolve())
 
 
-def serve_command(base: str, adapter: Path, rank: int, template: Path, modelscope: bool = False) -> str:
+def serve_command(
+    base: str, adapter: Path, rank: int, template: Path, modelscope: bool = False
+) -> str:
     """The ``vllm serve`` command line with the persona adapter enabled."""
     env = "VLLM_USE_MODELSCOPE=True " if modelscope else ""
-    return (f"{env}vllm serve {shlex.quote(base)} --enable-lora --lora-modules persona={shlex.quote(str(adapter))} "
-            f"--max-lora-rank {max_lora_rank(rank)} --chat-template {shlex.quote(str(template))}")
+    return (
+        f"{env}vllm serve {shlex.quote(base)} --enable-lora "
+        f"--lora-modules persona={shlex.quote(str(adapter))} "
+        f"--max-lora-rank {max_lora_rank(rank)} --chat-template {shlex.quote(str(template))}"
+    )
 
 
-def write_folder(tmp: Path, final: Path, *, adapter_dir: Path, base: str, model_type: str, template: str,
-                 persona: str, character: str, modelscope: bool, merged: Path | None) -> dict[str, Any]:
-    """Fill ``tmp`` (renamed to ``final`` by the caller) with the vLLM folder; return ``serve.json``.
+def write_folder(
+    tmp: Path,
+    final: Path,
+    *,
+    adapter_dir: Path,
+    base: str,
+    model_type: str,
+    template: str,
+    persona: str,
+    character: str,
+    modelscope: bool,
+    merged: Path | None,
+) -> dict[str, Any]:
+    """Fill ``tmp`` (renamed to ``final`` by the caller) with the vLLM folder.
+
+    Returns:
+        The ``serve.json`` record.
+
 
     Raises:
         StudioError: adapter settings vLLM refuses (targets, rank, DoRA, extra saved modules).
@@ -80,11 +107,21 @@ def write_folder(tmp: Path, final: Path, *, adapter_dir: Path, base: str, model_
     atomic_write_json(tmp / "adapter" / "adapter_config.json", config)
     atomic_write_text(tmp / "chat_template.jinja", template)
     rank = int(config["r"])
-    command = serve_command(base, final / "adapter", rank, final / "chat_template.jinja", modelscope)
-    record = {"base": base, "adapter": str(final / "adapter"), "lora_name": "persona", "rank": rank,
-              "max_lora_rank": max_lora_rank(rank), "target_modules": sorted(_targets(config)),
-              "chat_template": str(final / "chat_template.jinja"), "default_system": persona, "command": command,
-              "merged_command": f"vllm serve {shlex.quote(str(merged))}" if merged else None}
+    command = serve_command(
+        base, final / "adapter", rank, final / "chat_template.jinja", modelscope
+    )
+    record = {
+        "base": base,
+        "adapter": str(final / "adapter"),
+        "lora_name": "persona",
+        "rank": rank,
+        "max_lora_rank": max_lora_rank(rank),
+        "target_modules": sorted(_targets(config)),
+        "chat_template": str(final / "chat_template.jinja"),
+        "default_system": persona,
+        "command": command,
+        "merged_command": f"vllm serve {shlex.quote(str(merged))}" if merged else None,
+    }
     atomic_write_json(tmp / "serve.json", record)
     atomic_write_text(tmp / "README.md", _readme(record, character))
     return record
@@ -98,40 +135,76 @@ def _targets(config: dict[str, Any]) -> set[str]:
 def _check_adapter(config: dict[str, Any], model_type: str, where: Path) -> None:
     supported = SUPPORTED_TARGETS.get(model_type)
     if supported is None:
-        raise StudioError(f"vLLM: LoRA support for a {model_type!r} model is not known to the studio; "
-                          f"no vLLM folder written (known: {', '.join(sorted(SUPPORTED_TARGETS))})")
+        raise StudioError(
+            f"vLLM: LoRA support for a {model_type!r} model is not known to the studio; "
+            f"no vLLM folder written (known: {', '.join(sorted(SUPPORTED_TARGETS))})"
+        )
     extra = sorted(_targets(config) - supported)
     if extra:
-        raise StudioError(f"{where / 'adapter_config.json'}: vLLM applies LoRA only to {', '.join(sorted(supported))}; "
-                          f"this adapter also targets {', '.join(extra)}")
+        raise StudioError(
+            f"{where / 'adapter_config.json'}: vLLM applies LoRA only to "
+            f"{', '.join(sorted(supported))}; "
+            f"this adapter also targets {', '.join(extra)}"
+        )
     if config.get("use_dora"):
         raise StudioError(f"{where / 'adapter_config.json'}: vLLM does not serve DoRA adapters")
     if config.get("modules_to_save"):
-        raise StudioError(f"{where / 'adapter_config.json'}: vLLM does not load modules_to_save "
-                          f"({config['modules_to_save']})")
+        raise StudioError(
+            f"{where / 'adapter_config.json'}: vLLM does not load modules_to_save "
+            f"({config['modules_to_save']})"
+        )
     max_lora_rank(int(config["r"]))
 
 
 def _readme(record: dict[str, Any], character: str) -> str:
-    lines = [f"# {character}: serve with vLLM", "",
-             "vLLM loads the base model once and applies this LoRA adapter per request "
-             "(the model name `persona` selects it):", "", "```sh", record["command"], "```", "",
-             "The chat template `chat_template.jinja` is the model's own with one addition: when a request has no "
-             "system message, it puts this one first, the persona the adapter was trained with:", "",
-             *[f"> {line}" for line in record["default_system"].splitlines() or [""]], "",
-             "A request that brings its own system message replaces it.", "",
-             "```sh", "curl localhost:8000/v1/chat/completions -H 'Content-Type: application/json' \\",
-             "  -d '{\"model\": \"persona\", \"messages\": [{\"role\": \"user\", \"content\": \"你是谁？\"}]}'", "```", "",
-             f"LoRA rank {record['rank']} (vLLM's `--max-lora-rank` defaults to {DEFAULT_MAX_RANK}; the command "
-             f"passes {record['max_lora_rank']}); target modules: {', '.join(record['target_modules'])}.", ""]
+    lines = [
+        f"# {character}: serve with vLLM",
+        "",
+        "vLLM loads the base model once and applies this LoRA adapter per request "
+        "(the model name `persona` selects it):",
+        "",
+        "```sh",
+        record["command"],
+        "```",
+        "",
+        "The chat template `chat_template.jinja` is the model's own with one addition: "
+        "when a request has no "
+        "system message, it puts this one first, the persona the adapter was trained with:",
+        "",
+        *[f"> {line}" for line in record["default_system"].splitlines() or [""]],
+        "",
+        "A request that brings its own system message replaces it.",
+        "",
+        "```sh",
+        "curl localhost:8000/v1/chat/completions -H 'Content-Type: application/json' \\",
+        '  -d \'{"model": "persona", "messages": [{"role": "user", "content": "你是谁？"}]}\'',
+        "```",
+        "",
+        f"LoRA rank {record['rank']} (vLLM's `--max-lora-rank` defaults to {DEFAULT_MAX_RANK}; "
+        f"the command passes {record['max_lora_rank']}); "
+        f"target modules: {', '.join(record['target_modules'])}.",
+        "",
+    ]
     if record.get("merged_command"):
-        lines += ["The merged model (no LoRA at serving time) serves with:", "", "```sh", record["merged_command"],
-                  "```", ""]
+        lines += [
+            "The merged model (no LoRA at serving time) serves with:",
+            "",
+            "```sh",
+            record["merged_command"],
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 
-def check_folder(folder: Path, studio_tokenizer: Any, persona: str, *, base_path: str | Path | None = None,
-                 check_base: bool = True) -> list[str]:
+def check_folder(
+    folder: Path,
+    studio_tokenizer: Any,
+    persona: str,
+    *,
+    base_path: str | Path | None = None,
+    check_base: bool = True,
+) -> list[str]:
     """Load the folder as vLLM would need it and check what vLLM checks.
 
     Args:
@@ -163,18 +236,34 @@ def check_folder(folder: Path, studio_tokenizer: Any, persona: str, *, base_path
         supported = SUPPORTED_TARGETS.get(config.model_type, frozenset())
         targets = set(lora.target_modules or ())
         if not targets <= supported:
-            raise StudioError(f"{folder}: targets {sorted(targets - supported)} are outside vLLM's LoRA layers")
-        checks.append(f"vLLM folder: base {config.model_type} config and tokenizer load with transformers")
+            raise StudioError(
+                f"{folder}: targets {sorted(targets - supported)} are outside vLLM's LoRA layers"
+            )
+        checks.append(
+            f"vLLM folder: base {config.model_type} config and tokenizer load with transformers"
+        )
     if lora.r > record["max_lora_rank"] or record["max_lora_rank"] not in LORA_RANKS:
-        raise StudioError(f"{folder}: rank {lora.r} does not fit --max-lora-rank {record['max_lora_rank']}")
+        raise StudioError(
+            f"{folder}: rank {lora.r} does not fit --max-lora-rank {record['max_lora_rank']}"
+        )
     template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
-    theirs = tokenizer(tokenizer.apply_chat_template(list(CONVERSATION), chat_template=template, tokenize=False,
-                                                     add_generation_prompt=True), add_special_tokens=False)["input_ids"]
+    theirs = tokenizer(
+        tokenizer.apply_chat_template(
+            list(CONVERSATION), chat_template=template, tokenize=False, add_generation_prompt=True
+        ),
+        add_special_tokens=False,
+    )["input_ids"]
     ours = render(studio_tokenizer, [{"role": "system", "content": persona}, *CONVERSATION])
     if theirs != ours:
-        raise StudioError(f"{folder}: the chat template without a system message does not render the persona "
-                          "prompt the studio chats with")
-    checks.append(f"vLLM folder: peft LoraConfig loads (rank {lora.r}, --max-lora-rank {record['max_lora_rank']}, "
-                  f"targets {', '.join(sorted(lora.target_modules or ()))}); the chat template renders the studio's "
-                  f"{len(ours)}-token two-turn prompt with the persona as default system message")
+        raise StudioError(
+            f"{folder}: the chat template without a system message does not render the persona "
+            "prompt the studio chats with"
+        )
+    checks.append(
+        f"vLLM folder: peft LoraConfig loads (rank {lora.r}, "
+        f"--max-lora-rank {record['max_lora_rank']}, "
+        f"targets {', '.join(sorted(lora.target_modules or ()))}); "
+        "the chat template renders the studio's "
+        f"{len(ours)}-token two-turn prompt with the persona as default system message"
+    )
     return checks
