@@ -77,7 +77,7 @@ def fold(persona: Any) -> Any:
     dtype = next(merged.parameters()).dtype
     plain = AutoModelForCausalLM.from_config(merged.config, dtype=dtype)
     try:
-        plain.load_state_dict(merged.state_dict(), strict=True)
+        plain.load_state_dict(merged.state_dict(), strict=True, assign=True)  # shares, no copy
     except RuntimeError as exc:
         raise StudioError(f"cannot rebuild the merged model from its config: {exc}") from None
     return plain.to(next(merged.parameters()).device).eval()
