@@ -74,6 +74,24 @@ def test_gguf_export_reads_back_and_renders_the_chat_prompt(persona_run, host, c
         b = model(input_ids=ids).logits[0]
     assert float((a - b).abs().max()) <= TOLERANCE[qtype] * float(a.abs().max())
 
+    # the chat's own session, two turns in: Ollama's prompt from the Modelfile is the same tokens
+    from studio.chat.session import load_persona, render_prompt
+    from studio.export.ollama import render_go_template
+
+    chat = load_persona(workspace, host.adapters, device=torch.device("cpu")).session()
+    chat.history = [
+        {"role": "user", "content": "雨这么大？"},
+        {"role": "assistant", "content": "雨大，路还是那条路。"},
+    ]
+    ours = render_prompt(chat.loaded.tokenizer, chat.messages("带上灯笼吗？"))
+    text = render_go_template(
+        modelfile["TEMPLATE"],
+        [*chat.history, {"role": "user", "content": "带上灯笼吗？"}],
+        system=modelfile["SYSTEM"],
+    )
+    bos = [tokenizer.bos_token_id] if eot == "<|eot_id|>" else []  # llama.cpp adds Llama-3's BOS
+    assert bos + tokenizer(text, add_special_tokens=False)["input_ids"] == ours
+
 
 def test_vllm_folder_loads_as_vllm_needs_it(persona_run, host, capsys):
     from peft import LoraConfig
