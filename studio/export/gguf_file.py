@@ -20,7 +20,7 @@ from studio.errors import StudioError
 TYPES = ("f16", "bf16", "q8_0")
 
 # model_type -> the gguf package's architecture name; each one transformers reads back
-WRITABLE = {"qwen2": "qwen2", "llama": "llama"}
+WRITABLE = {"qwen2": "qwen2", "qwen3": "qwen3", "llama": "llama"}
 # families the studio trains whose GGUF transformers cannot read (or the studio cannot write yet)
 WHY_NOT = {
     "internlm2": "transformers cannot read an InternLM2 GGUF back to check the file",

@@ -24,6 +24,12 @@ TEMPLATES = {
         "{{ .Content }}<|im_end|>\n"
         "{{ end }}<|im_start|>assistant\n"
     ),
+    # Qwen3 speaks ChatML too; a template that differs is caught by the prompt comparison
+    "qwen3": (
+        "{{- range .Messages }}<|im_start|>{{ .Role }}\n"
+        "{{ .Content }}<|im_end|>\n"
+        "{{ end }}<|im_start|>assistant\n"
+    ),
     # the BOS token is not written here: llama.cpp adds it (the GGUF says add_bos_token)
     "llama": (
         "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n"

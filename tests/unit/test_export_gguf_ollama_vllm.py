@@ -78,7 +78,7 @@ def test_modelfile_round_trips_persona_with_quotes_and_newlines():
 def test_families_transformers_cannot_read_back_are_refused(model_type):
     with pytest.raises(StudioError, match=f"a '{model_type}' model is not exported as GGUF") as err:
         gguf_file.gguf_arch(model_type)
-    assert "supported: llama, qwen2" in str(err.value)
+    assert "supported: llama, qwen2, qwen3" in str(err.value)
 
 
 def test_byte_level_tokenizer_round_trips_and_keeps_special_tokens(tmp_path):
@@ -163,3 +163,43 @@ def test_vllm_rank_sizes_and_adapter_rules(tmp_path):
         "vllm serve Qwen/Qwen2.5-7B-Instruct --enable-lora --lora-modules persona="
     )
     assert "--max-lora-rank 32 --chat-template" in command
+
+
+def test_qwen3_with_its_own_head_size_and_tied_embeddings_reads_back(tmp_path):
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from studio.export.merged import persona_template
+
+    tokenizer = build_tokenizer("qwen2")
+    shape = dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=128,
+        vocab_size=320,
+        tie_word_embeddings=True,
+    )
+    model = Qwen3ForCausalLM(Qwen3Config(**shape)).eval()
+    facts = gguf_file.write_gguf(
+        model,
+        tokenizer,
+        tmp_path / "q3.gguf",
+        qtype="q8_0",
+        chat_template=persona_template(tokenizer.chat_template, PERSONA),
+        end_of_turn_ids=[tokenizer.convert_tokens_to_ids("<|im_end|>")],
+        name="t",
+    )
+    expected = reference_logits(model, tokenizer, PERSONA)
+    read_model, read_tokenizer = load_gguf(facts.path)
+    assert compare_logits(expected, tokenizer, read_model, read_tokenizer, PERSONA, "q8_0").ok
+    assert read_model.config.tie_word_embeddings
+    compare_prompts(
+        tokenizer,
+        read_tokenizer,
+        ollama.TEMPLATES["qwen3"],
+        PERSONA,
+        facts.add_bos,
+        facts.bos_token,
+    )
