@@ -182,7 +182,7 @@ def _write_gguf(
         atomic_write_text(tmp / "Modelfile", text)
         atomic_write_text(tmp / "README.md", _gguf_readme(persona.character, name, label, qtype))
         if verify:
-            model, gguf_tokenizer = load_gguf(tmp / name)
+            model, gguf_tokenizer = load_gguf(tmp / name, like=plain)
             report = compare_logits(
                 expected, tokenizer, model, gguf_tokenizer, persona.system, qtype
             )

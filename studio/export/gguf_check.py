@@ -20,8 +20,9 @@ from typing import Any
 from studio.errors import StudioError
 
 # largest |Δlogit| / largest |logit| allowed per type: float16 keeps 11 significant bits, bfloat16
-# 8, q8_0 8 bits per value with one scale per 32; measured margins are in the README of an export
-TOLERANCE = {"f16": 5e-3, "bf16": 3e-2, "q8_0": 6e-2}
+# 8, q8_0 8 bits per value with one scale per 32 values. Measured (bench/gguf_roundtrip.py): tiny
+# models 4e-4 / 5e-3 / 1.1e-2, Qwen2.5-Coder-0.5B 4.4e-4 (f16) and 4.8e-2 (q8_0)
+TOLERANCE = {"f16": 5e-3, "bf16": 5e-2, "q8_0": 1e-1}
 
 PROBE_USERS = ("你是谁？ Who are you?", "今天的茶怎么这样苦？", "Tell me about the river at dawn.")
 CONVERSATION = (
@@ -83,16 +84,25 @@ def reference_logits(model: Any, tokenizer: Any, system: str) -> list[Any]:
     return out
 
 
-def load_gguf(path: Path) -> tuple[Any, Any]:
-    """The GGUF file as transformers reads it: (model in float32, tokenizer)."""
+def load_gguf(path: Path, like: Any = None) -> tuple[Any, Any]:
+    """The GGUF file as transformers reads it: (model, tokenizer).
+
+    Args:
+        path: the file.
+        like: the merged model; the file is computed in its dtype and on its device, so that
+            only the file's rounding differs (default: float32 on the CPU).
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    first = next(like.parameters()) if like is not None else None
     model = AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=torch.float32
+        str(path.parent),
+        gguf_file=path.name,
+        dtype=first.dtype if first is not None else torch.float32,
     )
-    return model.eval(), tokenizer
+    return model.to(first.device if first is not None else "cpu").eval(), tokenizer
 
 
 def compare_logits(
@@ -122,7 +132,8 @@ def compare_logits(
                 "model's own; not exported"
             )
         with torch.no_grad():
-            got = gguf_model(input_ids=torch.tensor([ids])).logits[0].float()
+            device = next(gguf_model.parameters()).device
+            got = gguf_model(input_ids=torch.tensor([ids], device=device)).logits[0].float().cpu()
         diff = float((got - reference).abs().max())
         worst, scale = max(worst, diff), max(scale, float(reference.abs().max()))
         same = got.argmax(-1) == reference.argmax(-1)
