@@ -198,11 +198,17 @@ def _from_pretrained(auto: Any, path: Path, **kwargs: Any) -> Any:
 
 
 def prepare_for_qlora(model: Any) -> Any:
-    """Make a model loaded with NF4 weights ready for LoRA training (peft's k-bit preparation:
-    the base frozen, its remaining floating-point weights in fp32 for stable training)."""
-    from peft import prepare_model_for_kbit_training
+    """Make a model loaded with NF4 weights ready for LoRA training: every base weight frozen,
+    the norms (vectors) in fp32 for stable training. Embeddings and the LM head stay in the
+    compute dtype: they are frozen, and fp32 copies of a 128k-token vocabulary's embedding and
+    head would add 2 GiB at the 8B shape."""
+    import torch
 
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    for param in model.parameters():
+        param.requires_grad_(False)
+        if param.ndim == 1 and param.dtype in (torch.float16, torch.bfloat16):
+            param.data = param.data.float()
+    return model
 
 
 def _nf4_config(dtype: Any) -> Any:

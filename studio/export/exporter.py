@@ -276,34 +276,3 @@ def _write_vllm(ws: Any, persona: Any, folder: Path, verify: bool, result: Expor
     result.commands.append(f"vLLM: {record['command']}")
     if record["merged_command"]:
         result.commands.append(f"vLLM (merged): {record['merged_command']}")
-
-
-def run_cli(args: Any) -> int:
-    """``persona-studio export``."""
-    import sys
-
-    from studio.plugins import load_host
-    from studio.workspace import Workspace
-
-    ws = Workspace(args.workspace)
-    gguf = args.type if args.gguf else ""
-    result = export_run(
-        ws,
-        load_host().adapters,
-        run=args.run,
-        checkpoint=args.checkpoint,
-        merged=args.merged,
-        dtype=args.dtype,
-        verify=not args.no_verify,
-        out=args.out or None,
-        gguf=gguf,
-    )
-    for path in (result.adapter, result.vllm, result.merged, result.gguf and result.gguf.parent):
-        if path is not None:
-            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-            print(f"{path}  ({size / 2**20:.1f} MiB)")
-    for check in result.checks:
-        print(f"  ok: {check}", file=sys.stderr)
-    for command in result.commands:
-        print(f"  run: {command}")
-    return 0
