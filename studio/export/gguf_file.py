@@ -263,7 +263,9 @@ def write_gguf(
     writer.add_token_types(types)
     if merges:
         writer.add_token_merges(merges)
-    else:  # a vocabulary without merges (byte tokens only): scores let readers rebuild none
+    else:
+        # byte tokens only (the tiny test models): gguf writes no empty array, so readers get
+        # equal scores, from which no merge follows; llama.cpp wants merges and loads no such file
         writer.add_token_scores([0.0] * rows)
     for setter, token_id in (
         (writer.add_bos_token_id, tokenizer.bos_token_id),
