@@ -3,7 +3,7 @@
     persona-studio WORKSPACE                 open the TUI (asks to create WORKSPACE when missing)
     persona-studio plugins                   list plugins and what they register
     persona-studio parse FILE [--jsonl]      parse one corpus file
-    persona-studio roster FILE... [--json]   speakers with line counts after alias merging
+    persona-studio roster FILE... [--json]   speakers with utterance counts after alias merging
     persona-studio build WORKSPACE           build the character's dataset
     persona-studio export-data WORKSPACE     export it (alpaca, sharegpt, messages, xtuner, datasets)
     persona-studio review WORKSPACE          review counts; accept / reject / edit / undo headlessly
@@ -111,7 +111,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_roster(args: argparse.Namespace) -> int:
-    from studio.corpus.inspect import alias_suggestions, build_roster, parse_file, parse_workspace, unassigned_lines
+    from studio.corpus.inspect import alias_suggestions, build_roster, parse_file, unassigned_lines
+    from studio.corpus.load import load_utterances
 
     host = _host()
     aliases: dict[str, list[str]] = {}
@@ -124,7 +125,7 @@ def cmd_roster(args: argparse.Namespace) -> int:
             ws = _workspace(item)
             aliases.update(ws.config.aliases())
             ignore += ws.config.roster.ignore
-            report = parse_workspace(ws, host.parsers)
+            report = load_utterances(ws, host.parsers)  # with the user's speaker fixes, as build sees it
             for error in report.errors:
                 print(f"error: {error}", file=sys.stderr)
             utterances += report.utterances
@@ -148,11 +149,12 @@ def cmd_roster(args: argparse.Namespace) -> int:
     suggestions = [] if args.no_suggest else alias_suggestions(roster)
     if args.json:
         print(json.dumps({"speakers": [r.__dict__ for r in roster[: args.top]], "total_speakers": len(roster),
-                          "dialogue_lines": sum(r.lines for r in roster), "unassigned_lines": unassigned,
+                          "utterances": sum(r.lines for r in roster), "dialogue_lines": sum(r.lines for r in roster),
+                          "unassigned_lines": unassigned,
                           "warnings": warnings, "suggestions": [s.__dict__ for s in suggestions]},
                          ensure_ascii=False, indent=2))
         return 0
-    print(f"{len(roster)} speakers, {sum(r.lines for r in roster)} dialogue lines "
+    print(f"{len(roster)} speakers, {sum(r.lines for r in roster)} utterances "
           f"(+{unassigned} without speaker), {warnings} parse warnings")
     for entry in roster[: args.top]:
         merged = ", ".join(f"{k} {v}" for k, v in entry.aliases.items() if k != entry.name)
@@ -441,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-warnings", type=int, default=20)
     p.set_defaults(func=cmd_parse)
 
-    p = sub.add_parser("roster", help="speakers with line counts after alias merging")
+    p = sub.add_parser("roster", help="speakers with utterance counts after alias merging")
     p.add_argument("paths", nargs="+", metavar="FILE_OR_WORKSPACE")
     p.add_argument("--parser", default="")
     p.add_argument("--alias", action="append", default=[], metavar="CANONICAL=ALIAS[,ALIAS]")

@@ -70,16 +70,15 @@ def build_dataset(ws: Any, parsers: dict[str, Any], *, write: bool = True, compa
     Raises:
         StudioError: no character is set.
     """
-    from studio.corpus.fixes import apply_fixes
-    from studio.corpus.inspect import parse_workspace
+    from studio.corpus.load import load_utterances
 
     cfg = ws.config
     if not cfg.character.name:
         raise StudioError(f"{ws.config_path}: [character] name is empty; expected the character to build for")
     started = time.perf_counter()
-    corpus = parse_workspace(ws, parsers)
+    corpus = load_utterances(ws, parsers)  # the user's speaker fixes, never the raw files
     parsed = time.perf_counter()
-    utterances = apply_fixes(corpus.utterances, ws)  # the user's speaker fixes, never the raw files
+    utterances = corpus.utterances
     dropped: dict[tuple[str, int], str] = {}
 
     def note(reason: str, exchange: Exchange) -> None:

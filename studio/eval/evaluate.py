@@ -86,14 +86,15 @@ def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Seque
     speakers' lines of the held-out scenes). Falls back to the run's train samples (replies vs
     the lines said to the character) when the corpus cannot be read.
     """
-    from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
+    from studio.corpus.inspect import alias_map, canonical_speaker
+    from studio.corpus.load import load_utterances
 
     blob = "\n".join(t.content for s in held for t in s.turns)
     held_texts = {t.content.strip() for s in held for t in s.turns}
     out: dict[str, list[str]] = {"train_char": [], "train_other": [], "test_char": [s.reply for s in held],
                                  "test_other": []}
     try:
-        corpus = parse_workspace(ws, parsers)
+        corpus = load_utterances(ws, parsers)  # the user's speaker fixes apply here too
     except StudioError:
         corpus = None
     if corpus is not None:
