@@ -363,14 +363,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from studio.corpus.inspect import corpus_globs
     from studio.workspace import create_workspace
 
-    ws = create_workspace(args.workspace, character=args.character or "")
+    ws = create_workspace(args.workspace, character=args.character or "", corpus_globs=corpus_globs(_host().parsers))
     print(f"created {ws.root}; put corpus files in {ws.corpus_dir} and edit {ws.config_path}")
     return 0
 
 
 def cmd_tui(path: str, *, yes: bool = False) -> int:
+    from studio.corpus.inspect import corpus_globs
     from studio.workspace import create_workspace
 
     target = Path(path)
@@ -385,7 +387,7 @@ def cmd_tui(path: str, *, yes: bool = False) -> int:
             answer = input(f"{target} does not exist. Create a new workspace there? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 return 1
-        create_workspace(target)
+        create_workspace(target, corpus_globs=corpus_globs(_host().parsers))
     from studio.tui.app import StudioApp
 
     ws = _workspace(path)

@@ -58,6 +58,8 @@ class ProseParser:
 
     name = "prose"
     description = "Novels: quotes (“…” 「…」 \"…\" ‘…’) with speakers by rules (X道：“…” / “…”X说 / said X), optional LLM"
+    extensions = (".txt",)
+    """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
         StrOption("narrator", "", "Name of the first-person narrator (我 / I); empty keeps 我 / I"),
         StrOption("names", "", "Extra character names, comma-separated (studio.toml aliases are added)"),

@@ -32,6 +32,21 @@ from studio.errors import InputError, StudioError
 Progress = Callable[[int, int, str], None]
 
 
+def corpus_globs(parsers: Mapping[str, CorpusParser], folder: str = "corpus") -> list[str]:
+    """``[corpus] files`` for a new workspace: one glob per file extension a parser claims.
+
+    A parser claims extensions with an optional ``extensions`` attribute (``(".srt", ".vtt")``);
+    ``.txt`` is always read.
+    """
+    found = {".txt"}
+    for parser in parsers.values():
+        for ext in getattr(parser, "extensions", ()) or ():
+            ext = str(ext).strip().lower()
+            if ext and "/" not in ext and "*" not in ext:
+                found.add(ext if ext.startswith(".") else "." + ext)
+    return [f"{folder}/*{ext}" for ext in sorted(found)]
+
+
 def sniff_scores(source: SourceText, parsers: Mapping[str, CorpusParser]) -> list[tuple[float, str]]:
     """``(confidence, parser name)`` of every parser, most confident first; a failing sniff scores 0."""
     scored = []

@@ -80,9 +80,9 @@ def run_build(args: argparse.Namespace) -> int:
         ws.unlock()
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     report = result.report
-    if not report.character_lines:
-        _no_lines_hint(cfg, result.utterances)
     if args.json:
         payload = {"report": dataclasses.asdict(report), "seconds": round(result.seconds, 3),
                    "kept_decisions": result.kept_decisions, "orphaned_decisions": result.orphaned_decisions}
@@ -92,8 +92,8 @@ def run_build(args: argparse.Namespace) -> int:
             payload["seed"] = [list(row) for row in comparison_rows(result.seed)]
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return 0 if report.samples - report.identity > 0 else 1
-    print(f"{cfg.character.name}: {report.character_lines} lines → {report.replies} replies "
-          f"({report.merged_lines} lines merged into the reply before them) → {report.samples} samples, mode "
+    print(f"{result.character}: {report.character_lines} utterances → {report.replies} replies "
+          f"({report.merged_lines} merged into the reply before them) → {report.samples} samples, mode "
           f"{report.mode}")
     print(f"  split by scene: {report.train} train / {report.eval} eval samples; {report.eval_units} of "
           f"{report.units} scenes held out" + (f" ({report.windowed_scenes} long scenes cut into windows)"
@@ -122,16 +122,6 @@ def run_build(args: argparse.Namespace) -> int:
             print()
             print_sample(sample)
     return 0 if report.samples - report.identity > 0 else 1
-
-
-def _no_lines_hint(cfg: Any, utterances: list[Any]) -> None:
-    from collections import Counter
-
-    said = Counter(u.speaker for u in utterances if u.kind == "dialogue" and u.speaker)
-    names = ", ".join([cfg.character.name, *cfg.character.aliases])
-    top = ", ".join(f"{name} {count}" for name, count in said.most_common(8)) or "none"
-    print(f"error: no dialogue line of {names} in the corpus; speakers with the most lines: {top}. "
-          f"Set [character] name / aliases in {cfg.path or 'studio.toml'} to one of them.", file=sys.stderr)
 
 
 def _print_seed(seed: Any) -> None:

@@ -223,7 +223,7 @@ class HomeScreen(StudioScreen):
             self.post_message(WorkFailed("build", str(exc)))
             return
         report = result.report
-        summary = (f"{self.ws.config.character.name}: {report.character_lines} lines → {report.samples} samples "
+        summary = (f"{result.character}: {report.character_lines} utterances → {report.samples} samples "
                    f"({report.train} train, {report.eval} eval) in {result.seconds:.1f}s; "
                    f"{result.kept_decisions} decisions kept")
         self.post_message(DatasetBuilt(summary, result.errors))
