@@ -149,12 +149,13 @@ def print_sample(sample: Sample, width: int = 0) -> None:
     if origin == "augment":
         origin += f":{prov.get('strategy', '')}"
     print(f"[{sample.id}] {sample.split} {sample.status} {origin} {where}".rstrip())
+    pad = max(4, len(sample.character))  # the whole name: JULIET, not JULI
     for turn in sample.turns:
         label = "user" if turn.role == "user" else sample.character
-        text = turn.content.replace("\n", "\n" + " " * 6)
+        text = turn.content.replace("\n", "\n" + " " * (pad + 4))
         if width and len(text) > width:
             text = text[: width - 1] + "…"
-        print(f"  {label[:4]:<4}> {text}")
+        print(f"  {label:<{pad}}> {text}")
 
 
 # -- export ----------------------------------------------------------------------------------
