@@ -281,11 +281,11 @@ def identity_answers(character: str, persona: str) -> dict[str, str]:
     usable = [i for i, s in enumerate(card.sentences) if any(k != "instruction" for k, _ in s)]
     if usable:
         answers["who"] = card.whole(usable[0])
-    elif card.zh and character:
-        answers["who"] = f"我是{character}。"
         intro = [card.whole(i) for i in usable[:3]]
         if len(intro) > 1:
             answers["intro"] = ("" if card.zh else " ").join(intro)
+    elif card.zh and character:
+        answers["who"] = f"我是{character}。"
     if card.zh:
         extra = [c for c in (c for s in card.sentences for k, c in s if k == "name") if not re.match("^我(?:是|叫)", c)]
         answers["name"] = "，".join([f"我叫{character}", *extra]) + "。"

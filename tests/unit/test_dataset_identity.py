@@ -70,6 +70,7 @@ def test_instruction_cards_never_leak_into_answers():
     assert roleplay["who"] == "我是甄嬛，皇帝身边的女人。" and roleplay["name"] == "我叫甄嬛。"
     zh_placeholder = identity_samples("林黛玉", "你是林黛玉。请始终保持角色，用林黛玉的口吻回答。")
     assert {s.reply for s in zh_placeholder} == {"我是林黛玉。", "我叫林黛玉。"}
+    assert "intro" in identity_answers("JULIET", JULIET)  # a card of facts still gets "tell me about yourself"
     english = identity_answers("Alice", "Now you play the role of Alice, a curious girl. Always answer briefly.")
     assert english["who"] == "I am Alice, a curious girl."
     for answers in (roleplay, english, identity_answers("林黛玉", "You are 林黛玉. Stay in character.")):

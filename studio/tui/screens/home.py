@@ -16,20 +16,10 @@ from studio.tui.screens.base import StudioScreen
 
 
 def dataset_counts(folder: Path) -> dict[str, int]:
-    """Samples and review decisions of one dataset folder, without loading the samples."""
+    """Samples and the count of each review status of one dataset folder (the store's count)."""
     from studio.dataset.store import DatasetStore
 
-    store = DatasetStore(folder)
-    total = 0
-    if store.samples_path.exists():
-        with open(store.samples_path, "rb") as handle:
-            total = sum(1 for line in handle if line.strip())
-    counts = {"samples": total, "accepted": 0, "rejected": 0, "edited": 0}
-    for decision in store.decisions().values():
-        if decision["status"] in counts:
-            counts[decision["status"]] += 1
-    counts["pending"] = max(0, total - counts["accepted"] - counts["rejected"] - counts["edited"])
-    return counts
+    return DatasetStore(folder).summary()
 
 
 def run_summary(state: Any) -> tuple[str, str]:
