@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from studio.corpus.encoding import read_source
+from studio.api.encoding import read_source
 from studio_prose.parser import ProseDocument
 
 

@@ -7,8 +7,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from studio.api import AugmentContext, AugmentItem, Sample, Turn, stable_id
-from studio.llm.backends import UnusableOutput, clean_message
+from studio.api import (
+    AugmentContext,
+    AugmentItem,
+    Sample,
+    Turn,
+    UnusableOutput,
+    clean_message,
+    stable_id,
+)
 
 
 class PlannedStrategy:

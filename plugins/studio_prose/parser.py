@@ -27,8 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.api import (ChoiceOption, FloatOption, IntOption, ParseResult, ParseWarning, PathOption, SourceText,
-                        StrOption, Utterance)
+from studio.api import (
+    ChoiceOption,
+    FloatOption,
+    IntOption,
+    ParseContext,
+    ParseResult,
+    ParseWarning,
+    PathOption,
+    SourceText,
+    StrOption,
+    Utterance,
+)
 from studio_prose import quotes, rules_en, rules_zh
 
 _SNIFF_CHARS = 80_000
@@ -97,14 +107,15 @@ class ProseParser:
         long_paras = sum(1 for p in paras if len(p.text) > 60) / len(paras)
         return round(min(0.9, 0.2 + 1.2 * share + 0.2 * long_paras), 3)
 
-    def parse(self, source: SourceText, options: Mapping[str, Any]) -> ParseResult:
-        """Parse a novel; with ``llm`` set, unknown speakers get a second opinion from a model."""
+    def parse(self, source: SourceText, options: Mapping[str, Any],
+              context: ParseContext | None = None) -> ParseResult:
+        """Parse a novel; with ``llm`` set, unknown speakers get a second opinion from the host's model."""
         document = ProseDocument(source, options)
         document.run()
         if options.get("llm", "off") != "off":
             from studio_prose.llm import resolve_with_llm
 
-            resolve_with_llm(document, options)
+            resolve_with_llm(document, options, context.llm if context is not None else None)
         return ParseResult(self.name, source, document.utterances, document.warnings)
 
 

@@ -15,8 +15,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from studio.api import FloatOption, ParseResult, ParseWarning, SourceText, StrOption, Utterance
-from studio.errors import InputError
+from studio.api import (
+    FloatOption,
+    InputError,
+    ParseResult,
+    ParseWarning,
+    SourceText,
+    StrOption,
+    Utterance,
+)
 from studio_subtitle import cues as rules
 
 _TIMING = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}|\d{2}:\d{2}[.]\d{3}\s*-->")

@@ -47,8 +47,13 @@ class LoadedCorpus:
         return self.report.warnings
 
 
-def load_utterances(ws: Any, parsers: Mapping[str, CorpusParser], *, progress: Progress | None = None,
-                    tolerate_broken_fixes: bool = False) -> LoadedCorpus:
+def load_utterances(
+    ws: Any,
+    parsers: Mapping[str, CorpusParser],
+    *,
+    progress: Progress | None = None,
+    tolerate_broken_fixes: bool = False,
+) -> LoadedCorpus:
     """Parse every corpus file of ``ws`` and apply the user's speaker fixes.
 
     Args:

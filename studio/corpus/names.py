@@ -50,8 +50,10 @@ def match_speaker(name: str, counts: Mapping[str, int]) -> str | None:
     return max(same, key=lambda n: (counts[n], n)) if same else None
 
 
-def name_hints(name: str, counts: Mapping[str, int], *, known: Sequence[str] = (), limit: int = 5) -> list[NameHint]:
-    """Roster names the user may have meant by ``name`` (or should add as aliases), most utterances first.
+def name_hints(
+    name: str, counts: Mapping[str, int], *, known: Sequence[str] = (), limit: int = 5
+) -> list[NameHint]:
+    """Roster names the user may mean by ``name`` (or should add as aliases), most utterances first.
 
     Args:
         name: the character's name as the user gave it.
@@ -91,6 +93,9 @@ def describe_hints(name: str, hints: Sequence[NameHint]) -> str:
     if close:
         parts.append("did you mean " + " or ".join(str(h) for h in close) + "?")
     if related:
-        parts.append(f"names that contain or are part of {name}: " + ", ".join(str(h) for h in related)
-                     + " (add the ones that are the same character to [character] aliases)")
+        parts.append(
+            f"names that contain or are part of {name}: "
+            + ", ".join(str(h) for h in related)
+            + " (add the ones that are the same character to [character] aliases)"
+        )
     return " ".join(parts)

@@ -1,4 +1,4 @@
-"""Provides the one sample query of the studio: filters, text search, counts and the length histogram.
+"""Provides the studio's one sample query: filters, text search, counts, length histograms.
 
 ``review --list --search`` and the studio's curation list (``/``, ``f``) both select samples
 through :func:`matches`, so the same query finds the same samples both ways. Samples are taken
@@ -78,8 +78,11 @@ def matches(sample: Sample, query: Query, text: str | None = None) -> bool:
         query: the filters.
         text: ``search_text(sample)`` when already known (a cache); computed otherwise.
     """
-    if query.status != "all" and not (sample.status == query.status if isinstance(query.status, str)
-                                      else sample.status in query.status):
+    if query.status != "all" and not (
+        sample.status == query.status
+        if isinstance(query.status, str)
+        else sample.status in query.status
+    ):
         return False
     if query.split != "all" and sample.split != query.split:
         return False
@@ -165,22 +168,34 @@ def length_histogram(lengths: Sequence[int], bins: int) -> tuple[list[int], int,
     return counts, low, high
 
 
-def length_table(lengths: Iterable[int], bins: Sequence[int] = LENGTH_BINS) -> list[tuple[int, int | None, int]]:
-    """``lengths`` counted in rows ``(low, high, count)`` from the lower ``bins`` edges; the last has no ``high``."""
+def length_table(
+    lengths: Iterable[int], bins: Sequence[int] = LENGTH_BINS
+) -> list[tuple[int, int | None, int]]:
+    """``lengths`` counted in rows ``(low, high, count)`` of the lower ``bins`` edges.
+
+    The last row has no ``high``.
+    """
     edges = sorted(bins)
     counts = [0] * len(edges)
     for length in lengths:
         counts[max(bisect.bisect_right(edges, length) - 1, 0)] += 1
-    return [(edges[i], edges[i + 1] if i + 1 < len(edges) else None, counts[i]) for i in range(len(edges))]
+    return [
+        (edges[i], edges[i + 1] if i + 1 < len(edges) else None, counts[i])
+        for i in range(len(edges))
+    ]
 
 
 def kind_source(kind: str) -> str:
-    """The source filter for a provenance kind (``review --kind``): ``augment`` means any augmenter."""
+    """The source filter of a provenance kind (``review --kind``); ``augment``: any augmenter."""
     return kind or "all"
 
 
 def query_of(**filters: Any) -> Query:
-    """A query from ``review``-style filters (``status``, ``split``, ``kind``, ``text``); empty means all."""
+    """A query from ``review``-style filters (``status``, ``split``, ``kind``, ``text``)."""
     status = filters.get("status") or "all"
-    return Query(status=status if isinstance(status, str) else tuple(status), split=filters.get("split") or "all",
-                 source=kind_source(filters.get("kind") or ""), text=filters.get("text") or "")
+    return Query(
+        status=status if isinstance(status, str) else tuple(status),
+        split=filters.get("split") or "all",
+        source=kind_source(filters.get("kind") or ""),
+        text=filters.get("text") or "",
+    )

@@ -42,9 +42,16 @@ def _sample(data: dict[str, Any], shared: dict[str, str]) -> Sample:
     system = data.get("system", "")
     if not isinstance(data["id"], str) or not isinstance(system, str):
         raise TypeError("id and system must be strings")
-    return Sample(data["id"], data.get("character", ""), shared.setdefault(system, system),
-                  [Turn(t["role"], t["content"]) for t in data.get("turns", ())], data.get("scene", ""),
-                  data.get("split", "train"), data.get("provenance") or {}, data.get("status", "pending"))
+    return Sample(
+        data["id"],
+        data.get("character", ""),
+        shared.setdefault(system, system),
+        [Turn(t["role"], t["content"]) for t in data.get("turns", ())],
+        data.get("scene", ""),
+        data.get("split", "train"),
+        data.get("provenance") or {},
+        data.get("status", "pending"),
+    )
 
 
 def _well_formed(entry: dict[str, Any]) -> bool:
@@ -60,14 +67,21 @@ def _well_formed(entry: dict[str, Any]) -> bool:
 
 
 def sample_json(sample: Sample) -> dict[str, Any]:
-    """``Sample.to_json()`` without the deep copy of :func:`dataclasses.asdict` (same keys and values)."""
-    return {"id": sample.id, "character": sample.character, "system": sample.system,
-            "turns": [{"role": t.role, "content": t.content} for t in sample.turns], "scene": sample.scene,
-            "split": sample.split, "provenance": sample.provenance, "status": sample.status}
+    """``Sample.to_json()`` without the deep copy of :func:`dataclasses.asdict` (same keys)."""
+    return {
+        "id": sample.id,
+        "character": sample.character,
+        "system": sample.system,
+        "turns": [{"role": t.role, "content": t.content} for t in sample.turns],
+        "scene": sample.scene,
+        "split": sample.split,
+        "provenance": sample.provenance,
+        "status": sample.status,
+    }
 
 
 def samples_of_kind(path: Path, kind: str) -> list[Sample]:
-    """Samples of ``path`` whose provenance kind is ``kind``, decoding only the lines that can match."""
+    """Samples of ``path`` of provenance ``kind``, decoding only the lines that can match."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -5,7 +5,7 @@ returning the reply text. :class:`RetryingLLM` wraps one with retries, exponenti
 cancellation; the tolerant parsing helpers at the end turn what a model actually writes (code
 fences, JSON with trailing chatter, speaker labels, notes) into the message that was asked for.
 
-Reading what models write (fences, JSON, labels) is in :mod:`studio.llm.text`, re-exported here.
+Reading what models write (fences, JSON, labels) is in :mod:`studio.api.model_text`, re-exported here.
 
 The API key is read from the environment variable that ``[augment] api_key_env`` names, kept in
 memory only, and never appears in a repr, an error message or a file.
@@ -21,50 +21,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.api.llm import Cancelled, LLMError, Messages, UnusableOutput
 from studio.errors import StudioError
-from studio.llm.text import clean_message, extract_json, is_garbled, strip_fences
+from studio.api.model_text import clean_message, extract_json, is_garbled, strip_fences
 
 __all__ = [
     "Cancelled", "LLMError", "LLMStats", "LocalBackend", "OpenAIBackend", "RetryingLLM", "UnusableOutput",
     "clean_message", "extract_json", "is_garbled", "make_backend", "strip_fences",
 ]
 
-Messages = Sequence[Mapping[str, str]]
 
 BASE_URL_ENV = "PERSONA_STUDIO_AUGMENT_BASE_URL"
 MODEL_ENV = "PERSONA_STUDIO_AUGMENT_MODEL"
 _RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 _MAX_BACKOFF = 30.0
-
-
-class LLMError(StudioError):
-    """A request to the model failed.
-
-    Args:
-        message: what happened (never contains the API key).
-        retryable: a later attempt may succeed (timeout, connection error, 429, 5xx).
-        retry_after: seconds the server asked to wait, when it said.
-    """
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-class UnusableOutput(LLMError):
-    """The model answered, but nothing usable could be read from its text (after every try)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False)
-
-
-class Cancelled(StudioError):
-    """The user cancelled the job while a request was waiting."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.api import ModelSpec
+from studio.api.plugins import ModelSpec
 from studio.errors import StudioError
 
 Progress = Callable[[int, int, str], None]
