@@ -126,7 +126,7 @@ def ask(context: AugmentContext, messages: list[dict[str, str]], *, key: str, st
 
     Raises:
         UnusableOutput: no try gave any text.
-        studio.llm.backends.LLMError: the request itself failed after the host's retries.
+        studio.api.LLMError: the request itself failed after the host's retries.
     """
     text = ""
     for attempt in range(tries):
