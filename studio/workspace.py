@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.api.text import has_cjk
 from studio.config import StudioConfig, load_config
 from studio.errors import InputError, StudioError, WorkspaceLocked
 from studio.fsutil import atomic_write_text
@@ -260,7 +261,7 @@ DEFAULT_CORPUS_GLOBS = ("corpus/*.txt",)
 
 def placeholder_persona(name: str) -> str:
     """A persona card to start from, in the language of the character's name."""
-    if re.search(r"[\u3400-\u9fff\uf900-\ufaff]", name):
+    if has_cjk(name):
         return f"你是{name}。请始终保持角色，用{name}的口吻回答。"
     return f"You are {name}. Stay in character and answer as {name} would."
 

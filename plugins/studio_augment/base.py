@@ -14,6 +14,7 @@ from studio.api import (
     Turn,
     UnusableOutput,
     clean_message,
+    is_cjk_char,
     stable_id,
 )
 
@@ -76,8 +77,9 @@ def llm_seed(seed: int, key: str, step: str, attempt: int) -> int:
 
 
 def is_cjk(text: str) -> bool:
-    """Whether most letters of ``text`` are CJK."""
-    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    """Whether ``text`` is Chinese (or Japanese) enough to be answered so: a CJK character weighs
+    as much as two Latin letters."""
+    cjk = sum(1 for ch in text if is_cjk_char(ch))
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
     return cjk > 0 and cjk * 2 >= latin
 

@@ -15,6 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from studio.api import is_han
+
 PRONOUNS = {"我": "narrator", "她": "f", "他": "m"}
 _VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
 _SPEECH_INTRO = re.compile(
@@ -53,10 +55,6 @@ _MALE_TITLES = ("王", "帝", "皇上", "爷", "公公", "太医", "大人", "�
 _MAX_NAME = 4
 
 
-def _cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff"
-
-
 def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
     """A regex source matching any of ``words``, longest first, built as a trie (fast to scan)."""
     trie: dict[str, dict] = {}
@@ -85,11 +83,11 @@ def _candidates(text: str) -> Counter[str]:
         window = text[begin:match.start()]
         cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」：:，,")
         for piece in {window[cut + 1:].lstrip(" 　"), _sentence_start(window)}:
-            if len(piece) < 2 or not _cjk(piece[0]) or piece[0] in _STOP_FIRST:
+            if len(piece) < 2 or not is_han(piece[0]) or piece[0] in _STOP_FIRST:
                 continue
             for size in range(2, _MAX_NAME + 1):
                 stem = piece[:size]
-                if len(stem) == size and all(_cjk(ch) for ch in stem):
+                if len(stem) == size and all(is_han(ch) for ch in stem):
                     starts[stem] += 1
     return starts
 
@@ -203,7 +201,7 @@ def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str |
         before = sentence[max(0, start - 3):start]
         if before and before[-1] in _OBJECT_BEFORE and not before.endswith(_SUBJECT_AFTER_SEE):
             continue
-        if len(word) == 1 and before and _cjk(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
+        if len(word) == 1 and before and is_han(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
             continue  # 啐他道: a pronoun right after a verb is its object
         if word in _PLURALS:
             return "?", possessor

@@ -24,19 +24,22 @@ HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
 """Han ideographs, as the inside of a regular-expression character class."""
 CJK_CLASS = HAN_CLASS + "\u3040-\u30ff"
 """Han ideographs and kana, as the inside of a regular-expression character class."""
-_HAN = re.compile(f"[{HAN_CLASS}]")
 _CJK = re.compile(f"[{CJK_CLASS}]")
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def is_han(ch: str) -> bool:
-    """Whether ``ch`` is a Han ideograph (a Chinese character)."""
-    return bool(ch) and _HAN.fullmatch(ch[0]) is not None
+    """Whether ``ch`` (its first character) is a Han ideograph (a Chinese character)."""
+    if not ch:
+        return False
+    c = ch[0]  # comparisons, not a regular expression: parsers ask this for every character
+    return ("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\uf900" <= c <= "\ufaff"
+            or "\U00020000" <= c <= "\U000323af")
 
 
 def is_cjk_char(ch: str) -> bool:
-    """Whether ``ch`` is a Han ideograph or a Japanese kana."""
-    return bool(ch) and _CJK.fullmatch(ch[0]) is not None
+    """Whether ``ch`` (its first character) is a Han ideograph or a Japanese kana."""
+    return is_han(ch) or (bool(ch) and "\u3040" <= ch[0] <= "\u30ff")
 
 
 def is_wide_char(ch: str) -> bool:

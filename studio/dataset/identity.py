@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 
 from studio.api import Sample, Turn, stable_id
+from studio.api.text import has_cjk
 from studio.dataset.filters import is_cjk
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 QUESTIONS_ZH = {
     "who": ("你是谁？",),
@@ -92,7 +91,7 @@ _ROLEPLAY_EN = re.compile(r"^(?:(?:now|from now on),?\s+)?(?:please\s+)?(?:i wan
 
 def _role_statement(sentence: str, character: str) -> str:
     """A role-play instruction as a statement: ``现在你要扮演皇帝身边的女人--甄嬛`` → ``你是甄嬛，皇帝身边的女人``."""
-    zh = bool(_CJK.search(sentence.replace(character, "")))
+    zh = bool(has_cjk(sentence.replace(character, "")))
     rest, count = (_ROLEPLAY_ZH if zh else _ROLEPLAY_EN).subn("", sentence, count=1)
     if not count or not rest.strip():
         return sentence
@@ -211,7 +210,7 @@ class _Card:
         third_zh = not any(re.search("[你您]", s) for s in sentences)
         third_en = not any(re.search(r"\byou\b", s, flags=re.IGNORECASE) for s in sentences)
         for sentence in sentences:
-            if _CJK.search(sentence.replace(character, "")):
+            if has_cjk(sentence.replace(character, "")):
                 self.sentences.append(self._zh_clauses(sentence, third_zh))
             else:
                 clauses = self._en_clauses(sentence, third_en)

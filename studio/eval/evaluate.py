@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import Sample
+from studio.api.text import has_cjk
 from studio.errors import StudioError
 
 PROBES_ZH = ("你是谁？", "你叫什么名字？")
@@ -148,8 +149,8 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     Returns:
         The report (also written to ``runs/<id>/eval/``).
     """
-    from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
     from studio.chat.engine import Sampling
+    from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
     from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
     from studio.eval.report import verdict, write_report
     from studio.eval.style import StyleClassifier
@@ -176,7 +177,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     other_scores = classifier.score(lines["test_other"])
     say("style classifier", 1, 1)
 
-    zh = any("\u4e00" <= ch <= "\u9fff" for ch in persona.system + character)
+    zh = has_cjk(persona.system + character)
     probes = PROBES_ZH if zh else PROBES_EN
     names = _names(ws, character)
     tokenizer = persona.loaded.tokenizer

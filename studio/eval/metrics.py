@@ -15,12 +15,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from studio.api.text import CJK_CLASS, is_cjk_char
+
 CHRF_ORDER = 6
+_TOKEN = re.compile(f"[{CJK_CLASS}]|[^\\W_]+")
 CHRF_BETA = 2.0
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\u3040" <= ch <= "\u30ff"
 
 
 @dataclass
@@ -84,7 +83,7 @@ def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 def _units(text: str) -> list[str]:
     """ROUGE units: each CJK character is a unit; other text splits into lower-cased words."""
     units: list[str] = []
-    for token in re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\W_]+", text.lower()):
+    for token in _TOKEN.findall(text.lower()):
         units.append(token)
     return units
 
@@ -118,7 +117,7 @@ def names_character(reply: str, names: Iterable[str]) -> bool:
         name = name.strip().lower()
         if not name:
             continue
-        if any(_is_cjk(ch) for ch in name):
+        if any(is_cjk_char(ch) for ch in name):
             if name in lowered:
                 return True
         elif re.search(r"(?<![\w])" + re.escape(name) + r"(?![\w])", lowered):

@@ -1,4 +1,4 @@
-"""The command palette is generated from the bindings, and every entry runs an action that exists."""
+"""The command palette comes from the bindings, and every entry runs an action that exists."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ def test_every_palette_entry_resolves_to_an_existing_action():
     assert len(entries) >= 30
     for entry in entries:
         owner = StudioApp.MODES[entry.mode] if entry.mode else StudioApp
-        assert callable(getattr(owner, entry.method, None)), f"{entry.title}: {owner.__name__} has no {entry.method}"
+        assert callable(getattr(owner, entry.method, None)), (
+            f"{entry.title}: {owner.__name__} has no {entry.method}"
+        )
     titles = [e.title for e in entries]
     assert len(titles) == len(set(titles))
     assert {"Go to Chat", "Dataset: Accept", "Train: New run", "Chat: Model", "Help"} <= set(titles)
@@ -22,8 +24,11 @@ def test_every_screen_binding_with_an_id_is_in_the_palette():
     actions = {(e.mode, e.action) for e in palette_entries(StudioApp)}
     for mode, screen in StudioApp.MODES.items():
         for binding in screen.BINDINGS:
-            if getattr(binding, "id", None) and binding.key not in ("escape", "enter", "tab") \
-                    and not binding.action.startswith("app."):
+            if (
+                getattr(binding, "id", None)
+                and binding.key not in ("escape", "enter", "tab")
+                and not binding.action.startswith("app.")
+            ):
                 assert (mode, binding.action) in actions
 
 

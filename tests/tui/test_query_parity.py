@@ -18,9 +18,12 @@ def _cli_ids(ws, capsys, *args: str) -> list[str]:
     return re.findall(r"^\[([0-9a-f]+)\]", capsys.readouterr().out, flags=re.M)
 
 
-# "Net Loft" is in the scene (SCENE II. The net loft.), not in every sample's words; "WREN" in other case
+# "Net Loft" is in a scene name (SCENE II. The net loft.), not in every sample's words;
+# "WREN" is written Wren
 @pytest.mark.parametrize("text", ["Net Loft", "tide", "WREN"])
-async def test_search_finds_the_same_samples_in_review_and_the_studio(studio_ws, make_app, capsys, text):
+async def test_search_finds_the_same_samples_in_review_and_the_studio(
+    studio_ws, make_app, capsys, text
+):
     expected = _cli_ids(studio_ws, capsys, "--search", text)
     assert expected
     app = make_app(studio_ws)
@@ -45,7 +48,12 @@ def test_store_and_searcher_agree_on_every_filter(studio_ws):
     store.record("reject", ids[1])
     samples = store.samples()
     searcher = Searcher(samples)
-    for query in (Query(text="lanterns"), Query(status="rejected"), Query(status="edited", text="LANTERN"),
-                  Query(source="corpus", min_len=20, max_len=60), Query(split="train", text="net loft")):
+    for query in (
+        Query(text="lanterns"),
+        Query(status="rejected"),
+        Query(status="edited", text="LANTERN"),
+        Query(source="corpus", min_len=20, max_len=60),
+        Query(split="train", text="net loft"),
+    ):
         assert [s.id for s in store.find(query)] == [samples[i].id for i in searcher.select(query)]
         assert [s.id for s in store.find(query)] == [s.id for s in samples if matches(s, query)]

@@ -1,4 +1,4 @@
-"""One way to read a workspace's corpus: the user's speaker fixes count in build, roster and eval."""
+"""One way to read a corpus: the user's speaker fixes count in build, roster and eval."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def test_load_utterances_applies_the_users_fixes(zh_workspace, host):
 def test_a_fix_changes_what_roster_sees(zh_workspace, capsys):
     _fix(zh_workspace)
     assert main(["roster", str(zh_workspace), "--json"]) == 0
-    speakers = {row["name"]: row["lines"] for row in json.loads(capsys.readouterr().out)["speakers"]}
+    speakers = {
+        row["name"]: row["lines"] for row in json.loads(capsys.readouterr().out)["speakers"]
+    }
     assert speakers.get("新人") == 1 and speakers["宜修"] == 2
 
 

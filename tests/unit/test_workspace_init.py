@@ -1,4 +1,4 @@
-"""``init``: a persona card in the language of the name, corpus globs for the parsers' extensions."""
+"""``init``: a persona card in the name's language, corpus globs for the parsers' extensions."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def test_init_globs_only_the_extensions_parsers_read(tmp_path):
     assert main(["init", str(tmp_path / "ws"), "--character", "Juliet"]) == 0
     ws = Workspace(tmp_path / "ws")
     assert "corpus/*" not in ws.config.corpus.files
-    assert {"corpus/*.txt", "corpus/*.srt", "corpus/*.vtt", "corpus/*.ass"} <= set(ws.config.corpus.files)
+    assert {"corpus/*.txt", "corpus/*.srt", "corpus/*.vtt", "corpus/*.ass"} <= set(
+        ws.config.corpus.files
+    )
     for name in ("play.txt", "film.srt", "notes.py", "README", "data.json"):
         (ws.corpus_dir / name).write_text("x", encoding="utf-8")
     assert sorted(p.name for p in ws.corpus_files()) == ["film.srt", "play.txt"]
