@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import (
+    BM25,
     AugmentContext,
     AugmentItem,
     ChoiceOption,
@@ -34,7 +35,6 @@ from studio_augment.base import (
     language,
     rng_for,
 )
-from studio_augment.retrieval import BM25
 
 MAX_QUESTION_CHARS = 300
 

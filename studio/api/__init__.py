@@ -14,7 +14,7 @@ data), :mod:`studio.api.records` (utterances, samples, the parser contract),
 :mod:`studio.api.plugins` (augmenter and model-adapter contracts), :mod:`studio.api.llm` (the
 model client protocol and its errors), :mod:`studio.api.progress` (typed progress and cancel),
 :mod:`studio.api.text` (CJK detection, normalisation, n-gram similarity),
-:mod:`studio.api.model_text` (reading what a model wrote),
+:mod:`studio.api.model_text` (reading what a model wrote), :mod:`studio.api.retrieval` (BM25),
 :mod:`studio.api.encoding` (reading text files of any encoding) and
 :mod:`studio.api.hf_adapter` (the transformers model-adapter base class).
 """
@@ -46,6 +46,7 @@ from studio.api.plugins import (
 )
 from studio.api.progress import CancelCheck, ParseProgress, Progress
 from studio.api.records import (
+    LOW_CONFIDENCE,
     CorpusParser,
     ParseContext,
     ParseResult,
@@ -59,6 +60,7 @@ from studio.api.records import (
     iter_jsonl,
     stable_id,
 )
+from studio.api.retrieval import BM25
 from studio.api.text import (
     CJK_CLASS,
     HAN_CLASS,
@@ -77,6 +79,8 @@ from studio.fsutil import append_jsonl, atomic_write_text, read_jsonl
 
 __all__ = [
     "ALL_LINEAR",
+    "BM25",
+    "LOW_CONFIDENCE",
     "AugmentContext",
     "AugmentItem",
     "Augmenter",

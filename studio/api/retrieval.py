@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from studio.api import HAN_CLASS
+from studio.api.text import HAN_CLASS
 
 _WORD = re.compile(r"[a-z0-9']+")
 _CJK_RUN = re.compile(f"[{HAN_CLASS}]+")
