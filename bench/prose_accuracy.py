@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from studio.api.encoding import read_source
 from studio_prose.parser import ProseDocument
+
+from studio.api.encoding import read_source
 
 
 def main() -> None:

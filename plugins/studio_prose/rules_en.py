@@ -35,7 +35,7 @@ _NOT_NAMES = {"The", "Then", "And", "But", "She", "He", "It", "They", "We", "You
               "One", "Nobody", "Everybody", "Somebody", "Some", "Another", "Every", "Each", "All", "Both", "Neither",
               "Do", "Did", "Does", "Is", "Was", "Are", "Were", "My", "Your", "Our", "Not", "Nor", "Or", "For",
               "Indeed", "Perhaps", "Upon", "After", "Before", "While", "As", "At", "In", "On", "Of", "To", "With",
-              "Chapter", "CHAPTER", "Dear", "Good", "Pray", "Oh", "Ah", "Nay", "Aye"}
+              "Chapter", "CHAPTER", "Dear", "Good", "Pray", "Ah", "Nay", "Aye"}
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"‘])|\n\n")
 _OBJECT_BEFORE = {"to", "at", "with", "of", "for", "by", "from", "on", "towards", "toward", "upon", "about", "her",
                   "his", "their", "than", "like", "and"}

@@ -10,8 +10,10 @@ from typing import Any
 
 from studio.api import Sample, stable_id
 from studio.augment.filters import PersonaScorer, generated_replies
+from studio.chat.session import adapter_path
 from studio.errors import StudioError
 from studio.llm.backends import RetryingLLM, make_backend
+from studio.train.base_model import load_model, model_spec
 
 MIN_CLASSIFIER_LINES = 200  # fewer real exchanges train a classifier too weak to filter with
 _classifiers: dict[str, Any] = {}  # fitted on a dataset's real lines, reused while they do not change
@@ -29,16 +31,12 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
                             gguf_file="", revision="")
     lora = None
     if cfg.adapter:
-        from studio.chat.session import adapter_path
-
         run_dir = ws.latest_run() if cfg.adapter == "latest" else ws.run_dir(cfg.adapter)
         if run_dir is None or not run_dir.is_dir():
             raise StudioError(f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'")
         lora = adapter_path(run_dir)
 
     def load() -> Any:
-        from studio.train.base_model import load_model, model_spec
-
         return load_model(model_spec(model_cfg, ws.root), host.adapters, lora_path=lora)
 
     description = {"model": model_cfg.name, "adapter": str(lora.relative_to(ws.root)) if lora else None}
@@ -51,7 +49,9 @@ def build_llm(ws: Any, host: Any, *, backend: Callable[..., str] | None = None,
     cfg = ws.config.augment
     if backend is None:
         description, load = _local_model(ws, host)
-        backend = make_backend(cfg, description, load)
+        from studio.chat.session import ChatSession
+
+        backend = make_backend(cfg, description, load, session=ChatSession)
     return RetryingLLM(backend, retries=cfg.retries, backoff=cfg.retry_backoff, cancelled=cancelled,
                        temperature=cfg.temperature, max_tokens=cfg.max_tokens)
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.api import CorpusParser, ParseContext, ParseResult, PathOption, SourceText, Utterance, resolve_options
+from studio.api import (
+    CorpusParser,
+    ParseContext,
+    ParseResult,
+    PathOption,
+    SourceText,
+    Utterance,
+    resolve_options,
+)
 from studio.api.encoding import read_source_report
 from studio.corpus.roster import (  # noqa: F401  (re-exported: the roster API of this module)
     AliasSuggestion,
@@ -160,7 +168,9 @@ def _parser_llm(options: Mapping[str, Any], built: dict[tuple[str, ...], Any] | 
     """The host's model client for a parser's options (None with ``llm`` off), built once per settings."""
     if str(options.get("llm") or "off") == "off":
         return None
-    from studio.llm.parsers import parser_llm  # the one LLM layer: only when a parser asks for a model
+    from studio.llm.parsers import (
+        parser_llm,  # the one LLM layer: only when a parser asks for a model
+    )
 
     key = tuple(str(options.get(k)) for k in _LLM_KEYS)
     if built is not None and key in built:

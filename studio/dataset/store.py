@@ -334,10 +334,7 @@ class DatasetStore:
         return self.record(action, ids=list(ids))
 
     def decide(self, action: str, ids: Sequence[str]) -> list[Sample]:
-        """Accept, reject or reset samples; several are one decision (one undo takes them back).
-
-        Returns:
-            The samples as they are now (status and texts after the decision).
+        """Accept, reject or reset samples (several: one decision, one undo); returns them as now.
 
         Raises:
             ValueError: another action, or no sample given.
@@ -346,10 +343,8 @@ class DatasetStore:
             raise ValueError(f"unknown decision {action!r}; expected accept, reject or reset")
         if len(ids) > 1:
             self.record_many(action, ids)
-        elif ids:
-            self.record(action, ids[0])
         else:
-            raise ValueError(f"{action} needs a sample id")
+            self.record(action, ids[0] if ids else "")
         return self._current(ids)
 
     def edit(self, sample_id: str, reply: str | None = None, prompt: str | None = None) -> Sample:
@@ -364,7 +359,7 @@ class DatasetStore:
         return self._current([sample_id])[0]
 
     def revert(self) -> tuple[dict[str, Any] | None, list[Sample]]:
-        """Undo the latest decision; returns it (None when there is none) and its samples as they are now."""
+        """Undo the latest decision; returns it (None when none) and its samples as they are now."""
         entry = self.undo()
         if entry is None:
             return None, []

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from studio.fsutil import atomic_write_json, atomic_write_text
+
 # metric key, label, direction (+1: higher is better), smallest difference that counts, format
 METRICS: tuple[tuple[str, str, int, float, str], ...] = (
     ("loss", "loss on the real lines (nats/token)", -1, 0.01, "{:.3f}"),
@@ -107,8 +109,6 @@ def write_report(run_dir: Path, report: dict[str, Any], items: list[dict[str, An
 
     A checkpoint's evaluation goes to ``eval/<checkpoint>/``; the final adapter's to ``eval/``.
     """
-    from studio.fsutil import atomic_write_json, atomic_write_text
-
     folder = run_dir / "eval" / checkpoint_label if checkpoint_label else run_dir / "eval"
     report["examples"] = items[:5]
     atomic_write_json(folder / "report.json", report)

@@ -333,22 +333,3 @@ def _verify(folder: Path, probe: list[dict[str, str]], expected: Any, dtype: Any
         raise StudioError(f"{folder}: the chat template does not insert the persona prompt; not exported")
     return [f"plain transformers reload: relative logit error {error:.2e} (tolerance {tolerance})",
             "the chat template inserts the persona prompt when no system message is given"]
-
-
-def run_cli(args: Any) -> int:
-    """``persona-studio export``."""
-    import sys
-
-    from studio.plugins import load_host
-    from studio.workspace import Workspace
-
-    ws = Workspace(args.workspace)
-    result = export_run(ws, load_host().adapters, run=args.run, checkpoint=args.checkpoint, merged=args.merged,
-                        dtype=args.dtype, verify=not args.no_verify, out=args.out or None)
-    for path in (result.adapter, result.merged):
-        if path is not None:
-            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-            print(f"{path}  ({size / 2**20:.1f} MiB)")
-    for check in result.checks:
-        print(f"  ok: {check}", file=sys.stderr)
-    return 0

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.api.llm import Cancelled, LLMError, Messages, UnusableOutput
-from studio.errors import StudioError
 from studio.api.model_text import clean_message, extract_json, is_garbled, strip_fences
+from studio.errors import StudioError
 
 __all__ = [
     "Cancelled", "LLMError", "LLMStats", "LocalBackend", "OpenAIBackend", "RetryingLLM", "UnusableOutput",
@@ -194,10 +194,14 @@ class LocalBackend:
     Args:
         load: returns a :class:`studio.train.base_model.LoadedModel` (called once, lazily).
         description: what the job journal records (model name, adapter).
+        session: makes a chat session on the loaded model (``studio.chat.session.ChatSession``;
+            passed in, so that this layer imports no stage above it).
     """
 
-    def __init__(self, load: Callable[[], Any], description: Mapping[str, Any]) -> None:
+    def __init__(self, load: Callable[[], Any], description: Mapping[str, Any],
+                 session: Callable[..., Any] | None = None) -> None:
         self._load = load
+        self._session = session
         self._loaded: Any = None
         self._lock = threading.Lock()
         self._description = dict(description)
@@ -207,8 +211,8 @@ class LocalBackend:
 
     def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
                  max_tokens: int | None = None) -> str:
-        from studio.chat.session import ChatSession
-
+        if self._session is None:
+            raise LLMError("local model: no chat session to generate with", retryable=False)
         messages = list(messages)
         if not messages or messages[-1].get("role") != "user":
             raise LLMError("local model: expected messages ending with a user message", retryable=False)
@@ -220,7 +224,7 @@ class LocalBackend:
         with self._lock:  # one model, one generation at a time (and the seed stays meaningful)
             if self._loaded is None:
                 self._loaded = self._load()
-            session = ChatSession(self._loaded, system, history=history, sampling=sampling,
+            session = self._session(self._loaded, system, history=history, sampling=sampling,
                                   max_new_tokens=max_tokens or 256, seed=seed)
             try:
                 return session.reply(messages[-1]["content"])
@@ -320,7 +324,7 @@ class RetryingLLM:
 
 
 def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Callable[[], Any],
-                 env: Mapping[str, str] | None = None) -> Any:
+                 env: Mapping[str, str] | None = None, session: Callable[..., Any] | None = None) -> Any:
     """The backend studio.toml ``[augment]`` (and the environment) asks for.
 
     ``PERSONA_STUDIO_AUGMENT_BASE_URL`` / ``PERSONA_STUDIO_AUGMENT_MODEL`` override ``base_url``
@@ -331,12 +335,13 @@ def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Cal
         describe_local / load_local: the local model's description and loader, used when no
             base URL is set.
         env: the environment (``os.environ`` by default).
+        session: the chat session factory of the local model (see :class:`LocalBackend`).
     """
     env = os.environ if env is None else env
     base_url = env.get(BASE_URL_ENV) or config.base_url
     model = env.get(MODEL_ENV) or config.model
     if not base_url:
-        return LocalBackend(load_local, describe_local)
+        return LocalBackend(load_local, describe_local, session)
     if not model:
         raise StudioError(f"[augment] model: expected the model name to request from {base_url} (or set {MODEL_ENV})")
     key = env.get(config.api_key_env) if config.api_key_env else None

@@ -22,8 +22,8 @@ from studio.config import ModelConfig
 from studio.dataset.service import build_dataset
 from studio.dataset.store import DatasetStore
 from studio.errors import InputError, StudioError
-from studio.train.base_model import load_model, model_spec
 from studio.plugins import load_host
+from studio.train.base_model import load_model, model_spec
 from studio.workspace import Workspace
 
 SECRET = b"the user's own file, never to be touched\n"

@@ -13,9 +13,9 @@ from textual.widgets import Button, Input, Label, Select
 
 from studio.dataset.query import STATUSES as _STATUSES
 from studio.dataset.query import Query as Filter
+from studio.tui.screens.dialogs import DIALOG_CSS
 
 STATUSES = ("all", *_STATUSES)
-from studio.tui.screens.dialogs import DIALOG_CSS
 
 
 class FilterDialog(ModalScreen["Filter | None"]):
