@@ -4,18 +4,17 @@
 a reply's token ids, so :func:`studio.chat.session.stream_text` streams its text) but does not
 serialise requests: one scheduler thread owns the model and
 
-- **admits** waiting requests between decode steps: each is prefilled on its own (no padded
-  queries, so its logits are those of a single-request run) and its first token is sampled;
+- **admits** waiting requests between decode steps: they are prefilled together in one
+  forward (right-padded, so a pad only ever follows real tokens and no query is fully masked)
+  and each one's first token is sampled from the logits at its own last prompt token;
 - **decodes** every running request in one forward per step (one token per row);
 - **retires** a request when it stops, reaches its length, or its consumer cancels or goes away
   (``close()`` on the token stream, or the ``cancel`` event): it leaves at the next step.
 
-Waiting requests are prefilled together (one forward, right-padded, so padding is never a
-query that sees no real token) and their first tokens sampled; the KV-cache layout is one of
-:mod:`studio.chat.batch_cache`: a left-padded dynamic cache (eager, memory follows the load) or,
-with ``static=True``, fixed slots of a static cache written at one shared column, whose decode step
-``compiled=True`` compiles once per power-of-two batch size (CUDA graphs on a GPU), so a step
-costs the same few kernel launches at 1 row as at 32.
+The KV-cache layout is one of :mod:`studio.chat.batch_cache`: a left-padded dynamic cache
+(eager; memory follows the load) or, with ``static=True``, fixed slots of a static cache written
+at one shared column, whose decode step ``compiled=True`` compiles once per power-of-two batch
+size (CUDA graphs on a GPU), so a step costs the same few launches at 1 row as at 32.
 
 Sampling is per row: greedy rows take the argmax, unseeded sampling rows are sampled together
 (per-row temperature, top-k and top-p as tensors), seeded rows draw from their own generator
@@ -182,7 +181,7 @@ class BatchEngine:
         rows = 1
         while True:
             for _ in range(2):  # compile and record, then replay
-                asks = [
+                asks: list[tuple[Any, ...]] = [
                     ([0, 1, 2, 3], Sampling(do_sample=False), 4, None, True, [])
                     for _ in range(rows)
                 ]

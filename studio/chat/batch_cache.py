@@ -134,6 +134,8 @@ class SlotBatch:
         self.params: dict[str, Any] | None = None
         self.big: Any = None
         self.views: dict[int, Any] = {}
+        self._key: list[int] = []
+        self._index: Any = None
 
     @property
     def rows(self) -> list[Any]:
@@ -220,25 +222,21 @@ class SlotBatch:
         """Feed the running rows' next tokens; their logits [len(rows), V]."""
         import torch
 
-        if (
-            self.t == self.window
-        ):  # every running row started after column 0 (its reply fits the window)
+        if self.t == self.window:  # every running row started after column 0: its reply fits
             self._shift(-min(self.start[i] for i in self._active()))
         active = self._active()
         rows = next(b for b in _buckets(self.slots) if b > active[-1])
-        self.mask[:, self.t] = (
-            True  # idle slots attend to their own column: never an all-masked row
-        )
+        # idle slots attend to their own column too: no row is ever fully masked
+        self.mask[:, self.t] = True
         mask = self.mask[:rows, None, None, :]
-        logits = forward(
-            self.tokens[:rows].view(-1, 1), self.positions[:rows], self.view(rows), mask
-        )
+        cache = self.view(rows)
+        logits = forward(self.tokens[:rows].view(-1, 1), self.positions[:rows], cache, mask)
         self.t += 1
         self.positions += 1
-        index = torch.tensor(active, device=self.device)
-        self.seen[index, self.tokens[index]] = True
-        self._index = index
-        return logits[index] if len(active) < rows else logits
+        if self._key != active:  # the rows changed: a new index (a host-to-device copy)
+            self._key, self._index = active, torch.tensor(active, device=self.device)
+        self.seen[self._index, self.tokens[self._index]] = True
+        return logits[self._index] if len(active) < rows else logits
 
     def row_seen(self) -> Any:
         return self.seen[self._index]

@@ -212,7 +212,13 @@ class Engine:
             self._fed = []
         drop = len(self._fed) - common
         if drop > 0:
-            self._cache.crop(-drop)
+            try:
+                self._cache.crop(-drop)
+            except AttributeError:  # a static cache that cannot crop (transformers before 5.2x):
+                if not self.static:  # start it over; the prefix is prefilled again
+                    raise
+                self._cache.reset()
+                common = 0
         self._fed = list(prompt[:common])
         self._cache_key = key
         return common
