@@ -7,8 +7,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from studio.api import AugmentContext, AugmentItem, Sample, Turn, stable_id
-from studio.llm.backends import UnusableOutput, clean_message
+from studio.api import (
+    AugmentContext,
+    AugmentItem,
+    Sample,
+    Turn,
+    UnusableOutput,
+    clean_message,
+    is_cjk_char,
+    stable_id,
+)
 
 
 class PlannedStrategy:
@@ -69,8 +77,9 @@ def llm_seed(seed: int, key: str, step: str, attempt: int) -> int:
 
 
 def is_cjk(text: str) -> bool:
-    """Whether most letters of ``text`` are CJK."""
-    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    """Whether ``text`` is Chinese (or Japanese) enough to be answered so: a CJK character weighs
+    as much as two Latin letters."""
+    cjk = sum(1 for ch in text if is_cjk_char(ch))
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
     return cjk > 0 and cjk * 2 >= latin
 
@@ -119,7 +128,7 @@ def ask(context: AugmentContext, messages: list[dict[str, str]], *, key: str, st
 
     Raises:
         UnusableOutput: no try gave any text.
-        studio.llm.backends.LLMError: the request itself failed after the host's retries.
+        studio.api.LLMError: the request itself failed after the host's retries.
     """
     text = ""
     for attempt in range(tries):

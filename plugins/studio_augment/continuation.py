@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from studio.api import AugmentContext, AugmentItem, ChoiceOption, IntOption, Sample
-from studio.errors import StudioError
+from studio.api import AugmentContext, AugmentItem, ChoiceOption, IntOption, Sample, StudioError
 from studio_augment import prompts
 from studio_augment.base import PlannedStrategy, ask, label_names, language, rng_for, speaker_of
 

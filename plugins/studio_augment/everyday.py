@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import (
+    BM25,
     AugmentContext,
     AugmentItem,
     ChoiceOption,
+    InputError,
     IntOption,
     Sample,
     StrOption,
+    StudioError,
     stable_id,
 )
-from studio.errors import InputError, StudioError
 from studio_augment import prompts
 from studio_augment.base import (
     PlannedStrategy,
@@ -33,7 +35,6 @@ from studio_augment.base import (
     language,
     rng_for,
 )
-from studio.dataset.retrieval import BM25
 
 MAX_QUESTION_CHARS = 300
 
@@ -44,7 +45,7 @@ def read_questions(path: Path) -> list[tuple[int, str]]:
     Raises:
         InputError: unreadable, empty, or a line too long to be one question.
     """
-    from studio.corpus.encoding import read_source
+    from studio.api import read_text_file as read_source
 
     source = read_source(path)
     out = []

@@ -2,7 +2,7 @@
 
 Each template is formatted with ``str.format``; the strategy picks the language of the
 character's corpus. Replies are asked for as plain text (one message, no labels), which every
-model can give and which :func:`studio.llm.text.clean_message` reads tolerantly.
+model can give and which :func:`studio.api.clean_message` reads tolerantly.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from studio.api import is_han
+
 # -- headings --------------------------------------------------------------------------------
 
 _NUM = r"[0-9０-９一二三四五六七八九十百千零〇两]+"
@@ -171,10 +173,6 @@ class Label:
     cue: bool = False
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
-
-
 def _name_shaped_en(name: str) -> bool:
     words = name.replace(".", " ").split()
     if not words or len(name) > 36:
@@ -185,12 +183,12 @@ def _name_shaped_en(name: str) -> bool:
 def label(line: str) -> Label | None:
     """The speaker label at the start of ``line``, if the line starts with one."""
     first = line[0]
-    if _is_cjk(first) or first in "·•":
+    if is_han(first) or first in "·•":
         match = _CN_LABEL.match(line)
         if not match:
             return None
         name = match.group("name").strip()
-        if not name or not any(_is_cjk(ch) for ch in name):
+        if not name or not any(is_han(ch) for ch in name):
             return None
         sep = match.group("sep")
         return Label(name, _clean(match.group("action")), match.group("text").strip(), sep not in "；;")
@@ -245,7 +243,7 @@ def context_label(name: str) -> bool:
 def is_cjk_text(text: str) -> bool:
     """True when the first letters of ``text`` are Chinese."""
     for ch in text[:20]:
-        if _is_cjk(ch):
+        if is_han(ch):
             return True
         if ch.isalpha():
             return False

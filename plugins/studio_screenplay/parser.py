@@ -46,6 +46,8 @@ class ScreenplayParser:
 
     name = "screenplay"
     description = "Scripts and plays: 角色：台词, 角色（动作）：台词, NAME: line, NAME. line, NAME cues, INT./EXT."
+    extensions = (".txt", ".fountain")
+    """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
         BoolOption("keep_inline_actions", False, "Keep （…） asides inside the spoken text"),
         IntOption("cast_window", 6, "Files without headings: lines of cast memory for scene cuts (0: off)", minimum=0),

@@ -13,32 +13,26 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from studio.api import HAN_CLASS, cjk_share, has_cjk
+
 _TAG = re.compile(r"^\[([a-z]{2,4}(?:-[a-z]{2,4})?)\]\s?")
 _HTML = re.compile(r"</?(?:i|b|u|s|font|c|ruby|rt|lang)[^>]*>|<\d\d:\d\d[^>]*>", re.I)
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
 _BRACKET = re.compile(r"^\s*(?:【([^】]{1,20})】|\[([^\]]{1,30})\])\s*")
 _COLON = re.compile(r"^\s*([A-Z][A-Za-z.'’\-]*(?: [A-Z][A-Za-z.'’\-]*){0,2}|[A-Z][A-Z .'’\-]{1,24}|"
-                    r"[\u4e00-\u9fff·]{1,6})\s*[:：]\s*(?=\S)")
+                    rf"[{HAN_CLASS}·]{{1,6}})\s*[:：]\s*(?=\S)")
 _SOUND = re.compile(r"^\s*(?:\[[^\]]*\]|\([^)]*\)|（[^）]*）|♪[^♪]*♪?|\*\*[^*]+\*\*)\s*$")
 _DASH = re.compile(r"^\s*[-–—]\s*")
 _INLINE_DASH = re.compile(r"\s[-–—]\s(?=\S)")
 
 
-def _cjk_share(text: str) -> float:
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return 0.0
-    return sum(1 for ch in letters if "\u4e00" <= ch <= "\u9fff" or "\u3040" <= ch <= "\u30ff") / len(letters)
-
-
-_CJK_CHAR = re.compile(r"[\u4e00-\u9fff\u3040-\u30ff]")
 
 
 def script_of(text: str) -> str:
     """``zh`` for Chinese (or Japanese) letters, ``en`` for Latin ones, ``""`` for none."""
-    if not _CJK_CHAR.search(text):
+    if not has_cjk(text):
         return "en" if any(ch.isalpha() for ch in text) else ""
-    return "zh" if _cjk_share(text) >= 0.5 else "en"
+    return "zh" if cjk_share(text) >= 0.5 else "en"
 
 
 def clean_markup(text: str) -> str:

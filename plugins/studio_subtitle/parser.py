@@ -16,8 +16,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from studio.api import FloatOption, ParseResult, ParseWarning, SourceText, StrOption, Utterance
-from studio.errors import InputError
+from studio.api import (
+    FloatOption,
+    InputError,
+    ParseResult,
+    ParseWarning,
+    SourceText,
+    StrOption,
+    Utterance,
+)
 from studio_subtitle import cues as rules
 from studio_subtitle import signs
 
@@ -30,6 +37,8 @@ class SubtitleParser:
 
     name = "subtitle"
     description = "Subtitles: SRT, ASS/SSA, WebVTT; speakers from Name fields, Name: / 【Name】 prefixes, dashes"
+    extensions = (".srt", ".ass", ".ssa", ".vtt")
+    """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
         FloatOption("scene_gap", 8.0, "Seconds of silence that start a new scene", minimum=0.0),
         StrOption("language", "", "Bilingual cues: keep zh or en (or a tag like eng); empty keeps the first line's"),

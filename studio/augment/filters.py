@@ -17,13 +17,13 @@ Only generated turns are checked: a continued conversation keeps its real openin
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from studio.api import Sample
-from studio.llm.backends import is_garbled
+from studio.api.model_text import is_garbled
+from studio.api.text import normalize, shingles
 
 REASONS = (
     "invalid",
@@ -39,22 +39,6 @@ REASONS = (
 
 PersonaScorer = Callable[[Sequence[Sample]], Sequence[float]]
 """Scores samples 0..1 for "sounds like the character" (1: surely the character)."""
-
-
-def normalize(text: str) -> str:
-    """Lower-case text without spaces, punctuation or symbols (NFKC: full-width = half-width)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
-
-
-def shingles(text: str) -> frozenset[str]:
-    """Character n-grams of the normalised text: bigrams for CJK text, 4-grams otherwise."""
-    norm = normalize(text)
-    cjk = sum(1 for ch in norm if "\u3400" <= ch <= "\u9fff") * 2 >= len(norm) > 0
-    n = 2 if cjk else 4
-    if len(norm) <= n:
-        return frozenset([norm]) if norm else frozenset()
-    return frozenset(norm[i:i + n] for i in range(len(norm) - n + 1))
 
 
 class NearDuplicateIndex:

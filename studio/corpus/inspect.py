@@ -1,6 +1,6 @@
 """Provides parsing of corpus files through the registered parsers, and the roster built from them.
 
-``parse_file`` decodes a file (see :mod:`studio.corpus.encoding`), picks the parser that is most
+``parse_file`` decodes a file (see :mod:`studio.api.encoding`), picks the parser that is most
 confident about it (or the one named) and parses it; ``parse_workspace`` does that for every
 corpus file of a workspace with the workspace's settings (the narrator, the known names, the
 LLM endpoint of ``[augment]``). The roster lives in :mod:`studio.corpus.roster` and is
@@ -9,14 +9,23 @@ re-exported here.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.api import CorpusParser, ParseResult, PathOption, SourceText, Utterance, resolve_options
-from studio.corpus.encoding import read_source_report
+from studio.api import (
+    CorpusParser,
+    ParseContext,
+    ParseResult,
+    PathOption,
+    SourceText,
+    Utterance,
+    resolve_options,
+)
+from studio.api.encoding import read_source_report
 from studio.corpus.roster import (  # noqa: F401  (re-exported: the roster API of this module)
     AliasSuggestion,
     RosterEntry,
@@ -30,6 +39,21 @@ from studio.corpus.roster import (  # noqa: F401  (re-exported: the roster API o
 from studio.errors import InputError, StudioError
 
 Progress = Callable[[int, int, str], None]
+
+
+def corpus_globs(parsers: Mapping[str, CorpusParser], folder: str = "corpus") -> list[str]:
+    """``[corpus] files`` for a new workspace: one glob per file extension a parser claims.
+
+    A parser claims extensions with an optional ``extensions`` attribute (``(".srt", ".vtt")``);
+    ``.txt`` is always read.
+    """
+    found = {".txt"}
+    for parser in parsers.values():
+        for ext in getattr(parser, "extensions", ()) or ():
+            ext = str(ext).strip().lower()
+            if ext and "/" not in ext and "*" not in ext:
+                found.add(ext if ext.startswith(".") else "." + ext)
+    return [f"{folder}/*{ext}" for ext in sorted(found)]
 
 
 def sniff_scores(source: SourceText, parsers: Mapping[str, CorpusParser]) -> list[tuple[float, str]]:
@@ -74,6 +98,8 @@ def parse_file(
     options: Mapping[str, Any] | None = None,
     display_name: str | None = None,
     progress: Progress | None = None,
+    cache_dir: str | Path | None = None,
+    clients: dict[tuple[str, ...], Any] | None = None,
 ) -> ParseResult:
     """Decode and parse one file.
 
@@ -85,6 +111,8 @@ def parse_file(
         options: parser options (names the chosen parser does not declare are ignored).
         display_name: the file name recorded in utterances (a workspace-relative path).
         progress: ``progress(done, total, what)`` for long parses (the prose LLM pass).
+        cache_dir: the workspace's cache folder, for the parser's :class:`ParseContext`.
+        clients: model clients already built, by settings (the files of a workspace share one).
 
     Raises:
         InputError: unreadable, empty, binary or undecodable file, or no parser for it.
@@ -103,7 +131,12 @@ def parse_file(
     if progress is not None:
         resolved["progress"] = progress
     try:
-        result = chosen.parse(source, resolved)
+        if _takes_context(chosen):
+            context = ParseContext(llm=_parser_llm(resolved, clients), progress=progress,
+                                   cache_dir=Path(cache_dir) if cache_dir else None)
+            result = chosen.parse(source, resolved, context=context)  # type: ignore[call-arg]
+        else:
+            result = chosen.parse(source, resolved)
     except (StudioError, MemoryError):
         raise
     except (Exception, SystemExit) as exc:  # a parser bug must name the file, not crash the studio
@@ -118,6 +151,34 @@ def parse_file(
     result.parser = chosen.name
     result.warnings[:0] = [w.__class__(source.name, w.line, w.message) for w in decode_warnings]
     return result
+
+
+def _takes_context(parser: CorpusParser) -> bool:
+    """Whether ``parser.parse`` accepts ``context`` (a :class:`ParseContext`)."""
+    try:
+        return "context" in inspect.signature(parser.parse).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+_LLM_KEYS = ("llm", "llm_base_url", "llm_model", "llm_api_key_env", "llm_timeout", "llm_retries")
+
+
+def _parser_llm(options: Mapping[str, Any], built: dict[tuple[str, ...], Any] | None) -> Any:
+    """The host's model client for a parser's options (None with ``llm`` off), built once per settings."""
+    if str(options.get("llm") or "off") == "off":
+        return None
+    from studio.llm.parsers import (
+        parser_llm,  # the one LLM layer: only when a parser asks for a model
+    )
+
+    key = tuple(str(options.get(k)) for k in _LLM_KEYS)
+    if built is not None and key in built:
+        return built[key]
+    client = parser_llm(options)
+    if built is not None:
+        built[key] = client
+    return client
 
 
 @dataclass
@@ -190,11 +251,13 @@ def parse_workspace(ws: Any, parsers: Mapping[str, CorpusParser], progress: Prog
     if not files:
         errors.append(f"{ws.root}: no corpus files match {cfg.files}; put a script, novel or subtitle file in corpus/")
     options = confine_path_options(ws, parsers, workspace_parser_options(ws))
+    clients: dict[tuple[str, ...], Any] = {}
     for path in files:
         rel = path.relative_to(ws.root).as_posix()
         try:
             results.append(parse_file(path, parsers, parser=cfg.parser, encoding=cfg.encoding, options=options,
-                                      display_name=rel, progress=progress))
+                                      display_name=rel, progress=progress, cache_dir=getattr(ws, "cache_dir", None),
+                                      clients=clients))
         except StudioError as exc:
             errors.append(str(exc))
     return CorpusReport(results, errors)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from studio.api import Utterance
+from studio.api.text import has_cjk
 
 
 @dataclass
@@ -129,10 +130,6 @@ _ROLES = {"太监", "宫女", "嬷嬷", "侍卫", "太医", "丫鬟", "丫头", 
           "宫人", "婢女", "侍从", "将军", "士兵", "大夫", "郎中", "和尚", "尼姑", "道士", "掌柜", "伙计"}
 
 
-def _cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
-
-
 _FEMALE_RANKS = {"皇贵妃", "贵妃", "太妃", "妃", "贵嫔", "嫔", "贵人", "常在", "答应", "娘娘", "小主", "昭仪", "婕妤",
                  "容华", "夫人", "福晋", "格格", "公主", "帝姬", "姑娘", "小姐", "姐姐", "妹妹", "皇后", "氏"}
 
@@ -149,7 +146,7 @@ def _rank(name: str) -> tuple[str, str] | None:
 
 
 def _stem(name: str) -> str:
-    if _cjk(name):
+    if has_cjk(name):
         ranked = _rank(name)
         return f"{ranked[0]}|{ranked[1]}" if ranked else name
     words = name.split()
@@ -158,7 +155,7 @@ def _stem(name: str) -> str:
 
 def _contains_reason(short: str, long: str) -> str | None:
     """Why ``long`` may be ``short`` with a surname or title; None when it is another person."""
-    if _cjk(short):
+    if has_cjk(short):
         if long.startswith(_GROUP_MARKS) or long.endswith(_GROUP_MARKS):
             return None  # 众太监 is many people
         if short in _CN_TITLES or short in _ROLES:
@@ -186,7 +183,7 @@ def _contains_reason(short: str, long: str) -> str | None:
 def _enough_evidence(short: str, long: str, counts: Mapping[str, int]) -> bool:
     """A surname form (甄宝玉) said far less often than the bare name (宝玉) may be somebody else
     of that name; a title form (Mr. Darcy) is the same person when it is the only one."""
-    if not _cjk(short) or not long.endswith(short) or len(long) - len(short) != 1:
+    if not has_cjk(short) or not long.endswith(short) or len(long) - len(short) != 1:
         return True
     return counts[long] >= 0.05 * counts[short]
 
@@ -204,7 +201,7 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
             out[key] = AliasSuggestion(alias, canonical, reason, counts[alias] + counts[canonical])
 
     for short in names:
-        if len(short) < 2 and _cjk(short):
+        if len(short) < 2 and has_cjk(short):
             continue
         longer = [long for long in names
                   if long != short and short in long and _contains_reason(short, long)]
@@ -214,7 +211,7 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
     for name in names:
         stem = _stem(name)
         # only Chinese names that carry a rank group together: Mr. / Mrs. / Miss Bennet are three
-        if stem != name and _cjk(name):
+        if stem != name and has_cjk(name):
             stems.setdefault(stem, []).append(name)
     for stem, group in stems.items():
         if len(stem) < 1 or len(group) < 2:
@@ -223,9 +220,9 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
         for other in group:
             if other != base:
                 add(other, base, "rank")
-    cn_names = [n for n in names if _cjk(n) and 2 <= len(n) <= 3 and counts[n] >= 3]
+    cn_names = [n for n in names if has_cjk(n) and 2 <= len(n) <= 3 and counts[n] >= 3]
     for name in names:
-        if not _cjk(name) or len(name) < 4:
+        if not has_cjk(name) or len(name) < 4:
             continue
         parts = _compose(name, [n for n in cn_names if n != name])
         if parts and len(parts) >= 2:

@@ -8,13 +8,14 @@ deduplicated globally.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections.abc import Iterable
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_NOT_WORD = re.compile(r"[\W_]+")
+from studio.api.text import HAN_CLASS, normalize, similarity
+from studio.api.text import has_cjk as _has_cjk
+
+_HAN = re.compile(f"[{HAN_CLASS}]")
 _TERMINAL = tuple("。！？!?.…—~～」”\"')）")
 
 # Interjections: a reply made only of these (and names) says nothing in the character's voice.
@@ -39,23 +40,14 @@ EN_ADDRESS = frozenset({"sir", "madam", "lord", "lady", "my", "good", "sweet", "
 
 
 def is_cjk(text: str) -> bool:
-    """True when ``text`` (its first 50 characters) contains Chinese characters."""
-    return bool(_CJK.search(text[:50]))
-
-
-# Full-width letters and digits to ASCII (the part of NFKC that matters here, much faster).
-_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+    """True when ``text`` (its first 50 characters) contains CJK characters (see :mod:`studio.api.text`)."""
+    return _has_cjk(text, 50)
 
 
 def approx_tokens(text: str) -> float:
     """A rough token count that holds across scripts: one per Chinese character, one per four others."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(_HAN.findall(text))
     return cjk + (len(text) - cjk) / 4
-
-
-def normalize(text: str) -> str:
-    """Text reduced to its words: full-width forms folded, case-folded, punctuation and spaces removed."""
-    return _NOT_WORD.sub("", text.translate(_HALF_WIDTH).casefold())
 
 
 def join_lines(parts: Iterable[str]) -> str:
@@ -114,19 +106,6 @@ class NameOrInterjection:
 def normalize_words(text: str) -> list[str]:
     """Lower-case words of a non-Chinese text (apostrophes kept inside words)."""
     return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", unicodedata.normalize("NFKC", text).casefold().replace("’", "'"))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _bigrams(text: str) -> frozenset[str]:
-    return frozenset(text[i:i + 2] for i in range(len(text) - 1)) if len(text) > 1 else frozenset({text})
-
-
-def similarity(a: str, b: str) -> float:
-    """Jaccard similarity of the character bigrams of two normalised texts, 0..1."""
-    if a == b:
-        return 1.0
-    sa, sb = _bigrams(a), _bigrams(b)
-    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
 class Deduplicator:

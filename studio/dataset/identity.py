@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from studio.api import Sample, Turn, stable_id
+from studio.api.text import has_cjk
 from studio.dataset.filters import is_cjk
 
 QUESTIONS_ZH = {
@@ -69,16 +70,36 @@ _ZH_NOUN_START = ("父亲", "母亲", "爹", "娘亲", "哥哥", "姐姐", "妹�
 _ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Sr.", "Jr.", "Prof.", "Capt.", "Col.", "Gen.", "Lt.")
 
 
-def _sentences(card: str, zh: bool) -> list[str]:
-    if zh:
-        return [s.strip() for s in re.split(r"(?<=[。！？；\n])", card.strip()) if s.strip()]
+def _sentences(card: str) -> list[str]:
+    """The card's sentences: English ones end at ``. ! ? ;`` before a space, Chinese ones at ``。！？；``."""
     out: list[str] = []
     for piece in re.split(r"(?<=[.!?;])\s+|\n+", card.strip()):
         if out and out[-1].endswith(_ABBREVIATIONS):
             out[-1] += " " + piece
         elif piece.strip():
             out.append(piece.strip())
-    return out
+    return [s.strip() for piece in out for s in re.split(r"(?<=[。！？；])", piece) if s.strip()]
+
+
+# "Now you play …", "你要扮演…", "I want you to act as …": a role-play instruction that names the role.
+_ROLEPLAY_ZH = re.compile(r"^(?:现在|从现在起|从现在开始|接下来|下面)?[，,]?(?:请)?(?:你|您)(?:现在)?(?:要|将|需要|来|得)?"
+                          r"(?:扮演|饰演|模仿|假扮|成为)(?:的是|的角色是)?")
+_ROLEPLAY_EN = re.compile(r"^(?:(?:now|from now on),?\s+)?(?:please\s+)?(?:i want you to |you (?:will |are to |should |must |"
+                          r"shall |are going to )?)?(?:play|act as|pretend to be|role-?play as)\s+(?:the role of\s+)?",
+                          re.IGNORECASE)
+
+
+def _role_statement(sentence: str, character: str) -> str:
+    """A role-play instruction as a statement: ``现在你要扮演皇帝身边的女人--甄嬛`` → ``你是甄嬛，皇帝身边的女人``."""
+    zh = bool(has_cjk(sentence.replace(character, "")))
+    rest, count = (_ROLEPLAY_ZH if zh else _ROLEPLAY_EN).subn("", sentence, count=1)
+    if not count or not rest.strip():
+        return sentence
+    rest = rest.strip()
+    dash = re.match(r"^(.+?)\s*(?:--|——|—|－－|:|：)\s*(.+?)([。.!！]?)$", rest)
+    if dash and character and dash.group(2).strip() == character:
+        rest = f"{character}{'，' if zh else ', '}{dash.group(1).strip()}{dash.group(3)}"
+    return ("你是" if zh else "You are ") + rest
 
 
 def first_person_zh(text: str, names: tuple[str, ...] = ()) -> str:
@@ -140,7 +161,8 @@ def first_person_en(text: str) -> str:
 
 def _kind(clause: str, zh: bool) -> str:
     low = clause if zh else clause.lower()
-    if low.startswith(_INSTRUCTION_ZH if zh else _INSTRUCTION_EN):
+    if low.startswith(_INSTRUCTION_ZH if zh else _INSTRUCTION_EN) or (zh and "扮演" in low) or \
+            (not zh and re.search(r"\b(?:in character|role-?play|an ai|language model)\b", low)):
         return "instruction"
     table = _KEYWORDS_ZH if zh else _KEYWORDS_EN
     if zh and re.match(r"^(?:你|我)(?:是|叫)[^，。的]{1,6}$", clause):
@@ -179,22 +201,40 @@ class _Card:
     """The card's clauses in the first person, by kind, grouped by sentence."""
 
     def __init__(self, character: str, card: str) -> None:
-        self.zh = is_cjk(card + character)
+        # the answers speak the language of the questions: Chinese for a Chinese card or name
+        self.zh = card_is_chinese(character, card)
         self.character = character
-        # the card speaks of the character in the third person when it never says "you"
-        third = not re.search("[你您]" if self.zh else r"\byou\b", card, flags=re.IGNORECASE)
         self.sentences: list[list[tuple[str, str]]] = []  # per sentence: (kind, first-person clause)
-        for sentence in _sentences(card, self.zh):
-            body = sentence.rstrip("。！？；.!?;")
-            if self.zh:
-                if third:
-                    body = re.sub("^(?:她|他)|(?<=[，、])(?:她|他)", "我", body)
-                clauses = [first_person_zh(c.strip(), (character,)) for c in re.split(r"[，,]", body) if c.strip()]
+        sentences = [_role_statement(s, character) for s in _sentences(card)]
+        # the card speaks of the character in the third person when it never says "you"
+        third_zh = not any(re.search("[你您]", s) for s in sentences)
+        third_en = not any(re.search(r"\byou\b", s, flags=re.IGNORECASE) for s in sentences)
+        for sentence in sentences:
+            if has_cjk(sentence.replace(character, "")):
+                self.sentences.append(self._zh_clauses(sentence, third_zh))
             else:
-                whole = first_person_en(_third_to_second_en(body, character) if third else body)
-                appositive = re.match(r"^I am [A-Z]", whole) is not None
-                clauses = [c.strip() for c in whole.split(", ")] if appositive else [whole]
-            self.sentences.append([(_kind(c, self.zh), c) for c in clauses if c])
+                clauses = self._en_clauses(sentence, third_en)
+                if self.zh:  # an English sentence in a Chinese card: only "I am NAME" carries over
+                    clauses = [("name", f"我是{character}") for kind, c in clauses
+                               if character and re.fullmatch(rf"I am {re.escape(character)}", c)]
+                self.sentences.append(clauses)
+
+    def _zh_clauses(self, sentence: str, third: bool) -> list[tuple[str, str]]:
+        body = sentence.rstrip("。！？；.!?;")
+        if third:
+            body = re.sub("^(?:她|他)|(?<=[，、])(?:她|他)", "我", body)
+        clauses = [first_person_zh(c.strip(), (self.character,)) for c in re.split(r"[，,]", body) if c.strip()]
+        kinds = [(_kind(c, True), c) for c in clauses if c]
+        if kinds and kinds[0][0] == "instruction":  # 请始终保持角色，像她那样说话：the whole sentence instructs
+            return [("instruction", c) for _, c in kinds]
+        return kinds
+
+    def _en_clauses(self, sentence: str, third: bool) -> list[tuple[str, str]]:
+        body = sentence.rstrip("。！？；.!?;")
+        whole = first_person_en(_third_to_second_en(body, self.character) if third else body)
+        appositive = re.match(r"^I am [A-Z]", whole) is not None
+        clauses = [c.strip() for c in whole.split(", ")] if appositive else [whole]
+        return [(_kind(c, False), c) for c in clauses if c]
 
     def answer(self, kind: str) -> str:
         """The clauses of one kind as a first-person answer (sentence order kept)."""
@@ -228,6 +268,11 @@ def _en_sentence(clauses: list[str]) -> str:
     return ", ".join([first, *clauses[1:]]) + "."
 
 
+def card_is_chinese(character: str, card: str) -> bool:
+    """Whether identity questions and answers are Chinese: the card is, or its character's name is."""
+    return is_cjk(card) or is_cjk(character)
+
+
 def identity_answers(character: str, persona: str) -> dict[str, str]:
     """Question kind → first-person answer, for every kind the card has facts for."""
     card = _Card(character, persona)
@@ -238,6 +283,8 @@ def identity_answers(character: str, persona: str) -> dict[str, str]:
         intro = [card.whole(i) for i in usable[:3]]
         if len(intro) > 1:
             answers["intro"] = ("" if card.zh else " ").join(intro)
+    elif card.zh and character:
+        answers["who"] = f"我是{character}。"
     if card.zh:
         extra = [c for c in (c for s in card.sentences for k, c in s if k == "name") if not re.match("^我(?:是|叫)", c)]
         answers["name"] = "，".join([f"我叫{character}", *extra]) + "。"
@@ -262,7 +309,7 @@ def identity_samples(character: str, persona: str) -> list[Sample]:
     if not persona.strip():
         return []
     answers = identity_answers(character, persona)
-    questions = QUESTIONS_ZH if is_cjk(persona + character) else QUESTIONS_EN
+    questions = QUESTIONS_ZH if card_is_chinese(character, persona) else QUESTIONS_EN
     out: list[Sample] = []
     given: set[str] = set()
     for kind, asked in questions.items():

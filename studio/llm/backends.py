@@ -5,7 +5,7 @@ returning the reply text. :class:`RetryingLLM` wraps one with retries, exponenti
 cancellation; the tolerant parsing helpers at the end turn what a model actually writes (code
 fences, JSON with trailing chatter, speaker labels, notes) into the message that was asked for.
 
-Reading what models write (fences, JSON, labels) is in :mod:`studio.llm.text`, re-exported here.
+Reading what models write (fences, JSON, labels) is in :mod:`studio.api.model_text`, re-exported here.
 
 The API key is read from the environment variable that ``[augment] api_key_env`` names, kept in
 memory only, and never appears in a repr, an error message or a file.
@@ -21,50 +21,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.api.llm import Cancelled, LLMError, Messages, UnusableOutput
+from studio.api.model_text import clean_message, extract_json, is_garbled, strip_fences
 from studio.errors import StudioError
-from studio.llm.text import clean_message, extract_json, is_garbled, strip_fences
 
 __all__ = [
     "Cancelled", "LLMError", "LLMStats", "LocalBackend", "OpenAIBackend", "RetryingLLM", "UnusableOutput",
     "clean_message", "extract_json", "is_garbled", "make_backend", "strip_fences",
 ]
 
-Messages = Sequence[Mapping[str, str]]
 
 BASE_URL_ENV = "PERSONA_STUDIO_AUGMENT_BASE_URL"
 MODEL_ENV = "PERSONA_STUDIO_AUGMENT_MODEL"
 _RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 _MAX_BACKOFF = 30.0
-
-
-class LLMError(StudioError):
-    """A request to the model failed.
-
-    Args:
-        message: what happened (never contains the API key).
-        retryable: a later attempt may succeed (timeout, connection error, 429, 5xx).
-        retry_after: seconds the server asked to wait, when it said.
-    """
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-class UnusableOutput(LLMError):
-    """The model answered, but nothing usable could be read from its text (after every try)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False)
-
-
-class Cancelled(StudioError):
-    """The user cancelled the job while a request was waiting."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,10 +194,14 @@ class LocalBackend:
     Args:
         load: returns a :class:`studio.train.base_model.LoadedModel` (called once, lazily).
         description: what the job journal records (model name, adapter).
+        session: makes a chat session on the loaded model (``studio.chat.session.ChatSession``;
+            passed in, so that this layer imports no stage above it).
     """
 
-    def __init__(self, load: Callable[[], Any], description: Mapping[str, Any]) -> None:
+    def __init__(self, load: Callable[[], Any], description: Mapping[str, Any],
+                 session: Callable[..., Any] | None = None) -> None:
         self._load = load
+        self._session = session
         self._loaded: Any = None
         self._lock = threading.Lock()
         self._description = dict(description)
@@ -233,8 +211,8 @@ class LocalBackend:
 
     def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
                  max_tokens: int | None = None) -> str:
-        from studio.chat.session import ChatSession
-
+        if self._session is None:
+            raise LLMError("local model: no chat session to generate with", retryable=False)
         messages = list(messages)
         if not messages or messages[-1].get("role") != "user":
             raise LLMError("local model: expected messages ending with a user message", retryable=False)
@@ -246,7 +224,7 @@ class LocalBackend:
         with self._lock:  # one model, one generation at a time (and the seed stays meaningful)
             if self._loaded is None:
                 self._loaded = self._load()
-            session = ChatSession(self._loaded, system, history=history, sampling=sampling,
+            session = self._session(self._loaded, system, history=history, sampling=sampling,
                                   max_new_tokens=max_tokens or 256, seed=seed)
             try:
                 return session.reply(messages[-1]["content"])
@@ -346,7 +324,7 @@ class RetryingLLM:
 
 
 def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Callable[[], Any],
-                 env: Mapping[str, str] | None = None) -> Any:
+                 env: Mapping[str, str] | None = None, session: Callable[..., Any] | None = None) -> Any:
     """The backend studio.toml ``[augment]`` (and the environment) asks for.
 
     ``PERSONA_STUDIO_AUGMENT_BASE_URL`` / ``PERSONA_STUDIO_AUGMENT_MODEL`` override ``base_url``
@@ -357,12 +335,13 @@ def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Cal
         describe_local / load_local: the local model's description and loader, used when no
             base URL is set.
         env: the environment (``os.environ`` by default).
+        session: the chat session factory of the local model (see :class:`LocalBackend`).
     """
     env = os.environ if env is None else env
     base_url = env.get(BASE_URL_ENV) or config.base_url
     model = env.get(MODEL_ENV) or config.model
     if not base_url:
-        return LocalBackend(load_local, describe_local)
+        return LocalBackend(load_local, describe_local, session)
     if not model:
         raise StudioError(f"[augment] model: expected the model name to request from {base_url} (or set {MODEL_ENV})")
     key = env.get(config.api_key_env) if config.api_key_env else None

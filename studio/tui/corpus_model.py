@@ -117,21 +117,15 @@ def build_snapshot(ws: Any, parsers: dict[str, Any], version: int = 0) -> Corpus
         parsers: registered corpus parsers.
         version: a counter the screens use to tell snapshots apart.
     """
-    from studio.corpus.fixes import apply_fixes, load_fixes
-    from studio.corpus.inspect import build_roster, parse_workspace, suggest_aliases
+    from studio.corpus.inspect import build_roster, suggest_aliases
+    from studio.corpus.load import load_utterances
 
-    report = parse_workspace(ws, parsers)
-    errors = list(report.errors)
-    try:
-        fixes = load_fixes(ws)
-    except Exception as exc:  # a broken journal must not hide the corpus
-        errors.append(str(exc))
-        fixes = {}
+    corpus = load_utterances(ws, parsers, tolerate_broken_fixes=True)  # a broken journal must not hide the corpus
+    errors, fixes = corpus.errors, corpus.fixes
     files: list[FileInfo] = []
     rows: dict[str, list[Row]] = {}
     everything: list[Utterance] = []
-    for result in report.results:
-        utterances = apply_fixes(result.utterances, ws, fixes)
+    for result, utterances in corpus.files:
         everything += utterances
         dialogue = [u for u in utterances if u.kind == "dialogue"]
         name = str(result.source.path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from studio_augment.base import data_lines
 from studio_augment.persona_qa import first_person
-from studio.dataset.retrieval import BM25, tokenize
 
 from studio.api import AugmentContext, Option, PlannedAugmenter, Sample, Turn, resolve_options
+from studio.api.retrieval import BM25, tokenize
 from studio.errors import InputError, StudioError
 from studio.plugins import load_host
 

@@ -71,3 +71,12 @@ def test_shipped_play_without_scene_headings_gets_an_eval_split(shipped_workspac
     assert report["eval"] > 0 and report["train"] > report["eval"]
     identity = [s for s in samples_of(shipped_workspace).raw_samples() if s.provenance["kind"] == "identity"]
     assert identity and all(s.reply.startswith(("I ", "My ")) for s in identity)
+
+
+def test_review_list_shows_whole_names(shipped_workspace, capsys):
+    assert main(["build", str(shipped_workspace)]) == 0
+    capsys.readouterr()
+    assert main(["review", str(shipped_workspace), "--list", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "  JULIET> " in out and "JULI>" not in out
+    assert "  user  > " in out

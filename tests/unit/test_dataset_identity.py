@@ -61,3 +61,18 @@ def test_a_handful_of_distinct_samples_with_stable_ids():
 def test_a_bare_card_gives_only_what_it_says():
     samples = identity_samples("Character", "You are Character. Stay in character and answer as Character would.")
     assert {s.reply for s in samples} == {"I am Character.", "My name is Character."}
+
+
+def test_instruction_cards_never_leak_into_answers():
+    placeholder = identity_samples("林黛玉", "You are 林黛玉. Stay in character and answer as 林黛玉 would.")
+    assert {(s.prompt, s.reply) for s in placeholder} == {("你是谁？", "我是林黛玉。"), ("你叫什么名字？", "我叫林黛玉。")}
+    roleplay = identity_answers("甄嬛", "现在你要扮演皇帝身边的女人--甄嬛")
+    assert roleplay["who"] == "我是甄嬛，皇帝身边的女人。" and roleplay["name"] == "我叫甄嬛。"
+    zh_placeholder = identity_samples("林黛玉", "你是林黛玉。请始终保持角色，用林黛玉的口吻回答。")
+    assert {s.reply for s in zh_placeholder} == {"我是林黛玉。", "我叫林黛玉。"}
+    assert "intro" in identity_answers("JULIET", JULIET)  # a card of facts still gets "tell me about yourself"
+    english = identity_answers("Alice", "Now you play the role of Alice, a curious girl. Always answer briefly.")
+    assert english["who"] == "I am Alice, a curious girl."
+    for answers in (roleplay, english, identity_answers("林黛玉", "You are 林黛玉. Stay in character.")):
+        for answer in answers.values():
+            assert not re.search(r"扮演|Stay in character|You are|play the role|Always", answer), answer

@@ -155,3 +155,16 @@ def test_a_torn_samples_file_loads_every_complete_row(store):
     with open(store.samples_path, "ab") as handle:
         handle.write(b'{"id": "s11", "turns": [')
     assert [s.id for s in reopen(store).raw_samples()] == [f"s{i}" for i in range(1, 11)]
+
+
+def test_decisions_return_the_updated_samples(store):
+    [edited] = [store.edit("s4", "a new reply")]
+    assert edited.status == "edited" and edited.reply == "a new reply"
+    accepted = store.decide("accept", ["s4", "s5"])
+    assert [(s.id, s.status) for s in accepted] == [("s4", "edited"), ("s5", "accepted")]  # the edit is kept
+    assert store.decide("reset", ["s4"])[0].reply != "a new reply"
+    entry, back = store.revert()
+    assert entry["action"] == "reset" and back[0].status == "edited" and back[0].reply == "a new reply"
+    with pytest.raises(ValueError, match="empty reply"):
+        store.edit("s4", "  ")
+    assert store.summary() == {"samples": 10, "pending": 8, "accepted": 1, "rejected": 0, "edited": 1}

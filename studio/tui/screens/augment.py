@@ -32,24 +32,6 @@ FORM_DELAY = 0.15
 """Seconds the strategy highlight must rest before its form is built."""
 
 
-def augment_context(app: Any, ws: Any, seed: int, progress: Any, cancelled: Any) -> Any:
-    """The AugmentContext for the workspace: curated samples first, then pending ones."""
-    from studio.api import AugmentContext
-    from studio.dataset.store import DatasetStore
-
-    store = DatasetStore(ws.dataset_dir())
-    samples = store.samples() if store.exists() else []
-    curated = [s for s in samples if s.status in ("accepted", "edited")]
-    curated += [s for s in samples if s.status == "pending"]
-    try:
-        roster = {entry.name: entry.lines for entry in app.corpus_snapshot().roster}
-    except Exception:  # augmenting needs no corpus when the dataset exists
-        roster = {}
-    cfg = ws.config.character
-    return AugmentContext(character=cfg.name, persona=cfg.persona, samples=curated, roster=roster,
-                          workspace=ws.root, llm=None, seed=seed, progress=progress, cancelled=cancelled)
-
-
 class AugmentScreen(StudioScreen):
     """Strategies on the left, the chosen one's options on the right, progress and proposals below."""
 
@@ -192,12 +174,9 @@ class AugmentScreen(StudioScreen):
     @work(thread=True, exclusive=True, group="augment", description="Running an augmenter")
     def run_strategy(self, name: str, options: dict[str, Any], seed: int) -> None:
         """Run the job (filters, journal, resume) and store its proposals as pending."""
+        from studio.augment import run_augment
+
         worker = get_current_worker()
-        try:
-            from studio.augment import run_augment
-        except ImportError:  # a studio without the augmentation pipeline: call the plugin directly
-            self._run_plugin(name, options, seed)
-            return
 
         def progress(p: Any) -> None:
             self.post_message(AugmentProgress(p.done, p.total, p.kept, p.dropped, p.failed))
@@ -211,31 +190,6 @@ class AugmentScreen(StudioScreen):
         self.post_message(AugmentFinished(report.proposed, report.kept, report.status == "cancelled",
                                           list(report.new_samples[:200]), report.funnel(), list(report.errors),
                                           report.job_id))
-
-    def _run_plugin(self, name: str, options: dict[str, Any], seed: int) -> None:
-        """Fallback without studio.augment: the plugin's proposals, unfiltered, as pending."""
-        from studio.dataset.store import DatasetStore
-
-        worker = get_current_worker()
-        augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
-        total = int(options.get("count", 0) or 0)
-        try:
-            context = augment_context(self.app, self.ws, seed, lambda done, of: self.post_message(
-                AugmentProgress(done, of)), lambda: worker.is_cancelled)
-            if getattr(augmenter, "needs_llm", False):
-                raise RuntimeError(f"{name} needs a language model and this studio has no augmentation pipeline")
-            proposals = []
-            for sample in augmenter.propose(context, options):
-                sample.status = "pending"
-                proposals.append(sample)
-                self.post_message(AugmentProgress(len(proposals), max(total, len(proposals)), len(proposals)))
-                if worker.is_cancelled:
-                    break
-            added = DatasetStore(self.ws.dataset_dir()).add_samples(proposals) if proposals else 0
-        except Exception as exc:
-            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(AugmentFinished(len(proposals), added, worker.is_cancelled, proposals[:200]))
 
     @on(AugmentProgress)
     def _progress(self, message: AugmentProgress) -> None:

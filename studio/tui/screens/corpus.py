@@ -150,7 +150,7 @@ class CorpusScreen(AttributeActions, StudioScreen):
         header = Text(no_wrap=True, overflow="ellipsis")
         header.append(f" [{self.file_index + 1}/{len(self.snapshot.files)}] ", style="dim")
         header.append(info.path.removeprefix("corpus/"), style="bold")
-        header.append(f"  {info.parser} · {info.encoding} {info.newline} · {info.utterances:,} lines", style="dim")
+        header.append(f"  {info.parser} · {info.encoding} {info.newline} · {info.utterances:,} utterances", style="dim")
         if info.warnings:
             header.append(f" · ⚠ {info.warnings}", style="yellow")
         if info.unknown_speaker:
@@ -245,7 +245,7 @@ class CorpusScreen(AttributeActions, StudioScreen):
         """Pick a corpus file from a list."""
         if not self.snapshot:
             return
-        entries = [(f.path, f"{f.path}  ({f.parser}, {f.utterances:,} lines, {f.warnings} warnings)")
+        entries = [(f.path, f"{f.path}  ({f.parser}, {f.utterances:,} utterances, {f.warnings} warnings)")
                    for f in self.snapshot.files]
 
         def picked(path: str | None) -> None:

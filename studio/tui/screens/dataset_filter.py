@@ -11,8 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from studio.tui.curation import STATUSES, Filter
+from studio.dataset.query import STATUSES as _STATUSES
+from studio.dataset.query import Query as Filter
 from studio.tui.screens.dialogs import DIALOG_CSS
+
+STATUSES = ("all", *_STATUSES)
 
 
 class FilterDialog(ModalScreen["Filter | None"]):

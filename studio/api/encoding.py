@@ -22,7 +22,7 @@ import codecs
 import stat
 from pathlib import Path
 
-from studio.api import ParseWarning, SourceText
+from studio.api.records import ParseWarning, SourceText
 from studio.errors import InputError
 
 MAX_BYTES = 512 * 1024 * 1024
@@ -306,7 +306,9 @@ def read_source_report(
 
 
 def read_source(path: str | Path, encoding: str | None = None) -> SourceText:
-    """Read and decode a corpus file.
+    """Read and decode a text file (a corpus file, a plugin's word list), encoding detected.
+
+    Plugins reach it as :func:`studio.api.read_text_file`.
 
     Raises:
         InputError: missing file, a folder, too large, empty, binary or undecodable.

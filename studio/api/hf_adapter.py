@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.api import ModelSpec, Preset
+from studio.api.plugins import ModelSpec, Preset
 from studio.errors import StudioError
 
 # Presets by GPU memory for a ~7-9B model; without a [train] preset the largest that fits is used.
@@ -118,7 +118,7 @@ class HFModelAdapter:
         Raises:
             StudioError: a missing local folder, an unknown source or a failed download.
         """
-        from studio_models import download
+        from studio.api import hf_download as download
 
         local = Path(os.path.expanduser(spec.name))
         if spec.source == "local" or local.is_dir():

@@ -13,8 +13,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from studio.api.text import HAN_CLASS
+
 _WORD = re.compile(r"[a-z0-9']+")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(f"[{HAN_CLASS}]+")
 _STOP = frozenset(
     "a an and are as at be but by do does did for from had has have he her his i if in into is it its me my "
     "no not of on or our she so than that the their them then there they this to was we were what when "

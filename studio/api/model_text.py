@@ -1,7 +1,7 @@
 """Provides tolerant parsing of model output: the one message a model was asked for, from what it wrote.
 
 Models wrap answers in code fences, JSON with chatter around it, speaker labels, notes and stage
-directions; these helpers read through all of that. Used by the augmentation strategies.
+directions; these helpers read through all of that. Used by the augmentation strategies (as ``studio.api``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import json
 import re
 from collections.abc import Sequence
 from typing import Any
+
+from studio.api.text import is_wide_char
 
 _FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _LABEL = re.compile(r"^\s*[\*#>]*\s*([^\s：:，,。\"“”]{1,12}|[A-Z][\w .'-]{0,24})\s*[：:]\s*")
@@ -103,11 +105,7 @@ def clean_message(text: str, names: Sequence[str] = ()) -> str:
 def _join(lines: Sequence[str]) -> str:
     out = ""
     for line in lines:
-        if out and not (_cjk(out[-1]) or _cjk(line[:1])):
+        if out and not (is_wide_char(out[-1]) or is_wide_char(line[:1])):
             out += " "
         out += line
     return out
-
-
-def _cjk(ch: str) -> bool:
-    return bool(ch) and ("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
