@@ -37,8 +37,10 @@ _HARD = {"unknown"}
 _UNCERTAIN = {"unknown", "turn", "action", "zero", "continue"}
 _UNKNOWN_WORDS = {"unknown", "none", "null", "未知", "不明", "无", "narrator?", ""}
 
-SYSTEM = ("You attribute quoted speech in novels. Answer with JSON only: {\"speaker\": \"NAME\"}, "
-          "NAME exactly as the text spells it, or \"UNKNOWN\" when the text does not say who speaks.")
+SYSTEM = (
+    'You attribute quoted speech in novels. Answer with JSON only: {"speaker": "NAME"}, '
+    'NAME exactly as the text spells it, or "UNKNOWN" when the text does not say who speaks.'
+)
 
 
 def default_cache() -> Path:
@@ -88,18 +90,22 @@ def _objects(text: str) -> list[str]:
         elif ch == "}" and depth:
             depth -= 1
             if depth == 0:
-                spans.append(text[start:index + 1])
+                spans.append(text[start : index + 1])
     return spans
 
 
 def build_prompt(document: Any, attribution: Any, context: int) -> tuple[str, list[str]]:
     """The user message for one quote, and the candidate names it offers."""
     index = attribution.paragraph
-    paragraphs = document.paragraphs[max(0, index - context):index + 1]
+    paragraphs = document.paragraphs[max(0, index - context) : index + 1]
     quote = attribution.utterance.text
     body = []
     for para in paragraphs:
-        text = " ".join(para.text.split()) if document.style.lang == "en" else para.text.replace("\n", "")
+        text = (
+            " ".join(para.text.split())
+            if document.style.lang == "en"
+            else para.text.replace("\n", "")
+        )
         if para is document.paragraphs[index]:
             text = text.replace(quote, f"【{quote}】", 1)
         body.append(text)
@@ -118,8 +124,11 @@ def _ask(llm: LLM, prompt: str, attempts: int) -> tuple[str | None, str]:
     error = ""
     for _ in range(attempts):
         try:
-            raw = llm([{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
-                      temperature=0.0, max_tokens=64)
+            raw = llm(
+                [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
+                temperature=0.0,
+                max_tokens=64,
+            )
         except Cancelled:
             raise
         except LLMError as exc:
@@ -144,13 +153,17 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
     """
     mode = options.get("llm", "off")
     scope = _UNCERTAIN if options.get("llm_scope") == "uncertain" else _HARD
-    todo = [a for a in document.attributions if a.method in scope or a.method.endswith("-unresolved")]
+    todo = [
+        a for a in document.attributions if a.method in scope or a.method.endswith("-unresolved")
+    ]
     progress = options.get("progress")
     if not todo:
         return 0
     if llm is None:
-        raise StudioError(f"prose llm = {mode}: no model client; parse through the studio (persona-studio parse, "
-                          "build or the studio's corpus view), which builds it from the llm options")
+        raise StudioError(
+            f"prose llm = {mode}: no model client; parse through the studio (persona-studio parse, "
+            "build or the studio's corpus view), which builds it from the llm options"
+        )
     if mode == "openai":
         model_id = f"openai:{options.get('llm_base_url')}:{options.get('llm_model')}"
     elif mode == "transformers":
@@ -170,8 +183,13 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
         if row is None:
             answer, error = _ask(llm, prompt, retries)
             if answer is None:
-                document.warnings.append(ParseWarning(document.file, attribution.utterance.line,
-                                                      f"LLM gave no usable answer after {retries} attempts: {error}"))
+                document.warnings.append(
+                    ParseWarning(
+                        document.file,
+                        attribution.utterance.line,
+                        f"LLM gave no usable answer after {retries} attempts: {error}",
+                    )
+                )
                 if progress:
                     progress(done, len(todo), "llm")
                 continue

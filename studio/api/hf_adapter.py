@@ -194,8 +194,10 @@ def _from_pretrained(auto: Any, path: Path, **kwargs: Any) -> Any:
     except (OSError, ValueError) as exc:
         text = " ".join(str(exc).split())
         if "trust_remote_code" in text:
-            raise StudioError(f"{path}: this model needs its own Python code to load, which the studio does not run "
-                              "unless [model] trust_remote_code = true (only for a repository you trust)") from None
+            raise StudioError(
+                f"{path}: this model needs its own Python code to load, which the studio does not run "
+                "unless [model] trust_remote_code = true (only for a repository you trust)"
+            ) from None
         raise StudioError(f"{path}: cannot load with {auto.__name__}: {text[:300]}") from None
 
 

@@ -15,13 +15,43 @@ from studio.api.text import is_wide_char
 
 _FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _LABEL = re.compile(r"^\s*[\*#>]*\s*([^\s：:，,。\"“”]{1,12}|[A-Z][\w .'-]{0,24})\s*[：:]\s*")
-_NOTE = re.compile(r"^\s*[（(\[]?\s*(注|备注|说明|解释|提示|note|notes|explanation|translation|comment)\b\s*[：:）)\]]?",
-                   re.I)
+_NOTE = re.compile(
+    r"^\s*[（(\[]?\s*(注|备注|说明|解释|提示|note|notes|explanation|translation|comment)\b\s*[：:）)\]]?",
+    re.I,
+)
 _ACTION = re.compile(r"[（(][^（）()]{1,24}[）)]")
 _QUOTES = ("“”", '""', "「」", "『』", "‘’", "''")
-_GENERIC_LABELS = {"回答", "答", "答案", "回复", "助手", "用户", "问", "Answer", "A", "Reply", "Response",
-                   "Assistant", "assistant", "User", "user", "Q", "Question"}
-_JSON_KEYS = ("reply", "line", "content", "text", "answer", "response", "message", "回答", "台词", "回复")
+_GENERIC_LABELS = {
+    "回答",
+    "答",
+    "答案",
+    "回复",
+    "助手",
+    "用户",
+    "问",
+    "Answer",
+    "A",
+    "Reply",
+    "Response",
+    "Assistant",
+    "assistant",
+    "User",
+    "user",
+    "Q",
+    "Question",
+}
+_JSON_KEYS = (
+    "reply",
+    "line",
+    "content",
+    "text",
+    "answer",
+    "response",
+    "message",
+    "回答",
+    "台词",
+    "回复",
+)
 
 
 def strip_fences(text: str) -> str:
@@ -49,7 +79,10 @@ def extract_json(text: str) -> Any:
 
 def is_garbled(text: str) -> bool:
     """True when the text holds replacement or control characters (broken bytes, random tokens)."""
-    return any(ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0 for ch in text)
+    return any(
+        ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0
+        for ch in text
+    )
 
 
 def clean_message(text: str, names: Sequence[str] = ()) -> str:
@@ -89,7 +122,7 @@ def clean_message(text: str, names: Sequence[str] = ()) -> str:
         if label and label.group(1).strip() in known:
             if lines:
                 break  # the next speaker: the model went on writing the dialogue
-            line = line[label.end():]
+            line = line[label.end() :]
         if _NOTE.match(line):
             break
         if line.strip():

@@ -33,8 +33,12 @@ def is_han(ch: str) -> bool:
     if not ch:
         return False
     c = ch[0]  # comparisons, not a regular expression: parsers ask this for every character
-    return ("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\uf900" <= c <= "\ufaff"
-            or "\U00020000" <= c <= "\U000323af")
+    return (
+        "\u4e00" <= c <= "\u9fff"
+        or "\u3400" <= c <= "\u4dbf"
+        or "\uf900" <= c <= "\ufaff"
+        or "\U00020000" <= c <= "\U000323af"
+    )
 
 
 def is_cjk_char(ch: str) -> bool:

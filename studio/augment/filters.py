@@ -102,8 +102,13 @@ class ProposalFilter:
         scorer: a "sounds like the character" scorer, or None when none is available.
     """
 
-    def __init__(self, real: Iterable[Sample], proposals: Iterable[Sample], settings: FilterSettings,
-                 scorer: PersonaScorer | None = None) -> None:
+    def __init__(
+        self,
+        real: Iterable[Sample],
+        proposals: Iterable[Sample],
+        settings: FilterSettings,
+        scorer: PersonaScorer | None = None,
+    ) -> None:
         self.settings = settings
         self.scorer = scorer
         self._real_exact: set[str] = set()
@@ -135,7 +140,9 @@ class ProposalFilter:
 
     def _reason(self, sample: Sample) -> str | None:
         turns = sample.turns
-        roles_ok = bool(turns) and all(t.role == ("user" if i % 2 == 0 else "assistant") for i, t in enumerate(turns))
+        roles_ok = bool(turns) and all(
+            t.role == ("user" if i % 2 == 0 else "assistant") for i, t in enumerate(turns)
+        )
         if not roles_ok or len(turns) % 2 or any(not t.content.strip() for t in turns):
             return "invalid"
         generated = generated_turns(sample)
@@ -151,7 +158,8 @@ class ProposalFilter:
         if any(len(r.strip()) < s.min_chars for r in replies):
             return "too short"
         if any(len(r.strip()) > s.max_chars for r in replies) or any(
-                t.role == "user" and len(t.content) > s.max_user_chars for t in generated):
+            t.role == "user" and len(t.content) > s.max_user_chars for t in generated
+        ):
             return "too long"
         norms = [normalize(r) for r in replies]
         if any(n in self._real_exact for n in norms):

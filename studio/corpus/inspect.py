@@ -56,7 +56,9 @@ def corpus_globs(parsers: Mapping[str, CorpusParser], folder: str = "corpus") ->
     return [f"{folder}/*{ext}" for ext in sorted(found)]
 
 
-def sniff_scores(source: SourceText, parsers: Mapping[str, CorpusParser]) -> list[tuple[float, str]]:
+def sniff_scores(
+    source: SourceText, parsers: Mapping[str, CorpusParser]
+) -> list[tuple[float, str]]:
     """``(confidence, parser name)`` of every parser, most confident first; a failing sniff scores 0."""
     scored = []
     for parser in parsers.values():
@@ -71,7 +73,9 @@ def sniff_scores(source: SourceText, parsers: Mapping[str, CorpusParser]) -> lis
     return scored
 
 
-def choose_parser(source: SourceText, parsers: Mapping[str, CorpusParser], name: str = "") -> CorpusParser:
+def choose_parser(
+    source: SourceText, parsers: Mapping[str, CorpusParser], name: str = ""
+) -> CorpusParser:
     """Pick the parser named ``name``, or the one most confident about ``source``.
 
     Raises:
@@ -80,12 +84,17 @@ def choose_parser(source: SourceText, parsers: Mapping[str, CorpusParser], name:
     """
     if name:
         if name not in parsers:
-            raise StudioError(f"no parser named {name!r}; installed: {', '.join(sorted(parsers)) or 'none'}")
+            raise StudioError(
+                f"no parser named {name!r}; installed: {', '.join(sorted(parsers)) or 'none'}"
+            )
         return parsers[name]
     scored = sniff_scores(source, parsers)
     if not scored or scored[0][0] <= 0:
-        raise InputError(source.path, "no parser recognises this file; installed: "
-                                      f"{', '.join(sorted(parsers)) or 'none'} (use --parser NAME)")
+        raise InputError(
+            source.path,
+            "no parser recognises this file; installed: "
+            f"{', '.join(sorted(parsers)) or 'none'} (use --parser NAME)",
+        )
     return parsers[scored[0][1]]
 
 
@@ -120,34 +129,56 @@ def parse_file(
     """
     source, decode_warnings = read_source_report(path, encoding or None)
     if display_name:
-        source = SourceText(path=Path(display_name), text=source.text, encoding=source.encoding, newline=source.newline)
+        source = SourceText(
+            path=Path(display_name),
+            text=source.text,
+            encoding=source.encoding,
+            newline=source.newline,
+        )
     chosen = choose_parser(source, parsers, parser)
     declared = getattr(chosen, "options", ())
     known = {opt.name for opt in declared}
     try:
-        resolved = resolve_options(declared, {k: v for k, v in (options or {}).items() if k in known})
+        resolved = resolve_options(
+            declared, {k: v for k, v in (options or {}).items() if k in known}
+        )
     except ValueError as exc:
         raise StudioError(f"parser {chosen.name}: {exc}") from None
     if progress is not None:
         resolved["progress"] = progress
     try:
         if _takes_context(chosen):
-            context = ParseContext(llm=_parser_llm(resolved, clients), progress=progress,
-                                   cache_dir=Path(cache_dir) if cache_dir else None)
+            context = ParseContext(
+                llm=_parser_llm(resolved, clients),
+                progress=progress,
+                cache_dir=Path(cache_dir) if cache_dir else None,
+            )
             result = chosen.parse(source, resolved, context=context)  # type: ignore[call-arg]
         else:
             result = chosen.parse(source, resolved)
     except (StudioError, MemoryError):
         raise
     except (Exception, SystemExit) as exc:  # a parser bug must name the file, not crash the studio
-        raise InputError(source.path, f"parser {chosen.name} failed: {type(exc).__name__}: {exc}") from exc
+        raise InputError(
+            source.path, f"parser {chosen.name} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(result, ParseResult) or not isinstance(result.utterances, list):
-        raise InputError(source.path, f"parser {chosen.name} returned {type(result).__name__}; expected a ParseResult")
+        raise InputError(
+            source.path,
+            f"parser {chosen.name} returned {type(result).__name__}; expected a ParseResult",
+        )
     for utt in result.utterances:
-        if not (isinstance(utt, Utterance) and isinstance(utt.text, str) and isinstance(utt.line, int)
-                and (utt.speaker is None or isinstance(utt.speaker, str))):
-            raise InputError(source.path, f"parser {chosen.name} returned a malformed utterance {str(utt)[:80]}; "
-                                          "expected Utterance(speaker: str | None, text: str, line: int, …)")
+        if not (
+            isinstance(utt, Utterance)
+            and isinstance(utt.text, str)
+            and isinstance(utt.line, int)
+            and (utt.speaker is None or isinstance(utt.speaker, str))
+        ):
+            raise InputError(
+                source.path,
+                f"parser {chosen.name} returned a malformed utterance {str(utt)[:80]}; "
+                "expected Utterance(speaker: str | None, text: str, line: int, …)",
+            )
     result.parser = chosen.name
     result.warnings[:0] = [w.__class__(source.name, w.line, w.message) for w in decode_warnings]
     return result
@@ -221,14 +252,20 @@ def workspace_parser_options(ws: Any) -> dict[str, Any]:
     return merged
 
 
-def confine_path_options(ws: Any, parsers: Mapping[str, CorpusParser], options: Mapping[str, Any]) -> dict[str, Any]:
+def confine_path_options(
+    ws: Any, parsers: Mapping[str, CorpusParser], options: Mapping[str, Any]
+) -> dict[str, Any]:
     """Resolve the values of options any parser declares as :class:`PathOption` inside the workspace.
 
     Raises:
         InputError: such a value leads outside the workspace (naming studio.toml).
     """
-    paths = {opt.name for parser in parsers.values() for opt in getattr(parser, "options", ())
-             if isinstance(opt, PathOption)}
+    paths = {
+        opt.name
+        for parser in parsers.values()
+        for opt in getattr(parser, "options", ())
+        if isinstance(opt, PathOption)
+    }
     out = dict(options)
     for name in paths:
         value = out.get(name)
@@ -237,27 +274,44 @@ def confine_path_options(ws: Any, parsers: Mapping[str, CorpusParser], options: 
         try:
             out[name] = str(ws.inside(str(value)))
         except StudioError:
-            raise InputError(ws.config_path, f"[corpus] options {name} = {str(value)!r} leads outside the workspace; "
-                                             "expected a path inside it (relative to the workspace folder)") from None
+            raise InputError(
+                ws.config_path,
+                f"[corpus] options {name} = {str(value)!r} leads outside the workspace; "
+                "expected a path inside it (relative to the workspace folder)",
+            ) from None
     return out
 
 
-def parse_workspace(ws: Any, parsers: Mapping[str, CorpusParser], progress: Progress | None = None) -> CorpusReport:
+def parse_workspace(
+    ws: Any, parsers: Mapping[str, CorpusParser], progress: Progress | None = None
+) -> CorpusReport:
     """Parse every corpus file of a workspace; a bad file is reported, the others still parse."""
     results: list[ParseResult] = []
     errors: list[str] = []
     cfg = ws.config.corpus
     files = ws.corpus_files()
     if not files:
-        errors.append(f"{ws.root}: no corpus files match {cfg.files}; put a script, novel or subtitle file in corpus/")
+        errors.append(
+            f"{ws.root}: no corpus files match {cfg.files}; put a script, novel or subtitle file in corpus/"
+        )
     options = confine_path_options(ws, parsers, workspace_parser_options(ws))
     clients: dict[tuple[str, ...], Any] = {}
     for path in files:
         rel = path.relative_to(ws.root).as_posix()
         try:
-            results.append(parse_file(path, parsers, parser=cfg.parser, encoding=cfg.encoding, options=options,
-                                      display_name=rel, progress=progress, cache_dir=getattr(ws, "cache_dir", None),
-                                      clients=clients))
+            results.append(
+                parse_file(
+                    path,
+                    parsers,
+                    parser=cfg.parser,
+                    encoding=cfg.encoding,
+                    options=options,
+                    display_name=rel,
+                    progress=progress,
+                    cache_dir=getattr(ws, "cache_dir", None),
+                    clients=clients,
+                )
+            )
         except StudioError as exc:
             errors.append(str(exc))
     return CorpusReport(results, errors)

@@ -119,19 +119,125 @@ def unassigned_lines(utterances: Iterable[Utterance]) -> int:
     return sum(1 for utt in utterances if utt.kind == "dialogue" and not utt.speaker)
 
 
-_CN_TITLES = ("皇贵妃", "贵妃", "太妃", "妃", "贵嫔", "嫔", "贵人", "常在", "答应", "娘娘", "小主", "昭仪", "婕妤",
-              "容华", "夫人", "福晋", "格格", "公主", "帝姬", "姑娘", "小姐", "姐姐", "妹妹", "公公", "大人", "太医",
-              "王爷", "郡王", "亲王", "贝勒", "阿哥", "皇后", "氏")
-_EN_TITLES = ("Mr.", "Mrs.", "Miss", "Ms.", "Dr.", "Lady", "Lord", "Sir", "Colonel", "Captain", "King", "Queen",
-              "Prince", "Princess", "Duke", "Duchess", "Friar", "Father", "Mother", "Aunt", "Uncle", "Mr", "Mrs")
+_CN_TITLES = (
+    "皇贵妃",
+    "贵妃",
+    "太妃",
+    "妃",
+    "贵嫔",
+    "嫔",
+    "贵人",
+    "常在",
+    "答应",
+    "娘娘",
+    "小主",
+    "昭仪",
+    "婕妤",
+    "容华",
+    "夫人",
+    "福晋",
+    "格格",
+    "公主",
+    "帝姬",
+    "姑娘",
+    "小姐",
+    "姐姐",
+    "妹妹",
+    "公公",
+    "大人",
+    "太医",
+    "王爷",
+    "郡王",
+    "亲王",
+    "贝勒",
+    "阿哥",
+    "皇后",
+    "氏",
+)
+_EN_TITLES = (
+    "Mr.",
+    "Mrs.",
+    "Miss",
+    "Ms.",
+    "Dr.",
+    "Lady",
+    "Lord",
+    "Sir",
+    "Colonel",
+    "Captain",
+    "King",
+    "Queen",
+    "Prince",
+    "Princess",
+    "Duke",
+    "Duchess",
+    "Friar",
+    "Father",
+    "Mother",
+    "Aunt",
+    "Uncle",
+    "Mr",
+    "Mrs",
+)
 _ROLE_MARKS = set("甲乙丙丁戊己庚辛壬癸一二三四五六七八九十0123456789")
 _GROUP_MARKS = ("众", "群", "们", "等")
-_ROLES = {"太监", "宫女", "嬷嬷", "侍卫", "太医", "丫鬟", "丫头", "小厮", "官员", "大臣", "侍女", "内监", "奴才", "奴婢",
-          "宫人", "婢女", "侍从", "将军", "士兵", "大夫", "郎中", "和尚", "尼姑", "道士", "掌柜", "伙计"}
+_ROLES = {
+    "太监",
+    "宫女",
+    "嬷嬷",
+    "侍卫",
+    "太医",
+    "丫鬟",
+    "丫头",
+    "小厮",
+    "官员",
+    "大臣",
+    "侍女",
+    "内监",
+    "奴才",
+    "奴婢",
+    "宫人",
+    "婢女",
+    "侍从",
+    "将军",
+    "士兵",
+    "大夫",
+    "郎中",
+    "和尚",
+    "尼姑",
+    "道士",
+    "掌柜",
+    "伙计",
+}
 
 
-_FEMALE_RANKS = {"皇贵妃", "贵妃", "太妃", "妃", "贵嫔", "嫔", "贵人", "常在", "答应", "娘娘", "小主", "昭仪", "婕妤",
-                 "容华", "夫人", "福晋", "格格", "公主", "帝姬", "姑娘", "小姐", "姐姐", "妹妹", "皇后", "氏"}
+_FEMALE_RANKS = {
+    "皇贵妃",
+    "贵妃",
+    "太妃",
+    "妃",
+    "贵嫔",
+    "嫔",
+    "贵人",
+    "常在",
+    "答应",
+    "娘娘",
+    "小主",
+    "昭仪",
+    "婕妤",
+    "容华",
+    "夫人",
+    "福晋",
+    "格格",
+    "公主",
+    "帝姬",
+    "姑娘",
+    "小姐",
+    "姐姐",
+    "妹妹",
+    "皇后",
+    "氏",
+}
 
 
 def _rank(name: str) -> tuple[str, str] | None:
@@ -173,7 +279,7 @@ def _contains_reason(short: str, long: str) -> str | None:
     words_short, words_long = short.split(), long.split()
     if len(words_long) <= len(words_short):
         return None
-    if words_long[-len(words_short):] == words_short and words_long[0] in _EN_TITLES:
+    if words_long[-len(words_short) :] == words_short and words_long[0] in _EN_TITLES:
         return "contains"  # Darcy / Mr. Darcy
     if words_long[: len(words_short)] == words_short:
         return "contains"  # Elizabeth / Elizabeth Bennet
@@ -195,7 +301,9 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
     out: dict[tuple[str, str], AliasSuggestion] = {}
 
     def add(a: str, b: str, reason: str) -> None:
-        alias, canonical = (a, b) if counts[a] < counts[b] or (counts[a] == counts[b] and a > b) else (b, a)
+        alias, canonical = (
+            (a, b) if counts[a] < counts[b] or (counts[a] == counts[b] and a > b) else (b, a)
+        )
         key = (alias, canonical)
         if key not in out and (canonical, alias) not in out:
             out[key] = AliasSuggestion(alias, canonical, reason, counts[alias] + counts[canonical])
@@ -203,8 +311,11 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
     for short in names:
         if len(short) < 2 and has_cjk(short):
             continue
-        longer = [long for long in names
-                  if long != short and short in long and _contains_reason(short, long)]
+        longer = [
+            long
+            for long in names
+            if long != short and short in long and _contains_reason(short, long)
+        ]
         if len(longer) == 1 and _enough_evidence(short, longer[0], counts):
             add(short, longer[0], "contains")  # Bingley in Mr. Bingley and Miss Bingley: which one?
     stems: dict[str, list[str]] = {}
@@ -226,10 +337,14 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
             continue
         parts = _compose(name, [n for n in cn_names if n != name])
         if parts and len(parts) >= 2:
-            out[(name, "+".join(parts))] = AliasSuggestion(name, "+".join(parts), "group", counts[name])
+            out[(name, "+".join(parts))] = AliasSuggestion(
+                name, "+".join(parts), "group", counts[name]
+            )
     for first_person in ("我", "I"):
         if first_person in counts:
-            out[(first_person, "")] = AliasSuggestion(first_person, "", "narrator", counts[first_person])
+            out[(first_person, "")] = AliasSuggestion(
+                first_person, "", "narrator", counts[first_person]
+            )
     ranked = sorted(out.values(), key=lambda s: (-s.lines, s.alias))
     return ranked[:limit]
 
@@ -239,7 +354,7 @@ def _compose(label: str, names: list[str]) -> list[str] | None:
     text = label.replace("、", "").replace("和", "").replace("与", "")
     for name in sorted(names, key=len, reverse=True):
         if text.startswith(name):
-            rest = text[len(name):]
+            rest = text[len(name) :]
             if not rest:
                 return [name]
             tail = _compose(rest, names)
@@ -250,5 +365,8 @@ def _compose(label: str, names: list[str]) -> list[str] | None:
 
 def suggest_aliases(roster: Sequence[RosterEntry], limit: int = 30) -> list[tuple[str, str]]:
     """``(alias, canonical)`` pairs of the ``contains`` and ``rank`` suggestions."""
-    return [(s.alias, s.canonical) for s in alias_suggestions(roster, limit * 2)
-            if s.reason in ("contains", "rank")][:limit]
+    return [
+        (s.alias, s.canonical)
+        for s in alias_suggestions(roster, limit * 2)
+        if s.reason in ("contains", "rank")
+    ][:limit]

@@ -20,23 +20,127 @@ _TERMINAL = tuple("。！？!?.…—~～」”\"')）")
 
 # Interjections: a reply made only of these (and names) says nothing in the character's voice.
 ZH_INTERJECTIONS = (
-    "哎呀", "哎哟", "哎呦", "哎", "唉", "啊", "呀", "哦", "噢", "喔", "嗯", "唔", "呃", "诶", "欸", "咦",
-    "哼", "嘘", "嘿", "哈", "呵", "嗨", "嗬", "呸", "喂", "哇", "呜", "天哪", "天啊", "天呐",
+    "哎呀",
+    "哎哟",
+    "哎呦",
+    "哎",
+    "唉",
+    "啊",
+    "呀",
+    "哦",
+    "噢",
+    "喔",
+    "嗯",
+    "唔",
+    "呃",
+    "诶",
+    "欸",
+    "咦",
+    "哼",
+    "嘘",
+    "嘿",
+    "哈",
+    "呵",
+    "嗨",
+    "嗬",
+    "呸",
+    "喂",
+    "哇",
+    "呜",
+    "天哪",
+    "天啊",
+    "天呐",
 )
-EN_INTERJECTIONS = frozenset({
-    "o", "oh", "ah", "aha", "ay", "me", "alas", "alack", "ha", "ho", "hey", "hm", "hmm", "um", "uh", "eh",
-    "wow", "ugh", "ooh", "huh", "fie", "lo", "tush", "pish", "oho", "hush", "welladay", "heigh",
-})
+EN_INTERJECTIONS = frozenset(
+    {
+        "o",
+        "oh",
+        "ah",
+        "aha",
+        "ay",
+        "me",
+        "alas",
+        "alack",
+        "ha",
+        "ho",
+        "hey",
+        "hm",
+        "hmm",
+        "um",
+        "uh",
+        "eh",
+        "wow",
+        "ugh",
+        "ooh",
+        "huh",
+        "fie",
+        "lo",
+        "tush",
+        "pish",
+        "oho",
+        "hush",
+        "welladay",
+        "heigh",
+    }
+)
 # Terms of address that stand for a name (皇上！, 姐姐！, My lord!).
 ZH_ADDRESS = (
-    "皇上", "皇帝", "娘娘", "小主", "主子", "姐姐", "妹妹", "哥哥", "弟弟", "额娘", "皇额娘", "皇阿玛", "公公",
-    "大人", "王爷", "太医", "姑姑", "嬷嬷", "小姐", "夫人", "老爷", "母亲", "父亲", "爹爹", "娘亲", "师父",
-    "陛下", "殿下", "姑娘", "公子", "少爷",
+    "皇上",
+    "皇帝",
+    "娘娘",
+    "小主",
+    "主子",
+    "姐姐",
+    "妹妹",
+    "哥哥",
+    "弟弟",
+    "额娘",
+    "皇额娘",
+    "皇阿玛",
+    "公公",
+    "大人",
+    "王爷",
+    "太医",
+    "姑姑",
+    "嬷嬷",
+    "小姐",
+    "夫人",
+    "老爷",
+    "母亲",
+    "父亲",
+    "爹爹",
+    "娘亲",
+    "师父",
+    "陛下",
+    "殿下",
+    "姑娘",
+    "公子",
+    "少爷",
 )
 # Greetings that palace dramas also give maids as names (吉祥, 如意): never read as a name.
 ZH_GREETINGS = frozenset({"吉祥", "如意", "万福", "金安", "万安", "安康", "平安", "福安"})
-EN_ADDRESS = frozenset({"sir", "madam", "lord", "lady", "my", "good", "sweet", "dear", "master", "mistress",
-                        "nurse", "father", "mother", "sister", "brother", "majesty", "highness", "grace"})
+EN_ADDRESS = frozenset(
+    {
+        "sir",
+        "madam",
+        "lord",
+        "lady",
+        "my",
+        "good",
+        "sweet",
+        "dear",
+        "master",
+        "mistress",
+        "nurse",
+        "father",
+        "mother",
+        "sister",
+        "brother",
+        "majesty",
+        "highness",
+        "grace",
+    }
+)
 
 
 def is_cjk(text: str) -> bool:
@@ -63,7 +167,11 @@ def join_lines(parts: Iterable[str]) -> str:
         if not out:
             out = part
         elif is_cjk(out[-20:] + part[:20]):
-            out += part if out.endswith(_TERMINAL) or out.endswith(("，", "、", "：", "；")) else "，" + part
+            out += (
+                part
+                if out.endswith(_TERMINAL) or out.endswith(("，", "、", "：", "；"))
+                else "，" + part
+            )
         else:
             out += " " + part
     return out
@@ -78,8 +186,11 @@ class NameOrInterjection:
 
     def __init__(self, names: Iterable[str]) -> None:
         names = {n.strip() for n in names if n and n.strip()}
-        zh_names = sorted({n for n in names if is_cjk(n) and len(n) >= 2 and n not in ZH_GREETINGS},
-                          key=len, reverse=True)
+        zh_names = sorted(
+            {n for n in names if is_cjk(n) and len(n) >= 2 and n not in ZH_GREETINGS},
+            key=len,
+            reverse=True,
+        )
         # a surname or first character of a named speaker plus a term of address: 苏公公, 眉姐姐
         initials = sorted({n[0] for n in zh_names})
         address = sorted(ZH_ADDRESS, key=len, reverse=True)
@@ -100,12 +211,16 @@ class NameOrInterjection:
         if not words:
             return True
         vocative = self._en_names | EN_INTERJECTIONS
-        return all(w in vocative or w in EN_ADDRESS for w in words) and any(w in vocative for w in words)
+        return all(w in vocative or w in EN_ADDRESS for w in words) and any(
+            w in vocative for w in words
+        )
 
 
 def normalize_words(text: str) -> list[str]:
     """Lower-case words of a non-Chinese text (apostrophes kept inside words)."""
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", unicodedata.normalize("NFKC", text).casefold().replace("’", "'"))
+    return re.findall(
+        r"[a-z0-9]+(?:'[a-z]+)?", unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    )
 
 
 class Deduplicator:

@@ -88,7 +88,9 @@ class DatasetStore:
 
     # -- samples --------------------------------------------------------------------------
 
-    def write_samples(self, samples: Iterable[Sample], report: dict[str, Any] | None = None) -> None:
+    def write_samples(
+        self, samples: Iterable[Sample], report: dict[str, Any] | None = None
+    ) -> None:
         """Replace the built samples atomically (the journal is kept)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(sample_json(s), ensure_ascii=False) for s in samples]
@@ -118,18 +120,26 @@ class DatasetStore:
     def _loaded(self) -> list[Sample]:
         stamp = _stamp(self.samples_path)
         if self._samples is None or stamp != self._samples_stamp:
-            shared: dict[str, str] = {}  # one string object per distinct system prompt, not one per sample
+            shared: dict[
+                str, str
+            ] = {}  # one string object per distinct system prompt, not one per sample
             try:
                 rows = _read_rows(self.samples_path)
             except ValueError as exc:
-                raise StudioError(f"{exc}; expected one sample object per line (rebuild with persona-studio build)") from None
+                raise StudioError(
+                    f"{exc}; expected one sample object per line (rebuild with persona-studio build)"
+                ) from None
             samples = []
             for number, row in enumerate(rows, start=1):
                 try:
                     samples.append(_sample(row, shared))
                 except (KeyError, TypeError, AttributeError, ValueError):
-                    raise InputError(self.samples_path, "expected a sample object with id, turns (role, content) …; "
-                                                        "rebuild with persona-studio build", number) from None
+                    raise InputError(
+                        self.samples_path,
+                        "expected a sample object with id, turns (role, content) …; "
+                        "rebuild with persona-studio build",
+                        number,
+                    ) from None
             self._set_samples(samples)
             self._samples_stamp = stamp
         return self._samples  # type: ignore[return-value]
@@ -156,8 +166,16 @@ class DatasetStore:
         decision = self._state.get(sample.id)
         turns = [Turn(t.role, t.content) for t in sample.turns]
         if not decision:
-            return Sample(sample.id, sample.character, sample.system, turns, sample.scene, sample.split,
-                          sample.provenance, sample.status)
+            return Sample(
+                sample.id,
+                sample.character,
+                sample.system,
+                turns,
+                sample.scene,
+                sample.split,
+                sample.provenance,
+                sample.status,
+            )
         if decision.get("reply") is not None and turns:
             turns[-1].content = decision["reply"]
         if decision.get("prompt") is not None:
@@ -165,8 +183,16 @@ class DatasetStore:
                 if turn.role == "user":
                     turn.content = decision["prompt"]
                     break
-        return Sample(sample.id, sample.character, sample.system, turns, sample.scene, sample.split,
-                      sample.provenance, decision["status"])
+        return Sample(
+            sample.id,
+            sample.character,
+            sample.system,
+            turns,
+            sample.scene,
+            sample.split,
+            sample.provenance,
+            decision["status"],
+        )
 
     def get(self, sample_id: str) -> Sample | None:
         """One sample with its decision applied, or None."""
@@ -184,8 +210,13 @@ class DatasetStore:
     def training_samples(self, split: str = "train") -> list[Sample]:
         """What training uses: every sample not rejected (pending counts, as in a fresh build),
         except augmenter proposals, which train only once accepted or edited."""
-        return [s for s in self.samples() if s.split == split and s.status != "rejected"
-                and not (s.provenance.get("kind") == "augment" and s.status == "pending")]
+        return [
+            s
+            for s in self.samples()
+            if s.split == split
+            and s.status != "rejected"
+            and not (s.provenance.get("kind") == "augment" and s.status == "pending")
+        ]
 
     def find(self, query: Query | None = None, **filters: Any) -> list[Sample]:
         """Samples that pass ``query`` (see :mod:`studio.dataset.query`), decisions applied.
@@ -219,15 +250,20 @@ class DatasetStore:
         samples = self._loaded()
         self._replayed()
         state = self._state
-        counts = Counter(state[s.id]["status"] if s.id in state else s.status
-                         for s in samples if split is None or s.split == split)
+        counts = Counter(
+            state[s.id]["status"] if s.id in state else s.status
+            for s in samples
+            if split is None or s.split == split
+        )
         return {status: counts.get(status, 0) for status in STATUSES}
 
     def summary(self) -> dict[str, int]:
         """``samples`` and the count of each status: what Home and ``review`` show."""
         return {"samples": len(self), **self.status_counts()}
 
-    def length_histogram(self, bins: Sequence[int] = LENGTH_BINS) -> list[tuple[int, int | None, int]]:
+    def length_histogram(
+        self, bins: Sequence[int] = LENGTH_BINS
+    ) -> list[tuple[int, int | None, int]]:
         """Reply lengths in characters (after edits) as ``(low, high, count)`` rows; the last has no ``high``."""
         return length_table([len(s.reply) for s in self.samples()], bins)
 
@@ -282,8 +318,15 @@ class DatasetStore:
                 status = "edited"  # accepting an edited sample keeps the edit
             self._state[sample_id] = {"status": status, "reply": reply, "prompt": prompt}
 
-    def record(self, action: str, sample_id: str = "", reply: str | None = None, *,
-               prompt: str | None = None, ids: Sequence[str] | None = None) -> dict[str, Any]:
+    def record(
+        self,
+        action: str,
+        sample_id: str = "",
+        reply: str | None = None,
+        *,
+        prompt: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         """Append one decision; on disk when this returns.
 
         Args:

@@ -30,8 +30,18 @@ from studio.api.model_text import clean_message, extract_json, is_garbled, strip
 from studio.errors import StudioError
 
 __all__ = [
-    "Cancelled", "LLMError", "LLMStats", "LocalBackend", "OpenAIBackend", "RetryingLLM", "UnusableOutput",
-    "clean_message", "extract_json", "is_garbled", "make_backend", "strip_fences",
+    "Cancelled",
+    "LLMError",
+    "LLMStats",
+    "LocalBackend",
+    "OpenAIBackend",
+    "RetryingLLM",
+    "UnusableOutput",
+    "clean_message",
+    "extract_json",
+    "is_garbled",
+    "make_backend",
+    "strip_fences",
 ]
 
 
@@ -60,17 +70,23 @@ class OpenAIBackend:
         timeout: seconds to wait on the connection and on each read.
     """
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
         parsed = urllib.parse.urlsplit(base_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise StudioError(f"[augment] base_url: expected http(s)://host[:port]/v1, got {base_url!r}")
+            raise StudioError(
+                f"[augment] base_url: expected http(s)://host[:port]/v1, got {base_url!r}"
+            )
         path = parsed.path.rstrip("/") or "/v1"
         self.base_url = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
         self.url = self.base_url + "/chat/completions"
         self.model = model
         self.timeout = timeout
         self.__key = api_key or None
-        handlers: list[Any] = [urllib.request.ProxyHandler({})] if _is_loopback(parsed.hostname or "") else []
+        handlers: list[Any] = (
+            [urllib.request.ProxyHandler({})] if _is_loopback(parsed.hostname or "") else []
+        )
         self._opener = urllib.request.build_opener(*handlers)
 
     def __repr__(self) -> str:
@@ -80,14 +96,24 @@ class OpenAIBackend:
         """What the job journal records about the backend (never the key)."""
         return {"backend": "openai", "base_url": self.base_url, "model": self.model}
 
-    def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> str:
+    def __call__(
+        self,
+        messages: Messages,
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
         """Send one request; no retries here (see :class:`RetryingLLM`).
 
         Raises:
             LLMError: the request failed; ``retryable`` says whether trying again may help.
         """
-        body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages], "stream": False}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [dict(m) for m in messages],
+            "stream": False,
+        }
         if seed is not None:
             body["seed"] = int(seed)
         if temperature is not None:
@@ -97,8 +123,12 @@ class OpenAIBackend:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.__key:
             headers["Authorization"] = f"Bearer {self.__key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                                         headers=headers, method="POST")
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers=headers,
+            method="POST",
+        )
         deadline = time.monotonic() + self.timeout
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
@@ -106,17 +136,30 @@ class OpenAIBackend:
         except urllib.error.HTTPError as exc:
             detail = self._redact(_error_detail(exc))
             retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            hint = " (check the key in the variable [augment] api_key_env names)" if exc.code in (401, 403) else ""
-            raise LLMError(f"{self.url}: HTTP {exc.code}{hint}: {detail}", retryable=exc.code in _RETRYABLE_STATUS,
-                           retry_after=retry_after) from None
+            hint = (
+                " (check the key in the variable [augment] api_key_env names)"
+                if exc.code in (401, 403)
+                else ""
+            )
+            raise LLMError(
+                f"{self.url}: HTTP {exc.code}{hint}: {detail}",
+                retryable=exc.code in _RETRYABLE_STATUS,
+                retry_after=retry_after,
+            ) from None
         except TimeoutError:
-            raise LLMError(f"{self.url}: no reply within {self.timeout:g}s", retryable=True) from None
+            raise LLMError(
+                f"{self.url}: no reply within {self.timeout:g}s", retryable=True
+            ) from None
         except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            raise LLMError(f"{self.url}: cannot connect: {self._redact(str(reason))}", retryable=True) from None
+            raise LLMError(
+                f"{self.url}: cannot connect: {self._redact(str(reason))}", retryable=True
+            ) from None
         try:
             return _content_of(raw, self.url)
-        except LLMError as exc:  # a server may quote the request back: never let the key into a message
+        except (
+            LLMError
+        ) as exc:  # a server may quote the request back: never let the key into a message
             text = self._redact(str(exc))
             if text == str(exc):
                 raise
@@ -147,8 +190,10 @@ def _read_body(response: Any, deadline: float, url: str, timeout: float) -> byte
             return b"".join(chunks)
         size += len(chunk)
         if size > _MAX_REPLY_BYTES:
-            raise LLMError(f"{url}: the reply is over {_MAX_REPLY_BYTES // 2**20} MB; expected a chat completion",
-                           retryable=False)
+            raise LLMError(
+                f"{url}: the reply is over {_MAX_REPLY_BYTES // 2**20} MB; expected a chat completion",
+                retryable=False,
+            )
         chunks.append(chunk)
 
 
@@ -181,7 +226,9 @@ def _content_of(raw: bytes, url: str) -> str:
         content = choice["message"]["content"]
     except (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, RecursionError):
         snippet = raw[:120].decode("utf-8", "replace")
-        raise LLMError(f"{url}: expected a chat completion JSON body, got {snippet!r}", retryable=True) from None
+        raise LLMError(
+            f"{url}: expected a chat completion JSON body, got {snippet!r}", retryable=True
+        ) from None
     if content is None:
         reason = choice.get("finish_reason") if isinstance(choice, dict) else None
         raise LLMError(f"{url}: the reply has no text (finish_reason {reason!r})", retryable=False)
@@ -198,8 +245,12 @@ class LocalBackend:
             passed in, so that this layer imports no stage above it).
     """
 
-    def __init__(self, load: Callable[[], Any], description: Mapping[str, Any],
-                 session: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Any],
+        description: Mapping[str, Any],
+        session: Callable[..., Any] | None = None,
+    ) -> None:
         self._load = load
         self._session = session
         self._loaded: Any = None
@@ -209,23 +260,42 @@ class LocalBackend:
     def describe(self) -> dict[str, Any]:
         return {"backend": "local", **self._description}
 
-    def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> str:
+    def __call__(
+        self,
+        messages: Messages,
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
         if self._session is None:
             raise LLMError("local model: no chat session to generate with", retryable=False)
         messages = list(messages)
         if not messages or messages[-1].get("role") != "user":
-            raise LLMError("local model: expected messages ending with a user message", retryable=False)
+            raise LLMError(
+                "local model: expected messages ending with a user message", retryable=False
+            )
         system = messages[0]["content"] if messages[0].get("role") == "system" else ""
-        history = [dict(m) for m in messages[1 if system else 0:-1]]
+        history = [dict(m) for m in messages[1 if system else 0 : -1]]
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature is None or temperature > 0:
-            sampling = {"do_sample": True, "temperature": temperature or 0.9, "top_p": 0.95, "repetition_penalty": 1.05}
+            sampling = {
+                "do_sample": True,
+                "temperature": temperature or 0.9,
+                "top_p": 0.95,
+                "repetition_penalty": 1.05,
+            }
         with self._lock:  # one model, one generation at a time (and the seed stays meaningful)
             if self._loaded is None:
                 self._loaded = self._load()
-            session = self._session(self._loaded, system, history=history, sampling=sampling,
-                                  max_new_tokens=max_tokens or 256, seed=seed)
+            session = self._session(
+                self._loaded,
+                system,
+                history=history,
+                sampling=sampling,
+                max_new_tokens=max_tokens or 256,
+                seed=seed,
+            )
             try:
                 return session.reply(messages[-1]["content"])
             except StudioError as exc:
@@ -260,9 +330,16 @@ class RetryingLLM:
         temperature / max_tokens: used when a call does not say.
     """
 
-    def __init__(self, backend: Callable[..., str], *, retries: int = 3, backoff: float = 1.0,
-                 cancelled: Callable[[], bool] | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        backend: Callable[..., str],
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        cancelled: Callable[[], bool] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
         self.backend = backend
         self.retries = retries
         self.backoff = backoff
@@ -276,8 +353,14 @@ class RetryingLLM:
         describe = getattr(self.backend, "describe", None)
         return describe() if callable(describe) else {"backend": type(self.backend).__name__}
 
-    def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> str:
+    def __call__(
+        self,
+        messages: Messages,
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
         """The reply text.
 
         Raises:
@@ -292,7 +375,9 @@ class RetryingLLM:
                 raise Cancelled("cancelled")
             started = time.perf_counter()
             try:
-                text = self.backend(messages, seed=seed, temperature=temperature, max_tokens=max_tokens)
+                text = self.backend(
+                    messages, seed=seed, temperature=temperature, max_tokens=max_tokens
+                )
             except LLMError as exc:
                 self._count(time.perf_counter() - started, exc)
                 if not exc.retryable or attempt >= self.retries:
@@ -323,8 +408,13 @@ class RetryingLLM:
             time.sleep(min(left, 0.05))
 
 
-def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Callable[[], Any],
-                 env: Mapping[str, str] | None = None, session: Callable[..., Any] | None = None) -> Any:
+def make_backend(
+    config: Any,
+    describe_local: Mapping[str, Any],
+    load_local: Callable[[], Any],
+    env: Mapping[str, str] | None = None,
+    session: Callable[..., Any] | None = None,
+) -> Any:
     """The backend studio.toml ``[augment]`` (and the environment) asks for.
 
     ``PERSONA_STUDIO_AUGMENT_BASE_URL`` / ``PERSONA_STUDIO_AUGMENT_MODEL`` override ``base_url``
@@ -343,6 +433,8 @@ def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Cal
     if not base_url:
         return LocalBackend(load_local, describe_local, session)
     if not model:
-        raise StudioError(f"[augment] model: expected the model name to request from {base_url} (or set {MODEL_ENV})")
+        raise StudioError(
+            f"[augment] model: expected the model name to request from {base_url} (or set {MODEL_ENV})"
+        )
     key = env.get(config.api_key_env) if config.api_key_env else None
     return OpenAIBackend(base_url, model, key, timeout=config.timeout)

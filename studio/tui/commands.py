@@ -42,24 +42,35 @@ class PaletteEntry:
 
 def _bindings(owner: type) -> Iterator[Binding]:
     for binding in getattr(owner, "BINDINGS", ()):
-        if isinstance(binding, Binding) and binding.id and binding.key not in _NAVIGATION_KEYS \
-                and not binding.action.startswith("app."):
+        if (
+            isinstance(binding, Binding)
+            and binding.id
+            and binding.key not in _NAVIGATION_KEYS
+            and not binding.action.startswith("app.")
+        ):
             yield binding
 
 
 def palette_entries(app_class: Any) -> list[PaletteEntry]:
     """Every palette command of ``app_class``: the app's bindings, then each mode's screen's."""
     titles = getattr(app_class, "MODE_TITLES", {})
-    entries = [PaletteEntry(_app_title(b), b.tooltip or b.description, "", b.action) for b in _bindings(app_class)]
+    entries = [
+        PaletteEntry(_app_title(b), b.tooltip or b.description, "", b.action)
+        for b in _bindings(app_class)
+    ]
     for mode, screen in app_class.MODES.items():
         label = titles.get(mode, mode.title())
-        entries += [PaletteEntry(f"{label}: {b.description}", b.tooltip or b.description, mode, b.action)
-                    for b in _bindings(screen)]
+        entries += [
+            PaletteEntry(f"{label}: {b.description}", b.tooltip or b.description, mode, b.action)
+            for b in _bindings(screen)
+        ]
     return entries
 
 
 def _app_title(binding: Binding) -> str:
-    return f"Go to {binding.description}" if binding.action.startswith("go(") else binding.description
+    return (
+        f"Go to {binding.description}" if binding.action.startswith("go(") else binding.description
+    )
 
 
 class StudioCommands(Provider):
@@ -83,4 +94,6 @@ class StudioCommands(Provider):
         for entry in self._entries():
             score = matcher.match(entry.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(entry.title), self._callback(entry), help=entry.help)
+                yield Hit(
+                    score, matcher.highlight(entry.title), self._callback(entry), help=entry.help
+                )

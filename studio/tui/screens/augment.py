@@ -38,9 +38,23 @@ class AugmentScreen(StudioScreen):
     MODE = "augment"
     WRITE_ACTIONS = frozenset({"run"})
     BINDINGS = [
-        Binding("ctrl+r", "run", "Run", id="augment.run", tooltip="Run the strategy with these options"),
-        Binding("ctrl+x", "cancel", "Cancel run", id="augment.cancel", tooltip="Stop; keep what was proposed"),
-        Binding("ctrl+o", "review", "Review", id="augment.review", tooltip="Open the proposals in Dataset"),
+        Binding(
+            "ctrl+r", "run", "Run", id="augment.run", tooltip="Run the strategy with these options"
+        ),
+        Binding(
+            "ctrl+x",
+            "cancel",
+            "Cancel run",
+            id="augment.cancel",
+            tooltip="Stop; keep what was proposed",
+        ),
+        Binding(
+            "ctrl+o",
+            "review",
+            "Review",
+            id="augment.review",
+            tooltip="Open the proposals in Dataset",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -124,7 +138,10 @@ class AugmentScreen(StudioScreen):
         description = Text(getattr(augmenter, "description", ""), style="bold")
         if getattr(augmenter, "needs_llm", False):
             cfg = self.ws.config.augment
-            model = cfg.base_url or f"local model {getattr(cfg, 'model', '') or self.ws.config.model.name}"
+            model = (
+                cfg.base_url
+                or f"local model {getattr(cfg, 'model', '') or self.ws.config.model.name}"
+            )
             description.append(f"\nlanguage model: {model} (studio.toml [augment])", style="dim")
         box = self.query_one("#augment-form", Vertical)
         self.query_one("#augment-description", Static).update(description)
@@ -182,14 +199,31 @@ class AugmentScreen(StudioScreen):
             self.post_message(AugmentProgress(p.done, p.total, p.kept, p.dropped, p.failed))
 
         try:
-            report = run_augment(self.ws, name, options, seed=seed, host=self.app.host,  # type: ignore[attr-defined]
-                                 progress=progress, cancelled=lambda: worker.is_cancelled)
+            report = run_augment(
+                self.ws,
+                name,
+                options,
+                seed=seed,
+                host=self.app.host,  # type: ignore[attr-defined]
+                progress=progress,
+                cancelled=lambda: worker.is_cancelled,
+            )
         except Exception as exc:
-            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)))
+            self.post_message(
+                WorkFailed(name, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            )
             return
-        self.post_message(AugmentFinished(report.proposed, report.kept, report.status == "cancelled",
-                                          list(report.new_samples[:200]), report.funnel(), list(report.errors),
-                                          report.job_id))
+        self.post_message(
+            AugmentFinished(
+                report.proposed,
+                report.kept,
+                report.status == "cancelled",
+                list(report.new_samples[:200]),
+                report.funnel(),
+                list(report.errors),
+                report.job_id,
+            )
+        )
 
     @on(AugmentProgress)
     def _progress(self, message: AugmentProgress) -> None:
@@ -206,12 +240,16 @@ class AugmentScreen(StudioScreen):
         """Show the proposals and tell the dataset screen to reload."""
         seconds = time.monotonic() - self.started
         state = "cancelled" if message.cancelled else "done"
-        drops = [(stage, before - after) for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])]
+        drops = [
+            (stage, before - after)
+            for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])
+        ]
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""
         self.query_one("#augment-status", Static).update(
             f"{state} in {seconds:.1f}s: {message.proposed} proposed, "
-            f"{message.added} new as pending · ctrl+o reviews")
+            f"{message.added} new as pending · ctrl+o reviews"
+        )
         self.show_funnel(funnel)
         for error in message.errors[:3]:
             self.notify(error, severity="warning", timeout=8)
@@ -232,7 +270,9 @@ class AugmentScreen(StudioScreen):
     @on(WorkFailed)
     def _failed(self, message: WorkFailed) -> None:
         """Report a failed run."""
-        self.query_one("#augment-status", Static).update(Text(f"failed: {message.error}", style="red"))
+        self.query_one("#augment-status", Static).update(
+            Text(f"failed: {message.error}", style="red")
+        )
         self.notify(message.error, title=f"{message.what} failed", severity="error", timeout=10)
 
     def action_cancel(self) -> None:

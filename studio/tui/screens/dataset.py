@@ -34,21 +34,67 @@ class DatasetScreen(StudioScreen):
     AUTO_FOCUS = "#dataset-list"
     WRITE_ACTIONS = frozenset({"decide", "edit", "undo", "save_edit"})
     BINDINGS = [
-        Binding("a", "decide('accept')", "Accept", id="dataset.accept", tooltip="Accept (marked range too)"),
-        Binding("r", "decide('reject')", "Reject", id="dataset.reject", tooltip="Reject (marked range too)"),
-        Binding("x", "decide('reset')", "Reset", show=False, id="dataset.reset", tooltip="Back to pending"),
-        Binding("e", "edit", "Edit", id="dataset.edit", tooltip="Edit the reply inline (ctrl+s saves)"),
+        Binding(
+            "a",
+            "decide('accept')",
+            "Accept",
+            id="dataset.accept",
+            tooltip="Accept (marked range too)",
+        ),
+        Binding(
+            "r",
+            "decide('reject')",
+            "Reject",
+            id="dataset.reject",
+            tooltip="Reject (marked range too)",
+        ),
+        Binding(
+            "x",
+            "decide('reset')",
+            "Reset",
+            show=False,
+            id="dataset.reset",
+            tooltip="Back to pending",
+        ),
+        Binding(
+            "e", "edit", "Edit", id="dataset.edit", tooltip="Edit the reply inline (ctrl+s saves)"
+        ),
         Binding("u", "undo", "Undo", id="dataset.undo", tooltip="Revert the last decision"),
-        Binding("slash", "search", "Search", id="dataset.search", tooltip="Text in prompt or reply"),
-        Binding("f", "filter", "Filter", id="dataset.filter", tooltip="Status, source, length, text"),
-        Binding("s", "cycle_status", "Status", id="dataset.status", tooltip="Cycle the status filter"),
-        Binding("o", "cycle_source", "Source", show=False, id="dataset.source", tooltip="Cycle the source filter"),
+        Binding(
+            "slash", "search", "Search", id="dataset.search", tooltip="Text in prompt or reply"
+        ),
+        Binding(
+            "f", "filter", "Filter", id="dataset.filter", tooltip="Status, source, length, text"
+        ),
+        Binding(
+            "s", "cycle_status", "Status", id="dataset.status", tooltip="Cycle the status filter"
+        ),
+        Binding(
+            "o",
+            "cycle_source",
+            "Source",
+            show=False,
+            id="dataset.source",
+            tooltip="Cycle the source filter",
+        ),
         Binding("p", "next_pending", "Next pending", show=False, id="dataset.next_pending"),
         Binding("ctrl+s", "save_edit", "Save edit", show=False, id="dataset.save_edit"),
-        Binding("escape", "escape", "Close", show=False, id="dataset.escape",
-                tooltip="Close the editor or the search, or drop the marked range"),
-        Binding("R", "reload", "Reload", show=False, id="dataset.reload",
-                tooltip="Read the samples and decisions again"),
+        Binding(
+            "escape",
+            "escape",
+            "Close",
+            show=False,
+            id="dataset.escape",
+            tooltip="Close the editor or the search, or drop the marked range",
+        ),
+        Binding(
+            "R",
+            "reload",
+            "Reload",
+            show=False,
+            id="dataset.reload",
+            tooltip="Read the samples and decisions again",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -67,8 +113,11 @@ class DatasetScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         yield Static("loading samples…", id="dataset-filter")
-        search = Input(placeholder="search prompts and replies (enter: done, escape: clear)",
-                       id="dataset-search", compact=True)
+        search = Input(
+            placeholder="search prompts and replies (enter: done, escape: clear)",
+            id="dataset-search",
+            compact=True,
+        )
         search.display = False  # hidden from the start, so it never takes the first focus
         yield search
         yield SampleList(id="dataset-list")
@@ -107,10 +156,17 @@ class DatasetScreen(StudioScreen):
         try:
             store = DatasetStore(self.ws.dataset_dir())
             if not store.exists():
-                self.post_message(WorkFailed("dataset", f"no dataset yet in {store.folder.name}/: press 1 then b to build one"))
+                self.post_message(
+                    WorkFailed(
+                        "dataset",
+                        f"no dataset yet in {store.folder.name}/: press 1 then b to build one",
+                    )
+                )
                 return
             raw = store.raw_samples()
-            originals = {s.id: s.reply for s in raw}  # before decisions are applied to the same objects
+            originals = {
+                s.id: s.reply for s in raw
+            }  # before decisions are applied to the same objects
             samples = store.samples()
         except Exception as exc:
             self.post_message(WorkFailed("dataset", str(exc)))
@@ -155,9 +211,16 @@ class DatasetScreen(StudioScreen):
 
     def _show_counts(self) -> None:
         if self.store is not None:
-            self.counts = self.store.status_counts()  # the store's count, the one review and Home show
+            self.counts = (
+                self.store.status_counts()
+            )  # the store's count, the one review and Home show
         text = Text(no_wrap=True)
-        for status, colour in (("pending", "white"), ("accepted", "green"), ("rejected", "red"), ("edited", "yellow")):
+        for status, colour in (
+            ("pending", "white"),
+            ("accepted", "green"),
+            ("rejected", "red"),
+            ("edited", "yellow"),
+        ):
             text.append(f"{STATUS_GLYPH[status]} {self.counts.get(status, 0):,} ", style=colour)
             text.append(f"{status}  ", style="dim")
         self.query_one("#dataset-counts", Static).update(text)
@@ -245,7 +308,9 @@ class DatasetScreen(StudioScreen):
         sample_list.refresh()
         self._show_counts()
         self._highlighted()
-        self.notify(f"undid {entry.get('action')} of {len(ids)} sample{'s' if len(ids) != 1 else ''}")
+        self.notify(
+            f"undid {entry.get('action')} of {len(ids)} sample{'s' if len(ids) != 1 else ''}"
+        )
 
     def action_next_pending(self) -> None:
         """Jump to the next pending sample in the list."""
@@ -334,6 +399,7 @@ class DatasetScreen(StudioScreen):
 
     def action_filter(self) -> None:
         """Edit every filter at once."""
+
         def chosen(result: Filter | None) -> None:
             if result is not None:
                 self.filter = result
