@@ -242,7 +242,7 @@ class AugmentScreen(StudioScreen):
         state = "cancelled" if message.cancelled else "done"
         drops = [
             (stage, before - after)
-            for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])
+            for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:], strict=False)
         ]
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""

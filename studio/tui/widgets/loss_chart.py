@@ -125,7 +125,7 @@ class LossChart(Widget):
         for points, colour in series:
             dots = [to_dot(step, value) for step, value in points]
             path = dots[:1]
-            for a, b in zip(dots, dots[1:]):
+            for a, b in zip(dots, dots[1:], strict=False):
                 path += _line(*a, *b)[1:]
             for x, y in path:
                 row, col = y // 4, x // 2
