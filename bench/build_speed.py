@@ -129,8 +129,7 @@ def bench_store(count: int, repeat: int) -> None:
 
     rng = random.Random(0)
     words = (
-        "皇上 臣妾 娘娘 今日 御花园 姐姐 妹妹 小主 "
-        "温太医 碎玉轩 春日 赏花 请安 告退 不敢 多谢"
+        "皇上 臣妾 娘娘 今日 御花园 姐姐 妹妹 小主 温太医 碎玉轩 春日 赏花 请安 告退 不敢 多谢"
     ).split()
     samples = [
         Sample(

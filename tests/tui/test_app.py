@@ -1,4 +1,4 @@
-"""The app as a whole: opens the shipped workspace, keys switch screens, help, palette, read-only."""
+"""The whole app: opens the shipped workspace, keys switch screens, help, palette, read-only."""
 
 from __future__ import annotations
 

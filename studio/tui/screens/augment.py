@@ -1,4 +1,4 @@
-"""Provides AugmentScreen: pick a strategy plugin, fill its options, run it with progress and cancel.
+"""Provides AugmentScreen: pick a strategy plugin, fill its options, run it (progress, cancel).
 
 The form is rendered from the options the plugin declares. Proposals land in the dataset as
 *pending*; review them on the dataset screen (source filter ``augment``).
@@ -33,7 +33,7 @@ FORM_DELAY = 0.15
 
 
 class AugmentScreen(StudioScreen):
-    """Strategies on the left, the chosen one's options on the right, progress and proposals below."""
+    """Strategies on the left, the chosen one's options on the right, progress and results below."""
 
     MODE = "augment"
     WRITE_ACTIONS = frozenset({"run"})

@@ -53,7 +53,7 @@ MAX_POINTS = 2000
 
 
 def thin(points: Sequence[tuple[int, float]], limit: int = MAX_POINTS) -> list[tuple[int, float]]:
-    """At most ``limit`` points, keeping each stretch's lowest and highest value (spikes stay visible).
+    """At most ``limit`` points, keeping each stretch's lowest and highest (spikes stay visible).
 
     A run of 100,000 steps would otherwise be redrawn point by point for every batch of events,
     which makes a followed long run lag by seconds.
