@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio import __version__
+from studio import __version__, settings
 from studio.errors import StudioError
 
 
@@ -197,12 +197,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"resuming {run_dir.name} ({state.status} at step {state.step}/{state.total_steps})")
     else:
         host = _host()
+        from studio.settings import parse_assignments
+
         overrides: dict[str, Any] = {}
         for key in ("max_steps", "epochs", "overlong", "attention", "parallel"):
             if getattr(args, key, None):
                 overrides[key] = getattr(args, key)
         if args.compile:
             overrides["compile"] = True
+        try:
+            overrides.update(parse_assignments(args.set))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         run_dir = prepare_run(ws, host.adapters, run_id=args.run or "", overrides=overrides)
         print(f"run {run_dir.name}: {run_dir}")
     events = run_dir / "events.jsonl"
@@ -480,13 +487,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes through torchrun, one per GPU (gloo processes on a CPU-only machine)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
     p.add_argument("--epochs", type=float, default=0, help="passes over the data (default: studio.toml)")
-    p.add_argument("--overlong", choices=("drop", "split"), default="",
+    p.add_argument("--overlong", choices=settings.OVERLONG, default="",
                    help="samples over max_length: drop them, or split long conversations (default: drop)")
-    p.add_argument("--attention", choices=("auto", "varlen", "flex", "segments"), default="",
+    p.add_argument("--attention", choices=settings.KERNELS, default="",
                    help="packed attention kernel (default: auto)")
-    p.add_argument("--parallel", choices=("ddp", "fsdp"), default="",
+    p.add_argument("--parallel", choices=settings.PARALLEL, default="",
                    help="with --gpus: ddp (default) or fsdp (shard a model too big for one GPU)")
     p.add_argument("--compile", action="store_true", help="torch.compile the decoder layers (GPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a training setting for this run, over studio.toml and the preset (repeatable; "
+                        f"keys: {', '.join(settings.SETTINGS)}; see docs/settings.md)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("runs", help="list runs, or follow one")

@@ -30,7 +30,8 @@ CONFIG_NAME = "studio.toml"
 LOCK_NAME = ".studio.lock"
 
 TEMPLATE = '''# persona-studio workspace: one character, one corpus, one base model.
-# Every key is optional; see README.md for the full list.
+# Every key is optional; docs/settings.md in the persona-studio repository lists them all
+# (also: persona-studio train --help).
 
 [character]
 name = "{name}"           # as the corpus spells it most often

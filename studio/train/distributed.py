@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-PARALLEL_CHOICES = ("ddp", "fsdp")
+from studio.settings import PARALLEL as PARALLEL_CHOICES
 
 
 @dataclass(frozen=True)

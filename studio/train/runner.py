@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from studio import settings
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json, atomic_write_text, open_append
 from studio.train.events import TERMINAL, RunState, pid_alive, read_events
@@ -81,7 +82,8 @@ def prepare_run(
         ws: the workspace.
         adapters: registered model adapters.
         run_id: name of the run; a timestamped id when empty.
-        overrides: RunConfig keys that win over studio.toml and the preset (``max_steps``…).
+        overrides: settings that win over studio.toml and the preset (the new-run form,
+            ``--set``); precedence is :func:`studio.settings.resolve`'s.
         samples: the samples to train on; the workspace dataset's train+eval samples otherwise.
 
     Raises:
@@ -107,29 +109,13 @@ def prepare_run(
     spec = model_spec(cfg.model, ws.root)
     adapter = pick_adapter(spec, adapters)
     preset = pick_preset(adapter, cfg.train.preset)
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    train = dataclasses.asdict(cfg.train)
-    defaults = dataclasses.asdict(type(cfg.train)())
-    settings: dict[str, Any] = {}
-    if preset is not None:
-        settings.update({k: v for k, v in preset.settings.items() if k in known})
-    # studio.toml keys the user changed from their defaults win over the preset
-    settings.update(
-        {
-            k: v
-            for k, v in train.items()
-            if k in known and (preset is None or v != defaults.get(k) or k not in preset.settings)
-        }
-    )
-    settings.update(overrides or {})
-    for key in ("model", "character", "persona"):
-        settings.pop(key, None)
+    values = settings.resolve(cfg.written_train(), preset.settings if preset else None, overrides)
     run_cfg = RunConfig.from_dict(
         {
+            **values,
             "model": dataclasses.asdict(spec),
             "character": cfg.character.name,
             "persona": cfg.character.persona,
-            **settings,
         },
         str(ws.config_path),
     )
