@@ -185,21 +185,14 @@ def cmd_augment(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from studio.train.runner import launch, prepare_run, run_state
+    from studio.settings import parse_assignments
+    from studio.train.runner import start
 
     ws = _workspace(args.workspace)
-    if args.resume:
-        run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
-        if run_dir is None or not run_dir.exists():
-            print("error: no run to resume", file=sys.stderr)
-            return 2
-        state = run_state(run_dir)
-        print(f"resuming {run_dir.name} ({state.status} at step {state.step}/{state.total_steps})")
-    else:
+    overrides: dict[str, Any] = {}
+    host = None
+    if not args.resume:
         host = _host()
-        from studio.settings import parse_assignments
-
-        overrides: dict[str, Any] = {}
         for key in ("max_steps", "epochs", "overlong", "attention", "parallel"):
             if getattr(args, key, None):
                 overrides[key] = getattr(args, key)
@@ -210,28 +203,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        run_dir = prepare_run(ws, host.adapters, run_id=args.run or "", overrides=overrides)
-        print(f"run {run_dir.name}: {run_dir}")
-    events = run_dir / "events.jsonl"
-    start = events.stat().st_size if events.exists() else 0
-    process = launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus)
+    started = start(ws, host.adapters if host else {}, run_id=args.run or "", overrides=overrides,
+                    resume=args.resume, gpus=args.gpus)
+    run = started.run
+    if started.resumed is not None:
+        state = started.resumed
+        print(f"resuming {run.name} ({state.status} at step {state.step}/{state.total_steps})")
+    else:
+        print(f"run {run.name}: {run.path}")
     if args.detach:
-        print(f"started in the background (pid {process.pid}); follow with: "
-              f"persona-studio runs {ws.root} --follow {run_dir.name}; stop with: persona-studio stop {ws.root} --run {run_dir.name}")
+        print(f"started in the background (pid {started.process.pid}); follow with: "
+              f"persona-studio runs {ws.root} --follow {run.name}; stop with: persona-studio stop {ws.root} --run {run.name}")
         return 0
-    return _follow_foreground(run_dir, process, start)
+    return _follow_foreground(run, started.process, started.offset)
 
 
-def _follow_foreground(run_dir: Path, process: Any, start: int = 0) -> int:
+def _follow_foreground(run: Any, process: Any, start: int = 0) -> int:
     """Print the run's events until it ends; Ctrl-C asks it to stop (it checkpoints first)."""
-    from studio.train.events import follow
     from studio.train.runner import stop
 
-    last: dict[str, Any] = {}
+    last = None
     stopping = False
     while True:
         try:
-            for batch in follow(run_dir / "events.jsonl", alive=lambda: process.poll() is None, start=start):
+            for batch in run.follow(alive=lambda: process.poll() is None, start=start):
                 for event in batch:
                     _print_event(event)
                     last = event
@@ -242,83 +237,49 @@ def _follow_foreground(run_dir: Path, process: Any, start: int = 0) -> int:
                 continue
             stopping = True
             print("stopping: saving a checkpoint…", file=sys.stderr)
-            stop(run_dir)
+            stop(run.path)
     code = process.wait()
-    if last.get("event") not in ("finished", "stopped", "failed"):
-        print(f"the run process ended (exit {code}) without a final event; see {run_dir / 'train.log'} "
+    if last is None or not last.terminal:
+        print(f"the run process ended (exit {code}) without a final event; see {run.log_file} "
               "and continue with --resume", file=sys.stderr)
         return code or 1
-    return 0 if last.get("event") in ("finished", "stopped") else 1
+    return 0 if last.kind in ("finished", "stopped") else 1
 
 
-def _print_event(event: dict[str, Any]) -> None:
-    kind = event.get("event")
-    if kind == "step":
-        print(f"step {event['step']:>5}/{event['total_steps']}  epoch {event['epoch']:.2f}  loss {event['loss']:.4f}  "
-              f"lr {event['lr']:.2e}  grad {event['grad_norm']:.3f}  {event['tokens_per_s']:.0f} tok/s "
-              f"({event.get('supervised_per_s', 0):.0f} supervised)  eta {event['eta_s']:.0f}s"
-              + (f"  gpu {event['gpu'].get('util', '?')}% {event['gpu'].get('peak_alloc_gb', '?')} GiB" if event.get("gpu") else ""),
-              flush=True)
-    elif kind == "eval":
-        print(f"eval  step {event['step']}: loss {event['eval_loss']:.4f} (ppl {event['eval_ppl']:.2f})", flush=True)
-    elif kind == "data":
-        over = (f"{event['too_long']} over max_length {event.get('max_length', '')} "
-                f"({'dropped' if event.get('overlong', 'drop') == 'drop' else 'single exchanges dropped'}, never cut)")
-        split = f", {event['split']} long conversations split" if event.get("split") else ""
-        print(f"data: {event['train_samples']} train / {event['eval_samples']} eval samples, {over}{split}, "
-              f"supervised share {event['supervised_share']:.1%}, {event['total_steps']} steps", flush=True)
-    elif kind == "config":
-        print(f"config: {event['config']['model']['name']} on {event['device']} ({event['dtype']}, "
-              f"{event.get('world_size', 1)} process{'es' if event.get('world_size', 1) > 1 else ''}, "
-              f"attention {event.get('attention', '?')}), LoRA r={event['config']['lora_r']} on "
-              f"{', '.join(event['lora_targets'])}", flush=True)
-    elif kind == "checkpoint":
-        print(f"checkpoint {event['path']}", flush=True)
-    elif kind == "resumed":
-        print(f"resumed at step {event['step']} from {event['path']}", flush=True)
-    elif kind in ("finished", "stopped"):
-        print(f"{kind} at step {event['step']}: {event.get('adapter') or event.get('reason')}", flush=True)
-    elif kind == "failed":
-        print(f"failed at step {event['step']}: {event['error']}", file=sys.stderr, flush=True)
-    elif kind == "warning":
-        print(f"warning: {event.get('message')}", file=sys.stderr, flush=True)
-    elif kind == "download":
-        total = event.get("total_bytes") or 0
-        done = event.get("done_bytes", 0)
-        share = f" ({done / total:.0%})" if total else ""
-        print(f"download: {done / 2**30:.2f} of {total / 2**30:.2f} GiB{share}", flush=True)
+def _print_event(event: Any) -> None:
+    failed = event.kind in ("failed", "rank_failed", "warning")
+    print(event.describe(), file=sys.stderr if failed else sys.stdout, flush=True)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from studio.train.events import follow
-    from studio.train.runner import is_alive, run_state
+    from studio.train.rundir import RunDir, list_runs
 
     ws = _workspace(args.workspace)
     if args.follow:
-        run_dir = ws.run_dir(args.follow)
-        if not (run_dir / "config.json").exists():
+        run = RunDir(ws.run_dir(args.follow))
+        if not run.exists():
             print(f"error: no run {args.follow!r} in {ws.runs_dir}", file=sys.stderr)
             return 2
-        for batch in follow(run_dir / "events.jsonl", alive=lambda: is_alive(run_dir)):
+        for batch in run.follow(alive=run.is_alive):
             for event in batch:
                 _print_event(event)
-        state = run_state(run_dir)
+        state = run.state()
         if state.status == "crashed":
-            print(f"{run_dir.name} crashed at step {state.step} (no final event); continue with: "
-                  f"persona-studio train {ws.root} --run {run_dir.name} --resume", file=sys.stderr)
+            print(f"{run.name} crashed at step {state.step} (no final event); continue with: "
+                  f"persona-studio train {ws.root} --run {run.name} --resume", file=sys.stderr)
         return 0
-    runs = ws.runs()
+    runs = list_runs(ws)
     if not runs:
         print("no runs yet")
         return 0
     print(f"{'run':<28} {'status':<9} {'step':>11} {'loss':>8} {'eval':>8} {'tok/s':>8}  last checkpoint")
-    for run_dir in runs:
-        state = run_state(run_dir)
+    for run in runs:
+        state = run.state()
         loss = f"{state.loss:.4f}" if state.loss is not None else "-"
         evl = f"{state.eval_loss:.4f}" if state.eval_loss is not None else "-"
         rate = f"{state.tokens_per_s:.0f}" if state.tokens_per_s is not None else "-"
         last = f"step {state.checkpoints[-1]}" if state.checkpoints else "-"
-        print(f"{run_dir.name:<28} {state.status:<9} {state.step:>5}/{state.total_steps:<5} {loss:>8} {evl:>8} "
+        print(f"{run.name:<28} {state.status:<9} {state.step:>5}/{state.total_steps:<5} {loss:>8} {evl:>8} "
               f"{rate:>8}  {last}")
         if state.status == "failed" and state.error:
             print(f"{'':<28} {state.error[:110]}")
@@ -326,10 +287,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
+    from studio.train.rundir import latest_run
     from studio.train.runner import stop
 
     ws = _workspace(args.workspace)
-    run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
+    latest = latest_run(ws)
+    run_dir = ws.run_dir(args.run) if args.run else latest.path if latest else None
     if run_dir is None:
         print("no run to stop", file=sys.stderr)
         return 2

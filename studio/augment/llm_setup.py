@@ -29,12 +29,15 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
                             gguf_file="", revision="")
     lora = None
     if cfg.adapter:
-        from studio.chat.session import adapter_path
+        from studio.train.rundir import RunDir, pick_run
 
-        run_dir = ws.latest_run() if cfg.adapter == "latest" else ws.run_dir(cfg.adapter)
-        if run_dir is None or not run_dir.is_dir():
-            raise StudioError(f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'")
-        lora = adapter_path(run_dir)
+        if cfg.adapter == "latest":
+            lora = pick_run(ws, partial_ok=True)[0].adapter()
+        else:
+            named = RunDir(ws.run_dir(cfg.adapter))
+            if not named.exists():
+                raise StudioError(f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'")
+            lora = named.adapter()
 
     def load() -> Any:
         from studio.train.base_model import load_model, model_spec

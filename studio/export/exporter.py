@@ -168,27 +168,36 @@ def _base_name(model: Any) -> str:
 
 
 def _run_info(ws: Any, persona: Any) -> dict[str, Any]:
+    """What the card tells: what the run actually did up to the exported adapter (its events),
+    not what it was configured to do."""
     from studio.chat.session import training_persona
     from studio.eval.evaluate import load_report
-    from studio.fsutil import read_jsonl
-    from studio.train.events import RunState, read_events
+    from studio.train.rundir import RunDir
 
-    run_dir = persona.run_dir
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    state = RunState.from_events(read_events(run_dir / "events.jsonl"))
-    samples = read_jsonl(run_dir / "samples.jsonl")
-    step = state.step if persona.adapter_dir.parent == run_dir else int(persona.adapter_dir.parent.name.split("-")[1])
+    run = RunDir(persona.run_dir)
+    config = run.config()
+    state = run.state()
+    at = run.adapter_step(persona.adapter_dir)  # None: the final adapter
+    steps = state.step if at is None else at
+    epochs = state.epoch if at is None else state.epoch_at(at)
+    if state.data is not None:  # the samples the trainer kept (over max_length ones are dropped)
+        samples = {"train": state.data.train_samples, "eval": state.data.eval_samples}
+    else:
+        frozen = run.samples()
+        samples = {split: sum(1 for s in frozen if s.split == split) for split in ("train", "eval")}
     return {
         "label": persona.label, "character": persona.character, "persona": persona.system,
         "base_model": _base_name(ws.config.model),
-        "recorded": training_persona(run_dir, persona.adapter_dir),
-        "samples": {"train": sum(1 for s in samples if s.get("split") == "train"),
-                    "eval": sum(1 for s in samples if s.get("split") == "eval")},
-        "training": {"steps": step, "epochs": config.get("epochs"), "lr": config.get("lr"),
-                     "lora_r": config.get("lora_r"), "lora_alpha": config.get("lora_alpha"),
-                     "lora_targets": config.get("lora_targets") or [], "max_length": config.get("max_length"),
-                     "dtype": config.get("dtype"), "final_loss": state.loss, "eval_loss": state.eval_loss},
-        "eval": load_report(run_dir) if persona.adapter_dir.parent == run_dir else None,
+        "recorded": training_persona(run.path, persona.adapter_dir),
+        "samples": samples,
+        "training": {"steps": steps, "epochs": round(epochs, 2) if epochs is not None else None,
+                     "lr": config.get("lr"), "lora_r": config.get("lora_r"),
+                     "lora_alpha": config.get("lora_alpha"),
+                     "lora_targets": config.get("lora_targets") or [],
+                     "max_length": config.get("max_length"), "dtype": config.get("dtype"),
+                     "final_loss": dict(state.losses).get(steps, state.loss if at is None else None),
+                     "eval_loss": dict(state.eval_losses).get(steps) if at is not None else state.eval_loss},
+        "eval": load_report(run.path) if at is None else None,
         "corpus": [p.name for p in ws.corpus_files()],
     }
 
@@ -200,7 +209,7 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
     Args:
         ws: the workspace.
         adapters: registered model adapters.
-        run / checkpoint: which adapter (default: the newest run's final adapter).
+        run / checkpoint: which adapter (default: the newest finished run's final adapter).
         merged: also write the merged model.
         dtype: the merged weights' precision: ``auto`` (the base config's bf16/fp16, else fp32),
             ``bf16``, ``fp16`` or ``fp32``.
@@ -219,7 +228,7 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
     device = resolve_device()
     # on the CPU merge in fp32 (then cast); on a GPU in the model's own precision
     persona = load_persona(ws, adapters, run=run, checkpoint=checkpoint, merge=False, fast=False, device=device,
-                           dtype=torch.float32 if device.type == "cpu" else None)
+                           dtype=torch.float32 if device.type == "cpu" else None, partial_ok=False)
     if persona.run_dir is None or persona.adapter_dir is None:
         raise StudioError("export needs a run with an adapter")
     folder = Path(out) if out else ws.exports_dir / persona.label.replace("@", "-")
@@ -340,10 +349,14 @@ def run_cli(args: Any) -> int:
     import sys
 
     from studio.plugins import load_host
+    from studio.train.rundir import pick_run
     from studio.workspace import Workspace
 
     ws = Workspace(args.workspace)
-    result = export_run(ws, load_host().adapters, run=args.run, checkpoint=args.checkpoint, merged=args.merged,
+    picked, why = pick_run(ws, args.run, checkpoint=args.checkpoint)  # say which before loading
+    if why:
+        print(f"note: {why}", file=sys.stderr)
+    result = export_run(ws, load_host().adapters, run=picked.name, checkpoint=args.checkpoint, merged=args.merged,
                         dtype=args.dtype, verify=not args.no_verify, out=args.out or None)
     for path in (result.adapter, result.merged):
         if path is not None:

@@ -13,8 +13,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from studio.settings import PARALLEL as PARALLEL_CHOICES
-
 
 @dataclass(frozen=True)
 class Dist:

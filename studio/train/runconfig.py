@@ -9,8 +9,8 @@ run process reads, so a run folder alone reproduces and resumes the run.
 
 from __future__ import annotations
 
-import json
 import dataclasses
+import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
