@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.train.events import Event, RunState, follow, pid_alive, read_events
+from studio.train.events import Event, follow, read_events
+from studio.train.state import RunState, pid_alive
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -118,7 +119,8 @@ class RunDir:
                 "`persona-studio train`"
             ) from None
         except json.JSONDecodeError as exc:
-            raise StudioError(f"{self.config_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+            where = f"{self.config_file}:{exc.lineno}"
+            raise StudioError(f"{where}: not valid JSON: {exc.msg}") from None
 
     def run_config(self) -> Any:
         """The frozen config as a checked :class:`studio.train.runconfig.RunConfig`."""
@@ -258,7 +260,7 @@ class RunDir:
         return (self.adapter_dir / ADAPTER_CONFIG).exists()
 
     def adapter(self, checkpoint: int | None = None) -> Path:
-        """The adapter to load: a checkpoint's (``checkpoint`` = step; -1 = latest) or the final one.
+        """The adapter to load: a checkpoint's (``checkpoint`` = step; -1 = latest) or the final.
 
         A run still training has no final adapter yet: its latest complete checkpoint is used.
 
@@ -351,7 +353,8 @@ def pick_run(ws: Any, run: str = "", *, checkpoint: int | None = None,
         return named, ""
     runs = list_runs(ws)
     if not runs:
-        raise StudioError(f"{ws.root}: no runs yet; train first (or pass --base for the base model)")
+        raise StudioError(f"{ws.root}: no runs yet; train first (or pass --base for the base "
+                          "model)")
     if checkpoint is None:
         for candidate in runs:
             if candidate.has_adapter():

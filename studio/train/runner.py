@@ -25,7 +25,8 @@ from typing import Any
 from studio import settings
 from studio.errors import StudioError
 from studio.fsutil import open_append
-from studio.train.events import TERMINAL, RunState, pid_alive
+from studio.train.events import TERMINAL
+from studio.train.state import RunState, pid_alive
 from studio.train.runconfig import RunConfig
 from studio.train.rundir import RunDir
 

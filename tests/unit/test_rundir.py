@@ -18,11 +18,11 @@ from studio.train.events import (
     DataEvent,
     Event,
     FinishedEvent,
-    RunState,
     StepEvent,
     UnknownEvent,
 )
 from studio.train.rundir import ADAPTER_CONFIG, RunDir, pick_run
+from studio.train.state import RunState
 from studio.workspace import Workspace
 
 
@@ -85,7 +85,8 @@ def test_only_a_running_run_says_to_pass_run(zh_workspace, sleeper, capsys):
     assert picked.name == "busy" and "newest run with a complete checkpoint" in why
 
 
-def test_chat_without_run_takes_the_newest_finished_run_and_says_which(persona_run, sleeper, capsys):
+def test_chat_without_run_takes_the_newest_finished_run_and_says_which(persona_run, sleeper,
+                                                                          capsys):
     ws = persona_run.parent.parent
     time.sleep(0.01)
     fake_run(ws, "r2", _running(sleeper.pid))  # newer, still training, nothing saved yet
@@ -155,8 +156,8 @@ def test_the_model_card_tells_what_the_run_did(persona_run):
     assert run.config()["epochs"] == 1.0  # configured: one pass
     run.write_events([ConfigEvent(pid=1, total_steps=6),
                       DataEvent(train_samples=83, eval_samples=9, total_steps=6),
-                      *[StepEvent(step=s, total_steps=6, epoch=round(s * 0.0717, 2), loss=2.0 - s / 10)
-                        for s in range(1, 7)],
+                      *[StepEvent(step=s, total_steps=6, epoch=round(s * 0.0717, 2),
+                                  loss=2.0 - s / 10) for s in range(1, 7)],
                       FinishedEvent(step=6, adapter="adapter")])
     persona = SimpleNamespace(run_dir=run.path, adapter_dir=run.adapter_dir, label="r1",
                               character="阿蘅", system="你是阿蘅")

@@ -14,10 +14,10 @@ from studio.train.events import (
     ConfigEvent,
     DataEvent,
     FailedEvent,
-    RunState,
     StepEvent,
     StoppedEvent,
 )
+from studio.train.state import RunState
 from studio.train.rundir import RunDir
 from studio.train.recipe import run
 from studio.train.runner import prepare_run

@@ -106,7 +106,7 @@ class TrainScreen(StudioScreen):
 
     def follow(self, run_dir: Path) -> None:
         """Show ``run_dir`` from its first event and keep following it."""
-        from studio.train.events import RunState
+        from studio.train.state import RunState
 
         self.run_dir = run_dir
         self.state = RunState()

@@ -122,8 +122,8 @@ def fixed_events(steps: int = 30, start: float = 1_700_000_000.0) -> list[Event]
     for step in range(1, steps + 1):
         loss = 2.0 + 3.5 * math.exp(-step / 9) + 0.08 * math.sin(step * 1.7)
         events.append(StepEvent(t=start + 1 + step * 2.0, step=step, total_steps=steps,
-                                epoch=round(step / 15, 3), loss=round(loss, 5), lr=0.002, tokens=256,
-                                tokens_per_s=1280.0, eta_s=float((steps - step) * 2)))
+                                epoch=round(step / 15, 3), loss=round(loss, 5), lr=0.002,
+                                tokens=256, tokens_per_s=1280.0, eta_s=float((steps - step) * 2)))
         if step % 10 == 0:
             events.append(EvalEvent(t=start + 1.5 + step * 2.0, step=step,
                                     eval_loss=round(2.3 + 3.3 * math.exp(-step / 10), 5)))
