@@ -33,7 +33,7 @@ from studio_augment.base import (
     language,
     rng_for,
 )
-from studio_augment.retrieval import BM25
+from studio.dataset.retrieval import BM25
 
 MAX_QUESTION_CHARS = 300
 

@@ -171,10 +171,7 @@ class HFModelAdapter:
         if quantization == "4bit":
             kwargs["quantization_config"] = _nf4_config(dtype)
             kwargs["device_map"] = {"": device}
-            model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
-            from peft import prepare_model_for_kbit_training
-
-            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+            return prepare_for_qlora(_from_pretrained(AutoModelForCausalLM, path, **kwargs))
         if quantization:
             raise StudioError(
                 f"[train] quantization: expected 4bit or nothing, got {quantization!r}"
@@ -198,6 +195,20 @@ def _from_pretrained(auto: Any, path: Path, **kwargs: Any) -> Any:
             raise StudioError(f"{path}: this model needs its own Python code to load, which the studio does not run "
                               "unless [model] trust_remote_code = true (only for a repository you trust)") from None
         raise StudioError(f"{path}: cannot load with {auto.__name__}: {text[:300]}") from None
+
+
+def prepare_for_qlora(model: Any) -> Any:
+    """Make a model loaded with NF4 weights ready for LoRA training: every base weight frozen,
+    the norms (vectors) in fp32 for stable training. Embeddings and the LM head stay in the
+    compute dtype: they are frozen, and fp32 copies of a 128k-token vocabulary's embedding and
+    head would add 2 GiB at the 8B shape."""
+    import torch
+
+    for param in model.parameters():
+        param.requires_grad_(False)
+        if param.ndim == 1 and param.dtype in (torch.float16, torch.bfloat16):
+            param.data = param.data.float()
+    return model
 
 
 def _nf4_config(dtype: Any) -> Any:

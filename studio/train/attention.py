@@ -181,6 +181,12 @@ def _varlen(
         k = k.repeat_interleave(groups, dim=1)
         v = v.repeat_interleave(groups, dim=1)
     cu = cu_seqlens.to(device=q.device, dtype=torch.int32)
+    out_dtype = q.dtype
+    if q.dtype not in (torch.float16, torch.bfloat16):  # fp32 hidden states (QLoRA keeps norms
+        # and embeddings in fp32): the kernel takes half precision, as autocast would give it
+        half = (torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda")
+                else torch.bfloat16)
+        q, k, v = q.to(half), k.to(half), v.to(half)
     options = _varlen_options()
     kwargs: dict[str, Any] = (
         {"is_causal": True} if "is_causal" in options else {"window_size": (-1, 0)}
@@ -192,7 +198,7 @@ def _varlen(
     ):  # older signature: the kernel scales by 1/sqrt(D); fold the rest into q
         q = q * (scaling * q.shape[-1] ** 0.5)
     out = varlen_attn(q, k, v, cu, cu, max_seqlen, max_seqlen, **kwargs)
-    return out.unsqueeze(0)  # [1, T, H, D]
+    return out.to(out_dtype).unsqueeze(0)  # [1, T, H, D]
 
 
 def _varlen_options() -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from studio_augment.base import data_lines
 from studio_augment.persona_qa import first_person
-from studio_augment.retrieval import BM25, tokenize
+from studio.dataset.retrieval import BM25, tokenize
 
 from studio.api import AugmentContext, Option, PlannedAugmenter, Sample, Turn, resolve_options
 from studio.errors import InputError, StudioError

@@ -1,0 +1,87 @@
+"""On a CUDA GPU with bitsandbytes: the QLoRA path as a user runs it, from a model folder
+through the family adapter's 4-bit loader to a finished run.
+
+pytest -m gpu tests/gpu          # skipped without CUDA or bitsandbytes
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from studio.api import ModelSpec, Sample, Turn
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+]
+
+
+def _model_folder(tmp_path):
+    pytest.importorskip("bitsandbytes")
+    from studio_models.tiny import build_model, build_tokenizer
+
+    folder = tmp_path / "tiny-llama"
+    tokenizer = build_tokenizer("llama")
+    build_model("llama", vocab_size=len(tokenizer), seed=1).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path):
+    import bitsandbytes as bnb
+
+    from studio.train.base_model import load_for_training
+    from studio.train.events import read_events
+    from studio.train.recipe import run
+    from studio.train.runconfig import RunConfig
+
+    folder = _model_folder(tmp_path)
+    spec = ModelSpec(name=str(folder), source="local", adapter="llama3")
+    from studio_models.families import FAMILIES
+
+    adapter = next(a for a in FAMILIES if a.name == "llama3")
+    _, model = load_for_training(
+        adapter, spec, dtype=torch.bfloat16, device=torch.device("cuda"), quantization="4bit"
+    )
+    kinds = {type(m) for m in model.modules()}
+    assert bnb.nn.Linear4bit in kinds
+    del model
+
+    samples = [
+        Sample(
+            id=f"s{i}",
+            character="X",
+            system="You are X.",
+            split="eval" if i % 8 == 0 else "train",
+            turns=[
+                Turn("user", f"question {i} " * (1 + i % 5)),
+                Turn("assistant", f"answer {i} " * (2 + i % 7)),
+            ],
+        )
+        for i in range(48)
+    ]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = RunConfig(
+        model=spec.__dict__,
+        persona="You are X.",
+        quantization="4bit",
+        dtype="bf16",
+        tokens_per_batch=1024,
+        max_length=512,
+        max_steps=6,
+        gradient_checkpointing=True,
+        eval_every=3,
+        save_every=3,
+    )
+    (run_dir / "config.json").write_text(json.dumps(config.__dict__))
+    (run_dir / "samples.jsonl").write_text("\n".join(json.dumps(s.to_json()) for s in samples))
+    assert run(run_dir, adapters={"llama3": adapter}) == 0
+    events = read_events(run_dir / "events.jsonl")
+    steps = [e for e in events if e["event"] == "step"]
+    assert len(steps) == 6 and all(torch.isfinite(torch.tensor(e["loss"])) for e in steps)
+    assert events[-1]["event"] == "finished"
+    assert (run_dir / "adapter" / "adapter_config.json").exists()

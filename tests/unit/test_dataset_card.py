@@ -1,0 +1,70 @@
+"""The persona card drafted from the corpus: each point backed by the lines it came from."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.api import Utterance
+from studio.dataset.card import draft_card
+
+
+def _u(speaker, text, line, scene="1", kind="dialogue"):
+    return Utterance(speaker, text, kind, scene, "play.txt", line)
+
+
+ZH = [
+    _u(None, "甄嬛乃大理寺少卿甄远道之女，入宫封为常在。", 1, kind="narration"),
+    _u("皇帝", "你叫什么名字？", 2),
+    _u("甄嬛", "皇上，臣妾甄嬛。", 3),
+    _u("皇帝", "起来罢。", 4),
+    _u("甄嬛", "皇上，臣妾谢皇上恩典呢。", 5),
+    _u("眉庄", "嬛儿，你可还好？", 6, scene="2"),
+    _u("甄嬛", "姐姐，臣妾一切都好呢。", 7, scene="2"),
+    _u("眉庄", "那就好。", 8, scene="2"),
+    _u("甄嬛", "姐姐，我们去御花园走走呢。", 9, scene="2"),
+    _u("皇帝", "甄嬛是朕最爱的人。", 10, scene="3"),
+    _u("甄嬛", "皇上说笑了，臣妾不敢当呢。", 11, scene="3"),
+    _u("皇后", "本宫乏了。", 12, scene="3"),
+]
+
+
+def test_a_chinese_draft_names_partners_address_self_reference_and_facts_with_sources():
+    draft = draft_card(ZH, "甄嬛")
+    assert draft.language == "zh" and draft.lines == 5
+    partners = [p.text for p in draft.sections["partners"]]
+    assert partners[0] == "皇帝" and "眉庄" in partners
+    address = {p.text: p for p in draft.sections["address"]}
+    assert "「皇上」 → 皇帝" in address and address["「皇上」 → 皇帝"].count == 2
+    assert "play.txt:3" in address["「皇上」 → 皇帝"].sources
+    assert any(p.text.startswith("「臣妾」") for p in draft.sections["self"])
+    facts = [p.text for p in draft.sections["facts"]]
+    assert any("甄远道之女" in f for f in facts) and any("朕最爱" in f for f in facts)
+    assert draft.card.startswith("你是甄嬛。") and "皇上" in draft.card and "臣妾" in draft.card
+    assert "请始终以甄嬛的身份" in draft.card
+
+
+def test_an_english_draft_is_in_english_and_ignores_interjections_as_address():
+    lines = [
+        _u("ROMEO", "Juliet, art thou there?", 1),
+        _u("JULIET", "Ay, Romeo, I am here.", 2),
+        _u("NURSE", "Madam! Your mother calls.", 3),
+        _u("JULIET", "Nurse, I come anon.", 4),
+        _u("NURSE", "Juliet is the fairest maid in Verona.", 5),
+        _u("JULIET", "Well, Nurse, bid my mother wait.", 6),
+        _u("ROMEO", "Sweet Juliet, good night.", 7),
+        _u("JULIET", "Good night, Romeo.", 8),
+    ]
+    draft = draft_card(lines, "JULIET")
+    assert draft.language == "en" and draft.card.startswith("You are JULIET.")
+    address = [p.text for p in draft.sections["address"]]
+    assert any(a.startswith("“Nurse”") for a in address)
+    assert not any(a.startswith(("“Ay”", "“Well”")) for a in address)
+    assert any("fairest maid" in p.text for p in draft.sections["facts"])
+    assert "Others say of you" in draft.card and "Stay in character" in draft.card
+
+
+def test_aliases_count_as_her_and_a_character_without_lines_is_an_error():
+    lines = [_u("皇帝", "嬛嬛，过来。", 1), _u("莞嫔", "皇上，臣妾来了呢。", 2)]
+    assert draft_card(lines, "甄嬛", {"莞嫔": "甄嬛"}).lines == 1
+    with pytest.raises(ValueError, match="no lines"):
+        draft_card(lines, "华妃")
