@@ -6,17 +6,15 @@ pytest -m gpu tests/gpu          # skipped without CUDA
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from studio.api import Sample, Turn
 from studio.train import attention
 from studio.train.events import ConfigEvent, EvalEvent, StepEvent
-from studio.train.rundir import RunDir
 from studio.train.loss import supervised_loss
 from studio.train.packing import collate
+from studio.train.rundir import RunDir
 from tests.unit.test_train_parity import random_samples
 
 pytestmark = [
