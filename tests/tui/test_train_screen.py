@@ -84,3 +84,29 @@ async def test_runs_started_elsewhere_can_be_followed_and_stopped(studio_ws_with
             screen.workers.cancel_group(screen, "train-follow")
     finally:
         sleeper.kill()
+
+
+async def test_the_log_panel_follows_a_growing_log(studio_ws_with_run, make_app):
+    from textual.widgets import Log
+
+    app = make_app(studio_ws_with_run)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run = RunDir(_running_run(studio_ws_with_run, "growing", sleeper.pid))
+        run.log_file.write_text("".join(f"line {n}\n" for n in range(1, 31)), encoding="utf-8")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("5")  # follows the newest run, still running: never "complete"
+            await pilot.pause(0.5)
+            assert app.screen.run_dir == run.path
+            log = app.screen.query_one(Log)
+            await pilot.pause(1.5)
+            assert log.lines[-1] == "line 30" and log.scroll_y == log.max_scroll_y > 0
+            with open(run.log_file, "a", encoding="utf-8") as handle:
+                handle.write("".join(f"line {n}\n" for n in range(31, 41)))
+            await pilot.pause(1.5)  # the once-a-second check reads the new tail
+            assert log.lines[-1] == "line 40"
+            assert log.scroll_y == log.max_scroll_y  # the newest line is on screen
+            app.screen.workers.cancel_group(app.screen, "train-follow")
+    finally:
+        sleeper.kill()

@@ -177,12 +177,15 @@ class TrainScreen(StudioScreen):
 
     @on(RunLog)
     def _log(self, message: RunLog) -> None:
-        """Replace the log tail."""
+        """Replace the log tail; stay on its newest line unless the user scrolled up."""
         if self.run_dir is None or message.run != self.run_dir.name:
             return
         log = self.query_one(Log)
+        following = log.scroll_y >= log.max_scroll_y
         log.clear()
-        log.write_lines(message.lines or [f"({RunDir.LOG} is empty so far)"])
+        log.write_lines(message.lines or [f"({RunDir.LOG} is empty so far)"], scroll_end=False)
+        if following:
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _render_state(self) -> None:
         state, run_dir = self.state, self.run_dir
