@@ -1,13 +1,25 @@
-"""Provides the serve load benchmark: 50 concurrent streaming clients on loopback, bounded time.
+"""Provides the serving benchmark: 1, 8 and 32 streaming clients, serialised vs batched, one table.
 
-    python bench/serve_load.py [--clients 50] [--seconds 60] [--max-tokens 24] [--workspace DIR]
+    python bench/serve_load.py --device cpu --shape tiny                  # minutes, on the CPU
+    python bench/serve_load.py --device cuda --shape llama-8b --seconds 20   # the real question
 
-Copies the shipped workspace (or ``--workspace``) to a temporary folder, builds its dataset,
-trains a 5-step run of its tiny model, and starts ``persona-studio serve`` on 127.0.0.1 with an
-API key, as a user would. ``--clients`` threads then stream chat completions over raw HTTP
-(keep-alive, server-sent events) back to back for ``--seconds``. Prints requests done, errors by
-kind, latency and time-to-first-token percentiles, and the server's resident memory over time;
-then checks that the server still answers.
+Each server runs ``PersonaServer`` in a child process (as ``persona-studio serve`` does) over a
+random-weight model of a real shape with a random, non-zero LoRA adapter active (unmerged; built
+by ``bench/chat_speed.py``), bf16 on CUDA and fp32 on the CPU, and the tiny byte-level Llama
+tokenizer with the Llama-3 chat template. Replies are restricted to ASCII ids and never stop
+early, so every request streams exactly ``--max-tokens`` tokens, one character each. Two servers
+run in turn on the same model shape:
+
+- **serialised**: ``--max-batch 1``, today's path: one request at a time on the single-request
+  engine (static KV cache + compiled decode step with CUDA graphs on a GPU, eager on the CPU);
+- **batched**: ``--max-batch N`` (default 32), continuous batching (``studio/chat/batch.py``).
+
+For each client count, that many threads stream chat completions over HTTP (keep-alive, the
+server-sent events of the OpenAI API) back to back for ``--seconds``, then finish what they
+started. Aggregate tokens/s is the completion tokens of all requests over the time from the
+first request to the last reply; time to first token is from sending a request to its first
+piece of text; per-request tokens/s is a reply's tokens after the first over the time after the
+first. Each server is warmed up (compilation, first kernels) before it is measured.
 """
 
 from __future__ import annotations
@@ -17,126 +29,171 @@ import http.client
 import json
 import os
 import random
-import re
-import shutil
 import signal
+import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY = "sk-bench-serve"
-PROMPTS = (
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "plugins"))
+sys.path.insert(0, str(ROOT / "bench"))
+PERSONA = (
+    "You are Juliet Capulet of Verona: thirteen, quick-witted and in love. Speak as she would."
+)
+QUESTIONS = (
     "Who are you?",
     "What do you think of Romeo?",
-    "Where is the nurse?",
+    "Where is the nurse? She promised to be back an hour ago; I have waited in the garden.",
     "Good night!",
     "你是谁？",
-    "Tell me about the garden.",
+    "Tell me about the garden, the orchard wall, and the moon over the trees tonight.",
     "Why so sad?",
-    "What should we do tomorrow?",
+    "What should we do tomorrow, when the friar expects us at his cell before noon?",
 )
 
 
-def prepare(source: Path, folder: Path) -> Path:
-    """A copy of the workspace with a dataset and a 5-step run."""
-    root = folder / "ws"
-    root.mkdir()
-    shutil.copy(source / "studio.toml", root / "studio.toml")
-    shutil.copytree(source / "corpus", root / "corpus")
-    cli = [sys.executable, "-m", "studio"]
-    subprocess.run([*cli, "build", str(root)], check=True, capture_output=True)
-    subprocess.run(
-        [*cli, "train", str(root), "--run", "bench", "--max-steps", "5"],
-        check=True,
-        capture_output=True,
+# -- the server side (a child process) ---------------------------------------------------------
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Build the model, start the server, print its port, serve until SIGINT/SIGTERM."""
+    from types import SimpleNamespace
+
+    import torch
+    from chat_speed import build
+    from studio_models.tiny import build_tokenizer
+
+    from studio.chat.engine import Engine
+    from studio.chat.session import Persona
+    from studio.serve.server import PersonaServer
+
+    device = torch.device(args.device)
+    if args.shape == "tiny":
+        torch.set_num_threads(1)  # its ops are too small to split
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    model = build(args.shape, device, dtype, args.lora_r)
+    tokenizer = build_tokenizer("llama")
+    fast = device.type == "cuda" and args.max_batch == 1  # what `serve` does on a GPU
+    # ids 0..127 are the ASCII bytes: one character a token, and never an end-of-turn id
+    engine = Engine(
+        model, stop_ids=[], static=fast, compiled=fast, vocab_size=128, max_cache_len=args.context
     )
-    return root
-
-
-def rss_mb(pid: int) -> tuple[float, int]:
-    """Resident memory (MiB) and thread count of a process."""
-    fields = dict(
-        line.split(":", 1)
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        if ":" in line
+    engine.warmup()
+    persona = Persona(
+        SimpleNamespace(model=model, tokenizer=tokenizer, end_of_turn_ids=[]),
+        engine,
+        PERSONA,
+        "Juliet",
+        "bench",
     )
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
+    started = time.perf_counter()
+    server = PersonaServer(
+        ("127.0.0.1", 0),
+        persona,
+        log=None,
+        max_tokens_cap=args.max_tokens,
+        max_batch=args.max_batch,
+        fast=device.type == "cuda",
+    )  # as `serve` on a GPU
+    print(
+        f"server ready in {time.perf_counter() - started:.0f}s (warm-up included)",
+        file=sys.stderr,
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
-class Client(threading.Thread):
-    """Streams completions back to back until the deadline; records each request."""
+# -- the client side -----------------------------------------------------------------------------
 
-    def __init__(self, port: int, deadline: float, max_tokens: int, seed: int) -> None:
-        super().__init__(daemon=True)
-        self.port, self.deadline, self.max_tokens = port, deadline, max_tokens
-        self.rng = random.Random(seed)
-        self.records: list[dict] = []
 
-    def run(self) -> None:
-        conn = None
-        while time.monotonic() < self.deadline:
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-            record = {"start": time.monotonic(), "error": None, "chunks": 0, "first": None}
+def one_request(conn: http.client.HTTPConnection, question: str, max_tokens: int) -> dict[str, Any]:
+    body = json.dumps(
+        {
+            "model": "bench",
+            "stream": True,
+            "max_tokens": max_tokens,
+            "temperature": 0.8,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": question}],
+        }
+    )
+    record: dict[str, Any] = {
+        "start": time.perf_counter(),
+        "first": None,
+        "tokens": 0,
+        "error": None,
+    }
+    conn.request(
+        "POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"}
+    )
+    response = conn.getresponse()
+    if response.status != 200:
+        response.read()
+        record["error"] = f"HTTP {response.status}"
+        return record
+    done = False
+    while line := response.readline():
+        if not line.startswith(b"data: "):
+            continue
+        data = line[6:].strip()
+        if data == b"[DONE]":
+            done = True
+            continue
+        event = json.loads(data)
+        if "error" in event:
+            record["error"] = "error event"
+        elif event.get("usage"):
+            record["tokens"] = event["usage"]["completion_tokens"]
+        elif (
+            event["choices"]
+            and event["choices"][0]["delta"].get("content")
+            and record["first"] is None
+        ):
+            record["first"] = time.perf_counter()
+    record["end"] = time.perf_counter()
+    if not done:
+        record["error"] = "no [DONE]"
+    return record
+
+
+def load(port: int, clients: int, seconds: float, max_tokens: int) -> list[dict[str, Any]]:
+    """``clients`` threads streaming requests back to back for ``seconds``; all the records."""
+    deadline = time.perf_counter() + seconds
+    records: list[dict[str, Any]] = []
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        while True:  # at least one request each
             try:
-                self._one(conn, record)
-            except Exception as exc:  # what the benchmark counts
-                record["error"] = type(exc).__name__
+                records.append(one_request(conn, rng.choice(QUESTIONS), max_tokens))
+            except (OSError, http.client.HTTPException) as exc:
+                records.append({"error": type(exc).__name__})
                 conn.close()
-                conn = None
-            record["end"] = time.monotonic()
-            self.records.append(record)
-        if conn is not None:
-            conn.close()
-
-    def _one(self, conn: http.client.HTTPConnection, record: dict) -> None:
-        body = json.dumps(
-            {
-                "model": "bench",
-                "stream": True,
-                "max_tokens": self.max_tokens,
-                "temperature": 0.8,
-                "messages": [{"role": "user", "content": self.rng.choice(PROMPTS)}],
-            }
-        )
-        conn.request(
-            "POST",
-            "/v1/chat/completions",
-            body=body,
-            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-        )
-        response = conn.getresponse()
-        if response.status != 200:
-            response.read()
-            record["error"] = f"HTTP {response.status}"
-            return
-        done = False
-        while True:
-            line = response.readline()
-            if not line:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            if time.perf_counter() >= deadline:
                 break
-            line = line.strip()
-            if not line.startswith(b"data: "):
-                continue
-            data = line[6:]
-            if data == b"[DONE]":
-                done = True
-                continue
-            event = json.loads(data)
-            if "error" in event:
-                record["error"] = "error event"
-                continue
-            delta = event["choices"][0]["delta"] if event.get("choices") else {}
-            if delta.get("content"):
-                record["chunks"] += 1
-                record["first"] = record["first"] or time.monotonic()
-        if not done:
-            record["error"] = "no [DONE]"
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(seed,)) for seed in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return records
 
 
 def pct(values: list[float], q: float) -> float:
@@ -144,133 +201,142 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--max-tokens", type=int, default=24)
-    parser.add_argument("--workspace", default=str(ROOT / "workspace"))
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        root = prepare(Path(args.workspace), Path(tmp))
-        print(
-            f"workspace built and a 5-step run trained in {time.perf_counter() - t0:.0f}s",
-            file=sys.stderr,
-        )
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "studio",
-                "serve",
-                str(root),
-                "--run",
-                "bench",
-                "--port",
-                "0",
-                "--api-key",
-                KEY,
-                "--model-name",
-                "bench",
-                "--quiet",
-            ],
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        port = 0
-        for line in server.stderr:
-            match = re.search(r"at http://127\.0\.0\.1:(\d+)/v1", line)
-            if match:
-                port = int(match.group(1))
-                break
-        if not port:
-            print("error: the server did not start", file=sys.stderr)
-            return 1
-        threading.Thread(
-            target=lambda: [None for _ in server.stderr], daemon=True
-        ).start()  # keep the pipe drained
-
-        memory: list[tuple[float, float, int]] = []
-        stop = threading.Event()
-
-        def sample() -> None:
-            started = time.monotonic()
-            while not stop.is_set():
-                memory.append((time.monotonic() - started, *rss_mb(server.pid)))
-                stop.wait(1.0)
-
-        idle_rss = rss_mb(server.pid)[0]
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        deadline = time.monotonic() + args.seconds
-        clients = [Client(port, deadline, args.max_tokens, seed) for seed in range(args.clients)]
-        started = time.monotonic()
-        for client in clients:
-            client.start()
-        for client in clients:
-            client.join()
-        elapsed = time.monotonic() - started
-        stop.set()
-        sampler.join()
-
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # still answering?
-        conn.request("GET", "/health")
-        health = conn.getresponse().status
-        conn.close()
-        after = Client(port, time.monotonic() + 0.001, 8, 99)
-        after.run()
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
-
-    records = [r for c in clients for r in c.records]
-    ok = [r for r in records if r["error"] is None]
-    errors = Counter(r["error"] for r in records if r["error"] is not None)
-    latency = [r["end"] - r["start"] for r in ok]
-    first = [r["first"] - r["start"] for r in ok if r["first"]]
-    chunks = sum(r["chunks"] for r in ok)
-    print(
-        f"\n{args.clients} streaming clients for {args.seconds:.0f}s on 127.0.0.1 "
-        "(tiny model on the CPU, "
-        f"max_tokens {args.max_tokens}); the load took {elapsed:.0f}s to drain\n"
-    )
-    rows = [
-        ("requests completed", f"{len(ok)}"),
-        ("errors", f"{sum(errors.values())}" + (f" {dict(errors)}" if errors else "")),
-        ("requests/s", f"{len(ok) / elapsed:.1f}"),
-        ("streamed chunks/s", f"{chunks / elapsed:.0f}"),
-        (
-            "latency p50 / p95 / max",
-            f"{pct(latency, 0.5):.2f} / {pct(latency, 0.95):.2f} / {max(latency, default=0):.2f} s",
-        ),
-        ("first token p50 / p95", f"{pct(first, 0.5):.2f} / {pct(first, 0.95):.2f} s"),
-        (
-            "requests per client min / max",
-            f"{min(len(c.records) for c in clients)} / {max(len(c.records) for c in clients)}",
-        ),
-        (
-            "after the load: /health, a new request",
-            f"{health}, {'ok' if after.records and not after.records[0]['error'] else 'failed'}",
-        ),
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in records if r["error"] is None and r["first"] is not None]
+    span = max(r["end"] for r in ok) - min(r["start"] for r in ok) if ok else float("nan")
+    ttft = [r["first"] - r["start"] for r in ok]
+    rates = [
+        (r["tokens"] - 1) / (r["end"] - r["first"])
+        for r in ok
+        if r["tokens"] > 1 and r["end"] > r["first"]
     ]
-    for name, value in rows:
-        print(f"{name:<40}{value}")
-    print(f"\nserver memory (RSS MiB; idle before the load: {idle_rss:.0f})")
-    print(f"{'t s':>6}{'RSS MiB':>10}{'threads':>9}")
-    step = max(1, len(memory) // 12)
-    for t, mb, threads in memory[::step] + (
-        [memory[-1]] if memory and (len(memory) - 1) % step else []
-    ):
-        print(f"{t:>6.0f}{mb:>10.0f}{threads:>9}")
-    if memory:
-        half = [mb for t, mb, _ in memory if t >= memory[-1][0] / 2]
+    return {
+        "requests": len(ok),
+        "errors": len(records) - len(ok),
+        "tokens": sum(r["tokens"] for r in ok),
+        "tokens_per_s": sum(r["tokens"] for r in ok) / span if ok else 0.0,
+        "ttft_p50": pct(ttft, 0.5),
+        "ttft_p95": pct(ttft, 0.95),
+        "request_tokens_per_s": statistics.median(rates) if rates else 0.0,
+    }
+
+
+def start_server(args: argparse.Namespace, max_batch: int) -> tuple[subprocess.Popen[str], int]:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--device",
+        args.device,
+        "--shape",
+        args.shape,
+        "--max-batch",
+        str(max_batch),
+        "--max-tokens",
+        str(args.max_tokens),
+        "--lora-r",
+        str(args.lora_r),
+        "--context",
+        str(args.context),
+    ]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("PORT "):
+            return child, int(line.split()[1])
+    raise SystemExit(
+        f"error: the {'serialised' if max_batch == 1 else 'batched'} server did not start "
+        f"(exit {child.wait()})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--shape", default="tiny", help="a shape of bench/chat_speed.py: tiny, qwen-0.5b, llama-8b"
+    )
+    parser.add_argument("--clients", default="1,8,32", help="client counts, comma-separated")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="load time per row (requests then drain)"
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=64, help="tokens per reply (every reply is this long)"
+    )
+    parser.add_argument(
+        "--max-batch", type=int, default=32, help="the batched server's --max-batch"
+    )
+    parser.add_argument("--lora-r", type=int, default=16)
+    parser.add_argument(
+        "--context", type=int, default=2048, help="context budget per request (tokens)"
+    )
+    parser.add_argument("--json", default="", help="also write the rows here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return serve(args)
+
+    counts = [int(c) for c in args.clients.split(",")]
+    rows: list[dict[str, Any]] = []
+    for mode, max_batch in (("serialised", 1), ("batched", args.max_batch)):
+        started = time.perf_counter()
+        child, port = start_server(args, max_batch)
         print(
-            f"peak {max(mb for _, mb, _ in memory):.0f} MiB; "
-            f"second half of the run {min(half):.0f}-{max(half):.0f} MiB"
+            f"{mode} server up in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True
         )
-    return 0 if not errors and health == 200 else 1
+        try:
+            load(port, 1, 0.0, 8)  # first kernels, allocations
+            load(port, min(8, max(counts)), 0.0, 8)
+            for clients in counts:
+                row = {
+                    "server": mode,
+                    "clients": clients,
+                    **summarise(load(port, clients, args.seconds, args.max_tokens)),
+                }
+                rows.append(row)
+                print(
+                    f"  {mode} x{clients}: {row['tokens_per_s']:.0f} tokens/s, first token p95 "
+                    f"{row['ttft_p95'] * 1000:.0f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=120)
+
+    import torch
+
+    device = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "CPU"
+    print(
+        f"\nserving: {args.shape} shape, LoRA adapter (r {args.lora_r}, unmerged), {device}; "
+        "streaming "
+        f"clients back to back for {args.seconds:g}s each, {args.max_tokens} tokens a reply; "
+        "batched: "
+        f"--max-batch {args.max_batch}\n"
+    )
+    print(
+        f"{'server':<12}{'clients':>8}{'requests':>10}{'errors':>8}{'tokens/s':>10}"
+        f"{'vs serial':>10}"
+        f"{'TTFT p50 ms':>13}{'TTFT p95 ms':>13}{'per-request tok/s':>19}"
+    )
+    serial = {r["clients"]: r["tokens_per_s"] for r in rows if r["server"] == "serialised"}
+    for r in rows:
+        ratio = (
+            r["tokens_per_s"] / serial[r["clients"]] if serial.get(r["clients"]) else float("nan")
+        )
+        print(
+            f"{r['server']:<12}{r['clients']:>8}{r['requests']:>10}{r['errors']:>8}{r['tokens_per_s']:>10.0f}"
+            f"{ratio:>9.2f}x{r['ttft_p50'] * 1000:>13.0f}{r['ttft_p95'] * 1000:>13.0f}"
+            f"{r['request_tokens_per_s']:>19.1f}"
+        )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"shape": args.shape, "device": device, "rows": rows}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    return 0 if all(r["errors"] == 0 for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -138,6 +138,7 @@ def resolve_options(options: Sequence[Option], given: Mapping[str, Any] | None) 
 # --------------------------------------------------------------------------------------------
 
 UtteranceKind = Literal["dialogue", "narration", "action", "scene"]
+LOW_CONFIDENCE = 0.6  # an attribution below this is one the user should check
 
 
 @dataclass
@@ -154,6 +155,11 @@ class Utterance:
         line: 1-based line of the source where the utterance starts.
         action: inline stage direction attached to a dialogue line (``甄嬛（笑）：`` → ``笑``).
         start/end: subtitle cue times in seconds, when the source has them.
+        method: how the parser found the speaker (``colon``, ``tag-after``, ``turn-taking`` …),
+            when it says; None for a speaker written in the source or no speaker.
+        confidence: 0..1, how sure the parser is of ``speaker``; None when it does not say
+            (a speaker written in the source, or no speaker). Below
+            :data:`LOW_CONFIDENCE` the studio asks the user to check it.
     """
 
     speaker: str | None
@@ -165,6 +171,8 @@ class Utterance:
     action: str | None = None
     start: float | None = None
     end: float | None = None
+    method: str | None = None
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSONL form: always speaker, text, kind, scene, file, line; extras when set."""
@@ -176,7 +184,7 @@ class Utterance:
             "file": self.file,
             "line": self.line,
         }
-        for key in ("action", "start", "end"):
+        for key in ("action", "start", "end", "method", "confidence"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value

@@ -123,7 +123,7 @@ def detect_style(text: str) -> QuoteStyle:
     latin = sum(1 for ch in sample[:50_000] if "a" <= ch.lower() <= "z")
     lang = "zh" if cjk >= latin else "en"
     if lang == "zh":
-        return QuoteStyle({"“": "”", "「": "」", '"': '"'}, lang)
+        return QuoteStyle({"“": "”", "「": "」", "『": "』", '"': '"'}, lang)
     curly = sample.count("“")
     straight = sample.count('"')
     single = len(re.findall(r"(?:^|[\s(—])‘", sample))
@@ -207,7 +207,7 @@ def looks_like_speech(quote: str, before: str, lang: str, *, closed: bool) -> bo
     if not body:
         return False
     lead = before.rstrip()
-    if not lead or lead[-1] in "：:":
+    if not lead or lead[-1] in "：:∶﹕":
         return True
     if not closed:
         return True

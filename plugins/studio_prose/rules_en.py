@@ -20,13 +20,19 @@ VERBS = (
     "exclaimed|whispered|shouted|called|began|remarked|rejoined|interrupted|resumed|repeated|murmured|"
     "muttered|declared|inquired|enquired|urged|pursued|protested|retorted|explained|insisted|sighed|"
     "laughed|faltered|stammered|thought|went on|persisted|agreed|admitted|warned|screamed|shrieked|"
-    "demanded|suggested|answered|responded|snapped|growled|added"
+    "demanded|suggested|answered|responded|snapped|growled|added|grumbled|sobbed|groaned|moaned|"
+    "gasped|panted|wailed|chuckled|giggled|cried out|called out|broke in|struck in|put in|"
+    "interposed|"
+    "concluded|ventured|owned|confessed|observed|reasoned|hinted|implored|begged|pleaded|commanded|"
+    "ordered|echoed|mused|reflected|scolded|sneered|teased|joked|corrected|announced|whimpered|"
+    "blurted|bawled|roared|yelled|hissed|breathed|beamed|smiled|nodded"
 )
+_ADJ = r"(?:(?:poor|little|old|young|dear|good|wise|kind|honest)\s+)?"
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Dr|Lady|Lord|Sir|Colonel|Col|Captain|Capt|Madam|Madame|Mme|Mlle|Aunt|Uncle)\.?"
 _NAME = rf"(?:{_TITLE}\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?"
 _WHO = rf"(?P<who>{_NAME}|he|she|I|He|She)"
 _POST = re.compile(
-    rf"^[\s,;—–-]*(?:(?:{VERBS})\s+{_WHO}\b|(?P<who2>{_NAME}|he|she|I|He|She)\s+(?:\w+ly\s+)?(?:{VERBS})\b)"
+    rf"^[\s,;—–-]*(?:(?:{VERBS})\s+{_ADJ}{_WHO}\b|(?P<who2>{_NAME}|he|she|I|He|She)\s+(?:\w+ly\s+)?(?:{VERBS})\b)"
 )
 _PRE = re.compile(rf"(?P<who>{_NAME}|he|she|I|He|She)\s+(?:\w+ly\s+)?(?:{VERBS})(?:\s+\w+ly)?\s*[,:—]?\s*$")
 _PRE_INVERTED = re.compile(rf"(?:{VERBS})\s+(?P<who>{_NAME}|he|she|I)\s*[,:—]?\s*$")
@@ -35,7 +41,7 @@ _NOT_NAMES = {"The", "Then", "And", "But", "She", "He", "It", "They", "We", "You
               "One", "Nobody", "Everybody", "Somebody", "Some", "Another", "Every", "Each", "All", "Both", "Neither",
               "Do", "Did", "Does", "Is", "Was", "Are", "Were", "My", "Your", "Our", "Not", "Nor", "Or", "For",
               "Indeed", "Perhaps", "Upon", "After", "Before", "While", "As", "At", "In", "On", "Of", "To", "With",
-              "Chapter", "CHAPTER", "Dear", "Good", "Pray", "Oh", "Ah", "Nay", "Aye"}
+              "Chapter", "CHAPTER", "Dear", "Good", "Pray", "Ah", "Nay", "Aye"}
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"‘])|\n\n")
 _OBJECT_BEFORE = {"to", "at", "with", "of", "for", "by", "from", "on", "towards", "toward", "upon", "about", "her",
                   "his", "their", "than", "like", "and"}
@@ -126,7 +132,38 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     if lead[-1] in ":":
         who = subject(_last_sentence(lead), pattern)
         return (who, "before") if who else (None, "zero")
-    return None
+    return _introduced(lead, pattern)
+
+
+_SAYING = re.compile(rf"\b(?:{VERBS}|saying|say|says)\b")
+
+
+def _introduced(lead: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | None:
+    """``she said very humbly,`` / ``he addressed the mother in these words,--`` / ``turning to
+    Elizabeth, said,--``: a speech verb in the last clause, words after it, a comma or dash last."""
+    if not re.search(r"(?:,|—|--|-|:)$", lead):
+        return None
+    sentence = _last_sentence(lead)
+    verbs = list(_SAYING.finditer(sentence))
+    if not verbs:
+        announced = re.search(r"\b(?:in these words|as follows|thus)\b", sentence)
+        if not re.search(r"(?:—|--|:)$", lead) or not announced:
+            return None
+        head = sentence
+    else:
+        verb = verbs[-1]
+        if len(sentence) - verb.end() > 40 or re.search(r"[.!?;]", sentence[verb.end():]):
+            return None
+        head = sentence[: verb.start()]
+    who = None
+    for match in pattern.finditer(head):
+        words = head[: match.start()].split()
+        if words and words[-1].lower().strip(",") in _OBJECT_BEFORE:
+            continue
+        who = match.group()  # the nearest subject before the verb
+    if who is None:
+        who = subject(sentence, pattern)
+    return (who, "intro") if who else None
 
 
 def postposed(after: str, pattern: re.Pattern[str]) -> str | None:

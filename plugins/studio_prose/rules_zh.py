@@ -3,8 +3,14 @@
 - pre-posed: ``眉庄笑道：“…”`` / ``她点点头，微笑说：“…”`` / ``只见槿汐道：“…”``: the subject of
   the sentence that introduces the quote (the first name or pronoun that is not an object);
 - post-posed: ``“…”眉庄笑道，“…”`` / ``“…”我道。``: a short clause right after the quote;
+- post-posed further on: ``“…”阿Ｑ指着一个孩子，分辩说。`` (a name opening the sentence, a
+  speech verb ending a later clause); a tag's first word as jieba segments it when it has a
+  person's shape but is not in the cast yet;
 - names are learnt from the text itself: strings that often start a sentence introducing speech
-  (``眉庄``, ``槿汐``, ``温实初``), plus names the user gives (studio.toml);
+  or a tag after a quote (``眉庄``, ``槿汐``, ``温实初``, ``七斤嫂``, ``周瑞家的``), kept when
+  jieba's dictionary tags them as a person (nr), does not know them (the book's own names), or
+  they carry a title; adverbs and verb phrases, which the dictionary knows by other tags, are
+  dropped; plus names the user gives (studio.toml);
 - a name's gender (for 她/他) comes from its title (妃, 嫔, 娘娘 … / 王, 爷, 公公 …) or from which
   pronoun most often follows it.
 """
@@ -15,19 +21,32 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-PRONOUNS = {"我": "narrator", "她": "f", "他": "m"}
+from studio_prose.cast_zh import (
+    GROUP_WORDS,
+    STORYTELLER,
+    dictionary_tag,
+    first_word,
+    group,
+    person_tag,
+)
+
+PRONOUNS = {"我": "narrator", "她": "f", "他": "m", "伊": "f"}  # 伊: she, in early modern prose
 _VERB_FINAL = set("道说问答笑叹喝骂喊叫嚷吟念唤劝求哭泣斥嗔啐应曰云想语言咐醒释充口断声句嘀咕嘟哼")
 _SPEECH_INTRO = re.compile(
     r"(?:笑道|问道|说道|答道|叹道|喝道|冷笑|轻声|低声|柔声|沉声|笑|道|说|问|答|叹|喝|骂|喊|叫|唤|劝|泣|斥|嗔|啐|应|曰|想)"
-    r"[：:，,]?[ 　]*[“「]"
+    r"[：:∶﹕，,]?[ 　]*[“「『\"]"
 )
+_COLONS = "：:∶﹕"
+# “…”秀才说。 / “…，”他说，“…”: a short tag right after a closing mark
+_SPEECH_TAG = re.compile(r"[”」』\"][ 　]*([^，。！？!?,；;：:“”「」『』\"\n]{1,10}?)"
+                         r"(?:笑道|问道|说道|答道|道|说|问|答|叹|喝|骂|喊|叫|嚷)[，。,.！!？?]")
 _SENTENCE_SPLIT = re.compile(r"[。！？!?；;…\n]")
 _OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打"
                      "在于上住到起")
 _BEFORE_SUBJECT_PRONOUN = set("忽然便就却才又也这那时后此但而只正且倒竟遂乃即终仍还都已再先")
 _SUBJECT_AFTER_SEE = ("只见", "但见", "却见", "忽见", "又见", "就见", "便见", "只听", "但听", "忽听", "却听", "又听",
-                      "便听", "就听", "正见", "只听得", "听得")
-_STOP_FIRST = set("我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
+                      "便听", "就听", "正见", "只听得", "听得", "因听", "忽听得", "又听得")
+_STOP_FIRST = set("句我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
                   "心口手脸眼头声话有没是然但可而虽此忽突随连急赶轻微淡低含半良许片几何怎什么些每各其并及或"
                   "些个两三四五六七八九十上下中前后里外左右大小多少好很最更太真实仍依终竟")
 _STOP_WORDS = {"小主", "娘娘", "姑娘", "公公", "大人", "奴婢", "奴才", "臣妾", "嫔妾", "本宫", "哀家", "朕", "众人",
@@ -44,13 +63,14 @@ _MANNER = {"怜惜", "无奈", "关切", "沉稳", "惊喜", "亲切", "呵斥",
            "沉静", "轻快", "爽朗", "不安", "焦急", "着急", "担忧", "忧心", "伤感", "悲伤", "哽咽", "黯然", "怅然",
            "温言", "柔声", "厉声", "低声", "轻声", "高声", "大声", "朗声", "沉声", "冷笑", "微笑", "苦笑", "含笑"}
 _OBJECT_MARKERS = set("向对和与跟同给把朝替陪随见叫唤请问让令被")
-_PLURALS = {"我们", "我們", "他们", "他們", "她们", "她們", "大家"}
+_PLURALS = {"我们", "我們", "他们", "他們", "她们", "她們", "伊们", "大家"}
 _FEMALE_TITLES = ("妃", "嫔", "后", "娘", "姐", "妹", "主", "贵人", "常在", "答应", "嬷嬷", "嬷", "姑", "女", "婢", "夫人",
                   "昭仪", "芳仪", "淑仪", "德仪", "婕妤", "容华", "良媛", "才人", "采女", "美人", "娘子", "姥姥",
                   "太太", "奶奶", "姨", "嫂", "妈", "母", "婆", "小姐", "格格", "公主", "宫人", "丫头", "丫鬟")
 _MALE_TITLES = ("王", "帝", "皇上", "爷", "公公", "太医", "大人", "哥", "弟", "公子", "老爷", "先生", "将军", "父",
                 "叔", "伯", "舅", "侍卫", "太监", "少爷", "相公", "大夫", "皇子", "阿哥", "道人", "和尚", "知县")
 _MAX_NAME = 4
+_NUMBER_FIRST = set("一二三四五六七八九十")
 
 
 def _cjk(ch: str) -> bool:
@@ -77,20 +97,42 @@ def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
     return f"(?:{source}){suffix}" if source else "(?!)"
 
 
+def _name_char(ch: str) -> bool:
+    return _cjk(ch) or "Ａ" <= ch <= "Ｚ" or ch in "·•."
+
+
+def _count_stems(piece: str, starts: Counter[str]) -> None:
+    piece = piece.lstrip(" 　")
+    for lead in ("只见", "但见", "却见", "忽见", "又见", "那", "这", "只听", "却说", "且说",
+                 "便", "却", "又", "只"):
+        if piece.startswith(lead) and len(piece) > len(lead) + 1:
+            piece = piece[len(lead):]
+            break
+    if len(piece) < 2 or not _name_char(piece[0]):
+        return
+    wife = re.match(r"[\u4e00-\u9fff]{1,3}家的", piece)
+    if wife:  # 周瑞家的: the wife of 周瑞, a name of its own
+        starts[wife.group()] += 1
+    for size in range(2, _MAX_NAME + 1):
+        stem = piece[:size]
+        if len(stem) < size or not all(_name_char(ch) for ch in stem) or stem[-1] in "·•.":
+            continue
+        if stem[0] in _STOP_FIRST and not (stem[0] in _NUMBER_FIRST and gender_of_title(stem)):
+            continue  # 七斤嫂 / 三太太 are names; 三人 / 一个 are not
+        starts[stem] += 1
+
+
 def _candidates(text: str) -> Counter[str]:
-    """2- to 4-character starts of sentences and clauses that introduce a quote."""
+    """2- to 4-character starts of sentences and clauses that introduce a quote or tag one."""
     starts: Counter[str] = Counter()
     for match in _SPEECH_INTRO.finditer(text):
         begin = max(0, match.start() - 40)
         window = text[begin:match.start()]
         cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」：:，,")
         for piece in {window[cut + 1:].lstrip(" 　"), _sentence_start(window)}:
-            if len(piece) < 2 or not _cjk(piece[0]) or piece[0] in _STOP_FIRST:
-                continue
-            for size in range(2, _MAX_NAME + 1):
-                stem = piece[:size]
-                if len(stem) == size and all(_cjk(ch) for ch in stem):
-                    starts[stem] += 1
+            _count_stems(piece, starts)
+    for match in _SPEECH_TAG.finditer(text):
+        _count_stems(match.group(1), starts)
     return starts
 
 
@@ -107,11 +149,17 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     starts = _candidates(text)
     longest_extension: Counter[str] = Counter()
     for stem, count in starts.items():
-        if len(stem) > 2 and stem[-1] not in _VERBISH and count > longest_extension[stem[:-1]]:
+        last = stem[-1]  # 林秋水对 is 林秋水 + 对, not a longer name
+        plain = last not in _VERBISH and last not in _BAD_LAST and last not in _OBJECT_MARKERS
+        if len(stem) > 2 and plain and count > longest_extension[stem[:-1]]:
             longest_extension[stem[:-1]] = count
     pool: set[str] = set()
     for stem, count in starts.items():
-        if count < min_count or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
+        if stem.endswith("家的") and count >= min_count:
+            pool.add(stem)
+            continue
+        need = max(1, min_count - 1) if person_tag(stem) else min_count
+        if count < need or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
             continue
         if len(stem) > 2 and stem[-1] in _VERBISH:
             continue
@@ -123,7 +171,9 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
         if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
             continue  # 眉庄手 is 眉庄 + a word
         pool.add(stem)
-    pool = {w for w in pool if not any(w[:k] in pool for k in range(2, len(w)))}  # 眉庄向槿 is 眉庄 + …
+    # 眉庄向槿 is 眉庄 + …
+    pool = {w for w in pool
+            if w.endswith("家的") or not any(w[:k] in pool for k in range(2, len(w)))}
     total: Counter[str] = Counter()
     marked: Counter[str] = Counter()
     adverbial: Counter[str] = Counter()  # 无奈地: a manner word, not a name
@@ -135,11 +185,26 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             marked[word] += 1
         if text[match.end():match.end() + 1] == "地":
             adverbial[word] += 1
-    names = {w for w in pool if gender_of_title(w) or (total[w] and marked[w] / total[w] >= 0.04
-                                                         and adverbial[w] <= 0.01 * total[w])}
-    names = {w for w in names if not any(w[:k] in names for k in range(2, len(w)))}
+    names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
+    names = {w for w in names
+             if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))}
     names.update(name for name in given if name)
     return names
+
+
+def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:
+    """Whether a frequent speech-tag start is a person: a title, a name in jieba's dictionary, a
+    word jieba does not know (the book's own names: 浦墨卿, 阿Ｑ), or a noun found now and then
+    after an object marker (向X, 对X); adverbs (缓缓) and verb phrases (点头) are in the dictionary
+    with other tags, and manner words take 地."""
+    if gender_of_title(word) or person_tag(word) or group(word):
+        return True
+    if not total or adverbial > 0.01 * total:
+        return False
+    tag = dictionary_tag(word)
+    if tag is None or tag == "nz":  # unknown to the dictionary, or a proper noun
+        return True
+    return tag in ("n", "ng") and marked / total >= 0.04
 
 
 def _sentence_start(window: str) -> str:
@@ -149,7 +214,7 @@ def _sentence_start(window: str) -> str:
 
 def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
     """A regex matching any name or pronoun (我/他/她, and plural 我们/他们/她们/大家), longest first."""
-    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS}))
+    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER}))
 
 
 def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> dict[str, str]:
@@ -181,7 +246,7 @@ def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> 
 def gendered_pronouns(text: str) -> bool:
     """True when the text tells 她 from 他 (modern prose; classical texts use 他 for both)."""
     sample = text[:300_000]
-    he, she = sample.count("他"), sample.count("她")
+    he, she = sample.count("他"), sample.count("她") + sample.count("伊")
     return she >= 0.1 * max(he, 1)
 
 
@@ -205,7 +270,7 @@ def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str |
             continue
         if len(word) == 1 and before and _cjk(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
             continue  # 啐他道: a pronoun right after a verb is its object
-        if word in _PLURALS:
+        if word in _PLURALS or group(word):
             return "?", possessor
         return word, possessor
     return None, possessor
@@ -248,9 +313,11 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     lead = before.rstrip(" 　")
     if not lead:
         return None
-    colon = lead[-1] in "：:"
+    colon = lead[-1] in _COLONS
+    if lead[-1] in _VERB_FINAL:  # 道“…” with no mark between
+        lead, colon = lead + "：", True
     comma = lead[-1] in "，,"
-    core = lead.rstrip("：:，, 　")
+    core = lead.rstrip("：:∶﹕，, 　")
     if not core or not (colon or (comma and core[-1] in _VERB_FINAL)):
         return None
     sentence = _last_sentence(core)
@@ -259,7 +326,24 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     who = nearest_subject(sentence, pattern)
     if who is not None:
         return who, "before"
+    fresh = _bare_subject(sentence)
+    if fresh is not None:
+        return fresh, "before-new"
     return None, "zero"
+
+
+_BARE = re.compile(r"^(?:只见|却见|又见|那|这|因|便)?(?P<who>[\u4e00-\u9fffＡ-Ｚ]{2,4}?)"
+                   r"(?:又|便|就|也|忙|连忙|因|都|亦|遂|乃|才|却|只)?(?:冷笑道|笑道|问道|说道|答道|叹道|喝道|叫道|"
+                   r"嚷道|哭道|道|说|问|答|曰)$")
+
+
+def _bare_subject(sentence: str) -> str | None:
+    """``扈姑道`` with 扈姑 not (yet) in the cast: a name-shaped word right before the verb, which
+    the dictionary does not know as another kind of word."""
+    match = _BARE.match(sentence.strip(" 　"))
+    if match is None:
+        return None
+    return _name_shaped(match.group("who"))
 
 
 def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
@@ -267,6 +351,9 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     text = after.lstrip(" 　")
     if not text:
         return None
+    far = _far_tag(text, pattern)
+    if far is not None:
+        return far
     stop = re.search(r"[，。！？!?,；;：:“「\n]", text)
     if stop is None or stop.start() > 16 or text[stop.start()] in "：:“「":
         return None
@@ -277,9 +364,54 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     if match is None:
         match = pattern.search(clause)
         if match is None or match.start() > 3:
-            return None
+            return _fresh_name(clause)
     word = match.group()
-    return "?" if word in _PLURALS else word
+    return "?" if word in _PLURALS or group(word) else word
+
+
+def _fresh_name(clause: str) -> str | None:
+    """The first word of a speech tag, when it has a person's shape (王胡 in
+    ``王胡轻蔑的抬起眼来说``)."""
+    who = first_word(clause)
+    if who is None or not 2 <= len(who) <= 4 or len(who) == len(clause):
+        return None
+    return _name_shaped(who)
+
+
+_PLACE = set("里的上中下前后边头外内")
+
+
+def _name_shaped(who: str) -> str | None:
+    if not all(_name_char(ch) for ch in who) or any(ch in _PLACE for ch in who[1:]):
+        return None  # 饭店里人: a place and its people
+    if who[0] in _STOP_FIRST and not (who[0] in _NUMBER_FIRST and gender_of_title(who)):
+        return None
+    if who in _NOT_NAMES or who in _MANNER or who[-1] in _BAD_LAST or group(who):
+        return None
+    tag = dictionary_tag(who)
+    if tag not in (None, "nr", "nrfg", "nrt", "nz") and not gender_of_title(who):
+        return None
+    return who
+
+
+def _far_tag(text: str, pattern: re.Pattern[str]) -> str | None:
+    """``“…”阿Ｑ指着一个孩子，分辩说。``: a name opening the sentence after a quote, whose second
+    or third clause ends in a speech verb before the sentence ends."""
+    match = pattern.match(text)
+    if match is None or match.group() in _PLURALS:
+        return None
+    end = re.search(r"[。！？!?；;：:“「”」]", text)
+    sentence = text[: end.start() if end else 40][:40]
+    clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c]
+    if len(clauses) < 2 or len(clauses) > 3 or end is None or text[end.start()] not in "。！？!?":
+        return None
+    tags = (*_VERB_FINAL, "说着", "笑着", "问着")
+    if not any(c.endswith(tags) for c in clauses[1:]):
+        return None
+    if any(pattern.search(c) for c in clauses[1:]):
+        return None  # another person in the later clauses: 阿Ｑ看着王胡，王胡说
+    word = match.group()
+    return "?" if group(word) else word
 
 
 def gender_of_title(name: str) -> str | None:

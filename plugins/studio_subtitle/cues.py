@@ -149,6 +149,6 @@ def _one(text: str, names: set[str]) -> Said:
     match = _COLON.match(text)
     if match:
         name = match.group(1).strip()
-        if not name.lower() in {"note", "warning", "re", "subject", "time", "http", "https"}:
+        if name.lower() not in {"note", "warning", "re", "subject", "time", "http", "https"}:
             return Said(name, text[match.end():].strip(), action=action)
     return Said(None, text, action=action)

@@ -2,8 +2,9 @@
 
 Speakers come from the ASS Name (Actor) field, WebVTT ``<v Name>`` voices, ``Name:`` /
 ``【Name】`` / ``[Name]`` prefixes and ``- … - …`` dialogue dashes (two speakers in one cue);
-everything else stays unassigned (speaker None) for the user to assign. Styling tags are
-stripped; sound cues (``[yawns]``) are kept as actions. Bilingual cues keep one language
+everything else stays unassigned (speaker None) for the user to assign. Events that are not
+speech (signs, songs, staff credits, translator notes, comments: see :mod:`studio_subtitle.signs`)
+are dropped, with one warning per kind giving the count. Styling tags are stripped; sound cues (``[yawns]``) are kept as actions. Bilingual cues keep one language
 (``language`` option: ``zh`` / ``en``, or a tag such as ``eng`` in multi-language files; by default
 the first line's). Consecutive cues with less than ``scene_gap`` seconds of silence between them
 form one scene, whose id is the start time of its first cue.
@@ -18,6 +19,7 @@ from typing import Any
 from studio.api import FloatOption, ParseResult, ParseWarning, SourceText, StrOption, Utterance
 from studio.errors import InputError
 from studio_subtitle import cues as rules
+from studio_subtitle import signs
 
 _TIMING = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}|\d{2}:\d{2}[.]\d{3}\s*-->")
 _EVENT_LINE = re.compile(r"^(?:Dialogue|Comment):", re.M)
@@ -72,13 +74,17 @@ class SubtitleParser:
                 result.warnings.append(ParseWarning(source.name, 1, f"multi-language subtitles ({', '.join(tags)}); "
                                                                     f"kept [{tag}] (choose with --opt language=TAG)"))
             texts = [rules.pick_tagged(lines, tag) for lines in texts]
-        names = rules.bracket_names([line for lines in texts for line in lines])
+        verdict = signs.classify(events)
+        for message, index in signs.summary(verdict, events):
+            result.warnings.append(ParseWarning(source.name, lines_of[index], message))
+        spoken = [lines for lines, kind in zip(texts, verdict.kinds, strict=True) if kind is None]
+        names = rules.bracket_names([line for lines in spoken for line in lines])
         gap = float(options.get("scene_gap", 8.0))
         scene, last_end = "", None
         warned_bilingual = False
         for index, event in enumerate(events):
             line = lines_of[index]
-            if event.is_comment:
+            if verdict.kinds[index] is not None:  # a comment, sign, song, credit or note
                 continue
             start, end = event.start / 1000, event.end / 1000
             if last_end is None or start - last_end > gap:

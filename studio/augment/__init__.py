@@ -5,7 +5,8 @@
 
 from studio.augment.filters import REASONS, FilterSettings, ProposalFilter
 from studio.augment.journal import JobJournal, list_jobs
-from studio.augment.pipeline import AugmentProgress, AugmentReport, run_augment
+from studio.augment.pipeline import run_augment
+from studio.augment.report import AugmentProgress, AugmentReport
 
 __all__ = [
     "REASONS",

@@ -12,6 +12,8 @@ from studio.api import Sample, stable_id
 from studio.augment.filters import PersonaScorer, generated_replies
 from studio.errors import StudioError
 from studio.llm.backends import RetryingLLM, make_backend
+from studio.train.base_model import load_model, model_spec
+from studio.train.rundir import RunDir, pick_run
 
 MIN_CLASSIFIER_LINES = 200  # fewer real exchanges train a classifier too weak to filter with
 _classifiers: dict[str, Any] = {}  # fitted on a dataset's real lines, reused while they do not change
@@ -29,8 +31,6 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
                             gguf_file="", revision="")
     lora = None
     if cfg.adapter:
-        from studio.train.rundir import RunDir, pick_run
-
         if cfg.adapter == "latest":
             lora = pick_run(ws, partial_ok=True)[0].adapter()
         else:
@@ -40,8 +40,6 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
             lora = named.adapter()
 
     def load() -> Any:
-        from studio.train.base_model import load_model, model_spec
-
         return load_model(model_spec(model_cfg, ws.root), host.adapters, lora_path=lora)
 
     description = {"model": model_cfg.name, "adapter": str(lora.relative_to(ws.root)) if lora else None}

@@ -17,100 +17,25 @@ import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from studio.api import AugmentContext, AugmentItem, Sample, resolve_options, stable_id
-from studio.augment.filters import REASONS, FilterSettings, PersonaScorer, ProposalFilter
+from studio.augment.filters import FilterSettings, PersonaScorer, ProposalFilter
 from studio.augment.journal import JobJournal, JournalState
 from studio.augment.llm_setup import build_llm, find_persona_scorer
+from studio.augment.report import AugmentProgress, AugmentReport
 from studio.augment.workers import Committer, Pool, describe_error, hide_secrets
+from studio.corpus.inspect import alias_map
 from studio.dataset.store import DatasetStore
 from studio.errors import StudioError
-from studio.llm.backends import Cancelled, LLMError, LLMStats, UnusableOutput
+from studio.llm.backends import Cancelled, LLMError, UnusableOutput
+from studio.plugins import default_host
 
 _GIVE_UP_AFTER = 3  # items failing in a row before any success: the backend is down, stop
 
 
-@dataclass
-class AugmentProgress:
-    """Where a running job stands (passed to the ``progress`` callback after every item).
-
-    Attributes:
-        done: items finished in this job so far (earlier runs included).
-        total: items planned.
-        kept / dropped / failed: proposals kept, proposals dropped, items failed (this run).
-        last: the newest kept sample, for a live preview.
-    """
-
-    done: int
-    total: int
-    kept: int = 0
-    dropped: int = 0
-    failed: int = 0
-    last: Sample | None = None
-
-
-@dataclass
-class AugmentReport:
-    """The outcome of one run of a job.
-
-    Attributes:
-        job_id: the job (``<strategy>-<hash>``); run it again to resume.
-        journal: the job's journal file.
-        items: items planned; ``skipped`` of them were committed by an earlier run,
-            ``replayed`` came from the journal without a new request, ``ran`` were done now,
-            ``failed`` failed (a later run tries them again).
-        proposed: proposals that reached the filters in this run.
-        dropped: reason → proposals dropped, in filter order.
-        kept: proposals added to the dataset as pending.
-        new_samples: those samples.
-        rejected: ``(reason, proposal)`` for the first dropped proposals, to show why.
-        persona_filter: the scorer used, or why there is none.
-        status: ``finished`` or ``cancelled``.
-    """
-
-    job_id: str
-    strategy: str
-    options: dict[str, Any]
-    seed: int
-    journal: Path
-    backend: dict[str, Any] | None = None
-    items: int = 0
-    skipped: int = 0
-    replayed: int = 0
-    ran: int = 0
-    failed: int = 0
-    proposed: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    kept: int = 0
-    new_samples: list[Sample] = field(default_factory=list)
-    rejected: list[tuple[str, Sample]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    persona_filter: str = ""
-    llm: LLMStats | None = None
-    seconds: float = 0.0
-    status: str = "finished"
-
-    def funnel(self) -> list[tuple[str, int]]:
-        """``(stage, proposals left)`` from ``proposed`` through each filter to ``kept``."""
-        left = self.proposed
-        rows = [("proposed", left)]
-        for reason in REASONS:
-            left -= self.dropped.get(reason, 0)
-            rows.append((reason, left))
-        return rows
-
-    def counts(self) -> dict[str, Any]:
-        return {"items": self.items, "skipped": self.skipped, "replayed": self.replayed, "ran": self.ran,
-                "failed": self.failed, "proposed": self.proposed, "kept": self.kept, "dropped": dict(self.dropped)}
-
-
 def _context_samples(store: DatasetStore, ws: Any) -> tuple[list[Sample], list[Sample], list[Sample], dict[str, int]]:
     """(examples, real, proposals, roster) from the dataset with review decisions applied."""
-    from studio.corpus.inspect import alias_map
-
     samples = store.samples()
     real = [s for s in samples if s.provenance.get("kind") != "augment"]
     proposals = [s for s in samples if s.provenance.get("kind") == "augment"]
@@ -164,8 +89,6 @@ def run_augment(
             other settings.
     """
     if host is None:
-        from studio.plugins import default_host
-
         host = default_host()
     started = time.perf_counter()
     cancelled = cancelled or (lambda: False)
@@ -236,7 +159,7 @@ def _scorer(ws: Any, given: PersonaScorer | None | str, real: list[Sample]) -> t
         return find_persona_scorer(ws, real)
     if given is None:
         return None, "off"
-    return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[arg-type]
+    return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[return-value]
 
 
 def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,

@@ -14,16 +14,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from studio.api import AugmentItem, Sample, stable_id
 from studio.augment.filters import ProposalFilter
 from studio.augment.journal import JobJournal
+from studio.augment.report import AugmentReport
 from studio.dataset.store import DatasetStore
 from studio.errors import StudioError
-
-if TYPE_CHECKING:
-    from studio.augment.pipeline import AugmentReport
 
 FLUSH_ITEMS = 8
 FLUSH_SECONDS = 2.0

@@ -101,6 +101,22 @@ def _forward_params(model: Any) -> set[str]:
     return set(inspect.signature(model.forward).parameters)
 
 
+def cudagraph_thread_setup() -> None:
+    """Let this thread replay CUDA graphs that ``torch.compile`` recorded.
+
+    torch keeps its CUDA-graph trees in thread-local state that only the importing thread (and
+    autograd's) see; a server's worker threads get their own, empty, containers here.
+    """
+    import collections
+
+    from torch._inductor import cudagraph_trees
+
+    local = cudagraph_trees.local
+    if not hasattr(local, "tree_manager_containers"):
+        local.tree_manager_containers = {}
+        local.tree_manager_locks = collections.defaultdict(threading.Lock)
+
+
 class _TokenReader:
     """Reads a device token on the host; on CUDA through pinned memory so later work can be queued first."""
 
@@ -196,7 +212,13 @@ class Engine:
             self._fed = []
         drop = len(self._fed) - common
         if drop > 0:
-            self._cache.crop(-drop)
+            try:
+                self._cache.crop(-drop)
+            except AttributeError:  # a static cache that cannot crop (transformers before 5.2x):
+                if not self.static:  # start it over; the prefix is prefilled again
+                    raise
+                self._cache.reset()
+                common = 0
         self._fed = list(prompt[:common])
         self._cache_key = key
         return common
@@ -248,6 +270,7 @@ class Engine:
         if first:
             self._step_fn = torch.compile(self._forward, mode=mode, fullgraph=True, dynamic=False)
         if self.device.type == "cuda":
+            cudagraph_thread_setup()
             torch.compiler.cudagraph_mark_step_begin()
         try:
             # the output lives in the CUDA graph's pool until the next replay: copy it out

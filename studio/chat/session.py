@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.chat.batch import BatchEngine
 from studio.chat.engine import ContextOverflow, Engine, GenerationStats, Sampling
 from studio.errors import StudioError
 
@@ -168,9 +169,10 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return longest
 
 
-def stream_text(engine: Engine, tokenizer: Any, prompt: Sequence[int], *, sampling: Sampling,
-                max_new_tokens: int, stop: Sequence[str] = (), cancel: threading.Event | None = None,
-                use_adapter: bool = True, stats: dict[str, Any] | None = None) -> Iterator[str]:
+def stream_text(engine: Engine | BatchEngine, tokenizer: Any, prompt: Sequence[int], *,
+                sampling: Sampling, max_new_tokens: int, stop: Sequence[str] = (),
+                cancel: threading.Event | None = None, use_adapter: bool = True,
+                stats: dict[str, Any] | None = None) -> Iterator[str]:
     """Yield the reply as text pieces; a piece never ends inside a UTF-8 character or a stop string.
 
     Args:
@@ -211,8 +213,10 @@ def stream_text(engine: Engine, tokenizer: Any, prompt: Sequence[int], *, sampli
     finally:
         tokens.close()
         if stats is not None:
-            stats["engine"] = engine.last_stats
-            stats["finish_reason"] = finish or engine.last_stats.finish_reason
+            # a batched engine's stream has its own stats (last_stats may be another request's)
+            done = getattr(tokens, "stats", None) or engine.last_stats
+            stats["engine"] = done
+            stats["finish_reason"] = finish or done.finish_reason
 
 
 # --------------------------------------------------------------------------------------------

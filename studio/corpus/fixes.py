@@ -181,7 +181,8 @@ def apply_fixes(utterances: Sequence[Utterance], ws: Any,
         fix = fixes.get((utt.file, utt.line))
         if fix is not None and utt.kind != "scene":
             utt = dataclasses.replace(utt, speaker=fix.speaker, kind="dialogue",
-                                      text=fix.text if fix.text is not None else utt.text)
+                                      text=fix.text if fix.text is not None else utt.text,
+                                      method="fix", confidence=None)  # the user's word is certain
         out.append(utt)
         previous = utt
     if previous is not None:

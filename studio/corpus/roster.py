@@ -161,6 +161,14 @@ def _contains_reason(short: str, long: str) -> str | None:
     return None
 
 
+def _enough_evidence(short: str, long: str, counts: Mapping[str, int]) -> bool:
+    """A surname form (甄宝玉) said far less often than the bare name (宝玉) may be somebody else
+    of that name; a title form (Mr. Darcy) is the same person when it is the only one."""
+    if not _cjk(short) or not long.endswith(short) or len(long) - len(short) != 1:
+        return True
+    return counts[long] >= 0.05 * counts[short]
+
+
 def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[AliasSuggestion]:
     """Suggestions for the user to confirm, the most frequent names first."""
     counts = {entry.name: entry.lines for entry in roster}
@@ -176,13 +184,15 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
     for short in names:
         if len(short) < 2 and _cjk(short):
             continue
-        for long in names:
-            if long != short and short in long and _contains_reason(short, long):
-                add(short, long, "contains")
+        longer = [long for long in names
+                  if long != short and short in long and _contains_reason(short, long)]
+        if len(longer) == 1 and _enough_evidence(short, longer[0], counts):
+            add(short, longer[0], "contains")  # Bingley in Mr. Bingley and Miss Bingley: which one?
     stems: dict[str, list[str]] = {}
     for name in names:
         stem = _stem(name)
-        if stem != name:  # only names that carry a rank or title group together
+        # only Chinese names that carry a rank group together: Mr. / Mrs. / Miss Bennet are three
+        if stem != name and _cjk(name):
             stems.setdefault(stem, []).append(name)
     for stem, group in stems.items():
         if len(stem) < 1 or len(group) < 2:

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import Sample
+from studio.chat.engine import Sampling
+from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
+from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
 from studio.errors import StudioError
+from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
+from studio.eval.report import verdict, write_report
+from studio.eval.style import StyleClassifier
+from studio.train.data import IGNORE, encode_messages
+from studio.train.rundir import RunDir, pick_run
 
 PROBES_ZH = ("你是谁？", "你叫什么名字？")
 PROBES_EN = ("Who are you?", "What is your name?")
@@ -39,8 +47,6 @@ def heldout_samples(run_dir: Path) -> list[Sample]:
     Raises:
         StudioError: the run has no eval samples.
     """
-    from studio.train.rundir import RunDir
-
     run = RunDir(run_dir)
     samples = run.samples()
     held = [s for s in samples if s.split == "eval" and s.provenance.get("kind", "corpus") == "corpus"
@@ -52,8 +58,6 @@ def heldout_samples(run_dir: Path) -> list[Sample]:
 
 
 def _encode(tokenizer: Any, messages: list[dict[str, str]], eot_ids: Sequence[int]) -> Any:
-    from studio.train.data import encode_messages
-
     result = encode_messages(tokenizer, messages, eot_ids)
     return result[0] if isinstance(result, tuple) else result
 
@@ -62,8 +66,6 @@ def reply_loss(model: Any, tokenizer: Any, messages: list[dict[str, str]], eot_i
     """Summed negative log-likelihood of the assistant turns (+ end-of-turn) and their token count."""
     import torch
     import torch.nn.functional as F
-
-    from studio.train.data import IGNORE
 
     item = _encode(tokenizer, messages, eot_ids)
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -87,8 +89,6 @@ def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Seque
     speakers' lines of the held-out scenes). Falls back to the run's train samples (replies vs
     the lines said to the character) when the corpus cannot be read.
     """
-    from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
-
     blob = "\n".join(t.content for s in held for t in s.turns)
     held_texts = {t.content.strip() for s in held for t in s.turns}
     out: dict[str, list[str]] = {"train_char": [], "train_other": [], "test_char": [s.reply for s in held],
@@ -148,13 +148,6 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     Returns:
         The report (also written to ``runs/<id>/eval/``).
     """
-    from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
-    from studio.chat.engine import Sampling
-    from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
-    from studio.eval.report import verdict, write_report
-    from studio.eval.style import StyleClassifier
-    from studio.train.rundir import pick_run
-
     started = time.perf_counter()
     say = progress or (lambda phase, done, total: None)
     picked, _ = pick_run(ws, run, checkpoint=checkpoint)
@@ -266,41 +259,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
 
 def load_report(run_dir: Path) -> dict[str, Any] | None:
     """The run's latest eval report (``eval/report.json``), or None when it has not been evaluated."""
-    from studio.train.rundir import RunDir
-
     path = RunDir(run_dir).eval_dir / "report.json"
     if not path.exists():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def run_cli(args: Any) -> int:
-    """``persona-studio eval``: evaluate, print the table, say where the report is."""
-    import sys
-
-    from studio.eval.report import format_report
-    from studio.plugins import load_host
-    from studio.train.rundir import pick_run
-    from studio.workspace import Workspace
-
-    ws = Workspace(args.workspace)
-    picked, why = pick_run(ws, args.run, checkpoint=args.checkpoint)  # say which before loading
-    if why:
-        print(f"note: {why}", file=sys.stderr)
-    host = load_host()
-    last = {"phase": ""}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            print(f"\r{phase} {done}/{total}   ", end="", file=sys.stderr, flush=True)
-        elif phase != last["phase"]:
-            print(f"{phase} ({total})", file=sys.stderr, flush=True)
-        last["phase"] = phase
-
-    report = evaluate_run(ws, host.adapters, host.parsers, run=picked.name, checkpoint=args.checkpoint, limit=args.limit,
-                          max_new_tokens=args.max_new_tokens, sampling=args.sampling, progress=progress)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    print(format_report(report, examples=args.examples))
-    print(f"\nwritten to {picked.eval_dir.relative_to(ws.root)}/", file=sys.stderr)
-    return 0

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from studio.fsutil import atomic_write_json, atomic_write_text
+from studio.train.rundir import RunDir
+
 # metric key, label, direction (+1: higher is better), smallest difference that counts, format
 METRICS: tuple[tuple[str, str, int, float, str], ...] = (
     ("loss", "loss on the real lines (nats/token)", -1, 0.01, "{:.3f}"),
@@ -107,9 +110,6 @@ def write_report(run_dir: Path, report: dict[str, Any], items: list[dict[str, An
 
     A checkpoint's evaluation goes to ``eval/<checkpoint>/``; the final adapter's to ``eval/``.
     """
-    from studio.fsutil import atomic_write_json, atomic_write_text
-    from studio.train.rundir import RunDir
-
     root = RunDir(run_dir).eval_dir
     folder = root / checkpoint_label if checkpoint_label else root
     report["examples"] = items[:5]

@@ -10,7 +10,10 @@ server-sent events with ``"stream": true`` ending with ``data: [DONE]``) and ``G
 - Requests are validated; a bad one gets a 4xx with OpenAI's error object
   ``{"error": {"message", "type", "param", "code"}}``; an unexpected failure a 500 with the
   same shape (the traceback goes to the server's log, never to the client).
-- Generation is serialised by the engine's lock; listing models never waits for it.
+- Concurrent requests decode together (continuous batching, :mod:`studio.chat.batch`): a new
+  request joins the running batch between decode steps, a finished or abandoned one leaves it;
+  ``--max-batch 1`` serialises them on the single-request engine instead (its static cache and
+  compiled step on a GPU). Listing models never waits for generation.
 - It binds 127.0.0.1 unless told otherwise; ``--api-key`` (or ``PERSONA_STUDIO_API_KEY``)
   makes every ``/v1`` route require ``Authorization: Bearer <key>``.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -27,8 +31,9 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from studio.chat.batch import BatchEngine
+from studio.chat.engine import ContextOverflow, Engine
 from studio.chat.session import Persona, render_prompt, stream_text
-from studio.chat.engine import ContextOverflow
 from studio.serve.openai_schema import MAX_BODY, ApiError, ChatRequest, ServedModel, parse_chat_request
 
 
@@ -42,6 +47,9 @@ class PersonaServer(ThreadingHTTPServer):
         model_name: the model id (default: the persona's label).
         max_tokens_cap: the largest ``max_tokens`` a request may ask for.
         log: where the access log goes (None: nowhere).
+        max_batch: the most requests decoding together; 1 serialises them on ``persona.engine``.
+        fast: batched decoding on a static cache with a compiled step (CUDA graphs on a GPU),
+            compiled here, before the first request.
     """
 
     daemon_threads = True
@@ -50,8 +58,16 @@ class PersonaServer(ThreadingHTTPServer):
     dozens connect at once)."""
 
     def __init__(self, address: tuple[str, int], persona: Persona, *, api_key: str | None = None,
-                 model_name: str = "", max_tokens_cap: int = 2048, log: Any = sys.stderr) -> None:
+                 model_name: str = "", max_tokens_cap: int = 2048, log: Any = sys.stderr,
+                 max_batch: int = 32, fast: bool = False) -> None:
         super().__init__(address, _Handler)
+        self.engine: Engine | BatchEngine = persona.engine
+        if max_batch > 1:
+            loaded = persona.loaded
+            self.engine = BatchEngine(loaded.model, loaded.end_of_turn_ids, max_batch=max_batch,
+                                      max_cache_len=persona.engine.capacity,
+                                      vocab_size=persona.engine.vocab_size, static=fast, compiled=fast)
+            self.engine.warmup()
         name = model_name or persona.label
         self.models = {name: ServedModel(name, persona)}
         if persona.can_disable_adapter:
@@ -59,6 +75,11 @@ class PersonaServer(ThreadingHTTPServer):
         self.api_key = api_key or None
         self.max_tokens_cap = max_tokens_cap
         self.log = log
+
+    def server_close(self) -> None:
+        super().server_close()
+        if isinstance(self.engine, BatchEngine):
+            self.engine.close()
 
     @property
     def url(self) -> str:
@@ -75,6 +96,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: PersonaServer
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        # a stream is many small writes: without this, Nagle's algorithm holds each one back
+        # until the client acknowledges the last (tens of milliseconds per token)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         if self.server.log is not None:
@@ -177,12 +204,13 @@ class _Handler(BaseHTTPRequestHandler):
         persona = request.model.persona
         tokenizer = persona.loaded.tokenizer
         prompt = render_prompt(tokenizer, request.messages)
-        if len(prompt) + request.max_tokens > persona.engine.capacity:
-            raise ApiError(400, f"This model's maximum context length is {persona.engine.capacity} tokens; the messages "
+        engine = self.server.engine
+        if len(prompt) + request.max_tokens > engine.capacity:
+            raise ApiError(400, f"This model's maximum context length is {engine.capacity} tokens; the messages "
                            f"take {len(prompt)} and max_tokens asks for {request.max_tokens}",
                            param="messages", code="context_length_exceeded")
         stats: dict[str, Any] = {}
-        pieces = stream_text(persona.engine, tokenizer, prompt, sampling=request.sampling,
+        pieces = stream_text(engine, tokenizer, prompt, sampling=request.sampling,
                              max_new_tokens=request.max_tokens, stop=request.stop,
                              use_adapter=request.model.use_adapter, stats=stats)
         ident = f"chatcmpl-{secrets.token_hex(12)}"
@@ -194,12 +222,11 @@ class _Handler(BaseHTTPRequestHandler):
             text = "".join(pieces)
         except ContextOverflow as exc:
             raise ApiError(400, str(exc), param="messages", code="context_length_exceeded") from None
-        engine = stats["engine"]
         self._send_json(200, {
             "id": ident, "object": "chat.completion", "created": created, "model": request.model.id,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
                          "finish_reason": _finish(stats)}],
-            "usage": _usage(engine),
+            "usage": _usage(stats["engine"]),
         })
 
     def _stream(self, request: ChatRequest, pieces: Any, stats: dict[str, Any], ident: str, created: int) -> None:
@@ -260,37 +287,3 @@ def serve_in_thread(server: PersonaServer) -> threading.Thread:
 
 def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def run_cli(args: Any) -> int:
-    """``persona-studio serve``: load the persona, bind, serve until ctrl-c."""
-    import os
-
-    from studio.chat.session import load_persona
-    from studio.plugins import load_host
-    from studio.workspace import Workspace
-
-    ws = Workspace(args.workspace)
-    api_key = args.api_key or os.environ.get("PERSONA_STUDIO_API_KEY", "")
-    if not is_loopback(args.host) and not api_key:
-        print(f"warning: serving on {args.host} without an API key: anyone who can reach this port can use it; "
-              "set --api-key or PERSONA_STUDIO_API_KEY", file=sys.stderr)
-    persona = load_persona(ws, load_host().adapters, run=args.run, checkpoint=args.checkpoint, base=args.base,
-                           merge=args.merge, fast=args.fast)
-    for note in persona.notes:
-        print(f"note: {note}", file=sys.stderr)
-    try:
-        server = PersonaServer((args.host, args.port), persona, api_key=api_key, model_name=args.model_name,
-                               max_tokens_cap=args.max_tokens_cap, log=None if args.quiet else sys.stderr)
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"serving {persona.character} ({persona.label}) at {server.url}  models: {', '.join(server.models)}"
-          + ("  (API key required)" if api_key else ""), file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-    finally:
-        server.server_close()
-    return 0

@@ -25,6 +25,11 @@ class FileInfo:
     unknown_speaker: int
     warnings: int
 
+    @property
+    def attributed(self) -> float | None:
+        """Share (0..1) of the dialogue lines that have a speaker; None without dialogue."""
+        return (self.dialogue - self.unknown_speaker) / self.dialogue if self.dialogue else None
+
 
 @dataclass
 class Row:
@@ -39,6 +44,7 @@ class Row:
         utt_kind: the utterance kind (dialogue, narration, action, scene).
         fixed: the speaker was assigned by the user.
         warning: the parser's warning for this line, if any.
+        confidence: the parser's confidence in the speaker (None: it does not say).
     """
 
     kind: str
@@ -50,6 +56,7 @@ class Row:
     fixed: bool = False
     warning: str | None = None
     scene: str = ""
+    confidence: float | None = None
 
 
 @dataclass
@@ -80,7 +87,8 @@ def _rows(result: ParseResult, utterances: list[Utterance], fixed_keys: set[tupl
         seen_lines.add(utt.line)
         kind = "scene" if utt.kind == "scene" else "line"
         rows.append(Row(kind, utt.file or file, utt.line, utt.speaker, utt.text, utt.kind,
-                        (utt.file, utt.line) in fixed_keys, warned.get(utt.line), utt.scene))
+                        (utt.file, utt.line) in fixed_keys, warned.get(utt.line), utt.scene,
+                        getattr(utt, "confidence", None)))
     extra = []
     for line, message in sorted(warned.items()):
         if line in seen_lines:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-import types
 import warnings
 from importlib.metadata import entry_points
-
-import pytest
 
 from studio import hookimpl
 from studio.plugins import ENTRY_POINT_GROUP, PluginWarning, load_host

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from studio_prose.llm import parse_answer
 
 from studio.api import SourceText
-from studio_prose.llm import parse_answer
 
 TEXT = "第一章\n\n    眉庄笑道：“妹妹来了。”\n    一个宫女进来，“奴婢给小主请安。”\n    又有人低低说了一句，“外头下雪了。”\n"
 

@@ -22,9 +22,9 @@ from studio.config import ModelConfig
 from studio.dataset.service import build_dataset
 from studio.dataset.store import DatasetStore
 from studio.errors import InputError, StudioError
+from studio.plugins import load_host
 from studio.train.base_model import load_model, model_spec
 from studio.train.rundir import RunDir
-from studio.plugins import load_host
 from studio.workspace import Workspace
 
 SECRET = b"the user's own file, never to be touched\n"

@@ -146,3 +146,20 @@ def test_adapter_can_be_disabled_for_the_base_model(tiny):
         assert list(engine.generate(prompt, sampling=greedy, max_new_tokens=8)) == with_adapter
     finally:
         model.unload()
+
+
+def test_a_static_cache_that_cannot_crop_starts_over_instead_of_overflowing(tiny, monkeypatch):
+    """transformers 5.17's StaticLayer has no crop: the engine refills rather than writing past
+    the cache (which ran out of bounds on a GPU after a few turns)."""
+    from transformers import StaticCache
+
+    def no_crop(self, max_length):
+        raise AttributeError("'StaticLayer' object has no attribute 'crop'")
+
+    monkeypatch.setattr(StaticCache, "crop", no_crop)
+    loaded, prompt = tiny
+    engine = Engine(loaded.model, stop_ids=[], static=True, max_cache_len=len(prompt) + 16)
+    for _turn in range(4):  # each turn would grow the cache past its size without the refill
+        other = prompt[:5] + [65 + _turn] + prompt[5:]
+        got = list(engine.generate(other, sampling=Sampling(do_sample=False), max_new_tokens=4))
+        assert got == reference(loaded.model, other, 4)

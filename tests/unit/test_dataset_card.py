@@ -68,3 +68,22 @@ def test_aliases_count_as_her_and_a_character_without_lines_is_an_error():
     assert draft_card(lines, "甄嬛", {"莞嫔": "甄嬛"}).lines == 1
     with pytest.raises(ValueError, match="no lines"):
         draft_card(lines, "华妃")
+
+
+def test_the_card_command_writes_the_draft_and_apply_makes_it_the_persona(
+    shipped_workspace, capsys
+):
+    from studio.cli import main
+    from studio.workspace import Workspace
+
+    assert main(["card", str(shipped_workspace), "--card-only"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("You are JULIET.")
+    draft = (shipped_workspace / "card-draft.md").read_text(encoding="utf-8")
+    assert "## Speaks with most" in draft and "romeo-and-juliet.txt:" in draft
+    before = Workspace(shipped_workspace).config.character.persona
+    assert main(["card", str(shipped_workspace), "--apply"]) == 0
+    after = Workspace(shipped_workspace).config.character.persona
+    assert after != before and after.startswith("You are JULIET.")
+    assert "# persona-studio workspace" in (shipped_workspace / "studio.toml").read_text()
+    assert main(["card", str(shipped_workspace), "--character", "NOBODY"]) == 2

@@ -71,7 +71,7 @@ def test_bad_files_are_refused_naming_the_file(data, words, tmp_path):
 
 def test_forced_wrong_encoding_names_the_line(tmp_path):
     path = tmp_path / "novel.txt"
-    path.write_bytes("第一行\n第二行\n".encode("utf-8") + "第三行".encode("gb18030"))
+    path.write_bytes("第一行\n第二行\n".encode() + "第三行".encode("gb18030"))
     with pytest.raises(InputError) as caught:
         read_source(path, encoding="utf-8")
     assert caught.value.line == 3 and "utf-8" in str(caught.value)

@@ -47,3 +47,13 @@ def test_group_labels_and_the_narrator_are_flagged():
     found = _suggest(("甄嬛", 30), ("眉庄", 20), ("甄嬛眉庄", 3), ("我", 50))
     assert ("甄嬛眉庄", "甄嬛+眉庄", "group") in found
     assert ("我", "", "narrator") in found
+
+
+def test_titled_people_are_not_merged_on_string_containment():
+    found = _suggest(("Mr. Bennet", 40), ("Mrs. Bennet", 60), ("Miss Bennet", 5), ("Bingley", 20),
+                     ("Mr. Bingley", 8), ("Miss Bingley", 9), ("宝玉", 900), ("甄宝玉", 6))
+    pairs = {(alias, canonical) for alias, canonical, _ in found}
+    assert not pairs & {("Mr. Bennet", "Mrs. Bennet"), ("Miss Bennet", "Mrs. Bennet"),
+                        ("Bingley", "Miss Bingley"), ("Miss Bingley", "Bingley"),
+                        ("Mr. Bingley", "Bingley"),
+                        ("甄宝玉", "宝玉")}

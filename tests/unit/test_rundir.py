@@ -150,7 +150,7 @@ def test_train_refuses_while_a_studio_holds_the_workspace(zh_workspace, host, ca
 
 
 def test_the_model_card_tells_what_the_run_did(persona_run):
-    from studio.export.exporter import _run_info, model_card
+    from studio.export.card import model_card, run_info
 
     run = RunDir(persona_run)
     assert run.config()["epochs"] == 1.0  # configured: one pass
@@ -161,7 +161,7 @@ def test_the_model_card_tells_what_the_run_did(persona_run):
                       FinishedEvent(step=6, adapter="adapter")])
     persona = SimpleNamespace(run_dir=run.path, adapter_dir=run.adapter_dir, label="r1",
                               character="阿蘅", system="你是阿蘅")
-    card = model_card(_run_info(Workspace(persona_run.parent.parent), persona), "adapter")
+    card = model_card(run_info(Workspace(persona_run.parent.parent), persona), "adapter")
     assert "from 83 dialogue samples" in card
     assert "| steps | 6 |" in card and "| epochs | 0.43 |" in card
     assert "| final_loss | 1.4 |" in card

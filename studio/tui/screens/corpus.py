@@ -16,6 +16,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 from studio.tui.corpus_model import CorpusSnapshot, Row
 from studio.tui.messages import CorpusFailed, CorpusReady
 from studio.tui.screens.base import StudioScreen
+from studio.tui.screens.corpus_attribute import BINDINGS as ATTRIBUTE_BINDINGS
+from studio.tui.screens.corpus_attribute import AttributeActions
 from studio.tui.screens.dialogs import AliasDialog, PickDialog, SpeakerDialog
 from studio.tui.widgets.utterance_view import UtteranceView, speaker_style
 
@@ -28,13 +30,14 @@ def guess_speaker(raw: str) -> tuple[str, str]:
     return (match.group(1), match.group(2).strip()) if match else ("", raw.strip())
 
 
-class CorpusScreen(StudioScreen):
+class CorpusScreen(AttributeActions, StudioScreen):
     """Scenes with speakers coloured and the character highlighted; fix speakers; merge aliases."""
 
     MODE = "corpus"
-    WRITE_ACTIONS = frozenset({"speaker", "alias", "undo"})
+    WRITE_ACTIONS = frozenset({"speaker", "alias", "undo", "pick", "bulk"})
     BINDINGS = [
         Binding("s", "speaker", "Speaker", id="corpus.speaker", tooltip="Assign the speaker of the line or marked lines"),
+        *ATTRIBUTE_BINDINGS,
         Binding("m", "alias", "Alias", id="corpus.alias", tooltip="Fold one speaker name into another"),
         Binding("u", "undo", "Undo", id="corpus.undo", tooltip="Take back the last speaker assignment"),
         Binding("w", "next_warning", "Warning", id="corpus.next_warning"),
@@ -110,6 +113,7 @@ class CorpusScreen(StudioScreen):
         self.file_index = min(self.file_index, len(self.snapshot.files) - 1)
         self._show_file(keep=keep)
         self._fill_roster()
+        self.advance_after_reload()
 
     def _character_names(self) -> set[str]:
         character = self.ws.config.character
@@ -145,6 +149,10 @@ class CorpusScreen(StudioScreen):
     @on(UtteranceView.Highlighted)
     def _highlighted(self, message: UtteranceView.Highlighted) -> None:
         """Describe the current row under the list."""
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        """Describe the current row (and its likely speakers) under the list."""
         row = self.query_one(UtteranceView).current()
         detail = Text()
         if row is not None:
@@ -157,6 +165,7 @@ class CorpusScreen(StudioScreen):
                 detail.append(row.speaker, style=speaker_style(row.speaker))
                 if row.fixed:
                     detail.append(" (your fix)", style="italic")
+            self.describe_choices(detail)
             if row.warning:
                 detail.append(f"\n⚠ {row.warning}", style="yellow")
             else:
@@ -272,6 +281,8 @@ class CorpusScreen(StudioScreen):
         if field.display:
             field.display = False
             self.query_one(UtteranceView).focus()
+        elif self.stop_attributing():
+            pass
         elif self.query_one(UtteranceView).mark is not None:
             self.query_one(UtteranceView).action_mark()
 

@@ -32,6 +32,15 @@ def dataset_counts(folder: Path) -> dict[str, int]:
     return counts
 
 
+def attributed_cell(share: float | None) -> str:
+    """``87%`` of the dialogue with a speaker, coloured: green all, yellow most, red under half."""
+    if share is None:
+        return "[dim]-[/]"
+    percent = int(share * 100)  # never round 99.6% up to a full 100%
+    colour = "green" if share >= 1 else "yellow" if share >= 0.5 else "red"
+    return f"[{colour}]{percent}%[/]"
+
+
 def run_summary(state: Any) -> tuple[str, str]:
     """``("120/120", "1.2345")``: step and loss for the runs table."""
     loss = f"{state.loss:.4f}" if state.loss is not None else "-"
@@ -72,7 +81,7 @@ class HomeScreen(StudioScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#home-files", DataTable).add_columns("file", "parser", "enc", "lines", "?spk", "⚠")
+        self.query_one("#home-files", DataTable).add_columns("file", "spk%", "parser", "enc", "lines", "?spk", "⚠")
         self.query_one("#home-roster", DataTable).add_columns("speaker", "lines", "merged")
         self.query_one("#home-datasets", DataTable).add_columns("dataset", "samples", "pending", "✓", "✗", "✎")
         self.query_one("#home-runs", DataTable).add_columns("run", "status", "step", "loss")
@@ -163,8 +172,8 @@ class HomeScreen(StudioScreen):
             warn = f"[yellow]{info.warnings}[/]" if info.warnings else "0"
             unknown = f"[red]{info.unknown_speaker}[/]" if info.unknown_speaker else "0"
             encoding = info.encoding if info.newline == "LF" else f"{info.encoding} {info.newline}"
-            files.add_row(info.path.removeprefix("corpus/"), info.parser, encoding,
-                          str(info.utterances), unknown, warn, key=info.path)
+            files.add_row(info.path.removeprefix("corpus/"), attributed_cell(info.attributed), info.parser,
+                          encoding, str(info.utterances), unknown, warn, key=info.path)
         files.border_subtitle = f"{len(snap.files)} files · {snap.total_warnings} warnings · {snap.fixes} fixes"
         roster = self.query_one("#home-roster", DataTable)
         roster.clear()

@@ -1,0 +1,133 @@
+"""Provides who a pronoun, a turn or a vocative points to in the prose parser's pass.
+
+- a pronoun (她/他/伊/she/he) resolves to a person of that sex named in the paragraph, in the
+  exchange, or lately; it is *sure* only when no one else of that sex is as near, and, for a tag
+  opening a paragraph of an exchange, to the one of that sex who did not speak last;
+- turn-taking: in an exchange of two people (the last four turns), an untagged paragraph goes to
+  the other one (A, B, A → B; B, A → B, less sure; A, ?, → A, less sure);
+- a quote that names a person at its start or end (“Lizzy, …”, “宝玉，你…”) is said to that person,
+  which vetoes turn-taking giving it to them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+class Referents:
+    """Mixin of :class:`studio_prose.parser.ProseDocument`: the state it reads is set there."""
+
+    rules: Any  # rules_zh or rules_en
+    zh: bool
+    narrator: str
+    first_person: str
+    neutral_he: bool
+    pattern: re.Pattern[str]
+    genders: dict[str, str]
+    roles: dict[str, str | None]
+    same: dict[str, tuple[str, str]]
+    _state: Any
+    _para_mentions: list[str]
+    _quote_text: str
+    _opening: bool
+    _pronoun_sure: bool
+
+    def _canonical(self, name: str) -> str:
+        name = self.roles.get(name) or name
+        return self.same[name][0] if name in self.same else name
+
+    def _addressee(self) -> str | None:
+        """The person a quote speaks to by name (“Lizzy, …” / “…, Mr. Bennet.” / “宝玉，你…”)."""
+        text = self._quote_text.strip()
+        if self.zh:
+            match = self.pattern.match(text)
+            ok = match is not None and text[match.end():match.end() + 1] in "，,！!"
+        else:
+            match = self.pattern.match(text) or self.pattern.search(text, max(0, len(text) - 30))
+            ok = match is not None and (
+                match.start() == 0 and text[match.end():match.end() + 1] in ",!"
+                or match.start() > 0 and text[match.start() - 2:match.start()] == ", ")
+        if not ok or match is None or match.group() in self.rules.PRONOUNS:
+            return None
+        return match.group()
+
+    def _turn_taker(self, adjacent: bool) -> tuple[str | None, str]:
+        """The other speaker of an exchange of two: the last three turns went A, B, A (``turn``), or
+        the last two went B, A in the paragraphs right before (``turn-pair``, less sure)."""
+        turns = self._state.turns
+        if len({t for t in turns[-4:] if t}) != 2:
+            return None, "unknown"  # three or more people talk: who answers is anyone's guess
+        if len(turns) >= 3 and None not in turns[-3:]:
+            a, b, c = turns[-3:]
+            if a == c and a != b:
+                return b, "turn"
+        if adjacent and len(turns) >= 2 and None not in turns[-2:] and turns[-2] != turns[-1]:
+            return turns[-2], "turn-pair"
+        if adjacent and len(turns) >= 2 and turns[-2] is not None and turns[-1] is None:
+            return turns[-2], "turn-skip"  # A said …; an untagged answer; A again
+        return None, "unknown"
+
+    def _resolve(self, raw: str | None) -> str | None:
+        if raw is None or raw == "?":
+            return None
+        if raw == self.first_person:
+            return self.narrator or raw
+        gender = self.rules.PRONOUNS.get(raw)
+        if gender is None:
+            return raw
+        if self.neutral_he and raw == "他":
+            gender = ""
+        narrator = self.narrator or self.first_person
+        state = self._state
+        partners = [s for s in reversed(state.turns[-4:]) if s]
+        self._pronoun_sure = False
+        if self._opening and state.turns and state.turns[-1] and gender:
+            # “…,” said she, opening a paragraph of an exchange: the one of her sex who did not
+            # speak last (people take turns)
+            others = {p for p in partners if p != state.turns[-1] and p != narrator
+                      and (self.genders.get(p) or self.rules.gender_of_title(p)) == gender}
+            if len(others) == 1:
+                self._pronoun_sure = True
+                return others.pop()
+        for pool in (reversed(self._para_mentions), partners, reversed(state.recent[-8:])):
+            found = self._pick(pool, gender, narrator)
+            if found is not None:
+                if self._para_mentions and found == self._para_mentions[-1] and gender:
+                    self._pronoun_sure = True  # 玄凌走来…，他却笑道: the person just named
+                elif self._pronoun_sure and self._rivals(found, gender, narrator, partners):
+                    self._pronoun_sure = False  # said she, with two women in the scene
+                return found
+        return None
+
+    def _rivals(self, found: str, gender: str, narrator: str, partners: list[str]) -> bool:
+        """Whether another person of ``gender`` is as near as ``found`` (this paragraph, the
+        exchange, the last few people named)."""
+        near = {*self._para_mentions, *partners, *self._state.recent[-3:]} - {found, narrator}
+        return any((self.genders.get(n) or self.rules.gender_of_title(n)) == gender
+                   for n in near if n not in self.rules.PRONOUNS)
+
+    def _pick(self, pool: Any, gender: str, narrator: str) -> str | None:
+        """The first name of ``pool`` of ``gender`` (or, failing that, of unknown gender); sets
+        ``_pronoun_sure`` when the gender matches or the name is the only one it could be."""
+        unknown: list[str] = []
+        for name in pool:
+            if name == narrator or name in self.rules.PRONOUNS:
+                continue
+            known = self.genders.get(name) or self.rules.gender_of_title(name)
+            if not gender or known == gender:
+                self._pronoun_sure = bool(gender)
+                return name
+            if known is None and name not in unknown:
+                unknown.append(name)
+        self._pronoun_sure = bool(gender) and len(unknown) == 1
+        return unknown[0] if unknown else None
+
+    def _remember(self, name: str) -> None:
+        recent = self._state.recent
+        if recent and recent[-1] == name:
+            return
+        if name in recent:
+            recent.remove(name)
+        recent.append(name)
+        del recent[:-16]

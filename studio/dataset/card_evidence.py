@@ -1,0 +1,321 @@
+"""Provides the evidence of a drafted persona card: what the corpus shows of how she speaks.
+
+Each function reads the dialogue (in order, after the user's fixes) and the indices of her lines,
+and returns points, each with the lines it came from. :mod:`studio.dataset.card` puts them
+together into the draft.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from studio.api import Utterance
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+SELF_ZH = tuple(
+    "本宫 臣妾 嫔妾 妾身 奴婢 哀家 朕 孤 本王 儿臣 奴才 在下 小女子 老身 老夫 "
+    "贫道 贫僧 晚辈 小人 咱家 为师 我们 我 吾 俺 咱 ".split()
+)
+_END_PUNCT = "。！？!?…．.~～"
+# words of address: a head term counts when it names someone of the corpus or is one of these
+TITLES_ZH = tuple(
+    "皇上 娘娘 小主 主子 公公 嬷嬷 姑姑 额娘 母后 父皇 太后 王爷 夫人 小姐 老爷 "
+    "太太 师父 师傅 大人 公子 姑娘 嫂子 爹爹 母亲 父亲 奶奶 爷爷 叔叔 阿姨 姐姐 "
+    "妹妹 哥哥 弟弟 姐 妹 哥 娘 爷 嬷 兄 弟 ".split()
+)
+TITLES_EN = tuple(
+    "madam sir nurse mother father cousin uncle "
+    "aunt friar master mistress love dear papa "
+    "mamma mama gentlemen ladies lord lady miss "
+    "mr mrs doctor captain ".split()
+)
+_FACT_ZH = tuple(
+    "是 乃 为 之女 的女儿 之妻 之母 的姐姐 的妹妹 的父亲 的母亲 封为 晋为 出身 ".split()
+)
+_FACT_EN = (
+    " is ",
+    " was ",
+    "'s father",
+    "'s mother",
+    "'s cousin",
+    "'s nurse",
+    "daughter of",
+    "wife of",
+    "sister of",
+)
+_EN_STOP = frozenset(
+    "a an and are as at be but by do for from had has have he her his i if in into is it its me my "
+    "no not of on or our she so than that the their them then there they this to was we were what "
+    "when where which who why will with would you your o".split()
+)
+
+
+@dataclass
+class Point:
+    """One observation of the draft, with where it came from.
+
+    Attributes:
+        text: what was observed, in the card's language.
+        count: how many lines support it.
+        sources: ``file:line`` of up to five supporting lines.
+    """
+
+    text: str
+    count: int = 0
+    sources: list[str] = field(default_factory=list)
+
+
+def is_zh(texts: Sequence[str]) -> bool:
+    """True when CJK characters make up at least a fifth of the letters of ``texts``."""
+    letters = cjk = 0
+    for text in texts[:2000]:
+        for ch in text:
+            if ch.isalpha():
+                letters += 1
+                cjk += bool(_CJK.match(ch))
+    return bool(letters) and cjk / letters >= 0.2
+
+
+def _where(u: Utterance) -> str:
+    return f"{u.file.rsplit('/', 1)[-1]}:{u.line}"
+
+
+def partners(dialogue: Sequence[Utterance], hers: Sequence[int], who, character) -> list[Point]:
+    counts: Counter[str] = Counter()
+    where: dict[str, list[str]] = defaultdict(list)
+    for i in hers:
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(dialogue) and dialogue[j].scene == dialogue[i].scene:
+                other = who(dialogue[j])
+                if other and other != character:
+                    counts[other] += 1
+                    if len(where[other]) < 3 and _where(dialogue[i]) not in where[other]:
+                        where[other].append(_where(dialogue[i]))
+    return [Point(name, n, where[name]) for name, n in counts.most_common(5)]
+
+
+def people(utterances: Sequence[Utterance], who) -> set[str]:
+    """Lower-cased speaker names and their words (for English names of several words)."""
+    out: set[str] = set()
+    for u in utterances:
+        name = who(u)
+        if name:
+            out.add(name.lower())
+            out.update(w.lower() for w in name.split() if len(w) > 2)
+    return out
+
+
+def _address_candidates(text: str, zh: bool) -> list[str]:
+    """The short comma-separated pieces at the start (two) and the end (one) of a line."""
+    pieces = [p.strip(" \t\"'“”‘’") for p in re.split(r"[，,！!？?。.;；]", text.strip())]
+    pieces = [p for p in pieces if p]
+    chosen = [*pieces[:2], *pieces[-1:]] if len(pieces) > 1 else []
+    out = []
+    for piece in dict.fromkeys(chosen):
+        piece = re.sub(r"^(?:O|Oh|Ah|Good|Dear|Sweet)\s+", "", piece) if not zh else piece
+        if (zh and 1 <= len(piece) <= 4 and _CJK_RUN.fullmatch(piece)) or (
+            not zh and 1 <= len(piece.split()) <= 3 and piece[:1].isalpha()
+        ):
+            out.append(piece)
+    return out
+
+
+def _is_address(word: str, zh: bool, people: set[str]) -> bool:
+    low = word.lower()
+    if zh:
+        return any(p and (p in word or word in p) for p in people if len(p) >= 2) or word.endswith(
+            TITLES_ZH
+        )
+    return any(w in people or w in TITLES_EN for w in low.split())
+
+
+def address(dialogue, hers, who, zh: bool, people: set[str]) -> list[Point]:
+    """Words of address in her lines, each with the person it is most often said to: the
+    person it names, else the speaker most often next to those lines."""
+    counts: Counter[str] = Counter()
+    to: dict[str, Counter[str]] = defaultdict(Counter)
+    where: dict[str, list[str]] = defaultdict(list)
+    speakers: dict[str, str] = {}
+    for u in dialogue:
+        name = who(u)
+        if name:
+            speakers.setdefault(name.lower(), name)
+    for i in hers:
+        for word in _address_candidates(dialogue[i].text, zh):
+            if not _is_address(word, zh, people):
+                continue
+            word = word if zh else word[:1].upper() + word[1:].lower()
+            counts[word] += 1
+            if len(where[word]) < 3 and _where(dialogue[i]) not in where[word]:
+                where[word].append(_where(dialogue[i]))
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(dialogue) and dialogue[j].scene == dialogue[i].scene:
+                    other = who(dialogue[j])
+                    if other and other != who(dialogue[i]):
+                        to[word][other] += 1
+    points = []
+    for word, n in counts.most_common(8):
+        if n < 2:
+            break
+        person = speakers.get(word.lower()) or (to[word].most_common(1)[0][0] if to[word] else "")
+        text = f"「{word}」" if zh else f"“{word}”"
+        points.append(Point(f"{text} → {person}" if person else text, n, where[word]))
+    return points
+
+
+def self_reference(dialogue, hers, who, character) -> list[Point]:
+    mine: Counter[str] = Counter()
+    rest: Counter[str] = Counter()
+    her_total, rest_total = len(hers), max(1, len(dialogue) - len(hers))
+    where: dict[str, list[str]] = defaultdict(list)
+    her_set = set(hers)
+    for i, u in enumerate(dialogue):
+        text = u.text
+        for word in SELF_ZH:
+            if word in text:
+                text = text.replace(word, " ")  # 臣妾 is not also counted as 妾
+                if i in her_set:
+                    mine[word] += 1
+                    if len(where[word]) < 3:
+                        where[word].append(_where(u))
+                else:
+                    rest[word] += 1
+    points = []
+    for word, n in mine.most_common():
+        share, other = n / her_total, rest[word] / rest_total
+        if n >= 3 and share >= 0.02:
+            points.append(
+                Point(
+                    f"「{word}」 in {share:.0%} of her lines (others {other:.0%})", n, where[word]
+                )
+            )
+    return points[:4]
+
+
+def _segmenter():
+    """jieba's word cut when installed (words, not character pairs), else None."""
+    try:
+        import jieba
+    except ImportError:
+        return None
+    jieba.setLogLevel(60)
+    return jieba.lcut
+
+
+def _terms(text: str, zh: bool, cut=None) -> list[str]:
+    if zh:
+        out = []
+        for run in _CJK_RUN.findall(text):
+            if cut is not None:
+                out += [w for w in cut(run) if len(w) >= 2]
+            else:
+                out += [run[i : i + 2] for i in range(len(run) - 1)]
+        return out
+    return [w.lower() for w in _WORD.findall(text) if w.lower() not in _EN_STOP and len(w) > 2]
+
+
+def _log_odds(mine: Counter[str], rest: Counter[str], minimum: int) -> list[tuple[str, float]]:
+    """Log-odds ratio with an informative Dirichlet prior (the pooled counts), as z-scores."""
+    prior = mine + rest
+    a0, n1, n2 = sum(prior.values()), sum(mine.values()), sum(rest.values())
+    scored = []
+    for word, count in mine.items():
+        if count < minimum:
+            continue
+        a = prior[word] * 0.01 + 0.01
+        a_all = a0 * 0.01 + 0.01 * len(prior)
+        delta = math.log((count + a) / (n1 + a_all - count - a)) - math.log(
+            (rest[word] + a) / (n2 + a_all - rest[word] - a)
+        )
+        variance = 1 / (count + a) + 1 / (rest[word] + a)
+        scored.append((word, delta / math.sqrt(variance)))
+    return sorted(scored, key=lambda item: -item[1])
+
+
+def distinctive(dialogue, hers, who, character, zh: bool) -> list[Point]:
+    mine: Counter[str] = Counter()
+    rest: Counter[str] = Counter()
+    her_set = set(hers)
+    cut = _segmenter() if zh else None
+    for i, u in enumerate(dialogue):
+        (mine if i in her_set else rest).update(_terms(u.text, zh, cut))
+    if not rest:
+        return []
+    points = []
+    for word, z in _log_odds(mine, rest, minimum=3)[:10]:
+        if z < 2:
+            break
+        points.append(Point(f"「{word}」" if zh else f"“{word}”", mine[word]))
+    return points
+
+
+PARTICLES_ZH = "了呢吧罢么吗啊呀哪嘛啦哉矣耳乎也否哟呐咯"
+
+
+def endings(dialogue, hers, who, character) -> list[Point]:
+    """Sentence-final particles (and the word before them) she uses more than others."""
+    mine: Counter[str] = Counter()
+    rest: Counter[str] = Counter()
+    her_set = set(hers)
+    for i, u in enumerate(dialogue):
+        for sentence in re.split(f"[{_END_PUNCT}]+", u.text):
+            tail = "".join(_CJK_RUN.findall(sentence))[-2:]
+            if len(tail) == 2 and tail[-1] in PARTICLES_ZH:
+                (mine if i in her_set else rest).update([tail, tail[-1]])
+    return [Point(f"「…{word}」", mine[word]) for word, z in _log_odds(mine, rest, 3)[:5] if z >= 2]
+
+
+def length(dialogue, hers, zh: bool) -> list[Point]:
+    def size(text: str) -> int:
+        return len(_CJK.findall(text)) + len(_WORD.findall(text)) if zh else len(text.split())
+
+    her = [size(dialogue[i].text) for i in hers]
+    others = [size(u.text) for i, u in enumerate(dialogue) if i not in set(hers)] or [0]
+    unit = "characters" if zh else "words"
+    return [
+        Point(
+            f"median {statistics.median(her):g} {unit} a line "
+            f"(others {statistics.median(others):g})",
+            len(her),
+        )
+    ]
+
+
+def facts(utterances, who, character, names, zh: bool) -> list[Point]:
+    seen: set[str] = set()
+    points = []
+    splitter = re.compile(r"(?<=[。！？!?；;])" if zh else r"(?<=[.!?;])\s+")
+    for u in utterances:
+        if who(u) == character or u.kind not in ("dialogue", "narration"):
+            continue
+        for sentence in splitter.split(u.text):
+            sentence = sentence.strip()
+            if not (4 <= len(sentence) <= (60 if zh else 200)):
+                continue
+            folded = sentence if zh else sentence.lower()
+            name = next((n for n in names if n and (n if zh else n.lower()) in folded), None)
+            if name is None:
+                continue
+            after = folded[folded.index(name if zh else name.lower()) :]
+            cues = _FACT_ZH if zh else _FACT_EN
+            if not any(
+                c in after[len(name) : len(name) + 6 + len(c)]
+                or (not zh and c.startswith("'") and after[len(name) :].startswith(c))
+                for c in cues
+            ):
+                continue
+            key = re.sub(r"\W", "", sentence)
+            if key in seen:
+                continue
+            seen.add(key)
+            points.append(Point(sentence, 0, [_where(u)]))
+            if len(points) >= 8:
+                return points
+    return points

@@ -1,0 +1,1 @@
+"""Provides the studio's terminal UI (Textual): the app shell, its screens and widgets."""

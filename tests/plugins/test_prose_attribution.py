@@ -1,0 +1,139 @@
+"""The prose parser's cast and attribution rules on short invented passages (one rule each)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio_prose import cast_zh, rules_zh
+from studio_prose.parser import NAMING_BAR, ProseDocument
+
+from studio.api import SourceText
+
+
+def _doc(text: str, **options) -> ProseDocument:
+    document = ProseDocument(SourceText(Path("novel.txt"), text, "utf-8"), options)
+    document.run()
+    return document
+
+
+def _said(text: str, **options) -> list[tuple[str | None, str]]:
+    return [(a.utterance.speaker, a.utterance.text[:4]) for a in _doc(text, **options).attributions]
+
+
+def test_traditional_characters_and_corner_quotes_are_read_like_simplified():
+    text = "第一回\n" + "林秋水說：「明日再來。」\n周小舟說：「好的，我等你。」\n" * 2
+    assert _said(text)[:2] == [("林秋水", "明日再來"), ("周小舟", "好的，我")]
+
+
+def test_ascii_quotes_and_every_colon_form():
+    text = (
+        "第一章\n" + '林秋水道:"你来了。"\n周小舟笑道∶“来了，带了茶。”\n林秋水问﹕“什么茶？”\n'
+        "周小舟道“新茶。”\n"
+    ) * 2
+    assert _said(text)[:4] == [
+        ("林秋水", "你来了。"),
+        ("周小舟", "来了，带"),
+        ("林秋水", "什么茶？"),
+        ("周小舟", "新茶。"),
+    ]
+
+
+def test_comma_introduced_speech_and_a_quote_split_by_a_tag():
+    text = "第一章\n" + "林秋水说，“天黑了。”\n“路远，”周小舟说，“明天再走。”\n" * 2
+    assert _said(text)[:3] == [("林秋水", "天黑了。"), ("周小舟", "路远，"), ("周小舟", "明天再走")]
+
+
+def test_a_tag_after_the_quote_whose_verb_comes_in_a_later_clause():
+    text = (
+        "第一章\n" + "周小舟道：“走。”\n林秋水道：“好。”\n“我不去！”周小舟指着门外，大声说。\n" * 2
+    )
+    assert _said(text)[2] == ("周小舟", "我不去！")
+
+
+def test_speaker_not_addressee():
+    text = "第一章\n" + "林秋水对周小舟说：“坐。”\n周小舟问林秋水道：“坐哪里？”\n" * 2
+    assert _said(text)[:2] == [("林秋水", "坐。"), ("周小舟", "坐哪里？")]
+
+
+def test_group_words_and_storyteller_asides_name_nobody():
+    text = "第一章\n" + "林秋水道：“走吧。”\n众人都笑道：“好！”\n看官听说：“此事另有缘故。”\n" * 2
+    said = _said(text)
+    assert said[1] == (None, "好！") and said[2] == (None, "此事另有")
+    assert cast_zh.group("众人") and cast_zh.group("婆子们") and cast_zh.group("看官")
+
+
+def test_a_bare_title_is_the_one_cast_member_who_bears_it():
+    names = {"赵秀才", "秀才", "三公子", "四公子", "公子"}
+    roles = cast_zh.roles(
+        names, "赵秀才来了。秀才说话。三公子、四公子都在。", rules_zh.gender_of_title
+    )
+    assert roles["秀才"] == "赵秀才"  # only one 秀才 in the cast
+    assert roles["公子"] is None  # 三公子 or 四公子: nobody in particular
+
+
+def test_unsure_rules_leave_the_speaker_unknown_and_keep_the_guess():
+    text = (
+        "第一章\n林秋水道：“早。”\n周小舟道：“早。”\n"
+        "林秋水看了看窗外的天色，又回头望着院子里那棵老槐树，半天没有作声。“要下雨了。”\n"
+    ) * 2
+    last = _doc(text).attributions[2]
+    assert last.utterance.speaker is None and last.guess == "林秋水"
+    assert last.confidence < NAMING_BAR
+    assert all(a.confidence >= NAMING_BAR for a in _doc(text).attributions if a.utterance.speaker)
+
+
+def test_jieba_person_tags_are_read_from_the_shipped_dictionary():
+    assert cast_zh.person_tag("林黛玉") in {"nr", "nrfg"}
+    assert cast_zh.person_tag("点头") is None
+    assert cast_zh.simplified("說話") == "说话" and len(cast_zh.simplified("們們")) == 2
+
+
+def test_turn_taking_needs_an_established_exchange_of_two():
+    text = (
+        "CHAPTER I.\n\n“Tea?” said Anne.\n\n“Please,” said Tom.\n\n“Milk?” said Anne.\n\n"
+        "“No milk.”\n\n“Sugar?”\n\n"
+    ) * 2
+    said = [s for s, _ in _said(text)]
+    assert said[3:5] == ["Tom", "Anne"]
+    three = (
+        "CHAPTER I.\n\n“Tea?” said Anne.\n\n“Please,” said Tom.\n\n“Me too,” said Kate.\n\n"
+        "“Milk?” said Anne.\n\n“And for me?”\n\n"
+    ) * 2
+    assert _said(three)[4][0] is None  # three people talk: the next one could be any of them
+
+
+def test_a_preface_before_the_chapters_is_narration_not_speech():
+    preface = (
+        "PREFACE.\n\n" + "“It is a truth,” the critic wrote, “that prefaces run long.”\n\n" * 2
+    )
+    chapters = "".join(
+        f"CHAPTER {n}.\n\n“Good day,” said Anne.\n\n“And to you,” said Tom.\n\n"
+        + "The rain went on falling over the fields and the lanes.\n\n" * 30
+        for n in "IV"
+    )
+    document = _doc(preface + chapters + "CHAPTER VI.\n\n“Done,” said Anne.\n\n")
+    front = [u for u in document.utterances if u.scene == "front"]
+    assert front and all(u.kind == "narration" for u in front)
+    assert all(a.utterance.scene != "front" for a in document.attributions)
+    assert document.attributions[0].utterance.speaker == "Anne"
+
+
+def test_a_speech_over_paragraphs_keeps_its_speaker():
+    zh = (
+        "第一章\n" + "周小舟道：“走。”\n林秋水道：“第一件，你先回家。\n“第二件，明天早些来。”\n" * 2
+    )
+    assert _said(zh)[1:3] == [("林秋水", "第一件，"), ("林秋水", "第二件，")]
+    en = (
+        "CHAPTER I.\n\n“Tea?” said Anne.\n\n“First, you go home,” said Tom.\n\n"
+        "“Then you come back early.”\n\n"
+        "He left.\n\n"
+    ) * 2
+    said = _said(en.replace("home,” said Tom.", "home,” said Tom, “and sleep.\n\n“Then"))
+    assert [s for s, _ in said[1:4]] == ["Tom", "Tom", "Tom"]
+
+
+def test_utterances_say_how_their_speaker_was_found():
+    text = "第一章\n" + "林秋水道：“早。”\n众人都笑道：“好！”\n" * 2
+    said = [u for u in _doc(text).utterances if u.kind == "dialogue"]
+    assert (said[0].method, said[0].confidence) == ("before", 0.9)
+    assert said[1].speaker is None and said[1].method is None and said[1].confidence is None
