@@ -30,7 +30,7 @@ from studio.chat.engine import Sampling
 from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
 from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
 from studio.errors import StudioError
-from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
+from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
 from studio.eval.report import verdict, write_report
 from studio.eval.style import StyleClassifier
 from studio.train.data import IGNORE, encode_messages
@@ -213,7 +213,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
             "identity": sum(names_character(r, names) for r in probe_replies[side]),
             "identity_total": len(probes),
             "reply_chars": round(sum(len(r) for r in replies[side]) / len(held), 1),
-            "empty_replies": sum(1 for r in replies[side] if not r),
+            **count_unusable(replies[side]),
             # copying the line said to the character scores chrF against the real reply without answering it
             "echoes": sum(1 for r, s in zip(replies[side], held, strict=True) if r and chrf(r, s.prompt) >= 70),
             "generated_tokens": tokens, "seconds": round(time.perf_counter() - phase_start, 1),
