@@ -12,6 +12,7 @@ from studio import settings
 from studio.config import parse_config
 from studio.errors import InputError, StudioError
 from studio.train.runconfig import RunConfig
+from studio.train.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ def _prepared(workspace: Path, host, **kwargs) -> dict:
     ws = Workspace(workspace)
     build_dataset(ws, host.parsers)
     run_dir = prepare_run(ws, host.adapters, run_id="r", **kwargs)
-    return json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    return RunDir(run_dir).config()
 
 
 def test_written_lr_survives_a_preset_that_sets_another_lr(zh_workspace, host):
