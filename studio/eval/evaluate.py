@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import Sample
+from studio.api.text import has_cjk
 from studio.chat.engine import Sampling
 from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
-from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
+from studio.corpus.inspect import alias_map, canonical_speaker
+from studio.corpus.load import load_utterances
 from studio.errors import StudioError
 from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
 from studio.eval.report import verdict, write_report
@@ -94,7 +96,7 @@ def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Seque
     out: dict[str, list[str]] = {"train_char": [], "train_other": [], "test_char": [s.reply for s in held],
                                  "test_other": []}
     try:
-        corpus = parse_workspace(ws, parsers)
+        corpus = load_utterances(ws, parsers)  # the user's speaker fixes apply here too
     except StudioError:
         corpus = None
     if corpus is not None:
@@ -167,7 +169,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     other_scores = classifier.score(lines["test_other"])
     say("style classifier", 1, 1)
 
-    zh = any("\u4e00" <= ch <= "\u9fff" for ch in persona.system + character)
+    zh = has_cjk(persona.system + character)
     probes = PROBES_ZH if zh else PROBES_EN
     names = _names(ws, character)
     tokenizer = persona.loaded.tokenizer
