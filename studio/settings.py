@@ -284,26 +284,6 @@ def resolve(
     return values
 
 
-def origins(
-    written: Collection[str],
-    preset: Mapping[str, Any] | None = None,
-    overrides: Collection[str] = (),
-) -> dict[str, str]:
-    """Where each setting's value comes from (``override``, ``studio.toml``, ``preset``,
-    ``default``), by the rule of :func:`resolve`."""
-    out = {}
-    for name in SETTINGS:
-        if name in overrides:
-            out[name] = "override"
-        elif name in written:
-            out[name] = "studio.toml"
-        elif preset and name in preset:
-            out[name] = "preset"
-        else:
-            out[name] = "default"
-    return out
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
