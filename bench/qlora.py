@@ -100,9 +100,10 @@ class QuantAdapter(tt.BenchAdapter):
 
 def run_variant(shape: str, samples: list[Any], steps: int, quantization: str) -> dict[str, Any]:
     from studio.api.hf_adapter import LORA_PRESETS
-    from studio.train.events import read_events
+    from studio.train.events import FailedEvent, StepEvent
     from studio.train.recipe import run
     from studio.train.runconfig import RunConfig
+    from studio.train.rundir import RunDir
 
     preset = next(p for p in LORA_PRESETS if p.name == "16g-qlora")
     adapter = QuantAdapter(shape)
@@ -126,21 +127,20 @@ def run_variant(shape: str, samples: list[Any], steps: int, quantization: str) -
         config = RunConfig.from_dict(
             {"model": spec.__dict__, "persona": samples[0].system, **settings}
         )
-        (run_dir / "config.json").write_text(json.dumps(config.__dict__))
-        (run_dir / "samples.jsonl").write_text(
-            "\n".join(json.dumps(s.to_json()) for s in samples) + "\n"
-        )
+        rundir = RunDir(run_dir)
+        rundir.write_config(config.__dict__)
+        rundir.write_samples(samples)
         started = time.perf_counter()
         code = run(run_dir, adapters={adapter.name: adapter})
         wall = time.perf_counter() - started
-        events = read_events(run_dir / "events.jsonl")
+        events = rundir.events()
     if code != 0:
-        failed = next((e.get("error") for e in events if e.get("event") == "failed"), "")
+        failed = next((e.error for e in events if isinstance(e, FailedEvent)), "")
         raise RuntimeError(f"{quantization or 'bf16'} run failed: {failed}")
-    step_events = [e for e in events if e["event"] == "step"]
+    step_events = [e for e in events if isinstance(e, StepEvent)]
     return {
-        "losses": [e["loss"] for e in step_events],
-        "tok_s": [e["tokens_per_s"] for e in step_events],
+        "losses": [e.loss for e in step_events],
+        "tok_s": [e.tokens_per_s for e in step_events],
         "peak_alloc_gib": torch.cuda.max_memory_allocated() / 2**30,
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
         "wall_s": wall,

@@ -470,9 +470,10 @@ def run_ours(
     overrides: dict[str, Any],
 ) -> Result:
     """(c) studio.train.recipe.run on a run folder, with the preset this GPU gets."""
-    from studio.train.events import read_events
+    from studio.train.events import ConfigEvent, FailedEvent, StepEvent
     from studio.train.recipe import run
     from studio.train.runconfig import RunConfig
+    from studio.train.rundir import RunDir
     from studio.train.runner import pick_preset
 
     adapter = BenchAdapter(shape)
@@ -496,40 +497,36 @@ def run_ours(
         config = RunConfig.from_dict(
             {"model": spec.__dict__, "persona": samples[0].system, **settings}
         )
-        (run_dir / "config.json").write_text(json.dumps(config.__dict__))
-        (run_dir / "samples.jsonl").write_text(
-            "\n".join(json.dumps(s.to_json()) for s in samples) + "\n"
-        )
+        rundir = RunDir(run_dir)
+        rundir.write_config(config.__dict__)
+        rundir.write_samples(samples)
         _reset_peak(device)
         code = run(run_dir, adapters={adapter.name: adapter})
-        events = read_events(run_dir / "events.jsonl")
+        events = rundir.events()
     if code != 0:
         raise RuntimeError(
-            next((e["error"] for e in events if e["event"] == "failed"), "the run failed")
+            next((e.error for e in events if isinstance(e, FailedEvent)), "the run failed")
         )
-    step_events = [e for e in events if e["event"] == "step"]
+    step_events = [e for e in events if isinstance(e, StepEvent)]
     print(
         "  steps (t, tokens, tok/s):",
-        [
-            (e["step"], round(e["t"] % 1000, 2), e["tokens"], round(e["tokens_per_s"]))
-            for e in step_events
-        ],
+        [(e.step, round(e.t % 1000, 2), e.tokens, round(e.tokens_per_s or 0)) for e in step_events],
         flush=True,
     )
-    print("  last step event:", json.dumps(step_events[-1]), flush=True)
+    print("  last step event:", json.dumps(step_events[-1].to_json()), flush=True)
     timed = step_events[warmup:]
-    seconds = timed[-1]["t"] - step_events[warmup - 1]["t"]
-    config = next(e for e in events if e["event"] == "config")
+    seconds = timed[-1].t - step_events[warmup - 1].t
+    config = next(e for e in events if isinstance(e, ConfigEvent))
     return Result(
-        real=sum(e["tokens"] for e in timed),
-        supervised=sum(e["supervised"] for e in timed),
+        real=sum(e.tokens for e in timed),
+        supervised=sum(e.supervised for e in timed),
         seconds=seconds,
         padding=0.0,
         peak_gb=_peak(device),
         preset=preset.name,
-        note=f"{config['attention']}, dropout {config['config']['lora_dropout']}, "
-        f"{config['config']['tokens_per_batch']} tok/step"
-        + (", compiled" if config["config"]["compile"] else ""),
+        note=f"{config.attention}, dropout {config.config['lora_dropout']}, "
+        f"{config.config['tokens_per_batch']} tok/step"
+        + (", compiled" if config.config["compile"] else ""),
     )
 
 

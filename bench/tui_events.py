@@ -41,54 +41,54 @@ def make_workspace(folder: Path) -> Path:
         '[model]\nname = "tiny-qwen2"\nsource = "tiny"\n',
         encoding="utf-8",
     )
-    run = folder / "runs" / "bench-run"
-    run.mkdir(parents=True)
-    (run / "config.json").write_text(
-        json.dumps({"model": {"name": "tiny-qwen2"}, "lora_r": 8}), encoding="utf-8"
-    )
-    (run / "train.log").write_text("bench run\n", encoding="utf-8")
-    return run
+    from studio.train.rundir import RunDir
+
+    run = RunDir(folder / "runs" / "bench-run")
+    run.path.mkdir(parents=True)
+    run.write_config({"model": {"name": "tiny-qwen2"}, "lora_r": 8})
+    run.log_file.write_text("bench run\n", encoding="utf-8")
+    return run.path
 
 
 def _step(step: int, total_steps: int, rate: float) -> dict:
-    return {
-        "event": "step",
-        "t": time.time(),
-        "step": step,
-        "total_steps": total_steps,
-        "epoch": step / total_steps,
-        "loss": 3.0 / (1 + step / 500),
-        "lr": 2e-4,
-        "grad_norm": 0.5,
-        "tokens": 4096,
-        "supervised": 900,
-        "supervised_share": 0.22,
-        "tokens_per_s": 4096 * rate,
-        "supervised_per_s": 900 * rate,
-        "eta_s": 100.0,
-    }
+    from studio.train.events import StepEvent
+
+    return StepEvent(
+        t=time.time(),
+        step=step,
+        total_steps=total_steps,
+        epoch=step / total_steps,
+        loss=3.0 / (1 + step / 500),
+        lr=2e-4,
+        grad_norm=0.5,
+        tokens=4096,
+        supervised=900,
+        supervised_share=0.22,
+        tokens_per_s=4096 * rate,
+        supervised_per_s=900 * rate,
+        eta_s=100.0,
+    ).to_json()
 
 
 def writer(run: str, rate: float, total_steps: int, prefill: int) -> None:
     """The stand-in trainer: a ``config`` event, ``prefill`` steps at once (a run long under way),
     then a step event every 1/rate seconds."""
     from studio.fsutil import append_jsonl
+    from studio.train.events import ConfigEvent
+    from studio.train.rundir import RunDir
 
-    events = Path(run) / "events.jsonl"
-    append_jsonl(
-        events,
-        {
-            "event": "config",
-            "t": time.time(),
-            "pid": os.getpid(),
-            "total_steps": total_steps,
-            "config": {"model": {"name": "tiny-qwen2"}, "lora_r": 8},
-            "device": "cpu",
-            "dtype": "fp32",
-            "lora_targets": ["q_proj"],
-            "world_size": 1,
-        },
+    events = RunDir(Path(run)).events_file
+    config = ConfigEvent(
+        t=time.time(),
+        pid=os.getpid(),
+        total_steps=total_steps,
+        config={"model": {"name": "tiny-qwen2"}, "lora_r": 8},
+        device="cpu",
+        dtype="fp32",
+        lora_targets=["q_proj"],
+        world_size=1,
     )
+    append_jsonl(events, config.to_json())
     with open(events, "a", encoding="utf-8") as handle:
         for step in range(1, prefill + 1):
             handle.write(json.dumps(_step(step, total_steps, rate)) + "\n")
@@ -177,9 +177,12 @@ async def measure(root: Path, run: Path, args: argparse.Namespace) -> dict[str, 
             (len(frames) - frames_before) / (time.perf_counter() - t0)
         ]
         screen = app.screen
-        written = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+        from studio.train.events import StepEvent
+        from studio.train.rundir import RunDir
+
+        written = RunDir(run).events()
         steps = {
-            e["step"]: e["t"] for e in written if e["event"] == "step" and e["step"] > args.prefill
+            e.step: e.t for e in written if isinstance(e, StepEvent) and e.step > args.prefill
         }
         lags, quiet, seen = [], [], args.prefill
         for when, step in shown:

@@ -21,7 +21,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from studio import settings
 from studio.errors import InputError
+from studio.settings import TrainSettings
 
 
 @dataclass
@@ -103,37 +105,13 @@ class ModelConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(TrainSettings):
+    """studio.toml ``[train]``: every setting of :class:`studio.settings.TrainSettings`, plus the
+    preset."""
+
     preset: str = ""
-    """Model adapter preset (``cpu-tiny``, ``24g-lora`` …); empty picks one by GPU memory."""
-    epochs: float = 3.0
-    """Passes over the training split."""
-    lr: float = 2e-4
-    """Peak learning rate (cosine decay after warm-up)."""
-    warmup_steps: int = 10
-    """Linear warm-up steps."""
-    lora_r: int = 8
-    """LoRA rank: more capacity, more memory."""
-    lora_alpha: int = 16
-    """LoRA scale numerator (scale = alpha / r)."""
-    lora_dropout: float = 0.05
-    """Dropout on the LoRA input."""
-    max_length: int = 1024
-    """Longest sample in tokens; longer samples are counted and dropped, never cut silently."""
-    tokens_per_batch: int = 8192
-    """Tokens per optimizer step (packed rows, no padding)."""
-    eval_every: int = 50
-    """Evaluate on the eval split every N steps (0: only at the end)."""
-    save_every: int = 100
-    """Save a resumable checkpoint every N steps (0: only at the end)."""
-    seed: int = 42
-    """Seed of weights init, shuffling and dropout."""
-    dtype: str = "auto"
-    """``auto`` (bf16 on a GPU that has it, fp32 on the CPU), ``bf16``, ``fp16`` or ``fp32``."""
-    gradient_checkpointing: bool = False
-    """Trade compute for memory; off by default because it costs about a third of the speed."""
-    max_grad_norm: float = 1.0
-    """Gradient clipping."""
+    """Model adapter preset (``cpu-tiny``, ``24g-lora`` …); empty picks one by GPU memory. Keys
+    you write in ``[train]`` win over the preset's."""
 
 
 @dataclass
@@ -178,6 +156,13 @@ class StudioConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     path: Path | None = None
     """The file it was read from."""
+    written: dict[str, set[str]] = field(default_factory=dict)
+    """The keys the user wrote, by section (a written key beats a preset even at its default)."""
+
+    def written_train(self) -> dict[str, Any]:
+        """The ``[train]`` settings the user wrote in studio.toml, with their values."""
+        keys = self.written.get("train", set())
+        return {k: getattr(self.train, k) for k in settings.SETTINGS if k in keys}
 
     def aliases(self) -> dict[str, list[str]]:
         """All aliases: the character's plus the roster's, canonical name → other names."""
@@ -188,7 +173,7 @@ class StudioConfig:
         return out
 
 
-_SECTIONS = {f.name: f.type for f in dataclasses.fields(StudioConfig) if f.name != "path"}
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(StudioConfig) if f.name not in ("path", "written")}
 
 
 def _key_line(text: str, section: str, key: str | None) -> int | None:
@@ -265,7 +250,7 @@ def _coerce(value: Any, tp: Any) -> Any:
 _CHOICES = {
     ("dataset", "mode"): ("single", "multi"),
     ("model", "source"): ("modelscope", "huggingface", "local", "tiny"),
-    ("train", "dtype"): ("auto", "bf16", "fp16", "fp32"),
+    **{("train", s.name): s.choices for s in settings.SETTINGS.values() if s.choices},
 }
 
 
@@ -322,6 +307,7 @@ def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
                     _key_line(text, section, key),
                 )
             setattr(target, key, coerced)
+            config.written.setdefault(section, set()).add(key)
     _check_ranges(config, text, path)
     return config
 
@@ -335,12 +321,6 @@ def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
                 raise InputError(path, f"[{section}] {item.name}: expected a finite number, got {value!r}",
                                  _key_line(text, section, item.name))
     checks = [
-        ("train", "lora_dropout", 0 <= config.train.lora_dropout < 1, "a number from 0 up to (not including) 1"),
-        ("train", "max_grad_norm", config.train.max_grad_norm > 0, "a positive number"),
-        ("train", "warmup_steps", config.train.warmup_steps >= 0, "0 or more"),
-        ("train", "eval_every", config.train.eval_every >= 0, "0 or more steps"),
-        ("train", "save_every", config.train.save_every >= 0, "0 or more steps"),
-        ("train", "lora_alpha", config.train.lora_alpha >= 1, "at least 1"),
         ("dataset", "eval_fraction", 0.0 <= config.dataset.eval_fraction < 1.0, "a number from 0 up to (not including) 1"),
         ("dataset", "history_turns", config.dataset.history_turns >= 1, "at least 1"),
         ("dataset", "min_chars", config.dataset.min_chars >= 0, "0 or more"),
@@ -353,13 +333,10 @@ def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
         ("augment", "max_tokens", config.augment.max_tokens >= 1, "at least 1"),
         ("augment", "near_duplicate", 0 < config.augment.near_duplicate <= 1, "a number above 0 up to 1"),
         ("augment", "persona_threshold", 0 <= config.augment.persona_threshold <= 1, "a number from 0 to 1"),
-        ("train", "epochs", config.train.epochs > 0, "a positive number"),
-        ("train", "lr", 0 < config.train.lr < 1, "a positive number below 1"),
-        ("train", "lora_r", config.train.lora_r >= 1, "at least 1"),
-        ("train", "max_length", config.train.max_length >= 16, "at least 16"),
-        ("train", "tokens_per_batch", config.train.tokens_per_batch >= config.train.max_length,
-         "at least max_length (a batch must hold the longest sample)"),
     ]
+    bad = settings.check(dataclasses.asdict(config.train))
+    if bad:
+        checks.insert(0, ("train", bad[0], False, bad[1]))
     for section, key, ok, expected in checks:
         if not ok:
             value = getattr(getattr(config, section), key)
@@ -385,13 +362,14 @@ def load_config(path: str | Path) -> StudioConfig:
 
 
 def field_docs(section_cls: type) -> dict[str, str]:
-    """Field docstrings of a config section (the string literal after each field), for the TUI."""
+    """Field docs of a config section: declared settings' docs, else the string literal after each
+    field."""
     import ast
     import inspect
 
+    docs = {f.name: f.metadata["doc"] for f in dataclasses.fields(section_cls) if "doc" in f.metadata}
     source = inspect.getsource(section_cls)
     tree = ast.parse(source)
-    docs: dict[str, str] = {}
     body = tree.body[0].body  # type: ignore[attr-defined]
     for node, nxt in zip(body, body[1:]):
         if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):

@@ -1,10 +1,10 @@
-"""Provides the workspace: one folder = one persona project; the only module that knows its layout.
+"""Provides the workspace: one folder = one persona project; the module that knows its layout.
 
 ```
 studio.toml          character, aliases, persona card, corpus globs, base model, training
 corpus/              raw files as dropped in; never modified
 datasets/<name>/     samples.jsonl + review journal (append-only, autosaved)
-runs/<run-id>/       config.json, events.jsonl, train.log, checkpoints/, adapter/, eval/
+runs/<run-id>/       one training run each (its inside: studio.train.rundir.RunDir)
 chats/               saved transcripts
 exports/             merged models, exported datasets
 ```
@@ -32,7 +32,8 @@ CONFIG_NAME = "studio.toml"
 LOCK_NAME = ".studio.lock"
 
 TEMPLATE = '''# persona-studio workspace: one character, one corpus, one base model.
-# Every key is optional; see README.md for the full list.
+# Every key is optional; docs/settings.md in the persona-studio repository lists them all
+# (also: persona-studio train --help).
 
 [character]
 name = "{name}"           # as the corpus spells it most often
@@ -182,17 +183,6 @@ class Workspace:
             n += 1
             run_id = f"{prefix}-{stamp}-{n}"
         return run_id
-
-    def runs(self) -> list[Path]:
-        """Run folders, newest first."""
-        if not self.runs_dir.is_dir():
-            return []
-        runs = [p for p in self.runs_dir.iterdir() if p.is_dir() and (p / "config.json").exists()]
-        return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
-
-    def latest_run(self) -> Path | None:
-        runs = self.runs()
-        return runs[0] if runs else None
 
     # -- lock -----------------------------------------------------------------------------
 

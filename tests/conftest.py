@@ -126,14 +126,14 @@ def persona_workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def persona_run(persona_workspace: Path, host) -> Path:
     """A run folder as the trainer leaves it, with a random (non-zero) LoRA adapter on tiny-qwen2."""
-    import json
-
     import torch
     from peft import LoraConfig, get_peft_model
 
     from studio.dataset.service import build_dataset
     from studio.fsutil import atomic_write_json
     from studio.train.base_model import load_model, model_spec
+    from studio.train.events import FinishedEvent
+    from studio.train.rundir import RunDir
     from studio.train.runner import prepare_run
     from studio.workspace import Workspace
 
@@ -144,12 +144,12 @@ def persona_run(persona_workspace: Path, host) -> Path:
     torch.manual_seed(0)
     model = get_peft_model(loaded.model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
                                                     init_lora_weights=False))
-    model.save_pretrained(str(run_dir / "adapter"))
-    loaded.tokenizer.save_pretrained(str(run_dir / "adapter"))
-    atomic_write_json(run_dir / "adapter" / "persona.json", {
+    run = RunDir(run_dir)
+    model.save_pretrained(str(run.adapter_dir))
+    loaded.tokenizer.save_pretrained(str(run.adapter_dir))
+    atomic_write_json(run.adapter_dir / "persona.json", {
         "character": "阿蘅", "persona": ws.config.character.persona, "base_model": ws.config.model.name,
         "chat_template": loaded.tokenizer.chat_template, "end_of_turn_ids": loaded.end_of_turn_ids,
     })
-    (run_dir / "events.jsonl").write_text(
-        json.dumps({"event": "finished", "t": 0, "step": 1, "adapter": "adapter"}) + "\n", encoding="utf-8")
+    run.write_events([FinishedEvent(step=1, adapter="adapter")])
     return run_dir

@@ -10,10 +10,10 @@ from typing import Any
 
 from studio.api import Sample, stable_id
 from studio.augment.filters import PersonaScorer, generated_replies
-from studio.chat.session import adapter_path
 from studio.errors import StudioError
 from studio.llm.backends import RetryingLLM, make_backend
 from studio.train.base_model import load_model, model_spec
+from studio.train.rundir import RunDir, pick_run
 
 MIN_CLASSIFIER_LINES = 200  # fewer real exchanges train a classifier too weak to filter with
 _classifiers: dict[str, Any] = {}  # fitted on a dataset's real lines, reused while they do not change
@@ -31,10 +31,13 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
                             gguf_file="", revision="")
     lora = None
     if cfg.adapter:
-        run_dir = ws.latest_run() if cfg.adapter == "latest" else ws.run_dir(cfg.adapter)
-        if run_dir is None or not run_dir.is_dir():
-            raise StudioError(f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'")
-        lora = adapter_path(run_dir)
+        if cfg.adapter == "latest":
+            lora = pick_run(ws, partial_ok=True)[0].adapter()
+        else:
+            named = RunDir(ws.run_dir(cfg.adapter))
+            if not named.exists():
+                raise StudioError(f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'")
+            lora = named.adapter()
 
     def load() -> Any:
         return load_model(model_spec(model_cfg, ws.root), host.adapters, lora_path=lora)

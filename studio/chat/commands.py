@@ -8,6 +8,7 @@ import sys
 from studio.chat.repl import chat_repl, print_turn
 from studio.chat.session import SAMPLING_PRESETS, load_persona
 from studio.context import EXIT_OK, Context, Subparsers
+from studio.train.rundir import list_runs
 
 
 def register(subparsers: Subparsers) -> None:
@@ -46,10 +47,11 @@ def register(subparsers: Subparsers) -> None:
 
 
 def chat(ctx: Context) -> int:
-    """``persona-studio chat WORKSPACE``: the newest run's adapter (or ``--run``, ``--base``)."""
+    """``persona-studio chat WORKSPACE``: the newest finished run's adapter, else the newest
+    complete checkpoint (or ``--run``, ``--base``); a note says which."""
     args = ctx.args
     ws = ctx.workspace()
-    if not args.base and not args.run and not ws.runs():
+    if not args.base and not args.run and not list_runs(ws):
         return ctx.error(
             f"{ws.root}: no runs yet; train first (persona-studio train {ws.root}) "
             f"or chat with the base model: persona-studio chat {ws.root} --base"

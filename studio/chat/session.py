@@ -33,24 +33,14 @@ SAMPLING_PRESETS: dict[str, dict[str, Any]] = {
 
 
 def adapter_path(run_dir: Path, checkpoint: int | None = None) -> Path:
-    """The adapter of a run: a checkpoint's (``checkpoint`` = step; -1 = latest) or the final one.
-
-    A run still training has no final adapter yet: its latest complete checkpoint is used.
+    """The adapter of a run (:meth:`studio.train.rundir.RunDir.adapter`).
 
     Raises:
         StudioError: the run has no adapter and no complete checkpoint, or no such step.
     """
-    if checkpoint is None and (run_dir / "adapter" / "adapter_config.json").exists():
-        return run_dir / "adapter"
-    done = sorted(p for p in (run_dir / "checkpoints").glob("step-*") if (p / "COMPLETE").exists())
-    if not done:
-        raise StudioError(f"{run_dir}: no finished adapter and no complete checkpoint yet")
-    if checkpoint is None or checkpoint < 0:
-        return done[-1] / "adapter"
-    for path in done:
-        if int(path.name.split("-")[1]) == checkpoint:
-            return path / "adapter"
-    raise StudioError(f"{run_dir}: no checkpoint at step {checkpoint}; have {', '.join(p.name for p in done)}")
+    from studio.train.rundir import RunDir
+
+    return RunDir(run_dir).adapter(checkpoint)
 
 
 @dataclass
@@ -91,9 +81,11 @@ class Persona:
 
 def training_persona(run_dir: Path | None, adapter_dir: Path | None) -> dict[str, Any]:
     """What the run was trained with: ``persona``, ``character``, ``chat_template`` (those recorded)."""
+    from studio.train.rundir import RunDir
+
     found: dict[str, Any] = {}
-    if run_dir is not None and (run_dir / "config.json").exists():
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    if run_dir is not None and RunDir(run_dir).exists():
+        config = RunDir(run_dir).config()
         found.update({k: config[k] for k in ("persona", "character") if config.get(k)})
     if adapter_dir is not None and (adapter_dir / "persona.json").exists():
         recorded = json.loads((adapter_dir / "persona.json").read_text(encoding="utf-8"))
@@ -103,34 +95,37 @@ def training_persona(run_dir: Path | None, adapter_dir: Path | None) -> dict[str
 
 def load_persona(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoint: int | None = None,
                  base: bool = False, merge: bool = False, fast: bool | None = None, device: Any = None,
-                 dtype: Any = None) -> Persona:
+                 dtype: Any = None, partial_ok: bool = True) -> Persona:
     """Load the base model of a workspace with a run's adapter (or without, for ``base``).
 
     Args:
         ws: the workspace.
         adapters: registered model adapters.
-        run: run id; empty picks the newest run.
+        run: run id; empty picks the newest finished run (:func:`studio.train.rundir.pick_run`).
         checkpoint: a checkpoint step (-1: the latest) instead of the final adapter.
         base: the base model alone, with the workspace's persona prompt.
         merge: fold the adapter into the weights (faster generation, no A/B switch).
         fast: static KV cache + compiled decode step; None turns it on for CUDA only.
         device / dtype: where and in what precision; None picks automatically.
+        partial_ok: without ``run``, a run still training will do (its latest checkpoint).
 
     Raises:
         StudioError: no run, no adapter, or the model cannot be loaded.
     """
     from studio.train.base_model import load_model, model_spec, resolve_device
 
+    from studio.train.rundir import pick_run
+
     run_dir: Path | None = None
     lora: Path | None = None
+    notes: list[str] = []
     if not base:
-        run_dir = ws.run_dir(run) if run else ws.latest_run()
-        if run_dir is None or not (run_dir / "config.json").exists():
-            raise StudioError(f"{ws.root}: no run {run!r}" if run else f"{ws.root}: no runs yet; train first or use the base model")
-        lora = adapter_path(run_dir, checkpoint)
+        picked, why = pick_run(ws, run, checkpoint=checkpoint, partial_ok=partial_ok)
+        run_dir, lora = picked.path, picked.adapter(checkpoint)
+        if why:
+            notes.append(why)
     recorded = training_persona(run_dir, lora)
     system = recorded.get("persona") or ws.config.character.persona
-    notes: list[str] = []
     if recorded.get("persona") and ws.config.character.persona and recorded["persona"] != ws.config.character.persona:
         notes.append("the persona in studio.toml changed since this run was trained; using the run's (the one it learned)")
     device = device if device is not None else resolve_device()

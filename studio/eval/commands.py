@@ -7,13 +7,14 @@ import sys
 from studio.context import EXIT_OK, Context, Subparsers
 from studio.eval.evaluate import evaluate_run
 from studio.eval.report import format_report
+from studio.train.rundir import pick_run
 
 
 def register(subparsers: Subparsers) -> None:
     """Add ``eval`` to the command line."""
     p = subparsers.add_parser("eval")
     p.add_argument("workspace")
-    p.add_argument("--run", default="", help="run id (default: the newest)")
+    p.add_argument("--run", default="", help="run id (default: the newest finished run)")
     p.add_argument(
         "--checkpoint",
         type=int,
@@ -33,6 +34,9 @@ def evaluate(ctx: Context) -> int:
     """``persona-studio eval WORKSPACE``: evaluate, print the table, say where the report is."""
     args = ctx.args
     ws = ctx.workspace()
+    picked, why = pick_run(ws, args.run, checkpoint=args.checkpoint)  # say which before loading
+    if why:
+        print(f"note: {why}", file=sys.stderr)
     host = ctx.host
     last = {"phase": ""}
 
@@ -47,7 +51,7 @@ def evaluate(ctx: Context) -> int:
         ws,
         host.adapters,
         host.parsers,
-        run=args.run,
+        run=picked.name,
         checkpoint=args.checkpoint,
         limit=args.limit,
         max_new_tokens=args.max_new_tokens,
@@ -57,7 +61,5 @@ def evaluate(ctx: Context) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(format_report(report, examples=args.examples))
-    print(
-        f"\nwritten to {ws.run_dir(report['run']).relative_to(ws.root) / 'eval'}/", file=sys.stderr
-    )
+    print(f"\nwritten to {picked.eval_dir.relative_to(ws.root)}/", file=sys.stderr)
     return EXIT_OK

@@ -35,8 +35,8 @@ from studio.errors import StudioError
 from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
 from studio.eval.report import verdict, write_report
 from studio.eval.style import StyleClassifier
-from studio.fsutil import read_jsonl
 from studio.train.data import IGNORE, encode_messages
+from studio.train.rundir import RunDir, pick_run
 
 PROBES_ZH = ("你是谁？", "你叫什么名字？")
 PROBES_EN = ("Who are you?", "What is your name?")
@@ -49,11 +49,12 @@ def heldout_samples(run_dir: Path) -> list[Sample]:
     Raises:
         StudioError: the run has no eval samples.
     """
-    samples = [Sample.from_json(d) for d in read_jsonl(run_dir / "samples.jsonl")]
+    run = RunDir(run_dir)
+    samples = run.samples()
     held = [s for s in samples if s.split == "eval" and s.provenance.get("kind", "corpus") == "corpus"
             and s.turns and s.turns[-1].role == "assistant" and s.reply.strip()]
     if not held:
-        raise StudioError(f"{run_dir / 'samples.jsonl'}: no held-out (eval) samples from the corpus; set [dataset] "
+        raise StudioError(f"{run.samples_file}: no held-out (eval) samples from the corpus; set [dataset] "
                           "eval_fraction above 0 (e.g. 0.1), rebuild the dataset and train a new run")
     return held
 
@@ -138,7 +139,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     Args:
         ws: the workspace.
         adapters / parsers: registered model adapters and corpus parsers.
-        run: run id (default: the newest).
+        run: run id (default: the newest finished run, :func:`studio.train.rundir.pick_run`).
         checkpoint: evaluate a checkpoint's adapter (-1: latest) instead of the final one.
         limit: evaluate at most this many held-out items (0: all).
         max_new_tokens: reply length cap of the generated replies.
@@ -151,16 +152,14 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     """
     started = time.perf_counter()
     say = progress or (lambda phase, done, total: None)
-    run_dir = ws.run_dir(run) if run else ws.latest_run()
-    if run_dir is None or not (run_dir / "config.json").exists():
-        raise StudioError(f"{ws.root}: no run {run!r}" if run else f"{ws.root}: no runs yet; train first")
+    picked, _ = pick_run(ws, run, checkpoint=checkpoint)
+    run_dir = picked.path
     held = heldout_samples(run_dir)  # before the slow model load: fail fast
     persona = load_persona(ws, adapters, run=run_dir.name, checkpoint=checkpoint, merge=False, fast=False, device=device)
     assert persona.adapter_dir is not None
     if limit:
         held = held[:limit]
-    train = [Sample.from_json(d) for d in read_jsonl(run_dir / "samples.jsonl")]
-    train = [s for s in train if s.split == "train"]
+    train = [s for s in picked.samples() if s.split == "train"]
     character = persona.character
 
     say("style classifier", 0, 1)
@@ -262,7 +261,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
 
 def load_report(run_dir: Path) -> dict[str, Any] | None:
     """The run's latest eval report (``eval/report.json``), or None when it has not been evaluated."""
-    path = run_dir / "eval" / "report.json"
+    path = RunDir(run_dir).eval_dir / "report.json"
     if not path.exists():
         return None
     return json.loads(path.read_text(encoding="utf-8"))

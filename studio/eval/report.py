@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.fsutil import atomic_write_json, atomic_write_text
+from studio.train.rundir import RunDir
 
 # metric key, label, direction (+1: higher is better), smallest difference that counts, format
 METRICS: tuple[tuple[str, str, int, float, str], ...] = (
@@ -122,7 +123,8 @@ def write_report(run_dir: Path, report: dict[str, Any], items: list[dict[str, An
 
     A checkpoint's evaluation goes to ``eval/<checkpoint>/``; the final adapter's to ``eval/``.
     """
-    folder = run_dir / "eval" / checkpoint_label if checkpoint_label else run_dir / "eval"
+    root = RunDir(run_dir).eval_dir
+    folder = root / checkpoint_label if checkpoint_label else root
     report["examples"] = items[:5]
     atomic_write_json(folder / "report.json", report)
     atomic_write_text(folder / "items.jsonl", "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))

@@ -125,42 +125,43 @@ def base_name(model: Any) -> str:
 
 
 def run_info(ws: Any, persona: Any) -> dict[str, Any]:
+    """What the card tells: what the run actually did up to the exported adapter (its events),
+    not what it was configured to do."""
     from studio.chat.session import training_persona
     from studio.eval.evaluate import load_report
-    from studio.fsutil import read_jsonl
-    from studio.train.events import RunState, read_events
+    from studio.train.rundir import RunDir
 
-    run_dir = persona.run_dir
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    state = RunState.from_events(read_events(run_dir / "events.jsonl"))
-    samples = read_jsonl(run_dir / "samples.jsonl")
-    step = (
-        state.step
-        if persona.adapter_dir.parent == run_dir
-        else int(persona.adapter_dir.parent.name.split("-")[1])
-    )
+    run = RunDir(persona.run_dir)
+    config = run.config()
+    state = run.state()
+    at = run.adapter_step(persona.adapter_dir)  # None: the final adapter
+    steps = state.step if at is None else at
+    epochs = state.epoch if at is None else state.epoch_at(at)
+    if state.data is not None:  # the samples the trainer kept (over max_length ones are dropped)
+        samples = {"train": state.data.train_samples, "eval": state.data.eval_samples}
+    else:
+        frozen = run.samples()
+        samples = {split: sum(1 for s in frozen if s.split == split) for split in ("train", "eval")}
+    losses, eval_losses = dict(state.losses), dict(state.eval_losses)
     return {
         "label": persona.label,
         "character": persona.character,
         "persona": persona.system,
         "base_model": base_name(ws.config.model),
-        "recorded": training_persona(run_dir, persona.adapter_dir),
-        "samples": {
-            "train": sum(1 for s in samples if s.get("split") == "train"),
-            "eval": sum(1 for s in samples if s.get("split") == "eval"),
-        },
+        "recorded": training_persona(run.path, persona.adapter_dir),
+        "samples": samples,
         "training": {
-            "steps": step,
-            "epochs": config.get("epochs"),
+            "steps": steps,
+            "epochs": round(epochs, 2) if epochs is not None else None,
             "lr": config.get("lr"),
             "lora_r": config.get("lora_r"),
             "lora_alpha": config.get("lora_alpha"),
             "lora_targets": config.get("lora_targets") or [],
             "max_length": config.get("max_length"),
             "dtype": config.get("dtype"),
-            "final_loss": state.loss,
-            "eval_loss": state.eval_loss,
+            "final_loss": losses.get(steps, state.loss if at is None else None),
+            "eval_loss": state.eval_loss if at is None else eval_losses.get(steps),
         },
-        "eval": load_report(run_dir) if persona.adapter_dir.parent == run_dir else None,
+        "eval": load_report(run.path) if at is None else None,
         "corpus": [p.name for p in ws.corpus_files()],
     }

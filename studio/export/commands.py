@@ -6,6 +6,7 @@ import sys
 
 from studio.context import EXIT_OK, Context, Subparsers
 from studio.export.exporter import export_run
+from studio.train.rundir import list_runs, pick_run
 
 
 def register(subparsers: Subparsers) -> None:
@@ -55,16 +56,19 @@ def export(ctx: Context) -> int:
     the checks and the commands that run it elsewhere."""
     args = ctx.args
     ws = ctx.workspace()
-    if not args.run and not ws.runs():
+    if not args.run and not list_runs(ws):
         return ctx.error(
             f"{ws.root}: no runs yet, so no adapter to export; train first: "
             f"persona-studio train {ws.root} (to try the base model without "
             f"training: persona-studio chat {ws.root} --base)"
         )
+    picked, why = pick_run(ws, args.run, checkpoint=args.checkpoint)  # say which before loading
+    if why:
+        print(f"note: {why}", file=sys.stderr)
     result = export_run(
         ws,
         ctx.host.adapters,
-        run=args.run,
+        run=picked.name,
         checkpoint=args.checkpoint,
         merged=args.merged,
         dtype=args.dtype,

@@ -94,6 +94,7 @@ def export_run(
         fast=False,
         device=device,
         dtype=torch.float32 if device.type == "cpu" else None,
+        partial_ok=False,
     )
     if persona.run_dir is None or persona.adapter_dir is None:
         raise StudioError("export needs a run with an adapter")

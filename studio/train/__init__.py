@@ -7,9 +7,9 @@ One run, from the command line::
     persona-studio stop WORKSPACE [--run NAME]                # checkpoint, then stop
     persona-studio train WORKSPACE --run NAME --resume        # continue after a stop or a crash
 
-The run folder ``runs/<id>/`` holds ``config.json`` (the preset for the GPU, then studio.toml
-``[train]``, then command-line overrides, frozen), ``samples.jsonl`` (the training data, frozen),
-``events.jsonl`` (see :mod:`studio.train.events`), ``checkpoints/step-N/`` and ``adapter/``.
+The run folder ``runs/<id>/`` (:class:`studio.train.rundir.RunDir` owns its layout) holds the
+frozen config (the preset for the GPU, then studio.toml ``[train]``, then overrides), the frozen
+training data, the typed events (:mod:`studio.train.events`), the checkpoints and the adapter.
 
 Several GPUs. ``persona-studio train WORKSPACE --gpus N`` starts ``torchrun`` with N processes
 (NCCL; on a machine without GPUs, N gloo processes on the CPU). Each optimizer step takes the

@@ -17,8 +17,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+from studio.settings import KERNELS  # declared with the setting
+
 NAME = "studio_packed"
-KERNELS = ("auto", "varlen", "flex", "segments")
 DENSE_MASK_MAX = 4096
 """Rows up to this long use one dense block-diagonal mask on the ``segments`` path (CPU)."""
 

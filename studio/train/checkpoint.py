@@ -6,7 +6,8 @@ A checkpoint holds:
 - ``trainable.safetensors``: the same weights under the training model's own names;
 - ``state.pt``: optimizer, scheduler, step, epoch, position in the epoch, tokens seen;
 - ``rng-rank<R>.pt``: each process's random state (dropout draws continue where they stopped);
-- ``COMPLETE``: written last; a folder without it (a crash mid-save) is ignored and replaced.
+- a completion marker (:meth:`studio.train.rundir.RunDir.mark_complete`), written last; a folder
+  without it (a crash mid-save) is ignored and replaced.
 
 The folder is built as ``.tmp-step-N`` and renamed into place, so a reader never sees half a
 checkpoint.
@@ -14,24 +15,19 @@ checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from studio.fsutil import atomic_write_text, fsync_dir
-
-
-def step_dir(root: Path, step: int) -> Path:
-    return root / f"step-{step:06d}"
+from studio.fsutil import fsync_dir
+from studio.train.events import CheckpointEvent, WarningEvent
+from studio.train.rundir import RunDir
 
 
 def complete_checkpoints(root: Path) -> list[Path]:
     """Complete checkpoint folders, oldest first."""
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob("step-*") if (p / "COMPLETE").exists())
+    return RunDir.complete_in(root)
 
 
 def latest(root: Path) -> Path | None:
@@ -86,10 +82,10 @@ def write(
     import torch
     from safetensors.torch import save_file
 
-    peft_model.save_pretrained(str(tmp / "adapter"), state_dict=trainable)
+    peft_model.save_pretrained(str(tmp / RunDir.ADAPTER), state_dict=trainable)
     save_file({k: v.contiguous() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
     torch.save(state, tmp / "state.pt")
-    atomic_write_text(tmp / "COMPLETE", json.dumps({"step": state["step"]}) + "\n")
+    RunDir.mark_complete(tmp, state["step"])
     fsync_dir(tmp)
     if final.exists():  # an incomplete leftover of the same step
         shutil.rmtree(final)
@@ -135,7 +131,7 @@ def export_adapter(checkpoint: Path, out: Path, tokenizer: Any, persona: dict[st
 
     tmp = out.with_name(".tmp-" + out.name)
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(checkpoint / "adapter", tmp)
+    shutil.copytree(checkpoint / RunDir.ADAPTER, tmp)
     tokenizer.save_pretrained(str(tmp))
     atomic_write_json(tmp / "persona.json", persona)
     shutil.rmtree(out, ignore_errors=True)
@@ -148,10 +144,10 @@ def save(recipe: Any) -> Path:
     from studio.train.distributed import optimizer_state
 
     root, dist = recipe.checkpoints_dir, recipe.dist
-    final = step_dir(root, recipe.step)
-    if (final / "COMPLETE").exists():
+    final = recipe.run.checkpoint_dir(recipe.step)
+    if RunDir.is_complete(final):
         return final
-    tmp = root / f".tmp-step-{recipe.step:06d}"
+    tmp = final.with_name(".tmp-" + final.name)
     if dist.main:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -172,7 +168,9 @@ def save(recipe: Any) -> Path:
         }
         write(tmp, final, peft_model=recipe.model, trainable=trainable, state=state)
         prune(root, recipe.cfg.keep_checkpoints)
-        recipe.sink.log("checkpoint", step=recipe.step, path=str(final.relative_to(recipe.run_dir)))
+        recipe.sink.log(
+            CheckpointEvent(step=recipe.step, path=str(final.relative_to(recipe.run_dir)))
+        )
     dist.barrier()
     return final
 
@@ -188,9 +186,10 @@ def restore(recipe: Any) -> Path | None:
     weights, state, rng = read(folder, recipe.dist.rank)
     if rng is None:
         recipe.sink.log(
-            "warning",
-            message=f"the checkpoint was written by {state.get('world_size')} "
-            "processes; dropout draws restart from a fresh random state",
+            WarningEvent(
+                message=f"the checkpoint was written by {state.get('world_size')} "
+                "processes; dropout draws restart from a fresh random state",
+            )
         )
     inner, parallel = recipe.loss_inner, recipe.cfg.parallel
     load_trainable_state(

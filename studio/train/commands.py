@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
+from studio import settings
 from studio.context import EXIT_FAILED, EXIT_OK, Context, Subparsers
-from studio.train.events import follow
-from studio.train.runner import is_alive, launch, prepare_run, run_state, stop
+from studio.train.events import Event
+from studio.train.rundir import RunDir, latest_run, list_runs
+from studio.train.runner import start, stop
 
 
 def register(subparsers: Subparsers) -> None:
@@ -37,23 +38,31 @@ def register(subparsers: Subparsers) -> None:
     )
     p.add_argument(
         "--overlong",
-        choices=("drop", "split"),
+        choices=settings.OVERLONG,
         default="",
         help="samples over max_length: drop them, or split long conversations (default: drop)",
     )
     p.add_argument(
         "--attention",
-        choices=("auto", "varlen", "flex", "segments"),
+        choices=settings.KERNELS,
         default="",
         help="packed attention kernel (default: auto)",
     )
     p.add_argument(
         "--parallel",
-        choices=("ddp", "fsdp"),
+        choices=settings.PARALLEL,
         default="",
         help="with --gpus: ddp (default) or fsdp (shard a model too big for one GPU)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the decoder layers (GPU)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a training setting for this run, over studio.toml and the preset (repeatable; "
+        f"keys: {', '.join(settings.SETTINGS)}; see docs/settings.md)",
+    )
     p.set_defaults(handler=train)
 
     p = subparsers.add_parser("runs")
@@ -68,48 +77,50 @@ def register(subparsers: Subparsers) -> None:
 
 
 def train(ctx: Context) -> int:
-    """``persona-studio train WORKSPACE``: start or resume a run; follow it unless detached."""
+    """``persona-studio train WORKSPACE``: start or resume a run; follow it unless detached.
+
+    The workspace is locked while the run is prepared and launched: a studio that has it open
+    (and starts runs itself) makes this refuse, as ``build`` and ``review`` do.
+    """
     args = ctx.args
     ws = ctx.workspace()
-    if args.resume:
-        run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
-        if run_dir is None or not run_dir.exists():
-            return ctx.error("no run to resume")
-        state = run_state(run_dir)
-        print(f"resuming {run_dir.name} ({state.status} at step {state.step}/{state.total_steps})")
-    else:
-        overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    if not args.resume:
         for key in ("max_steps", "epochs", "overlong", "attention", "parallel"):
             if getattr(args, key, None):
                 overrides[key] = getattr(args, key)
         if args.compile:
             overrides["compile"] = True
-        run_dir = prepare_run(ws, ctx.host.adapters, run_id=args.run or "", overrides=overrides)
-        print(f"run {run_dir.name}: {run_dir}")
-    events = run_dir / "events.jsonl"
-    start = events.stat().st_size if events.exists() else 0
-    process = launch(run_dir, resume=args.resume, detach=True, gpus=args.gpus)
-    if isinstance(process, int):  # only a run waited for in the foreground returns its exit code
-        return process
+        try:
+            overrides.update(settings.parse_assignments(args.set))
+        except ValueError as exc:
+            return ctx.error(str(exc))
+    adapters = {} if args.resume else ctx.host.adapters
+    started = start(ws, adapters, run_id=args.run or "", overrides=overrides, resume=args.resume,
+                    gpus=args.gpus)
+    run = started.run
+    if started.resumed is not None:
+        state = started.resumed
+        print(f"resuming {run.name} ({state.status} at step {state.step}/{state.total_steps})")
+    else:
+        print(f"run {run.name}: {run.path}")
     if args.detach:
         print(
-            f"started in the background (pid {process.pid}); follow with: "
-            f"persona-studio runs {ws.root} --follow {run_dir.name}; stop with: "
-            f"persona-studio stop {ws.root} --run {run_dir.name}"
+            f"started in the background (pid {started.process.pid}); follow with: "
+            f"persona-studio runs {ws.root} --follow {run.name}; stop with: "
+            f"persona-studio stop {ws.root} --run {run.name}"
         )
         return EXIT_OK
-    return _follow_foreground(run_dir, process, start)
+    return _follow_foreground(run, started.process, started.offset)
 
 
-def _follow_foreground(run_dir: Path, process: subprocess.Popen[Any], start: int = 0) -> int:
+def _follow_foreground(run: RunDir, process: subprocess.Popen[Any], start: int = 0) -> int:
     """Print the run's events until it ends; Ctrl-C asks it to stop (it checkpoints first)."""
-    last: dict[str, Any] = {}
+    last: Event | None = None
     stopping = False
     while True:
         try:
-            for batch in follow(
-                run_dir / "events.jsonl", alive=lambda: process.poll() is None, start=start
-            ):
+            for batch in run.follow(alive=lambda: process.poll() is None, start=start):
                 for event in batch:
                     print_event(event)
                     last = event
@@ -120,79 +131,22 @@ def _follow_foreground(run_dir: Path, process: subprocess.Popen[Any], start: int
                 continue
             stopping = True
             print("stopping: saving a checkpoint…", file=sys.stderr)
-            stop(run_dir)
+            stop(run.path)
     code = process.wait()
-    if last.get("event") not in ("finished", "stopped", "failed"):
+    if last is None or not last.terminal:
         print(
             f"the run process ended (exit {code}) without a final event; see "
-            f"{run_dir / 'train.log'} and continue with --resume",
+            f"{run.log_file} and continue with --resume",
             file=sys.stderr,
         )
         return code or EXIT_FAILED
-    return EXIT_OK if last.get("event") in ("finished", "stopped") else EXIT_FAILED
+    return EXIT_OK if last.kind in ("finished", "stopped") else EXIT_FAILED
 
 
-def print_event(event: dict[str, Any]) -> None:
-    """One line for one training event (steps, evals, checkpoints, the end)."""
-    kind = event.get("event")
-    if kind == "step":
-        gpu = event.get("gpu")
-        print(
-            f"step {event['step']:>5}/{event['total_steps']}  epoch {event['epoch']:.2f}  "
-            f"loss {event['loss']:.4f}  lr {event['lr']:.2e}  grad {event['grad_norm']:.3f}  "
-            f"{event['tokens_per_s']:.0f} tok/s ({event.get('supervised_per_s', 0):.0f} "
-            f"supervised)  eta {event['eta_s']:.0f}s"
-            + (f"  gpu {gpu.get('util', '?')}% {gpu.get('peak_alloc_gb', '?')} GiB" if gpu else ""),
-            flush=True,
-        )
-    elif kind == "eval":
-        print(
-            f"eval  step {event['step']}: loss {event['eval_loss']:.4f} "
-            f"(ppl {event['eval_ppl']:.2f})",
-            flush=True,
-        )
-    elif kind == "data":
-        dropped = (
-            "dropped" if event.get("overlong", "drop") == "drop" else "single exchanges dropped"
-        )
-        over = (
-            f"{event['too_long']} over max_length {event.get('max_length', '')} "
-            f"({dropped}, never cut)"
-        )
-        split = f", {event['split']} long conversations split" if event.get("split") else ""
-        print(
-            f"data: {event['train_samples']} train / {event['eval_samples']} eval samples, "
-            f"{over}{split}, supervised share {event['supervised_share']:.1%}, "
-            f"{event['total_steps']} steps",
-            flush=True,
-        )
-    elif kind == "config":
-        world = event.get("world_size", 1)
-        print(
-            f"config: {event['config']['model']['name']} on {event['device']} ({event['dtype']}, "
-            f"{world} process{'es' if world > 1 else ''}, "
-            f"attention {event.get('attention', '?')}), LoRA r={event['config']['lora_r']} on "
-            f"{', '.join(event['lora_targets'])}",
-            flush=True,
-        )
-    elif kind == "checkpoint":
-        print(f"checkpoint {event['path']}", flush=True)
-    elif kind == "resumed":
-        print(f"resumed at step {event['step']} from {event['path']}", flush=True)
-    elif kind in ("finished", "stopped"):
-        print(
-            f"{kind} at step {event['step']}: {event.get('adapter') or event.get('reason')}",
-            flush=True,
-        )
-    elif kind == "failed":
-        print(f"failed at step {event['step']}: {event['error']}", file=sys.stderr, flush=True)
-    elif kind == "warning":
-        print(f"warning: {event.get('message')}", file=sys.stderr, flush=True)
-    elif kind == "download":
-        total = event.get("total_bytes") or 0
-        done = event.get("done_bytes", 0)
-        share = f" ({done / total:.0%})" if total else ""
-        print(f"download: {done / 2**30:.2f} of {total / 2**30:.2f} GiB{share}", flush=True)
+def print_event(event: Event) -> None:
+    """One line for one training event (the same line the run writes to its log)."""
+    loud = event.kind in ("failed", "rank_failed", "warning")
+    print(event.describe(), file=sys.stderr if loud else sys.stdout, flush=True)
 
 
 def runs(ctx: Context) -> int:
@@ -200,21 +154,21 @@ def runs(ctx: Context) -> int:
     args = ctx.args
     ws = ctx.workspace()
     if args.follow:
-        run_dir = ws.run_dir(args.follow)
-        if not (run_dir / "config.json").exists():
+        run = RunDir(ws.run_dir(args.follow))
+        if not run.exists():
             return ctx.error(f"no run {args.follow!r} in {ws.runs_dir}")
-        for batch in follow(run_dir / "events.jsonl", alive=lambda: is_alive(run_dir)):
+        for batch in run.follow(alive=run.is_alive):
             for event in batch:
                 print_event(event)
-        state = run_state(run_dir)
+        state = run.state()
         if state.status == "crashed":
             print(
-                f"{run_dir.name} crashed at step {state.step} (no final event); continue with: "
-                f"persona-studio train {ws.root} --run {run_dir.name} --resume",
+                f"{run.name} crashed at step {state.step} (no final event); continue with: "
+                f"persona-studio train {ws.root} --run {run.name} --resume",
                 file=sys.stderr,
             )
         return EXIT_OK
-    found = ws.runs()
+    found = list_runs(ws)
     if not found:
         print("no runs yet")
         return EXIT_OK
@@ -222,14 +176,14 @@ def runs(ctx: Context) -> int:
         f"{'run':<28} {'status':<9} {'step':>11} {'loss':>8} {'eval':>8} {'tok/s':>8}  "
         "last checkpoint"
     )
-    for run_dir in found:
-        state = run_state(run_dir)
+    for run in found:
+        state = run.state()
         loss = f"{state.loss:.4f}" if state.loss is not None else "-"
         evl = f"{state.eval_loss:.4f}" if state.eval_loss is not None else "-"
         rate = f"{state.tokens_per_s:.0f}" if state.tokens_per_s is not None else "-"
         last = f"step {state.checkpoints[-1]}" if state.checkpoints else "-"
         print(
-            f"{run_dir.name:<28} {state.status:<9} {state.step:>5}/{state.total_steps:<5} "
+            f"{run.name:<28} {state.status:<9} {state.step:>5}/{state.total_steps:<5} "
             f"{loss:>8} {evl:>8} {rate:>8}  {last}"
         )
         if state.status == "failed" and state.error:
@@ -240,7 +194,8 @@ def runs(ctx: Context) -> int:
 def stop_run(ctx: Context) -> int:
     """``persona-studio stop WORKSPACE``: ask a run to checkpoint and end."""
     ws = ctx.workspace()
-    run_dir = ws.run_dir(ctx.args.run) if ctx.args.run else ws.latest_run()
+    latest = latest_run(ws)
+    run_dir = ws.run_dir(ctx.args.run) if ctx.args.run else latest.path if latest else None
     if run_dir is None:
         return ctx.error("no run to stop")
     if stop(run_dir):

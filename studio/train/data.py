@@ -23,9 +23,9 @@ from typing import Any
 
 from studio.api import Sample
 from studio.errors import StudioError
+from studio.settings import OVERLONG as OVERLONG_CHOICES
 
 IGNORE = -100
-OVERLONG_CHOICES = ("drop", "split")
 
 
 @dataclass

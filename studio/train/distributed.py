@@ -13,8 +13,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-PARALLEL_CHOICES = ("ddp", "fsdp")
-
 
 @dataclass(frozen=True)
 class Dist:

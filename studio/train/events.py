@@ -1,69 +1,319 @@
-"""Provides the trainer ↔ UI contract: one JSON object per line in ``runs/<id>/events.jsonl``.
+"""Provides the trainer ↔ UI contract: typed run events, one JSON object per line.
 
-Event kinds (``"event"`` key), in the order a run writes them:
+Event kinds (the ``"event"`` key of a line; one dataclass each), in the order a run writes them:
 
-- ``config``: pid, resume, world_size, total_steps, the frozen config, device, dtype, attention
-  kernel, LoRA targets, trainable parameters, end-of-turn tokens;
-- ``download``: bytes done and expected while the base model downloads (every 2 s);
-- ``data``: samples kept, over ``max_length`` (dropped or split), supervised share, steps;
-- ``resumed``: step, epoch and checkpoint a resumed run continues from;
-- ``step``: step, loss, lr, grad_norm, tokens, supervised, supervised_share, tokens_per_s,
-  supervised_per_s, eta_s, and on a GPU ``gpu`` (util %, memory, peak allocated);
-- ``eval``: eval_loss and eval_ppl at a step; ``checkpoint``: its folder;
-- ``finished`` (adapter folder), ``stopped`` (resumable) or ``failed`` (error, traceback);
-- ``rank_failed``: a process other than rank 0 failed (its error); the run usually crashes next.
+- :class:`ConfigEvent`: pid, resume, world size, total steps, the frozen config, device, dtype,
+  attention kernel, LoRA targets, trainable parameters, end-of-turn tokens;
+- :class:`DownloadEvent`: bytes done and expected while the base model downloads (every 2 s);
+- :class:`DataEvent`: samples kept, over ``max_length`` (dropped or split), supervised share, steps;
+- :class:`ResumedEvent`: step, epoch and checkpoint a resumed run continues from;
+- :class:`StepEvent`: loss, lr, grad norm, tokens, supervised share, rates, ETA, GPU state;
+- :class:`EvalEvent`: eval loss and perplexity at a step; :class:`CheckpointEvent`: its folder;
+- :class:`WarningEvent`: something the user should know (the run goes on);
+- :class:`FinishedEvent` (adapter folder), :class:`StoppedEvent` (resumable) or
+  :class:`FailedEvent` (error, traceback): the end of an attempt;
+- :class:`RankFailedEvent`: a process other than rank 0 failed; the run usually crashes next.
 
-Every event has ``t`` (unix time). Any number of readers (the TUI, ``tail -f``) can follow the
-file while the run writes it. A run killed without a chance to write a terminal event is
-``crashed`` (see :func:`studio.train.runner.run_state`) and resumes from its last checkpoint.
+Every event has ``t`` (unix time). Writers build an event and hand it to :class:`JsonlSink`;
+readers get events back from :func:`read_events` / :func:`follow` and read fields, never keys.
+Any number of readers (the TUI, ``tail -f``) can follow the file while the run writes it. A run
+killed without a chance to write a terminal event is ``crashed`` (see
+:meth:`studio.train.rundir.RunDir.state`) and resumes from its last checkpoint. The events fold
+into a :class:`studio.train.state.RunState`.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from threading import Event
-from typing import Any
+from threading import Event as Flag
+from typing import Any, ClassVar
 
 from studio.fsutil import append_jsonl
 
 TERMINAL = ("finished", "stopped", "failed")
+KINDS: dict[str, type[Event]] = {}
+
+
+@dataclass(kw_only=True)
+class Event:
+    """One line of a run's event file."""
+
+    KIND: ClassVar[str] = ""
+    t: float = 0.0
+    """Unix time it was written."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.KIND:
+            KINDS[cls.KIND] = cls
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def terminal(self) -> bool:
+        """True for the last event of an attempt (finished, stopped, failed)."""
+        return self.KIND in TERMINAL
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of its line (``event`` names the kind)."""
+        return {"event": self.KIND, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Event:
+        """The typed event of one line; keys it does not know are ignored (newer writers)."""
+        kind = data.get("event")
+        cls = KINDS.get(str(kind))
+        if cls is None:
+            return UnknownEvent(name=str(kind), payload=dict(data), t=float(data.get("t") or 0))
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def describe(self) -> str:
+        """One line for people: the run's log and ``persona-studio train`` print it."""
+        return self.KIND
+
+
+@dataclass(kw_only=True)
+class UnknownEvent(Event):
+    """A line of a kind this version does not know (kept, never folded)."""
+
+    name: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.name
+
+    def describe(self) -> str:
+        return f"{self.name}: {json.dumps(self.payload, ensure_ascii=False)[:200]}"
+
+
+@dataclass(kw_only=True)
+class ConfigEvent(Event):
+    KIND: ClassVar[str] = "config"
+    pid: int | None = None
+    resume: bool = False
+    world_size: int = 1
+    total_steps: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
+    device: str = ""
+    dtype: str = ""
+    attention: str = ""
+    lora_targets: list[str] = field(default_factory=list)
+    trainable_params: int = 0
+    end_of_turn: list[str] = field(default_factory=list)
+
+    @property
+    def model_name(self) -> str:
+        return str((self.config.get("model") or {}).get("name", ""))
+
+    def describe(self) -> str:
+        plural = "es" if self.world_size > 1 else ""
+        return (f"config: {self.model_name} on {self.device} ({self.dtype}, {self.world_size} "
+                f"process{plural}, attention {self.attention}), LoRA r={self.config.get('lora_r')} "
+                f"on {', '.join(self.lora_targets)}")
+
+
+@dataclass(kw_only=True)
+class DownloadEvent(Event):
+    KIND: ClassVar[str] = "download"
+    done_bytes: int = 0
+    total_bytes: int = 0
+    file: str = ""
+
+    def describe(self) -> str:
+        share = f" ({self.done_bytes / self.total_bytes:.0%})" if self.total_bytes else ""
+        return (f"download: {self.done_bytes / 2**30:.2f} of {self.total_bytes / 2**30:.2f} GiB"
+                f"{share}")
+
+
+@dataclass(kw_only=True)
+class DataEvent(Event):
+    KIND: ClassVar[str] = "data"
+    train_samples: int = 0
+    eval_samples: int = 0
+    too_long: int = 0
+    too_long_ids: list[str] = field(default_factory=list)
+    split: int = 0
+    no_reply: int = 0
+    system_replaced: int = 0
+    appended_eot: int = 0
+    overlong: str = "drop"
+    max_length: int = 0
+    train_tokens: int = 0
+    supervised_tokens: int = 0
+    supervised_share: float = 0.0
+    longest: int = 0
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+    row_tokens: int = 0
+    tokens_per_batch: int = 0
+
+    def describe(self) -> str:
+        fate = "dropped" if self.overlong == "drop" else "single exchanges dropped"
+        split = f", {self.split} long conversations split" if self.split else ""
+        return (f"data: {self.train_samples} train / {self.eval_samples} eval samples, "
+                f"{self.too_long} over max_length {self.max_length} ({fate}, never cut){split}, "
+                f"supervised share {self.supervised_share:.1%}, {self.total_steps} steps")
+
+
+@dataclass(kw_only=True)
+class ResumedEvent(Event):
+    KIND: ClassVar[str] = "resumed"
+    step: int = 0
+    epoch: int = 0
+    batch_index: int = 0
+    path: str = ""
+
+    def describe(self) -> str:
+        return f"resumed at step {self.step} from {self.path}"
+
+
+@dataclass(kw_only=True)
+class StepEvent(Event):
+    KIND: ClassVar[str] = "step"
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    loss: float | None = None
+    lr: float | None = None
+    grad_norm: float | None = None
+    tokens: int = 0
+    supervised: int = 0
+    supervised_share: float = 0.0
+    tokens_per_s: float | None = None
+    supervised_per_s: float | None = None
+    eta_s: float | None = None
+    gpu: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        gpu = (f"  gpu {self.gpu.get('util', '?')}% {self.gpu.get('peak_alloc_gb', '?')} GiB"
+               if self.gpu else "")
+        return (f"step {self.step:>5}/{self.total_steps}  epoch {self.epoch:.2f}  "
+                f"loss {self.loss or 0:.4f}  lr {self.lr or 0:.2e}  "
+                f"grad {self.grad_norm or 0:.3f}  "
+                f"{self.tokens_per_s or 0:.0f} tok/s ({self.supervised_per_s or 0:.0f} supervised)"
+                f"  eta {self.eta_s or 0:.0f}s{gpu}")
+
+
+@dataclass(kw_only=True)
+class EvalEvent(Event):
+    KIND: ClassVar[str] = "eval"
+    step: int = 0
+    eval_loss: float | None = None
+    eval_ppl: float | None = None
+
+    def describe(self) -> str:
+        return f"eval  step {self.step}: loss {self.eval_loss:.4f} (ppl {self.eval_ppl:.2f})"
+
+
+@dataclass(kw_only=True)
+class CheckpointEvent(Event):
+    KIND: ClassVar[str] = "checkpoint"
+    step: int = 0
+    path: str = ""
+
+    def describe(self) -> str:
+        return f"checkpoint {self.path}"
+
+
+@dataclass(kw_only=True)
+class WarningEvent(Event):
+    KIND: ClassVar[str] = "warning"
+    message: str = ""
+
+    def describe(self) -> str:
+        return f"warning: {self.message}"
+
+
+@dataclass(kw_only=True)
+class FinishedEvent(Event):
+    KIND: ClassVar[str] = "finished"
+    step: int = 0
+    adapter: str = ""
+    tokens_seen: int = 0
+
+    def describe(self) -> str:
+        return f"finished at step {self.step}: {self.adapter}"
+
+
+@dataclass(kw_only=True)
+class StoppedEvent(Event):
+    KIND: ClassVar[str] = "stopped"
+    step: int = 0
+    reason: str = ""
+
+    def describe(self) -> str:
+        return f"stopped at step {self.step}: {self.reason}"
+
+
+@dataclass(kw_only=True)
+class FailedEvent(Event):
+    KIND: ClassVar[str] = "failed"
+    step: int = 0
+    error: str = ""
+    traceback: str = ""
+
+    def describe(self) -> str:
+        return f"failed at step {self.step}: {self.error}"
+
+
+@dataclass(kw_only=True)
+class RankFailedEvent(FailedEvent):
+    KIND: ClassVar[str] = "rank_failed"
+    rank: int = 0
+
+    def describe(self) -> str:
+        return f"rank {self.rank} failed at step {self.step}: {self.error}"
 
 
 class JsonlSink:
-    """Writes events to a JSONL file (rank 0 only); each line is flushed before returning."""
+    """Writes events to a JSONL file (rank 0 only); each line is flushed before returning.
 
-    def __init__(self, path: str | Path, enabled: bool = True) -> None:
+    Each written event is also printed as one line on stdout, which the run process sends to
+    the run's log (with the warnings and tracebacks of the libraries it uses).
+    """
+
+    def __init__(self, path: str | Path, enabled: bool = True, echo: bool = True) -> None:
         self.path = Path(path)
         self.enabled = enabled
+        self.echo = echo
 
-    def log(self, event: str, *, force: bool = False, **payload: Any) -> dict[str, Any]:
-        """Append one event; ``force`` writes it from any rank
-        (a failure on rank 3 must be seen)."""
-        record = {"event": event, "t": round(time.time(), 3), **payload}
+    def log(self, event: Event, *, force: bool = False) -> Event:
+        """Append one event; ``force`` writes it from any rank (a failure on rank 3 must be
+        seen)."""
+        event.t = round(time.time(), 3)
         if self.enabled or force:
-            append_jsonl(self.path, record, sync=event != "step")
-        return record
+            append_jsonl(self.path, event.to_json(), sync=event.KIND != "step")
+            if self.echo:
+                stamp = time.strftime("%H:%M:%S", time.localtime(event.t))
+                print(f"{stamp} {event.describe()}", file=sys.stdout, flush=True)
+                if isinstance(event, FailedEvent) and event.traceback:
+                    print(event.traceback.rstrip(), file=sys.stdout, flush=True)
+        return event
 
 
-def read_events(path: str | Path) -> list[dict[str, Any]]:
+def read_events(path: str | Path) -> list[Event]:
     """All complete events so far (a torn last line is skipped)."""
     from studio.fsutil import read_jsonl
 
-    return read_jsonl(path)
+    return [Event.from_json(data) for data in read_jsonl(path)]
 
 
 def follow(
     path: str | Path,
-    cancel: Event | None = None,
+    cancel: Flag | None = None,
     poll: float = 0.1,
     alive: Callable[[], bool] | None = None,
     start: int = 0,
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[list[Event]]:
     """Yield batches of new events as the file grows, until the run ends or ``cancel`` is set.
 
     Starts from the beginning of the file, so a reader that attaches late sees the whole run;
@@ -71,7 +321,7 @@ def follow(
     that was resumed goes on).
 
     Args:
-        path: the run's events.jsonl.
+        path: the run's event file.
         cancel: set it to stop following.
         poll: seconds between reads when nothing new came.
         alive: called when nothing new came; when it returns False (the run process is gone
@@ -83,7 +333,7 @@ def follow(
     buffer = b""
     idle, gone = 0, False
     while cancel is None or not cancel.is_set():
-        batch: list[dict[str, Any]] = []
+        batch: list[Event] = []
         try:
             with open(path, "rb") as handle:
                 handle.seek(offset)
@@ -97,15 +347,15 @@ def follow(
             for line in lines:
                 if line.strip():
                     try:
-                        batch.append(json.loads(line))
-                    except json.JSONDecodeError:
+                        batch.append(Event.from_json(json.loads(line)))
+                    except (json.JSONDecodeError, TypeError, AttributeError):
                         continue
         if batch:
             idle = 0
             yield batch
             # the run ended when its latest attempt did (a resumed run has several attempts)
-            kinds = [e.get("event") for e in batch if e.get("event") in (*TERMINAL, "config")]
-            if kinds and kinds[-1] in TERMINAL:
+            ends = [e for e in batch if e.terminal or isinstance(e, ConfigEvent)]
+            if ends and ends[-1].terminal:
                 return
             continue
         if gone:
@@ -115,111 +365,3 @@ def follow(
             gone = True  # read once more: lines written just before the process ended
             continue
         time.sleep(poll)
-
-
-@dataclass
-class RunState:
-    """A run's state folded from its events (what the TUI and ``persona-studio runs`` show)."""
-
-    status: str = "starting"
-    step: int = 0
-    total_steps: int = 0
-    epoch: float = 0.0
-    loss: float | None = None
-    eval_loss: float | None = None
-    tokens_per_s: float | None = None
-    supervised_per_s: float | None = None
-    grad_norm: float | None = None
-    lr: float | None = None
-    eta_s: float | None = None
-    error: str | None = None
-    losses: list[tuple[int, float]] = field(default_factory=list)
-    eval_losses: list[tuple[int, float]] = field(default_factory=list)
-    checkpoints: list[int] = field(default_factory=list)
-    gpu: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    pid: int | None = None
-    world_size: int = 1
-    started: float | None = None
-    adapter: str | None = None
-    resumes: int = 0
-    download: dict[str, Any] = field(default_factory=dict)
-
-    def update(self, event: dict[str, Any]) -> None:
-        """Fold one event into the state."""
-        kind = event.get("event")
-        if kind == "config":
-            self.config = event.get("config", {})
-            self.total_steps = int(event.get("total_steps", 0))
-            self.pid = event.get("pid")
-            self.world_size = int(event.get("world_size", 1))
-            self.started = self.started or event.get("t")
-            self.status = "running"
-            self.error = None
-        elif kind == "resumed":
-            # steps after the checkpoint were logged by the attempt that ended: they are redone
-            self.resumes += 1
-            self.step = int(event.get("step", 0))
-            self.losses = [(s, v) for s, v in self.losses if s <= self.step]
-            self.eval_losses = [(s, v) for s, v in self.eval_losses if s <= self.step]
-            self.checkpoints = [s for s in self.checkpoints if s <= self.step]
-        elif kind == "data":
-            self.data = {k: v for k, v in event.items() if k not in ("event", "t", "too_long_ids")}
-            self.total_steps = int(event.get("total_steps", self.total_steps))
-        elif kind == "step":
-            self.status = "running"
-            self.step = int(event["step"])
-            self.total_steps = int(event.get("total_steps", self.total_steps))
-            self.epoch = float(event.get("epoch", self.epoch))
-            self.loss = event.get("loss")
-            self.tokens_per_s = event.get("tokens_per_s")
-            self.supervised_per_s = event.get("supervised_per_s")
-            self.grad_norm = event.get("grad_norm")
-            self.lr = event.get("lr")
-            self.eta_s = event.get("eta_s")
-            if self.loss is not None:
-                self.losses.append((self.step, float(self.loss)))
-            if event.get("gpu"):
-                self.gpu = event["gpu"]
-        elif kind == "eval":
-            self.eval_loss = event.get("eval_loss")
-            if self.eval_loss is not None:
-                self.eval_losses.append((int(event.get("step", self.step)), float(self.eval_loss)))
-        elif kind == "checkpoint":
-            self.checkpoints.append(int(event.get("step", self.step)))
-        elif kind == "download":
-            self.download = {k: event.get(k) for k in ("done_bytes", "total_bytes", "file")}
-        elif kind == "rank_failed":  # another process failed; rank 0 may hang until ended
-            self.error = f"rank {event.get('rank')}: {event.get('error')}"
-        elif kind in TERMINAL:
-            self.status = kind
-            self.error = event.get("error")
-            self.adapter = event.get("adapter")
-            self.step = int(event.get("step", self.step))
-
-    @classmethod
-    def from_events(cls, events: list[dict[str, Any]]) -> RunState:
-        state = cls()
-        for event in events:
-            state.update(event)
-        return state
-
-    def alive(self) -> bool:
-        """True when the run's process still exists (a crash without a terminal event is not)."""
-        if self.status in TERMINAL or not self.pid:
-            return False
-        return pid_alive(int(self.pid))
-
-
-def pid_alive(pid: int) -> bool:
-    """True when process ``pid`` exists and has not ended (a zombie waiting to be reaped has)."""
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, PermissionError, ValueError):
-        return False
-    try:
-        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True

@@ -3,8 +3,8 @@
     python -m studio.train RUN_DIR                           # what `persona-studio train` starts
     torchrun --nproc-per-node 2 -m studio.train RUN_DIR      # DDP (or FSDP), rank 0 logs
 
-The run folder holds ``config.json`` (written by the runner), ``samples.jsonl`` (the frozen
-training data), ``events.jsonl``, ``checkpoints/step-N/`` and, at the end, ``adapter/``.
+The run folder (:class:`studio.train.rundir.RunDir`) holds the config written by the runner, the
+frozen training data, the events, the checkpoints and, at the end, the adapter.
 """
 
 from __future__ import annotations
@@ -21,15 +21,26 @@ from typing import Any
 
 from studio.api import ModelSpec, Sample
 from studio.errors import StudioError
-from studio.fsutil import read_jsonl
 from studio.train import checkpoint as ckpt
 from studio.train.data import Encoded, encode_samples
 from studio.train.distributed import Dist, decoder_layers, full_trainable_state, wrap
-from studio.train.events import JsonlSink
+from studio.train.events import (
+    ConfigEvent,
+    DataEvent,
+    DownloadEvent,
+    EvalEvent,
+    FailedEvent,
+    FinishedEvent,
+    RankFailedEvent,
+    ResumedEvent,
+    StepEvent,
+    StoppedEvent,
+)
 from studio.train.loss import SupervisedLoss, supervised_loss
 from studio.train.meter import StepMeter, non_finite_message
 from studio.train.packing import collate, plan_epoch, shard_step
 from studio.train.runconfig import RunConfig
+from studio.train.rundir import RunDir
 
 __all__ = ["LoraRecipe", "RunConfig", "StopRequested", "run", "supervised_loss"]
 
@@ -50,10 +61,11 @@ class LoraRecipe:
     def __init__(
         self, run_dir: str | Path, adapters: dict[str, Any] | None = None, stop_after: int = 0
     ) -> None:
-        self.run_dir = Path(run_dir)
-        self.cfg = RunConfig.load(self.run_dir / "config.json")
+        self.run = RunDir(Path(run_dir))
+        self.run_dir = self.run.path
+        self.cfg = self.run.run_config()
         self.dist = Dist.from_env()
-        self.sink = JsonlSink(self.run_dir / "events.jsonl", enabled=self.dist.main)
+        self.sink = self.run.sink(enabled=self.dist.main)
         self._adapters = adapters
         self._stop_after = stop_after
         self._stop = False
@@ -113,7 +125,7 @@ class LoraRecipe:
         self.eot_ids = end_of_turn_ids(self.adapter, self.tokenizer)
 
         # data: encode once with the model's template and the run's persona; never cut silently
-        samples = [Sample.from_json(d) for d in read_jsonl(self.run_dir / "samples.jsonl")]
+        samples = self.run.samples()
         self.train_items, report = self._encode([s for s in samples if s.split == "train"])
         self.eval_items, eval_report = self._encode([s for s in samples if s.split == "eval"])
         if not self.train_items:
@@ -139,7 +151,7 @@ class LoraRecipe:
         n_tokens = sum(self.lengths)
         n_supervised = sum(item.supervised for item in self.train_items)
         self.sink.log(
-            "config",
+            ConfigEvent(
             pid=os.getpid(),
             resume=resume,
             world_size=self.dist.world,
@@ -151,9 +163,10 @@ class LoraRecipe:
             lora_targets=built.targets,
             trainable_params=sum(p.numel() for p in self.model.parameters() if p.requires_grad),
             end_of_turn=[self.tokenizer.convert_ids_to_tokens(i) for i in self.eot_ids],
+            )
         )
         self.sink.log(
-            "data",
+            DataEvent(
             **report.merge(eval_report).summary(),
             train_samples=len(self.train_items),
             eval_samples=len(self.eval_items),
@@ -167,14 +180,16 @@ class LoraRecipe:
             total_steps=self.total_steps,
             row_tokens=self.row_tokens,
             tokens_per_batch=cfg.tokens_per_batch,
+            )
         )
         if self.resumed_from is not None:
             self.sink.log(
-                "resumed",
-                step=self.step,
-                epoch=self.epoch,
-                batch_index=self.batch_index,
-                path=str(self.resumed_from.relative_to(self.run_dir)),
+                ResumedEvent(
+                    step=self.step,
+                    epoch=self.epoch,
+                    batch_index=self.batch_index,
+                    path=str(self.resumed_from.relative_to(self.run_dir)),
+                )
             )
 
     def _download_progress(self) -> Any:
@@ -185,7 +200,7 @@ class LoraRecipe:
             now = time.monotonic()
             if now - last[0] >= 2.0 or (total and done >= total):
                 last[0] = now
-                self.sink.log("download", done_bytes=done, total_bytes=total, file=name)
+                self.sink.log(DownloadEvent(done_bytes=done, total_bytes=total, file=name))
 
         return report
 
@@ -221,7 +236,7 @@ class LoraRecipe:
 
     @property
     def checkpoints_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
+        return self.run.checkpoints_dir
 
     @property
     def loss_inner(self) -> Any:
@@ -265,10 +280,11 @@ class LoraRecipe:
         value = self.evaluate()
         if value is not None:
             self.sink.log(
-                "eval",
-                step=self.step,
-                eval_loss=round(value, 5),
-                eval_ppl=round(math.exp(min(value, 50)), 3),
+                EvalEvent(
+                    step=self.step,
+                    eval_loss=round(value, 5),
+                    eval_ppl=round(math.exp(min(value, 50)), 3),
+                )
             )
 
     # -- the loop -------------------------------------------------------------------------
@@ -307,7 +323,6 @@ class LoraRecipe:
         import torch
 
         cfg = self.cfg
-        stop_file = self.run_dir / "STOP"
         meter = StepMeter(self.device, self.step)
         while self.step < self.total_steps:
             plan = self._plan(self.epoch)
@@ -316,7 +331,7 @@ class LoraRecipe:
                 continue
             stop = (
                 self._stop
-                or stop_file.exists()
+                or self.run.stop_requested()
                 or (self._stop_after and self.step >= self._stop_after)
             )
             if self.dist.any(bool(stop), self.device):  # every rank stops at the same step
@@ -363,7 +378,7 @@ class LoraRecipe:
 
             if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                 self.sink.log(
-                    "step",
+                    StepEvent(
                     **meter.payload(
                         self.step,
                         self.total_steps,
@@ -375,6 +390,7 @@ class LoraRecipe:
                         supervised=n_global,
                         supervised_share=round(n_global / max(1, tokens), 4),
                     ),
+                    )
                 )
             if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.total_steps:
                 self._log_eval()
@@ -386,7 +402,7 @@ class LoraRecipe:
         log ``finished``."""
         self._log_eval()
         last = self.save_checkpoint()
-        out = self.run_dir / "adapter"
+        out = self.run.adapter_dir
         if self.dist.main:
             persona = {
                 "character": self.cfg.character,
@@ -397,10 +413,11 @@ class LoraRecipe:
             }
             ckpt.export_adapter(last, out, self.tokenizer, persona)
             self.sink.log(
-                "finished",
-                step=self.step,
-                adapter=str(out.relative_to(self.run_dir)),
-                tokens_seen=self.tokens_seen,
+                FinishedEvent(
+                    step=self.step,
+                    adapter=str(out.relative_to(self.run_dir)),
+                    tokens_seen=self.tokens_seen,
+                )
             )
         return out
 
@@ -414,7 +431,7 @@ def run(
     adapters: dict[str, Any] | None = None,
     stop_after: int = 0,
 ) -> int:
-    """The run process body: setup, train, finish; every failure lands in events.jsonl.
+    """The run process body: setup, train, finish; every failure lands in the run's events.
 
     Returns:
         0 when finished or stopped (resumable), 1 when it failed.
@@ -434,7 +451,7 @@ def run(
     except StopRequested:
         recipe.save_checkpoint()
         recipe.sink.log(
-            "stopped", step=recipe.step, reason="stop requested; continue with --resume"
+            StoppedEvent(step=recipe.step, reason="stop requested; continue with --resume")
         )
         return 0
     except (
@@ -444,9 +461,9 @@ def run(
             step=recipe.step, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
         )
         if recipe.dist.main:
-            recipe.sink.log("failed", **error)
+            recipe.sink.log(FailedEvent(**error))
         else:
-            recipe.sink.log("rank_failed", force=True, rank=recipe.dist.rank, **error)
+            recipe.sink.log(RankFailedEvent(rank=recipe.dist.rank, **error), force=True)
         return 1
     finally:
         recipe.cleanup()

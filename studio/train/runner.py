@@ -1,8 +1,8 @@
 """Provides starting, stopping and following training runs of a workspace.
 
 A run is a separate OS process in its own session (it survives the terminal or SSH session
-that started it). Its folder is prepared first: ``config.json`` (preset + studio.toml +
-overrides, frozen) and ``samples.jsonl`` (the curated training data, frozen), so a run is
+that started it). Its folder (:class:`studio.train.rundir.RunDir`) is prepared first: the config
+(preset + studio.toml + overrides, frozen) and the curated training data (frozen), so a run is
 reproducible and resumable from its folder alone.
 
 Several GPUs: ``launch(..., gpus=N)`` starts ``torchrun`` with N processes (NCCL on GPUs, gloo
@@ -13,18 +13,22 @@ samples, only shared out differently.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio import settings
 from studio.errors import StudioError
-from studio.fsutil import atomic_write_json, atomic_write_text, open_append
-from studio.train.events import TERMINAL, RunState, pid_alive, read_events
+from studio.fsutil import open_append
+from studio.train.events import TERMINAL
+from studio.train.state import RunState, pid_alive
 from studio.train.runconfig import RunConfig
+from studio.train.rundir import RunDir
 
 
 def pick_preset(adapter: Any, name: str = "", gpu_memory_gb: float | None = None) -> Any:
@@ -81,7 +85,8 @@ def prepare_run(
         ws: the workspace.
         adapters: registered model adapters.
         run_id: name of the run; a timestamped id when empty.
-        overrides: RunConfig keys that win over studio.toml and the preset (``max_steps``…).
+        overrides: settings that win over studio.toml and the preset (the new-run form,
+            ``--set``); precedence is :func:`studio.settings.resolve`'s.
         samples: the samples to train on; the workspace dataset's train+eval samples otherwise.
 
     Raises:
@@ -94,6 +99,7 @@ def prepare_run(
     cfg = ws.config
     run_id = run_id or ws.new_run_id()
     run_dir = ws.run_dir(run_id)
+    run = RunDir(run_dir)
     if run_dir.exists():
         raise StudioError(f"{run_dir} exists; pick another --run name or use --resume")
     if samples is None:
@@ -109,38 +115,21 @@ def prepare_run(
     spec = model_spec(cfg.model, ws.root)
     adapter = pick_adapter(spec, adapters)
     preset = pick_preset(adapter, cfg.train.preset)
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    train = dataclasses.asdict(cfg.train)
-    defaults = dataclasses.asdict(type(cfg.train)())
-    settings: dict[str, Any] = {}
-    if preset is not None:
-        settings.update({k: v for k, v in preset.settings.items() if k in known})
-    # studio.toml keys the user changed from their defaults win over the preset
-    settings.update(
-        {
-            k: v
-            for k, v in train.items()
-            if k in known and (preset is None or v != defaults.get(k) or k not in preset.settings)
-        }
-    )
-    settings.update(overrides or {})
-    for key in ("model", "character", "persona"):
-        settings.pop(key, None)
+    values = settings.resolve(cfg.written_train(), preset.settings if preset else None, overrides)
     run_cfg = RunConfig.from_dict(
         {
+            **values,
             "model": dataclasses.asdict(spec),
             "character": cfg.character.name,
             "persona": cfg.character.persona,
-            **settings,
         },
         str(ws.config_path),
     )
     run_dir.mkdir(parents=True)
-    lines = [json.dumps(s.to_json(), ensure_ascii=False) for s in samples]
-    atomic_write_text(run_dir / "samples.jsonl", "\n".join(lines) + "\n")
+    run.write_samples(samples)
     payload = dataclasses.asdict(run_cfg)
     payload["preset"] = preset.name if preset else ""
-    atomic_write_json(run_dir / "config.json", payload)
+    run.write_config(payload)
     return run_dir
 
 
@@ -180,12 +169,13 @@ def launch(
     Raises:
         StudioError: the run is running already, or has finished and ``resume`` was asked.
     """
-    state = run_state(run_dir)
+    run = RunDir(run_dir)
+    state = run.state()
     if state.status in ("running", "starting") and state.alive():
-        raise StudioError(f"{run_dir.name} is running (pid {state.pid}); stop it first")
+        raise StudioError(f"{run.name} is running (pid {state.pid}); stop it first")
     if resume and state.status == "finished":
-        raise StudioError(f"{run_dir.name} has finished; nothing to resume")
-    (run_dir / "STOP").unlink(missing_ok=True)
+        raise StudioError(f"{run.name} has finished; nothing to resume")
+    run.clear_stop()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if gpus > 1:
         import torch
@@ -195,7 +185,7 @@ def launch(
         elif torch.cuda.device_count() < gpus:
             raise StudioError(f"--gpus {gpus}: only {torch.cuda.device_count()} GPU(s) visible")
     args = command(run_dir, resume=resume, gpus=gpus)
-    with open_append(run_dir / "train.log") as log:  # never through a link planted in the run folder
+    with open_append(run.log_file) as log:  # never through a link planted in the run folder
         if not detach:
             return subprocess.call(args, env=env)
         process = subprocess.Popen(
@@ -206,8 +196,73 @@ def launch(
             start_new_session=True,
             env=env,
         )
-    atomic_write_text(run_dir / "pid", str(process.pid))
+    run.write_pid(process.pid)
+    _reap_when_done(process)
     return process
+
+
+def _reap_when_done(process: subprocess.Popen) -> None:
+    """Collect the run process's exit status when it ends, so it never lingers as a zombie.
+
+    The run outlives whoever started it, but while the starter (the studio) lives on, an
+    ended child it never waits for stays ``<defunct>`` in the process table until it exits.
+    """
+    threading.Thread(target=process.wait, name=f"reap-{process.pid}", daemon=True).start()
+
+
+@dataclass
+class Started:
+    """A run started by :func:`start`: its folder, its process, where its new events begin."""
+
+    run: RunDir
+    process: subprocess.Popen
+    offset: int
+    resumed: RunState | None = None
+
+
+def start(
+    ws: Any,
+    adapters: dict[str, Any],
+    *,
+    run_id: str = "",
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    gpus: int = 1,
+) -> Started:
+    """Prepare (or pick, to resume) a run and launch it detached, holding the workspace lock.
+
+    The lock is held while the run folder is written and the process starts, so a run is
+    never started behind the back of a studio that has the workspace open (it starts runs
+    itself, from its Train screen).
+
+    Args:
+        ws: the workspace.
+        adapters: registered model adapters.
+        run_id: the run's name (to resume: the run; default the newest).
+        overrides: settings over studio.toml and the preset.
+        resume: continue a run from its last complete checkpoint instead of preparing one.
+        gpus: processes (one per GPU).
+
+    Raises:
+        WorkspaceLocked: a studio has the workspace open.
+        StudioError: nothing to resume, a bad setting, a running run.
+    """
+    from studio.train.rundir import latest_run
+
+    with ws:
+        resumed = None
+        if resume:
+            run = RunDir(ws.run_dir(run_id)) if run_id else latest_run(ws)
+            if run is None or not run.exists():
+                raise StudioError(f"{ws.root}: no run {run_id!r} to resume" if run_id
+                                  else f"{ws.root}: no run to resume")
+            resumed = run.state()
+        else:
+            run = RunDir(prepare_run(ws, adapters, run_id=run_id, overrides=overrides))
+        offset = run.events_size()
+        process = launch(run.path, resume=resume, detach=True, gpus=gpus)
+    assert isinstance(process, subprocess.Popen)
+    return Started(run, process, offset, resumed)
 
 
 def stop(run_dir: Path) -> bool:
@@ -216,11 +271,12 @@ def stop(run_dir: Path) -> bool:
     Writes ``STOP`` in the run folder (every process of a multi-process run sees it) and sends
     SIGTERM to the training process. Returns False when it is not running.
     """
-    state = run_state(run_dir)
+    run = RunDir(run_dir)
+    state = run.state()
     if state.status in TERMINAL or state.status == "crashed":
         return False
-    atomic_write_text(run_dir / "STOP", "stop requested\n")
-    pid = state.pid or _launcher_pid(run_dir)
+    run.request_stop()
+    pid = state.pid or run.launcher_pid()
     if pid and pid_alive(pid):
         try:
             os.kill(int(pid), signal.SIGTERM)
@@ -230,29 +286,11 @@ def stop(run_dir: Path) -> bool:
     return False
 
 
-def _launcher_pid(run_dir: Path) -> int | None:
-    try:
-        return int((run_dir / "pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def run_state(run_dir: Path) -> RunState:
-    """The run's state from its events;
-    ``crashed`` when its process is gone without a terminal event."""
-    state = RunState.from_events(read_events(run_dir / "events.jsonl"))
-    if state.status in ("starting", "running"):
-        pid = state.pid if state.status == "running" else _launcher_pid(run_dir)
-        if pid is None and state.status == "starting":
-            return state  # prepared, never launched
-        if pid is None or not pid_alive(pid):
-            launcher = _launcher_pid(run_dir)
-            if state.status == "running" or launcher is None or not pid_alive(launcher):
-                state.status = "crashed"
-    return state
+    """The run's state (:meth:`studio.train.rundir.RunDir.state`)."""
+    return RunDir(run_dir).state()
 
 
 def is_alive(run_dir: Path) -> bool:
     """True while the run's process (or its launcher, before the first event) is running."""
-    state = run_state(run_dir)
-    return state.status in ("starting", "running")
+    return RunDir(run_dir).is_alive()

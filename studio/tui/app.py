@@ -3,7 +3,7 @@
 Six modes, one screen each, switched with the keys 1–6 or the command palette (ctrl+p):
 home, corpus, dataset, augment, train and chat. ``?`` lists every binding. Long work runs in
 thread workers that post messages back; training runs in its own process and is followed
-through its events.jsonl, so closing the studio never stops a run.
+through its events, so closing the studio never stops a run.
 """
 
 from __future__ import annotations

@@ -89,15 +89,15 @@ class AugmentFinished(Message):
 
 @dataclass
 class RunEvents(Message):
-    """A batch of events from a run's events.jsonl."""
+    """A batch of typed events of a run (:mod:`studio.train.events`)."""
 
     run: str
-    events: list[dict[str, Any]]
+    events: list[Any]  # studio.train.events.Event
 
 
 @dataclass
 class RunLog(Message):
-    """The tail of a run's train.log."""
+    """The tail of a run's log."""
 
     run: str
     lines: list[str]

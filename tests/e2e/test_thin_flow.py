@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from studio.cli import main
+from studio.train.events import StepEvent
+from studio.train.rundir import RunDir
 
 
 def test_parse_roster_build_train_chat(zh_workspace, capsys):
@@ -32,14 +34,15 @@ def test_parse_roster_build_train_chat(zh_workspace, capsys):
 
     assert main(["train", ws, "--run", "r1", "--max-steps", "3"]) == 0
     run = zh_workspace / "runs" / "r1"
-    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
-    kinds = [e["event"] for e in events]
+    events = RunDir(run).events()
+    kinds = [e.kind for e in events]
     assert kinds[0] == "config" and kinds[-1] == "finished"
-    steps = [e for e in events if e["event"] == "step"]
-    assert [e["step"] for e in steps] == [1, 2, 3]
-    assert all(e["loss"] > 0 for e in steps)
-    assert (run / "adapter" / "adapter_config.json").exists()
-    assert json.loads((run / "adapter" / "persona.json").read_text())["persona"].startswith("你是莞莞")
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert [e.step for e in steps] == [1, 2, 3]
+    assert all(e.loss > 0 for e in steps)
+    assert RunDir(run).has_adapter()
+    persona = json.loads((RunDir(run).adapter_dir / "persona.json").read_text())
+    assert persona["persona"].startswith("你是莞莞")
 
     capsys.readouterr()
     assert main(["chat", ws, "--prompt", "你是谁？", "--max-new-tokens", "8", "--sampling", "greedy"]) == 0

@@ -2,7 +2,7 @@
 two gloo processes (torchrun), kill -9, `runs` says crashed, --resume continues.
 
 The two-process run must follow the same loss curve as one process at the same global batch,
-write one events.jsonl and one adapter. It resumes on one process: the plan of steps does not
+write one event file and one adapter. It resumes on one process: the plan of steps does not
 depend on the number of processes.
 """
 
@@ -19,9 +19,10 @@ from safetensors.torch import load_file
 
 from studio.cli import main
 from studio.dataset.service import build_dataset
-from studio.train.events import read_events
+from studio.train.events import CheckpointEvent, ConfigEvent, ResumedEvent, StepEvent
 from studio.train.recipe import run
-from studio.train.runner import prepare_run, run_state
+from studio.train.rundir import RunDir
+from studio.train.runner import prepare_run
 from studio.workspace import Workspace
 
 
@@ -37,9 +38,7 @@ def wait_for(predicate, timeout: float = 120.0, poll: float = 0.02):
 
 def losses(run_dir) -> dict[int, float]:
     """Loss by step; a step redone after a resume counts in its last version."""
-    return {
-        e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"
-    }
+    return {e.step: e.loss for e in RunDir(run_dir).events() if isinstance(e, StepEvent)}
 
 
 @pytest.mark.slow
@@ -74,13 +73,13 @@ def test_two_processes_crash_resume_and_match_one_process(zh_workspace, host, ca
         == 0
     )
     run_dir = zh_workspace / "runs" / "two"
-    events = run_dir / "events.jsonl"
-    wait_for(lambda: any(e["event"] == "checkpoint" for e in read_events(events)))
-    config = read_events(events)[0]
-    assert config["event"] == "config" and config["world_size"] == 2
-    os.kill(config["pid"], signal.SIGKILL)  # rank 0: torchrun then ends rank 1 too
-    wait_for(lambda: run_state(run_dir).status == "crashed", timeout=60)
-    assert not any(e["event"] in ("finished", "stopped", "failed") for e in read_events(events))
+    rundir = RunDir(run_dir)
+    wait_for(lambda: any(isinstance(e, CheckpointEvent) for e in rundir.events()))
+    config = rundir.events()[0]
+    assert isinstance(config, ConfigEvent) and config.world_size == 2
+    os.kill(config.pid, signal.SIGKILL)  # rank 0: torchrun then ends rank 1 too
+    wait_for(lambda: rundir.state().status == "crashed", timeout=60)
+    assert not any(e.terminal for e in rundir.events())
     capsys.readouterr()
     assert main(["runs", str(zh_workspace)]) == 0
     listing = capsys.readouterr().out
@@ -88,31 +87,30 @@ def test_two_processes_crash_resume_and_match_one_process(zh_workspace, host, ca
 
     # resume in the foreground, on one process: the job does not depend on the number of processes
     assert main(["train", str(zh_workspace), "--run", "two", "--resume"]) == 0
-    history = read_events(events)
-    resumed = [e for e in history if e["event"] == "resumed"]
-    assert len(resumed) == 1 and resumed[0]["step"] >= 2
+    history = rundir.events()
+    resumed = [e for e in history if isinstance(e, ResumedEvent)]
+    assert len(resumed) == 1 and resumed[0].step >= 2
     after = history.index(resumed[0])
-    assert [e["step"] for e in history[after:] if e["event"] == "step"] == list(
-        range(resumed[0]["step"] + 1, 7)
+    assert [e.step for e in history[after:] if isinstance(e, StepEvent)] == list(
+        range(resumed[0].step + 1, 7)
     )
-    assert history[-1]["event"] == "finished"
+    assert history[-1].kind == "finished"
 
-    # the same curve as one process, one events.jsonl (rank 0 only), one adapter
+    # the same curve as one process, one event file (rank 0 only), one adapter
     one, two = losses(reference), losses(run_dir)
     assert sorted(two) == list(range(1, 7))
     for step in one:
         assert two[step] == pytest.approx(one[step], rel=1e-4), step
-    configs = [e for e in history if e["event"] == "config"]
-    assert [c["world_size"] for c in configs] == [2, 1]  # the first attempt and the resume
-    assert sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".jsonl")) == [
-        "events.jsonl",
-        "samples.jsonl",
-    ]
-    wa = load_file(str(reference / "adapter" / "adapter_model.safetensors"))
-    wb = load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
+    configs = [e for e in history if isinstance(e, ConfigEvent)]
+    assert [c.world_size for c in configs] == [2, 1]  # the first attempt and the resume
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".jsonl")) == sorted(
+        [RunDir.EVENTS, RunDir.SAMPLES]
+    )
+    wa = load_file(str(RunDir(reference).adapter_dir / "adapter_model.safetensors"))
+    wb = load_file(str(rundir.adapter_dir / "adapter_model.safetensors"))
     for key in wa:
         torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=1e-5)
-    assert json.loads((run_dir / "adapter" / "adapter_config.json").read_text())["r"] == 8
+    assert json.loads((rundir.adapter_dir / "adapter_config.json").read_text())["r"] == 8
 
 
 @pytest.mark.slow
@@ -143,14 +141,14 @@ def test_fsdp_on_two_processes_matches_one_process(zh_workspace, host):
         == 0
     )
     run_dir = zh_workspace / "runs" / "fsdp"
-    assert read_events(run_dir / "events.jsonl")[0]["config"]["parallel"] == "fsdp"
+    assert RunDir(run_dir).events()[0].config["parallel"] == "fsdp"
     one, two = losses(reference), losses(run_dir)
     assert sorted(two) == [1, 2, 3]
     for step in one:
         assert two[step] == pytest.approx(one[step], rel=1e-4), step
     # the sharded LoRA weights were gathered into one ordinary adapter
-    wa = load_file(str(reference / "adapter" / "adapter_model.safetensors"))
-    wb = load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
+    wa = load_file(str(RunDir(reference).adapter_dir / "adapter_model.safetensors"))
+    wb = load_file(str(RunDir(run_dir).adapter_dir / "adapter_model.safetensors"))
     assert wa.keys() == wb.keys()
     for key in wa:
         torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=1e-5)

@@ -6,8 +6,6 @@ pytest -m gpu tests/gpu          # skipped without CUDA or bitsandbytes
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -34,9 +32,10 @@ def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path):
     import bitsandbytes as bnb
 
     from studio.train.base_model import load_for_training
-    from studio.train.events import read_events
+    from studio.train.events import FinishedEvent, StepEvent
     from studio.train.recipe import run
     from studio.train.runconfig import RunConfig
+    from studio.train.rundir import RunDir
 
     folder = _model_folder(tmp_path)
     spec = ModelSpec(name=str(folder), source="local", adapter="llama3")
@@ -77,11 +76,12 @@ def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path):
         eval_every=3,
         save_every=3,
     )
-    (run_dir / "config.json").write_text(json.dumps(config.__dict__))
-    (run_dir / "samples.jsonl").write_text("\n".join(json.dumps(s.to_json()) for s in samples))
+    rundir = RunDir(run_dir)
+    rundir.write_config(config.__dict__)
+    rundir.write_samples(samples)
     assert run(run_dir, adapters={"llama3": adapter}) == 0
-    events = read_events(run_dir / "events.jsonl")
-    steps = [e for e in events if e["event"] == "step"]
-    assert len(steps) == 6 and all(torch.isfinite(torch.tensor(e["loss"])) for e in steps)
-    assert events[-1]["event"] == "finished"
-    assert (run_dir / "adapter" / "adapter_config.json").exists()
+    events = rundir.events()
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert len(steps) == 6 and all(torch.isfinite(torch.tensor(e.loss)) for e in steps)
+    assert isinstance(events[-1], FinishedEvent)
+    assert rundir.has_adapter()

@@ -6,16 +6,15 @@ pytest -m gpu tests/gpu          # skipped without CUDA
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from studio.api import Sample, Turn
 from studio.train import attention
-from studio.train.events import read_events
+from studio.train.events import ConfigEvent, EvalEvent, StepEvent
 from studio.train.loss import supervised_loss
 from studio.train.packing import collate
+from studio.train.rundir import RunDir
 from tests.unit.test_train_parity import random_samples
 
 pytestmark = [
@@ -83,17 +82,17 @@ def test_a_run_on_the_gpu_logs_telemetry_and_finishes(tmp_path):
         save_every=4,
         lora_dropout=0.0,
     )
-    (run_dir / "config.json").write_text(json.dumps(config.__dict__))
-    (run_dir / "samples.jsonl").write_text(
-        "\n".join(json.dumps(s.to_json()) for s in samples) + "\n"
-    )
+    rundir = RunDir(run_dir)
+    rundir.write_config(config.__dict__)
+    rundir.write_samples(samples)
     assert run(run_dir, adapters={adapter.name: adapter}) == 0
-    events = read_events(run_dir / "events.jsonl")
+    events = rundir.events()
     config_event = events[0]
-    assert config_event["device"].startswith("cuda") and config_event["attention"] == "varlen"
-    assert config_event["dtype"] == "bfloat16"
-    steps = [e for e in events if e["event"] == "step"]
-    assert steps and all(e["gpu"]["peak_alloc_gb"] > 0 for e in steps)
-    assert "util" in steps[-1]["gpu"] and "mem_used_gb" in steps[-1]["gpu"]
-    assert steps[-1]["loss"] < steps[0]["loss"]
-    assert any(e["event"] == "eval" for e in events) and events[-1]["event"] == "finished"
+    assert isinstance(config_event, ConfigEvent)
+    assert config_event.device.startswith("cuda") and config_event.attention == "varlen"
+    assert config_event.dtype == "bfloat16"
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert steps and all(e.gpu["peak_alloc_gb"] > 0 for e in steps)
+    assert "util" in steps[-1].gpu and "mem_used_gb" in steps[-1].gpu
+    assert steps[-1].loss < steps[0].loss
+    assert any(isinstance(e, EvalEvent) for e in events) and events[-1].kind == "finished"

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
-from studio.chat.session import adapter_path
 from studio.cli import main
 from studio.dataset.service import build_dataset
 from studio.train import checkpoint as ckpt
-from studio.train.events import read_events
+from studio.train.events import ConfigEvent, FinishedEvent, ResumedEvent, StepEvent
 from studio.train.recipe import run
-from studio.train.runner import prepare_run, run_state
+from studio.train.rundir import RunDir
+from studio.train.runner import prepare_run
 from studio.workspace import Workspace
 from tests.reliability.conftest import Driver, wait_for
 
@@ -30,13 +31,14 @@ import io, os, sys, time
 import torch
 from studio.train import checkpoint as ckpt
 from studio.train.recipe import run
+from studio.train.rundir import RunDir
 
 original = ckpt.write
 
 def write(tmp, final, *, peft_model, trainable, state):
     if state["step"] != 4:
         return original(tmp, final, peft_model=peft_model, trainable=trainable, state=state)
-    peft_model.save_pretrained(str(tmp / "adapter"), state_dict=trainable)
+    peft_model.save_pretrained(str(tmp / RunDir.ADAPTER), state_dict=trainable)
     buffer = io.BytesIO()
     torch.save(state, buffer)
     with open(tmp / "state.pt", "wb") as handle:  # half of it, then the process dies
@@ -53,9 +55,7 @@ sys.exit(run(sys.argv[1]))
 
 def step_losses(run_dir) -> dict[int, float]:
     """Loss by step; a step redone after a resume counts in its last version."""
-    return {
-        e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"
-    }
+    return {e.step: e.loss for e in RunDir(run_dir).events() if isinstance(e, StepEvent)}
 
 
 def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, host, monkeypatch):
@@ -65,34 +65,32 @@ def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, hos
     build_dataset(ws, host.parsers)
     overrides = {"max_steps": 6, "save_every": 2, "keep_checkpoints": 0}
     run_dir = prepare_run(ws, host.adapters, run_id="killed", overrides=overrides)
-    checkpoints = run_dir / "checkpoints"
+    rundir = RunDir(run_dir)
+    checkpoints = rundir.checkpoints_dir
 
     # 1. killed in the middle of writing the step-4 checkpoint
     driver = Driver(TORN_CHECKPOINT, run_dir)
-    assert driver.line(timeout=180) == "mid-checkpoint"
+    deadline = time.monotonic() + 180
+    while driver.line(timeout=max(1.0, deadline - time.monotonic())) != "mid-checkpoint":
+        pass  # the run's own log lines (config, data, steps) come first
     driver.kill()
     assert [p.name for p in ckpt.complete_checkpoints(checkpoints)] == ["step-000002"]
-    assert (checkpoints / ".tmp-step-000004" / "adapter").is_dir()  # the half-written one is there…
-    assert not (checkpoints / "step-000004").exists()  # …under a name no reader takes
-    assert run_state(run_dir).status == "crashed"
-    assert (
-        adapter_path(run_dir).parent.name == "step-000002"
-    )  # chat and eval see the last complete one
+    assert (checkpoints / ".tmp-step-000004" / RunDir.ADAPTER).is_dir()  # the half-written one is there…
+    assert not rundir.checkpoint_dir(4).exists()  # …under a name no reader takes
+    assert rundir.state().status == "crashed"
+    assert rundir.adapter().parent.name == "step-000002"  # chat and eval see the last complete one
 
     # 2. resumed by the CLI, killed between two checkpoint writes
     assert main(["train", str(zh_workspace), "--run", "killed", "--resume", "--detach"]) == 0
-    events = run_dir / "events.jsonl"
     wait_for(
-        lambda: any(e["event"] == "step" and e["step"] == 5 for e in read_events(events)),
+        lambda: any(isinstance(e, StepEvent) and e.step == 5 for e in rundir.events()),
         timeout=180,
     )
-    attempts = [e for e in read_events(events) if e["event"] == "config"]
-    os.kill(attempts[-1]["pid"], signal.SIGKILL)
-    wait_for(lambda: run_state(run_dir).status == "crashed", timeout=60)
-    resumed = [e for e in read_events(events) if e["event"] == "resumed"]
-    assert [e["step"] for e in resumed] == [
-        2
-    ]  # from the last complete checkpoint, not the torn one
+    attempts = [e for e in rundir.events() if isinstance(e, ConfigEvent)]
+    os.kill(attempts[-1].pid, signal.SIGKILL)
+    wait_for(lambda: rundir.state().status == "crashed", timeout=60)
+    resumed = [e for e in rundir.events() if isinstance(e, ResumedEvent)]
+    assert [e.step for e in resumed] == [2]  # from the last complete checkpoint, not the torn one
     assert [p.name for p in ckpt.complete_checkpoints(checkpoints)] == [
         "step-000002",
         "step-000004",
@@ -100,12 +98,9 @@ def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, hos
 
     # 3. resumed to the end
     assert run(run_dir, resume=True, adapters=host.adapters) == 0
-    history = read_events(events)
-    assert [e["step"] for e in history if e["event"] == "resumed"] == [2, 4]
-    assert (
-        history[-1]["event"] == "finished"
-        and (run_dir / "adapter" / "adapter_config.json").exists()
-    )
+    history = rundir.events()
+    assert [e.step for e in history if isinstance(e, ResumedEvent)] == [2, 4]
+    assert isinstance(history[-1], FinishedEvent) and rundir.has_adapter()
     assert not list(checkpoints.glob(".tmp-*"))
     assert not [p for p in run_dir.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
 

@@ -24,6 +24,7 @@ from studio.dataset.store import DatasetStore
 from studio.errors import InputError, StudioError
 from studio.plugins import load_host
 from studio.train.base_model import load_model, model_spec
+from studio.train.rundir import RunDir
 from studio.workspace import Workspace
 
 SECRET = b"the user's own file, never to be touched\n"
@@ -223,7 +224,7 @@ def test_a_run_log_is_never_appended_through_a_link(zh_workspace, host, outside)
     ws = Workspace(zh_workspace)
     build_dataset(ws, host.parsers)
     run_dir = prepare_run(ws, host.adapters, run_id="r", overrides={"max_steps": 1})
-    (run_dir / "train.log").symlink_to(outside)  # planted in a workspace from elsewhere
+    RunDir(run_dir).log_file.symlink_to(outside)  # planted in a workspace from elsewhere
     with pytest.raises(StudioError, match="symbolic link"):
         launch(run_dir, detach=True)
     assert untouched(outside)
@@ -240,7 +241,7 @@ def test_a_checkpoint_state_cannot_run_code_on_resume(zh_workspace, host, tmp_pa
         ws, host.adapters, run_id="r", overrides={"max_steps": 2, "save_every": 2}
     )
     assert run(run_dir, adapters=host.adapters) == 0
-    folder = ckpt.latest(run_dir / "checkpoints")
+    folder = ckpt.latest(RunDir(run_dir).checkpoints_dir)
     marker = tmp_path / "state-ran"
 
     class Payload:
@@ -249,8 +250,8 @@ def test_a_checkpoint_state_cannot_run_code_on_resume(zh_workspace, host, tmp_pa
 
     state = torch.load(folder / "state.pt", weights_only=True)
     torch.save({**state, "extra": Payload()}, folder / "state.pt")  # a planted checkpoint
-    (run_dir / "events.jsonl").write_text("", encoding="utf-8")
-    shutil.rmtree(run_dir / "adapter")
+    RunDir(run_dir).write_events([])
+    shutil.rmtree(RunDir(run_dir).adapter_dir)
     assert (
         run(run_dir, resume=True, adapters=host.adapters) == 1
     )  # refused, reported as a failed run

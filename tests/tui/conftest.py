@@ -61,7 +61,9 @@ def real_run(tmp_path_factory, plugin_host) -> Path:
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         root = shared / "harbour"
-        if not (root / "runs" / "tiny" / "adapter" / "adapter_config.json").exists():
+        from studio.train.rundir import RunDir
+
+        if not RunDir(root / "runs" / "tiny").has_adapter():
             shutil.rmtree(root, ignore_errors=True)
             make_workspace(root)
             from studio.train.recipe import run

@@ -55,8 +55,11 @@ async def test_augment_form_refuses_a_bad_value(studio_ws, make_app):
 
 
 async def test_a_finished_tiny_cpu_run_shows_its_curve(real_run, make_app):
-    events = [json.loads(line) for line in (real_run / "runs" / "tiny" / "events.jsonl").read_text().splitlines()]
-    losses = [(e["step"], e["loss"]) for e in events if e["event"] == "step"]
+    from studio.train.events import StepEvent
+    from studio.train.rundir import RunDir
+
+    events = RunDir(real_run / "runs" / "tiny").events()
+    losses = [(e.step, e.loss) for e in events if isinstance(e, StepEvent)]
     app = make_app(real_run, read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(app, pilot)

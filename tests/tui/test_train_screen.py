@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 
+from studio.train.events import ConfigEvent
+from studio.train.rundir import RunDir
 from studio.tui.screens.dialogs import ConfirmDialog, PickDialog
 from studio.tui.screens.new_run import NewRunDialog
 from studio.tui.widgets.loss_chart import LossChart
@@ -21,11 +22,10 @@ async def _settle(app, pilot) -> None:
 
 def _running_run(root, name: str, pid: int):
     """A run folder whose events say it is running in process ``pid``."""
-    run = write_fixed_run(root, name)
-    events = [e for e in fixed_events() if e["event"] != "finished" and e.get("step", 0) <= 12]
-    events[0] = {**events[0], "pid": pid}
-    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-    return run
+    events = [e for e in fixed_events() if not e.terminal and getattr(e, "step", 0) <= 12]
+    assert isinstance(events[0], ConfigEvent)
+    events[0].pid = pid
+    return write_fixed_run(root, name, events)
 
 
 async def test_new_run_form_starts_a_run_that_is_followed_to_the_end(studio_ws, make_app):
@@ -45,13 +45,13 @@ async def test_new_run_form_starts_a_run_that_is_followed_to_the_end(studio_ws, 
         await pilot.press("ctrl+s")
         await pilot.pause()
         run = studio_ws / "runs" / "from-tui"
-        config = json.loads((run / "config.json").read_text())
+        config = RunDir(run).config()
         assert config["max_steps"] == 1 and config["lr"] == 0.001 and config["tokens_per_batch"] == 512
         deadline = time.monotonic() + 120
         screen = app.screen
         while time.monotonic() < deadline and (screen.state is None or screen.state.status not in ("finished", "failed")):
             await pilot.pause(0.2)
-        assert screen.run_dir == run and screen.state.status == "finished", (run / "train.log").read_text()[-2000:]
+        assert screen.run_dir == run and screen.state.status == "finished", RunDir(run).log_tail()
         assert len(screen.query_one(LossChart).losses) == 1
 
 
@@ -77,10 +77,36 @@ async def test_runs_started_elsewhere_can_be_followed_and_stopped(studio_ws_with
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
             await pilot.pause()
-            assert (run / "STOP").exists()
+            assert RunDir(run).stop_requested()
             assert sleeper.wait(timeout=10) != 0  # SIGTERM reached the run's process
             await pilot.pause(1.5)  # the once-a-second check notices the process is gone
             assert screen.state.status == "crashed"
             screen.workers.cancel_group(screen, "train-follow")
+    finally:
+        sleeper.kill()
+
+
+async def test_the_log_panel_follows_a_growing_log(studio_ws_with_run, make_app):
+    from textual.widgets import Log
+
+    app = make_app(studio_ws_with_run)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run = RunDir(_running_run(studio_ws_with_run, "growing", sleeper.pid))
+        run.log_file.write_text("".join(f"line {n}\n" for n in range(1, 31)), encoding="utf-8")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("5")  # follows the newest run, still running: never "complete"
+            await pilot.pause(0.5)
+            assert app.screen.run_dir == run.path
+            log = app.screen.query_one(Log)
+            await pilot.pause(1.5)
+            assert log.lines[-1] == "line 30" and log.scroll_y == log.max_scroll_y > 0
+            with open(run.log_file, "a", encoding="utf-8") as handle:
+                handle.write("".join(f"line {n}\n" for n in range(31, 41)))
+            await pilot.pause(1.5)  # the once-a-second check reads the new tail
+            assert log.lines[-1] == "line 40"
+            assert log.scroll_y == log.max_scroll_y  # the newest line is on screen
+            app.screen.workers.cancel_group(app.screen, "train-follow")
     finally:
         sleeper.kill()

@@ -17,6 +17,7 @@ from studio.chat.session import (
 )
 from studio.chat.engine import ContextOverflow, Engine, Sampling
 from studio.errors import StudioError
+from studio.train.rundir import ADAPTER_CONFIG, RunDir
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_persona_uses_the_runs_system_prompt_and_adapter(persona_run, host):
     toml = ws_root / "studio.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("爱打趣", "爱唱歌"), encoding="utf-8")
     persona = load_persona(Workspace(ws_root), host.adapters, device=torch.device("cpu"))
-    assert persona.label == "r1" and persona.adapter_dir == persona_run / "adapter"
+    assert persona.label == "r1" and persona.adapter_dir == RunDir(persona_run).adapter_dir
     assert persona.system == "你是阿蘅，茶馆里的伙计，说话利落，爱打趣。"  # what the adapter learned, not the edit
     assert any("changed since this run was trained" in note for note in persona.notes)
     assert persona.can_disable_adapter and persona.character == "阿蘅"
@@ -156,20 +157,20 @@ def test_a_split_utf8_character_is_never_streamed():
 
 
 def test_adapter_path_picks_final_or_checkpoints(tmp_path):
-    run = tmp_path / "run"
+    run = RunDir(tmp_path / "run")
     for step, complete in ((2, True), (4, True), (6, False)):
-        folder = run / "checkpoints" / f"step-{step:06d}"
+        folder = run.checkpoint_dir(step)
         (folder / "adapter").mkdir(parents=True)
         if complete:
-            (folder / "COMPLETE").write_text("{}")
-    assert adapter_path(run) == run / "checkpoints" / "step-000004" / "adapter"  # still training: latest complete
-    assert adapter_path(run, 2) == run / "checkpoints" / "step-000002" / "adapter"
+            run.mark_complete(folder, step)
+    assert adapter_path(run.path) == run.checkpoint_dir(4) / "adapter"  # still training: latest complete
+    assert run.adapter(2) == run.checkpoint_dir(2) / "adapter"
     with pytest.raises(StudioError, match="no checkpoint at step 6"):
-        adapter_path(run, 6)
-    (run / "adapter").mkdir()
-    (run / "adapter" / "adapter_config.json").write_text("{}")
-    assert adapter_path(run) == run / "adapter"
-    assert adapter_path(run, -1) == run / "checkpoints" / "step-000004" / "adapter"
+        run.adapter(6)
+    run.adapter_dir.mkdir()
+    (run.adapter_dir / ADAPTER_CONFIG).write_text("{}")
+    assert run.adapter() == run.adapter_dir
+    assert run.adapter(-1) == run.checkpoint_dir(4) / "adapter"
 
 
 def test_chat_cli_one_shot_and_repl(persona_run, capsys, monkeypatch):

@@ -7,6 +7,8 @@ import json
 import pytest
 
 from studio.cli import main
+from studio.train.events import EvalEvent
+from studio.train.rundir import RunDir
 
 
 def test_eval_reports_base_vs_adapter_on_heldout_scenes(persona_workspace, capsys):
@@ -14,15 +16,13 @@ def test_eval_reports_base_vs_adapter_on_heldout_scenes(persona_workspace, capsy
     assert main(["build", ws]) == 0
     assert main(["train", ws, "--run", "t1", "--max-steps", "3"]) == 0
     run = persona_workspace / "runs" / "t1"
-    events = [json.loads(line) for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines()]
-    trained_eval = [e for e in events if e["event"] == "eval"][-1]["eval_loss"]
+    trained_eval = [e for e in RunDir(run).events() if isinstance(e, EvalEvent)][-1].eval_loss
     capsys.readouterr()
 
     assert main(["eval", ws, "--run", "t1", "--max-new-tokens", "6", "--examples", "1"]) == 0
     printed = capsys.readouterr().out
-    report = json.loads((run / "eval" / "report.json").read_text(encoding="utf-8"))
-    samples = [json.loads(line) for line in (run / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
-    held = [s for s in samples if s["split"] == "eval"]
+    report = json.loads((RunDir(run).eval_dir / "report.json").read_text(encoding="utf-8"))
+    held = [s.to_json() for s in RunDir(run).samples() if s.split == "eval"]
     assert report["items"] == len(held) and report["scenes"] == len({s["scene"] for s in held})
     # the loss is measured exactly as in training: same template, same mask, same persona prompt
     assert report["models"]["adapter"]["loss"] == pytest.approx(trained_eval, rel=2e-3)
@@ -34,10 +34,10 @@ def test_eval_reports_base_vs_adapter_on_heldout_scenes(persona_workspace, capsy
     assert [p["probe"] for p in report["identity"]] == ["你是谁？", "你叫什么名字？"]
     assert report["classifier"]["heldout_lines"]["character"] == len(held)
     assert report["verdict"]["answer"] in ("yes", "partly", "no")
-    items = [json.loads(line) for line in (run / "eval" / "items.jsonl").read_text(encoding="utf-8").splitlines()]
+    items = [json.loads(line) for line in (RunDir(run).eval_dir / "items.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {i["real"] for i in items} == {s["turns"][-1]["content"] for s in held}
     assert "did it work?" in printed and "loss on the real lines" in printed
-    assert (run / "eval" / "report.md").read_text(encoding="utf-8").count("did it work?") == 1
+    assert (RunDir(run).eval_dir / "report.md").read_text(encoding="utf-8").count("did it work?") == 1
 
     from studio.eval.evaluate import load_report
 
@@ -52,7 +52,7 @@ def test_eval_without_heldout_scenes_says_how_to_get_them(zh_workspace, host, ca
     ws = Workspace(zh_workspace)  # eval_fraction = 0: every scene is in train
     build_dataset(ws, host.parsers)
     prepare_run(ws, host.adapters, run_id="t0")
-    assert main(["eval", str(zh_workspace)]) == 2
+    assert main(["eval", str(zh_workspace), "--run", "t0"]) == 2
     err = capsys.readouterr().err
     assert "no held-out (eval) samples" in err and "eval_fraction" in err
     assert main(["eval", str(zh_workspace), "--run", "missing"]) == 2

@@ -29,14 +29,15 @@ SAMPLING = ("greedy", "balanced", "creative")
 
 def model_entries(ws: Any) -> list[tuple[str, str]]:
     """(label, key) for the base model and every run's final adapter and complete checkpoints."""
+    from studio.train.rundir import list_runs
+
     entries = [(f"base: {ws.config.model.name}", "base")]
-    for run in ws.runs():
-        if (run / "adapter" / "adapter_config.json").exists():
+    for run in list_runs(ws):
+        if run.has_adapter():
             entries.append((f"{run.name} · final adapter", f"{run.name}|final"))
-        for checkpoint in sorted((run / "checkpoints").glob("step-*"), reverse=True):
-            if (checkpoint / "COMPLETE").exists() and (checkpoint / "adapter").is_dir():
-                step = int(checkpoint.name.split("-")[1])
-                entries.append((f"{run.name} · step {step}", f"{run.name}|{step}"))
+        for checkpoint in reversed(run.checkpoints()):
+            step = run.checkpoint_step(checkpoint)
+            entries.append((f"{run.name} · step {step}", f"{run.name}|{step}"))
     return entries
 
 

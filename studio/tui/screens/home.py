@@ -140,7 +140,7 @@ class HomeScreen(StudioScreen):
     @work(thread=True, exclusive=True, group="home-info", description="Reading datasets and runs")
     def load_info(self) -> None:
         """Dataset counts and run states."""
-        from studio.train.runner import run_state
+        from studio.train.rundir import list_runs
 
         datasets = []
         if self.ws.datasets_dir.is_dir():
@@ -149,7 +149,7 @@ class HomeScreen(StudioScreen):
                     datasets.append((folder.name, dataset_counts(folder)))
                 except Exception as exc:
                     datasets.append((folder.name, {"error": str(exc)}))
-        runs = [(run.name, run_state(run)) for run in self.ws.runs()]
+        runs = [(run.name, run.state()) for run in list_runs(self.ws)]
         self.post_message(HomeInfo(datasets, runs))
 
     @on(CorpusReady)

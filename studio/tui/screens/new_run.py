@@ -7,7 +7,6 @@ what the form shows is what the run uses.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from textual import on
@@ -15,29 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Footer, Input, Label, Select
 
+from studio import settings
 from studio.api import BoolOption, ChoiceOption, FloatOption, IntOption, ModelSpec, Option
 from studio.tui.screens.dialogs import DIALOG_CSS
 from studio.tui.widgets.option_form import OptionForm
-
-# hyper-parameters on the form: (name, kind, extra) — descriptions come from studio.config
-_FIELDS: tuple[tuple[str, type, dict[str, Any]], ...] = (
-    ("epochs", FloatOption, {"minimum": 0.01}),
-    ("max_steps", IntOption, {"minimum": 0}),
-    ("lr", FloatOption, {"minimum": 1e-8, "maximum": 0.999}),
-    ("lora_r", IntOption, {"minimum": 1}),
-    ("lora_alpha", IntOption, {"minimum": 1}),
-    ("lora_dropout", FloatOption, {"minimum": 0.0, "maximum": 0.9}),
-    ("max_length", IntOption, {"minimum": 16}),
-    ("tokens_per_batch", IntOption, {"minimum": 16}),
-    ("warmup_steps", IntOption, {"minimum": 0}),
-    ("eval_every", IntOption, {"minimum": 0}),
-    ("save_every", IntOption, {"minimum": 0}),
-    ("dtype", ChoiceOption, {"choices": ("auto", "bf16", "fp16", "fp32")}),
-    ("gradient_checkpointing", BoolOption, {}),
-    ("seed", IntOption, {"minimum": 0}),
-)
 
 
 def model_choices(ws: Any, adapters: dict[str, Any]) -> list[tuple[str, str]]:
@@ -57,36 +39,61 @@ def model_choices(ws: Any, adapters: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def effective_settings(train: Any, preset: Any) -> dict[str, Any]:
-    """What a run gets: studio.toml [train], with the preset's values where the user kept the default."""
-    values = dataclasses.asdict(train)
-    defaults = dataclasses.asdict(type(train)())
-    if preset is not None:
-        for key, value in preset.settings.items():
-            if key in values and values[key] == defaults.get(key):
-                values[key] = value
-    values.setdefault("max_steps", 0)
-    return values
+def effective_settings(config: Any, preset: Any) -> dict[str, Any]:
+    """What a run gets before the form changes anything (:func:`studio.settings.resolve`)."""
+    return settings.resolve(config.written_train(), preset.settings if preset is not None else None)
 
 
 def hyper_options() -> list[Option]:
-    """The form's options, documented from studio.config's field docstrings."""
-    from studio.config import TrainConfig, field_docs
+    """The form's fields, one per declared setting shown on the form, in section order."""
+    out: list[Option] = []
+    for item in settings.SETTINGS.values():
+        if not item.form:
+            continue
+        if item.choices:
+            out.append(ChoiceOption(item.name, item.default, item.doc, choices=item.choices))
+        elif item.kind is bool:
+            out.append(BoolOption(item.name, item.default, item.doc))
+        elif item.kind is int:
+            out.append(IntOption(item.name, item.default, item.doc))
+        else:
+            out.append(FloatOption(item.name, item.default, item.doc))
+    return out
 
-    docs = field_docs(TrainConfig)
-    docs["max_steps"] = "Stop after this many steps (0: all epochs)."
-    return [kind(name, None, docs.get(name, ""), **extra) for name, kind, extra in _FIELDS]
+
+def read_form(raw: dict[str, Any]) -> dict[str, Any]:
+    """The form's fields as checked settings (each by its declared rule, then across fields).
+
+    Raises:
+        ValueError: one line per field that breaks its setting's rule.
+    """
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in raw.items():
+        try:
+            values[name] = settings.SETTINGS[name].parse(str(value))
+        except ValueError as exc:
+            problems.append(str(exc))
+    bad = None if problems else settings.check(values)
+    if bad:
+        problems.append(f"{bad[0]}: expected {bad[1]}, got {values[bad[0]]!r}")
+    if problems:
+        raise ValueError("\n".join(problems))
+    return values
 
 
 class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
     """Settings of a new training run; ctrl+s or Start launches it."""
 
     DEFAULT_CSS = DIALOG_CSS.replace("{name}", "NewRunDialog") + """
-    NewRunDialog > Vertical { width: 100; }
-    NewRunDialog .run-row { height: 1; margin-bottom: 1; }
+    NewRunDialog > Vertical { width: 100; height: 100%; max-height: 40; }
+    NewRunDialog .dialog-title { margin-bottom: 0; }
+    NewRunDialog .run-row { height: 1; margin-bottom: 0; }
     NewRunDialog .run-row Label { width: 18; color: $text-muted; }
     NewRunDialog .run-row Input, NewRunDialog .run-row Select { width: 1fr; margin: 0; }
-    NewRunDialog OptionForm { max-height: 14; }
+    NewRunDialog OptionForm { height: 1fr; max-height: 100%; margin-top: 1; }
+    NewRunDialog OptionForm .option-name { width: 23; }
+    NewRunDialog .dialog-buttons { margin-top: 0; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="new_run.cancel"),
@@ -131,7 +138,7 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
         presets = self._presets(model_key)
         if preset_name not in [value for _, value in presets]:
             preset_name = ""
-        values = effective_settings(self.ws.config.train, self._preset(model_key, preset_name))
+        values = effective_settings(self.ws.config, self._preset(model_key, preset_name))
         with Vertical():
             yield Label("New training run", classes="dialog-title")
             with Horizontal(classes="run-row"):
@@ -144,11 +151,12 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
                 yield Label("preset")
                 yield Select(presets, value=preset_name, allow_blank=False, id="run-preset", compact=True)
             yield OptionForm(hyper_options(), values, id="run-form")
-            yield Label("ctrl+s starts · escape cancels · the run keeps going when the studio closes",
+            yield Label("ctrl+s start · esc cancel · tab next field · the run outlives the studio",
                         classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Start", id="start", variant="primary")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Start", id="start", variant="primary", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#run-name", Input).focus()
@@ -167,9 +175,10 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
         preset = self._preset(str(self.query_one("#run-model", Select).value), str(event.value or ""))
         if preset is None:
             return
-        values = effective_settings(self.ws.config.train, preset)
+        values = effective_settings(self.ws.config, preset)
+        written = self.ws.config.written.get("train", set())
         for key in preset.settings:
-            if key not in values:
+            if key not in values or key in written:  # what the user wrote beats a preset
                 continue
             for widget in self.query(f"#opt-{key}"):
                 widget.value = values[key] if isinstance(values[key], bool) else str(values[key])
@@ -178,12 +187,9 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
     def action_start(self) -> None:
         """Validate the form and hand the settings back."""
         try:
-            overrides = self.query_one(OptionForm).values()
+            overrides = read_form(self.query_one(OptionForm).raw_values())
         except ValueError as exc:
             self.notify(str(exc), title="Check the settings", severity="error")
-            return
-        if overrides["tokens_per_batch"] < overrides["max_length"]:
-            self.notify("tokens_per_batch must be at least max_length", severity="error")
             return
         source, name = str(self.query_one("#run-model", Select).value).split("|", 1)
         self.dismiss({

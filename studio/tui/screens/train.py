@@ -1,6 +1,6 @@
 """Provides TrainScreen: start a run, then follow it live (loss chart, speed, ETA, GPU, log tail).
 
-The screen follows any run of the workspace from its events.jsonl, whoever started it (this
+The screen follows any run of the workspace from its events, whoever started it (this
 studio, the CLI, another SSH session) and whether it is still running or long finished.
 Leaving the screen or the studio detaches; the run goes on in its own process.
 """
@@ -22,6 +22,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Log, Static
 from textual.worker import get_current_worker
 
+from studio.train.rundir import RunDir, list_runs
 from studio.tui.messages import RunEvents, RunLog, RunStarted, WorkFailed
 from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.dialogs import ConfirmDialog, PickDialog
@@ -43,23 +44,6 @@ def duration(seconds: float | None) -> str:
     if seconds >= 60:
         return f"{seconds // 60}m {seconds % 60:02d}s"
     return f"{seconds}s"
-
-
-def tail_lines(path: Path, limit: int = 200, max_bytes: int = 65536) -> list[str]:
-    """The last ``limit`` lines of a text file (reads at most ``max_bytes`` from its end)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            data = handle.read()
-    except FileNotFoundError:
-        return []
-    # a progress bar rewrites its line with \r: keep what the terminal would show last
-    lines = [line.rstrip("\r").split("\r")[-1] for line in data.decode("utf-8", errors="replace").split("\n")]
-    if size > max_bytes:
-        lines = lines[1:]  # the first line is cut
-    return [line for line in lines if line.strip()][-limit:]
 
 
 class TrainScreen(StudioScreen):
@@ -99,15 +83,17 @@ class TrainScreen(StudioScreen):
             gpu = GpuMeter(id="train-gpu")
             gpu.border_title = "GPU"
             yield gpu
-            log = Log(id="train-log", max_lines=500, highlight=False)
-            log.border_title = "train.log"
+            log = Log(id="run-log", max_lines=500, highlight=False)
+            log.border_title = RunDir.LOG
             yield log
         yield Footer()
 
     def on_mount(self) -> None:
-        latest = self.ws.latest_run()
+        from studio.train.rundir import latest_run
+
+        latest = latest_run(self.ws)
         if latest is not None:
-            self.follow(latest)
+            self.follow(latest.path)
         self.set_interval(1.0, self._tick)
 
     # -- following ------------------------------------------------------------------------------
@@ -120,7 +106,7 @@ class TrainScreen(StudioScreen):
 
     def follow(self, run_dir: Path) -> None:
         """Show ``run_dir`` from its first event and keep following it."""
-        from studio.train.events import RunState
+        from studio.train.state import RunState
 
         self.run_dir = run_dir
         self.state = RunState()
@@ -136,24 +122,23 @@ class TrainScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, group="train-follow", description="Following training events")
     def follow_events(self, run_dir: Path) -> None:
-        """Tail events.jsonl until the run ends or another run is followed."""
-        from studio.train.events import follow
+        """Tail the run's events until the run ends or another run is followed."""
+        from studio.train.rundir import RunDir
 
         worker = get_current_worker()
-        for batch in follow(run_dir / "events.jsonl", cancel=worker.cancelled_event, poll=0.2):
+        for batch in RunDir(run_dir).follow(cancel=worker.cancelled_event, poll=0.2):
             self.post_message(RunEvents(run_dir.name, batch))
 
-    @work(thread=True, exclusive=True, group="train-log", description="Reading train.log")
+    @work(thread=True, exclusive=True, group="run-log", description="Reading the run's log")
     def read_log(self, run_dir: Path) -> None:
-        """Post the tail of train.log when it changed."""
-        path = run_dir / "train.log"
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            size = 0
+        """Post the tail of the run's log when it changed."""
+        from studio.train.rundir import RunDir
+
+        run = RunDir(run_dir)
+        size = run.log_size()
         if size != self._log_size:
             self._log_size = size
-            self.post_message(RunLog(run_dir.name, tail_lines(path)))
+            self.post_message(RunLog(run_dir.name, run.log_tail()))
 
     def _tick(self) -> None:
         """Once a second: the log tail, and whether a running run's process is still there."""
@@ -162,9 +147,7 @@ class TrainScreen(StudioScreen):
         if self.state is not None and self.state.status in ("starting", "running"):
             self.read_log(self.run_dir)
             if self.state.pid and not self.state.alive():
-                from studio.train.runner import run_state
-
-                fresh = run_state(self.run_dir)  # a terminal event may have landed meanwhile
+                fresh = RunDir(self.run_dir).state()  # a terminal event may have landed meanwhile
                 if fresh.status == "crashed":
                     self.state.status = "crashed"
                     self._render_state()
@@ -175,41 +158,45 @@ class TrainScreen(StudioScreen):
         """Fold a batch of events into the run state and redraw."""
         if self.run_dir is None or message.run != self.run_dir.name:
             return
+        from studio.train.events import ConfigEvent
+
         for event in message.events:
             self.state.update(event)
-            t = event.get("t")
-            if t is not None:
-                self.first_t = t if self.first_t is None else self.first_t
-                self.last_t = t
-            if event.get("event") == "config":
-                self.device = str(event.get("device", ""))
+            if event.t:
+                self.first_t = event.t if self.first_t is None else self.first_t
+                self.last_t = event.t
+            if isinstance(event, ConfigEvent):
+                self.device = event.device
                 self.query_one(GpuMeter).device = self.device
         if self.state.gpu:
             self.query_one(GpuMeter).sample = dict(self.state.gpu)
         self.query_one(LossChart).set_data(self.state.losses, self.state.eval_losses, self.state.total_steps)
         self._render_state()
-        if any(e.get("event") in ("finished", "stopped", "failed") for e in message.events):
+        if any(e.terminal for e in message.events):
             self.read_log(self.run_dir)
 
     @on(RunLog)
     def _log(self, message: RunLog) -> None:
-        """Replace the log tail."""
+        """Replace the log tail; stay on its newest line unless the user scrolled up."""
         if self.run_dir is None or message.run != self.run_dir.name:
             return
         log = self.query_one(Log)
+        following = log.scroll_y >= log.max_scroll_y
         log.clear()
-        log.write_lines(message.lines or ["(train.log is empty so far)"])
+        log.write_lines(message.lines or [f"({RunDir.LOG} is empty so far)"], scroll_end=False)
+        if following:
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _render_state(self) -> None:
         state, run_dir = self.state, self.run_dir
         if state is None or run_dir is None:
             return
-        runs = [p.name for p in self.ws.runs()]
+        runs = [r.name for r in list_runs(self.ws)]
         colour = _STATUS_COLOUR.get(state.status, "white")
         header = Text(no_wrap=True, overflow="ellipsis")
         header.append(f" {run_dir.name} ", style="bold")
         header.append(f" {state.status} ", style=f"bold {colour} reverse")
-        model = (state.config.get("model") or {}).get("name", "")
+        model = state.model_name
         if model:
             header.append(f"  {model}", style="dim")
         if self.device:
@@ -242,16 +229,14 @@ class TrainScreen(StudioScreen):
 
     def action_pick_run(self) -> None:
         """Pick a run of the workspace to follow."""
-        from studio.train.runner import run_state
-
-        runs = self.ws.runs()
+        runs = [r.path for r in list_runs(self.ws)]
         if not runs:
             self.notify("No runs yet: press n to start one.", severity="warning")
             return
         entries = []
         for run in runs:
-            # the followed run's state is folded already: re-reading a long events.jsonl would block the UI
-            state = self.state if run == self.run_dir and self.state is not None else run_state(run)
+            # the followed run's state is folded already: re-reading a long event file would block the UI
+            state = self.state if run == self.run_dir and self.state is not None else RunDir(run).state()
             entries.append((run.name, f"{run.name}  {state.status}  step {state.step}/{state.total_steps}"))
 
         def picked(name: str | None) -> None:
@@ -263,7 +248,7 @@ class TrainScreen(StudioScreen):
 
     def action_cycle_run(self, delta: int) -> None:
         """Follow the next older (or newer) run."""
-        runs = self.ws.runs()
+        runs = [r.path for r in list_runs(self.ws)]
         if not runs:
             return
         names = [p.name for p in runs]

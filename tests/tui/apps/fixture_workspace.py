@@ -8,9 +8,19 @@ train screen renders the same chart every time.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+
+from studio.train.events import (
+    CheckpointEvent,
+    ConfigEvent,
+    DataEvent,
+    EvalEvent,
+    Event,
+    FinishedEvent,
+    StepEvent,
+)
+from studio.train.rundir import ADAPTER_CONFIG, RunDir
 
 PLAY = """ACT I
 
@@ -100,43 +110,44 @@ def make_workspace(root: Path, *, build: bool = True) -> Path:
     return root
 
 
-def fixed_events(steps: int = 30, start: float = 1_700_000_000.0) -> list[dict]:
+def fixed_events(steps: int = 30, start: float = 1_700_000_000.0) -> list[Event]:
     """A finished CPU run: smooth loss, eval every 10 steps, checkpoints, fixed timestamps."""
-    events: list[dict] = [
-        {"event": "config", "t": start, "pid": 1, "total_steps": steps, "device": "cpu", "dtype": "float32",
-         "config": {"model": {"name": "tiny-qwen2", "source": "tiny"}, "lora_r": 8}, "lora_targets": ["q_proj"]},
-        {"event": "data", "t": start + 0.5, "train_samples": 9, "eval_samples": 0, "too_long": 0,
-         "supervised_share": 0.3, "total_steps": steps},
+    events: list[Event] = [
+        ConfigEvent(t=start, pid=1, total_steps=steps, device="cpu", dtype="float32",
+                    config={"model": {"name": "tiny-qwen2", "source": "tiny"}, "lora_r": 8},
+                    lora_targets=["q_proj"]),
+        DataEvent(t=start + 0.5, train_samples=9, eval_samples=0, too_long=0, supervised_share=0.3,
+                  total_steps=steps),
     ]
     for step in range(1, steps + 1):
         loss = 2.0 + 3.5 * math.exp(-step / 9) + 0.08 * math.sin(step * 1.7)
-        events.append({"event": "step", "t": start + 1 + step * 2.0, "step": step, "total_steps": steps,
-                       "epoch": round(step / 15, 3), "loss": round(loss, 5), "lr": 0.002, "tokens": 256,
-                       "tokens_per_s": 1280.0, "eta_s": float((steps - step) * 2)})
+        events.append(StepEvent(t=start + 1 + step * 2.0, step=step, total_steps=steps,
+                                epoch=round(step / 15, 3), loss=round(loss, 5), lr=0.002,
+                                tokens=256, tokens_per_s=1280.0, eta_s=float((steps - step) * 2)))
         if step % 10 == 0:
-            events.append({"event": "eval", "t": start + 1.5 + step * 2.0, "step": step,
-                           "eval_loss": round(2.3 + 3.3 * math.exp(-step / 10), 5)})
-            events.append({"event": "checkpoint", "t": start + 1.6 + step * 2.0, "step": step,
-                           "path": f"checkpoints/step-{step:06d}"})
-    events.append({"event": "finished", "t": start + 2 + steps * 2.0, "step": steps, "adapter": "adapter"})
+            events.append(EvalEvent(t=start + 1.5 + step * 2.0, step=step,
+                                    eval_loss=round(2.3 + 3.3 * math.exp(-step / 10), 5)))
+            events.append(CheckpointEvent(t=start + 1.6 + step * 2.0, step=step,
+                                          path=f"checkpoints/step-{step:06d}"))
+    events.append(FinishedEvent(t=start + 2 + steps * 2.0, step=steps, adapter="adapter"))
     return events
 
 
-def write_fixed_run(root: Path, name: str = "run-fixed") -> Path:
-    """A finished run folder with fixed events.jsonl and train.log (no weights: layout only)."""
-    run = root / "runs" / name
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(json.dumps({"model": {"name": "tiny-qwen2", "source": "tiny"}}), encoding="utf-8")
-    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in fixed_events()), encoding="utf-8")
-    (run / "train.log").write_text(
+def write_fixed_run(root: Path, name: str = "run-fixed", events: list[Event] | None = None) -> Path:
+    """A finished run folder with fixed events and log (no weights: layout only), written by
+    the run folder's own writer."""
+    run = RunDir(root / "runs" / name)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config({"model": {"name": "tiny-qwen2", "source": "tiny"}})
+    run.write_events(fixed_events() if events is None else events)
+    steps = [e for e in fixed_events() if isinstance(e, StepEvent)]
+    run.log_file.write_text(
         "config: tiny-qwen2 on cpu (float32), LoRA r=8 on q_proj\n"
         "data: 9 train / 0 eval samples, 0 over max_length (dropped, not cut)\n"
-        + "".join(f"step {s:>5}/30  loss {e['loss']:.4f}\n" for s, e in
-                  ((e["step"], e) for e in fixed_events() if e["event"] == "step") if s > 24)
+        + "".join(f"step {e.step:>5}/30  loss {e.loss:.4f}\n" for e in steps if e.step > 24)
         + "finished at step 30: adapter\n",
         encoding="utf-8",
     )
-    adapter = run / "adapter"
-    adapter.mkdir(exist_ok=True)
-    (adapter / "adapter_config.json").write_text("{}", encoding="utf-8")
-    return run
+    run.adapter_dir.mkdir(exist_ok=True)
+    (run.adapter_dir / ADAPTER_CONFIG).write_text("{}", encoding="utf-8")
+    return run.path
