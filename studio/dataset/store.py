@@ -15,13 +15,13 @@ so reviewing 50,000 samples stays instant; it reloads a file that another proces
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from studio.api import Sample, Turn
+from studio.dataset.journal import ReviewJournal
 from studio.dataset.query import (
     LENGTH_BINS,
     STATUSES,
@@ -31,19 +31,9 @@ from studio.dataset.query import (
     query_of,
     search_text,
 )
-from studio.dataset.rows import (
-    _STATUS,
-    _read_rows,
-    _sample,
-    _stamp,
-    _well_formed,
-    sample_json,
-    samples_of_kind,
-)
+from studio.dataset.rows import _read_rows, _sample, _stamp, sample_json, samples_of_kind
 from studio.errors import InputError, StudioError
-from studio.fsutil import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
-
-ACTIONS = ("accept", "reject", "edit", "reset", "undo")
+from studio.fsutil import atomic_write_json, atomic_write_text
 
 
 class DatasetStore:
@@ -58,10 +48,7 @@ class DatasetStore:
         self._samples: list[Sample] | None = None
         self._index: dict[str, int] = {}
         self._samples_stamp: tuple[int, int] | None = None
-        self._journal: list[dict[str, Any]] | None = None
-        self._journal_stamp: tuple[int, int] | None = None
-        self._stack: list[dict[str, Any]] = []
-        self._state: dict[str, dict[str, Any]] = {}
+        self._review = ReviewJournal(self.journal_path)
         self._haystack: dict[str, str] = {}
 
     @property
@@ -164,7 +151,7 @@ class DatasetStore:
 
     def _apply(self, sample: Sample) -> Sample:
         """A copy of ``sample`` with its decision applied (the cached sample stays as built)."""
-        decision = self._state.get(sample.id)
+        decision = self._review.state.get(sample.id)
         turns = [Turn(t.role, t.content) for t in sample.turns]
         if not decision:
             return Sample(
@@ -232,8 +219,8 @@ class DatasetStore:
         self._replayed()
         out = []
         for sample in samples:
-            applied = self._apply(sample) if sample.id in self._state else sample
-            text = self._text_of(sample, self._state.get(sample.id)) if query.text else ""
+            applied = self._apply(sample) if sample.id in self._review.state else sample
+            text = self._text_of(sample, self._review.state.get(sample.id)) if query.text else ""
             if matches(applied, query, text):
                 out.append(self._apply(sample))
         return out
@@ -250,7 +237,7 @@ class DatasetStore:
         """Samples per review status (every status present, zero included)."""
         samples = self._loaded()
         self._replayed()
-        state = self._state
+        state = self._review.state
         counts = Counter(
             state[s.id]["status"] if s.id in state else s.status
             for s in samples
@@ -275,52 +262,10 @@ class DatasetStore:
 
     def journal(self) -> list[dict[str, Any]]:
         """Every journal entry, oldest first (a torn last line is skipped)."""
-        return list(self._journal_entries())
-
-    def _journal_entries(self) -> list[dict[str, Any]]:
-        stamp = _stamp(self.journal_path)
-        if self._journal is None or stamp != self._journal_stamp:
-            try:
-                self._journal = read_jsonl(self.journal_path)
-            except ValueError as exc:
-                raise StudioError(f"{exc}; expected one review decision object per line") from None
-            self._journal_stamp = stamp
-            self._replay()
-        return self._journal
+        return list(self._review.entries())
 
     def _replayed(self) -> None:
-        self._journal_entries()
-
-    def _replay(self) -> None:
-        self._stack = []
-        for entry in self._journal or ():
-            if not _well_formed(entry):
-                continue  # a hand-edited line that names no sample: nothing to apply
-            if entry.get("action") == "undo":
-                if self._stack:
-                    self._stack.pop()
-            elif entry.get("action") in _STATUS:
-                self._stack.append(entry)
-        self._state = {}
-        for entry in self._stack:
-            self._fold(entry)
-
-    def _fold(self, entry: dict[str, Any]) -> None:
-        """Apply one decision entry to the in-memory state."""
-        action = entry["action"]
-        for sample_id in entry.get("ids") or [entry.get("id")]:
-            if not sample_id:
-                continue
-            previous = self._state.get(sample_id, {})
-            if action == "reset":
-                self._state.pop(sample_id, None)
-                continue
-            reply = entry["reply"] if "reply" in entry else previous.get("reply")
-            prompt = entry["prompt"] if "prompt" in entry else previous.get("prompt")
-            status = _STATUS[action]
-            if status == "accepted" and (reply is not None or prompt is not None):
-                status = "edited"  # accepting an edited sample keeps the edit
-            self._state[sample_id] = {"status": status, "reply": reply, "prompt": prompt}
+        self._review.entries()
 
     def record(
         self,
@@ -331,50 +276,12 @@ class DatasetStore:
         prompt: str | None = None,
         ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """Append one decision; on disk when this returns.
-
-        Args:
-            action: accept, reject, edit (with ``reply`` and/or ``prompt``), reset (back to
-                pending, edits dropped) or undo (reverts the latest decision).
-            sample_id: the sample decided on.
-            reply: the edited reply (edit).
-            prompt: the edited last user turn (edit).
-            ids: several samples decided on at once (one entry, undone as one).
+        """Append one decision; on disk when this returns (see :meth:`ReviewJournal.record`).
 
         Raises:
             ValueError: an unknown action, an edit without text, or no sample given.
         """
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
-        if action == "edit" and reply is None and prompt is None:
-            raise ValueError("edit needs the edited reply (or prompt)")
-        if action != "undo" and not sample_id and not ids:
-            raise ValueError(f"{action} needs a sample id")
-        entry: dict[str, Any] = {"t": round(time.time(), 3), "action": action}
-        if ids:
-            entry["ids"] = list(ids)
-        elif sample_id:
-            entry["id"] = sample_id
-        if reply is not None:
-            entry["reply"] = reply
-        if prompt is not None:
-            entry["prompt"] = prompt
-        self._journal_entries()  # replay first, so the in-memory state matches the file
-        self.folder.mkdir(parents=True, exist_ok=True)
-        append_jsonl(self.journal_path, entry)
-        self._journal_stamp = _stamp(self.journal_path)
-        assert self._journal is not None
-        self._journal.append(entry)
-        if action == "undo":
-            if self._stack:
-                self._stack.pop()
-                self._state = {}
-                for kept in self._stack:
-                    self._fold(kept)
-        else:
-            self._stack.append(entry)
-            self._fold(entry)
-        return entry
+        return self._review.record(action, sample_id, reply, prompt=prompt, ids=ids)
 
     def record_many(self, action: str, ids: Sequence[str]) -> dict[str, Any]:
         """One decision on several samples (accept all shown, reject a filter's hits); one undo."""
@@ -418,17 +325,11 @@ class DatasetStore:
 
     def undo(self) -> dict[str, Any] | None:
         """Revert the latest decision; returns it, or None (writing nothing) when there is none."""
-        self._journal_entries()
-        if not self._stack:
-            return None
-        undone = self._stack[-1]
-        self.record("undo")
-        return undone
+        return self._review.undo()
 
     def can_undo(self) -> bool:
         """True when there is a decision to undo."""
-        self._journal_entries()
-        return bool(self._stack)
+        return self._review.can_undo()
 
     def decisions(self) -> dict[str, dict[str, Any]]:
         """Current decision per sample id after replaying the journal (undo pops the last one).
@@ -436,11 +337,11 @@ class DatasetStore:
         Includes decisions on samples that no longer exist (see :meth:`orphaned`). Each value
         holds ``status``, ``reply`` and ``prompt`` (the edited texts, None when not edited).
         """
-        self._journal_entries()
-        return {k: dict(v) for k, v in self._state.items()}
+        self._replayed()
+        return {k: dict(v) for k, v in self._review.state.items()}
 
     def orphaned(self) -> list[str]:
         """Ids with a decision but no sample in the current build (kept, not applied)."""
         self._loaded()
-        self._journal_entries()
-        return [sample_id for sample_id in self._state if sample_id not in self._index]
+        self._replayed()
+        return [sample_id for sample_id in self._review.state if sample_id not in self._index]

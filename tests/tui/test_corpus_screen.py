@@ -52,7 +52,7 @@ async def test_warning_line_gets_a_speaker_and_undo_takes_it_back(studio_ws, mak
 
 
 def test_unparsed_line_prefix_is_split_into_speaker_and_text():
-    from studio.tui.screens.corpus import guess_speaker
+    from studio.tui.screens.corpus_fixes import guess_speaker
 
     assert guess_speaker("阿桥；你总是这么笃定。") == ("阿桥", "你总是这么笃定。")
     assert guess_speaker("皇帝（喜）；只是泛泛之辈。") == ("皇帝", "只是泛泛之辈。")
