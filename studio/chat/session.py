@@ -289,9 +289,11 @@ class ChatSession:
         return [{"role": "system", "content": self.system_for(user)[0]}, *self.history,
                 {"role": "user", "content": user}]
 
-    def _prompt_ids(self, user: str, system: str) -> list[int]:
-        """The prompt for ``user``; the oldest exchanges are dropped until it fits the context."""
+    def _prompt_ids(self, user: str, system: str | None = None) -> list[int]:
+        """The prompt for ``user`` (under ``system``, default :meth:`system_for`); the oldest
+        exchanges are dropped until it fits the context."""
         assert self.engine is not None
+        system = self.system_for(user)[0] if system is None else system
         history = list(self.history)
         while True:
             messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": user}]

@@ -144,7 +144,8 @@ def side_by_side(held: Sequence[Sample], replies: Mapping[str, Sequence[str]], c
     """``count`` held-out prompts spread over the items, each with the real line and every row's reply."""
     if not held:
         return []
-    picks = sorted({round(i * (len(held) - 1) / max(1, count - 1)) for i in range(min(count, len(held)))})
+    shown = min(count, len(held))
+    picks = sorted({round(i * (len(held) - 1) / max(1, shown - 1)) for i in range(shown)})
     return [{"id": held[i].id, "prompt": held[i].prompt, "real": held[i].reply,
              "replies": {row: replies[row][i] for row in replies}} for i in picks]
 

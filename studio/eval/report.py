@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import textwrap
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +66,12 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     models = report["models"]
     clf = report["classifier"]
     memory = report["settings"].get("memory", 0)
-    lines = [
+    lines = _wrap(
         f"eval of {report['label']} ({report['character']}): {report['items']} held-out replies, "
-        f"{report['scenes']} scenes",
-        f"base = {report['base_model']} with the same persona card; sampling "
+        f"{report['scenes']} scenes; base = {report['base_model']} with the same persona card; sampling "
         f"{report['settings']['sampling']}, up to {report['settings']['max_new_tokens']} new tokens"
-        + (f"; memory: {memory} train-split exchanges per turn" if memory and any("+" in r for r in rows) else ""),
+        + (f"; memory: {memory} train-split exchanges per turn" if memory and any("+" in r for r in rows) else ""))
+    lines += [
         "",
         f"{'metric':<28}" + "".join(f"{ROW_HEADS.get(r, r):>10}" for r in rows),
         "-" * (28 + 10 * len(rows)),
@@ -94,16 +96,14 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     if len(rows) > 2 or "verdict" in models[rows[-1]]:
         lines.append(f"{'better than ' + ROW_HEADS.get(rows[0], rows[0]) + '?':<28}"
                      + "".join(f"{a:>10}" for a in answers))
-    lines += [
-        "",
+    lines.append("")
+    lines += _wrap(
         f"style classifier: held-out balanced accuracy {clf['heldout_accuracy']:.1%} (AUC "
-        f"{clf['heldout_auc']:.3f}) on {clf['heldout_lines']['character']} + {clf['heldout_lines']['other']} lines;",
-        f"  her real held-out lines score {clf['real_lines_score']:.3f}, other speakers "
+        f"{clf['heldout_auc']:.3f}) on {clf['heldout_lines']['character']} + {clf['heldout_lines']['other']} lines; "
+        f"her real held-out lines score {clf['real_lines_score']:.3f}, other speakers "
         f"{clf['other_lines_score']:.3f}; trained on {clf['train_lines']['character']} + "
-        f"{clf['train_lines']['other']} corpus lines",
-        "",
-        "identity probes:",
-    ]
+        f"{clf['train_lines']['other']} corpus lines")
+    lines += ["", "identity probes:"]
     for probe in report["identity"]:
         lines.append(f"  {probe['probe']}")
         for r in rows:
@@ -121,9 +121,9 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
             lines.append("")
     lines.append("")
     if report.get("verdict"):
-        lines.append(f"did it work? {report['verdict']['summary']}")
+        lines += _wrap(f"did it work? {report['verdict']['summary']}")
     if report.get("memory_verdict"):
-        lines.append(f"would memory do as well? {memory_answer(report['memory_verdict'])}")
+        lines += _wrap(f"would memory do as well? {memory_answer(report['memory_verdict'])}")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -141,9 +141,26 @@ def memory_answer(result: dict[str, Any]) -> str:
             + ("; base+memory on " + ", ".join(worse) if worse else ""))
 
 
+def _wrap(text: str, width: int = 80) -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False)
+
+
+def _cells(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def _short(text: str, limit: int = 90) -> str:
+    """``text`` on one line, cut to ``limit`` terminal cells (a CJK character takes two)."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if sum(_cells(ch) for ch in text) <= limit:
+        return text
+    out, used = [], 0
+    for ch in text:
+        if used + _cells(ch) > limit - 1:
+            break
+        out.append(ch)
+        used += _cells(ch)
+    return "".join(out) + "…"
 
 
 def write_report(run_dir: Path, report: dict[str, Any], items: list[dict[str, Any]],

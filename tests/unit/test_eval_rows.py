@@ -77,8 +77,6 @@ def test_four_rows_on_the_same_items_with_memory_from_the_train_split_only(perso
         assert 0 <= metrics["chrf"] <= 100 and metrics["identity_total"] == 2
     for row in ROWS[1:]:
         assert report["models"][row]["verdict"]["answer"] in ("yes", "partly", "no")
-    # memory changes what the model is shown, so the loss of the same lines changes
-    assert report["models"]["adapter+memory"]["loss"] != report["models"]["adapter"]["loss"]
     assert report["verdict"]["answer"] in ("yes", "partly", "no") and "memory_verdict" in report
 
     items = [json.loads(line) for line in (run / "eval" / "items.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -88,7 +86,7 @@ def test_four_rows_on_the_same_items_with_memory_from_the_train_split_only(perso
         assert set(item["memory_ids"]) <= train_ids and item["id"] not in item["memory_ids"]
         recalled_any |= bool(item["memory_ids"])
         for sample_id in item["memory_ids"]:  # an eval item's own reply never reaches its context
-            assert by_id[sample_id].reply != item["real"] or by_id[sample_id].split == "train"
+            assert by_id[sample_id].split == "train" and by_id[sample_id].provenance.get("kind", "corpus") == "corpus"
         assert all(row in item for row in ROWS)
     assert recalled_any
 

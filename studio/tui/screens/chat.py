@@ -1,7 +1,7 @@
 """Provides ChatScreen: chat with the character, the reply streaming token by token.
 
 Pick a run and checkpoint (or the base model); the persona card is the system prompt and can be
-edited; A/B puts the base model and the adapter side by side on the same prompt; ctrl+k switches
+edited; A/B puts the base model and the adapter side by side on the same prompt; ctrl+g switches
 memory (her real train-split exchanges retrieved into the system prompt each turn) on and off;
 ctrl+s saves the transcript(s) to ``chats/``, with the ids memory retrieved.
 """
@@ -50,7 +50,7 @@ class ChatScreen(StudioScreen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save transcript", id="chat.save", tooltip="Write the conversation to chats/"),
         Binding("ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"),
-        Binding("ctrl+k", "toggle_memory", "Memory", id="chat.memory",
+        Binding("ctrl+g", "toggle_memory", "Memory", id="chat.memory",
                 tooltip="Her real lines retrieved into the prompt, on or off"),
         Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Start a new conversation"),
         Binding("ctrl+e", "persona", "Persona", id="chat.persona", tooltip="Edit the system prompt"),
