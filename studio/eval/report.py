@@ -53,10 +53,12 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
 
 ROW_HEADS = {"base": "base", "base+memory": "base+mem", "adapter": "adapter", "adapter+memory": "adapt+mem"}
 """Column heads of the rows (narrow: the table fits 80 columns)."""
+WIDTH = 76
+"""Columns of the report's text: an 80-column terminal less a border and a scroll bar."""
 
 
 def format_report(report: dict[str, Any], examples: int = 3) -> str:
-    """The report as a plain-text table (what the CLI prints and the TUI shows; 80 columns).
+    """The report as a plain-text table (what the CLI prints and the TUI shows; :data:`WIDTH` columns).
 
     Args:
         report: an eval report (four rows, or the two of a report written before memory).
@@ -107,17 +109,17 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     for probe in report["identity"]:
         lines.append(f"  {probe['probe']}")
         for r in rows:
-            lines.append(f"    {ROW_HEADS.get(r, r):<9} {'✓' if probe[f'{r}_named'] else '✗'} {_short(probe[r], 64)}")
+            lines.append(f"    {ROW_HEADS.get(r, r):<9} {'✓' if probe[f'{r}_named'] else '✗'} {_short(probe[r], 60)}")
     shown = report.get("side_by_side") or [
         {"prompt": e["prompt"], "real": e["real"], "replies": {r: e[r]["reply"] for r in rows}}
         for e in report.get("examples", [])]
     if examples and shown:
         lines += ["", "side by side (held-out prompts):"]
         for row in shown[:examples]:
-            lines.append(f"  prompt    {_short(row['prompt'], 66)}")
-            lines.append(f"  real      {_short(row['real'], 66)}")
+            lines.append(f"  prompt    {_short(row['prompt'], 62)}")
+            lines.append(f"  real      {_short(row['real'], 62)}")
             for r in rows:
-                lines.append(f"  {ROW_HEADS.get(r, r):<9} {_short(row['replies'][r], 66)}")
+                lines.append(f"  {ROW_HEADS.get(r, r):<9} {_short(row['replies'][r], 62)}")
             lines.append("")
     lines.append("")
     if report.get("verdict"):
@@ -141,7 +143,7 @@ def memory_answer(result: dict[str, Any]) -> str:
             + ("; base+memory on " + ", ".join(worse) if worse else ""))
 
 
-def _wrap(text: str, width: int = 80) -> list[str]:
+def _wrap(text: str, width: int = WIDTH) -> list[str]:
     return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False)
 
 

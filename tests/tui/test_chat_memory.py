@@ -65,3 +65,35 @@ async def test_ctrl_k_switches_memory_and_the_transcript_records_what_it_retriev
         saved = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((root / "chats").glob("*.json"))]
         assert saved and all(t["memory"]["recalled"][1] == [] for t in saved)
         assert any(t["memory"]["recalled"][0] == session.recalled[0] for t in saved)
+
+
+async def test_the_train_screen_shows_the_four_row_eval_report_at_80x24(persona_run, host, make_app):
+    import torch
+    from rich.cells import cell_len
+
+    from studio.eval.evaluate import evaluate_run
+    from studio.tui.screens.eval_report import EvalReportScreen
+    from studio.workspace import Workspace
+
+    root = persona_run.parent.parent
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("5")
+        await _settle(app, pilot)
+        await pilot.press("e")  # not evaluated yet: says how
+        await pilot.pause()
+        assert not isinstance(app.screen, EvalReportScreen)
+        evaluate_run(Workspace(root), host.adapters, host.parsers, limit=3, max_new_tokens=4,
+                     device=torch.device("cpu"))
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, EvalReportScreen)
+        text = str(app.screen.query_one("#eval-report-text").render())
+        for head in ("base+mem", "adapt+mem", "loss/char of real lines", "side by side", "did it work?"):
+            assert head in text
+        widest = max(cell_len(line) for line in app.screen.text.splitlines())
+        assert widest <= app.screen.query_one("#eval-report-text").content_size.width  # no wrapping at 80x24
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, EvalReportScreen)
