@@ -33,8 +33,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workspace")
     parser.add_argument("--run", default="")
-    parser.add_argument("--items", type=int, default=0, help="held-out items (repeated to reach it; 0: as many as there are)")
-    parser.add_argument("--one-at-a-time-items", type=int, default=0, help="time the slow side on this many only")
+    parser.add_argument(
+        "--items",
+        type=int,
+        default=0,
+        help="held-out items (repeated to reach it; 0: as many as there are)",
+    )
+    parser.add_argument(
+        "--one-at-a-time-items", type=int, default=0, help="time the slow side on this many only"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--memory", type=int, default=3)
@@ -58,11 +65,17 @@ def main() -> int:
     host = load_host()
     run_dir = ws.run_dir(args.run) if args.run else ws.latest_run()
     device = torch.device(args.device) if args.device else None
-    persona = load_persona(ws, host.adapters, run=run_dir.name, merge=False, fast=False, device=device)
+    persona = load_persona(
+        ws, host.adapters, run=run_dir.name, merge=False, fast=False, device=device
+    )
     held = heldout_samples(run_dir)
     if args.items:
         held = [held[i % len(held)] for i in range(args.items)]
-    train = [s for s in (Sample.from_json(d) for d in read_jsonl(run_dir / "samples.jsonl")) if s.split == "train"]
+    train = [
+        s
+        for s in (Sample.from_json(d) for d in read_jsonl(run_dir / "samples.jsonl"))
+        if s.split == "train"
+    ]
     tok = persona.loaded.tokenizer
     memory = Memory(train, k=args.memory, count_tokens=token_counter(tok))
     recalls = [memory.recall(persona.system, s.prompt).system for s in held]
@@ -71,7 +84,10 @@ def main() -> int:
     greedy = Sampling(do_sample=False, seed=0)
 
     def conversations(row: str, items: list[int]) -> list[list[dict[str, str]]]:
-        return [held[i].messages(recalls[i] if row.endswith("+memory") else persona.system) for i in items]
+        return [
+            held[i].messages(recalls[i] if row.endswith("+memory") else persona.system)
+            for i in items
+        ]
 
     def clock() -> tuple[float, float]:
         if torch.cuda.is_available():
@@ -85,48 +101,99 @@ def main() -> int:
 
     start = clock()
     for row in ROWS:
-        batch_losses(model, tok, conversations(row, slow), eot, use_adapter=row.startswith("adapter"), batch_tokens=1)
+        batch_losses(
+            model,
+            tok,
+            conversations(row, slow),
+            eot,
+            use_adapter=row.startswith("adapter"),
+            batch_tokens=1,
+        )
     mid = clock()
     replies["one"] = []
     for row in ROWS:
         for messages in conversations(row, slow):
             ids = render_prompt(tok, messages[:-1])
-            replies["one"].append("".join(stream_text(persona.engine, tok, ids, sampling=greedy,
-                                                      max_new_tokens=args.max_new_tokens,
-                                                      use_adapter=row.startswith("adapter"))).strip())
+            replies["one"].append(
+                "".join(
+                    stream_text(
+                        persona.engine,
+                        tok,
+                        ids,
+                        sampling=greedy,
+                        max_new_tokens=args.max_new_tokens,
+                        use_adapter=row.startswith("adapter"),
+                    )
+                ).strip()
+            )
     end = clock()
     scale = len(everything) / len(slow)
-    table["one at a time"] = {"loss_wall": (mid[0] - start[0]) * scale, "loss_cpu": (mid[1] - start[1]) * scale,
-                              "gen_wall": (end[0] - mid[0]) * scale, "gen_cpu": (end[1] - mid[1]) * scale}
+    table["one at a time"] = {
+        "loss_wall": (mid[0] - start[0]) * scale,
+        "loss_cpu": (mid[1] - start[1]) * scale,
+        "gen_wall": (end[0] - mid[0]) * scale,
+        "gen_cpu": (end[1] - mid[1]) * scale,
+    }
 
     fast = getattr(next(model.parameters()).device, "type", "cpu") == "cuda"
-    engine = BatchEngine(model, eot, max_batch=args.max_batch, max_cache_len=persona.engine.capacity,
-                         vocab_size=persona.engine.vocab_size, static=fast, compiled=fast)
+    engine = BatchEngine(
+        model,
+        eot,
+        max_batch=args.max_batch,
+        max_cache_len=persona.engine.capacity,
+        vocab_size=persona.engine.vocab_size,
+        static=fast,
+        compiled=fast,
+    )
     warm = engine.warmup()
     start = clock()
     for row in ROWS:
-        batch_losses(model, tok, conversations(row, everything), eot, use_adapter=row.startswith("adapter"))
+        batch_losses(
+            model, tok, conversations(row, everything), eot, use_adapter=row.startswith("adapter")
+        )
     mid = clock()
-    prompts = [(render_prompt(tok, m[:-1]), row.startswith("adapter")) for row in ROWS
-               for m in conversations(row, everything)]
-    replies["batched"], tokens = generate_all(engine, tok, prompts, max_new_tokens=args.max_new_tokens, sampling=greedy)
+    prompts = [
+        (render_prompt(tok, m[:-1]), row.startswith("adapter"))
+        for row in ROWS
+        for m in conversations(row, everything)
+    ]
+    replies["batched"], tokens = generate_all(
+        engine, tok, prompts, max_new_tokens=args.max_new_tokens, sampling=greedy
+    )
     end = clock()
     engine.close()
-    table["batched"] = {"loss_wall": mid[0] - start[0], "loss_cpu": mid[1] - start[1],
-                        "gen_wall": end[0] - mid[0], "gen_cpu": end[1] - mid[1]}
+    table["batched"] = {
+        "loss_wall": mid[0] - start[0],
+        "loss_cpu": mid[1] - start[1],
+        "gen_wall": end[0] - mid[0],
+        "gen_cpu": end[1] - mid[1],
+    }
 
     where = "GPU " + torch.cuda.get_device_name() if fast else "CPU"
-    print(f"{len(held)} held-out items x {len(ROWS)} rows on {persona.label} ({ws.config.model.name}, {where}); "
-          f"up to {args.max_new_tokens} new tokens, {tokens} generated; max batch {args.max_batch}"
-          + (f"; compile warm-up {warm:.0f}s not counted" if warm else ""))
+    print(
+        f"{len(held)} held-out items x {len(ROWS)} rows on {persona.label} "
+        f"({ws.config.model.name}, {where}); "
+        f"up to {args.max_new_tokens} new tokens, {tokens} generated; max batch {args.max_batch}"
+        + (f"; compile warm-up {warm:.0f}s not counted" if warm else "")
+    )
     if scale != 1:
-        print(f"one at a time: timed on {len(slow)} items, scaled x{scale:.1f} to {len(everything)}")
-    print(f"{'':<16}{'loss wall s':>12}{'loss cpu s':>12}{'gen wall s':>12}{'gen cpu s':>12}{'total wall':>12}{'total cpu':>12}")
+        print(
+            f"one at a time: timed on {len(slow)} items, scaled x{scale:.1f} to {len(everything)}"
+        )
+    print(
+        f"{'':<16}"
+        + "".join(f"{h:>12}" for h in ("loss wall s", "loss cpu s", "gen wall s", "gen cpu s"))
+        + f"{'total wall':>12}{'total cpu':>12}"
+    )
     for name, t in table.items():
-        print(f"{name:<16}{t['loss_wall']:>12.1f}{t['loss_cpu']:>12.1f}{t['gen_wall']:>12.1f}{t['gen_cpu']:>12.1f}"
-              f"{t['loss_wall'] + t['gen_wall']:>12.1f}{t['loss_cpu'] + t['gen_cpu']:>12.1f}")
+        print(
+            f"{name:<16}{t['loss_wall']:>12.1f}{t['loss_cpu']:>12.1f}{t['gen_wall']:>12.1f}{t['gen_cpu']:>12.1f}"
+            f"{t['loss_wall'] + t['gen_wall']:>12.1f}{t['loss_cpu'] + t['gen_cpu']:>12.1f}"
+        )
     one, batched = table["one at a time"], table["batched"]
-    wall = (one["loss_wall"] + one["gen_wall"]) / max(1e-9, batched["loss_wall"] + batched["gen_wall"])
+    wall = (one["loss_wall"] + one["gen_wall"]) / max(
+        1e-9, batched["loss_wall"] + batched["gen_wall"]
+    )
     cpu = (one["loss_cpu"] + one["gen_cpu"]) / max(1e-9, batched["loss_cpu"] + batched["gen_cpu"])
     print(f"ratio one-at-a-time / batched: wall x{wall:.1f}, cpu x{cpu:.1f}")
     if scale == 1:

@@ -25,9 +25,16 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], eot_ids: Sequence[in
     return result[0] if isinstance(result, tuple) else result
 
 
-def batch_losses(model: Any, tokenizer: Any, conversations: Sequence[list[dict[str, str]]],
-                 eot_ids: Sequence[int], *, use_adapter: bool = True, batch_tokens: int = 16384,
-                 tick: Tick | None = None) -> list[tuple[float, int]]:
+def batch_losses(
+    model: Any,
+    tokenizer: Any,
+    conversations: Sequence[list[dict[str, str]]],
+    eot_ids: Sequence[int],
+    *,
+    use_adapter: bool = True,
+    batch_tokens: int = 16384,
+    tick: Tick | None = None,
+) -> list[tuple[float, int]]:
     """Summed negative log-likelihood of each conversation's assistant turns (+ end-of-turn).
 
     Args:
@@ -49,7 +56,11 @@ def batch_losses(model: Any, tokenizer: Any, conversations: Sequence[list[dict[s
     device = next(inner.parameters()).device
     order = sorted(range(len(items)), key=lambda i: -len(items[i].input_ids))
     out: list[tuple[float, int]] = [(0.0, 0)] * len(items)
-    switch = model.disable_adapter() if not use_adapter and hasattr(model, "disable_adapter") else contextlib.nullcontext()
+    switch = (
+        model.disable_adapter()
+        if not use_adapter and hasattr(model, "disable_adapter")
+        else contextlib.nullcontext()
+    )
     done = 0
     with switch, torch.no_grad():
         start = 0
@@ -66,11 +77,15 @@ def batch_losses(model: Any, tokenizer: Any, conversations: Sequence[list[dict[s
                 ids[row, :n] = torch.tensor(items[index].input_ids, device=device)
                 labels[row, :n] = torch.tensor(items[index].labels, device=device)
                 attention[row, :n] = 1
-            hidden = inner.get_decoder()(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
+            hidden = inner.get_decoder()(
+                input_ids=ids, attention_mask=attention, use_cache=False
+            ).last_hidden_state
             shifted = labels[:, 1:]
             mask = shifted != IGNORE
             if bool(mask.any()):
-                logits = inner.get_output_embeddings()(hidden[:, :-1][mask]).float()  # only supervised positions
+                logits = inner.get_output_embeddings()(
+                    hidden[:, :-1][mask]
+                ).float()  # only supervised positions
                 token_loss = F.cross_entropy(logits, shifted[mask], reduction="none")
                 per_row = torch.zeros(len(group), device=device, dtype=token_loss.dtype)
                 per_row.index_add_(0, mask.nonzero()[:, 0], token_loss)
@@ -83,15 +98,26 @@ def batch_losses(model: Any, tokenizer: Any, conversations: Sequence[list[dict[s
     return out
 
 
-def generate_all(engine: Any, tokenizer: Any, prompts: Sequence[tuple[list[int], bool]], *,
-                 max_new_tokens: int, sampling: Sampling, tick: Tick | None = None) -> tuple[list[str], int]:
+def generate_all(
+    engine: Any,
+    tokenizer: Any,
+    prompts: Sequence[tuple[list[int], bool]],
+    *,
+    max_new_tokens: int,
+    sampling: Sampling,
+    tick: Tick | None = None,
+) -> tuple[list[str], int]:
     """Replies to every ``(prompt ids, use_adapter)``, queued at once on a batched engine.
 
     Returns:
         The replies (stripped text, in order) and the tokens generated.
     """
-    streams = [engine.generate(ids, sampling=sampling, max_new_tokens=max_new_tokens, use_adapter=use_adapter)
-               for ids, use_adapter in prompts]
+    streams = [
+        engine.generate(
+            ids, sampling=sampling, max_new_tokens=max_new_tokens, use_adapter=use_adapter
+        )
+        for ids, use_adapter in prompts
+    ]
     replies: list[str] = []
     tokens = 0
     try:

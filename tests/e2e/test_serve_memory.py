@@ -15,18 +15,30 @@ from studio.workspace import Workspace
 
 @pytest.fixture
 def persona(persona_run, host):
-    return load_persona(Workspace(persona_run.parent.parent), host.adapters, device=torch.device("cpu"))
+    return load_persona(
+        Workspace(persona_run.parent.parent), host.adapters, device=torch.device("cpu")
+    )
 
 
 def test_a_request_field_switches_memory_and_the_reply_says_what_was_retrieved(persona):
     ws = Workspace(persona.run_dir.parent.parent)
-    server = PersonaServer(("127.0.0.1", 0), persona, log=None, max_tokens_cap=32,
-                           memory=persona.memory(ws, 0), memory_default=0)
+    server = PersonaServer(
+        ("127.0.0.1", 0),
+        persona,
+        log=None,
+        max_tokens_cap=32,
+        memory=persona.memory(ws, 0),
+        memory_default=0,
+    )
     serve_in_thread(server)
     try:
         client = openai.OpenAI(base_url=server.url, api_key="none", max_retries=0, timeout=60)
-        ask = {"model": "r1", "messages": [{"role": "user", "content": "阿蘅，今天的茶怎么这样苦？"}],
-               "temperature": 0, "max_tokens": 4}
+        ask = {
+            "model": "r1",
+            "messages": [{"role": "user", "content": "阿蘅，今天的茶怎么这样苦？"}],
+            "temperature": 0,
+            "max_tokens": 4,
+        }
         with_memory = client.chat.completions.create(**ask, extra_body={"memory": 2}).model_dump()
         assert with_memory["memory"]["k"] == 2 and 1 <= len(with_memory["memory"]["ids"]) <= 2
         train = {s.id for s in server.memory.items}

@@ -1,4 +1,4 @@
-"""The Chat screen's memory toggle (ctrl+g) at 80x24: footer, pane header, the session, the transcript."""
+"""The Chat screen's memory toggle (ctrl+g) at 80x24 and the Train screen's eval report."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ async def _settle(app, pilot) -> None:
     await pilot.pause()
 
 
-async def test_ctrl_k_switches_memory_and_the_transcript_records_what_it_retrieved(real_run, make_app, tmp_path):
+async def test_ctrl_k_switches_memory_and_the_transcript_records_what_it_retrieved(
+    real_run, make_app, tmp_path
+):
     import shutil
 
     from textual.widgets import Footer
@@ -42,9 +44,16 @@ async def test_ctrl_k_switches_memory_and_the_transcript_records_what_it_retriev
         await pilot.pause()
         assert screen.memory_k == 3 and str(pane.border_title).endswith("· memory 3")
         screen.query_one("#chat-max").value = "3"
-        said = [json.loads(line) for line in (root / "runs" / "tiny" / "samples.jsonl").read_text(
-            encoding="utf-8").splitlines() if json.loads(line)["split"] == "train"][0]["turns"][-2]["content"]
-        screen.query_one("#chat-input").value = said  # a line said to her in training: memory finds it
+        said = [
+            json.loads(line)
+            for line in (root / "runs" / "tiny" / "samples.jsonl")
+            .read_text(encoding="utf-8")
+            .splitlines()
+            if json.loads(line)["split"] == "train"
+        ][0]["turns"][-2]["content"]
+        screen.query_one(
+            "#chat-input"
+        ).value = said  # a line said to her in training: memory finds it
         await pilot.press("enter")
         await _settle(app, pilot)
         assert {m.pane for m in messages if isinstance(m, ReplyFinished)} == {"chat-a", "chat-b"}
@@ -62,12 +71,17 @@ async def test_ctrl_k_switches_memory_and_the_transcript_records_what_it_retriev
 
         await pilot.press("ctrl+s")
         await pilot.pause()
-        saved = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((root / "chats").glob("*.json"))]
+        saved = [
+            json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted((root / "chats").glob("*.json"))
+        ]
         assert saved and all(t["memory"]["recalled"][1] == [] for t in saved)
         assert any(t["memory"]["recalled"][0] == session.recalled[0] for t in saved)
 
 
-async def test_the_train_screen_shows_the_four_row_eval_report_at_80x24(persona_run, host, make_app):
+async def test_the_train_screen_shows_the_four_row_eval_report_at_80x24(
+    persona_run, host, make_app
+):
     import torch
     from rich.cells import cell_len
 
@@ -84,16 +98,30 @@ async def test_the_train_screen_shows_the_four_row_eval_report_at_80x24(persona_
         await pilot.press("e")  # not evaluated yet: says how
         await pilot.pause()
         assert not isinstance(app.screen, EvalReportScreen)
-        evaluate_run(Workspace(root), host.adapters, host.parsers, limit=3, max_new_tokens=4,
-                     device=torch.device("cpu"))
+        evaluate_run(
+            Workspace(root),
+            host.adapters,
+            host.parsers,
+            limit=3,
+            max_new_tokens=4,
+            device=torch.device("cpu"),
+        )
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, EvalReportScreen)
         text = str(app.screen.query_one("#eval-report-text").render())
-        for head in ("base+mem", "adapt+mem", "loss/char of real lines", "side by side", "did it work?"):
+        for head in (
+            "base+mem",
+            "adapt+mem",
+            "loss/char of real lines",
+            "side by side",
+            "did it work?",
+        ):
             assert head in text
         widest = max(cell_len(line) for line in app.screen.text.splitlines())
-        assert widest <= app.screen.query_one("#eval-report-text").content_size.width  # no wrapping at 80x24
+        assert (
+            widest <= app.screen.query_one("#eval-report-text").content_size.width
+        )  # no wrapping at 80x24
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, EvalReportScreen)

@@ -1,4 +1,4 @@
-"""Memory in a chat session: the system prompt per turn, the retrieved ids in transcripts, the CLI."""
+"""Memory in a chat session: the prompt per turn, the ids in transcripts, the CLI flag."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from studio.workspace import Workspace
 
 @pytest.fixture
 def persona(persona_run, host):
-    return load_persona(Workspace(persona_run.parent.parent), host.adapters, device=torch.device("cpu"))
+    return load_persona(
+        Workspace(persona_run.parent.parent), host.adapters, device=torch.device("cpu")
+    )
 
 
 def test_each_turn_gets_its_own_recall_and_the_transcript_records_it(persona, tmp_path):
@@ -37,7 +39,10 @@ def test_each_turn_gets_its_own_recall_and_the_transcript_records_it(persona, tm
     assert len(saved["messages"]) == 4 and saved["model"] == "r1"
 
     off = session.fork(memory=None)
-    assert not off.memory_on and off.system_for("阿蘅，今天的茶怎么这样苦？") == (persona.system, [])
+    assert not off.memory_on and off.system_for("阿蘅，今天的茶怎么这样苦？") == (
+        persona.system,
+        [],
+    )
     session.reset()
     assert session.recalled == [] and session.memory is memory
 
@@ -53,15 +58,35 @@ def test_the_base_model_recalls_from_the_workspace_dataset(persona_run, host):
     ws = Workspace(persona_run.parent.parent)
     base = load_persona(ws, host.adapters, base=True, device=torch.device("cpu"))
     memory = base.memory(ws, 3)
-    dataset = [json.loads(line) for line in (ws.dataset_dir() / "samples.jsonl").read_text(
-        encoding="utf-8").splitlines()]
-    assert {s.id for s in memory.items} == {d["id"] for d in dataset if d["split"] == "train" and
-                                            d.get("provenance", {}).get("kind", "corpus") == "corpus"}
+    dataset = [
+        json.loads(line)
+        for line in (ws.dataset_dir() / "samples.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert {s.id for s in memory.items} == {
+        d["id"]
+        for d in dataset
+        if d["split"] == "train" and d.get("provenance", {}).get("kind", "corpus") == "corpus"
+    }
 
 
 def test_chat_cli_memory_flag(persona_run, capsys):
     ws = str(persona_run.parent.parent)
-    assert main(["chat", ws, "--prompt", "今天的茶怎么这样苦？", "--memory", "2", "--sampling", "greedy",
-                 "--max-new-tokens", "3"]) == 0
+    assert (
+        main(
+            [
+                "chat",
+                ws,
+                "--prompt",
+                "今天的茶怎么这样苦？",
+                "--memory",
+                "2",
+                "--sampling",
+                "greedy",
+                "--max-new-tokens",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert main(["chat", ws, "--prompt", "你好", "--memory", "-1"]) == 2
     assert "--memory: expected 0 (off) or more" in capsys.readouterr().err
