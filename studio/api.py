@@ -477,6 +477,9 @@ class ModelAdapter(Protocol):
         lora_targets: module names LoRA wraps.
         end_of_turn: the token(s) that end an assistant turn in this family's template.
         presets: settings by GPU memory.
+
+    An adapter may also set ``demo = True``: random weights for tests and offline demos, whose
+    words are noise (the screens say so).
     """
 
     name: str

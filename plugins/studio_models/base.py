@@ -93,6 +93,7 @@ class HFModelAdapter:
         default_model: the model id suggested for a new workspace.
         presets: settings by GPU memory.
         chat_template: the family's template, used when a checkpoint's tokenizer has none.
+        demo: random weights for tests and demos: the flow works, the words it writes are noise.
     """
 
     name: str
@@ -103,6 +104,7 @@ class HFModelAdapter:
     default_model: str = ""
     presets: Sequence[Preset] = field(default_factory=lambda: LORA_PRESETS)
     chat_template: str = ""
+    demo: bool = False
 
     # -- fetch ----------------------------------------------------------------------------
 

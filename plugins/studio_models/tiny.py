@@ -116,6 +116,7 @@ class TinyAdapter(HFModelAdapter):
             lora_targets=ALL_LINEAR,
             end_of_turn=(specials[1],),
             default_model=name,
+            demo=True,
             presets=(
                 Preset(
                     "cpu-tiny",

@@ -77,6 +77,13 @@ def _cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
+def _spellings(text: str, name: str) -> set[str]:
+    """``name`` as ``text`` spells it: the same letters in full or half width (阿Q / 阿Ｑ)."""
+    full = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in name)
+    half = "".join(chr(ord(ch) - 0xFEE0) if "！" <= ch <= "～" else ch for ch in name)
+    return {variant for variant in (full, half) if variant != name and variant in text}
+
+
 def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
     """A regex source matching any of ``words``, longest first, built as a trie (fast to scan)."""
     trie: dict[str, dict] = {}
@@ -188,7 +195,10 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
     names = {w for w in names
              if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))}
-    names.update(name for name in given if name)
+    for name in given:
+        if name:
+            names.add(name)
+            names.update(_spellings(text, name))  # the user typed 阿Q, the book prints 阿Ｑ
     return names
 
 

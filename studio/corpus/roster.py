@@ -50,13 +50,35 @@ class AliasSuggestion:
         return iter((self.alias, self.canonical))
 
 
+def fold_width(name: str) -> str:
+    """``name`` with full-width letters, digits and signs as ASCII (阿Ｑ → 阿Q)."""
+    return "".join(chr(ord(ch) - 0xFEE0) if "！" <= ch <= "～" else ch for ch in name)
+
+
+class AliasMap(dict):
+    """``alias → canonical``; a name in the other width finds its entry (阿Q for 阿Ｑ)."""
+
+    def get(self, key: object, default: object = None) -> object:
+        if key in self:
+            return self[key]
+        if isinstance(key, str):
+            folded = fold_width(key)
+            if folded in self:
+                return self[folded]
+        return default
+
+
 def alias_map(aliases: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """Turn ``canonical → [aliases]`` into ``alias → canonical`` (the canonical maps to itself)."""
-    out: dict[str, str] = {}
+    """Turn ``canonical → [aliases]`` into ``alias → canonical`` (the canonical maps to itself).
+
+    Names are matched regardless of character width: a speaker the book prints 阿Ｑ is the
+    character studio.toml names 阿Q.
+    """
+    out = AliasMap()
     for canonical, others in aliases.items():
-        out[canonical] = canonical
-        for other in others:
-            out[other] = canonical
+        for name in (canonical, *others):
+            out[name] = canonical
+            out.setdefault(fold_width(name), canonical)
     return out
 
 

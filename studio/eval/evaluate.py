@@ -39,7 +39,7 @@ from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt
 from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
 from studio.errors import StudioError
 from studio.eval.batched import batch_losses, generate_all
-from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
+from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
 from studio.eval.report import verdict, write_report
 from studio.eval.style import StyleClassifier
 from studio.fsutil import read_jsonl
@@ -261,14 +261,15 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
             "identity": sum(names_character(r, names) for r in probe_replies[row]),
             "identity_total": len(probes),
             "reply_chars": round(sum(len(r) for r in replies[row]) / len(held), 1),
-            "empty_replies": sum(1 for r in replies[row] if not r),
+            **count_unusable(replies[row]),
             # copying the line said to the character scores chrF against the real reply without answering it
             "echoes": sum(1 for r, s in zip(replies[row], held, strict=True) if r and chrf(r, s.prompt) >= 70),
             "memory": memory_k if row.endswith("+memory") else 0,
         }
     for row in rows:
         if row != rows[0]:
-            results[row]["verdict"] = verdict({"models": {"base": results[rows[0]], "adapter": results[row]}})
+            results[row]["verdict"] = verdict({"models": {"base": results[rows[0]], "adapter": results[row]},
+                                               "items": len(held)})
 
     items = []
     for index, sample in enumerate(held):
@@ -310,7 +311,8 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     if "base" in results and "adapter" in results:
         report["verdict"] = verdict(report)
     if "base+memory" in results and "adapter" in results:
-        report["memory_verdict"] = verdict({"models": {"base": results["base+memory"], "adapter": results["adapter"]}})
+        report["memory_verdict"] = verdict({"models": {"base": results["base+memory"], "adapter": results["adapter"]},
+                                            "items": len(held)})
     report["seconds"] = round(time.perf_counter() - started, 1)
     write_report(run_dir, report, items, checkpoint_label=None if persona.adapter_dir.parent == run_dir else persona.adapter_dir.parent.name)
     return report

@@ -6,16 +6,21 @@
 - ROUGE-L F1: longest common subsequence over characters for CJK text and over words for
   other text; 0-100.
 - ``names_character``: whether a reply names the character (identity probes).
+- ``is_empty_reply`` / ``count_unusable``: replies with no visible character (spaces, invisible
+  or control characters only) are empty; replies with replacement or control characters are
+  garbled (:func:`studio.llm.text.is_garbled`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 CHRF_ORDER = 6
+_INVISIBLE = ("Cc", "Cf", "Zs", "Zl", "Zp")
 CHRF_BETA = 2.0
 
 
@@ -124,3 +129,21 @@ def names_character(reply: str, names: Iterable[str]) -> bool:
         elif re.search(r"(?<![\w])" + re.escape(name) + r"(?![\w])", lowered):
             return True
     return False
+
+
+def is_empty_reply(text: str) -> bool:
+    """True when the reply shows nothing: only whitespace, invisible or control characters."""
+    return all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in text)
+
+
+def count_unusable(replies: Iterable[str]) -> dict[str, int]:
+    """``empty_replies`` and ``garbled_replies`` (not empty, with broken or control characters)."""
+    from studio.llm.text import is_garbled
+
+    empty = garbled = 0
+    for reply in replies:
+        if is_empty_reply(reply):
+            empty += 1
+        elif is_garbled(reply):
+            garbled += 1
+    return {"empty_replies": empty, "garbled_replies": garbled}

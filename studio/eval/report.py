@@ -31,12 +31,22 @@ def _compare(key: str, base: float, adapter: float) -> str:
 
 
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
-    """Which side wins each metric, and a one-line answer to "did the fine-tune work?"."""
+    """Which side wins each metric, and a one-line answer to "did the fine-tune work?".
+
+    The answer is "no" whenever at least half of the adapter's replies are empty or garbled,
+    whatever the measures say: there is nothing usable to judge.
+    """
     base, adapter = report["models"]["base"], report["models"]["adapter"]
     wins = {key: _compare(key, base[key], adapter[key]) for key in JUDGED}
     better = [k for k, v in wins.items() if v == "adapter"]
     worse = [k for k, v in wins.items() if v == "base"]
     generation = [k for k in ("chrf", "rouge_l", "style") if wins[k] == "adapter"]
+    items = int(report.get("items") or 0)
+    unusable = int(adapter.get("empty_replies", 0)) + int(adapter.get("garbled_replies", 0))
+    if items and unusable * 2 >= items:  # no usable text: the measures say nothing of the character
+        summary = (f"no: {unusable} of {items} adapter replies are empty or garbled, so there is "
+                   "no usable reply to judge")
+        return {"answer": "no", "wins": wins, "summary": summary}
     if wins["loss"] == "adapter" and len(generation) >= 2 and not worse:
         answer = "yes"
     elif better:
@@ -92,6 +102,8 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     lines.append(f"{'mean reply chars (real ' + str(report.get('real_reply_chars', '-')) + ')':<28}"
                  + "".join(f"{models[r]['reply_chars']:>10}" for r in rows))
     lines.append(f"{'empty replies':<28}" + "".join(f"{models[r]['empty_replies']:>10}" for r in rows))
+    if any("garbled_replies" in models[r] for r in rows):
+        lines.append(f"{'garbled replies':<28}" + "".join(f"{models[r].get('garbled_replies', 0):>10}" for r in rows))
     if all("echoes" in models[r] for r in rows):
         lines.append(f"{'echoes of the prompt':<28}" + "".join(f"{models[r]['echoes']:>10}" for r in rows))
     answers = [models[r].get("verdict", {}).get("answer", "") if r != rows[0] else "(ref)" for r in rows]

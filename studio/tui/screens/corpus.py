@@ -19,6 +19,7 @@ from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.corpus_attribute import BINDINGS as ATTRIBUTE_BINDINGS
 from studio.tui.screens.corpus_attribute import AttributeActions
 from studio.tui.screens.dialogs import AliasDialog, PickDialog, SpeakerDialog
+from studio.tui.widgets.lists import KeyedDataTable
 from studio.tui.widgets.utterance_view import UtteranceView, speaker_style
 
 _PREFIX = re.compile(r"^\s*([^\s：:；;（(]{1,12})\s*(?:[（(][^）)]*[）)])?\s*[：:；;]\s*(.+)$")
@@ -34,22 +35,26 @@ class CorpusScreen(AttributeActions, StudioScreen):
     """Scenes with speakers coloured and the character highlighted; fix speakers; merge aliases."""
 
     MODE = "corpus"
+    AUTO_FOCUS = "#corpus-lines"
     WRITE_ACTIONS = frozenset({"speaker", "alias", "undo", "pick", "bulk"})
     BINDINGS = [
         Binding("s", "speaker", "Speaker", id="corpus.speaker", tooltip="Assign the speaker of the line or marked lines"),
         *ATTRIBUTE_BINDINGS,
         Binding("m", "alias", "Alias", id="corpus.alias", tooltip="Fold one speaker name into another"),
         Binding("u", "undo", "Undo", id="corpus.undo", tooltip="Take back the last speaker assignment"),
-        Binding("w", "next_warning", "Warning", id="corpus.next_warning"),
+        Binding("w", "next_warning", "Warning", id="corpus.next_warning",
+                tooltip="Jump to the next line the parser could not classify"),
         Binding("W", "prev_warning", "Prev warning", show=False, id="corpus.prev_warning"),
-        Binding("slash", "search", "Search", id="corpus.search"),
+        Binding("slash", "search", "Search", id="corpus.search", tooltip="Find text in the lines"),
         Binding("n", "next_match", "Next match", show=False, id="corpus.next_match"),
         Binding("N", "prev_match", "Prev match", show=False, id="corpus.prev_match"),
-        Binding("period", "next_character", "Next line of the character", show=False, id="corpus.next_character"),
+        Binding("full_stop", "next_character", "Next line of the character", show=False,
+                id="corpus.next_character"),
         Binding("right_square_bracket", "file(1)", "Next file", show=False, id="corpus.next_file"),
         Binding("left_square_bracket", "file(-1)", "Prev file", show=False, id="corpus.prev_file"),
-        Binding("f", "pick_file", "Files", id="corpus.files"),
-        Binding("R", "toggle_roster", "Roster", show=False, id="corpus.roster"),
+        Binding("f", "pick_file", "Files", id="corpus.files", tooltip="Pick the corpus file to show"),
+        Binding("R", "toggle_roster", "Roster", show=False, id="corpus.roster",
+                tooltip="Show or hide the speakers and their lines"),
         Binding("escape", "close_search", "Close search", show=False, id="corpus.close_search"),
     ]
 
@@ -62,11 +67,13 @@ class CorpusScreen(AttributeActions, StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         yield Static("parsing the corpus…", id="corpus-file")
-        yield Input(placeholder="search the corpus (enter: next match, escape: close)", id="corpus-search",
-                    compact=True)
+        search = Input(placeholder="search the corpus (enter: next match, escape: close)",
+                       id="corpus-search", compact=True)
+        search.display = False  # hidden from the start, so it never takes the first focus
+        yield search
         with Horizontal(id="corpus-body"):
             yield UtteranceView(id="corpus-lines")
-            roster = DataTable(id="corpus-roster", cursor_type="row", show_cursor=True)
+            roster = KeyedDataTable(id="corpus-roster", cursor_type="row", show_cursor=True)
             roster.border_title = "Roster"
             yield roster
         yield Static(id="corpus-detail")
@@ -74,7 +81,6 @@ class CorpusScreen(AttributeActions, StudioScreen):
 
     def on_mount(self) -> None:
         self.query_one("#corpus-roster", DataTable).add_columns("speaker", "lines")
-        self.query_one("#corpus-search").display = False
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -116,8 +122,14 @@ class CorpusScreen(AttributeActions, StudioScreen):
         self.advance_after_reload()
 
     def _character_names(self) -> set[str]:
+        """The character's names, with every spelling the roster merged into them (阿Ｑ for 阿Q)."""
         character = self.ws.config.character
-        return {character.name, *character.aliases} - {""}
+        names = {character.name, *character.aliases} - {""}
+        if self.snapshot is not None:
+            for entry in self.snapshot.roster:
+                if entry.name in names:
+                    names.update(entry.aliases)
+        return names
 
     def _fill_roster(self) -> None:
         assert self.snapshot is not None
@@ -278,7 +290,7 @@ class CorpusScreen(AttributeActions, StudioScreen):
     def action_close_search(self) -> None:
         """Close the search field (the matches stay highlighted until the search is cleared)."""
         field = self.query_one("#corpus-search", Input)
-        if field.display:
+        if field.display or self.focused is field:
             field.display = False
             self.query_one(UtteranceView).focus()
         elif self.stop_attributing():

@@ -31,6 +31,7 @@ class DatasetScreen(StudioScreen):
     """The samples in a list with review keys, a detail pane, counts and a length histogram."""
 
     MODE = "dataset"
+    AUTO_FOCUS = "#dataset-list"
     WRITE_ACTIONS = frozenset({"decide", "edit", "undo", "save_edit"})
     BINDINGS = [
         Binding("a", "decide('accept')", "Accept", id="dataset.accept", tooltip="Accept (marked range too)"),
@@ -44,8 +45,10 @@ class DatasetScreen(StudioScreen):
         Binding("o", "cycle_source", "Source", show=False, id="dataset.source", tooltip="Cycle the source filter"),
         Binding("p", "next_pending", "Next pending", show=False, id="dataset.next_pending"),
         Binding("ctrl+s", "save_edit", "Save edit", show=False, id="dataset.save_edit"),
-        Binding("escape", "escape", "Close", show=False, id="dataset.escape"),
-        Binding("R", "reload", "Reload", show=False, id="dataset.reload"),
+        Binding("escape", "escape", "Close", show=False, id="dataset.escape",
+                tooltip="Close the editor or the search, or drop the marked range"),
+        Binding("R", "reload", "Reload", show=False, id="dataset.reload",
+                tooltip="Read the samples and decisions again"),
     ]
 
     def __init__(self) -> None:
@@ -62,19 +65,21 @@ class DatasetScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         yield Static("loading samples…", id="dataset-filter")
-        yield Input(placeholder="search prompts and replies (enter: done, escape: clear)", id="dataset-search",
-                    compact=True)
+        search = Input(placeholder="search prompts and replies (enter: done, escape: clear)",
+                       id="dataset-search", compact=True)
+        search.display = False  # hidden from the start, so it never takes the first focus
+        yield search
         yield SampleList(id="dataset-list")
         yield Static(id="dataset-detail")
-        yield TextArea(id="dataset-editor", soft_wrap=True, show_line_numbers=False)
+        editor = TextArea(id="dataset-editor", soft_wrap=True, show_line_numbers=False)
+        editor.display = False
+        yield editor
         with Horizontal(id="dataset-stats"):
             yield Static(id="dataset-counts")
             yield LengthHistogram(id="dataset-hist")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#dataset-search").display = False
-        self.query_one("#dataset-editor").display = False
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -311,10 +316,15 @@ class DatasetScreen(StudioScreen):
         """Close the editor or the search field, or drop the marked range."""
         if self.query_one("#dataset-editor").display:
             self._close_editor()
-        elif self.query_one("#dataset-search").display:
-            field = self.query_one("#dataset-search", Input)
+            return
+        field = self.query_one("#dataset-search", Input)
+        if field.display or self.focused is field:
             field.value = ""
             field.display = False
+            if self.filter.text:
+                self.filter.text = ""
+                if self.samples:
+                    self.refilter(keep=False)
             self.query_one(SampleList).focus()
         elif self.query_one(SampleList).mark is not None:
             self.query_one(SampleList).action_mark()

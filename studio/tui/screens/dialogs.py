@@ -13,6 +13,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from studio.tui.widgets.lists import KeyedOptionList
+
 DIALOG_CSS = """
     {name} { align: center middle; }
     {name} > Vertical {
@@ -119,7 +121,7 @@ class AliasDialog(ModalScreen["tuple[str, str] | None"]):
             yield Input("", placeholder="canonical name (e.g. 甄嬛)", id="canonical", suggester=suggester)
             if self.suggestions:
                 yield Label("Suggested (enter picks one):", classes="dialog-note")
-                yield OptionList(*[Option(f"{a}  →  {c}", id=str(i)) for i, (a, c) in enumerate(self.suggestions)],
+                yield KeyedOptionList(*[Option(f"{a}  →  {c}", id=str(i)) for i, (a, c) in enumerate(self.suggestions)],
                                  id="suggestions")
             yield Label("enter in the second field saves · escape cancels", classes="dialog-note")
 
@@ -167,7 +169,7 @@ class PickDialog(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="dialog-title")
-            yield OptionList(*[Option(label, id=key) for key, label in self.entries], id="entries")
+            yield KeyedOptionList(*[Option(label, id=key) for key, label in self.entries], id="entries")
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

@@ -37,14 +37,14 @@ class VirtualList(ScrollView, can_focus=True):
     """A cursor over ``count`` rows, drawn by :meth:`render_row` on demand."""
 
     BINDINGS = [
-        Binding("j,down", "cursor(1)", "Down", show=False, id="list.down"),
-        Binding("k,up", "cursor(-1)", "Up", show=False, id="list.up"),
+        Binding("j,down", "cursor(1)", "Cursor down", show=False, id="list.down"),
+        Binding("k,up", "cursor(-1)", "Cursor up", show=False, id="list.up"),
         Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, id="list.page_down"),
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="list.page_up"),
         Binding("ctrl+d", "half(1)", "Half page down", show=False, id="list.half_down"),
         Binding("ctrl+u", "half(-1)", "Half page up", show=False, id="list.half_up"),
-        Binding("g,home", "first", "First", show=False, id="list.first"),
-        Binding("G,end", "last", "Last", show=False, id="list.last"),
+        Binding("g,home", "first", "First row", show=False, id="list.first"),
+        Binding("G,end", "last", "Last row", show=False, id="list.last"),
         Binding("v", "mark", "Mark range", show=False, id="list.mark"),
     ]
 
