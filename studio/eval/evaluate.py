@@ -218,11 +218,14 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     def probe_system(row: str, probe: str) -> str:
         return memory.recall(persona.system, probe).system if row.endswith("+memory") else persona.system
 
+    def ticker(phase: str) -> Callable[[int, int], None]:
+        return lambda done, total: say(phase, done, total)
+
     losses: dict[str, list[tuple[float, int]]] = {}
     for row in rows:
         conversations = [s.messages(system) for s, system in zip(held, systems(row), strict=True)]
         losses[row] = batch_losses(model, tokenizer, conversations, eot, use_adapter=row.startswith("adapter"),
-                                   tick=lambda done, total, row=row: say(f"{row}: loss", done, total))
+                                   tick=ticker(f"{row}: loss"))
     prompts: list[tuple[list[int], bool]] = []
     for row in rows:
         use_adapter = row.startswith("adapter")
@@ -233,7 +236,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     generation_start = time.perf_counter()
     try:
         flat, tokens = generate_all(engine, tokenizer, prompts, max_new_tokens=max_new_tokens, sampling=settings,
-                                    tick=lambda done, total: say("replies", done, total))
+                                    tick=ticker("replies"))
     finally:
         engine.close()
     generation_seconds = time.perf_counter() - generation_start
