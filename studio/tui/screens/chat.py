@@ -53,7 +53,7 @@ class ChatScreen(StudioScreen):
                 tooltip="Out of the prompt line, 1–6 switch screens and q quits"),
         Binding("escape", "enter_prompt", "Prompt", id="chat.enter_prompt",
                 tooltip="Back to the prompt line"),
-        Binding("ctrl+s", "save", "Save transcript", id="chat.save", tooltip="Write the conversation to chats/"),
+        Binding("ctrl+s", "save", "Save", id="chat.save", tooltip="Write the conversation to chats/"),
         Binding("ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"),
         Binding("ctrl+g", "toggle_memory", "Memory", id="chat.memory",
                 tooltip="Her real lines retrieved into the prompt, on or off"),
