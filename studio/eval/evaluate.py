@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import Sample
+from studio.api.text import has_cjk
 from studio.chat.batch import BatchEngine
 from studio.chat.engine import Sampling
 from studio.chat.memory import Memory, Recall, token_counter
 from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt
-from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
+from studio.corpus.inspect import alias_map, canonical_speaker
+from studio.corpus.load import load_utterances
 from studio.errors import StudioError
 from studio.eval.batched import batch_losses, generate_all
 from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
@@ -79,7 +81,7 @@ def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Seque
     out: dict[str, list[str]] = {"train_char": [], "train_other": [], "test_char": [s.reply for s in held],
                                  "test_other": []}
     try:
-        corpus = parse_workspace(ws, parsers)
+        corpus = load_utterances(ws, parsers)  # the user's speaker fixes apply here too
     except StudioError:
         corpus = None
     if corpus is not None:
@@ -202,7 +204,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     other_scores = classifier.score(lines["test_other"])
     say("style classifier", 1, 1)
 
-    zh = any("\u4e00" <= ch <= "\u9fff" for ch in persona.system + character)
+    zh = has_cjk(persona.system + character)
     probes = PROBES_ZH if zh else PROBES_EN
     names = _names(ws, character)
     eot = persona.loaded.end_of_turn_ids

@@ -78,8 +78,11 @@ async def test_run_right_after_moving_runs_the_highlighted_strategy(studio_ws, m
             if "running" not in status:
                 break
         assert "proposed" in status, status
-        proposals = [s for s in DatasetStore(studio_ws / "datasets" / "default").samples()
-                     if s.provenance.get("kind") == "augment"]
+        proposals = [
+            s
+            for s in DatasetStore(studio_ws / "datasets" / "default").samples()
+            if s.provenance.get("kind") == "augment"
+        ]
         assert proposals and all(s.provenance["strategy"] == "persona-qa" for s in proposals)
 
 

@@ -22,8 +22,13 @@ async def test_chat_says_a_demo_models_words_are_noise(studio_ws, make_app):
 async def test_chat_says_nothing_of_the_kind_for_a_real_model(studio_ws, make_app):
     config = studio_ws / "studio.toml"
     text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace('name = "tiny-qwen2"\nsource = "tiny"',
-                                   'name = "Qwen/Qwen2.5-7B-Instruct"\nsource = "modelscope"'), encoding="utf-8")
+    config.write_text(
+        text.replace(
+            'name = "tiny-qwen2"\nsource = "tiny"',
+            'name = "Qwen/Qwen2.5-7B-Instruct"\nsource = "modelscope"',
+        ),
+        encoding="utf-8",
+    )
     app = make_app(studio_ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(app, pilot)

@@ -30,7 +30,9 @@ async def test_no_hidden_input_takes_the_keys_and_building_leaves_no_filter(unbu
         screen = app.screen
         assert screen.MODE == "dataset"
         focused = app.focused
-        assert not (isinstance(focused, Input) and not focused.display)  # no hidden field holds focus
+        assert not (
+            isinstance(focused, Input) and not focused.display
+        )  # no hidden field holds focus
         await pilot.press("4")
         await _settle(app, pilot)
         assert app.screen.MODE == "augment"  # digits switch screens, they are not typed
@@ -46,7 +48,9 @@ async def test_no_hidden_input_takes_the_keys_and_building_leaves_no_filter(unbu
         await pilot.press("3")
         await _settle(app, pilot)
         screen = app.screen
-        assert screen.filter.text == "" and len(screen.query_one("#dataset-list").view) == len(screen.samples)
+        assert screen.filter.text == "" and len(screen.query_one("#dataset-list").view) == len(
+            screen.samples
+        )
         assert screen.samples
 
 

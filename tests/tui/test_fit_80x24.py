@@ -39,8 +39,6 @@ def visible_columns(table: DataTable) -> list[str]:
     return shown
 
 
-
-
 async def test_home_shows_the_columns_that_matter(long_names_ws, make_app):
     app = make_app(long_names_ws)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -49,7 +47,9 @@ async def test_home_shows_the_columns_that_matter(long_names_ws, make_app):
         files = visible_columns(screen.query_one("#home-files", DataTable))
         assert {"file", "spk%", "⚠", "?spk"} <= set(files), files
         roster = screen.query_one("#home-roster", DataTable)
-        assert {"speaker", "lines", "merged"} <= set(visible_columns(roster)), visible_columns(roster)
+        assert {"speaker", "lines", "merged"} <= set(visible_columns(roster)), visible_columns(
+            roster
+        )
         row = roster.get_row("TOBIAS")
         assert str(row[2]).startswith("+1")  # the merged count leads the cell
         datasets = screen.query_one("#home-datasets", DataTable)
@@ -63,7 +63,11 @@ def _fits(widget, text: str) -> bool:
     from rich.cells import cell_len
 
     width, height = widget.size
-    return height >= 1 and cell_len(text) <= width * height and widget.region.bottom <= widget.app.size.height
+    return (
+        height >= 1
+        and cell_len(text) <= width * height
+        and widget.region.bottom <= widget.app.size.height
+    )
 
 
 async def test_augment_shows_whole_option_descriptions_status_and_funnel(studio_ws, make_app):
@@ -83,7 +87,10 @@ async def test_augment_shows_whole_option_descriptions_status_and_funnel(studio_
                 help_label = form.query_one(f"#help-{option.name}")
                 assert _fits(help_label, option.description), (name, option.name, help_label.size)
                 shown = form.region.contains_region(help_label.region)
-                assert shown or form.show_vertical_scrollbar, (name, option.name)  # on screen or scrolled to
+                assert shown or form.show_vertical_scrollbar, (
+                    name,
+                    option.name,
+                )  # on screen or scrolled to
         for seed in ("0", "1"):  # the second run repeats many of the first's: the funnel says so
             screen.query_one("#opt-seed").value = seed
             await pilot.press("ctrl+r")
@@ -93,7 +100,11 @@ async def test_augment_shows_whole_option_descriptions_status_and_funnel(studio_
         assert _fits(status, str(status.render()).strip()), status.size
         funnel = screen.query_one("#augment-funnel")
         text = str(funnel.render()).strip()
-        assert text.startswith("dropped:") and _fits(funnel, text), (text, funnel.size, str(status.render()))
+        assert text.startswith("dropped:") and _fits(funnel, text), (
+            text,
+            funnel.size,
+            str(status.render()),
+        )
 
 
 async def test_read_only_header_keeps_the_workspace_name(studio_ws, make_app):

@@ -53,8 +53,12 @@ def test_every_binding_has_a_description_and_keys_show_as_typed(studio_ws, make_
             if not binding.tooltip and len(binding.description.split()) < 2:
                 vague.append(f"{title}: {binding.key} {binding.description!r}")
     assert not vague
-    shown = [app.get_key_display(b.__class__(k, b.action)) for _, bs in binding_sections(app) for b in bs
-             for k in b.key.split(",")]
+    shown = [
+        app.get_key_display(b.__class__(k, b.action))
+        for _, bs in binding_sections(app)
+        for b in bs
+        for k in b.key.split(",")
+    ]
     assert not [key for key in shown if key in ("period", "full_stop", "slash", "question_mark")]
     assert "." in shown
 
@@ -80,7 +84,10 @@ async def test_chat_footer_says_escape_first_and_escape_frees_the_keys(studio_ws
         await _settle(app, pilot)
         prompt = app.screen.query_one("#chat-input", Input)
         assert prompt.has_focus
-        footer_keys = [(key.key_display or key.key, key.description) for key in app.screen.query_one(Footer).query("FooterKey")]
+        footer_keys = [
+            (key.key_display or key.key, key.description)
+            for key in app.screen.query_one(Footer).query("FooterKey")
+        ]
         assert footer_keys and footer_keys[0][0] == "esc", footer_keys
         assert "prompt" in footer_keys[0][1]
         await pilot.press("escape")
@@ -90,4 +97,3 @@ async def test_chat_footer_says_escape_first_and_escape_frees_the_keys(studio_ws
         await pilot.press("escape", "3")
         await _settle(app, pilot)
         assert app.screen.MODE == "dataset"
-

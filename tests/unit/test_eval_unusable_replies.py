@@ -18,7 +18,7 @@ def test_whitespace_and_invisible_replies_are_empty():
 
 
 def test_count_unusable_splits_empty_and_garbled():
-    replies = [" " * 128, "", "\ufffd\";\ufffd\";", "hello there", "ok\x07", "\x00\x00"]
+    replies = [" " * 128, "", '\ufffd";\ufffd";', "hello there", "ok\x07", "\x00\x00"]
     assert count_unusable(replies) == {"empty_replies": 3, "garbled_replies": 2}
     assert count_unusable(["fine", "also fine"]) == {"empty_replies": 0, "garbled_replies": 0}
 
@@ -30,19 +30,27 @@ def test_verdict_is_no_when_the_adapters_replies_are_empty():
 
 
 def test_verdict_is_no_when_the_adapters_replies_are_garbled():
-    report = _report({}, {"loss": 2.5, "chrf": 14.0, "style": 0.62, "empty_replies": 1, "garbled_replies": 3})
+    report = _report(
+        {}, {"loss": 2.5, "chrf": 14.0, "style": 0.62, "empty_replies": 1, "garbled_replies": 3}
+    )
     assert report["verdict"]["answer"] == "no"
     assert "4 of 6" in report["verdict"]["summary"]
-    assert report["verdict"]["wins"]["loss"] == "adapter"  # the measures are still shown as they are
+    assert (
+        report["verdict"]["wins"]["loss"] == "adapter"
+    )  # the measures are still shown as they are
 
 
 def test_a_few_unusable_replies_do_not_decide_the_verdict():
-    report = _report({}, {"loss": 2.5, "chrf": 14.0, "style": 0.62, "empty_replies": 1, "garbled_replies": 1})
+    report = _report(
+        {}, {"loss": 2.5, "chrf": 14.0, "style": 0.62, "empty_replies": 1, "garbled_replies": 1}
+    )
     assert report["verdict"]["answer"] == "yes"
 
 
 def test_the_table_shows_garbled_replies():
-    text = format_report(_report({"garbled_replies": 0}, {"garbled_replies": 5, "empty_replies": 1}))
+    text = format_report(
+        _report({"garbled_replies": 0}, {"garbled_replies": 5, "empty_replies": 1})
+    )
     row = next(line for line in text.splitlines() if line.startswith("garbled replies"))
     assert row.split()[-2:] == ["0", "5"]
     assert "did it work? no:" in text

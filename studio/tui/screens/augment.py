@@ -32,33 +32,29 @@ FORM_DELAY = 0.15
 """Seconds the strategy highlight must rest before its form is built."""
 
 
-def augment_context(app: Any, ws: Any, seed: int, progress: Any, cancelled: Any) -> Any:
-    """The AugmentContext for the workspace: curated samples first, then pending ones."""
-    from studio.api import AugmentContext
-    from studio.dataset.store import DatasetStore
-
-    store = DatasetStore(ws.dataset_dir())
-    samples = store.samples() if store.exists() else []
-    curated = [s for s in samples if s.status in ("accepted", "edited")]
-    curated += [s for s in samples if s.status == "pending"]
-    try:
-        roster = {entry.name: entry.lines for entry in app.corpus_snapshot().roster}
-    except Exception:  # augmenting needs no corpus when the dataset exists
-        roster = {}
-    cfg = ws.config.character
-    return AugmentContext(character=cfg.name, persona=cfg.persona, samples=curated, roster=roster,
-                          workspace=ws.root, llm=None, seed=seed, progress=progress, cancelled=cancelled)
-
-
 class AugmentScreen(StudioScreen):
     """Strategies on the left, the chosen one's options on the right, progress and proposals below."""
 
     MODE = "augment"
     WRITE_ACTIONS = frozenset({"run"})
     BINDINGS = [
-        Binding("ctrl+r", "run", "Run", id="augment.run", tooltip="Run the strategy with these options"),
-        Binding("ctrl+x", "cancel", "Cancel run", id="augment.cancel", tooltip="Stop; keep what was proposed"),
-        Binding("ctrl+o", "review", "Review", id="augment.review", tooltip="Open the proposals in Dataset"),
+        Binding(
+            "ctrl+r", "run", "Run", id="augment.run", tooltip="Run the strategy with these options"
+        ),
+        Binding(
+            "ctrl+x",
+            "cancel",
+            "Cancel run",
+            id="augment.cancel",
+            tooltip="Stop; keep what was proposed",
+        ),
+        Binding(
+            "ctrl+o",
+            "review",
+            "Review",
+            id="augment.review",
+            tooltip="Open the proposals in Dataset",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -142,7 +138,10 @@ class AugmentScreen(StudioScreen):
         description = Text(getattr(augmenter, "description", ""), style="bold")
         if getattr(augmenter, "needs_llm", False):
             cfg = self.ws.config.augment
-            model = cfg.base_url or f"local model {getattr(cfg, 'model', '') or self.ws.config.model.name}"
+            model = (
+                cfg.base_url
+                or f"local model {getattr(cfg, 'model', '') or self.ws.config.model.name}"
+            )
             description.append(f"\nlanguage model: {model} (studio.toml [augment])", style="dim")
         box = self.query_one("#augment-form", Vertical)
         self.query_one("#augment-description", Static).update(description)
@@ -192,50 +191,39 @@ class AugmentScreen(StudioScreen):
     @work(thread=True, exclusive=True, group="augment", description="Running an augmenter")
     def run_strategy(self, name: str, options: dict[str, Any], seed: int) -> None:
         """Run the job (filters, journal, resume) and store its proposals as pending."""
+        from studio.augment import run_augment
+
         worker = get_current_worker()
-        try:
-            from studio.augment import run_augment
-        except ImportError:  # a studio without the augmentation pipeline: call the plugin directly
-            self._run_plugin(name, options, seed)
-            return
 
         def progress(p: Any) -> None:
             self.post_message(AugmentProgress(p.done, p.total, p.kept, p.dropped, p.failed))
 
         try:
-            report = run_augment(self.ws, name, options, seed=seed, host=self.app.host,  # type: ignore[attr-defined]
-                                 progress=progress, cancelled=lambda: worker.is_cancelled)
+            report = run_augment(
+                self.ws,
+                name,
+                options,
+                seed=seed,
+                host=self.app.host,  # type: ignore[attr-defined]
+                progress=progress,
+                cancelled=lambda: worker.is_cancelled,
+            )
         except Exception as exc:
-            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)))
+            self.post_message(
+                WorkFailed(name, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            )
             return
-        self.post_message(AugmentFinished(report.proposed, report.kept, report.status == "cancelled",
-                                          list(report.new_samples[:200]), report.funnel(), list(report.errors),
-                                          report.job_id))
-
-    def _run_plugin(self, name: str, options: dict[str, Any], seed: int) -> None:
-        """Fallback without studio.augment: the plugin's proposals, unfiltered, as pending."""
-        from studio.dataset.store import DatasetStore
-
-        worker = get_current_worker()
-        augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
-        total = int(options.get("count", 0) or 0)
-        try:
-            context = augment_context(self.app, self.ws, seed, lambda done, of: self.post_message(
-                AugmentProgress(done, of)), lambda: worker.is_cancelled)
-            if getattr(augmenter, "needs_llm", False):
-                raise RuntimeError(f"{name} needs a language model and this studio has no augmentation pipeline")
-            proposals = []
-            for sample in augmenter.propose(context, options):
-                sample.status = "pending"
-                proposals.append(sample)
-                self.post_message(AugmentProgress(len(proposals), max(total, len(proposals)), len(proposals)))
-                if worker.is_cancelled:
-                    break
-            added = DatasetStore(self.ws.dataset_dir()).add_samples(proposals) if proposals else 0
-        except Exception as exc:
-            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(AugmentFinished(len(proposals), added, worker.is_cancelled, proposals[:200]))
+        self.post_message(
+            AugmentFinished(
+                report.proposed,
+                report.kept,
+                report.status == "cancelled",
+                list(report.new_samples[:200]),
+                report.funnel(),
+                list(report.errors),
+                report.job_id,
+            )
+        )
 
     @on(AugmentProgress)
     def _progress(self, message: AugmentProgress) -> None:
@@ -252,12 +240,16 @@ class AugmentScreen(StudioScreen):
         """Show the proposals and tell the dataset screen to reload."""
         seconds = time.monotonic() - self.started
         state = "cancelled" if message.cancelled else "done"
-        drops = [(stage, before - after) for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])]
+        drops = [
+            (stage, before - after)
+            for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])
+        ]
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""
         self.query_one("#augment-status", Static).update(
             f"{state} in {seconds:.1f}s: {message.proposed} proposed, "
-            f"{message.added} new as pending · ctrl+o reviews")
+            f"{message.added} new as pending · ctrl+o reviews"
+        )
         self.show_funnel(funnel)
         for error in message.errors[:3]:
             self.notify(error, severity="warning", timeout=8)
@@ -278,7 +270,9 @@ class AugmentScreen(StudioScreen):
     @on(WorkFailed)
     def _failed(self, message: WorkFailed) -> None:
         """Report a failed run."""
-        self.query_one("#augment-status", Static).update(Text(f"failed: {message.error}", style="red"))
+        self.query_one("#augment-status", Static).update(
+            Text(f"failed: {message.error}", style="red")
+        )
         self.notify(message.error, title=f"{message.what} failed", severity="error", timeout=10)
 
     def action_cancel(self) -> None:

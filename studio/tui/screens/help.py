@@ -27,11 +27,17 @@ def _bindings(owner: Any) -> list[Binding]:
 
 def binding_sections(app: Any) -> list[tuple[str, list[Binding]]]:
     """(section title, bindings) for the app, each mode screen and the shared list keys."""
-    sections = [("Everywhere", _bindings(type(app)) + [Binding("ctrl+p", "command_palette", "Command palette")])]
+    sections = [
+        (
+            "Everywhere",
+            _bindings(type(app)) + [Binding("ctrl+p", "command_palette", "Command palette")],
+        )
+    ]
     for mode, screen_cls in app.MODES.items():
         sections.append((mode.capitalize(), _bindings(screen_cls)))
-    sections.append(("Lists (corpus lines, samples; j/k move in every list)",
-                     _bindings(VirtualList)))
+    sections.append(
+        ("Lists (corpus lines, samples; j/k move in every list)", _bindings(VirtualList))
+    )
     return sections
 
 
@@ -64,8 +70,10 @@ class HelpScreen(ModalScreen[None]):
             table.add_row("", "")
             table.add_row("", Text(title, style="bold underline"))
             for binding in bindings:
-                keys = " / ".join(self.app.get_key_display(Binding(key, binding.action))
-                                  for key in binding.key.split(","))
+                keys = " / ".join(
+                    self.app.get_key_display(Binding(key, binding.action))
+                    for key in binding.key.split(",")
+                )
                 description = binding.description or binding.action
                 if binding.tooltip:
                     description = f"{description} — {binding.tooltip}"

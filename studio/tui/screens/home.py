@@ -17,20 +17,10 @@ from studio.tui.widgets.lists import KeyedDataTable
 
 
 def dataset_counts(folder: Path) -> dict[str, int]:
-    """Samples and review decisions of one dataset folder, without loading the samples."""
+    """Samples and the count of each review status of one dataset folder (the store's count)."""
     from studio.dataset.store import DatasetStore
 
-    store = DatasetStore(folder)
-    total = 0
-    if store.samples_path.exists():
-        with open(store.samples_path, "rb") as handle:
-            total = sum(1 for line in handle if line.strip())
-    counts = {"samples": total, "accepted": 0, "rejected": 0, "edited": 0}
-    for decision in store.decisions().values():
-        if decision["status"] in counts:
-            counts[decision["status"]] += 1
-    counts["pending"] = max(0, total - counts["accepted"] - counts["rejected"] - counts["edited"])
-    return counts
+    return DatasetStore(folder).summary()
 
 
 def attributed_cell(share: float | None) -> str:
@@ -237,7 +227,7 @@ class HomeScreen(StudioScreen):
             self.post_message(WorkFailed("build", str(exc)))
             return
         report = result.report
-        summary = (f"{self.ws.config.character.name}: {report.character_lines} lines → {report.samples} samples "
+        summary = (f"{result.character}: {report.character_lines} utterances → {report.samples} samples "
                    f"({report.train} train, {report.eval} eval) in {result.seconds:.1f}s; "
                    f"{result.kept_decisions} decisions kept")
         self.post_message(DatasetBuilt(summary, result.errors))

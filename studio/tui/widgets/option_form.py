@@ -38,8 +38,14 @@ class OptionForm(VerticalScroll, can_focus=False):
     OptionForm Select.option-field > SelectOverlay { width: 30; }
     """
 
-    def __init__(self, options: Sequence[Option], values: Mapping[str, Any] | None = None, *,
-                 id: str | None = None, disabled: bool = False) -> None:
+    def __init__(
+        self,
+        options: Sequence[Option],
+        values: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        disabled: bool = False,
+    ) -> None:
         super().__init__(id=id, disabled=disabled)
         self.options = list(options)
         self.initial = dict(values or {})
@@ -51,19 +57,44 @@ class OptionForm(VerticalScroll, can_focus=False):
             return Checkbox("", bool(value), id=field_id, classes="option-field", compact=True)
         if isinstance(option, ChoiceOption):
             choices = [(choice, choice) for choice in option.choices]
-            start = value if value in option.choices else (option.choices[0] if option.choices else Select.NULL)
-            return Select(choices, value=start, allow_blank=False, id=field_id, classes="option-field", compact=True)
-        kind = "integer" if isinstance(option, IntOption) else "number" if isinstance(option, FloatOption) else "text"
+            start = (
+                value
+                if value in option.choices
+                else (option.choices[0] if option.choices else Select.NULL)
+            )
+            return Select(
+                choices,
+                value=start,
+                allow_blank=False,
+                id=field_id,
+                classes="option-field",
+                compact=True,
+            )
+        kind = (
+            "integer"
+            if isinstance(option, IntOption)
+            else "number"
+            if isinstance(option, FloatOption)
+            else "text"
+        )
         secret = isinstance(option, StrOption) and option.secret
-        return Input("" if value is None else str(value), type=kind, password=secret, id=field_id,
-                     classes="option-field", compact=True)
+        return Input(
+            "" if value is None else str(value),
+            type=kind,
+            password=secret,
+            id=field_id,
+            classes="option-field",
+            compact=True,
+        )
 
     def compose(self) -> ComposeResult:
         name_width = max((len(option.name) for option in self.options), default=0) + 1
         for option in self.options:
             with Horizontal(classes="option-row"):
                 name = Label(option.name, classes="option-name")
-                name.styles.width = name_width  # as wide as the longest name: the rest is for the help
+                name.styles.width = (
+                    name_width  # as wide as the longest name: the rest is for the help
+                )
                 yield name
                 yield self._field(option)
                 yield Label(option.description, id=f"help-{option.name}", classes="option-help")

@@ -7,8 +7,14 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-TABS = (("1", "home", "Home"), ("2", "corpus", "Corpus"), ("3", "dataset", "Dataset"),
-        ("4", "augment", "Augment"), ("5", "train", "Train"), ("6", "chat", "Chat"))
+TABS = (
+    ("1", "home", "Home"),
+    ("2", "corpus", "Corpus"),
+    ("3", "dataset", "Dataset"),
+    ("4", "augment", "Augment"),
+    ("5", "train", "Train"),
+    ("6", "chat", "Chat"),
+)
 
 
 class TopBar(Widget):

@@ -75,7 +75,9 @@ class VirtualList(ScrollView, can_focus=True):
         def control(self) -> VirtualList:
             return self.list
 
-    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.count = 0
         self.mark: int | None = None
@@ -142,7 +144,9 @@ class VirtualList(ScrollView, can_focus=True):
 
     def _scroll_cursor_into_view(self) -> None:
         if self.count:
-            self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, immediate=True, force=True)
+            self.scroll_to_region(
+                Region(0, self.cursor, 1, 1), animate=False, immediate=True, force=True
+            )
 
     def watch_cursor(self, old: int, new: int) -> None:
         self._scroll_cursor_into_view()
