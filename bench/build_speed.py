@@ -32,7 +32,7 @@ CPU = False
 
 
 def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Best time of ``repeat`` calls in milliseconds (wall, or CPU with --cpu), and the last result."""
+    """Best time of ``repeat`` calls in ms (wall, or CPU with --cpu), and the last result."""
     clock = time.process_time if CPU else time.perf_counter
     times, result = [], None
     for _ in range(repeat):
@@ -128,7 +128,9 @@ def bench_store(count: int, repeat: int) -> None:
     from studio.dataset.store import DatasetStore
 
     rng = random.Random(0)
-    words = "皇上 臣妾 娘娘 今日 御花园 姐姐 妹妹 小主 温太医 碎玉轩 春日 赏花 请安 告退 不敢 多谢".split()
+    words = (
+        "皇上 臣妾 娘娘 今日 御花园 姐姐 妹妹 小主 温太医 碎玉轩 春日 赏花 请安 告退 不敢 多谢"
+    ).split()
     samples = [
         Sample(
             id=f"{i:08x}",

@@ -94,12 +94,13 @@ def main() -> None:
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             rows.append((name, label, size, seconds, cpu, len(result.utterances)))
     print(
-        f"{'parser':<11} {'input':<22} {'MB':>5} {'wall s':>7} {'cpu s':>6} {'MB/s':>5} {'cpu s/MB':>8} {'utterances':>10}"
+        f"{'parser':<11} {'input':<22} {'MB':>5} {'wall s':>7} {'cpu s':>6} {'MB/s':>5} "
+        f"{'cpu s/MB':>8} {'utterances':>10}"
     )
     for name, label, size, seconds, cpu, count in rows:
         print(
-            f"{name:<11} {label:<22} {size:>5.1f} {seconds:>7.2f} {cpu:>6.2f} {size / seconds:>5.2f} "
-            f"{cpu / size:>8.3f} {count:>10,}"
+            f"{name:<11} {label:<22} {size:>5.1f} {seconds:>7.2f} {cpu:>6.2f} "
+            f"{size / seconds:>5.2f} {cpu / size:>8.3f} {count:>10,}"
         )
 
 

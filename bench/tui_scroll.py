@@ -176,7 +176,8 @@ def main() -> int:
         for size in ((80, 24), (160, 48)):
             load, results = asyncio.run(measure(root, size, args.presses))
             print(
-                f"\n{size[0]}×{size[1]}: dataset screen shows {args.samples:,} samples {load:.2f}s after the key"
+                f"\n{size[0]}×{size[1]}: dataset screen shows {args.samples:,} samples "
+                f"{load:.2f}s after the key"
             )
             print(f"{'key':<26}{'n':>5}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")
             for label, values in results:

@@ -70,7 +70,8 @@ class PluginHost:
             ("register_augmenters", self.augmenters, "augmenter", ("name", "propose")),
             ("register_model_adapters", self.adapters, "model adapter", ("name", "load_model")),
         ):
-            # registration order (get_plugins() is a set): the first plugin to register a name keeps it
+            # registration order (get_plugins() is a set): the first plugin to register a name
+            # keeps it
             for plugin_name, plugin in self.pm.list_name_plugin():
                 if plugin is None:  # blocked
                     continue
@@ -124,7 +125,8 @@ def get_plugin_manager(
     """Build a manager with every installed plugin, built-ins included (they are entry points too).
 
     Args:
-        blocked: plugin (entry-point) names not to load, added to ``PERSONA_STUDIO_DISABLE_PLUGINS``.
+        blocked: plugin (entry-point) names not to load, added to
+            ``PERSONA_STUDIO_DISABLE_PLUGINS``.
 
     Returns:
         The manager and an info record for every entry point seen.
@@ -161,7 +163,7 @@ def get_plugin_manager(
 
 
 def _drop_unknown_hooks(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:
-    """``check_pending``, but a plugin with a misspelled hook is unloaded with a warning, not fatal."""
+    """``check_pending``, but a plugin with a misspelled hook is unloaded with a warning."""
     while True:
         try:
             pm.check_pending()

@@ -50,10 +50,10 @@ HEADING_RES = [
 def find_range(lines, start_line=None, end_line=None):
     """Return (first, last) 0-based line indices of the body text (inclusive)."""
     first, last = 0, len(lines) - 1
-    for i, l in enumerate(lines):
-        if l.startswith("*** START OF") or l.startswith("***START OF"):
+    for i, line in enumerate(lines):
+        if line.startswith("*** START OF") or line.startswith("***START OF"):
             first = i + 1
-        elif l.startswith("*** END OF") or l.startswith("***END OF"):
+        elif line.startswith("*** END OF") or line.startswith("***END OF"):
             last = i - 1
             break
     if start_line is not None:
@@ -72,7 +72,7 @@ def paragraphs(lines, first, last, mode):
     """Yield lists of 0-based line indices, one list per paragraph."""
     if mode == "auto":
         body = lines[first : last + 1]
-        blank = sum(1 for l in body if not l.strip())
+        blank = sum(1 for line in body if not line.strip())
         mode = "blank" if blank >= 0.1 * max(1, len(body)) else "lines"
     cur = []
     for i in range(first, last + 1):
@@ -203,7 +203,7 @@ def main():
         lines = f.read().split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    lines = [l.rstrip("\r") for l in lines]
+    lines = [line.rstrip("\r") for line in lines]
     first, last = find_range(lines, a.start_line, a.end_line)
     quotes = find_quotes(lines, first, last, a.para)
     n = len(quotes)

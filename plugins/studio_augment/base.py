@@ -1,4 +1,4 @@
-"""Provides what the built-in strategies share: planning, seeded choices, asking the LLM, data files."""
+"""Provides what the built-in strategies share: planning, seeded choices, the LLM, data files."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def is_cjk(text: str) -> bool:
 
 
 def language(context: AugmentContext, choice: str = "auto") -> str:
-    """``zh`` or ``en``: ``choice`` unless ``auto``, else from the character's own lines and card."""
+    """``zh`` or ``en``: ``choice`` unless ``auto``, else from the character's lines and card."""
     if choice in ("zh", "en"):
         return choice
     text = context.character + context.persona + "".join(s.reply for s in context.samples[:50])
@@ -116,7 +116,7 @@ def character_names(context: AugmentContext) -> set[str]:
 
 
 def label_names(context: AugmentContext, limit: int = 60) -> list[str]:
-    """Names a model may write as speaker labels: the character's and the most frequent speakers'."""
+    """Names a model may write as speaker labels: the character's and the top speakers'."""
     names = list(character_names(context))
     for name in list(context.roster)[:limit]:
         names.append(name)

@@ -40,7 +40,7 @@ MAX_QUESTION_CHARS = 300
 
 
 def read_questions(path: Path) -> list[tuple[int, str]]:
-    """``(line, question)`` from a user's file: one per line, blank lines and ``#`` comments skipped.
+    """``(line, question)`` from a user's file: one per line; blanks and ``#`` comments skipped.
 
     Raises:
         InputError: unreadable, empty, or a line too long to be one question.
@@ -105,8 +105,8 @@ class EverydayRetrieval(PlannedStrategy):
         path = (root / options["prompts_file"]).resolve()
         if path != root and root not in path.parents:
             raise StudioError(
-                f"{self.name}: prompts_file {options['prompts_file']!r} is outside the workspace {root}; "
-                "expected a file inside it"
+                f"{self.name}: prompts_file {options['prompts_file']!r} is outside the workspace "
+                f"{root}; expected a file inside it"
             )
         if not path.is_file():
             raise InputError(path, "no such file; expected a text file of questions, one per line")

@@ -1,4 +1,4 @@
-"""Provides PersonaQA: questions about identity, family, titles and relationships, answered from the card.
+"""Provides PersonaQA: questions on identity, family, titles and relations, answered from the card.
 
 No model is needed. The persona card is split into sentences and clauses; each is sorted into
 topics by keywords (family words, titles and ranks, how the character speaks) and by which
@@ -234,7 +234,7 @@ class PersonaQA(PlannedStrategy):
     def _topics(
         self, context: AugmentContext, options: Mapping[str, Any], lang: str
     ) -> list[tuple[str, str, list[str]]]:
-        """``(topic, name, answer sentences)`` for every topic the card covers, most important first."""
+        """``(topic, name, answer sentences)`` per topic the card covers, most important first."""
         card = split_card(context.persona, lang)
         if not card:
             return []
@@ -273,8 +273,10 @@ class PersonaQA(PlannedStrategy):
         plain: bool = False,
         others: list[str] | None = None,
     ) -> list[str]:
-        """The clauses that hold one of ``variants``, joined with the clause before when they have no
-        subject, and with the clauses after that go on about the same thing (no other person named).
+        """The clauses that hold one of ``variants``, with the clauses around them that belong.
+
+        A clause without a subject is joined with the clause before it, and the clauses after are
+        joined while they go on about the same thing (no other person named).
 
         Args:
             plain: match anywhere, case-insensitively (keywords), not as whole names.

@@ -16,17 +16,19 @@ ROLEPLAY = {
     ),
     "en": (
         "{persona}\n\n"
-        "You are {character}. In the conversation below someone is speaking to you. Answer entirely as "
-        "{character}, in {character}'s voice and words, as naturally and briefly as in the earlier replies; "
-        "never say you are playing a role or mention AI or models. Write only what {character} says: "
-        "no quotes, no speaker name, no explanation."
+        "You are {character}. In the conversation below someone is speaking to you. "
+        "Answer entirely as {character}, in {character}'s voice and words, as naturally and "
+        "briefly as in the earlier replies; never say you are playing a role or mention AI or "
+        "models. Write only what {character} says: no quotes, no speaker name, no explanation."
     ),
 }
 
 WRITER_SYSTEM = {
     "zh": "你是一位熟悉这部作品的编剧，擅长写贴合人物身份和时代的对白。只输出要求的那一句台词。",
-    "en": "You are a screenwriter who knows this story well and writes dialogue true to each character and "
-    "period. Output only the one line you are asked for.",
+    "en": (
+        "You are a screenwriter who knows this story well and writes dialogue true to each "
+        "character and period. Output only the one line you are asked for."
+    ),
 }
 
 NEW_LINE = {
@@ -41,9 +43,9 @@ NEW_LINE = {
         "Character notes: {persona}\n\n"
         "Here are some real exchanges between {character} and others:\n{examples}\n\n"
         "Imagine a new situation in the story: {situation}.\n"
-        "Write one line that {speaker} says to {character} in this situation (a question, a request, a probe "
-        "or a piece of news), in {speaker}'s own voice. Output only that line: no quotes, no speaker name, "
-        "no explanation."
+        "Write one line that {speaker} says to {character} in this situation (a question, a "
+        "request, a probe or a piece of news), in {speaker}'s own voice. Output only that line: "
+        "no quotes, no speaker name, no explanation."
     ),
 }
 
@@ -57,9 +59,9 @@ NEXT_LINE = {
     "en": (
         "Character notes: {persona}\n\n"
         "Here is a conversation between {speaker} and {character} in progress:\n{transcript}\n\n"
-        "Write the next line {speaker} says to {character}, moving the conversation on naturally (a follow-up "
-        "question, a reaction, or a related matter), in {speaker}'s own voice. Output only that line: no "
-        "quotes, no speaker name, no explanation."
+        "Write the next line {speaker} says to {character}, moving the conversation on "
+        "naturally (a follow-up question, a reaction, or a related matter), in {speaker}'s own "
+        "voice. Output only that line: no quotes, no speaker name, no explanation."
     ),
 }
 

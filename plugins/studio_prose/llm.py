@@ -120,7 +120,10 @@ def build_prompt(document: Any, attribution: Any, context: int) -> tuple[str, li
 
 
 def _ask(llm: LLM, prompt: str, attempts: int) -> tuple[str | None, str]:
-    """``(answer, error)``: asks again while the answer is unusable (the client retries transport errors)."""
+    """``(answer, error)``, asking again while the answer is unusable.
+
+    The client itself retries transport errors.
+    """
     error = ""
     for _ in range(attempts):
         try:

@@ -16,13 +16,15 @@ from studio.api import is_han
 _NUM = r"[0-9０-９一二三四五六七八九十百千零〇两]+"
 # 第一集 / 第1幕 / 第 12 场 / 第610,幕 (a stray comma is a typo seen in real scripts)
 _CN_HEADING = re.compile(
-    rf"^第\s*({_NUM})\s*[,，.、]?\s*(集|回|章|卷|幕|场|场次|折|出|节)[\s　]*(?P<cont>[（(](?:续|續|接上|cont\.?)[）)])?"
+    rf"^第\s*({_NUM})\s*[,，.、]?\s*(集|回|章|卷|幕|场|场次|折|出|节)[\s　]*"
+    r"(?P<cont>[（(](?:续|續|接上|cont\.?)[）)])?"  # （续） / (cont.)
     r"(?:$|[\s　:：、.．\-—]+(.{0,40})$)"
 )
 _CN_OUTER = {"集", "回", "章", "卷"}
 # 1-2 碎玉轩 日 内 / 12、御花园 夜 外
 _CN_NUMBERED = re.compile(
-    r"^\d{1,3}(?:\s*[-－–]\s*\d{1,3})?\s*[、.．\s]\s*\S.{0,30}[\s　](?:日|夜|晨|晚|黄昏|傍晚|清晨)(?:[\s　]*[内外])?$"
+    r"^\d{1,3}(?:\s*[-－–]\s*\d{1,3})?\s*[、.．\s]\s*\S.{0,30}"  # 1-2 碎玉轩
+    r"[\s　](?:日|夜|晨|晚|黄昏|傍晚|清晨)(?:[\s　]*[内外])?$"  # 日 内
 )
 _CN_SCENE_LABEL = re.compile(r"^(?:场景|场次)\s*[0-9一二三四五六七八九十]*\s*[：:]\s*(.{1,40})$")
 # 【另分一幕】 【第3场】
@@ -180,9 +182,11 @@ def split_inline(text: str) -> tuple[str, list[str]]:
 
 _CN_NAME = r"[^\s：:∶︰；;（）()【】\[\]“”\"'‘’，,。！？!?…—<>《》=+*#/\\|~`^@$%&0-9]{1,12}"
 _ACTION = r"[（(](?P<action>[^（）()]*(?:[（(][^（）()]*[）)][^（）()]*)*)[）)]"
-# 甄嬛：… / 苏培盛（宣旨）：… / 皇帝（看了看），：… / 甄嬛；…（a semicolon typo, accepted for known names)
+# 甄嬛：… / 苏培盛（宣旨）：… / 皇帝（看了看），：… /
+# 甄嬛；…（a semicolon typo, accepted for known names)
 _CN_LABEL = re.compile(
-    rf"^(?P<name>{_CN_NAME}?)[ 　]*(?:{_ACTION})?[ 　]*[,，]?[ 　]*(?P<sep>[：:∶︰；;])[ 　]*(?P<text>.*)$"
+    rf"^(?P<name>{_CN_NAME}?)[ 　]*(?:{_ACTION})?[ 　]*[,，]?[ 　]*"
+    r"(?P<sep>[：:∶︰；;])[ 　]*(?P<text>.*)$"
 )
 _EN_WORD = (
     r"(?:[A-Z][A-Za-z'’\-]*\.?|[IVX]+|of|the|de|la|le|von|van|der|du|da|and|&|\d+(?:st|nd|rd|th)?)"

@@ -45,7 +45,10 @@ class ScreenplayParser:
     """Scripts and plays into utterances (see the module docstring for the rules)."""
 
     name = "screenplay"
-    description = "Scripts and plays: 角色：台词, 角色（动作）：台词, NAME: line, NAME. line, NAME cues, INT./EXT."
+    description = (
+        "Scripts and plays: 角色：台词, 角色（动作）：台词, "
+        "NAME: line, NAME. line, NAME cues, INT./EXT."
+    )
     extensions = (".txt", ".fountain")
     """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (

@@ -4,10 +4,11 @@ Speakers come from the ASS Name (Actor) field, WebVTT ``<v Name>`` voices, ``Nam
 ``【Name】`` / ``[Name]`` prefixes and ``- … - …`` dialogue dashes (two speakers in one cue);
 everything else stays unassigned (speaker None) for the user to assign. Events that are not
 speech (signs, songs, staff credits, translator notes, comments: see :mod:`studio_subtitle.signs`)
-are dropped, with one warning per kind giving the count. Styling tags are stripped; sound cues (``[yawns]``) are kept as actions. Bilingual cues keep one language
-(``language`` option: ``zh`` / ``en``, or a tag such as ``eng`` in multi-language files; by default
-the first line's). Consecutive cues with less than ``scene_gap`` seconds of silence between them
-form one scene, whose id is the start time of its first cue.
+are dropped, with one warning per kind giving the count. Styling tags are stripped; sound cues
+(``[yawns]``) are kept as actions. Bilingual cues keep one language (``language`` option: ``zh``
+/ ``en``, or a tag such as ``eng`` in multi-language files; by default the first line's).
+Consecutive cues with less than ``scene_gap`` seconds of silence between them form one scene,
+whose id is the start time of its first cue.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ class SubtitleParser:
     """Subtitle files into utterances with cue times (see the module docstring)."""
 
     name = "subtitle"
-    description = "Subtitles: SRT, ASS/SSA, WebVTT; speakers from Name fields, Name: / 【Name】 prefixes, dashes"
+    description = (
+        "Subtitles: SRT, ASS/SSA, WebVTT; "
+        "speakers from Name fields, Name: / 【Name】 prefixes, dashes"
+    )
     extensions = (".srt", ".ass", ".ssa", ".vtt")
     """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (

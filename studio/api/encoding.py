@@ -124,7 +124,7 @@ def _line_of(data: bytes, offset: int) -> int:
 
 
 def detect_newline(text: str) -> str:
-    """The dominant line ending of ``text`` (before normalisation): ``\\r\\n``, ``\\n`` or ``\\r``."""
+    """The dominant line ending of ``text`` (before normalising): ``\\r\\n``, ``\\n`` or ``\\r``."""
     crlf = text.count("\r\n")
     cr = text.count("\r") - crlf
     lf = text.count("\n") - crlf
@@ -225,7 +225,7 @@ def decode_report(
 def _repair_utf8(
     data: bytes, path: str | Path, warnings: list[ParseWarning]
 ) -> tuple[str, str] | None:
-    """UTF-8 with a few broken sequences (a truncated download, one bad edit): replace and report."""
+    """UTF-8 with a few broken sequences (a cut-off download, one bad edit): replace and report."""
     bad: list[int] = []
     start = 0
     while len(bad) <= 20:
@@ -296,7 +296,8 @@ def read_bytes(path: str | Path) -> bytes:
     if info.st_size > MAX_BYTES:
         raise InputError(
             path,
-            f"the file is {info.st_size / 2**20:.0f} MiB; expected at most {MAX_BYTES // 2**20} MiB",
+            f"the file is {info.st_size / 2**20:.0f} MiB; "
+            f"expected at most {MAX_BYTES // 2**20} MiB",
         )
     try:
         with open(path, "rb") as handle:

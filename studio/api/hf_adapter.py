@@ -195,8 +195,8 @@ def _from_pretrained(auto: Any, path: Path, **kwargs: Any) -> Any:
         text = " ".join(str(exc).split())
         if "trust_remote_code" in text:
             raise StudioError(
-                f"{path}: this model needs its own Python code to load, which the studio does not run "
-                "unless [model] trust_remote_code = true (only for a repository you trust)"
+                f"{path}: this model needs its own Python code to load, which the studio does not "
+                "run unless [model] trust_remote_code = true (only for a repository you trust)"
             ) from None
         raise StudioError(f"{path}: cannot load with {auto.__name__}: {text[:300]}") from None
 

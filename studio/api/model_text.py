@@ -1,7 +1,8 @@
-"""Provides tolerant parsing of model output: the one message a model was asked for, from what it wrote.
+"""Provides tolerant parsing of model output: the one message asked for, from what a model wrote.
 
 Models wrap answers in code fences, JSON with chatter around it, speaker labels, notes and stage
-directions; these helpers read through all of that. Used by the augmentation strategies (as ``studio.api``).
+directions; these helpers read through all of that. Used by the augmentation strategies (as
+``studio.api``).
 """
 
 from __future__ import annotations

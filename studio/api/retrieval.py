@@ -18,9 +18,9 @@ from studio.api.text import HAN_CLASS
 _WORD = re.compile(r"[a-z0-9']+")
 _CJK_RUN = re.compile(f"[{HAN_CLASS}]+")
 _STOP = frozenset(
-    "a an and are as at be but by do does did for from had has have he her his i if in into is it its me my "
-    "no not of on or our she so than that the their them then there they this to was we were what when "
-    "where which who why will with would you your yours".split()
+    "a an and are as at be but by do does did for from had has have he her his i if in into is it "
+    "its me my no not of on or our she so than that the their them then there they this to was we "
+    "were what when where which who why will with would you your yours".split()
 )
 _CJK_STOP = frozenset("的了吗呢吧啊么")
 

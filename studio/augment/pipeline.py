@@ -101,7 +101,8 @@ def run_augment(
     augmenter = host.augmenters.get(strategy)
     if augmenter is None:
         raise StudioError(
-            f"no augmentation strategy {strategy!r}; installed: {', '.join(sorted(host.augmenters)) or 'none'}"
+            f"no augmentation strategy {strategy!r}; "
+            f"installed: {', '.join(sorted(host.augmenters)) or 'none'}"
         )
     try:
         resolved = resolve_options(getattr(augmenter, "options", ()), options)
@@ -110,7 +111,8 @@ def run_augment(
     store = DatasetStore(ws.dataset_dir())
     if not store.exists():
         raise StudioError(
-            f"{store.samples_path}: no dataset yet; expected one built by: persona-studio build {ws.root}"
+            f"{store.samples_path}: no dataset yet; "
+            f"expected one built by: persona-studio build {ws.root}"
         )
     examples, real, proposals, roster = _context_samples(store, ws)
 
@@ -140,7 +142,8 @@ def run_augment(
     ):
         raise StudioError(
             f"{journal.path}: job {job_id} was started with other settings "
-            f"({state.header.get('strategy')} {state.header.get('options')} seed {state.header.get('seed')}); "
+            f"({state.header.get('strategy')} {state.header.get('options')} "
+            f"seed {state.header.get('seed')}); "
             "expected the same settings to resume it, or another job name"
         )
 

@@ -65,7 +65,8 @@ class Sampling:
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
             raise ValueError(
-                f"unknown sampling setting(s) {', '.join(unknown)}; expected {', '.join(cls.__dataclass_fields__)}"
+                f"unknown sampling setting(s) {', '.join(unknown)}; "
+                f"expected {', '.join(cls.__dataclass_fields__)}"
             )
         out = cls(**data)
         if seed is not None and out.seed is None:
@@ -122,7 +123,7 @@ def cudagraph_thread_setup() -> None:
 
 
 class _TokenReader:
-    """Reads a device token on the host; on CUDA through pinned memory so later work can be queued first."""
+    """Reads a device token on the host; on CUDA via pinned memory, so later work queues first."""
 
     def __init__(self, device: Any) -> None:
         import torch
@@ -338,7 +339,8 @@ class Engine:
         if sampling.top_p < 1.0:
             ordered, order = torch.sort(logits, descending=True, dim=-1)
             probs = ordered.softmax(dim=-1)
-            # drop a token when the mass before it already reaches top_p (the top token always stays)
+            # drop a token when the mass before it already reaches top_p (the top token always
+            # stays)
             drop = (probs.cumsum(dim=-1) - probs) >= sampling.top_p
             ordered = ordered.masked_fill(drop, float("-inf"))
             logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
@@ -378,7 +380,8 @@ class Engine:
         if len(prompt) + max_new_tokens > self.capacity:
             raise ContextOverflow(
                 f"the prompt has {len(prompt)} tokens and the reply may take {max_new_tokens}, "
-                f"but the context holds {self.capacity}; shorten the conversation or lower max_new_tokens"
+                f"but the context holds {self.capacity}; "
+                "shorten the conversation or lower max_new_tokens"
             )
         with self.lock:
             yield from self._generate(

@@ -59,7 +59,7 @@ def corpus_globs(parsers: Mapping[str, CorpusParser], folder: str = "corpus") ->
 def sniff_scores(
     source: SourceText, parsers: Mapping[str, CorpusParser]
 ) -> list[tuple[float, str]]:
-    """``(confidence, parser name)`` of every parser, most confident first; a failing sniff scores 0."""
+    """``(confidence, parser name)`` per parser, most confident first; a failing sniff scores 0."""
     scored = []
     for parser in parsers.values():
         try:
@@ -196,7 +196,7 @@ _LLM_KEYS = ("llm", "llm_base_url", "llm_model", "llm_api_key_env", "llm_timeout
 
 
 def _parser_llm(options: Mapping[str, Any], built: dict[tuple[str, ...], Any] | None) -> Any:
-    """The host's model client for a parser's options (None with ``llm`` off), built once per settings."""
+    """The host's model client for parser options (None with ``llm`` off), one per settings."""
     if str(options.get("llm") or "off") == "off":
         return None
     from studio.llm.parsers import (
@@ -229,7 +229,7 @@ class CorpusReport:
 
 
 def workspace_parser_options(ws: Any) -> dict[str, Any]:
-    """Parser options implied by a workspace: narrator, known names, LLM endpoint; user options win."""
+    """Parser options a workspace implies: narrator, known names, LLM endpoint; user options win."""
     cfg = ws.config
     implied: dict[str, Any] = {}
     if cfg.character.name and getattr(cfg.character, "narrator", False):
@@ -255,7 +255,7 @@ def workspace_parser_options(ws: Any) -> dict[str, Any]:
 def confine_path_options(
     ws: Any, parsers: Mapping[str, CorpusParser], options: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Resolve the values of options any parser declares as :class:`PathOption` inside the workspace.
+    """Resolve values of options any parser declares as :class:`PathOption` inside the workspace.
 
     Raises:
         InputError: such a value leads outside the workspace (naming studio.toml).
@@ -292,7 +292,8 @@ def parse_workspace(
     files = ws.corpus_files()
     if not files:
         errors.append(
-            f"{ws.root}: no corpus files match {cfg.files}; put a script, novel or subtitle file in corpus/"
+            f"{ws.root}: no corpus files match {cfg.files}; "
+            "put a script, novel or subtitle file in corpus/"
         )
     options = confine_path_options(ws, parsers, workspace_parser_options(ws))
     clients: dict[tuple[str, ...], Any] = {}

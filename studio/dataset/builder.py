@@ -42,7 +42,7 @@ speakers also go when the turn would be longer than ``MAX_PROMPT_TOKENS``)."""
 MAX_PROMPT_TOKENS = 200
 """Multi-turn mode: rough token budget of one user turn (see :func:`approx_tokens`)."""
 CONTEXT_TOKENS = 640
-"""Multi-turn mode: rough token budget of a window's turns; older exchanges go first, the reply stays."""
+"""Multi-turn mode: rough token budget per window; older exchanges go first, the reply stays."""
 
 NO_PROMPT = "opens the scene: no line by another speaker before it"
 PROBLEMS = {
@@ -134,7 +134,7 @@ class _Breaks:
 def _roles(
     names: set[str], mapping: Mapping[str, str], ignore: set[str]
 ) -> Callable[[str | None], str]:
-    """speaker → ``char``, ``other``, ``group`` (several at once, her included), ``ignored`` or ``unknown``."""
+    """speaker → ``char``, ``other``, ``group`` (several, her too), ``ignored`` or ``unknown``."""
     cache: dict[str | None, str] = {}
     long_names = [n for n in names if len(n) >= 2 and is_cjk(n)]
 

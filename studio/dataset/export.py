@@ -77,7 +77,7 @@ def provenance(sample: Sample) -> dict[str, Any]:
 
 
 def _pairs(sample: Sample) -> list[tuple[str, str]]:
-    """The conversation as (user, assistant) rounds; an assistant turn without a user turn gets ''."""
+    """The conversation as (user, assistant) rounds; an assistant turn with no user turn gets ''."""
     rounds: list[tuple[str, str]] = []
     user: str | None = None
     for turn in sample.turns:
@@ -213,7 +213,7 @@ def export_samples(
 
 
 def _merge_dataset_info(path: Path, entries: dict[str, Any]) -> Path:
-    """Add ``entries`` to LLaMA-Factory's ``dataset_info.json``, keeping the datasets already there."""
+    """Add ``entries`` to LLaMA-Factory's ``dataset_info.json``, keeping the datasets there."""
     current: dict[str, Any] = {}
     if path.exists():
         try:
@@ -231,7 +231,7 @@ def _merge_dataset_info(path: Path, entries: dict[str, Any]) -> Path:
 
 
 def _readable(path: Path) -> None:
-    """Exported files are for other tools: give them the umask's usual mode, not a temp file's 0600."""
+    """Exported files are for other tools: the umask's usual mode, not a temp file's 0600."""
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)

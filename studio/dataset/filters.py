@@ -144,12 +144,12 @@ EN_ADDRESS = frozenset(
 
 
 def is_cjk(text: str) -> bool:
-    """True when ``text`` (its first 50 characters) contains CJK characters (see :mod:`studio.api.text`)."""
+    """True when the first 50 characters of ``text`` hold CJK (see :mod:`studio.api.text`)."""
     return _has_cjk(text, 50)
 
 
 def approx_tokens(text: str) -> float:
-    """A rough token count that holds across scripts: one per Chinese character, one per four others."""
+    """A rough token count across scripts: one per Chinese character, one per four others."""
     cjk = len(_HAN.findall(text))
     return cjk + (len(text) - cjk) / 4
 

@@ -301,7 +301,7 @@ _ABBREVIATIONS = (
 
 
 def _sentences(card: str) -> list[str]:
-    """The card's sentences: English ones end at ``. ! ? ;`` before a space, Chinese ones at ``。！？；``."""
+    """The card's sentences: English ones end at ``. ! ? ;`` + space, Chinese at ``。！？；``."""
     out: list[str] = []
     for piece in re.split(r"(?<=[.!?;])\s+|\n+", card.strip()):
         if out and out[-1].endswith(_ABBREVIATIONS):
@@ -311,20 +311,25 @@ def _sentences(card: str) -> list[str]:
     return [s.strip() for piece in out for s in re.split(r"(?<=[。！？；])", piece) if s.strip()]
 
 
-# "Now you play …", "你要扮演…", "I want you to act as …": a role-play instruction that names the role.
+# "Now you play …", "你要扮演…", "I want you to act as …": a role-play instruction that names
+# the role.
 _ROLEPLAY_ZH = re.compile(
     r"^(?:现在|从现在起|从现在开始|接下来|下面)?[，,]?(?:请)?(?:你|您)(?:现在)?(?:要|将|需要|来|得)?"
     r"(?:扮演|饰演|模仿|假扮|成为)(?:的是|的角色是)?"
 )
 _ROLEPLAY_EN = re.compile(
-    r"^(?:(?:now|from now on),?\s+)?(?:please\s+)?(?:i want you to |you (?:will |are to |should |must |"
-    r"shall |are going to )?)?(?:play|act as|pretend to be|role-?play as)\s+(?:the role of\s+)?",
+    r"^(?:(?:now|from now on),?\s+)?(?:please\s+)?"
+    r"(?:i want you to |you (?:will |are to |should |must |shall |are going to )?)?"
+    r"(?:play|act as|pretend to be|role-?play as)\s+(?:the role of\s+)?",
     re.IGNORECASE,
 )
 
 
 def _role_statement(sentence: str, character: str) -> str:
-    """A role-play instruction as a statement: ``现在你要扮演皇帝身边的女人--甄嬛`` → ``你是甄嬛，皇帝身边的女人``."""
+    """A role-play instruction as a statement.
+
+    ``现在你要扮演皇帝身边的女人--甄嬛`` → ``你是甄嬛，皇帝身边的女人``.
+    """
     zh = bool(has_cjk(sentence.replace(character, "")))
     rest, count = (_ROLEPLAY_ZH if zh else _ROLEPLAY_EN).subn("", sentence, count=1)
     if not count or not rest.strip():
@@ -440,7 +445,7 @@ def _with_subject_zh(clause: str) -> str:
 
 
 def _en_name(card: str, character: str) -> str:
-    """The character's fullest name in the card ("Juliet Capulet" for JULIET), else the name title-cased."""
+    """The character's fullest name in the card ("Juliet Capulet" for JULIET), else title-cased."""
     words = character.split()
     fallback = character.title() if character.isupper() else character
     if not words:
@@ -538,7 +543,7 @@ def _en_sentence(clauses: list[str]) -> str:
 
 
 def card_is_chinese(character: str, card: str) -> bool:
-    """Whether identity questions and answers are Chinese: the card is, or its character's name is."""
+    """Whether identity questions and answers are Chinese: the card is, or the character's name."""
     return is_cjk(card) or is_cjk(character)
 
 

@@ -48,7 +48,7 @@ class BuildResult:
     character: str = ""
     """The character built for, as the corpus spells it."""
     notes: list[str] = field(default_factory=list)
-    """Things the user should know (a name matched in another case, names that may be the same person)."""
+    """What the user should know (a name matched in another case, names that may be one person)."""
 
 
 class NothingToBuild(StudioError):
@@ -61,8 +61,9 @@ def trainable_problem(samples: list[Sample]) -> str:
         return "the dataset has no samples to train on (all rejected?)"
     if all(s.provenance.get("kind") == "identity" for s in samples):
         return (
-            f"the dataset holds only the {len(samples)} identity samples from the persona card and no line of "
-            "the character from the corpus; fix [character] name or the corpus and build again"
+            f"the dataset holds only the {len(samples)} identity samples from the persona card "
+            "and no line of the character from the corpus; "
+            "fix [character] name or the corpus and build again"
         )
     return ""
 
@@ -179,14 +180,15 @@ def _speaker_counts(utterances: list[Utterance]) -> Counter[str]:
 
 
 def _resolve_character(cfg: Any, utterances: list[Utterance]) -> tuple[str, list[str]]:
-    """The character's name as the corpus spells it, and notes on names that may be the same person."""
+    """The character's name as the corpus spells it, and notes on names that may be one person."""
     name = cfg.character.name
     counts = _speaker_counts(utterances)
     notes = []
     matched = match_speaker(name, counts)
     if matched is not None and matched != name:
         notes.append(
-            f"[character] name {name!r} matched {matched!r} in the corpus ({counts[matched]} utterances)"
+            f"[character] name {name!r} matched {matched!r} in the corpus "
+            f"({counts[matched]} utterances)"
         )
         name = matched
     if name in counts:
@@ -220,9 +222,9 @@ def _nothing_message(
     hints = describe_hints(character, name_hints(character, counts, known=cfg.character.aliases))
     top = ", ".join(f"{name} {count}" for name, count in counts.most_common(8)) or "none"
     return (
-        f"no dialogue line of {names} in the corpus; {hints + ' ' if hints else ''}speakers with the most "
-        f"utterances: {top}. Set [character] name / aliases in {cfg.path or 'studio.toml'} to one of them; "
-        f"{kept}"
+        f"no dialogue line of {names} in the corpus; {hints + ' ' if hints else ''}"
+        f"speakers with the most utterances: {top}. "
+        f"Set [character] name / aliases in {cfg.path or 'studio.toml'} to one of them; {kept}"
     )
 
 

@@ -100,7 +100,7 @@ class DatasetStore:
         self._samples = None  # reread on next use: the caller keeps its own objects
 
     def add_samples(self, samples: Iterable[Sample]) -> int:
-        """Append samples that are not there yet (augmenter proposals); returns how many were new."""
+        """Append samples not there yet (augmenter proposals); returns how many were new."""
         current = self.raw_samples()
         known = {s.id for s in current}
         new = []
@@ -127,7 +127,8 @@ class DatasetStore:
                 rows = _read_rows(self.samples_path)
             except ValueError as exc:
                 raise StudioError(
-                    f"{exc}; expected one sample object per line (rebuild with persona-studio build)"
+                    f"{exc}; expected one sample object per line "
+                    "(rebuild with persona-studio build)"
                 ) from None
             samples = []
             for number, row in enumerate(rows, start=1):
@@ -145,7 +146,7 @@ class DatasetStore:
         return self._samples  # type: ignore[return-value]
 
     def raw_samples_of_kind(self, kind: str) -> list[Sample]:
-        """Built samples whose provenance kind is ``kind``, reading only the lines that can match."""
+        """Built samples whose provenance kind is ``kind``, reading only lines that can match."""
         if self._samples is not None and self._samples_stamp == _stamp(self.samples_path):
             return [s for s in self._samples if s.provenance.get("kind") == kind]
         return samples_of_kind(self.samples_path, kind)
@@ -264,7 +265,10 @@ class DatasetStore:
     def length_histogram(
         self, bins: Sequence[int] = LENGTH_BINS
     ) -> list[tuple[int, int | None, int]]:
-        """Reply lengths in characters (after edits) as ``(low, high, count)`` rows; the last has no ``high``."""
+        """Reply lengths in characters (after edits) as ``(low, high, count)`` rows.
+
+        The last row has no ``high``.
+        """
         return length_table([len(s.reply) for s in self.samples()], bins)
 
     # -- journal --------------------------------------------------------------------------
@@ -413,7 +417,7 @@ class DatasetStore:
         return [sample for sample in found if sample is not None]
 
     def undo(self) -> dict[str, Any] | None:
-        """Revert the latest decision; returns it, or None (and writes nothing) when there is none."""
+        """Revert the latest decision; returns it, or None (writing nothing) when there is none."""
         self._journal_entries()
         if not self._stack:
             return None

@@ -4,8 +4,8 @@ Trained on the corpus (the character's lines against other speakers' lines), not
 download. Features are character n-grams of orders 1-4 (with line-boundary marks), hashed into
 2^18 buckets, weighted ``1 + log(count)`` and L2-normalised per line, so a long reply does
 not score higher just for being long. The model is class-balanced logistic regression fitted
-by full-batch Adam with L2 regularisation (chosen on held-out episodes of a real script), in numpy; its score is P(character | text) with
-equal priors: 0.5 means "could be anyone".
+by full-batch Adam with L2 regularisation (chosen on held-out episodes of a real script), in
+numpy; its score is P(character | text) with equal priors: 0.5 means "could be anyone".
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class StyleClassifier:
     def balanced_accuracy(
         self, character_lines: Sequence[str], other_lines: Sequence[str]
     ) -> float:
-        """Mean of the per-class accuracies at the 0.5 threshold (chance is 0.5 whatever the class sizes)."""
+        """Mean of the per-class accuracies at the 0.5 threshold (chance is 0.5 at any sizes)."""
         hits_char = sum(1 for s in self.score(character_lines) if s >= 0.5) / max(
             1, len(character_lines)
         )
@@ -147,7 +147,7 @@ class StyleClassifier:
         return (hits_char + hits_other) / 2
 
     def auc(self, character_lines: Sequence[str], other_lines: Sequence[str]) -> float:
-        """Area under the ROC curve: the chance a character line outscores another speaker's line."""
+        """Area under the ROC curve: the chance a character line outscores another speaker's."""
         pos, neg = self.score(character_lines), sorted(self.score(other_lines))
         if not pos or not neg:
             return float("nan")

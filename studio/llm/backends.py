@@ -5,7 +5,8 @@ returning the reply text. :class:`RetryingLLM` wraps one with retries, exponenti
 cancellation; the tolerant parsing helpers at the end turn what a model actually writes (code
 fences, JSON with trailing chatter, speaker labels, notes) into the message that was asked for.
 
-Reading what models write (fences, JSON, labels) is in :mod:`studio.api.model_text`, re-exported here.
+Reading what models write (fences, JSON, labels) is in :mod:`studio.api.model_text`, re-exported
+here.
 
 The API key is read from the environment variable that ``[augment] api_key_env`` names, kept in
 memory only, and never appears in a repr, an error message or a file.
@@ -90,7 +91,10 @@ class OpenAIBackend:
         self._opener = urllib.request.build_opener(*handlers)
 
     def __repr__(self) -> str:
-        return f"OpenAIBackend({self.base_url!r}, model={self.model!r}, key={'set' if self.__key else 'none'})"
+        return (
+            f"OpenAIBackend({self.base_url!r}, model={self.model!r}, "
+            f"key={'set' if self.__key else 'none'})"
+        )
 
     def describe(self) -> dict[str, Any]:
         """What the job journal records about the backend (never the key)."""
@@ -166,7 +170,7 @@ class OpenAIBackend:
             raise LLMError(text, retryable=exc.retryable, retry_after=exc.retry_after) from None
 
     def _redact(self, text: str) -> str:
-        """``text`` with the API key replaced (an endpoint may echo the Authorization header back)."""
+        """``text`` with the API key replaced (an endpoint may echo the Authorization header)."""
         return text.replace(self.__key, "[api key]") if self.__key else text
 
 
@@ -191,7 +195,8 @@ def _read_body(response: Any, deadline: float, url: str, timeout: float) -> byte
         size += len(chunk)
         if size > _MAX_REPLY_BYTES:
             raise LLMError(
-                f"{url}: the reply is over {_MAX_REPLY_BYTES // 2**20} MB; expected a chat completion",
+                f"{url}: the reply is over {_MAX_REPLY_BYTES // 2**20} MB; "
+                "expected a chat completion",
                 retryable=False,
             )
         chunks.append(chunk)
@@ -434,7 +439,8 @@ def make_backend(
         return LocalBackend(load_local, describe_local, session)
     if not model:
         raise StudioError(
-            f"[augment] model: expected the model name to request from {base_url} (or set {MODEL_ENV})"
+            f"[augment] model: expected the model name to request from {base_url} "
+            f"(or set {MODEL_ENV})"
         )
     key = env.get(config.api_key_env) if config.api_key_env else None
     return OpenAIBackend(base_url, model, key, timeout=config.timeout)

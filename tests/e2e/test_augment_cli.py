@@ -1,4 +1,4 @@
-"""``persona-studio augment`` end to end: listing, a job, a real kill and resume, the local tiny model."""
+"""``persona-studio augment`` end to end: listing, a job, a real kill and resume, a tiny model."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ from tests.plugins.test_augment_pipeline import make_ws, proposals
 ROOT = Path(__file__).resolve().parents[2]
 
 
-CARD = "你是莞莞，甄家的长女。你入宫后被封为莞贵人。宜修是你的表姐，待你表面亲厚。槿汐是你最信任的宫女。"
+CARD = (
+    "你是莞莞，甄家的长女。你入宫后被封为莞贵人。"
+    "宜修是你的表姐，待你表面亲厚。槿汐是你最信任的宫女。"
+)
 
 
 def test_cli_lists_strategies_runs_a_job_and_lists_jobs(zh_workspace, capsys):

@@ -1,4 +1,4 @@
-"""``export`` end to end: the adapter folder and a merged model that plain transformers chats with."""
+"""``export`` end to end: the adapter folder and a merged model plain transformers chats with."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``serve`` end to end: the official openai client against a server on loopback with the tiny model."""
+"""``serve`` end to end: the official openai client against a loopback server, tiny model."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The built-in strategies: declared options, seeded plans, persona Q&A from the card, retrieval, data."""
+"""The built-in strategies: options, seeded plans, persona Q&A from the card, retrieval, data."""
 
 from __future__ import annotations
 
@@ -114,8 +114,10 @@ def test_fewshot_shows_exchanges_with_the_chosen_interlocutor(host):
 
 def test_persona_qa_answers_family_titles_and_people_from_an_english_card(host):
     card = (
-        "You are Mara Vell, the lighthouse keeper of Gull Point. You are the daughter of Captain Ansel Vell, "
-        "and your younger brother Tom fishes the north bank. The villagers call you the Lamp of Gull Point. "
+        "You are Mara Vell, the lighthouse keeper of Gull Point. "
+        "You are the daughter of Captain Ansel Vell, "
+        "and your younger brother Tom fishes the north bank. "
+        "The villagers call you the Lamp of Gull Point. "
         "Ivo the ferryman is your oldest friend, and you distrust the new magistrate Corbin. "
         "You speak plainly and dryly. Stay in character."
     )
@@ -152,7 +154,10 @@ def test_persona_qa_answers_family_titles_and_people_from_an_english_card(host):
 
 
 def test_persona_qa_in_chinese_turns_the_card_into_first_person(host):
-    card = "你是莞莞，甄家的长女，妹妹是玉娆。你入宫后被封为莞贵人。宜修是你的表姐，待你表面亲厚。你说话温婉，爱读诗词。"
+    card = (
+        "你是莞莞，甄家的长女，妹妹是玉娆。你入宫后被封为莞贵人。"
+        "宜修是你的表姐，待你表面亲厚。你说话温婉，爱读诗词。"
+    )
     strategy = host.augmenters["persona-qa"]
     samples = list(
         strategy.propose(context(persona=card), resolve_options(strategy.options, {"phrasings": 1}))

@@ -1,4 +1,4 @@
-"""Plugin discovery: built-ins come through entry points; broken and blocked plugins are contained."""
+"""Plugin discovery: built-ins come through entry points; broken and blocked ones are contained."""
 
 from __future__ import annotations
 

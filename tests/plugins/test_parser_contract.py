@@ -14,7 +14,10 @@ from studio.plugins import load_host
 SAMPLES = {
     "screenplay": "第1幕\n（书房）\n宜修：妹妹来了。\n莞莞（笑）：姐姐好。\n",
     "prose": "第一章\n\n    眉庄笑道：“妹妹来了。”\n    我向眉庄点头道：“姐姐好。”\n",
-    "subtitle": "1\n00:00:01,000 --> 00:00:02,000\nMARA: Hello.\n\n2\n00:00:02,500 --> 00:00:04,000\nTOM: Hi.\n",
+    "subtitle": (
+        "1\n00:00:01,000 --> 00:00:02,000\nMARA: Hello.\n\n"
+        "2\n00:00:02,500 --> 00:00:04,000\nTOM: Hi.\n"
+    ),
 }
 PARSERS = sorted(load_host().parsers)
 

@@ -1,4 +1,4 @@
-"""The optional LLM pass of the prose parser against a real OpenAI-compatible server on 127.0.0.1."""
+"""The prose parser's optional LLM pass against a real OpenAI-compatible server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from studio.api import ParseContext, SourceText, StudioError
 from studio.corpus.inspect import parse_file
 from studio.llm.parsers import parser_llm
 
-TEXT = "第一章\n\n    眉庄笑道：“妹妹来了。”\n    一个宫女进来，“奴婢给小主请安。”\n    又有人低低说了一句，“外头下雪了。”\n"
+TEXT = (
+    "第一章\n\n    眉庄笑道：“妹妹来了。”\n"
+    "    一个宫女进来，“奴婢给小主请安。”\n    又有人低低说了一句，“外头下雪了。”\n"
+)
 
 
 class _Server:
@@ -125,7 +128,7 @@ def test_llm_pass_names_unknown_speakers_retries_and_resumes(host, tmp_path, mon
 
 
 def test_the_host_hands_its_llm_to_the_parser(host, tmp_path, monkeypatch):
-    """Through parse_file (what build, roster and the studio use) the parser gets the host's client."""
+    """Through parse_file (as build, roster and the studio use it) the parser gets the host LLM."""
     novel = tmp_path / "n.txt"
     novel.write_text(TEXT, encoding="utf-8")
     with _Server() as server:

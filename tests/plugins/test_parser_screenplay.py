@@ -1,4 +1,4 @@
-"""The screenplay parser on Chinese scripts and English plays and screenplays (texts written here)."""
+"""The screenplay parser on Chinese scripts and English plays and screenplays (our own texts)."""
 
 from __future__ import annotations
 
@@ -207,7 +207,10 @@ def test_parse_cli_jsonl_and_roster(tmp_path, capsys):
 
 
 def test_a_chinese_name_alone_takes_one_speech_line_not_the_rest_of_the_file(host):
-    text = "列位看官：\n你道此书从何而来？\n    说起根由虽近荒唐，细按则深有趣味。\n    待在下将此来历注明。\n"
+    text = (
+        "列位看官：\n你道此书从何而来？\n"
+        "    说起根由虽近荒唐，细按则深有趣味。\n    待在下将此来历注明。\n"
+    )
     result = _parse(host, text)
     said = [(u.speaker, u.text) for u in result.utterances if u.kind == "dialogue" and u.speaker]
     assert said == [("列位看官", "你道此书从何而来？")]

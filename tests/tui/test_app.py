@@ -1,4 +1,4 @@
-"""The app as a whole: opens the shipped workspace, keys switch screens, help, palette, read-only."""
+"""The whole app: opens the shipped workspace, keys switch screens, help, palette, read-only."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ async def test_number_keys_switch_screens_and_help_lists_every_binding(
     app = make_app(studio_ws_with_run)
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(app, pilot)
-        for key, mode in zip("234561", ("corpus", "dataset", "augment", "train", "chat", "home")):
+        for key, mode in zip(
+            "234561", ("corpus", "dataset", "augment", "train", "chat", "home"), strict=True
+        ):
             if mode == "home":  # the chat prompt takes digits: escape leaves it first
                 await pilot.press("escape")
             await pilot.press(key)

@@ -1,4 +1,4 @@
-"""The dataset screen of a workspace without a dataset, at 80×24: keys stay keys, nothing is typed."""
+"""The dataset screen of a workspace with no dataset, at 80×24: keys stay keys, nothing is typed."""
 
 from __future__ import annotations
 

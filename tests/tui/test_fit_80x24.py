@@ -1,4 +1,4 @@
-"""At 80×24 the columns that matter are on screen: Home's tables, Augment's options, the read-only header."""
+"""At 80×24 the columns that matter are on screen: Home's tables, Augment's options, read-only."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.tui.apps.fixture_workspace import make_workspace, write_fixed_run
 
 @pytest.fixture
 def long_names_ws(tmp_path: Path) -> Path:
-    """The fixed workspace with the lengths of a real one: a long file name, a merged speaker, a timestamped run."""
+    """The fixed workspace, real lengths: a long file name, a merged speaker, a timestamped run."""
     root = make_workspace(tmp_path / "harbour", build=False)
     (root / "corpus" / "harbour.txt").rename(root / "corpus" / "the-harbour-play.txt")
     with open(root / "studio.toml", "a", encoding="utf-8") as config:

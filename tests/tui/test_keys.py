@@ -1,4 +1,4 @@
-"""Keys at 80×24: j/k in every list, `.` on the corpus, escape first in chat, a described key map."""
+"""Keys at 80×24: j/k in every list, `.` on the corpus, escape first in chat, a described keymap."""
 
 from __future__ import annotations
 

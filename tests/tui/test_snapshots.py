@@ -1,4 +1,6 @@
-"""SVG snapshots of every screen at 80×24 and 160×48 on the fixed workspace (pytest-textual-snapshot).
+"""SVG snapshots of every screen at 80×24 and 160×48 on the fixed workspace.
+
+Taken with pytest-textual-snapshot.
 
 Regenerate with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the SVGs.
 """
@@ -62,7 +64,7 @@ def test_read_only_header(snap_compare, studio_ws_with_run, make_app):
 
 
 def test_shipped_workspace_home_for_the_readme(snap_compare, shipped_workspace, make_app):
-    """The home screen on the shipped Romeo and Juliet workspace (docs/screenshots/readme-home.svg)."""
+    """Home on the shipped Romeo and Juliet workspace (docs/screenshots/readme-home.svg)."""
     from studio.dataset.service import build_dataset
     from studio.plugins import load_host
     from studio.workspace import Workspace

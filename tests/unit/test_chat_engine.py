@@ -1,4 +1,4 @@
-"""The generation engine against transformers' own generate on a tiny model: same tokens, every path."""
+"""The generation engine against transformers' generate on a tiny model: same tokens, every path."""
 
 from __future__ import annotations
 

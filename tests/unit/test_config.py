@@ -50,7 +50,8 @@ def test_toml_syntax_error_has_a_line():
 
 def test_aliases_merge_character_and_roster():
     cfg = parse_config(
-        '[character]\nname = "孙悟空"\naliases = ["悟空", "美猴王"]\n[roster]\naliases = { "皇帝" = ["皇上"] }\n'
+        '[character]\nname = "孙悟空"\naliases = ["悟空", "美猴王"]\n'
+        '[roster]\naliases = { "皇帝" = ["皇上"] }\n'
     )
     assert cfg.aliases() == {"皇帝": ["皇上"], "孙悟空": ["悟空", "美猴王"]}
 

@@ -9,7 +9,10 @@ from studio.dataset.filters import Deduplicator
 
 
 def script(rows, file="play.txt", start=1):
-    """Utterances from ``(speaker, text)`` rows; ``speaker`` None is a stage direction, ``#x`` a scene."""
+    """Utterances from ``(speaker, text)`` rows.
+
+    A ``speaker`` of None makes a stage direction, ``#x`` a scene.
+    """
     out, scene = [], "1"
     for number, (speaker, text) in enumerate(rows, start=start):
         if speaker and speaker.startswith("#"):

@@ -1,4 +1,4 @@
-"""The train/eval split: by scene, seeded, stable as the corpus grows, never empty, windows for long scenes."""
+"""The train/eval split: by scene, seeded, stable as the corpus grows, never empty, long scenes."""
 
 from __future__ import annotations
 

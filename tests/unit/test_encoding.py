@@ -12,7 +12,10 @@ from studio.errors import InputError
 SIMPLIFIED = (
     "第一章 春日\n\n宜修笑道：“妹妹今日气色真好，可是昨夜睡得早？”\n莞莞低声说：“姐姐说笑了。”\n"
 )
-TRADITIONAL = "第一章 春日\n\n宜修笑道：「妹妹今日氣色真好，可是昨夜睡得早？」\n莞莞低聲說：「姐姐說笑了，這裡風大。」\n"
+TRADITIONAL = (
+    "第一章 春日\n\n宜修笑道：「妹妹今日氣色真好，可是昨夜睡得早？」\n"
+    "莞莞低聲說：「姐姐說笑了，這裡風大。」\n"
+)
 
 
 @pytest.mark.parametrize(

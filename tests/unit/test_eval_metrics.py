@@ -1,4 +1,4 @@
-"""Eval building blocks: chrF, ROUGE-L, the name check, the style classifier, the verdict and the table."""
+"""Eval building blocks: chrF, ROUGE-L, the name check, the style classifier, verdict and table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exports: read back the way LLaMA-Factory, OpenAI-style trainers, XTuner and `datasets` read them."""
+"""Exports, read back the way LLaMA-Factory, OpenAI-style trainers, XTuner and `datasets` do."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ SAMPLES = [
 
 
 def llamafactory_messages(row: dict, entry: dict) -> list[dict[str, str]]:
-    """What LLaMA-Factory's alpaca / sharegpt converters make of one row, given its dataset_info entry."""
+    """What LLaMA-Factory's alpaca / sharegpt converters make of a row, given its dataset_info."""
     columns = entry["columns"]
     if entry.get("formatting", "alpaca") == "alpaca":
         out = [{"role": "system", "content": row[columns["system"]]}]

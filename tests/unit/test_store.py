@@ -1,4 +1,4 @@
-"""The dataset store: journal of review decisions, undo across restarts, rebuilds, crash safety, helpers."""
+"""The dataset store: review journal, undo across restarts, rebuilds, crash safety, helpers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Provides AugmentScreen: pick a strategy plugin, fill its options, run it with progress and cancel.
+"""Provides AugmentScreen: pick a strategy plugin, fill its options, run it (progress, cancel).
 
 The form is rendered from the options the plugin declares. Proposals land in the dataset as
 *pending*; review them on the dataset screen (source filter ``augment``).
@@ -33,7 +33,7 @@ FORM_DELAY = 0.15
 
 
 class AugmentScreen(StudioScreen):
-    """Strategies on the left, the chosen one's options on the right, progress and proposals below."""
+    """Strategies on the left, the chosen one's options on the right, progress and results below."""
 
     MODE = "augment"
     WRITE_ACTIONS = frozenset({"run"})
@@ -242,7 +242,7 @@ class AugmentScreen(StudioScreen):
         state = "cancelled" if message.cancelled else "done"
         drops = [
             (stage, before - after)
-            for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])
+            for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:], strict=False)
         ]
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""

@@ -1,4 +1,4 @@
-"""Provides CorpusScreen: the corpus inspector (scenes, coloured speakers, warnings, fixes, search)."""
+"""Provides CorpusScreen: the corpus inspector (scenes, speakers, warnings, fixes, search)."""
 
 from __future__ import annotations
 

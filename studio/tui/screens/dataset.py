@@ -245,7 +245,10 @@ class DatasetScreen(StudioScreen):
             text.append("original › ", style="dim bold")
             text.append(self.originals[sample.id], style="dim strike")
         detail.update(text)
-        detail.border_title = f"{STATUS_GLYPH.get(sample.status, '')} {sample.status} · {sample.split} · {source_of(sample)}"
+        detail.border_title = (
+            f"{STATUS_GLYPH.get(sample.status, '')} {sample.status} · {sample.split} · "
+            f"{source_of(sample)}"
+        )
         detail.border_subtitle = sample.id
         selection = self.query_one(SampleList).selection()
         if len(selection) > 1:

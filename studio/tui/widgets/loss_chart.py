@@ -53,7 +53,7 @@ MAX_POINTS = 2000
 
 
 def thin(points: Sequence[tuple[int, float]], limit: int = MAX_POINTS) -> list[tuple[int, float]]:
-    """At most ``limit`` points, keeping each stretch's lowest and highest value (spikes stay visible).
+    """At most ``limit`` points, keeping each stretch's lowest and highest (spikes stay visible).
 
     A run of 100,000 steps would otherwise be redrawn point by point for every batch of events,
     which makes a followed long run lag by seconds.
@@ -125,7 +125,7 @@ class LossChart(Widget):
         for points, colour in series:
             dots = [to_dot(step, value) for step, value in points]
             path = dots[:1]
-            for a, b in zip(dots, dots[1:]):
+            for a, b in zip(dots, dots[1:], strict=False):
                 path += _line(*a, *b)[1:]
             for x, y in path:
                 row, col = y // 4, x // 2

@@ -26,14 +26,18 @@ class OptionForm(VerticalScroll, can_focus=False):
     OptionForm > .option-row { height: auto; margin-bottom: 0; }
     OptionForm .option-name { color: $text-muted; }
     OptionForm .option-field { width: 10; height: 1; }
-    OptionForm .option-help { width: 1fr; height: auto; color: $text-muted; text-style: italic; padding-left: 1; }
+    OptionForm .option-help {
+        width: 1fr; height: auto; color: $text-muted; text-style: italic; padding-left: 1;
+    }
     OptionForm Input.option-field { border: none; padding: 0 1; background: $boost; }
     OptionForm Input.option-field:focus { background: $primary 40%; }
     OptionForm Input.option-field.-invalid { background: $error 35%; }
     OptionForm Checkbox.option-field { border: none; padding: 0; background: transparent; }
     OptionForm Checkbox.option-field:focus { background: $primary 40%; }
     OptionForm Select.option-field { border: none; }
-    OptionForm Select.option-field > SelectCurrent { border: none; padding: 0 1; height: 1; background: $boost; }
+    OptionForm Select.option-field > SelectCurrent {
+        border: none; padding: 0 1; height: 1; background: $boost;
+    }
     OptionForm Select.option-field:focus > SelectCurrent { background: $primary 40%; }
     OptionForm Select.option-field > SelectOverlay { width: 30; }
     """

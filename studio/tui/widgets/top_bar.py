@@ -1,4 +1,4 @@
-"""Provides TopBar: the one-line header with the workspace, the character, the screen tabs and read-only state."""
+"""Provides TopBar: the one-line header (workspace, character, screen tabs, read-only state)."""
 
 from __future__ import annotations
 

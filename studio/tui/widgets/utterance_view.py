@@ -1,4 +1,4 @@
-"""Provides UtteranceView: a corpus file's lines with speakers coloured and the character highlighted."""
+"""Provides UtteranceView: a corpus file's lines, speakers coloured, the character highlighted."""
 
 from __future__ import annotations
 

@@ -56,7 +56,10 @@ class VirtualList(ScrollView, can_focus=True):
         scrollbar-size-vertical: 1;
         overflow-x: hidden;
     }
-    VirtualList > .virtual-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    VirtualList > .virtual-list--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
     VirtualList:blur > .virtual-list--cursor { background: $block-cursor-blurred-background; }
     VirtualList > .virtual-list--mark { background: $primary 25%; }
     """
