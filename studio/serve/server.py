@@ -35,7 +35,13 @@ from studio.chat.batch import BatchEngine
 from studio.chat.engine import ContextOverflow, Engine
 from studio.chat.memory import Memory
 from studio.chat.session import Persona, render_prompt, stream_text
-from studio.serve.openai_schema import MAX_BODY, ApiError, ChatRequest, ServedModel, parse_chat_request
+from studio.serve.openai_schema import (
+    MAX_BODY,
+    ApiError,
+    ChatRequest,
+    ServedModel,
+    parse_chat_request,
+)
 
 
 class PersonaServer(ThreadingHTTPServer):
