@@ -39,6 +39,14 @@ def register(subparsers: Subparsers) -> None:
         help="static KV cache + compiled decoding (default: on for CUDA)",
     )
     p.add_argument(
+        "--memory",
+        type=int,
+        default=0,
+        metavar="K",
+        help="retrieve her K most similar real train-split exchanges into each turn's prompt "
+        "(default: 0, off)",
+    )
+    p.add_argument(
         "--stats",
         action="store_true",
         help="print tokens, time to first token and tokens/s per reply",
@@ -50,6 +58,8 @@ def chat(ctx: Context) -> int:
     """``persona-studio chat WORKSPACE``: the newest finished run's adapter, else the newest
     complete checkpoint (or ``--run``, ``--base``); a note says which."""
     args = ctx.args
+    if args.memory < 0:
+        return ctx.error(f"--memory: expected 0 (off) or more exchanges, got {args.memory}")
     ws = ctx.workspace()
     if not args.base and not args.run and not list_runs(ws):
         return ctx.error(
@@ -73,6 +83,7 @@ def chat(ctx: Context) -> int:
         sampling=dict(SAMPLING_PRESETS[args.sampling]),
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
+        memory=persona.memory(ws, args.memory) if args.memory else None,
     )
     if args.prompt is not None:
         print_turn(session, args.prompt, show_stats=args.stats)

@@ -22,10 +22,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from studio.api import Sample
 from studio.api.retrieval import BM25
 from studio.api.text import HAN_CLASS
+from studio.errors import StudioError
 
 _CJK = re.compile(f"[{HAN_CLASS}]")
 HEADERS = {
@@ -91,20 +94,22 @@ class Memory:
     def __len__(self) -> int:
         return len(self.items)
 
-    def recall(self, persona: str, user_turn: str) -> Recall:
+    def recall(self, persona: str, user_turn: str, k: int | None = None) -> Recall:
         """The system prompt for one user turn: the card, then the best exchanges that fit.
 
         Args:
             persona: the persona card (the run's system prompt).
             user_turn: what the user just said.
+            k: exchanges for this turn instead of :attr:`k` (a request's own setting).
         """
-        if self.k <= 0 or not self.items or not user_turn.strip():
+        k = self.k if k is None else k
+        if k <= 0 or not self.items or not user_turn.strip():
             return Recall(persona)
         header, them = HEADERS[language_of(persona + user_turn)]
         blocks: list[str] = []
         ids: list[str] = []
         used = 0
-        for index, _score in self.index.top(user_turn, self.k):
+        for index, _score in self.index.top(user_turn, k):
             sample = self.items[index]
             block = (
                 f"{them}: {_one_line(sample.turns[-2].content)}\n"
@@ -120,6 +125,36 @@ class Memory:
             return Recall(persona)
         system = f"{persona.rstrip()}\n\n{header}\n" + "\n\n".join(blocks)
         return Recall(system, ids, used + self.count(header))
+
+
+def load_memory(
+    ws: Any,
+    run_dir: Path | None,
+    k: int = 3,
+    count_tokens: Callable[[str], int] | None = None,
+) -> Memory:
+    """Memory over a run's own samples (``samples.jsonl`` of the run folder), or, for the base
+    model (``run_dir`` None), over the workspace dataset's; the train split only either way.
+
+    Raises:
+        StudioError: the samples file is missing.
+    """
+    from studio.fsutil import read_jsonl
+
+    from studio.dataset.store import DatasetStore
+    from studio.train.rundir import RunDir
+
+    path = (RunDir(run_dir).samples_file if run_dir is not None
+            else DatasetStore(ws.dataset_dir()).samples_path)
+    if not path.exists():
+        hint = "" if run_dir is not None else f"; build it first: persona-studio build {ws.root}"
+        raise StudioError(f"{path}: no samples for memory{hint}")
+    return Memory([Sample.from_json(d) for d in read_jsonl(path)], k=k, count_tokens=count_tokens)
+
+
+def token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """The token count of a text under ``tokenizer`` (for the memory's budget)."""
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def _one_line(text: str) -> str:

@@ -1,7 +1,7 @@
 """Provides the plain terminal chat of ``persona-studio chat``: one-shot replies and a REPL.
 
 Commands in the REPL: ``/reset``, ``/base`` (base model vs adapter on the same weights),
-``/sampling NAME``, ``/save`` and ``/quit``; the transcript is saved to ``chats/`` at exit.
+``/memory K`` (her real exchanges retrieved into each turn; 0: off), ``/sampling NAME``, ``/save`` and ``/quit``; the transcript is saved to ``chats/`` at exit.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from studio.chat.session import SAMPLING_PRESETS, ChatSession, Persona
 from studio.errors import StudioError
 
 REPL_HELP = """commands: /reset  new conversation    /base  toggle base model vs adapter
+          /memory K  her K real exchanges per turn (0: off)
           /sampling greedy|balanced|creative    /save  write the transcript    /quit"""
 
 
@@ -70,6 +71,20 @@ def chat_repl(ws: Any, persona: Persona, session: ChatSession, *, show_stats: bo
             else:
                 session.use_adapter = not session.use_adapter
                 print("answering with " + ("the adapter" if session.use_adapter else "the base model"), file=sys.stderr)
+        elif command == "/memory":
+            if not rest.strip().isdigit():
+                print("expected /memory K: a whole number of exchanges (0: off)", file=sys.stderr)
+                continue
+            k = int(rest)
+            if k and session.memory is None:
+                try:
+                    session.memory = persona.memory(ws, k)
+                except StudioError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    continue
+            if session.memory is not None:
+                session.memory.k = k
+            print(f"memory: {k} exchanges per turn" if k else "memory off", file=sys.stderr)
         elif command == "/sampling":
             if rest not in SAMPLING_PRESETS:
                 print(f"expected one of {', '.join(SAMPLING_PRESETS)}", file=sys.stderr)

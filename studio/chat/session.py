@@ -18,6 +18,7 @@ from typing import Any
 
 from studio.chat.batch import BatchEngine
 from studio.chat.engine import ContextOverflow, Engine, GenerationStats, Sampling
+from studio.chat.memory import Memory, load_memory, token_counter
 from studio.errors import StudioError
 
 SAMPLING_PRESETS: dict[str, dict[str, Any]] = {
@@ -77,6 +78,11 @@ class Persona:
     def session(self, **kwargs: Any) -> ChatSession:
         """A new conversation on this persona (keyword arguments go to :class:`ChatSession`)."""
         return ChatSession(self.loaded, self.system, engine=self.engine, **kwargs)
+
+    def memory(self, ws: Any, k: int = 3) -> Memory:
+        """Memory for this persona: the run's own train samples, or the workspace dataset's for
+        the base model; its budget is counted in this model's tokens."""
+        return load_memory(ws, self.run_dir, k, token_counter(self.loaded.tokenizer))
 
 
 def training_persona(run_dir: Path | None, adapter_dir: Path | None) -> dict[str, Any]:
@@ -237,6 +243,10 @@ class ChatSession:
         seed: seed of the sampler (None: not reproducible).
         use_adapter: False answers with the base model (the adapter disabled, not unloaded).
         engine: the generation engine; sessions on one model should share one.
+        memory: the character's canon retrieved into the system prompt turn by turn (None or
+            ``memory.k == 0``: the persona card alone).
+        recalled: the sample ids memory retrieved for each exchange of ``history`` (one list per
+            exchange, empty when memory was off).
         last_stats: speed and length of the last reply.
     """
 
@@ -248,6 +258,8 @@ class ChatSession:
     seed: int | None = None
     use_adapter: bool = True
     engine: Engine | None = None
+    memory: Memory | None = None
+    recalled: list[list[str]] = field(default_factory=list)
     last_stats: GenerationStats | None = None
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -255,16 +267,31 @@ class ChatSession:
         if self.engine is None:
             self.engine = Engine(self.loaded.model, self.loaded.end_of_turn_ids, vocab_size=len(self.loaded.tokenizer))
 
-    def messages(self, user: str) -> list[dict[str, str]]:
-        """The full message list for the next reply, system prompt first."""
-        return [{"role": "system", "content": self.system}, *self.history, {"role": "user", "content": user}]
+    @property
+    def memory_on(self) -> bool:
+        """True when memory adds the character's exchanges to the system prompt."""
+        return self.memory is not None and self.memory.k > 0
 
-    def _prompt_ids(self, user: str) -> list[int]:
-        """The prompt for ``user``; the oldest exchanges are dropped until it fits the context."""
+    def system_for(self, user: str) -> tuple[str, list[str]]:
+        """The system prompt for the turn ``user`` and the ids memory retrieved into it."""
+        if self.memory is None:
+            return self.system, []
+        recall = self.memory.recall(self.system, user)
+        return recall.system, recall.ids
+
+    def messages(self, user: str) -> list[dict[str, str]]:
+        """The full message list for the next reply, system prompt (with memory) first."""
+        return [{"role": "system", "content": self.system_for(user)[0]}, *self.history,
+                {"role": "user", "content": user}]
+
+    def _prompt_ids(self, user: str, system: str | None = None) -> list[int]:
+        """The prompt for ``user`` (under ``system``, default :meth:`system_for`); the oldest
+        exchanges are dropped until it fits the context."""
         assert self.engine is not None
+        system = self.system_for(user)[0] if system is None else system
         history = list(self.history)
         while True:
-            messages = [{"role": "system", "content": self.system}, *history, {"role": "user", "content": user}]
+            messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": user}]
             ids = render_prompt(self.loaded.tokenizer, messages)
             if len(ids) + self.max_new_tokens <= self.engine.capacity:
                 return ids
@@ -289,7 +316,8 @@ class ChatSession:
             sampling = Sampling.from_dict(self.sampling, seed=self.seed)
         except ValueError as exc:
             raise StudioError(f"sampling: {exc}") from None
-        ids = self._prompt_ids(user)
+        system, recalled = self.system_for(user)
+        ids = self._prompt_ids(user, system)
         reply = ""
         finished = False
         stats: dict[str, Any] = {}
@@ -308,6 +336,7 @@ class ChatSession:
             self.last_stats = stats.get("engine")
             if reply.strip() or finished:
                 self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply.strip()}]
+                self.recalled.append(recalled)
 
     def reply(self, user: str) -> str:
         """The whole reply at once."""
@@ -318,19 +347,28 @@ class ChatSession:
         self._cancel.set()
 
     def reset(self) -> None:
-        """Forget the conversation (the system prompt stays)."""
+        """Forget the conversation (the system prompt and memory stay)."""
         self.history.clear()
+        self.recalled.clear()
 
     def fork(self, **changes: Any) -> ChatSession:
         """A copy of this conversation on the same model and engine (e.g. ``use_adapter=False`` for A/B)."""
         values = {"history": [dict(m) for m in self.history], "sampling": dict(self.sampling),
-                  "max_new_tokens": self.max_new_tokens, "seed": self.seed, "use_adapter": self.use_adapter}
+                  "max_new_tokens": self.max_new_tokens, "seed": self.seed, "use_adapter": self.use_adapter,
+                  "memory": self.memory, "recalled": [list(ids) for ids in self.recalled]}
         values.update(changes)
         return ChatSession(self.loaded, self.system, engine=self.engine, **values)
 
     def save(self, path: Path, meta: dict[str, Any] | None = None) -> None:
-        """Write the transcript (system prompt, messages, ``meta``) atomically as JSON."""
+        """Write the transcript (system prompt, messages, ``meta``) atomically as JSON.
+
+        With memory, ``memory`` records its ``k`` and, per exchange, the ids it retrieved.
+        """
         from studio.fsutil import atomic_write_text
 
-        data = {"system": self.system, "messages": self.history, **(meta or {})}
+        data: dict[str, Any] = {"system": self.system, "messages": self.history}
+        if self.memory is not None or any(self.recalled):
+            data["memory"] = {"k": self.memory.k if self.memory is not None else 0,
+                              "recalled": [list(ids) for ids in self.recalled]}
+        data.update(meta or {})
         atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")

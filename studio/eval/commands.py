@@ -1,11 +1,11 @@
-"""Provides ``persona-studio eval``: base vs adapter on the held-out scenes, as a table."""
+"""Provides ``persona-studio eval``: base, base+memory, adapter, adapter+memory on held-out scenes."""
 
 from __future__ import annotations
 
 import sys
 
 from studio.context import EXIT_OK, Context, Subparsers
-from studio.eval.evaluate import evaluate_run
+from studio.eval.evaluate import ROWS, evaluate_run, parse_rows
 from studio.eval.report import format_report
 from studio.train.rundir import pick_run
 
@@ -26,13 +26,30 @@ def register(subparsers: Subparsers) -> None:
     )
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--sampling", default="greedy", choices=("greedy", "balanced", "creative"))
-    p.add_argument("--examples", type=int, default=3, help="example items to print")
+    p.add_argument("--examples", type=int, default=5, help="side-by-side prompts to print")
+    p.add_argument(
+        "--rows",
+        default=",".join(ROWS),
+        help=f"which systems to compare, comma-separated (default: {','.join(ROWS)})",
+    )
+    p.add_argument(
+        "--memory",
+        type=int,
+        default=3,
+        help="train-split exchanges memory retrieves per item in the +memory rows (default: 3)",
+    )
+    p.add_argument(
+        "--max-batch", type=int, default=64, help="replies generated together (default: 64)"
+    )
     p.set_defaults(handler=evaluate)
 
 
 def evaluate(ctx: Context) -> int:
     """``persona-studio eval WORKSPACE``: evaluate, print the table, say where the report is."""
     args = ctx.args
+    rows = parse_rows(args.rows)
+    if args.max_batch < 1:
+        return ctx.error(f"--max-batch: expected 1 or more, got {args.max_batch}")
     ws = ctx.workspace()
     picked, why = pick_run(ws, args.run, checkpoint=args.checkpoint)  # say which before loading
     if why:
@@ -56,6 +73,9 @@ def evaluate(ctx: Context) -> int:
         limit=args.limit,
         max_new_tokens=args.max_new_tokens,
         sampling=args.sampling,
+        rows=rows,
+        memory_k=args.memory,
+        max_batch=args.max_batch,
         progress=progress,
     )
     if sys.stderr.isatty():

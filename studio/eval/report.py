@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import textwrap
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -60,61 +62,120 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     return {"answer": answer, "summary": summary, "wins": wins}
 
 
+ROW_HEADS = {"base": "base", "base+memory": "base+mem", "adapter": "adapter", "adapter+memory": "adapt+mem"}
+"""Column heads of the rows (narrow: the table fits 80 columns)."""
+WIDTH = 76
+"""Columns of the report's text: an 80-column terminal less a border and a scroll bar."""
+
+
 def format_report(report: dict[str, Any], examples: int = 3) -> str:
-    """The report as a plain-text table (what the CLI prints and the TUI shows)."""
-    base, adapter = report["models"]["base"], report["models"]["adapter"]
+    """The report as a plain-text table (what the CLI prints and the TUI shows; :data:`WIDTH` columns).
+
+    Args:
+        report: an eval report (four rows, or the two of a report written before memory).
+        examples: side-by-side prompts to show.
+    """
+    rows = report.get("rows") or [r for r in ("base", "adapter") if r in report["models"]]
+    models = report["models"]
     clf = report["classifier"]
-    lines = [
-        f"eval of {report['label']} ({report['character']}) on {report['items']} held-out replies from "
-        f"{report['scenes']} scenes; base = {report['base_model']} with the same persona prompt",
-        f"sampling {report['settings']['sampling']}, up to {report['settings']['max_new_tokens']} new tokens",
-        "",
-        f"{'metric':<40} {'base':>9} {'adapter':>9}   better",
-        "-" * 70,
-    ]
-    wins = report["verdict"]["wins"]
-    for key, label, _, _, fmt in METRICS:
-        b, a = fmt.format(base[key]), fmt.format(adapter[key])
-        if key == "identity":
-            b, a = f"{base[key]}/{base['identity_total']}", f"{adapter[key]}/{adapter['identity_total']}"
-        judged = wins.get(key) or (wins["loss"] if key == "ppl" else "")  # perplexity follows the loss
-        lines.append(f"{label:<40} {b:>9} {a:>9}   {judged}")
-    lines.append(f"{'mean reply length (chars)':<40} {base['reply_chars']:>9} {adapter['reply_chars']:>9}"
-                 f"   real lines: {report.get('real_reply_chars', '-')}")
-    lines.append(f"{'empty replies':<40} {base['empty_replies']:>9} {adapter['empty_replies']:>9}")
-    if "garbled_replies" in adapter:
-        lines.append(f"{'garbled replies':<40} {base.get('garbled_replies', 0):>9} "
-                     f"{adapter['garbled_replies']:>9}")
-    if "echoes" in base:
-        lines.append(f"{'replies echoing the prompt (chrF >= 70)':<40} {base['echoes']:>9} {adapter['echoes']:>9}")
+    memory = report["settings"].get("memory", 0)
+    lines = _wrap(
+        f"eval of {report['label']} ({report['character']}): {report['items']} held-out replies, "
+        f"{report['scenes']} scenes; base = {report['base_model']} with the same persona card; sampling "
+        f"{report['settings']['sampling']}, up to {report['settings']['max_new_tokens']} new tokens"
+        + (f"; memory: {memory} train-split exchanges per turn" if memory and any("+" in r for r in rows) else ""))
     lines += [
         "",
-        f"style classifier: held-out balanced accuracy {clf['heldout_accuracy']:.1%} (AUC {clf['heldout_auc']:.3f}) on "
-        f"{clf['heldout_lines']['character']} + {clf['heldout_lines']['other']} lines; real held-out lines score "
-        f"{clf['real_lines_score']:.3f}, other speakers {clf['other_lines_score']:.3f}; trained on "
-        f"{clf['train_lines']['character']} + {clf['train_lines']['other']} corpus lines",
-        "",
-        "identity probes:",
+        f"{'metric':<28}" + "".join(f"{ROW_HEADS.get(r, r):>10}" for r in rows),
+        "-" * (28 + 10 * len(rows)),
     ]
+    table = [(key, label, fmt) for key, label, _, _, fmt in METRICS]
+    if all("loss_per_char" in models[r] for r in rows):
+        table.insert(0, ("loss_per_char", "loss/char of real lines", "{:.3f}"))
+    short = {"loss": "loss/token of real lines", "ppl": "perplexity of real lines", "chrf": "chrF vs real (0-100)",
+             "rouge_l": "ROUGE-L F (0-100)", "style": "sounds like her (0-1)", "identity": "identity probes named"}
+    for key, label, fmt in table:
+        cells = []
+        for r in rows:
+            value = models[r][key]
+            cells.append(f"{value}/{models[r]['identity_total']}" if key == "identity" else fmt.format(value))
+        lines.append(f"{short.get(key, label):<28}" + "".join(f"{c:>10}" for c in cells))
+    lines.append(f"{'mean reply chars (real ' + str(report.get('real_reply_chars', '-')) + ')':<28}"
+                 + "".join(f"{models[r]['reply_chars']:>10}" for r in rows))
+    lines.append(f"{'empty replies':<28}" + "".join(f"{models[r]['empty_replies']:>10}" for r in rows))
+    if any("garbled_replies" in models[r] for r in rows):
+        lines.append(f"{'garbled replies':<28}" + "".join(f"{models[r].get('garbled_replies', 0):>10}" for r in rows))
+    if all("echoes" in models[r] for r in rows):
+        lines.append(f"{'echoes of the prompt':<28}" + "".join(f"{models[r]['echoes']:>10}" for r in rows))
+    answers = [models[r].get("verdict", {}).get("answer", "") if r != rows[0] else "(ref)" for r in rows]
+    if len(rows) > 2 or "verdict" in models[rows[-1]]:
+        lines.append(f"{'better than ' + ROW_HEADS.get(rows[0], rows[0]) + '?':<28}"
+                     + "".join(f"{a:>10}" for a in answers))
+    lines.append("")
+    lines += _wrap(
+        f"style classifier: held-out balanced accuracy {clf['heldout_accuracy']:.1%} (AUC "
+        f"{clf['heldout_auc']:.3f}) on {clf['heldout_lines']['character']} + {clf['heldout_lines']['other']} lines; "
+        f"her real held-out lines score {clf['real_lines_score']:.3f}, other speakers "
+        f"{clf['other_lines_score']:.3f}; trained on {clf['train_lines']['character']} + "
+        f"{clf['train_lines']['other']} corpus lines")
+    lines += ["", "identity probes:"]
     for probe in report["identity"]:
         lines.append(f"  {probe['probe']}")
-        lines.append(f"    base    {'✓' if probe['base_named'] else '✗'} {_short(probe['base'])}")
-        lines.append(f"    adapter {'✓' if probe['adapter_named'] else '✗'} {_short(probe['adapter'])}")
-    if examples and report.get("examples"):
-        lines += ["", "examples:"]
-        for row in report["examples"][:examples]:
-            lines.append(f"  prompt  {_short(row['prompt'])}")
-            lines.append(f"  real    {_short(row['real'])}")
-            lines.append(f"  base    {_short(row['base']['reply'])}")
-            lines.append(f"  adapter {_short(row['adapter']['reply'])}")
+        for r in rows:
+            lines.append(f"    {ROW_HEADS.get(r, r):<9} {'✓' if probe[f'{r}_named'] else '✗'} {_short(probe[r], 60)}")
+    shown = report.get("side_by_side") or [
+        {"prompt": e["prompt"], "real": e["real"], "replies": {r: e[r]["reply"] for r in rows}}
+        for e in report.get("examples", [])]
+    if examples and shown:
+        lines += ["", "side by side (held-out prompts):"]
+        for row in shown[:examples]:
+            lines.append(f"  prompt    {_short(row['prompt'], 62)}")
+            lines.append(f"  real      {_short(row['real'], 62)}")
+            for r in rows:
+                lines.append(f"  {ROW_HEADS.get(r, r):<9} {_short(row['replies'][r], 62)}")
             lines.append("")
-    lines += ["", f"did it work? {report['verdict']['summary']}"]
+    lines.append("")
+    if report.get("verdict"):
+        lines += _wrap(f"did it work? {report['verdict']['summary']}")
+    if report.get("memory_verdict"):
+        lines += _wrap(f"would memory do as well? {memory_answer(report['memory_verdict'])}")
     return "\n".join(lines).rstrip() + "\n"
 
 
+def memory_answer(result: dict[str, Any]) -> str:
+    """The adapter against base+memory (a :func:`verdict` with base+memory as the base), in words."""
+    wins = result["wins"]
+    better = [k for k, v in wins.items() if v == "adapter"]
+    worse = [k for k, v in wins.items() if v == "base"]
+    if result["answer"] == "yes":
+        return "no: the adapter beats the base model with memory on " + ", ".join(better)
+    if not better:
+        return "yes: the base model with memory does as well as the adapter or better" + (
+            " (better on " + ", ".join(worse) + ")" if worse else "")
+    return ("partly: the adapter is better on " + ", ".join(better)
+            + ("; base+memory on " + ", ".join(worse) if worse else ""))
+
+
+def _wrap(text: str, width: int = WIDTH) -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False)
+
+
+def _cells(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def _short(text: str, limit: int = 90) -> str:
+    """``text`` on one line, cut to ``limit`` terminal cells (a CJK character takes two)."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if sum(_cells(ch) for ch in text) <= limit:
+        return text
+    out, used = [], 0
+    for ch in text:
+        if used + _cells(ch) > limit - 1:
+            break
+        out.append(ch)
+        used += _cells(ch)
+    return "".join(out) + "…"
 
 
 def write_report(run_dir: Path, report: dict[str, Any], items: list[dict[str, Any]],

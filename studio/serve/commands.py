@@ -8,6 +8,8 @@ import sys
 
 from studio.chat.session import load_persona
 from studio.context import EXIT_OK, Context, Subparsers
+from studio.errors import StudioError
+from studio.serve.openai_schema import MAX_MEMORY
 from studio.serve.server import PersonaServer, is_loopback
 from studio.train.base_model import resolve_device
 
@@ -57,6 +59,13 @@ def register(subparsers: Subparsers) -> None:
         default=32,
         help="requests decoding together (continuous batching); 1 serialises them",
     )
+    p.add_argument(
+        "--memory",
+        type=int,
+        default=0,
+        help="her real train-split exchanges retrieved into each prompt, unless a request's "
+        "'memory' field says otherwise (default: 0, off)",
+    )
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(handler=serve)
 
@@ -66,6 +75,8 @@ def serve(ctx: Context) -> int:
     args = ctx.args
     if args.max_batch < 1:
         return ctx.error(f"--max-batch: expected 1 or more, got {args.max_batch}")
+    if not 0 <= args.memory <= MAX_MEMORY:
+        return ctx.error(f"--memory: expected 0 to {MAX_MEMORY} exchanges, got {args.memory}")
     ws = ctx.workspace()
     api_key = args.api_key or os.environ.get("PERSONA_STUDIO_API_KEY", "")
     if not is_loopback(args.host) and not api_key:
@@ -87,6 +98,12 @@ def serve(ctx: Context) -> int:
     for note in persona.notes:
         print(f"note: {note}", file=sys.stderr)
     try:
+        memory = persona.memory(ws, args.memory)
+    except StudioError as exc:
+        if args.memory:
+            return ctx.error(str(exc))
+        memory = None  # requests asking for memory are refused with a 400
+    try:
         server = PersonaServer(
             (args.host, args.port),
             persona,
@@ -96,6 +113,8 @@ def serve(ctx: Context) -> int:
             log=None if args.quiet else sys.stderr,
             max_batch=args.max_batch,
             fast=fast,
+            memory=memory,
+            memory_default=args.memory,
         )
     except OSError as exc:
         return ctx.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")

@@ -11,15 +11,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.chat.session import Persona
 from studio.chat.engine import Sampling
+from studio.chat.memory import Memory
+from studio.chat.session import Persona
 
 MAX_BODY = 4 * 1024 * 1024
 KNOWN_FIELDS = {
     "model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens", "max_completion_tokens",
     "n", "stop", "seed", "presence_penalty", "frequency_penalty", "user", "metadata", "store", "logprobs",
     "top_logprobs", "response_format", "tools", "tool_choice", "parallel_tool_calls", "repetition_penalty", "top_k",
+    "memory",
 }
+MAX_MEMORY = 32
+"""The most exchanges a request's ``memory`` may ask for."""
 
 
 class ApiError(Exception):
@@ -59,6 +63,8 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     stop: list[str] = field(default_factory=list)
+    memory: int = 0
+    recalled: list[str] = field(default_factory=list)
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float, default: float) -> float:
@@ -94,8 +100,13 @@ def _content(message: dict[str, Any], index: int) -> str:
     raise ApiError(400, f"messages[{index}].content: expected a string or a list of text parts", param=f"messages[{index}].content")
 
 
-def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap: int) -> ChatRequest:
+def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap: int, *,
+                       memory: Memory | None = None, memory_default: int = 0) -> ChatRequest:
     """Validate a request body against OpenAI's rules (and what this server supports).
+
+    ``memory`` (an extension, sent by the openai client as ``extra_body={"memory": 3}``) is how
+    many of the character's real train-split exchanges to retrieve into the system prompt for
+    the last user turn; 0 switches it off; absent, the server's ``memory_default`` applies.
 
     Raises:
         ApiError: naming the parameter at fault.
@@ -165,8 +176,17 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
     options = body.get("stream_options") or {}
     if not isinstance(options, dict):
         raise ApiError(400, "stream_options: expected an object", param="stream_options")
+    k = _integer(body, "memory", 0, MAX_MEMORY)
+    k = memory_default if k is None else k
+    if k and memory is None:
+        raise ApiError(400, "memory: this server has no memory index (the base model needs a built dataset)",
+                       param="memory")
     served = models[name]
     system = served.persona.system
+    recalled: list[str] = []
+    if k and memory is not None:
+        recall = memory.recall(system, turns[-1]["content"], k)
+        system, recalled = recall.system, recall.ids
     if system_extra:
         system = "\n\n".join([system, *system_extra]) if system else "\n\n".join(system_extra)
     sampling = Sampling(do_sample=temperature > 0, temperature=temperature or 1.0, top_p=top_p, top_k=top_k,
@@ -174,4 +194,4 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
     # always a system message, as in training (an absent one makes Qwen's template insert its own)
     messages = [{"role": "system", "content": system}, *turns]
     return ChatRequest(served, messages, sampling, max_tokens or min(512, max_tokens_cap), stream,
-                       bool(options.get("include_usage")), stops)
+                       bool(options.get("include_usage")), stops, k, recalled)

@@ -33,8 +33,15 @@ from typing import Any
 
 from studio.chat.batch import BatchEngine
 from studio.chat.engine import ContextOverflow, Engine
+from studio.chat.memory import Memory
 from studio.chat.session import Persona, render_prompt, stream_text
-from studio.serve.openai_schema import MAX_BODY, ApiError, ChatRequest, ServedModel, parse_chat_request
+from studio.serve.openai_schema import (
+    MAX_BODY,
+    ApiError,
+    ChatRequest,
+    ServedModel,
+    parse_chat_request,
+)
 
 
 class PersonaServer(ThreadingHTTPServer):
@@ -50,6 +57,9 @@ class PersonaServer(ThreadingHTTPServer):
         max_batch: the most requests decoding together; 1 serialises them on ``persona.engine``.
         fast: batched decoding on a static cache with a compiled step (CUDA graphs on a GPU),
             compiled here, before the first request.
+        memory: the character's train-split exchanges a request may have retrieved into the
+            system prompt (its ``memory`` field); None: such requests are refused.
+        memory_default: exchanges per request when the request does not say (0: off).
     """
 
     daemon_threads = True
@@ -59,8 +69,10 @@ class PersonaServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], persona: Persona, *, api_key: str | None = None,
                  model_name: str = "", max_tokens_cap: int = 2048, log: Any = sys.stderr,
-                 max_batch: int = 32, fast: bool = False) -> None:
+                 max_batch: int = 32, fast: bool = False, memory: Memory | None = None,
+                 memory_default: int = 0) -> None:
         super().__init__(address, _Handler)
+        self.memory, self.memory_default = memory, memory_default
         self.engine: Engine | BatchEngine = persona.engine
         if max_batch > 1:
             loaded = persona.loaded
@@ -200,7 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._check_key()
         if path != "/v1/chat/completions":
             raise ApiError(404, f"no route POST {path}; this server has POST /v1/chat/completions", code="not_found")
-        request = parse_chat_request(body, self.server.models, self.server.max_tokens_cap)
+        request = parse_chat_request(body, self.server.models, self.server.max_tokens_cap,
+                                     memory=self.server.memory, memory_default=self.server.memory_default)
         persona = request.model.persona
         tokenizer = persona.loaded.tokenizer
         prompt = render_prompt(tokenizer, request.messages)
@@ -227,6 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
                          "finish_reason": _finish(stats)}],
             "usage": _usage(stats["engine"]),
+            **({"memory": {"k": request.memory, "ids": request.recalled}} if request.memory else {}),
         })
 
     def _stream(self, request: ChatRequest, pieces: Any, stats: dict[str, Any], ident: str, created: int) -> None:

@@ -147,6 +147,6 @@ def test_verdict_answers_did_it_work():
 
 def test_format_report_is_a_readable_table():
     text = format_report(_report({}, {"loss": 2.5, "chrf": 14.0, "style": 0.62}))
-    assert "loss on the real lines (nats/token)" in text and "2.500" in text and "3.000" in text
+    assert "loss/token of real lines" in text and "2.500" in text and "3.000" in text
     assert "1/2" in text and "held-out balanced accuracy 70.0%" in text
-    assert "✓ 我是阿蘅" in text and text.rstrip().endswith("and its replies are closer to them")
+    assert "✓ 我是阿蘅" in text and text.rstrip().endswith("its replies are closer to them")

@@ -1,8 +1,9 @@
 """Provides ChatScreen: chat with the character, the reply streaming token by token.
 
 Pick a run and checkpoint (or the base model); the persona card is the system prompt and can be
-edited; A/B puts the base model and the adapter side by side on the same prompt; ctrl+s saves
-the transcript(s) to ``chats/``.
+edited; A/B puts the base model and the adapter side by side on the same prompt; ctrl+g switches
+memory (her real train-split exchanges retrieved into the system prompt each turn) on and off;
+ctrl+s saves the transcript(s) to ``chats/``, with the ids memory retrieved.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from studio.tui.screens.base import StudioScreen
 from studio.tui.widgets.chat_pane import ChatPane
 
 SAMPLING = ("greedy", "balanced", "creative")
+MEMORY_K = 3
+"""Exchanges memory retrieves per turn when switched on."""
 
 
 def model_entries(ws: Any) -> list[tuple[str, str]]:
@@ -51,8 +54,10 @@ class ChatScreen(StudioScreen):
                 tooltip="Out of the prompt line, 1–6 switch screens and q quits"),
         Binding("escape", "enter_prompt", "Prompt", id="chat.enter_prompt",
                 tooltip="Back to the prompt line"),
-        Binding("ctrl+s", "save", "Save transcript", id="chat.save", tooltip="Write the conversation to chats/"),
+        Binding("ctrl+s", "save", "Save", id="chat.save", tooltip="Write the conversation to chats/"),
         Binding("ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"),
+        Binding("ctrl+g", "toggle_memory", "Memory", id="chat.memory",
+                tooltip="Her real lines retrieved into the prompt, on or off"),
         Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Start a new conversation"),
         Binding("ctrl+e", "persona", "Persona", id="chat.persona", tooltip="Edit the system prompt"),
         Binding("ctrl+o", "pick_model", "Model", id="chat.model", tooltip="Pick the run and checkpoint"),
@@ -63,6 +68,8 @@ class ChatScreen(StudioScreen):
         self.personas: dict[str, Any] = {}
         self.sessions: dict[str, Any] = {}
         self.busy: set[str] = set()
+        self.memory_k = 0
+        self.memories: dict[str, Any] = {}
         self._load_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
@@ -120,11 +127,23 @@ class ChatScreen(StudioScreen):
         run, checkpoint = key.split("|", 1)
         return f"{run} · {'final adapter' if checkpoint == 'final' else 'step ' + checkpoint}"
 
+    def _title(self, key: str) -> str:
+        """A pane's header line: the model, and memory when it is on."""
+        memory = f" · memory {self.memory_k}" if self.memory_k else ""
+        return self._label(key) + memory
+
     def _layout(self) -> None:
         keys = self._pane_keys()
         self.query_one("#chat-a").display = "chat-a" in keys
         for pane_id, key in keys.items():
-            self.query_one(f"#{pane_id}", ChatPane).set_title(self._label(key))
+            self.query_one(f"#{pane_id}", ChatPane).set_title(self._title(key))
+
+    def action_toggle_memory(self) -> None:
+        """Memory on (her real exchanges retrieved into the prompt each turn) or off."""
+        self.memory_k = 0 if self.memory_k else MEMORY_K
+        self._layout()
+        state = f"on: {self.memory_k} of her real exchanges per turn" if self.memory_k else "off"
+        self.notify(f"Memory {state}.")
 
     @on(Select.Changed, "#chat-model")
     @on(Checkbox.Changed, "#chat-ab")
@@ -233,6 +252,15 @@ class ChatScreen(StudioScreen):
                                                       checkpoint=None if checkpoint == "final" else int(checkpoint))
             return self.personas[key]
 
+    def _memory(self, key: str, persona: Any) -> Any:
+        """The memory of a model (built once): its run's train samples, or the dataset's."""
+        with self._load_lock:
+            if key not in self.memories:
+                self.memories[key] = persona.memory(self.ws, MEMORY_K)
+            memory = self.memories[key]
+            memory.k = self.memory_k
+            return memory
+
     def _talk(self, panes: list[tuple[str, str]], selected: str, text: str, system: str | None,
               sampling: str, max_new: int) -> None:
         """Worker body: load the model if needed, then stream each pane's reply piece by piece."""
@@ -256,6 +284,7 @@ class ChatScreen(StudioScreen):
                                                                 engine=persona.engine, use_adapter=use_adapter, seed=0)
                 session.sampling = dict(SAMPLING_PRESETS[sampling])
                 session.max_new_tokens = max_new
+                session.memory = self._memory(selected, persona) if self.memory_k else None
                 self.post_message(ReplyPiece(pane, "", start=persona.character))
                 started, pieces = time.perf_counter(), 0
                 for piece in session.stream(text):

@@ -22,10 +22,12 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Log, Static
 from textual.worker import get_current_worker
 
+from studio.eval.report import format_report
 from studio.train.rundir import RunDir, list_runs
 from studio.tui.messages import RunEvents, RunLog, RunStarted, WorkFailed
 from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.dialogs import ConfirmDialog, PickDialog
+from studio.tui.screens.eval_report import EvalReportScreen
 from studio.tui.screens.new_run import NewRunDialog
 from studio.tui.widgets.gpu_meter import GpuMeter
 from studio.tui.widgets.loss_chart import EVAL_COLOUR, TRAIN_COLOUR, LossChart
@@ -55,6 +57,7 @@ class TrainScreen(StudioScreen):
         Binding("n", "new_run", "New run", id="train.new", tooltip="Pick model and preset, edit settings, start"),
         Binding("x", "stop", "Stop run", id="train.stop", tooltip="Stop the followed run (checkpoint first)"),
         Binding("f", "pick_run", "Runs", id="train.pick", tooltip="Follow another run of this workspace"),
+        Binding("e", "eval_report", "Eval", id="train.eval", tooltip="The run's eval report (persona-studio eval)"),
         Binding("right_square_bracket", "cycle_run(1)", "Older run", show=False, id="train.older"),
         Binding("left_square_bracket", "cycle_run(-1)", "Newer run", show=False, id="train.newer"),
     ]
@@ -245,6 +248,17 @@ class TrainScreen(StudioScreen):
 
         current = self.run_dir.name if self.run_dir else ""
         self.app.push_screen(PickDialog("Follow a run", entries, current), picked)
+
+    def action_eval_report(self) -> None:
+        """Show the followed run's eval report: base, base+memory, adapter, adapter+memory."""
+        from studio.eval.evaluate import load_report
+
+        report = load_report(self.run_dir) if self.run_dir is not None else None
+        if self.run_dir is None or report is None:
+            name = self.run_dir.name if self.run_dir is not None else "RUN"
+            self.notify(f"Not evaluated yet: persona-studio eval {self.ws.root} --run {name}", severity="warning")
+            return
+        self.app.push_screen(EvalReportScreen(self.run_dir, format_report(report, examples=5)))
 
     def action_cycle_run(self, delta: int) -> None:
         """Follow the next older (or newer) run."""
