@@ -5,6 +5,9 @@
   opening a paragraph of an exchange, to the one of that sex who did not speak last;
 - turn-taking: in an exchange of two people (the last four turns), an untagged paragraph goes to
   the other one (A, B, A → B; B, A → B, less sure; A, ?, → A, less sure);
+- turn counting: in a run of dialogue paragraphs where two people alternate (A … B, no one else
+  speaking or named between), a paragraph of speech alone (no tag, no narration) after the last
+  tag alternates from it;
 - a quote that names a person at its start or end (“Lizzy, …”, “宝玉，你…”) is said to that person,
   which vetoes turn-taking giving it to them.
 """
@@ -32,6 +35,7 @@ class Referents:
     _quote_text: str
     _opening: bool
     _pronoun_sure: bool
+    _bare: bool
 
     def _canonical(self, name: str) -> str:
         name = self.roles.get(name) or name
@@ -67,6 +71,57 @@ class Referents:
         if adjacent and len(turns) >= 2 and turns[-2] is not None and turns[-1] is None:
             return turns[-2], "turn-skip"  # A said …; an untagged answer; A again
         return None, "unknown"
+
+    def _count_turns(self) -> tuple[str | None, str]:
+        """Alternation counted from the last tagged paragraph of the run (``turn-count``): S spoke
+        last by name, T before S at an odd distance with nothing against alternation between them
+        and, right before T, S again, an untagged paragraph or the start of the run;
+        the paragraph now is S's at an even distance from S, T's at an odd one. Any paragraph after
+        T naming a third person stops the count."""
+        chain = self._state.chain
+        last = next((i for i in range(len(chain) - 1, -1, -1) if chain[i][0]), None)
+        if last is None:
+            return None, "unknown"
+        s = chain[last][0]
+        t = None
+        for k in range(last - 1, -1, -1):
+            who = chain[k][0]
+            if who is None:
+                continue
+            if (last - k) % 2 == 0:
+                if who != s:
+                    return None, "unknown"  # three people, or no alternation
+                continue
+            t = who
+            break
+        distance = len(chain) - last
+        if t is None or t == s or distance > 8:
+            return None, "unknown"
+        if k and chain[k - 1][0] not in (s, None):
+            return None, "unknown"  # A, B, C, A: three people talk, not two in turn
+        pair = {s, t}
+        if any(names - pair for _, names in chain[k + 1:]):
+            return None, "unknown"
+        return (s if distance % 2 == 0 else t), "turn-count"
+
+    def _note_turn(self, index: int, spoken: set[str | None] | None) -> None:
+        """Keep the run of dialogue paragraphs ``_count_turns`` reads. ``spoken``: the speakers of
+        this paragraph's quotes (None: no speech). The run ends at a paragraph of narration alone,
+        at a paragraph whose narration leaves its speaker unknown (it may bring someone in), and
+        at a paragraph where two people speak."""
+        chain = self._state.chain
+        if spoken is None:
+            chain.clear()
+            return
+        known = {s for s in spoken if s}
+        if index - self._state.last_dialogue_paragraph != 1 or len(known) > 1 or (
+                not known and not self._bare):
+            chain.clear()
+        names = frozenset(self._canonical(n) for n in self._para_mentions
+                          if n not in self.rules.PRONOUNS and n != self.first_person)
+        speaker = known.pop() if known else None
+        chain.append((speaker, names - {speaker} if speaker else names))
+        del chain[:-24]
 
     def _resolve(self, raw: str | None) -> str | None:
         if raw is None or raw == "?":

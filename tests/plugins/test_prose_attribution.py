@@ -155,3 +155,19 @@ def test_the_narrators_friend_speaks_not_the_narrator():
     ) * 2
     said = _said(text)
     assert len(said) == 4 and all(speaker != "我" for speaker, _ in said)
+
+
+def test_untagged_turns_alternate_from_the_last_tags_of_two_people():
+    scene = (
+        "“The boat is late,” said Mary.\n\n“It often is.”\n\n"
+        "“Then we wait,” said Tom.\n\n“We do not!” cried Anne.\n\n"
+        "“Patience, then.”\n\n“I have none.”\n\n“Since when?”\n\n"
+    )
+    interrupted = (
+        "“The boat is late,” said Mary.\n\n“It often is.”\n\n"
+        "“Then we wait,” said Tom.\n\n“We do not!” cried Anne.\n\n"
+        "Just then Mary waved from the pier.\n\n“Patience, then.”\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + scene + "CHAPTER II.\n\n" + interrupted)
+    assert said[4:7] == [("Tom", "Pati"), ("Anne", "I ha"), ("Tom", "Sinc")]  # Mary is not counted
+    assert said[-1] == (None, "Pati")  # narration naming someone else stops the count
