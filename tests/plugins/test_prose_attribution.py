@@ -171,3 +171,27 @@ def test_untagged_turns_alternate_from_the_last_tags_of_two_people():
     said = _said("CHAPTER I.\n\n" + scene + "CHAPTER II.\n\n" + interrupted)
     assert said[4:7] == [("Tom", "Pati"), ("Anne", "I ha"), ("Tom", "Sinc")]  # Mary is not counted
     assert said[-1] == (None, "Pati")  # narration naming someone else stops the count
+
+
+def test_relation_tags_name_a_person_only_with_evidence():
+    spouses = (
+        "“Have you heard the news, Mr. Lowe?” said Mrs. Lowe.\n\n“No,” said Mr. Lowe.\n\n"
+        "The fire crackled.\n\n“My dear Mr. Lowe,” said his lady, “the Hall is let at last.”\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + spouses * 2)
+    assert said[2] == ("Mrs. Lowe", "My d")  # his lady: Mr. Lowe's wife, under his surname
+    mother = (
+        "Kitty shook her head; she was cross.\n\n"
+        "“May I go out?” asked Kitty.\n\n“Not today,” said Mrs. Hale.\n\n“Why not?” said Kitty.\n\n"
+        "“Because it rains,” said her mother.\n\n"
+    )
+    assert _said("CHAPTER I.\n\n" + mother * 2)[3] == ("Mrs. Hale", "Beca")  # Kitty's mother
+    stranger = "“Good evening,” said Kitty.\n\n“Who are you?” said the old gentleman.\n\n"
+    assert _said("CHAPTER I.\n\n" + stranger * 2)[1] == (None, "Who ")  # no man in the scene
+
+
+def test_the_one_named_in_a_question_may_answer_so_turns_do_not_pair():
+    text = (
+        "“Tea for everyone?” asked Anne.\n\n“Everyone but Kitty,” said Tom.\n\n“I want some.”\n\n"
+    )
+    assert _said("CHAPTER I.\n\n" + text * 2, names="Kitty")[2] == (None, "I wa")
