@@ -195,3 +195,15 @@ def test_the_one_named_in_a_question_may_answer_so_turns_do_not_pair():
         "“Tea for everyone?” asked Anne.\n\n“Everyone but Kitty,” said Tom.\n\n“I want some.”\n\n"
     )
     assert _said("CHAPTER I.\n\n" + text * 2, names="Kitty")[2] == (None, "I wa")
+
+
+def test_first_person_tags_are_the_narrator_or_the_first_person_pronoun():
+    en = (
+        "CHAPTER I.\n\n“Where to?” said Tom.\n\n“Home,” said I.\n\nI said, “Because it is late.”\n\n"
+    )
+    assert [s for s, _ in _said(en * 2, narrator="Watson")][:3] == ["Tom", "Watson", "Watson"]
+    assert [s for s, _ in _said(en * 2)][:3] == ["Tom", "I", "I"]
+    zh = "第一章\n" + "我便问他，“你去哪里？”林秋水笑道：“回家。”我说：“我也回家。”\n" * 2
+    said = _doc(zh).attributions  # a collection of stories: no one narrator name, 我 kept
+    assert [(a.utterance.speaker, a.confidence >= NAMING_BAR) for a in said[:3]] == [
+        ("我", True), ("林秋水", True), ("我", True)]
