@@ -80,7 +80,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "export": (
         "studio.export.commands",
-        "the adapter (peft), a merged model (--merged) and model cards in exports/",
+        "the adapter (peft), a vLLM folder, a merged model (--merged), GGUF + Modelfile (--gguf)",
     ),
 }
 
