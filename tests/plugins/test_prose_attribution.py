@@ -199,7 +199,8 @@ def test_the_one_named_in_a_question_may_answer_so_turns_do_not_pair():
 
 def test_first_person_tags_are_the_narrator_or_the_first_person_pronoun():
     en = (
-        "CHAPTER I.\n\n“Where to?” said Tom.\n\n“Home,” said I.\n\nI said, “Because it is late.”\n\n"
+        "CHAPTER I.\n\n“Where to?” said Tom.\n\n“Home,” said I.\n\n"
+        "I said, “Because it is late.”\n\n"
     )
     assert [s for s, _ in _said(en * 2, narrator="Watson")][:3] == ["Tom", "Watson", "Watson"]
     assert [s for s, _ in _said(en * 2)][:3] == ["Tom", "I", "I"]
