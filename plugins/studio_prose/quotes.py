@@ -37,6 +37,18 @@ def chapter_heading(line: str) -> bool:
     return False
 
 
+_TITLE_ZH = re.compile(r"^[《\u4e00-\u9fffＡ-Ｚａ-ｚ０-９》]{2,12}$")
+
+
+def story_title(line: str) -> bool:
+    """``                    风波``: a short Chinese title centred far into the line (a story of a
+    collection), with no punctuation; not a byline (``·鲁迅·``) or a date (``一九二○年十月。``).
+    In blank-line layouts a title may also be a short line set apart by two blank lines."""
+    text = line.strip()
+    indent = line[: len(line) - len(line.lstrip(" \u3000"))]
+    return _width(indent) >= 12 and bool(_TITLE_ZH.match(text.replace("\u3000", "")))
+
+
 def scene_break(line: str) -> bool:
     """``* * *`` / ``＊＊＊`` / ``——————``: a break inside a chapter."""
     text = line.strip()
@@ -192,6 +204,18 @@ def _starts_paragraph(prev: str, line: str, shape: Layout) -> bool:
     return False
 
 
+def _titled(lines: list[str], index: int, out: list[tuple[str, Paragraph]]) -> bool:
+    """A story title on line ``index``: centred far in, or a short line with two blank lines
+    above and below; a byline right under a title is not another one."""
+    if out and out[-1][0] == "chapter":
+        return False
+    if story_title(lines[index]):
+        return True
+    around = lines[max(0, index - 2):index] + lines[index + 1:index + 3]
+    set_apart = len(around) == 4 and not any(line.strip() for line in around)
+    return set_apart and bool(_TITLE_ZH.match(lines[index].strip().replace("\u3000", "")))
+
+
 def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
     """Split ``text`` into ``(kind, paragraph)`` with kind ``text``, ``chapter`` or ``break``."""
     lines = text.split("\n")
@@ -201,14 +225,16 @@ def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
         for index, line in enumerate(lines):
             if not line.strip():
                 continue
-            kind = "chapter" if chapter_heading(line) else "break" if scene_break(line) else "text"
+            title = chapter_heading(line) or _titled(lines, index, out)
+            kind = "chapter" if title else "break" if scene_break(line) else "text"
             out.append((kind, Paragraph(line.strip(), index + 1)))
         return out
     block: list[str] = []
     start = 0
 
     def close() -> None:
-        if len(block) == 1 and chapter_heading(block[0]):
+        titled = len(block) == 1 and _titled(lines, start, out)
+        if len(block) == 1 and (chapter_heading(block[0]) or titled):
             out.append(("chapter", Paragraph(block[0], start + 1)))
         elif len(block) == 1 and scene_break(block[0]):
             out.append(("break", Paragraph(block[0], start + 1)))
@@ -224,7 +250,7 @@ def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
             continue
         if block and shape.kind == "shape" and (
             _starts_paragraph(prev, line, shape) or chapter_heading(line) or scene_break(line)
-            or chapter_heading(prev) or scene_break(prev)
+            or chapter_heading(prev) or scene_break(prev) or story_title(line) or story_title(prev)
         ):
             close()
         if not block:

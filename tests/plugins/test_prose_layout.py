@@ -160,3 +160,24 @@ def test_indented_file_parses_from_disk(host, tmp_path):
     result = parse_file(path, host.parsers, parser="prose")
     dialogue = [u for u in result.utterances if u.kind == "dialogue"]
     assert len(dialogue) == sum(p.count("“") for p in PARAS_ZH * 4)
+
+
+def test_story_titles_of_a_collection_are_chapters_and_people_stay_in_their_story():
+    first = "　　林秋水走进来，他笑道：“来了。”\n\n　　林秋水又说：“坐罢。”\n\n" * 3
+    second = "　　天色暗了。\n\n　　他说：“走罢。”\n\n"
+    text = (
+        "                        晚饭\n\n                          ·某甲·\n\n" + first
+        + "\n\n　　夜路\n\n\n" + second
+    )
+    kinds = [(kind, p.text) for kind, p in quotes.paragraphs(text) if kind == "chapter"]
+    assert kinds == [("chapter", "晚饭"), ("chapter", "夜路")]  # the byline is not a story
+    host_free = [(a.utterance.speaker, a.utterance.text) for a in _document(text).attributions]
+    assert host_free[-1] == (None, "走罢。")  # 他 of the second story is not 林秋水
+
+
+def _document(text: str):
+    from studio_prose.parser import ProseDocument
+
+    document = ProseDocument(SourceText(Path("stories.txt"), text, "utf-8"), {})
+    document.run()
+    return document
