@@ -86,7 +86,9 @@ class Referents:
         holder = None
         if owner in ("his", "her"):
             want = "m" if owner == "his" else "f"
-            spoken_to = reversed(self.pattern.findall(self._quote_text))  # “My dear Mr. Bennet,”
+            quote = self._quote_text  # “My dear Mr. Bennet,”: a name called out, not spoken of
+            spoken_to = [m.group() for m in self.pattern.finditer(quote)
+                         if quote[m.end():m.end() + 1] in (",", "!")][::-1]
             pool = [self._addressee(), *spoken_to, *reversed(self._para_mentions),
                     *(s for s in reversed(self._state.turns[-4:]) if s),
                     *reversed(self._state.recent[-4:])]
