@@ -538,7 +538,7 @@ class BenchAdapter:
     with the tiny Llama tokenizer."""
 
     def __init__(self, shape: str) -> None:
-        from studio_models.base import LORA_PRESETS
+        from studio.api.hf_adapter import LORA_PRESETS
 
         self.shape = shape
         self.name = f"bench-{shape}"

@@ -15,6 +15,8 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from studio.api import HAN_CLASS, is_han
+
 _CN_CHAPTER = re.compile(
     r"^第\s*[0-9０-９一二三四五六七八九十百千零〇两]+\s*[章回节卷部集篇](?:$|[\s　:：、.．\-—]+\S.{0,40}$)"
 )
@@ -37,7 +39,7 @@ def chapter_heading(line: str) -> bool:
     return False
 
 
-_TITLE_ZH = re.compile(r"^[《\u4e00-\u9fffＡ-Ｚａ-ｚ０-９》]{2,12}$")
+_TITLE_ZH = re.compile(r"^[《" + HAN_CLASS + r"Ａ-Ｚａ-ｚ０-９》]{2,12}$")
 
 
 def story_title(line: str) -> bool:
@@ -277,7 +279,7 @@ class QuoteStyle:
 def detect_style(text: str) -> QuoteStyle:
     """Pick the speech quotes and language of ``text`` from counts of marks and letters."""
     sample = text[:400_000]
-    cjk = sum(1 for ch in sample[:50_000] if "\u4e00" <= ch <= "\u9fff")
+    cjk = sum(1 for ch in sample[:50_000] if is_han(ch))
     latin = sum(1 for ch in sample[:50_000] if "a" <= ch.lower() <= "z")
     lang = "zh" if cjk >= latin else "en"
     if lang == "zh":

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from studio.api import Utterance
+from studio.api.text import HAN_CLASS
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(f"[{HAN_CLASS}]")
+_CJK_RUN = re.compile(f"[{HAN_CLASS}]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 SELF_ZH = tuple(
     "本宫 臣妾 嫔妾 妾身 奴婢 哀家 朕 孤 本王 儿臣 奴才 在下 小女子 老身 老夫 "
