@@ -31,7 +31,7 @@ from prose_accuracy import LABELS, read_labels, score
 from studio_prose import quotes
 from studio_prose.parser import ProseDocument
 
-from studio.corpus.encoding import read_source
+from studio.api.encoding import read_source
 
 _OPENS = "“「『\"‘"
 
