@@ -65,7 +65,9 @@ _MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line
 CONFIDENCE = {
     "before": 0.9, "after": 0.9, "intro": 0.8, "before-new": 0.75, "after-new": 0.75,
     "continue": 0.75,
-    "turn": 0.7, "turn-pair": 0.6, "turn-skip": 0.6, "action": 0.7, "action-far": 0.3,
+    "epithet": 0.7, "turn": 0.7, "turn-pair": 0.6, "turn-skip": 0.6, "turn-count": 0.65,
+    "action": 0.7,
+    "action-far": 0.3,
     "zero": 0.3, "zero-same": 0.3, "zero-far": 0.3, "unknown": 0.0,
 }
 NAMING_BAR = 0.6
@@ -90,6 +92,8 @@ class _State:
     turns: list[str | None] = field(default_factory=list)
     last_dialogue_paragraph: int = -10
     open_speaker: str | None = None  # speaker of a quote left open at the end of the last paragraph
+    chain: list[tuple[str | None, frozenset[str]]] = field(default_factory=list)  # see _count_turns
+    asked: set[str] = field(default_factory=set)  # people named in the last paragraph's speech
 
 
 class ProseParser:
@@ -257,6 +261,11 @@ class ProseDocument(Referents):
         in_paragraph: str | None = None
         starts_with_quote = bool(items) and items[0][0] == "quote"
         had_speech = False
+        spoken: set[str | None] = set()
+        asked: list[str] = []
+        # a paragraph of speech alone, no narration: the only kind turn counting answers for
+        self._bare = all(kind == "quote" or not seg.text.strip(" 　\n,.，。")
+                         for kind, seg in items)
         for position, (kind, seg) in enumerate(items):
             if kind == "text":
                 text = _flatten(seg.text, self.style.lang).strip()
@@ -311,6 +320,9 @@ class ProseDocument(Referents):
                 in_paragraph = speaker
                 self._remember(speaker)
             had_speech = True
+            counted = rule == "turn-count"  # later counts start from the last tag, not from this
+            spoken.add(None if counted else speaker)
+            asked += self.pattern.findall(self._quote_text)
             if not seg.closed:
                 self.warnings.append(ParseWarning(self.file, para.line_at(seg.start),
                                                   "quote not closed in its paragraph; taken to run to the paragraph end"))
@@ -321,10 +333,13 @@ class ProseDocument(Referents):
         self._intro_above = tail if tail.endswith(tuple("：:∶﹕")) else ""
         self._intro_index = index
         state.open_speaker = in_paragraph if items and items[-1][0] == "quote" and not items[-1][1].closed else None
+        self._note_turn(index, spoken if had_speech else None)
+        if had_speech:
+            state.asked = {self._canonical(n) for n in asked if n not in self.rules.PRONOUNS}
         if had_speech:
             if index - state.last_dialogue_paragraph > 3:
                 state.turns = []
-            state.turns.append(in_paragraph)
+            state.turns.append(None if None in spoken and len(spoken) == 1 else in_paragraph)
             state.last_dialogue_paragraph = index
 
     def _attribute(self, before: str, after: str, in_paragraph: str | None, starts: bool, index: int
@@ -336,6 +351,10 @@ class ProseDocument(Referents):
         post = rules.postposed(after, self.pattern) if after else None
         if post is not None:
             return post, "after"
+        if not self.zh and found is None and after:
+            kin = rules_en.epithet(after)
+            if kin is not None:  # said her mother: a relation, resolved only with evidence
+                return self._kin(*kin), "epithet"
         if found is not None:  # an introduction without a subject (又道：): who spoke or acted last here
             if in_paragraph:
                 return in_paragraph, "zero-same"
@@ -364,6 +383,8 @@ class ProseDocument(Referents):
             addressee = self._addressee()
             if other is not None and addressee is not None and self._canonical(addressee) == other:
                 return None, "unknown"  # “Lizzy, …” is said to Lizzy, not by her
+            if other is None and self._bare:
+                other, how = self._count_turns()
             if other is not None:
                 return other, how
         return None, "unknown"

@@ -5,6 +5,12 @@
   opening a paragraph of an exchange, to the one of that sex who did not speak last;
 - turn-taking: in an exchange of two people (the last four turns), an untagged paragraph goes to
   the other one (A, B, A → B; B, A → B, less sure; A, ?, → A, less sure);
+- turn counting: in a run of dialogue paragraphs where two people alternate (A … B, no one else
+  speaking or named between), a paragraph of speech alone (no tag, no narration) after the last
+  tag alternates from it;
+- a relation (``said her mother``, ``said his lady``, ``said the old gentleman``) names the one
+  person of that sex in the exchange other than the one the possessive points to, or the spouse
+  under the same surname (``his lady`` of Mr. Bennet: Mrs. Bennet); else nobody;
 - a quote that names a person at its start or end (“Lizzy, …”, “宝玉，你…”) is said to that person,
   which vetoes turn-taking giving it to them.
 """
@@ -32,6 +38,8 @@ class Referents:
     _quote_text: str
     _opening: bool
     _pronoun_sure: bool
+    _bare: bool
+    names: set[str]
 
     def _canonical(self, name: str) -> str:
         name = self.roles.get(name) or name
@@ -54,7 +62,8 @@ class Referents:
 
     def _turn_taker(self, adjacent: bool) -> tuple[str | None, str]:
         """The other speaker of an exchange of two: the last three turns went A, B, A (``turn``), or
-        the last two went B, A in the paragraphs right before (``turn-pair``, less sure)."""
+        the last two went B, A in the paragraphs right before (``turn-pair``, less sure, and not
+        when A's speech named someone else, who may be the one answering)."""
         turns = self._state.turns
         if len({t for t in turns[-4:] if t}) != 2:
             return None, "unknown"  # three or more people talk: who answers is anyone's guess
@@ -63,10 +72,96 @@ class Referents:
             if a == c and a != b:
                 return b, "turn"
         if adjacent and len(turns) >= 2 and None not in turns[-2:] and turns[-2] != turns[-1]:
+            if self._state.asked - {turns[-2], turns[-1]}:
+                return None, "unknown"  # “…except Beth.”: the one just named may answer
             return turns[-2], "turn-pair"
         if adjacent and len(turns) >= 2 and turns[-2] is not None and turns[-1] is None:
             return turns[-2], "turn-skip"  # A said …; an untagged answer; A again
         return None, "unknown"
+
+    def _kin(self, owner: str, kin: str) -> str | None:
+        """The person a relation tag names, with evidence (see the module docstring)."""
+        gender = self.rules.KIN[kin]
+        sex_of = self._sex_of
+        holder = None
+        if owner in ("his", "her"):
+            want = "m" if owner == "his" else "f"
+            quote = self._quote_text  # “My dear Mr. Bennet,”: a name called out, not spoken of
+            spoken_to = [m.group() for m in self.pattern.finditer(quote)
+                         if quote[m.end():m.end() + 1] in (",", "!")][::-1]
+            pool = [self._addressee(), *spoken_to, *reversed(self._para_mentions),
+                    *(s for s in reversed(self._state.turns[-4:]) if s),
+                    *reversed(self._state.recent[-4:])]
+            holder = next((self._canonical(p) for p in pool if p and sex_of(p) == want), None)
+            if holder is None:
+                return None
+        if kin in ("lady", "wife", "husband") and holder is not None:
+            title, _, surname = holder.partition(" ")
+            spouse = {"Mr.": "Mrs.", "Mr": "Mrs", "Mrs.": "Mr.", "Mrs": "Mr"}.get(title)
+            if spouse and f"{spouse} {surname}" in self.names:
+                return f"{spouse} {surname}"
+        partners = {self._canonical(s) for s in self._state.turns[-4:] if s}
+        partners |= {self._canonical(p) for p in self._para_mentions
+                     if p not in self.rules.PRONOUNS}
+        found = {p for p in partners if p != holder and p != (self.narrator or self.first_person)
+                 and sex_of(p) == gender}
+        return found.pop() if len(found) == 1 else None
+
+    def _sex_of(self, name: str) -> str | None:
+        if name in self.rules.PRONOUNS:
+            return None
+        return self.genders.get(name) or self.rules.gender_of_title(name)
+
+    def _count_turns(self) -> tuple[str | None, str]:
+        """Alternation counted from the last tagged paragraph of the run (``turn-count``): S spoke
+        last by name, T before S at an odd distance with nothing against alternation between them
+        and, right before T, S again, an untagged paragraph or the start of the run;
+        the paragraph now is S's at an even distance from S, T's at an odd one. Any paragraph after
+        T naming a third person, or a last speech naming one (who may answer), stops the count."""
+        chain = self._state.chain
+        last = next((i for i in range(len(chain) - 1, -1, -1) if chain[i][0]), None)
+        if last is None:
+            return None, "unknown"
+        s = chain[last][0]
+        t = None
+        for k in range(last - 1, -1, -1):
+            who = chain[k][0]
+            if who is None:
+                continue
+            if (last - k) % 2 == 0:
+                if who != s:
+                    return None, "unknown"  # three people, or no alternation
+                continue
+            t = who
+            break
+        distance = len(chain) - last
+        if t is None or t == s or distance > 8:
+            return None, "unknown"
+        if k and chain[k - 1][0] not in (s, None):
+            return None, "unknown"  # A, B, C, A: three people talk, not two in turn
+        pair = {s, t}
+        if self._state.asked - pair or any(names - pair for _, names in chain[k + 1:]):
+            return None, "unknown"
+        return (s if distance % 2 == 0 else t), "turn-count"
+
+    def _note_turn(self, index: int, spoken: set[str | None] | None) -> None:
+        """Keep the run of dialogue paragraphs ``_count_turns`` reads. ``spoken``: the speakers of
+        this paragraph's quotes (None: no speech). The run ends at a paragraph of narration alone,
+        at a paragraph whose narration leaves its speaker unknown (it may bring someone in), and
+        at a paragraph where two people speak."""
+        chain = self._state.chain
+        if spoken is None:
+            chain.clear()
+            return
+        known = {s for s in spoken if s}
+        if index - self._state.last_dialogue_paragraph != 1 or len(known) > 1 or (
+                not known and not self._bare):
+            chain.clear()
+        names = frozenset(self._canonical(n) for n in self._para_mentions
+                          if n not in self.rules.PRONOUNS and n != self.first_person)
+        speaker = known.pop() if known else None
+        chain.append((speaker, names - {speaker} if speaker else names))
+        del chain[:-24]
 
     def _resolve(self, raw: str | None) -> str | None:
         if raw is None or raw == "?":

@@ -176,3 +176,30 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     if who is None or (who.split()[0] in _NOT_NAMES and who not in PRONOUNS):
         return None
     return _normal(who)
+
+
+KIN = {
+    "mother": "f", "mamma": "f", "aunt": "f", "sister": "f", "daughter": "f", "niece": "f",
+    "wife": "f", "lady": "f", "father": "m", "papa": "m", "uncle": "m", "brother": "m",
+    "son": "m", "nephew": "m", "husband": "m", "gentleman": "m",
+}
+_KIN_WORDS = "|".join(KIN)
+_EPITHET_WORDS = (
+    r"(?P<owner>his|her|the)\s+(?:(?:old|young|elder|eldest|younger|youngest|little)\s+)?"
+    rf"(?P<kin>{_KIN_WORDS})"
+)
+_EPITHET = re.compile(
+    rf"^[\s,;—–-]*(?:(?:{VERBS})\s+{_EPITHET_WORDS}\b|{_EPITHET_WORDS.replace('?P<', '?P<x')}"
+    rf"\s+(?:\w+ly\s+)?(?:{VERBS})\b)"
+)
+
+
+def epithet(after: str) -> tuple[str, str] | None:
+    """``(owner, kin)`` of a tag that names the speaker by a relation (``said her mother`` →
+    ``("her", "mother")``, ``said the old gentleman`` → ``("the", "gentleman")``)."""
+    match = _EPITHET.match(" ".join(after[:120].split()))
+    if match is None:
+        return None
+    owner = match.group("owner") or match.group("xowner")
+    return owner, match.group("kin") or match.group("xkin")
+

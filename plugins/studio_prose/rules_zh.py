@@ -298,7 +298,8 @@ def nearest_subject(sentence: str, pattern: re.Pattern[str]) -> str | None:
     """The subject of the clause nearest the end of ``sentence`` that has one.
 
     ``众人眼中俱是泪光，我含笑道`` → 我; ``她点点头，细细看我两眼，微笑说`` → 她 (我 is an object);
-    ``华妃的笑容愈发明艳，笑吟吟道`` → 华妃 (a possessor, when no clause has a subject).
+    ``华妃的笑容愈发明艳，笑吟吟道`` → 华妃 (a possessor, when no clause has a subject; never the
+    first person: ``忽听得我的朋友的声音道`` is the friend's).
     """
     fallback = None
     for clause in reversed(_CLAUSE_SPLIT.split(sentence)):
@@ -307,7 +308,8 @@ def nearest_subject(sentence: str, pattern: re.Pattern[str]) -> str | None:
         who, possessor = _subject(clause, pattern)
         if who is not None:
             return who
-        fallback = fallback or possessor
+        if possessor != "我":  # 我的朋友道 / 我的前辈…对我说: the narrator's friend speaks
+            fallback = fallback or possessor
     return fallback
 
 
@@ -325,7 +327,7 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
         lead, colon = lead + "：", True
     comma = lead[-1] in "，,"
     core = lead.rstrip("：:∶﹕，, 　")
-    if not core or not (colon or (comma and core[-1] in _VERB_FINAL)):
+    if not core or not (colon or (comma and (core[-1] in _VERB_FINAL or _asks(core, pattern)))):
         return None
     sentence = _last_sentence(core)
     if not sentence:
@@ -337,6 +339,18 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     if fresh is not None:
         return fresh, "before-new"
     return None, "zero"
+
+
+_ASKS = re.compile(r"(?:问|告诉|嘱咐|吩咐|叮嘱|劝|骂|回答|答应)了?(?P<whom>[" + HAN_CLASS + r"Ａ-Ｚ]{1,4})$")
+
+
+def _asks(core: str, pattern: re.Pattern[str]) -> bool:
+    """``我便问他，“…”``: a verb of asking or telling and the person asked, then the speech."""
+    match = _ASKS.search(core)
+    if match is None:
+        return False
+    whom = match.group("whom")
+    return whom in PRONOUNS or whom in _PLURALS or bool(pattern.fullmatch(whom))
 
 
 _BARE = re.compile(r"^(?:只见|却见|又见|那|这|因|便)?(?P<who>[" + HAN_CLASS + r"Ａ-Ｚ]{2,4}?)"

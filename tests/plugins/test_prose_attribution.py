@@ -137,3 +137,74 @@ def test_utterances_say_how_their_speaker_was_found():
     said = [u for u in _doc(text).utterances if u.kind == "dialogue"]
     assert (said[0].method, said[0].confidence) == ("before", 0.9)
     assert said[1].speaker is None and said[1].method is None and said[1].confidence is None
+
+
+def test_first_person_asking_someone_with_a_comma_is_the_narrators_speech():
+    text = "第一章\n" + (
+        "林秋水走进来，对了我点头。我便问他，“吃过饭么？”他笑着说，“吃过了。”\n"
+    ) * 2
+    said = _said(text)
+    assert said[0] == ("我", "吃过饭么")
+    assert said[1][1] == "吃过了。" and said[1][0] != "我"
+
+
+def test_the_narrators_friend_speaks_not_the_narrator():
+    text = "第一章\n" + (
+        "忽听得我的朋友的声音道，“究竟怎的？”\n"
+        "我的一位前辈先生，正走到我的寓里来，便很不高兴的对我说：“你记得么？”\n"
+    ) * 2
+    said = _said(text)
+    assert len(said) == 4 and all(speaker != "我" for speaker, _ in said)
+
+
+def test_untagged_turns_alternate_from_the_last_tags_of_two_people():
+    scene = (
+        "“The boat is late,” said Mary.\n\n“It often is.”\n\n"
+        "“Then we wait,” said Tom.\n\n“We do not!” cried Anne.\n\n"
+        "“Patience, then.”\n\n“I have none.”\n\n“Since when?”\n\n"
+    )
+    interrupted = (
+        "“The boat is late,” said Mary.\n\n“It often is.”\n\n"
+        "“Then we wait,” said Tom.\n\n“We do not!” cried Anne.\n\n"
+        "Just then Mary waved from the pier.\n\n“Patience, then.”\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + scene + "CHAPTER II.\n\n" + interrupted)
+    assert said[4:7] == [("Tom", "Pati"), ("Anne", "I ha"), ("Tom", "Sinc")]  # Mary is not counted
+    assert said[-1] == (None, "Pati")  # narration naming someone else stops the count
+
+
+def test_relation_tags_name_a_person_only_with_evidence():
+    spouses = (
+        "“Have you heard the news, Mr. Lowe?” said Mrs. Lowe.\n\n“No,” said Mr. Lowe.\n\n"
+        "The fire crackled.\n\n“My dear Mr. Lowe,” said his lady, “the Hall is let at last.”\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + spouses * 2)
+    assert said[2] == ("Mrs. Lowe", "My d")  # his lady: Mr. Lowe's wife, under his surname
+    mother = (
+        "Kitty shook her head; she was cross.\n\n"
+        "“May I go out?” asked Kitty.\n\n“Not today,” said Mrs. Hale.\n\n“Why not?” said Kitty.\n\n"
+        "“Because it rains,” said her mother.\n\n"
+    )
+    assert _said("CHAPTER I.\n\n" + mother * 2)[3] == ("Mrs. Hale", "Beca")  # Kitty's mother
+    stranger = "“Good evening,” said Kitty.\n\n“Who are you?” said the old gentleman.\n\n"
+    assert _said("CHAPTER I.\n\n" + stranger * 2)[1] == (None, "Who ")  # no man in the scene
+
+
+def test_the_one_named_in_a_question_may_answer_so_turns_do_not_pair():
+    text = (
+        "“Tea for everyone?” asked Anne.\n\n“Everyone but Kitty,” said Tom.\n\n“I want some.”\n\n"
+    )
+    assert _said("CHAPTER I.\n\n" + text * 2, names="Kitty")[2] == (None, "I wa")
+
+
+def test_first_person_tags_are_the_narrator_or_the_first_person_pronoun():
+    en = (
+        "CHAPTER I.\n\n“Where to?” said Tom.\n\n“Home,” said I.\n\n"
+        "I said, “Because it is late.”\n\n"
+    )
+    assert [s for s, _ in _said(en * 2, narrator="Watson")][:3] == ["Tom", "Watson", "Watson"]
+    assert [s for s, _ in _said(en * 2)][:3] == ["Tom", "I", "I"]
+    zh = "第一章\n" + "我便问他，“你去哪里？”林秋水笑道：“回家。”我说：“我也回家。”\n" * 2
+    said = _doc(zh).attributions  # a collection of stories: no one narrator name, 我 kept
+    assert [(a.utterance.speaker, a.confidence >= NAMING_BAR) for a in said[:3]] == [
+        ("我", True), ("林秋水", True), ("我", True)]
