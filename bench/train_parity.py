@@ -135,7 +135,7 @@ def c_parity(
         loss_sum, _ = SupervisedLoss(model)(batch)
     loss_sum.backward()
     got = _lora_grads(model)
-    loss = float(loss_sum)
+    loss = float(loss_sum.detach())
     kernel, row_len = built.kernel, int(batch["input_ids"].shape[1])
     state = {k: v.detach().float() for k, v in model.state_dict().items()}
     attention.hide_rows_from_compiler(False)
@@ -157,7 +157,7 @@ def c_parity(
             plain = {k: v.to(device) for k, v in _plain(item).items()}
             part = _row_loss(ref, plain)
             part.backward()
-            total += float(part)
+            total += float(part.detach())
         grads = _lora_grads(ref)
         del ref
         free()

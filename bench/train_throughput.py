@@ -1,20 +1,19 @@
-"""Training throughput, side by side in one process:
-the seed's recipe, what a competent user runs, and ours.
+"""Provides the training-throughput bench: the seed's recipe, what a careful user runs with
+transformers' own fast paths, and ours, side by side in one process, one factor per row.
 
-    python bench/train_throughput.py --shape tiny                  # any CPU, seconds
-    python bench/train_throughput.py --shape llama-8b --out r.json # one GPU, Llama-3.1-8B shape
+    python bench/train_throughput.py --shape tiny --row-tokens 2048 --steps 3   # any CPU
+    python bench/train_throughput.py --shape llama-8b --out r.json              # one GPU
 
 Variants (LoRA r 8 on all 7 projections everywhere; random weights from a config, no download):
 
 - ``a``  the seed: HF Trainer + peft, alpha 32, dropout 0.1, batch 4 x grad-accum 4, gradient
   checkpointing, pad to longest, max length 384, bf16 weights.
-- ``b``  a competent user: HF model + peft, packed rows of 8,192 tokens with position ids restarting
-  per sample, ``attention_mask=None`` and ``use_cache=False`` (transformers then isolates the
-  samples), no gradient checkpointing, a plain loop.
-- ``b+liger``  ``b`` with Liger's fused kernels (only when liger-kernel is importable; Liger's
-  patches to transformers' Llama classes are undone after it).
+- ``b[+liger][+varlen][+compile][+recipe]``  HF model + peft on packed rows of 8,192 tokens with
+  position ids restarting per sample, ``attention_mask=None``, ``use_cache=False``, a plain loop;
+  each flag adds one difference (see ``train_models``): Liger's kernels, transformers' varlen
+  attention path, compiled decoder layers, c's recipe (dropout 0, no fp32 input casts).
 - ``c``  our trainer as a user runs it: ``studio.train.recipe.run`` on a run folder with the
-  preset the GPU gets; ``c:KEY=VALUE,...`` runs it with config overrides (``c:compile=true``).
+  preset the GPU gets; ``c:KEY=VALUE;...`` runs it with config overrides (``c:lora_dropout=0.1``).
 
 Data: synthetic conversations with the length profile of the 甄嬛传 single-turn samples
 (3,339 train samples). The histograms below were measured on the real samples with the
@@ -23,10 +22,12 @@ header tokens and the default "Cutting Knowledge Date" system preamble) and the 
 prompt 9, so a sample is 88 tokens on average, 22 of them supervised (the reply + one end of turn).
 The text is ASCII so the byte-level tokenizer gives exactly those lengths.
 
-Each variant times ``--steps`` optimizer steps after ``--warmup`` steps. The parity column is the
-packed-vs-unpacked check: the summed loss of a packed row against the same samples run one by
-one, on a 2-layer model of the same width (fp32 where the kernel allows it, else bf16), with the
-relative difference of a row whose attention crosses samples shown as the control.
+Each row: the median tokens/s of ``--repeats`` runs of ``--steps`` optimizer steps after
+``--warmup`` steps, peak memory allocated and reserved, the time to the first optimizer step
+(compilation included) and the end-to-end time of 3 epochs. Parity (``train_parity``): for b rows,
+a packed row against its samples run one by one through the same attention path, with a leaking
+row as the control; for c rows, c's timed configuration against plain HF + peft one sample at a
+time, loss and LoRA gradients, on ``--parity-shape``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -31,6 +32,7 @@ def test_teacher_forced_logits_agree_for_the_same_model_and_not_for_another():
     assert differs["max_abs_diff"] > 1e-2
 
 
+@pytest.mark.slow
 def test_every_variant_row_runs_on_the_cpu(tmp_path, capsys):
     out = tmp_path / "chat.json"
     code = chat_speed.main(

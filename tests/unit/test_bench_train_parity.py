@@ -33,6 +33,7 @@ def samples(n: int = 6, vocab: int = 320, seed: int = 0) -> list[Encoded]:
     return items
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compiled", [True, False])
 def test_c_timed_configuration_matches_plain_peft_one_by_one(compiled):
     out = c_parity("tiny", torch.device("cpu"), samples(), compile_layers=compiled)
@@ -64,6 +65,7 @@ def test_c_parity_detects_a_wrong_gradient(monkeypatch):
     assert not out["ok"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attn", ["sdpa", "flex_attention"])
 def test_transformers_packed_path_isolates_samples(attn):
     items = samples(8, seed=2)
