@@ -64,33 +64,63 @@ def bench_build(workspace: str, repeat: int) -> None:
     parse_ms, corpus = best(lambda: parse_workspace(ws, host.parsers), repeat)
     utterances = corpus.utterances
     breaks = unparsed_lines(corpus.results)
-    rows = [("parse corpus", f"{parse_ms:.0f}", f"{len(corpus.results)} files, {len(utterances)} utterances")]
+    rows = [
+        (
+            "parse corpus",
+            f"{parse_ms:.0f}",
+            f"{len(corpus.results)} files, {len(utterances)} utterances",
+        )
+    ]
     reports = {}
     for mode in ("single", "multi"):
         config = dataclasses.replace(cfg.dataset, mode=mode)
 
         def run(config: Any = config) -> Any:
-            return build_samples(utterances, cfg.character.name, cfg.character.persona, config, cfg.aliases(),
-                                 ignore=cfg.roster.ignore, unparsed=breaks)
+            return build_samples(
+                utterances,
+                cfg.character.name,
+                cfg.character.persona,
+                config,
+                cfg.aliases(),
+                ignore=cfg.roster.ignore,
+                unparsed=breaks,
+            )
 
         ms, (samples, report) = best(run, repeat)
         reports[mode] = report
-        rows.append((f"build {mode}-turn", f"{ms:.0f}", f"{report.samples} samples ({report.train} train / "
-                                                          f"{report.eval} eval)"))
+        rows.append(
+            (
+                f"build {mode}-turn",
+                f"{ms:.0f}",
+                f"{report.samples} samples ({report.train} train / {report.eval} eval)",
+            )
+        )
     with tempfile.TemporaryDirectory() as tmp:
         store = DatasetStore(Path(tmp) / "default")
         ms, _ = best(lambda: store.write_samples(samples), repeat)
         rows.append(("write samples.jsonl", f"{ms:.0f}", "atomic, fsynced"))
     cfg.dataset.mode = "single"
     total_ms, result = best(lambda: build_dataset(ws, host.parsers, write=False), repeat)
-    rows.append(("build_dataset (single), total", f"{total_ms:.0f}", "parse + build, as `persona-studio build`"))
+    rows.append(
+        (
+            "build_dataset (single), total",
+            f"{total_ms:.0f}",
+            "parse + build, as `persona-studio build`",
+        )
+    )
     table(f"build on {ws.root.name} for {cfg.character.name} (best of {repeat})", rows)
     report = reports["single"]
-    print(f"\n  character lines {report.character_lines}, replies {report.replies}, merged lines "
-          f"{report.merged_lines}, identity samples {report.identity}")
+    print(
+        f"\n  character lines {report.character_lines}, replies {report.replies}, merged lines "
+        f"{report.merged_lines}, identity samples {report.identity}"
+    )
     for mode, rep in reports.items():
-        print(f"  {mode}: dropped " + ", ".join(f"{reason} {n}" for reason, n in
-                                               sorted(rep.dropped.items(), key=lambda kv: -kv[1])))
+        print(
+            f"  {mode}: dropped "
+            + ", ".join(
+                f"{reason} {n}" for reason, n in sorted(rep.dropped.items(), key=lambda kv: -kv[1])
+            )
+        )
 
 
 def bench_store(count: int, repeat: int) -> None:
@@ -99,19 +129,34 @@ def bench_store(count: int, repeat: int) -> None:
 
     rng = random.Random(0)
     words = "皇上 臣妾 娘娘 今日 御花园 姐姐 妹妹 小主 温太医 碎玉轩 春日 赏花 请安 告退 不敢 多谢".split()
-    samples = [Sample(id=f"{i:08x}", character="甄嬛", system="你是甄嬛。" * 20,
-                      turns=[Turn("user", "".join(rng.choices(words, k=rng.randint(3, 20)))),
-                             Turn("assistant", "".join(rng.choices(words, k=rng.randint(2, 30))))],
-                      scene=f"corpus/script.txt#第{i // 12}幕", split="eval" if i % 10 == 0 else "train",
-                      provenance={"kind": "corpus", "sources": [{"file": "corpus/script.txt", "line": i}]})
-               for i in range(count)]
+    samples = [
+        Sample(
+            id=f"{i:08x}",
+            character="甄嬛",
+            system="你是甄嬛。" * 20,
+            turns=[
+                Turn("user", "".join(rng.choices(words, k=rng.randint(3, 20)))),
+                Turn("assistant", "".join(rng.choices(words, k=rng.randint(2, 30)))),
+            ],
+            scene=f"corpus/script.txt#第{i // 12}幕",
+            split="eval" if i % 10 == 0 else "train",
+            provenance={"kind": "corpus", "sources": [{"file": "corpus/script.txt", "line": i}]},
+        )
+        for i in range(count)
+    ]
     decided = count // 5
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "default"
         store = DatasetStore(folder)
         ms, _ = best(lambda: store.write_samples(samples), 1)
-        rows.append(("write samples", f"{ms:.0f}", f"{count} samples, {store.samples_path.stat().st_size >> 20} MiB"))
+        rows.append(
+            (
+                "write samples",
+                f"{ms:.0f}",
+                f"{count} samples, {store.samples_path.stat().st_size >> 20} MiB",
+            )
+        )
         ids = [s.id for s in samples]
         for i in range(decided):  # a journal as a long review session leaves it
             action = ("accept", "reject", "edit")[i % 3]
@@ -130,9 +175,17 @@ def bench_store(count: int, repeat: int) -> None:
         warm = DatasetStore(folder)
         warm.samples()
         ms, applied = best(warm.samples, repeat)
-        rows.append(("samples() with decisions", f"{ms:.0f}", "warm: copies with edits and statuses applied"))
+        rows.append(
+            (
+                "samples() with decisions",
+                f"{ms:.0f}",
+                "warm: copies with edits and statuses applied",
+            )
+        )
         ms, counts = best(warm.status_counts, repeat)
-        rows.append(("status_counts()", f"{ms:.1f}", " ".join(f"{k} {v}" for k, v in counts.items())))
+        rows.append(
+            ("status_counts()", f"{ms:.1f}", " ".join(f"{k} {v}" for k, v in counts.items()))
+        )
         ms, hits = best(lambda: warm.find(text="温太医碎玉轩"), repeat)
         rows.append(("find(text=…)", f"{ms:.0f}", f"{len(hits)} hits"))
         ms, _ = best(lambda: warm.get(ids[count // 2]), repeat)

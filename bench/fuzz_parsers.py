@@ -87,7 +87,7 @@ def _worker(conn) -> None:
     warnings.simplefilter("ignore")
     limit = int(os.environ.get("FUZZ_MEMORY_GB", "6")) * 2**30
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from studio.corpus.encoding import read_source
+    from studio.api.encoding import read_source
     from studio.corpus.inspect import parse_file
     from studio.errors import StudioError
     from studio.plugins import load_host

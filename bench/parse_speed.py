@@ -62,13 +62,19 @@ def build_input(parser: str, megabytes: float) -> str:
     for match in _TIME.finditer(base):
         h, m, s, ms = (int(g) for g in match.groups())
         span = max(span, h * 3600 + m * 60 + s + ms / 1000)
-    return "\n".join(_shift(base.replace("\r\n", "\n").strip() + "\n", k * (span + 30)) for k in range(copies))
+    return "\n".join(
+        _shift(base.replace("\r\n", "\n").strip() + "\n", k * (span + 30)) for k in range(copies)
+    )
 
 
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--mb", type=float, default=10.0, help="input size per parser in MB (default 10)")
-    args.add_argument("--file", action="append", default=[], metavar="PARSER=PATH", help="measure this file")
+    args.add_argument(
+        "--mb", type=float, default=10.0, help="input size per parser in MB (default 10)"
+    )
+    args.add_argument(
+        "--file", action="append", default=[], metavar="PARSER=PATH", help="measure this file"
+    )
     opts = args.parse_args()
     parsers = load_host().parsers
     own = dict(item.split("=", 1) for item in opts.file)
@@ -87,10 +93,14 @@ def main() -> None:
             result = parse_file(path, parsers, parser=name)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             rows.append((name, label, size, seconds, cpu, len(result.utterances)))
-    print(f"{'parser':<11} {'input':<22} {'MB':>5} {'wall s':>7} {'cpu s':>6} {'MB/s':>5} {'cpu s/MB':>8} {'utterances':>10}")
+    print(
+        f"{'parser':<11} {'input':<22} {'MB':>5} {'wall s':>7} {'cpu s':>6} {'MB/s':>5} {'cpu s/MB':>8} {'utterances':>10}"
+    )
     for name, label, size, seconds, cpu, count in rows:
-        print(f"{name:<11} {label:<22} {size:>5.1f} {seconds:>7.2f} {cpu:>6.2f} {size / seconds:>5.2f} "
-              f"{cpu / size:>8.3f} {count:>10,}")
+        print(
+            f"{name:<11} {label:<22} {size:>5.1f} {seconds:>7.2f} {cpu:>6.2f} {size / seconds:>5.2f} "
+            f"{cpu / size:>8.3f} {count:>10,}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 from studio_prose import cast_zh
 from studio_prose.parser import ProseDocument
 
-from studio.corpus.encoding import read_source
+from studio.api.encoding import read_source
 
 LABELS = Path(__file__).resolve().parent / "labels"
 _KEY = 6  # characters of QUOTE_START a quote must contain

@@ -84,7 +84,7 @@ class QuantAdapter(tt.BenchAdapter):
         started = time.perf_counter()
         model = tt.build_model(self.shape, device, dtype)
         if quantization == "4bit":  # then the same preparation as the model adapters' loader
-            from studio_models.base import prepare_for_qlora
+            from studio.api.hf_adapter import prepare_for_qlora
 
             model = prepare_for_qlora(quantise_linears(model, device, dtype))
         torch.cuda.synchronize()
@@ -99,8 +99,7 @@ class QuantAdapter(tt.BenchAdapter):
 
 
 def run_variant(shape: str, samples: list[Any], steps: int, quantization: str) -> dict[str, Any]:
-    from studio_models.base import LORA_PRESETS
-
+    from studio.api.hf_adapter import LORA_PRESETS
     from studio.train.events import read_events
     from studio.train.recipe import run
     from studio.train.runconfig import RunConfig

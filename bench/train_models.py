@@ -131,7 +131,7 @@ class BenchAdapter:
     """A model adapter over random weights of a bench shape and the tiny Llama tokenizer."""
 
     def __init__(self, shape: str) -> None:
-        from studio_models.base import LORA_PRESETS
+        from studio.api.hf_adapter import LORA_PRESETS
 
         self.shape = shape
         self.name = f"bench-{shape}"

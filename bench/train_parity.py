@@ -100,7 +100,7 @@ def c_parity(
     Returns:
         loss and gradient relative differences, the tolerance, ``ok``, and what ran.
     """
-    from studio_models.base import LORA_PRESETS
+    from studio.api.hf_adapter import LORA_PRESETS
     from train_models import BenchAdapter, build_model, free
 
     from studio.api import ModelSpec

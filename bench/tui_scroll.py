@@ -22,8 +22,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-WORDS = ("the", "tide", "net", "harbour", "lantern", "rope", "boat", "fog", "bell", "pier", "gull", "sea", "knot",
-         "wind", "salt", "dawn", "mend", "blue", "north", "light", "wait", "listen", "stubborn", "warm", "quiet")
+WORDS = (
+    "the",
+    "tide",
+    "net",
+    "harbour",
+    "lantern",
+    "rope",
+    "boat",
+    "fog",
+    "bell",
+    "pier",
+    "gull",
+    "sea",
+    "knot",
+    "wind",
+    "salt",
+    "dawn",
+    "mend",
+    "blue",
+    "north",
+    "light",
+    "wait",
+    "listen",
+    "stubborn",
+    "warm",
+    "quiet",
+)
 
 
 def make_workspace(folder: Path, count: int) -> Path:
@@ -33,8 +58,11 @@ def make_workspace(folder: Path, count: int) -> Path:
 
     rng = random.Random(0)
     (folder / "corpus").mkdir(parents=True)
-    (folder / "studio.toml").write_text('[character]\nname = "MIRA"\npersona = "You are Mira."\n'
-                                        '[model]\nname = "tiny-qwen2"\nsource = "tiny"\n', encoding="utf-8")
+    (folder / "studio.toml").write_text(
+        '[character]\nname = "MIRA"\npersona = "You are Mira."\n'
+        '[model]\nname = "tiny-qwen2"\nsource = "tiny"\n',
+        encoding="utf-8",
+    )
 
     def sentence(low: int, high: int) -> str:
         return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))).capitalize() + "."
@@ -42,17 +70,29 @@ def make_workspace(folder: Path, count: int) -> Path:
     samples = []
     for index in range(count):
         kind = "augment" if index % 10 == 9 else "corpus"
-        provenance = ({"kind": "augment", "strategy": "fewshot"} if kind == "augment"
-                      else {"kind": "corpus", "sources": [{"file": "corpus/x.txt", "line": index}]})
-        samples.append(Sample(id=stable_id("bench", index), character="MIRA", system="You are Mira.",
-                              turns=[Turn("user", sentence(3, 14)), Turn("assistant", sentence(2, 40))],
-                              scene=f"s{index // 20}", split="eval" if index % 13 == 0 else "train",
-                              provenance=provenance))
+        provenance = (
+            {"kind": "augment", "strategy": "fewshot"}
+            if kind == "augment"
+            else {"kind": "corpus", "sources": [{"file": "corpus/x.txt", "line": index}]}
+        )
+        samples.append(
+            Sample(
+                id=stable_id("bench", index),
+                character="MIRA",
+                system="You are Mira.",
+                turns=[Turn("user", sentence(3, 14)), Turn("assistant", sentence(2, 40))],
+                scene=f"s{index // 20}",
+                split="eval" if index % 13 == 0 else "train",
+                provenance=provenance,
+            )
+        )
     DatasetStore(folder / "datasets" / "default").write_samples(samples)
     return folder
 
 
-async def measure(root: Path, size: tuple[int, int], presses: int) -> tuple[float, list[tuple[str, list[float]]]]:
+async def measure(
+    root: Path, size: tuple[int, int], presses: int
+) -> tuple[float, list[tuple[str, list[float]]]]:
     """Open the dataset screen at ``size``; return (load seconds, [(key, latencies ms)])."""
     from textual._compositor import CompositorUpdate
 
@@ -82,7 +122,9 @@ async def measure(root: Path, size: tuple[int, int], presses: int) -> tuple[floa
         sample_list = None
         while sample_list is None or sample_list.count == 0:
             await asyncio.sleep(0.005)
-            sample_list = app.screen.query_one(SampleList) if app.current_mode == "dataset" else None
+            sample_list = (
+                app.screen.query_one(SampleList) if app.current_mode == "dataset" else None
+            )
         frames_before = len(frames)
         while len(frames) == frames_before:
             await asyncio.sleep(0.001)
@@ -98,8 +140,13 @@ async def measure(root: Path, size: tuple[int, int], presses: int) -> tuple[floa
                 await asyncio.sleep(0.0005)
             return (frames[count] - t0) * 1000 if len(frames) > count else float("nan")
 
-        plan = [("j (down)", "j", presses), ("k (up)", "k", presses // 4), ("pagedown", "pagedown", presses // 4),
-                ("G / g (ends)", None, presses // 10), ("a (accept, fsync)", "a", presses // 4)]
+        plan = [
+            ("j (down)", "j", presses),
+            ("k (up)", "k", presses // 4),
+            ("pagedown", "pagedown", presses // 4),
+            ("G / g (ends)", None, presses // 10),
+            ("a (accept, fsync)", "a", presses // 4),
+        ]
         for label, key, count in plan:
             latencies = []
             for index in range(count):
@@ -128,12 +175,16 @@ def main() -> int:
         print(f"workspace with {args.samples:,} samples written in {time.perf_counter() - t0:.1f}s")
         for size in ((80, 24), (160, 48)):
             load, results = asyncio.run(measure(root, size, args.presses))
-            print(f"\n{size[0]}×{size[1]}: dataset screen shows {args.samples:,} samples {load:.2f}s after the key")
+            print(
+                f"\n{size[0]}×{size[1]}: dataset screen shows {args.samples:,} samples {load:.2f}s after the key"
+            )
             print(f"{'key':<26}{'n':>5}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")
             for label, values in results:
                 values = sorted(v for v in values if v == v)
                 p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-                print(f"{label:<26}{len(values):>5}{statistics.median(values):>11.1f}{p95:>9.1f}{max(values):>9.1f}")
+                print(
+                    f"{label:<26}{len(values):>5}{statistics.median(values):>11.1f}{p95:>9.1f}{max(values):>9.1f}"
+                )
     return 0
 
 

@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("studio.commands", "list plugins and what they register"),
     "init": ("studio.commands", "create a new workspace folder"),
     "parse": ("studio.corpus.commands", "parse corpus files into utterances"),
-    "roster": ("studio.corpus.commands", "speakers with line counts after alias merging"),
+    "roster": ("studio.corpus.commands", "speakers with utterance counts after alias merging"),
     "build": ("studio.dataset.commands", "build the character's dataset"),
     "export-data": (
         "studio.dataset.commands",
@@ -80,7 +80,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "export": (
         "studio.export.commands",
-        "the adapter (peft), a merged model (--merged) and model cards in exports/",
+        "the adapter (peft), a vLLM folder, a merged model (--merged), GGUF + Modelfile (--gguf)",
     ),
 }
 
@@ -149,6 +149,7 @@ def build_parser(stages: Iterable[str] | None = None) -> argparse.ArgumentParser
 def open_studio(path: str, *, yes: bool = False) -> int:
     """``persona-studio WORKSPACE``: the TUI on a workspace, created first when missing."""
     target = Path(path)
+    ctx = Context(argparse.Namespace(workspace=path))
     if not (target / CONFIG_NAME).exists():
         if target.exists() and any(target.iterdir()):
             return report_error(f"{target} has no {CONFIG_NAME}; expected a workspace folder")
@@ -160,10 +161,11 @@ def open_studio(path: str, *, yes: bool = False) -> int:
             answer = input(f"{target} does not exist. Create a new workspace there? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 return EXIT_FAILED
-        create_workspace(target)
+        from studio.corpus.inspect import corpus_globs
+
+        create_workspace(target, corpus_globs=corpus_globs(ctx.host.parsers))
     from studio.tui.app import StudioApp  # textual: only for the studio itself
 
-    ctx = Context(argparse.Namespace(workspace=path))
     ws = ctx.workspace()
     ws.lock(read_only_ok=True)
     try:

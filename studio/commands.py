@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from studio.context import EXIT_OK, Context, Subparsers
+from studio.corpus.inspect import corpus_globs
 from studio.workspace import create_workspace
 
 
@@ -50,6 +51,10 @@ def plugins(ctx: Context) -> int:
 
 def init(ctx: Context) -> int:
     """``persona-studio init WORKSPACE``: a new workspace folder with a studio.toml."""
-    ws = create_workspace(ctx.args.workspace, character=ctx.args.character or "")
+    ws = create_workspace(
+        ctx.args.workspace,
+        character=ctx.args.character or "",
+        corpus_globs=corpus_globs(ctx.host.parsers),  # only the files some parser reads
+    )
     print(f"created {ws.root}; put corpus files in {ws.corpus_dir} and edit {ws.config_path}")
     return EXIT_OK

@@ -82,10 +82,14 @@ def append_jsonl(path: str | Path, record: Any, *, sync: bool = True) -> None:
     """
     line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(
+            path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise StudioError(f"{path}: a symbolic link; refused (a journal is never written through a link)") from None
+            raise StudioError(
+                f"{path}: a symbolic link; refused (a journal is never written through a link)"
+            ) from None
         raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -114,10 +118,14 @@ def open_append(path: str | Path) -> BinaryIO:
         StudioError: ``path`` is a symbolic link.
     """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(
+            path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise StudioError(f"{path}: a symbolic link; refused (a log is never written through a link)") from None
+            raise StudioError(
+                f"{path}: a symbolic link; refused (a log is never written through a link)"
+            ) from None
         raise
     return os.fdopen(fd, "ab")
 
@@ -160,7 +168,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         return out
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise StudioError(f"{path}: a symbolic link; refused (a journal is never read through a link)") from None
+            raise StudioError(
+                f"{path}: a symbolic link; refused (a journal is never read through a link)"
+            ) from None
         raise
     with os.fdopen(fd, "rb") as handle:
         raw = handle.read()
@@ -176,6 +186,8 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             what = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
             raise ValueError(f"{path}:{index + 1}: {what}") from None
         if not isinstance(record, dict):
-            raise ValueError(f"{path}:{index + 1}: expected a JSON object, got {type(record).__name__}")
+            raise ValueError(
+                f"{path}:{index + 1}: expected a JSON object, got {type(record).__name__}"
+            )
         out.append(record)
     return out

@@ -80,20 +80,30 @@ class PluginHost:
                 registered: list[Any] = []
                 try:
                     impl(register=registered.append)
-                except (Exception, SystemExit) as exc:  # a broken plugin must not take the studio down
+                except (
+                    Exception,
+                    SystemExit,
+                ) as exc:  # a broken plugin must not take the studio down
                     self._problem(plugin_name, f"{hook} raised {type(exc).__name__}: {exc}")
                     continue
                 for obj in registered:
                     missing = [attr for attr in required if not hasattr(obj, attr)]
                     if missing:
-                        self._problem(plugin_name, f"registered a {kind} without {', '.join(missing)}")
+                        self._problem(
+                            plugin_name, f"registered a {kind} without {', '.join(missing)}"
+                        )
                         continue
                     name = obj.name
                     if not isinstance(name, str) or not name:
-                        self._problem(plugin_name, f"registered a {kind} whose name is {name!r}; expected a string")
+                        self._problem(
+                            plugin_name,
+                            f"registered a {kind} whose name is {name!r}; expected a string",
+                        )
                         continue
                     if name in registry:
-                        self._problem(plugin_name, f"{kind} {name!r} is already registered; ignored")
+                        self._problem(
+                            plugin_name, f"{kind} {name!r} is already registered; ignored"
+                        )
                         continue
                     registry[name] = obj
                     obj_plugin = self.infos.setdefault(plugin_name, PluginInfo(plugin_name))
@@ -108,7 +118,9 @@ class PluginHost:
         warnings.warn(text, PluginWarning, stacklevel=3)
 
 
-def get_plugin_manager(*, blocked: Iterable[str] = ()) -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
+def get_plugin_manager(
+    *, blocked: Iterable[str] = ()
+) -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
     """Build a manager with every installed plugin, built-ins included (they are entry points too).
 
     Args:

@@ -19,9 +19,11 @@ import json
 import os
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.api.text import has_cjk
 from studio.config import StudioConfig, load_config
 from studio.errors import InputError, StudioError, WorkspaceLocked
 from studio.fsutil import atomic_write_text
@@ -38,7 +40,7 @@ aliases = []              # other names of the same character
 persona = """{persona}"""
 
 [corpus]
-files = ["corpus/*"]      # globs relative to this folder; drop your script/novel/subtitles there
+files = {files}  # globs relative to this folder; drop your script/novel/subtitles there
 
 [dataset]
 mode = "single"           # single | multi (windows of a scene's conversation)
@@ -253,8 +255,28 @@ class Workspace:
         self.config = load_config(self.config_path)
 
 
-def create_workspace(root: str | Path, *, character: str = "", persona: str = "") -> Workspace:
+DEFAULT_CORPUS_GLOBS = ("corpus/*.txt",)
+"""What ``[corpus] files`` says when the parsers' extensions are not known."""
+
+
+def placeholder_persona(name: str) -> str:
+    """A persona card to start from, in the language of the character's name."""
+    if has_cjk(name):
+        return f"你是{name}。请始终保持角色，用{name}的口吻回答。"
+    return f"You are {name}. Stay in character and answer as {name} would."
+
+
+def create_workspace(root: str | Path, *, character: str = "", persona: str = "",
+                     corpus_globs: Sequence[str] = ()) -> Workspace:
     """Create a new workspace folder from the template.
+
+    Args:
+        root: the new folder (missing or empty).
+        character: the character's name as the corpus spells it.
+        persona: the persona card; a placeholder in the language of the name when empty.
+        corpus_globs: ``[corpus] files``: one glob per extension the parsers read (see
+            :func:`studio.corpus.inspect.corpus_globs`), so a README or a script dropped in
+            ``corpus/`` is not parsed.
 
     Raises:
         StudioError: the folder exists and is not empty.
@@ -264,6 +286,8 @@ def create_workspace(root: str | Path, *, character: str = "", persona: str = ""
         raise StudioError(f"{root} exists and is not empty; pick a new folder")
     (root / "corpus").mkdir(parents=True, exist_ok=True)
     name = character or "Character"
-    persona = persona or f"You are {name}. Stay in character and answer as {name} would."
-    atomic_write_text(root / CONFIG_NAME, TEMPLATE.format(name=name.replace('"', ""), persona=persona.replace('"""', "")))
+    persona = persona or placeholder_persona(name)
+    files = "[" + ", ".join(json.dumps(g) for g in (corpus_globs or DEFAULT_CORPUS_GLOBS)) + "]"
+    atomic_write_text(root / CONFIG_NAME, TEMPLATE.format(name=name.replace('"', ""), persona=persona.replace('"""', ""),
+                                                          files=files))
     return Workspace(root)

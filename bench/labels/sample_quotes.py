@@ -29,6 +29,7 @@ Usage:
   sample_quotes.py FILE --tsv        # skeleton rows LINE<TAB>START<TAB><TAB>
   sample_quotes.py FILE --all        # every quote: index, line, start
 """
+
 import argparse
 import re
 import sys
@@ -40,8 +41,8 @@ START_CHARS = 15
 
 HEADING_RES = [
     re.compile(r"^\s*\[?\s*(CHAPTER|Chapter)\s+([IVXLCDM]+|\d+)\b\.?\]?\s*$"),
-    re.compile(r"^\s*(CHAPTER|Chapter)\s+[A-Z][A-Za-z-]*\.?\s*$"),     # CHAPTER ONE
-    re.compile(r"^[IVXLC]+\. [A-Z][A-Z’'\-,. ]+$"),                        # I. A SCANDAL IN BOHEMIA
+    re.compile(r"^\s*(CHAPTER|Chapter)\s+[A-Z][A-Za-z-]*\.?\s*$"),  # CHAPTER ONE
+    re.compile(r"^[IVXLC]+\. [A-Z][A-Z’'\-,. ]+$"),  # I. A SCANDAL IN BOHEMIA
     re.compile(r"^\s*第[一二三四五六七八九十百千零〇两\d]+[回章节卷]"),
 ]
 
@@ -70,7 +71,7 @@ def find_range(lines, start_line=None, end_line=None):
 def paragraphs(lines, first, last, mode):
     """Yield lists of 0-based line indices, one list per paragraph."""
     if mode == "auto":
-        body = lines[first:last + 1]
+        body = lines[first : last + 1]
         blank = sum(1 for l in body if not l.strip())
         mode = "blank" if blank >= 0.1 * max(1, len(body)) else "lines"
     cur = []
@@ -91,8 +92,8 @@ def find_quotes(lines, first, last, mode="auto"):
     """Return list of dicts: line (1-based), start (text), opener."""
     quotes = []
     paras = list(paragraphs(lines, first, last, mode))
-    cur = None          # the open top-level quote: dict
-    stack = []          # expected closers of nested quotes inside cur
+    cur = None  # the open top-level quote: dict
+    stack = []  # expected closers of nested quotes inside cur
     skip_reopen = None  # (line_idx, col) of a continuation reopening mark
 
     def first_mark(para):
@@ -112,8 +113,13 @@ def find_quotes(lines, first, last, mode="auto"):
                     pass  # filled below
                 if cur is None:
                     if ch in OPEN_CLOSE or ch == STRAIGHT:
-                        cur = {"line": li + 1, "opener": ch, "buf": [],
-                               "closer": OPEN_CLOSE.get(ch, STRAIGHT), "done": False}
+                        cur = {
+                            "line": li + 1,
+                            "opener": ch,
+                            "buf": [],
+                            "closer": OPEN_CLOSE.get(ch, STRAIGHT),
+                            "done": False,
+                        }
                         stack = []
                     continue
                 # inside a top-level quote
@@ -132,8 +138,13 @@ def find_quotes(lines, first, last, mode="auto"):
                 if ch == cur["opener"] and ch != STRAIGHT:
                     # same opener again while open: stray mark; start a new quote
                     quotes.append(cur)
-                    cur = {"line": li + 1, "opener": ch, "buf": [],
-                           "closer": OPEN_CLOSE[ch], "done": False}
+                    cur = {
+                        "line": li + 1,
+                        "opener": ch,
+                        "buf": [],
+                        "closer": OPEN_CLOSE[ch],
+                        "done": False,
+                    }
                     continue
                 if ch in OPEN_CLOSE:
                     stack.append(OPEN_CLOSE[ch])
@@ -150,7 +161,7 @@ def find_quotes(lines, first, last, mode="auto"):
             if nxt is not None:
                 i, j, m = first_mark(nxt)
                 if m == cur["opener"]:
-                    skip_reopen = (i, j)   # continuation: one quote
+                    skip_reopen = (i, j)  # continuation: one quote
                     stack = []
                     if not cur["done"] and cur["buf"]:
                         cur["buf"].append("\n")
@@ -174,8 +185,9 @@ def pick(n, k):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("file")
     ap.add_argument("-k", type=int, default=70, help="how many quotes to pick")
     ap.add_argument("--before", type=int, default=8)
@@ -206,8 +218,7 @@ def main():
             q = quotes[qi]
             out.write(f"{q['line']}\t{q['start']}\t\t\n")
         return
-    out.write(f"# {a.file}: body lines {first + 1}-{last + 1}, {n} quotes, "
-              f"{len(idx)} picked\n")
+    out.write(f"# {a.file}: body lines {first + 1}-{last + 1}, {n} quotes, {len(idx)} picked\n")
     for k, qi in enumerate(idx):
         q = quotes[qi]
         ln = q["line"]

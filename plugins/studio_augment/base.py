@@ -7,8 +7,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from studio.api import AugmentContext, AugmentItem, Sample, Turn, stable_id
-from studio.llm.backends import UnusableOutput, clean_message
+from studio.api import (
+    AugmentContext,
+    AugmentItem,
+    Sample,
+    Turn,
+    UnusableOutput,
+    clean_message,
+    is_cjk_char,
+    stable_id,
+)
 
 
 class PlannedStrategy:
@@ -26,7 +34,9 @@ class PlannedStrategy:
     def plan(self, context: AugmentContext, options: Mapping[str, Any]) -> list[AugmentItem]:
         raise NotImplementedError
 
-    def run(self, context: AugmentContext, options: Mapping[str, Any], item: AugmentItem) -> list[Sample]:
+    def run(
+        self, context: AugmentContext, options: Mapping[str, Any], item: AugmentItem
+    ) -> list[Sample]:
         raise NotImplementedError
 
     def propose(self, context: AugmentContext, options: Mapping[str, Any]) -> Iterator[Sample]:
@@ -39,8 +49,15 @@ class PlannedStrategy:
             if context.progress is not None:
                 context.progress(done, len(items))
 
-    def sample(self, context: AugmentContext, key: str, turns: list[tuple[str, str]], options: Mapping[str, Any],
-               examples: Sequence[str] = (), **provenance: Any) -> Sample:
+    def sample(
+        self,
+        context: AugmentContext,
+        key: str,
+        turns: list[tuple[str, str]],
+        options: Mapping[str, Any],
+        examples: Sequence[str] = (),
+        **provenance: Any,
+    ) -> Sample:
         """A pending proposal with this strategy's provenance.
 
         Args:
@@ -50,10 +67,19 @@ class PlannedStrategy:
             provenance: extra provenance fields (the prompt, the speaker, where turns start).
         """
         return Sample(
-            id=stable_id(self.name, key, len(turns)), character=context.character, system=context.persona,
-            turns=[Turn(role, text) for role, text in turns], scene=f"aug:{self.name}", split="train",
-            provenance={"kind": "augment", "strategy": self.name, "options": dict(options),
-                        "examples": list(examples), **provenance},
+            id=stable_id(self.name, key, len(turns)),
+            character=context.character,
+            system=context.persona,
+            turns=[Turn(role, text) for role, text in turns],
+            scene=f"aug:{self.name}",
+            split="train",
+            provenance={
+                "kind": "augment",
+                "strategy": self.name,
+                "options": dict(options),
+                "examples": list(examples),
+                **provenance,
+            },
             status="pending",
         )
 
@@ -69,8 +95,9 @@ def llm_seed(seed: int, key: str, step: str, attempt: int) -> int:
 
 
 def is_cjk(text: str) -> bool:
-    """Whether most letters of ``text`` are CJK."""
-    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    """Whether ``text`` is Chinese (or Japanese) enough to be answered so: a CJK character weighs
+    as much as two Latin letters."""
+    cjk = sum(1 for ch in text if is_cjk_char(ch))
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
     return cjk > 0 and cjk * 2 >= latin
 
@@ -113,13 +140,20 @@ def example_messages(samples: Sequence[Sample]) -> list[dict[str, str]]:
     return out
 
 
-def ask(context: AugmentContext, messages: list[dict[str, str]], *, key: str, step: str,
-        names: Sequence[str], tries: int = 3) -> str:
+def ask(
+    context: AugmentContext,
+    messages: list[dict[str, str]],
+    *,
+    key: str,
+    step: str,
+    names: Sequence[str],
+    tries: int = 3,
+) -> str:
     """Ask the LLM and read one message from its reply, with a new seed for each try.
 
     Raises:
         UnusableOutput: no try gave any text.
-        studio.llm.backends.LLMError: the request itself failed after the host's retries.
+        studio.api.LLMError: the request itself failed after the host's retries.
     """
     text = ""
     for attempt in range(tries):
@@ -133,5 +167,8 @@ def ask(context: AugmentContext, messages: list[dict[str, str]], *, key: str, st
 def data_lines(name: str) -> list[tuple[int, str]]:
     """``(line number, text)`` of a built-in data file, without blank lines and ``#`` comments."""
     text = resources.files("studio_augment").joinpath("data", name).read_text(encoding="utf-8")
-    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        (n, line.strip())
+        for n, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]

@@ -2,7 +2,7 @@
 
 Each template is formatted with ``str.format``; the strategy picks the language of the
 character's corpus. Replies are asked for as plain text (one message, no labels), which every
-model can give and which :func:`studio.llm.text.clean_message` reads tolerantly.
+model can give and which :func:`studio.api.clean_message` reads tolerantly.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ ROLEPLAY = {
 WRITER_SYSTEM = {
     "zh": "你是一位熟悉这部作品的编剧，擅长写贴合人物身份和时代的对白。只输出要求的那一句台词。",
     "en": "You are a screenwriter who knows this story well and writes dialogue true to each character and "
-          "period. Output only the one line you are asked for.",
+    "period. Output only the one line you are asked for.",
 }
 
 NEW_LINE = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from studio.api import HFModelAdapter
 from studio_models import templates
-from studio_models.base import HFModelAdapter
 
 FAMILIES = (
     HFModelAdapter(

@@ -12,8 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.api import ModelSpec, Preset
-from studio_models.base import ALL_LINEAR, HFModelAdapter
+from studio.api import ALL_LINEAR, HFModelAdapter, ModelSpec, Preset
 from studio_models.templates import CHATML, LLAMA3
 
 _SPECIALS = {
@@ -116,6 +115,7 @@ class TinyAdapter(HFModelAdapter):
             lora_targets=ALL_LINEAR,
             end_of_turn=(specials[1],),
             default_model=name,
+            demo=True,
             presets=(
                 Preset(
                     "cpu-tiny",
@@ -132,7 +132,7 @@ class TinyAdapter(HFModelAdapter):
         reuse it after."""
         import os
 
-        from studio.fsutil import atomic_write_text
+        from studio.api import atomic_write_text
 
         root = (
             Path(spec.cache_dir)

@@ -2,39 +2,45 @@
 
 Off by default (``llm = "off"``); the rules stand alone. With ``llm = "openai"`` every hard quote
 (unknown speaker; with ``llm_scope = "uncertain"`` also turn-taking, action and pronoun guesses) is
-sent with a few paragraphs of context to an OpenAI-compatible ``/chat/completions`` endpoint
-(``llm_base_url``; the key is read from the environment variable ``llm_api_key_env`` only). With
-``llm = "transformers"`` a local model folder (``llm_model``) answers instead.
+sent with a few paragraphs of context to the model; with ``llm = "transformers"`` a local model
+folder (``llm_model``) answers instead. The model client is the host's (``ParseContext.llm``,
+built from the ``llm*`` options by the studio's LLM layer, which retries transport errors with
+back-off); this module writes the prompts and reads the answers.
 
 Answers are parsed tolerantly (code fences, single quotes, trailing commas, a bare name), checked
-against the names of the text, retried with back-off on errors, reported through ``progress``,
-and appended to a JSONL cache (``llm_cache``) so that a rerun resumes where it stopped.
+against the names of the text, asked again when unusable, reported through ``progress``, and
+appended to a JSONL cache (``llm_cache``) so that a rerun resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from studio.api import ParseWarning, stable_id
-from studio.errors import StudioError
-from studio.fsutil import append_jsonl, read_jsonl
+from studio.api import (
+    HAN_CLASS,
+    LLM,
+    Cancelled,
+    LLMError,
+    ParseWarning,
+    StudioError,
+    append_jsonl,
+    read_jsonl,
+    stable_id,
+)
 
 _HARD = {"unknown"}
-_MAX_REPLY_BYTES = 4 * 2**20  # an answer is a name; more than this is not an answer
 _UNCERTAIN = {"unknown", "turn", "action", "zero", "continue"}
 _UNKNOWN_WORDS = {"unknown", "none", "null", "未知", "不明", "无", "narrator?", ""}
 
-SYSTEM = ("You attribute quoted speech in novels. Answer with JSON only: {\"speaker\": \"NAME\"}, "
-          "NAME exactly as the text spells it, or \"UNKNOWN\" when the text does not say who speaks.")
+SYSTEM = (
+    'You attribute quoted speech in novels. Answer with JSON only: {"speaker": "NAME"}, '
+    'NAME exactly as the text spells it, or "UNKNOWN" when the text does not say who speaks.'
+)
 
 
 def default_cache() -> Path:
@@ -68,7 +74,7 @@ def parse_answer(text: str) -> str | None:
     bare = body.strip("。.\"'“” ")
     if bare.lower() in _UNKNOWN_WORDS and bare:
         return ""
-    if re.fullmatch(r"[\u4e00-\u9fff·]{1,8}|[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}", bare):
+    if re.fullmatch(rf"[{HAN_CLASS}·]{{1,8}}|[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){{0,3}}", bare):
         return bare  # a bare name
     return None
 
@@ -84,18 +90,22 @@ def _objects(text: str) -> list[str]:
         elif ch == "}" and depth:
             depth -= 1
             if depth == 0:
-                spans.append(text[start:index + 1])
+                spans.append(text[start : index + 1])
     return spans
 
 
 def build_prompt(document: Any, attribution: Any, context: int) -> tuple[str, list[str]]:
     """The user message for one quote, and the candidate names it offers."""
     index = attribution.paragraph
-    paragraphs = document.paragraphs[max(0, index - context):index + 1]
+    paragraphs = document.paragraphs[max(0, index - context) : index + 1]
     quote = attribution.utterance.text
     body = []
     for para in paragraphs:
-        text = " ".join(para.text.split()) if document.style.lang == "en" else para.text.replace("\n", "")
+        text = (
+            " ".join(para.text.split())
+            if document.style.lang == "en"
+            else para.text.replace("\n", "")
+        )
         if para is document.paragraphs[index]:
             text = text.replace(quote, f"【{quote}】", 1)
         body.append(text)
@@ -109,62 +119,20 @@ def build_prompt(document: Any, attribution: Any, context: int) -> tuple[str, li
     return "\n".join(lines), candidates
 
 
-class OpenAIClient:
-    """A minimal OpenAI-compatible chat client over urllib (no SDK needed)."""
-
-    def __init__(self, base_url: str, model: str, api_key_env: str, timeout: float) -> None:
-        if not base_url:
-            raise StudioError("prose llm = openai needs llm_base_url (or [augment] base_url), e.g. http://127.0.0.1:8000/v1")
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model or "default"
-        self.key = os.environ.get(api_key_env or "", "")
-        self.timeout = timeout
-
-    def __call__(self, messages: list[dict[str, str]]) -> str:
-        payload = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": 64}
-        request = urllib.request.Request(self.url, data=json.dumps(payload).encode("utf-8"), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        if self.key:
-            request.add_header("Authorization", f"Bearer {self.key}")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user's endpoint)
-            data = json.loads(response.read(_MAX_REPLY_BYTES).decode("utf-8"))
-        return str(data["choices"][0]["message"]["content"])
-
-
-class LocalClient:
-    """A local transformers model (a folder) answering the same prompts, greedily."""
-
-    def __init__(self, model_path: str) -> None:
-        if not model_path or not Path(model_path).exists():
-            raise StudioError(f"prose llm = transformers needs llm_model set to a local model folder, got {model_path!r}")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path)
-        self.model.eval()
-
-    def __call__(self, messages: list[dict[str, str]]) -> str:
-        import torch
-
-        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
-        with torch.no_grad():
-            out = self.model.generate(ids, max_new_tokens=32, do_sample=False,
-                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
-        return self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
-
-
-def _ask(client: Callable[[list[dict[str, str]]], str], prompt: str, retries: int) -> tuple[str | None, str]:
-    """``(answer, error)``: retries transport errors and unusable answers with back-off."""
+def _ask(llm: LLM, prompt: str, attempts: int) -> tuple[str | None, str]:
+    """``(answer, error)``: asks again while the answer is unusable (the client retries transport errors)."""
     error = ""
-    for attempt in range(retries):
-        if attempt:
-            time.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)))
+    for _ in range(attempts):
         try:
-            raw = client([{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
-        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException, KeyError, IndexError,
-                TypeError, ValueError, RecursionError) as exc:  # whatever a broken endpoint sends back
-            error = f"{type(exc).__name__}: {exc}"
-            continue
+            raw = llm(
+                [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
+                temperature=0.0,
+                max_tokens=64,
+            )
+        except Cancelled:
+            raise
+        except LLMError as exc:
+            return None, str(exc)
         answer = parse_answer(raw)
         if answer is not None:
             return answer, ""
@@ -172,21 +140,33 @@ def _ask(client: Callable[[list[dict[str, str]]], str], prompt: str, retries: in
     return None, error
 
 
-def resolve_with_llm(document: Any, options: Mapping[str, Any]) -> int:
-    """Ask the model about the hard quotes of ``document``; returns how many got a speaker."""
+def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None) -> int:
+    """Ask the model about the hard quotes of ``document``; returns how many got a speaker.
+
+    Args:
+        document: the parsed novel.
+        options: the parser's options (``llm`` mode, scope, cache, attempts, context size).
+        llm: the host's model client (``ParseContext.llm``).
+
+    Raises:
+        StudioError: ``llm`` is on but no client was given, or an unknown mode.
+    """
     mode = options.get("llm", "off")
     scope = _UNCERTAIN if options.get("llm_scope") == "uncertain" else _HARD
-    todo = [a for a in document.attributions if a.method in scope or a.method.endswith("-unresolved")]
+    todo = [
+        a for a in document.attributions if a.method in scope or a.method.endswith("-unresolved")
+    ]
     progress = options.get("progress")
     if not todo:
         return 0
+    if llm is None:
+        raise StudioError(
+            f"prose llm = {mode}: no model client; parse through the studio (persona-studio parse, "
+            "build or the studio's corpus view), which builds it from the llm options"
+        )
     if mode == "openai":
-        client: Callable[[list[dict[str, str]]], str] = OpenAIClient(
-            str(options.get("llm_base_url") or ""), str(options.get("llm_model") or ""),
-            str(options.get("llm_api_key_env") or "OPENAI_API_KEY"), float(options.get("llm_timeout", 60.0)))
         model_id = f"openai:{options.get('llm_base_url')}:{options.get('llm_model')}"
     elif mode == "transformers":
-        client = LocalClient(str(options.get("llm_model") or ""))
         model_id = f"transformers:{options.get('llm_model')}"
     else:
         raise StudioError(f"prose llm: expected off, openai or transformers, got {mode!r}")
@@ -201,10 +181,15 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any]) -> int:
         key = stable_id(model_id, SYSTEM, prompt)
         row = cached.get(key)
         if row is None:
-            answer, error = _ask(client, prompt, retries)
+            answer, error = _ask(llm, prompt, retries)
             if answer is None:
-                document.warnings.append(ParseWarning(document.file, attribution.utterance.line,
-                                                      f"LLM gave no usable answer after {retries} attempts: {error}"))
+                document.warnings.append(
+                    ParseWarning(
+                        document.file,
+                        attribution.utterance.line,
+                        f"LLM gave no usable answer after {retries} attempts: {error}",
+                    )
+                )
                 if progress:
                     progress(done, len(todo), "llm")
                 continue

@@ -43,8 +43,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.api import (ChoiceOption, FloatOption, IntOption, ParseResult, ParseWarning, PathOption, SourceText,
-                        StrOption, Utterance)
+from studio.api import (
+    ChoiceOption,
+    FloatOption,
+    IntOption,
+    ParseContext,
+    ParseResult,
+    ParseWarning,
+    PathOption,
+    SourceText,
+    StrOption,
+    Utterance,
+)
 from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
 from studio_prose.referents import Referents
 
@@ -87,6 +97,8 @@ class ProseParser:
 
     name = "prose"
     description = "Novels: quotes (“…” 「…」 \"…\" ‘…’) with speakers by rules (X道：“…” / “…”X说 / said X), optional LLM"
+    extensions = (".txt",)
+    """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
         StrOption("narrator", "", "Name of the first-person narrator (我 / I); empty keeps 我 / I"),
         StrOption("names", "", "Extra character names, comma-separated (studio.toml aliases are added)"),
@@ -124,14 +136,15 @@ class ProseParser:
         long_paras = sum(1 for p in paras if len(p.text) > 60) / len(paras)
         return round(min(0.9, 0.2 + 1.2 * share + 0.2 * long_paras), 3)
 
-    def parse(self, source: SourceText, options: Mapping[str, Any]) -> ParseResult:
-        """Parse a novel; with ``llm`` set, unknown speakers get a second opinion from a model."""
+    def parse(self, source: SourceText, options: Mapping[str, Any],
+              context: ParseContext | None = None) -> ParseResult:
+        """Parse a novel; with ``llm`` set, unknown speakers get a second opinion from the host's model."""
         document = ProseDocument(source, options)
         document.run()
         if options.get("llm", "off") != "off":
             from studio_prose.llm import resolve_with_llm
 
-            resolve_with_llm(document, options)
+            resolve_with_llm(document, options, context.llm if context is not None else None)
         return ParseResult(self.name, source, document.utterances, document.warnings)
 
 

@@ -13,6 +13,8 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from studio.api import is_han
+
 _CN_CHAPTER = re.compile(
     r"^第\s*[0-9０-９一二三四五六七八九十百千零〇两]+\s*[章回节卷部集篇](?:$|[\s　:：、.．\-—]+\S.{0,40}$)"
 )
@@ -119,7 +121,7 @@ class QuoteStyle:
 def detect_style(text: str) -> QuoteStyle:
     """Pick the speech quotes and language of ``text`` from counts of marks and letters."""
     sample = text[:400_000]
-    cjk = sum(1 for ch in sample[:50_000] if "\u4e00" <= ch <= "\u9fff")
+    cjk = sum(1 for ch in sample[:50_000] if is_han(ch))
     latin = sum(1 for ch in sample[:50_000] if "a" <= ch.lower() <= "z")
     lang = "zh" if cjk >= latin else "en"
     if lang == "zh":

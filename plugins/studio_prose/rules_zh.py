@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from studio.api import HAN_CLASS, is_han
 from studio_prose.cast_zh import (
     GROUP_WORDS,
     STORYTELLER,
@@ -73,8 +74,11 @@ _MAX_NAME = 4
 _NUMBER_FIRST = set("一二三四五六七八九十")
 
 
-def _cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff"
+def _spellings(text: str, name: str) -> set[str]:
+    """``name`` as ``text`` spells it: the same letters in full or half width (阿Q / 阿Ｑ)."""
+    full = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in name)
+    half = "".join(chr(ord(ch) - 0xFEE0) if "！" <= ch <= "～" else ch for ch in name)
+    return {variant for variant in (full, half) if variant != name and variant in text}
 
 
 def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
@@ -98,7 +102,7 @@ def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
 
 
 def _name_char(ch: str) -> bool:
-    return _cjk(ch) or "Ａ" <= ch <= "Ｚ" or ch in "·•."
+    return is_han(ch) or "Ａ" <= ch <= "Ｚ" or ch in "·•."
 
 
 def _count_stems(piece: str, starts: Counter[str]) -> None:
@@ -110,7 +114,7 @@ def _count_stems(piece: str, starts: Counter[str]) -> None:
             break
     if len(piece) < 2 or not _name_char(piece[0]):
         return
-    wife = re.match(r"[\u4e00-\u9fff]{1,3}家的", piece)
+    wife = re.match(f"[{HAN_CLASS}]{{1,3}}家的", piece)
     if wife:  # 周瑞家的: the wife of 周瑞, a name of its own
         starts[wife.group()] += 1
     for size in range(2, _MAX_NAME + 1):
@@ -188,7 +192,10 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
     names = {w for w in names
              if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))}
-    names.update(name for name in given if name)
+    for name in given:
+        if name:
+            names.add(name)
+            names.update(_spellings(text, name))  # the user typed 阿Q, the book prints 阿Ｑ
     return names
 
 
@@ -268,7 +275,7 @@ def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str |
         before = sentence[max(0, start - 3):start]
         if before and before[-1] in _OBJECT_BEFORE and not before.endswith(_SUBJECT_AFTER_SEE):
             continue
-        if len(word) == 1 and before and _cjk(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
+        if len(word) == 1 and before and is_han(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
             continue  # 啐他道: a pronoun right after a verb is its object
         if word in _PLURALS or group(word):
             return "?", possessor
@@ -332,7 +339,7 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     return None, "zero"
 
 
-_BARE = re.compile(r"^(?:只见|却见|又见|那|这|因|便)?(?P<who>[\u4e00-\u9fffＡ-Ｚ]{2,4}?)"
+_BARE = re.compile(r"^(?:只见|却见|又见|那|这|因|便)?(?P<who>[" + HAN_CLASS + r"Ａ-Ｚ]{2,4}?)"
                    r"(?:又|便|就|也|忙|连忙|因|都|亦|遂|乃|才|却|只)?(?:冷笑道|笑道|问道|说道|答道|叹道|喝道|叫道|"
                    r"嚷道|哭道|道|说|问|答|曰)$")
 

@@ -9,21 +9,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from studio.api import is_han
+
 # -- headings --------------------------------------------------------------------------------
 
 _NUM = r"[0-9０-９一二三四五六七八九十百千零〇两]+"
 # 第一集 / 第1幕 / 第 12 场 / 第610,幕 (a stray comma is a typo seen in real scripts)
-_CN_HEADING = re.compile(rf"^第\s*({_NUM})\s*[,，.、]?\s*(集|回|章|卷|幕|场|场次|折|出|节)[\s　]*(?P<cont>[（(](?:续|續|接上|cont\.?)[）)])?"
-                         r"(?:$|[\s　:：、.．\-—]+(.{0,40})$)")
+_CN_HEADING = re.compile(
+    rf"^第\s*({_NUM})\s*[,，.、]?\s*(集|回|章|卷|幕|场|场次|折|出|节)[\s　]*(?P<cont>[（(](?:续|續|接上|cont\.?)[）)])?"
+    r"(?:$|[\s　:：、.．\-—]+(.{0,40})$)"
+)
 _CN_OUTER = {"集", "回", "章", "卷"}
 # 1-2 碎玉轩 日 内 / 12、御花园 夜 外
-_CN_NUMBERED = re.compile(r"^\d{1,3}(?:\s*[-－–]\s*\d{1,3})?\s*[、.．\s]\s*\S.{0,30}[\s　](?:日|夜|晨|晚|黄昏|傍晚|清晨)(?:[\s　]*[内外])?$")
+_CN_NUMBERED = re.compile(
+    r"^\d{1,3}(?:\s*[-－–]\s*\d{1,3})?\s*[、.．\s]\s*\S.{0,30}[\s　](?:日|夜|晨|晚|黄昏|傍晚|清晨)(?:[\s　]*[内外])?$"
+)
 _CN_SCENE_LABEL = re.compile(r"^(?:场景|场次)\s*[0-9一二三四五六七八九十]*\s*[：:]\s*(.{1,40})$")
 # 【另分一幕】 【第3场】
 _CN_BRACKET = re.compile(r"^【[^】]{0,20}[幕场集][^】]{0,20}】$")
-_EN_ACT = re.compile(r"^(?:ACT|Act)\s+(?:[IVXLC]+|\d+|[A-Z][a-z]+)\b[.:]?(?:\s+(?:SCENE|Scene)\s+(?:[IVXLC]+|\d+)\b.*)?$")
+_EN_ACT = re.compile(
+    r"^(?:ACT|Act)\s+(?:[IVXLC]+|\d+|[A-Z][a-z]+)\b[.:]?(?:\s+(?:SCENE|Scene)\s+(?:[IVXLC]+|\d+)\b.*)?$"
+)
 _EN_SCENE = re.compile(r"^(?:SCENE|Scene)\s+(?:[IVXLC]+|\d+|[A-Z][a-z]+)\b.{0,80}$")
-_EN_SLUG = re.compile(r"^(?:\d+\s*)?(?:INT|EXT|INT\.?\s*/\s*EXT|EXT\.?\s*/\s*INT|I/E|EST)[.\s]\s*\S.*$")
+_EN_SLUG = re.compile(
+    r"^(?:\d+\s*)?(?:INT|EXT|INT\.?\s*/\s*EXT|EXT\.?\s*/\s*INT|I/E|EST)[.\s]\s*\S.*$"
+)
 _EN_BOOKEND = re.compile(r"^(?:PROLOGUE|EPILOGUE|INDUCTION|Prologue|Epilogue|Induction)\.?$")
 
 
@@ -70,13 +80,46 @@ def heading(line: str) -> Heading | None:
 # -- stage directions ------------------------------------------------------------------------
 
 _OPEN, _CLOSE = "（([", "）)]"
-_TRANSITION = re.compile(r"^(?:FADE (?:IN|OUT|TO BLACK)|(?:SMASH |MATCH |JUMP |HARD )?CUT TO|DISSOLVE TO|WIPE TO|"
-                         r"INTERCUT(?: WITH)?|BACK TO SCENE|THE END|END OF (?:ACT|EPISODE)[A-Z0-9 ]*|[A-Z ]+ TO)[:.]?$")
-_EN_DIRECTION = re.compile(r"^(?:Enter|Exit|Exeunt|Re-enter|Re-Enter|Manet|Manent|Flourish|Alarum|Alarums|Sennet|"
-                           r"Trumpets sound|Hautboys|They fight|Dies)\b[^:;?!]*$")
-_NARRATION_LABELS = {"旁白", "画外音", "内心独白", "独白", "NARRATOR", "Narrator", "NARRATION", "V.O."}
-_CONTEXT_LABELS = {"时间", "地点", "人物", "出场人物", "登场人物", "景", "字幕", "画面", "镜头", "提示", "注",
-                   "备注", "说明", "场景说明", "TIME", "PLACE", "SETTING", "Time", "Place", "Setting"}
+_TRANSITION = re.compile(
+    r"^(?:FADE (?:IN|OUT|TO BLACK)|(?:SMASH |MATCH |JUMP |HARD )?CUT TO|DISSOLVE TO|WIPE TO|"
+    r"INTERCUT(?: WITH)?|BACK TO SCENE|THE END|END OF (?:ACT|EPISODE)[A-Z0-9 ]*|[A-Z ]+ TO)[:.]?$"
+)
+_EN_DIRECTION = re.compile(
+    r"^(?:Enter|Exit|Exeunt|Re-enter|Re-Enter|Manet|Manent|Flourish|Alarum|Alarums|Sennet|"
+    r"Trumpets sound|Hautboys|They fight|Dies)\b[^:;?!]*$"
+)
+_NARRATION_LABELS = {
+    "旁白",
+    "画外音",
+    "内心独白",
+    "独白",
+    "NARRATOR",
+    "Narrator",
+    "NARRATION",
+    "V.O.",
+}
+_CONTEXT_LABELS = {
+    "时间",
+    "地点",
+    "人物",
+    "出场人物",
+    "登场人物",
+    "景",
+    "字幕",
+    "画面",
+    "镜头",
+    "提示",
+    "注",
+    "备注",
+    "说明",
+    "场景说明",
+    "TIME",
+    "PLACE",
+    "SETTING",
+    "Time",
+    "Place",
+    "Setting",
+}
 
 
 def enclosed(line: str) -> str | None:
@@ -127,7 +170,7 @@ def split_inline(text: str) -> tuple[str, list[str]]:
         elif depth == 0:
             buf.append(ch)
     if depth:  # an unclosed bracket: keep the rest as speech
-        buf.append(text[start - 1:])
+        buf.append(text[start - 1 :])
     spoken.append("".join(buf))
     cleaned = re.sub(r"[ \t　]{2,}", " ", "".join(spoken)).strip()
     return cleaned, actions
@@ -138,17 +181,77 @@ def split_inline(text: str) -> tuple[str, list[str]]:
 _CN_NAME = r"[^\s：:∶︰；;（）()【】\[\]“”\"'‘’，,。！？!?…—<>《》=+*#/\\|~`^@$%&0-9]{1,12}"
 _ACTION = r"[（(](?P<action>[^（）()]*(?:[（(][^（）()]*[）)][^（）()]*)*)[）)]"
 # 甄嬛：… / 苏培盛（宣旨）：… / 皇帝（看了看），：… / 甄嬛；…（a semicolon typo, accepted for known names)
-_CN_LABEL = re.compile(rf"^(?P<name>{_CN_NAME}?)[ 　]*(?:{_ACTION})?[ 　]*[,，]?[ 　]*(?P<sep>[：:∶︰；;])[ 　]*(?P<text>.*)$")
-_EN_WORD = r"(?:[A-Z][A-Za-z'’\-]*\.?|[IVX]+|of|the|de|la|le|von|van|der|du|da|and|&|\d+(?:st|nd|rd|th)?)"
+_CN_LABEL = re.compile(
+    rf"^(?P<name>{_CN_NAME}?)[ 　]*(?:{_ACTION})?[ 　]*[,，]?[ 　]*(?P<sep>[：:∶︰；;])[ 　]*(?P<text>.*)$"
+)
+_EN_WORD = (
+    r"(?:[A-Z][A-Za-z'’\-]*\.?|[IVX]+|of|the|de|la|le|von|van|der|du|da|and|&|\d+(?:st|nd|rd|th)?)"
+)
 _EN_NAME = rf"[A-Z][A-Za-z'’\-]*\.?(?:[ ]+{_EN_WORD}){{0,4}}"
-_EN_COLON = re.compile(rf"^(?P<name>{_EN_NAME}(?:,?[ ]&[cC]\.?)?)[ \t]*(?:{_ACTION})?[ \t]*:(?:[ \t]+(?P<text>\S.*))?$")
+_EN_COLON = re.compile(
+    rf"^(?P<name>{_EN_NAME}(?:,?[ ]&[cC]\.?)?)[ \t]*(?:{_ACTION})?[ \t]*:(?:[ \t]+(?P<text>\S.*))?$"
+)
 _EN_LOOSE_ALONE = re.compile(r"^(?P<name>[A-Z][A-Za-z'’\-]*(?:[ ]+[A-Za-z'’\-]+){0,4}):$")
-_EN_DOT = re.compile(r"^(?P<name>[A-Z][A-Za-z'’\-]*(?:[ ][A-Z][A-Za-z'’\-]*){0,3})\.(?:[ \t]+(?P<text>\S.*))?$")
-_EN_CUE = re.compile(rf"^(?P<name>[A-Z][A-Z0-9'’.\-]*(?:[ ][A-Z0-9'’.\-&]+){{0,4}})[ \t]*(?:{_ACTION})?$")
-_EN_CUE_EXTENSIONS = {"V.O.", "O.S.", "O.C.", "CONT'D", "CONT’D", "CONTD", "CONTINUING", "PRE-LAP", "FILTERED"}
-_STOP_WORDS = {"the", "a", "an", "i", "you", "he", "she", "it", "we", "they", "but", "and", "or", "if", "so",
-               "for", "nor", "yet", "to", "in", "on", "at", "my", "your", "his", "her", "this", "that", "what",
-               "o", "oh", "ay", "no", "yes", "well", "now", "then", "here", "there", "note", "see"}
+_EN_DOT = re.compile(
+    r"^(?P<name>[A-Z][A-Za-z'’\-]*(?:[ ][A-Z][A-Za-z'’\-]*){0,3})\.(?:[ \t]+(?P<text>\S.*))?$"
+)
+_EN_CUE = re.compile(
+    rf"^(?P<name>[A-Z][A-Z0-9'’.\-]*(?:[ ][A-Z0-9'’.\-&]+){{0,4}})[ \t]*(?:{_ACTION})?$"
+)
+_EN_CUE_EXTENSIONS = {
+    "V.O.",
+    "O.S.",
+    "O.C.",
+    "CONT'D",
+    "CONT’D",
+    "CONTD",
+    "CONTINUING",
+    "PRE-LAP",
+    "FILTERED",
+}
+_STOP_WORDS = {
+    "the",
+    "a",
+    "an",
+    "i",
+    "you",
+    "he",
+    "she",
+    "it",
+    "we",
+    "they",
+    "but",
+    "and",
+    "or",
+    "if",
+    "so",
+    "for",
+    "nor",
+    "yet",
+    "to",
+    "in",
+    "on",
+    "at",
+    "my",
+    "your",
+    "his",
+    "her",
+    "this",
+    "that",
+    "what",
+    "o",
+    "oh",
+    "ay",
+    "no",
+    "yes",
+    "well",
+    "now",
+    "then",
+    "here",
+    "there",
+    "note",
+    "see",
+}
 
 
 @dataclass(frozen=True)
@@ -171,10 +274,6 @@ class Label:
     cue: bool = False
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
-
-
 def _name_shaped_en(name: str) -> bool:
     words = name.replace(".", " ").split()
     if not words or len(name) > 36:
@@ -185,24 +284,33 @@ def _name_shaped_en(name: str) -> bool:
 def label(line: str) -> Label | None:
     """The speaker label at the start of ``line``, if the line starts with one."""
     first = line[0]
-    if _is_cjk(first) or first in "·•":
+    if is_han(first) or first in "·•":
         match = _CN_LABEL.match(line)
         if not match:
             return None
         name = match.group("name").strip()
-        if not name or not any(_is_cjk(ch) for ch in name):
+        if not name or not any(is_han(ch) for ch in name):
             return None
         sep = match.group("sep")
-        return Label(name, _clean(match.group("action")), match.group("text").strip(), sep not in "；;")
+        return Label(
+            name, _clean(match.group("action")), match.group("text").strip(), sep not in "；;"
+        )
     if not first.isupper():
         return None
     match = _EN_COLON.match(line)
     if match and _name_shaped_en(match.group("name")):
         name = " ".join(match.group("name").split())
-        return Label(name.rstrip("."), _clean(match.group("action")), (match.group("text") or "").strip(), True)
+        return Label(
+            name.rstrip("."),
+            _clean(match.group("action")),
+            (match.group("text") or "").strip(),
+            True,
+        )
     match = _EN_LOOSE_ALONE.match(line)
     if match and len(line) <= 32 and _name_shaped_en(match.group("name")):
-        return Label(" ".join(match.group("name").split()), None, "", True)  # "Second murderer:" alone
+        return Label(
+            " ".join(match.group("name").split()), None, "", True
+        )  # "Second murderer:" alone
     match = _EN_DOT.match(line)
     if match and _name_shaped_en(match.group("name")):
         name = match.group("name")
@@ -245,7 +353,7 @@ def context_label(name: str) -> bool:
 def is_cjk_text(text: str) -> bool:
     """True when the first letters of ``text`` are Chinese."""
     for ch in text[:20]:
-        if _is_cjk(ch):
+        if is_han(ch):
             return True
         if ch.isalpha():
             return False

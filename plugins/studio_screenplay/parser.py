@@ -38,7 +38,7 @@ from studio_screenplay import lines as shapes
 
 _SNIFF_CHARS = 60_000
 _SUBTITLE = re.compile(r"^\[Script Info\]|^\[Events\]|^WEBVTT|\d:\d\d:\d\d[,.]\d{1,3}\s*-->", re.M)
-_QUOTES = "“「\"『‘"
+_QUOTES = '“「"『‘'
 
 
 class ScreenplayParser:
@@ -46,9 +46,16 @@ class ScreenplayParser:
 
     name = "screenplay"
     description = "Scripts and plays: 角色：台词, 角色（动作）：台词, NAME: line, NAME. line, NAME cues, INT./EXT."
+    extensions = (".txt", ".fountain")
+    """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
         BoolOption("keep_inline_actions", False, "Keep （…） asides inside the spoken text"),
-        IntOption("cast_window", 6, "Files without headings: lines of cast memory for scene cuts (0: off)", minimum=0),
+        IntOption(
+            "cast_window",
+            6,
+            "Files without headings: lines of cast memory for scene cuts (0: off)",
+            minimum=0,
+        ),
     )
 
     def sniff(self, source: SourceText) -> float:
@@ -130,8 +137,17 @@ class _Assembler:
         if not self._any_heading:
             self._cut_scenes()
 
-    def _line(self, line: str, number: int, lab: shapes.Label | None, after_gap: bool,
-              stripped: list[str], index: int, strong: Counter[str], weak: Counter[str]) -> str:
+    def _line(
+        self,
+        line: str,
+        number: int,
+        lab: shapes.Label | None,
+        after_gap: bool,
+        stripped: list[str],
+        index: int,
+        strong: Counter[str],
+        weak: Counter[str],
+    ) -> str:
         found = shapes.heading(line)
         if found is not None and self._block != "cue":
             self._close()
@@ -142,7 +158,9 @@ class _Assembler:
         inner = shapes.enclosed(line)
         if inner is not None:
             return self._direction(inner, number)
-        if shapes.transition(line) or (shapes.play_direction(line) and self._direction_allowed(line)):
+        if shapes.transition(line) or (
+            shapes.play_direction(line) and self._direction_allowed(line)
+        ):
             if self._block == "cue" and self._current is not None and self._current.text:
                 self._current.action = _join_actions(self._current.action, [line])
             else:
@@ -162,8 +180,15 @@ class _Assembler:
             return self._current is not None and bool(self._current.text) and len(line) < 60
         return True
 
-    def _accept(self, lab: shapes.Label, after_gap: bool, stripped: list[str], index: int,
-                strong: Counter[str], weak: Counter[str]) -> bool:
+    def _accept(
+        self,
+        lab: shapes.Label,
+        after_gap: bool,
+        stripped: list[str],
+        index: int,
+        strong: Counter[str],
+        weak: Counter[str],
+    ) -> bool:
         if lab.text and lab.text[0] in _QUOTES and lab.name[-1:] in "道说问曰":
             return False  # 宝玉道：“…” is prose, not a script label
         known = strong[lab.name] + weak[lab.name]
@@ -236,7 +261,12 @@ class _Assembler:
             if shapes.is_cjk_text(current.speaker or ""):
                 self._block = "inline"  # 甄嬛：⏎ takes one speech line, not the rest of the file
             return "speech"
-        if self._block == "inline" and current is not None and not cjk and not shapes.is_cjk_text(current.text):
+        if (
+            self._block == "inline"
+            and current is not None
+            and not cjk
+            and not shapes.is_cjk_text(current.text)
+        ):
             self._append(current, line)  # a wrapped English line
             self.structured += 1
             return "speech"
@@ -245,8 +275,11 @@ class _Assembler:
             text, actions = (line, []) if self.keep_inline else shapes.split_inline(line)
             if text:
                 self._emit(None, text, "dialogue", number, _join_actions(None, actions))
-                self._warn(number, f"no speaker label; kept as dialogue with no speaker "
-                                   f"(the line before is {current.speaker}'s): {line[:40]!r}")
+                self._warn(
+                    number,
+                    f"no speaker label; kept as dialogue with no speaker "
+                    f"(the line before is {current.speaker}'s): {line[:40]!r}",
+                )
                 return "speech"
             self._emit(None, _join_actions(None, actions) or line, "action", number)
             return "action"
@@ -257,12 +290,17 @@ class _Assembler:
         self._close()
         self._action_para = self._emit(None, line, "action", number)
         if cjk:
-            self._warn(number, f"not a dialogue, heading or bracketed direction; kept as action: {line[:40]!r}")
+            self._warn(
+                number,
+                f"not a dialogue, heading or bracketed direction; kept as action: {line[:40]!r}",
+            )
         return "action"
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _emit(self, speaker: str | None, text: str, kind: str, number: int, action: str | None = None) -> Utterance:
+    def _emit(
+        self, speaker: str | None, text: str, kind: str, number: int, action: str | None = None
+    ) -> Utterance:
         utt = Utterance(speaker, text, kind, self._scene, self.file, number, action=action)  # type: ignore[arg-type]
         self.utterances.append(utt)
         if kind != "action":
@@ -292,7 +330,9 @@ class _Assembler:
                     if self.utterances[back] is current:
                         del self.utterances[back]
                         break
-                self._warn(current.line, f"speaker label {current.speaker!r} without any speech after it")
+                self._warn(
+                    current.line, f"speaker label {current.speaker!r} without any speech after it"
+                )
         self._current = None
         self._block = ""
         self._action_para = None
@@ -324,7 +364,11 @@ class _Assembler:
             start = 0  # index into ``dialogue`` where the current scene starts
             breaks = sorted(self._breaks)
             next_break = 0
-            dialogue = [(i, u.speaker) for i, u in enumerate(self.utterances) if u.kind == "dialogue" and u.speaker]
+            dialogue = [
+                (i, u.speaker)
+                for i, u in enumerate(self.utterances)
+                if u.kind == "dialogue" and u.speaker
+            ]
             for k, (position, _speaker) in enumerate(dialogue):
                 if next_break < len(breaks) and breaks[next_break] <= position:
                     while next_break < len(breaks) and breaks[next_break] <= position:
@@ -332,8 +376,8 @@ class _Assembler:
                     start = k
                 if k - start < window:
                     continue
-                recent = {s for _, s in dialogue[max(start, k - window):k]}
-                upcoming = {s for _, s in dialogue[k:k + 3]}
+                recent = {s for _, s in dialogue[max(start, k - window) : k]}
+                upcoming = {s for _, s in dialogue[k : k + 3]}
                 if not upcoming & recent:
                     cuts.add(position)
                     start = k

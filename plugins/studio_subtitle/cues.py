@@ -13,37 +13,37 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from studio.api import HAN_CLASS, cjk_share, has_cjk
+
 _TAG = re.compile(r"^\[([a-z]{2,4}(?:-[a-z]{2,4})?)\]\s?")
 _HTML = re.compile(r"</?(?:i|b|u|s|font|c|ruby|rt|lang)[^>]*>|<\d\d:\d\d[^>]*>", re.I)
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
 _BRACKET = re.compile(r"^\s*(?:【([^】]{1,20})】|\[([^\]]{1,30})\])\s*")
-_COLON = re.compile(r"^\s*([A-Z][A-Za-z.'’\-]*(?: [A-Z][A-Za-z.'’\-]*){0,2}|[A-Z][A-Z .'’\-]{1,24}|"
-                    r"[\u4e00-\u9fff·]{1,6})\s*[:：]\s*(?=\S)")
+_COLON = re.compile(
+    r"^\s*([A-Z][A-Za-z.'’\-]*(?: [A-Z][A-Za-z.'’\-]*){0,2}|[A-Z][A-Z .'’\-]{1,24}|"
+    rf"[{HAN_CLASS}·]{{1,6}})\s*[:：]\s*(?=\S)"
+)
 _SOUND = re.compile(r"^\s*(?:\[[^\]]*\]|\([^)]*\)|（[^）]*）|♪[^♪]*♪?|\*\*[^*]+\*\*)\s*$")
 _DASH = re.compile(r"^\s*[-–—]\s*")
 _INLINE_DASH = re.compile(r"\s[-–—]\s(?=\S)")
 
 
-def _cjk_share(text: str) -> float:
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return 0.0
-    return sum(1 for ch in letters if "\u4e00" <= ch <= "\u9fff" or "\u3040" <= ch <= "\u30ff") / len(letters)
-
-
-_CJK_CHAR = re.compile(r"[\u4e00-\u9fff\u3040-\u30ff]")
-
-
 def script_of(text: str) -> str:
     """``zh`` for Chinese (or Japanese) letters, ``en`` for Latin ones, ``""`` for none."""
-    if not _CJK_CHAR.search(text):
+    if not has_cjk(text):
         return "en" if any(ch.isalpha() for ch in text) else ""
-    return "zh" if _cjk_share(text) >= 0.5 else "en"
+    return "zh" if cjk_share(text) >= 0.5 else "en"
 
 
 def clean_markup(text: str) -> str:
     """Strip HTML-style styling tags left in SRT/VTT text (pysubs2 strips the ASS ones)."""
-    return _HTML.sub("", text).replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    return (
+        _HTML.sub("", text)
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+    )
 
 
 def voice_to_prefix(raw: str) -> str:
@@ -65,7 +65,9 @@ def language_tags(cues: list[list[str]]) -> list[str]:
                 order.setdefault(tag, len(order))
     if not cues or tagged < 0.6 * len(cues):
         return []
-    return sorted((tag for tag, count in counts.items() if count >= 0.5 * tagged), key=order.__getitem__)
+    return sorted(
+        (tag for tag, count in counts.items() if count >= 0.5 * tagged), key=order.__getitem__
+    )
 
 
 def pick_tagged(lines: list[str], tag: str) -> list[str]:
@@ -74,7 +76,7 @@ def pick_tagged(lines: list[str], tag: str) -> list[str]:
     for line in lines:
         match = _TAG.match(line)
         if match and match.group(1) == tag:
-            out.append(line[match.end():])
+            out.append(line[match.end() :])
     return out
 
 
@@ -105,7 +107,7 @@ def bracket_names(all_lines: list[str]) -> set[str]:
     counts: Counter[str] = Counter()
     for line in all_lines:
         match = _BRACKET.match(line)
-        if match and match.group(2) and line[match.end():].strip():
+        if match and match.group(2) and line[match.end() :].strip():
             inner = match.group(2).strip()
             if inner[:1].isupper() or script_of(inner) == "zh":
                 counts[inner] += 1
@@ -142,7 +144,7 @@ def _one(text: str, names: set[str]) -> Said:
     match = _BRACKET.match(text)
     if match:
         inner = (match.group(1) or match.group(2) or "").strip()
-        rest = text[match.end():].strip()
+        rest = text[match.end() :].strip()
         if match.group(1) or inner in names:
             return Said(inner, rest) if rest else Said(None, inner, "action")
         action, text = inner, rest  # [shouting] Stop! → the bracket is a direction
@@ -150,5 +152,5 @@ def _one(text: str, names: set[str]) -> Said:
     if match:
         name = match.group(1).strip()
         if name.lower() not in {"note", "warning", "re", "subject", "time", "http", "https"}:
-            return Said(name, text[match.end():].strip(), action=action)
+            return Said(name, text[match.end() :].strip(), action=action)
     return Said(None, text, action=action)

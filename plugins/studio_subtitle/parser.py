@@ -16,12 +16,21 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from studio.api import FloatOption, ParseResult, ParseWarning, SourceText, StrOption, Utterance
-from studio.errors import InputError
+from studio.api import (
+    FloatOption,
+    InputError,
+    ParseResult,
+    ParseWarning,
+    SourceText,
+    StrOption,
+    Utterance,
+)
 from studio_subtitle import cues as rules
 from studio_subtitle import signs
 
-_TIMING = re.compile(r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}|\d{2}:\d{2}[.]\d{3}\s*-->")
+_TIMING = re.compile(
+    r"\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}|\d{2}:\d{2}[.]\d{3}\s*-->"
+)
 _EVENT_LINE = re.compile(r"^(?:Dialogue|Comment):", re.M)
 
 
@@ -30,9 +39,15 @@ class SubtitleParser:
 
     name = "subtitle"
     description = "Subtitles: SRT, ASS/SSA, WebVTT; speakers from Name fields, Name: / 【Name】 prefixes, dashes"
+    extensions = (".srt", ".ass", ".ssa", ".vtt")
+    """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
         FloatOption("scene_gap", 8.0, "Seconds of silence that start a new scene", minimum=0.0),
-        StrOption("language", "", "Bilingual cues: keep zh or en (or a tag like eng); empty keeps the first line's"),
+        StrOption(
+            "language",
+            "",
+            "Bilingual cues: keep zh or en (or a tag like eng); empty keeps the first line's",
+        ),
     )
 
     def sniff(self, source: SourceText) -> float:
@@ -53,26 +68,47 @@ class SubtitleParser:
         if text.lstrip().startswith("WEBVTT"):
             text = rules.voice_to_prefix(text)
         head = text[:4000]
-        hint = "vtt" if head.lstrip().startswith("WEBVTT") else "ass" if "[Events]" in text or "[Script Info]" in head else None
+        hint = (
+            "vtt"
+            if head.lstrip().startswith("WEBVTT")
+            else "ass"
+            if "[Events]" in text or "[Script Info]" in head
+            else None
+        )
         try:
             subs = pysubs2.SSAFile.from_string(text, format_=hint)
         except Exception as exc:  # pysubs2 raises several types for malformed files
-            raise InputError(source.path, f"not a valid SRT, ASS/SSA or WebVTT file: {exc}") from None
+            raise InputError(
+                source.path, f"not a valid SRT, ASS/SSA or WebVTT file: {exc}"
+            ) from None
         events = list(subs.events)
         if not events:
-            raise InputError(source.path, "no subtitle cues found; expected SRT, ASS/SSA or WebVTT cues")
+            raise InputError(
+                source.path, "no subtitle cues found; expected SRT, ASS/SSA or WebVTT cues"
+            )
         result = ParseResult(self.name, source)
         lines_of = _cue_lines(source.text, len(events), getattr(subs, "format", "") == "ass")
-        texts = [[rules.clean_markup(line) for line in event.plaintext.split("\n")] for event in events]
+        texts = [
+            [rules.clean_markup(line) for line in event.plaintext.split("\n")] for event in events
+        ]
         tags = rules.language_tags(texts)
         language = str(options.get("language") or "")
         if tags:
             tag = language if language in tags else tags[0] if not language else ""
             if not tag:
-                raise InputError(source.path, f"language {language!r} is not in this file; expected one of {', '.join(tags)}")
+                raise InputError(
+                    source.path,
+                    f"language {language!r} is not in this file; expected one of {', '.join(tags)}",
+                )
             if not language:
-                result.warnings.append(ParseWarning(source.name, 1, f"multi-language subtitles ({', '.join(tags)}); "
-                                                                    f"kept [{tag}] (choose with --opt language=TAG)"))
+                result.warnings.append(
+                    ParseWarning(
+                        source.name,
+                        1,
+                        f"multi-language subtitles ({', '.join(tags)}); "
+                        f"kept [{tag}] (choose with --opt language=TAG)",
+                    )
+                )
             texts = [rules.pick_tagged(lines, tag) for lines in texts]
         verdict = signs.classify(events)
         for message, index in signs.summary(verdict, events):
@@ -95,22 +131,42 @@ class SubtitleParser:
                 keep = language if language in ("zh", "en") else rules.script_of(lines[0])
                 if not language and not warned_bilingual:
                     other = "en" if keep == "zh" else "zh"
-                    result.warnings.append(ParseWarning(source.name, line, f"bilingual cues; kept {keep} "
-                                                                           f"(the other: --opt language={other})"))
+                    result.warnings.append(
+                        ParseWarning(
+                            source.name,
+                            line,
+                            f"bilingual cues; kept {keep} (the other: --opt language={other})",
+                        )
+                    )
                     warned_bilingual = True
                 lines = rules.pick_language(lines, keep)
             said = rules.split_speakers(lines, names)
             if not said:
                 if event.plaintext.strip():
-                    result.warnings.append(ParseWarning(source.name, line, "cue has no text in the chosen language"))
+                    result.warnings.append(
+                        ParseWarning(source.name, line, "cue has no text in the chosen language")
+                    )
                 continue
             actor = event.name.strip() or None
             for part in said:
-                speaker = part.speaker or (actor if part.kind == "dialogue" and len(said) == 1 else None)
+                speaker = part.speaker or (
+                    actor if part.kind == "dialogue" and len(said) == 1 else None
+                )
                 if not part.text:
                     continue
-                result.utterances.append(Utterance(speaker, part.text, part.kind, scene, source.name, line,  # type: ignore[arg-type]
-                                                   action=part.action, start=start, end=end))
+                result.utterances.append(
+                    Utterance(
+                        speaker,
+                        part.text,
+                        part.kind,
+                        scene,
+                        source.name,
+                        line,  # type: ignore[arg-type]
+                        action=part.action,
+                        start=start,
+                        end=end,
+                    )
+                )
         return result
 
 

@@ -17,13 +17,13 @@ Only generated turns are checked: a continued conversation keeps its real openin
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from studio.api import Sample
-from studio.llm.backends import is_garbled
+from studio.api.model_text import is_garbled
+from studio.api.text import normalize, shingles
 
 REASONS = (
     "invalid",
@@ -39,22 +39,6 @@ REASONS = (
 
 PersonaScorer = Callable[[Sequence[Sample]], Sequence[float]]
 """Scores samples 0..1 for "sounds like the character" (1: surely the character)."""
-
-
-def normalize(text: str) -> str:
-    """Lower-case text without spaces, punctuation or symbols (NFKC: full-width = half-width)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
-
-
-def shingles(text: str) -> frozenset[str]:
-    """Character n-grams of the normalised text: bigrams for CJK text, 4-grams otherwise."""
-    norm = normalize(text)
-    cjk = sum(1 for ch in norm if "\u3400" <= ch <= "\u9fff") * 2 >= len(norm) > 0
-    n = 2 if cjk else 4
-    if len(norm) <= n:
-        return frozenset([norm]) if norm else frozenset()
-    return frozenset(norm[i:i + n] for i in range(len(norm) - n + 1))
 
 
 class NearDuplicateIndex:
@@ -118,8 +102,13 @@ class ProposalFilter:
         scorer: a "sounds like the character" scorer, or None when none is available.
     """
 
-    def __init__(self, real: Iterable[Sample], proposals: Iterable[Sample], settings: FilterSettings,
-                 scorer: PersonaScorer | None = None) -> None:
+    def __init__(
+        self,
+        real: Iterable[Sample],
+        proposals: Iterable[Sample],
+        settings: FilterSettings,
+        scorer: PersonaScorer | None = None,
+    ) -> None:
         self.settings = settings
         self.scorer = scorer
         self._real_exact: set[str] = set()
@@ -151,7 +140,9 @@ class ProposalFilter:
 
     def _reason(self, sample: Sample) -> str | None:
         turns = sample.turns
-        roles_ok = bool(turns) and all(t.role == ("user" if i % 2 == 0 else "assistant") for i, t in enumerate(turns))
+        roles_ok = bool(turns) and all(
+            t.role == ("user" if i % 2 == 0 else "assistant") for i, t in enumerate(turns)
+        )
         if not roles_ok or len(turns) % 2 or any(not t.content.strip() for t in turns):
             return "invalid"
         generated = generated_turns(sample)
@@ -167,7 +158,8 @@ class ProposalFilter:
         if any(len(r.strip()) < s.min_chars for r in replies):
             return "too short"
         if any(len(r.strip()) > s.max_chars for r in replies) or any(
-                t.role == "user" and len(t.content) > s.max_user_chars for t in generated):
+            t.role == "user" and len(t.content) > s.max_user_chars for t in generated
+        ):
             return "too long"
         norms = [normalize(r) for r in replies]
         if any(n in self._real_exact for n in norms):

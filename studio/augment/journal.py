@@ -68,7 +68,9 @@ class JobJournal:
         try:
             entries = read_jsonl(self.path)
         except ValueError as exc:
-            raise StudioError(f"{exc}; expected one JSON object per line (an augmentation job journal)") from None
+            raise StudioError(
+                f"{exc}; expected one JSON object per line (an augmentation job journal)"
+            ) from None
         for entry in entries:
             event = entry.get("event")
             key = str(entry.get("key", ""))

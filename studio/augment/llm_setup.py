@@ -49,7 +49,9 @@ def build_llm(ws: Any, host: Any, *, backend: Callable[..., str] | None = None,
     cfg = ws.config.augment
     if backend is None:
         description, load = _local_model(ws, host)
-        backend = make_backend(cfg, description, load)
+        from studio.chat.session import ChatSession
+
+        backend = make_backend(cfg, description, load, session=ChatSession)
     return RetryingLLM(backend, retries=cfg.retries, backoff=cfg.retry_backoff, cancelled=cancelled,
                        temperature=cfg.temperature, max_tokens=cfg.max_tokens)
 

@@ -34,13 +34,19 @@ from studio.plugins import default_host
 _GIVE_UP_AFTER = 3  # items failing in a row before any success: the backend is down, stop
 
 
-def _context_samples(store: DatasetStore, ws: Any) -> tuple[list[Sample], list[Sample], list[Sample], dict[str, int]]:
+def _context_samples(
+    store: DatasetStore, ws: Any
+) -> tuple[list[Sample], list[Sample], list[Sample], dict[str, int]]:
     """(examples, real, proposals, roster) from the dataset with review decisions applied."""
     samples = store.samples()
     real = [s for s in samples if s.provenance.get("kind") != "augment"]
     proposals = [s for s in samples if s.provenance.get("kind") == "augment"]
     rank = {"accepted": 0, "edited": 0, "pending": 1}
-    examples = [s for s in real if s.provenance.get("kind") == "corpus" and s.split == "train" and s.status != "rejected"]
+    examples = [
+        s
+        for s in real
+        if s.provenance.get("kind") == "corpus" and s.split == "train" and s.status != "rejected"
+    ]
     examples.sort(key=lambda s: rank.get(s.status, 2))
     mapping = alias_map(ws.config.aliases())
     roster: Counter[str] = Counter()
@@ -94,49 +100,101 @@ def run_augment(
     cancelled = cancelled or (lambda: False)
     augmenter = host.augmenters.get(strategy)
     if augmenter is None:
-        raise StudioError(f"no augmentation strategy {strategy!r}; installed: {', '.join(sorted(host.augmenters)) or 'none'}")
+        raise StudioError(
+            f"no augmentation strategy {strategy!r}; installed: {', '.join(sorted(host.augmenters)) or 'none'}"
+        )
     try:
         resolved = resolve_options(getattr(augmenter, "options", ()), options)
     except ValueError as exc:
         raise StudioError(f"strategy {strategy}: {exc}") from None
     store = DatasetStore(ws.dataset_dir())
     if not store.exists():
-        raise StudioError(f"{store.samples_path}: no dataset yet; expected one built by: persona-studio build {ws.root}")
+        raise StudioError(
+            f"{store.samples_path}: no dataset yet; expected one built by: persona-studio build {ws.root}"
+        )
     examples, real, proposals, roster = _context_samples(store, ws)
 
     cfg = ws.config.augment
-    client = build_llm(ws, host, backend=llm, cancelled=cancelled) if getattr(augmenter, "needs_llm", False) else None
+    client = (
+        build_llm(ws, host, backend=llm, cancelled=cancelled)
+        if getattr(augmenter, "needs_llm", False)
+        else None
+    )
     backend = client.describe() if client is not None else None
-    recorded = hide_secrets(resolved, _secret_names(augmenter))  # what the journal and provenance keep
+    recorded = hide_secrets(
+        resolved, _secret_names(augmenter)
+    )  # what the journal and provenance keep
     job_id = job_id or f"{strategy}-{stable_id(strategy, recorded, seed, backend)}"
     ws.safe_name(job_id)
     journal = JobJournal(ws.dataset_dir() / "augment" / f"{job_id}.jsonl")
     state = journal.read()
-    header = {"strategy": strategy, "options": recorded, "seed": seed, "backend": backend,
-              "character": ws.config.character.name}
-    if state.header is not None and any(state.header.get(k) != header[k] for k in ("strategy", "options", "seed")):
-        raise StudioError(f"{journal.path}: job {job_id} was started with other settings "
-                          f"({state.header.get('strategy')} {state.header.get('options')} seed {state.header.get('seed')}); "
-                          "expected the same settings to resume it, or another job name")
+    header = {
+        "strategy": strategy,
+        "options": recorded,
+        "seed": seed,
+        "backend": backend,
+        "character": ws.config.character.name,
+    }
+    if state.header is not None and any(
+        state.header.get(k) != header[k] for k in ("strategy", "options", "seed")
+    ):
+        raise StudioError(
+            f"{journal.path}: job {job_id} was started with other settings "
+            f"({state.header.get('strategy')} {state.header.get('options')} seed {state.header.get('seed')}); "
+            "expected the same settings to resume it, or another job name"
+        )
 
     report = AugmentReport(job_id, strategy, dict(recorded), seed, journal.path, backend)
     scorer, report.persona_filter = _scorer(ws, persona_scorer, real)
-    settings = FilterSettings(min_chars=ws.config.dataset.min_chars, max_chars=ws.config.dataset.max_chars,
-                              max_user_chars=4 * ws.config.dataset.max_chars, near_duplicate=cfg.near_duplicate,
-                              persona_threshold=cfg.persona_threshold)
+    settings = FilterSettings(
+        min_chars=ws.config.dataset.min_chars,
+        max_chars=ws.config.dataset.max_chars,
+        max_user_chars=4 * ws.config.dataset.max_chars,
+        near_duplicate=cfg.near_duplicate,
+        persona_threshold=cfg.persona_threshold,
+    )
     filt = ProposalFilter(real, proposals, settings, scorer)
     context = AugmentContext(
-        character=ws.config.character.name, persona=ws.config.character.persona, samples=examples, roster=roster,
-        workspace=ws.root, llm=client, seed=seed, progress=lambda done, total: None, cancelled=cancelled,
+        character=ws.config.character.name,
+        persona=ws.config.character.persona,
+        samples=examples,
+        roster=roster,
+        workspace=ws.root,
+        llm=client,
+        seed=seed,
+        progress=lambda done, total: None,
+        cancelled=cancelled,
         aliases=ws.config.aliases(),
     )
     journal.start(header)
     try:
         if hasattr(augmenter, "plan") and hasattr(augmenter, "run"):
-            complete = _run_planned(augmenter, context, resolved, state, journal, store, filt, report, progress,
-                                    cancelled, workers=1 if (backend or {}).get("backend") == "local" else cfg.concurrency)
+            complete = _run_planned(
+                augmenter,
+                context,
+                resolved,
+                state,
+                journal,
+                store,
+                filt,
+                report,
+                progress,
+                cancelled,
+                workers=1 if (backend or {}).get("backend") == "local" else cfg.concurrency,
+            )
         else:
-            complete = _run_streamed(augmenter, context, resolved, state, journal, store, filt, report, progress, cancelled)
+            complete = _run_streamed(
+                augmenter,
+                context,
+                resolved,
+                state,
+                journal,
+                store,
+                filt,
+                report,
+                progress,
+                cancelled,
+            )
     except BaseException:
         journal.end("failed", report.counts())
         raise
@@ -151,10 +209,14 @@ def run_augment(
 
 def _secret_names(augmenter: Any) -> frozenset[str]:
     """Names of the strategy's secret options (their values are used, never written)."""
-    return frozenset(opt.name for opt in getattr(augmenter, "options", ()) if getattr(opt, "secret", False))
+    return frozenset(
+        opt.name for opt in getattr(augmenter, "options", ()) if getattr(opt, "secret", False)
+    )
 
 
-def _scorer(ws: Any, given: PersonaScorer | None | str, real: list[Sample]) -> tuple[PersonaScorer | None, str]:
+def _scorer(
+    ws: Any, given: PersonaScorer | None | str, real: list[Sample]
+) -> tuple[PersonaScorer | None, str]:
     if given == "auto":
         return find_persona_scorer(ws, real)
     if given is None:
@@ -162,20 +224,40 @@ def _scorer(ws: Any, given: PersonaScorer | None | str, real: list[Sample]) -> t
     return given, getattr(given, "__name__", type(given).__name__)  # type: ignore[return-value]
 
 
-def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,
-                 journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
-                 progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool], *,
-                 workers: int) -> bool:
+def _run_planned(
+    augmenter: Any,
+    context: AugmentContext,
+    options: dict[str, Any],
+    state: JournalState,
+    journal: JobJournal,
+    store: DatasetStore,
+    filt: ProposalFilter,
+    report: AugmentReport,
+    progress: Callable[[AugmentProgress], None] | None,
+    cancelled: Callable[[], bool],
+    *,
+    workers: int,
+) -> bool:
     """Run the plan's items; True when every item was dealt with (False: cancelled)."""
     items = list(augmenter.plan(context, options))
     keys = [item.key for item in items]
     if len(set(keys)) != len(keys):
-        raise StudioError(f"strategy {report.strategy}: its plan repeats item keys; expected one key per item")
+        raise StudioError(
+            f"strategy {report.strategy}: its plan repeats item keys; expected one key per item"
+        )
     report.items = len(items)
     todo = [item for item in items if item.key not in state.committed]
     report.skipped = report.items - len(todo)
-    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report,
-                          secrets=_secret_names(augmenter))
+    committer = Committer(
+        report.strategy,
+        report.job_id,
+        report.seed,
+        journal,
+        store,
+        filt,
+        report,
+        secrets=_secret_names(augmenter),
+    )
     ready: dict[int, list[Sample] | None] = {}
     to_run: list[tuple[int, AugmentItem]] = []
     for index, item in enumerate(todo):
@@ -194,8 +276,16 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
 
     def tell(last: Sample | None = None) -> None:
         if progress is not None:
-            progress(AugmentProgress(done, report.items, report.kept + len(committer.kept),
-                                     sum(report.dropped.values()), report.failed, last))
+            progress(
+                AugmentProgress(
+                    done,
+                    report.items,
+                    report.kept + len(committer.kept),
+                    sum(report.dropped.values()),
+                    report.failed,
+                    last,
+                )
+            )
 
     tell()
     try:
@@ -228,21 +318,44 @@ def _run_planned(augmenter: Any, context: AugmentContext, options: dict[str, Any
                     report.errors.append(f"{key}: {message}")
                 ready[index] = None
                 backend_down = isinstance(error, LLMError) and not isinstance(error, UnusableOutput)
-                if backend_down and report.ran == 0 and report.failed >= min(_GIVE_UP_AFTER, len(to_run)):
-                    raise StudioError(f"strategy {report.strategy}: the first {report.failed} items all failed; "
-                                      f"stopped. Last error: {message}")
+                if (
+                    backend_down
+                    and report.ran == 0
+                    and report.failed >= min(_GIVE_UP_AFTER, len(to_run))
+                ):
+                    raise StudioError(
+                        f"strategy {report.strategy}: the first {report.failed} items all failed; "
+                        f"stopped. Last error: {message}"
+                    )
     finally:
         pool.stop()
         committer.flush()
     return position >= len(todo)
 
 
-def _run_streamed(augmenter: Any, context: AugmentContext, options: dict[str, Any], state: JournalState,
-                  journal: JobJournal, store: DatasetStore, filt: ProposalFilter, report: AugmentReport,
-                  progress: Callable[[AugmentProgress], None] | None, cancelled: Callable[[], bool]) -> bool:
+def _run_streamed(
+    augmenter: Any,
+    context: AugmentContext,
+    options: dict[str, Any],
+    state: JournalState,
+    journal: JobJournal,
+    store: DatasetStore,
+    filt: ProposalFilter,
+    report: AugmentReport,
+    progress: Callable[[AugmentProgress], None] | None,
+    cancelled: Callable[[], bool],
+) -> bool:
     """An augmenter with only ``propose``: one item per sample, in the order it yields them."""
-    committer = Committer(report.strategy, report.job_id, report.seed, journal, store, filt, report,
-                          secrets=_secret_names(augmenter))
+    committer = Committer(
+        report.strategy,
+        report.job_id,
+        report.seed,
+        journal,
+        store,
+        filt,
+        report,
+        secrets=_secret_names(augmenter),
+    )
     try:
         for sample in augmenter.propose(context, options):
             if cancelled():
@@ -257,8 +370,16 @@ def _run_streamed(augmenter: Any, context: AugmentContext, options: dict[str, An
             journal.result(key, [normalised])
             last = committer.add(key, [normalised])
             if progress is not None:
-                progress(AugmentProgress(report.items, report.items, report.kept + len(committer.kept),
-                                         sum(report.dropped.values()), report.failed, last))
+                progress(
+                    AugmentProgress(
+                        report.items,
+                        report.items,
+                        report.kept + len(committer.kept),
+                        sum(report.dropped.values()),
+                        report.failed,
+                        last,
+                    )
+                )
     finally:
         committer.flush()
     return not cancelled()

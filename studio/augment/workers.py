@@ -38,14 +38,27 @@ def store_lock(folder: Path) -> threading.Lock:
 class Pool:
     """Daemon worker threads over a list of items; results come back on a queue."""
 
-    def __init__(self, workers: int, work: Callable[[AugmentItem], list[Sample]], items: list[tuple[int, AugmentItem]]) -> None:
+    def __init__(
+        self,
+        workers: int,
+        work: Callable[[AugmentItem], list[Sample]],
+        items: list[tuple[int, AugmentItem]],
+    ) -> None:
         self.inbox: queue.Queue[tuple[int, AugmentItem]] = queue.Queue()
-        self.outbox: queue.Queue[tuple[int, list[Sample] | None, BaseException | None]] = queue.Queue()
+        self.outbox: queue.Queue[tuple[int, list[Sample] | None, BaseException | None]] = (
+            queue.Queue()
+        )
         self.stopped = threading.Event()
         for entry in items:
             self.inbox.put(entry)
-        self.threads = [threading.Thread(target=self._loop, args=(work,), daemon=True, name=f"augment-{n}")
-                        for n in range(max(1, min(workers, len(items))))] if items else []
+        self.threads = (
+            [
+                threading.Thread(target=self._loop, args=(work,), daemon=True, name=f"augment-{n}")
+                for n in range(max(1, min(workers, len(items))))
+            ]
+            if items
+            else []
+        )
         for thread in self.threads:
             thread.start()
 
@@ -66,14 +79,25 @@ class Pool:
 
 def hide_secrets(options: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
     """``options`` with the values of secret options (``StrOption(secret=True)``) replaced."""
-    return {name: "[secret]" if name in secrets and value else value for name, value in options.items()}
+    return {
+        name: "[secret]" if name in secrets and value else value for name, value in options.items()
+    }
 
 
 class Committer:
     """Filters proposals in plan order and adds the kept ones to the dataset in batches."""
 
-    def __init__(self, strategy: str, job_id: str, seed: int, journal: JobJournal, store: DatasetStore,
-                 filt: ProposalFilter, report: AugmentReport, secrets: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        strategy: str,
+        job_id: str,
+        seed: int,
+        journal: JobJournal,
+        store: DatasetStore,
+        filt: ProposalFilter,
+        report: AugmentReport,
+        secrets: frozenset[str] = frozenset(),
+    ) -> None:
         self.strategy, self.job_id, self.seed = strategy, job_id, seed
         self.secrets = secrets  # option names whose values never reach the journal or the dataset
         self.journal, self.store, self.filt, self.report = journal, store, filt, report
@@ -83,12 +107,24 @@ class Committer:
 
     def normalise(self, sample: Sample, key: str) -> Sample:
         """The job's id, provenance and pending status on a strategy's sample."""
-        provenance = {**sample.provenance, "kind": "augment", "strategy": self.strategy, "job": self.job_id,
-                      "item": key, "seed": self.seed}
+        provenance = {
+            **sample.provenance,
+            "kind": "augment",
+            "strategy": self.strategy,
+            "job": self.job_id,
+            "item": key,
+            "seed": self.seed,
+        }
         if self.secrets and isinstance(provenance.get("options"), dict):
             provenance["options"] = hide_secrets(provenance["options"], self.secrets)
-        return replace(sample, id=stable_id(self.job_id, sample.id), provenance=provenance, status="pending",
-                       split="train", scene=sample.scene or f"aug:{self.strategy}")
+        return replace(
+            sample,
+            id=stable_id(self.job_id, sample.id),
+            provenance=provenance,
+            status="pending",
+            split="train",
+            scene=sample.scene or f"aug:{self.strategy}",
+        )
 
     def add(self, key: str, samples: list[Sample]) -> Sample | None:
         kept_ids: list[str] = []

@@ -181,7 +181,7 @@ class BatchEngine:
         rows = 1
         while True:
             for _ in range(2):  # compile and record, then replay
-                asks = [
+                asks: list[tuple[Any, ...]] = [
                     ([0, 1, 2, 3], Sampling(do_sample=False), 4, None, True, [])
                     for _ in range(rows)
                 ]

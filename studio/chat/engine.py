@@ -64,7 +64,9 @@ class Sampling:
         data = dict(data or {})
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ValueError(f"unknown sampling setting(s) {', '.join(unknown)}; expected {', '.join(cls.__dataclass_fields__)}")
+            raise ValueError(
+                f"unknown sampling setting(s) {', '.join(unknown)}; expected {', '.join(cls.__dataclass_fields__)}"
+            )
         out = cls(**data)
         if seed is not None and out.seed is None:
             out.seed = seed
@@ -75,7 +77,9 @@ class Sampling:
         if out.top_k < 0:
             raise ValueError(f"top_k: expected 0 or more, got {out.top_k!r}")
         if out.repetition_penalty < 1:
-            raise ValueError(f"repetition_penalty: expected 1 or more, got {out.repetition_penalty!r}")
+            raise ValueError(
+                f"repetition_penalty: expected 1 or more, got {out.repetition_penalty!r}"
+            )
         return out
 
 
@@ -159,8 +163,17 @@ class Engine:
             its tokenizer; those ids decode to nothing).
     """
 
-    def __init__(self, model: Any, stop_ids: Sequence[int] = (), *, static: bool = False, compiled: bool = False,
-                 max_cache_len: int | None = None, reuse_prefix: bool = True, vocab_size: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        stop_ids: Sequence[int] = (),
+        *,
+        static: bool = False,
+        compiled: bool = False,
+        max_cache_len: int | None = None,
+        reuse_prefix: bool = True,
+        vocab_size: int | None = None,
+    ) -> None:
         self.model = model
         self.inner = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.stop_ids = {int(i) for i in stop_ids}
@@ -204,7 +217,9 @@ class Engine:
         """Make the cache hold a prefix of ``prompt``; return how many prompt tokens it holds."""
         common = 0
         if self._cache is not None and self.reuse_prefix and key == self._cache_key:
-            limit = min(len(self._fed), len(prompt) - 1)  # at least one token is prefilled: it gives the logits
+            limit = min(
+                len(self._fed), len(prompt) - 1
+            )  # at least one token is prefilled: it gives the logits
             while common < limit and self._fed[common] == prompt[common]:
                 common += 1
         if self._cache is None or (common == 0 and not self.static):
@@ -232,7 +247,9 @@ class Engine:
             return 0.0
         started = time.perf_counter()
         for _ in range(runs):
-            for _token in self.generate([0, 1, 2, 3], sampling=Sampling(do_sample=False), max_new_tokens=4, stop_ids=[]):
+            for _token in self.generate(
+                [0, 1, 2, 3], sampling=Sampling(do_sample=False), max_new_tokens=4, stop_ids=[]
+            ):
                 pass
         self.reset()
         return time.perf_counter() - started
@@ -281,8 +298,12 @@ class Engine:
             # tracing failed before anything ran: accept graph breaks rather than give up
             import warnings
 
-            warnings.warn(f"decode step does not compile as one graph ({type(exc).__name__}); "
-                          "compiling with graph breaks", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"decode step does not compile as one graph ({type(exc).__name__}); "
+                "compiling with graph breaks",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             self._step_fn = torch.compile(self._forward, mode=mode, fullgraph=False, dynamic=False)
             if self.device.type == "cuda":
                 torch.compiler.cudagraph_mark_step_begin()
@@ -302,7 +323,11 @@ class Engine:
 
         logits = logits.float()
         if sampling.repetition_penalty != 1.0:
-            penalised = torch.where(logits < 0, logits * sampling.repetition_penalty, logits / sampling.repetition_penalty)
+            penalised = torch.where(
+                logits < 0,
+                logits * sampling.repetition_penalty,
+                logits / sampling.repetition_penalty,
+            )
             logits = torch.where(seen, penalised, logits)
         if not sampling.do_sample:
             return logits.argmax(dim=-1)
@@ -322,9 +347,16 @@ class Engine:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def generate(self, prompt: Sequence[int], *, sampling: Sampling | None = None, max_new_tokens: int = 256,
-                 cancel: threading.Event | None = None, use_adapter: bool = True,
-                 stop_ids: Sequence[int] | None = None) -> Iterator[int]:
+    def generate(
+        self,
+        prompt: Sequence[int],
+        *,
+        sampling: Sampling | None = None,
+        max_new_tokens: int = 256,
+        cancel: threading.Event | None = None,
+        use_adapter: bool = True,
+        stop_ids: Sequence[int] | None = None,
+    ) -> Iterator[int]:
         """Yield the reply's token ids as they are generated (end-of-turn ids are not yielded).
 
         Args:
@@ -346,13 +378,27 @@ class Engine:
         if len(prompt) + max_new_tokens > self.capacity:
             raise ContextOverflow(
                 f"the prompt has {len(prompt)} tokens and the reply may take {max_new_tokens}, "
-                f"but the context holds {self.capacity}; shorten the conversation or lower max_new_tokens")
+                f"but the context holds {self.capacity}; shorten the conversation or lower max_new_tokens"
+            )
         with self.lock:
-            yield from self._generate(prompt, sampling or Sampling(), max_new_tokens, cancel, use_adapter,
-                                      self.stop_ids if stop_ids is None else {int(i) for i in stop_ids})
+            yield from self._generate(
+                prompt,
+                sampling or Sampling(),
+                max_new_tokens,
+                cancel,
+                use_adapter,
+                self.stop_ids if stop_ids is None else {int(i) for i in stop_ids},
+            )
 
-    def _generate(self, prompt: list[int], sampling: Sampling, max_new_tokens: int, cancel: threading.Event | None,
-                  use_adapter: bool, stop: set[int]) -> Iterator[int]:
+    def _generate(
+        self,
+        prompt: list[int],
+        sampling: Sampling,
+        max_new_tokens: int,
+        cancel: threading.Event | None,
+        use_adapter: bool,
+        stop: set[int],
+    ) -> Iterator[int]:
         import torch
 
         stats = GenerationStats(prompt_tokens=len(prompt), finish_reason="length")

@@ -1,7 +1,7 @@
 """Provides memory: the character's own canon, retrieved into the system prompt turn by turn.
 
 For each user turn the ``k`` real exchanges of the train split most similar to it (BM25 over
-characters, character bigrams and words; :mod:`studio.dataset.retrieval`) are appended to the
+characters, character bigrams and words; :mod:`studio.api.retrieval`) are appended to the
 persona card, best first, while they fit a token budget. The layout is fixed so that a model
 sees the same shape at every turn::
 
@@ -24,9 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from studio.api import Sample
-from studio.dataset.retrieval import BM25
+from studio.api.retrieval import BM25
+from studio.api.text import HAN_CLASS
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{HAN_CLASS}]")
 HEADERS = {
     "zh": ("以下是你从前真实说过的话，供你把握语气和事实：", "对方"),
     "en": ("Things you have really said before, for your voice and your facts:", "Them"),

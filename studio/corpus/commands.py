@@ -12,9 +12,9 @@ from studio.corpus.inspect import (
     alias_suggestions,
     build_roster,
     parse_file,
-    parse_workspace,
     unassigned_lines,
 )
+from studio.corpus.load import load_utterances
 from studio.errors import StudioError
 from studio.workspace import CONFIG_NAME
 
@@ -87,7 +87,7 @@ def parse(ctx: Context) -> int:
 
 
 def roster(ctx: Context) -> int:
-    """``persona-studio roster FILE_OR_WORKSPACE...``: speakers by lines, alias suggestions.
+    """``persona-studio roster FILE_OR_WORKSPACE...``: speakers by utterances, alias suggestions.
 
     Returns:
         0, or 2 when a corpus file could not be read (or the workspace has none): the roster
@@ -105,7 +105,7 @@ def roster(ctx: Context) -> int:
             ws = ctx.workspace(item)
             aliases.update(ws.config.aliases())
             ignore += ws.config.roster.ignore
-            report = parse_workspace(ws, ctx.host.parsers)
+            report = load_utterances(ws, ctx.host.parsers)  # the user's speaker fixes, as build
             for error in report.errors:
                 status = ctx.error(error)
             utterances += report.utterances
@@ -133,6 +133,7 @@ def roster(ctx: Context) -> int:
                 {
                     "speakers": [r.__dict__ for r in speakers[: args.top]],
                     "total_speakers": len(speakers),
+                    "utterances": sum(r.lines for r in speakers),
                     "dialogue_lines": sum(r.lines for r in speakers),
                     "unassigned_lines": unassigned,
                     "warnings": warnings,
@@ -144,7 +145,7 @@ def roster(ctx: Context) -> int:
         )
         return status
     print(
-        f"{len(speakers)} speakers, {sum(r.lines for r in speakers)} dialogue lines "
+        f"{len(speakers)} speakers, {sum(r.lines for r in speakers)} utterances "
         f"(+{unassigned} without speaker), {warnings} parse warnings"
     )
     for entry in speakers[: args.top]:

@@ -62,7 +62,11 @@ def _read_journal(path: Path) -> list[dict[str, Any]]:
         if entry.get("action") == "undo":
             continue
         if not isinstance(entry.get("file"), str) or not isinstance(entry.get("line"), int):
-            raise InputError(path, "expected an object with \"file\" (text), \"line\" (integer) and \"speaker\"", number)
+            raise InputError(
+                path,
+                'expected an object with "file" (text), "line" (integer) and "speaker"',
+                number,
+            )
     return entries
 
 
@@ -94,13 +98,17 @@ def load_fixes(ws: Any) -> dict[tuple[str, int], SpeakerFix]:
             key = (entry["file"], entry["line"])
             speaker = entry.get("speaker")
             if speaker:
-                state[key] = SpeakerFix(entry["file"], entry["line"], str(speaker), entry.get("text"))
+                state[key] = SpeakerFix(
+                    entry["file"], entry["line"], str(speaker), entry.get("text")
+                )
             else:
                 state.pop(key, None)
     return state
 
 
-def record_fixes(ws: Any, targets: Iterable[tuple[str, int, str | None]], speaker: str | None) -> int:
+def record_fixes(
+    ws: Any, targets: Iterable[tuple[str, int, str | None]], speaker: str | None
+) -> int:
     """Assign ``speaker`` to every ``(file, line, text)`` target as one undoable batch.
 
     Args:
@@ -116,14 +124,21 @@ def record_fixes(ws: Any, targets: Iterable[tuple[str, int, str | None]], speake
         StudioError: the workspace is open read-only.
     """
     if getattr(ws, "read_only", False):
-        raise StudioError(f"{ws.root} is open read-only (another studio holds it); speaker fixes are disabled")
+        raise StudioError(
+            f"{ws.root} is open read-only (another studio holds it); speaker fixes are disabled"
+        )
     path = fixes_path(ws)
     batch = time.time_ns()
     count = 0
     speaker = (speaker or "").strip() or None
     for file, line, text in targets:
-        entry: dict[str, Any] = {"t": round(time.time(), 3), "batch": batch, "file": file, "line": int(line),
-                                 "speaker": speaker}
+        entry: dict[str, Any] = {
+            "t": round(time.time(), 3),
+            "batch": batch,
+            "file": file,
+            "line": int(line),
+            "speaker": speaker,
+        }
         if text is not None and speaker:
             entry["text"] = text
         append_jsonl(path, entry)
@@ -134,7 +149,9 @@ def record_fixes(ws: Any, targets: Iterable[tuple[str, int, str | None]], speake
 def undo_fixes(ws: Any) -> list[tuple[str, int]]:
     """Take back the last batch of fixes; returns the lines it covered (empty when none)."""
     if getattr(ws, "read_only", False):
-        raise StudioError(f"{ws.root} is open read-only (another studio holds it); speaker fixes are disabled")
+        raise StudioError(
+            f"{ws.root} is open read-only (another studio holds it); speaker fixes are disabled"
+        )
     path = fixes_path(ws)
     batches = _batches(_read_journal(path))
     if not batches:
@@ -143,8 +160,9 @@ def undo_fixes(ws: Any) -> list[tuple[str, int]]:
     return [(entry["file"], entry["line"]) for entry in batches[-1]]
 
 
-def apply_fixes(utterances: Sequence[Utterance], ws: Any,
-                fixes: dict[tuple[str, int], SpeakerFix] | None = None) -> list[Utterance]:
+def apply_fixes(
+    utterances: Sequence[Utterance], ws: Any, fixes: dict[tuple[str, int], SpeakerFix] | None = None
+) -> list[Utterance]:
     """Return ``utterances`` with the workspace's speaker fixes applied.
 
     A fixed utterance gets the assigned speaker and becomes dialogue; a fix of a line that
@@ -170,19 +188,36 @@ def apply_fixes(utterances: Sequence[Utterance], ws: Any,
         queue = inserts.get(file)
         while queue and (before is None or queue[0].line < before):
             fix = queue.pop(0)
-            out.append(Utterance(speaker=fix.speaker, text=fix.text or "", kind="dialogue", scene=scene,
-                                 file=fix.file, line=fix.line))
+            out.append(
+                Utterance(
+                    speaker=fix.speaker,
+                    text=fix.text or "",
+                    kind="dialogue",
+                    scene=scene,
+                    file=fix.file,
+                    line=fix.line,
+                )
+            )
 
     previous: Utterance | None = None
     for utt in utterances:
         if previous is not None and previous.file != utt.file:
             flush(previous.file, None, previous.scene)
-        flush(utt.file, utt.line, previous.scene if previous is not None and previous.file == utt.file else utt.scene)
+        flush(
+            utt.file,
+            utt.line,
+            previous.scene if previous is not None and previous.file == utt.file else utt.scene,
+        )
         fix = fixes.get((utt.file, utt.line))
         if fix is not None and utt.kind != "scene":
-            utt = dataclasses.replace(utt, speaker=fix.speaker, kind="dialogue",
-                                      text=fix.text if fix.text is not None else utt.text,
-                                      method="fix", confidence=None)  # the user's word is certain
+            utt = dataclasses.replace(
+                utt,
+                speaker=fix.speaker,
+                kind="dialogue",
+                text=fix.text if fix.text is not None else utt.text,
+                method="fix",
+                confidence=None,
+            )  # the user's word is certain
         out.append(utt)
         previous = utt
     if previous is not None:
@@ -225,7 +260,9 @@ def merge_alias(ws: Any, alias: str, canonical: str) -> str:
 
     alias, canonical = alias.strip(), canonical.strip()
     if getattr(ws, "read_only", False):
-        raise StudioError(f"{ws.root} is open read-only (another studio holds it); alias merges are disabled")
+        raise StudioError(
+            f"{ws.root} is open read-only (another studio holds it); alias merges are disabled"
+        )
     if not alias or not canonical:
         raise StudioError("an alias merge needs two names")
     if alias == canonical:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from studio.api import Utterance
+from studio.api.text import has_cjk
 
 
 @dataclass
@@ -50,13 +51,35 @@ class AliasSuggestion:
         return iter((self.alias, self.canonical))
 
 
+def fold_width(name: str) -> str:
+    """``name`` with full-width letters, digits and signs as ASCII (阿Ｑ → 阿Q)."""
+    return "".join(chr(ord(ch) - 0xFEE0) if "！" <= ch <= "～" else ch for ch in name)
+
+
+class AliasMap(dict):
+    """``alias → canonical``; a name in the other width finds its entry (阿Q for 阿Ｑ)."""
+
+    def get(self, key: object, default: object = None) -> object:
+        if key in self:
+            return self[key]
+        if isinstance(key, str):
+            folded = fold_width(key)
+            if folded in self:
+                return self[folded]
+        return default
+
+
 def alias_map(aliases: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """Turn ``canonical → [aliases]`` into ``alias → canonical`` (the canonical maps to itself)."""
-    out: dict[str, str] = {}
+    """Turn ``canonical → [aliases]`` into ``alias → canonical`` (the canonical maps to itself).
+
+    Names are matched regardless of character width: a speaker the book prints 阿Ｑ is the
+    character studio.toml names 阿Q.
+    """
+    out = AliasMap()
     for canonical, others in aliases.items():
-        out[canonical] = canonical
-        for other in others:
-            out[other] = canonical
+        for name in (canonical, *others):
+            out[name] = canonical
+            out.setdefault(fold_width(name), canonical)
     return out
 
 
@@ -96,23 +119,125 @@ def unassigned_lines(utterances: Iterable[Utterance]) -> int:
     return sum(1 for utt in utterances if utt.kind == "dialogue" and not utt.speaker)
 
 
-_CN_TITLES = ("皇贵妃", "贵妃", "太妃", "妃", "贵嫔", "嫔", "贵人", "常在", "答应", "娘娘", "小主", "昭仪", "婕妤",
-              "容华", "夫人", "福晋", "格格", "公主", "帝姬", "姑娘", "小姐", "姐姐", "妹妹", "公公", "大人", "太医",
-              "王爷", "郡王", "亲王", "贝勒", "阿哥", "皇后", "氏")
-_EN_TITLES = ("Mr.", "Mrs.", "Miss", "Ms.", "Dr.", "Lady", "Lord", "Sir", "Colonel", "Captain", "King", "Queen",
-              "Prince", "Princess", "Duke", "Duchess", "Friar", "Father", "Mother", "Aunt", "Uncle", "Mr", "Mrs")
+_CN_TITLES = (
+    "皇贵妃",
+    "贵妃",
+    "太妃",
+    "妃",
+    "贵嫔",
+    "嫔",
+    "贵人",
+    "常在",
+    "答应",
+    "娘娘",
+    "小主",
+    "昭仪",
+    "婕妤",
+    "容华",
+    "夫人",
+    "福晋",
+    "格格",
+    "公主",
+    "帝姬",
+    "姑娘",
+    "小姐",
+    "姐姐",
+    "妹妹",
+    "公公",
+    "大人",
+    "太医",
+    "王爷",
+    "郡王",
+    "亲王",
+    "贝勒",
+    "阿哥",
+    "皇后",
+    "氏",
+)
+_EN_TITLES = (
+    "Mr.",
+    "Mrs.",
+    "Miss",
+    "Ms.",
+    "Dr.",
+    "Lady",
+    "Lord",
+    "Sir",
+    "Colonel",
+    "Captain",
+    "King",
+    "Queen",
+    "Prince",
+    "Princess",
+    "Duke",
+    "Duchess",
+    "Friar",
+    "Father",
+    "Mother",
+    "Aunt",
+    "Uncle",
+    "Mr",
+    "Mrs",
+)
 _ROLE_MARKS = set("甲乙丙丁戊己庚辛壬癸一二三四五六七八九十0123456789")
 _GROUP_MARKS = ("众", "群", "们", "等")
-_ROLES = {"太监", "宫女", "嬷嬷", "侍卫", "太医", "丫鬟", "丫头", "小厮", "官员", "大臣", "侍女", "内监", "奴才", "奴婢",
-          "宫人", "婢女", "侍从", "将军", "士兵", "大夫", "郎中", "和尚", "尼姑", "道士", "掌柜", "伙计"}
+_ROLES = {
+    "太监",
+    "宫女",
+    "嬷嬷",
+    "侍卫",
+    "太医",
+    "丫鬟",
+    "丫头",
+    "小厮",
+    "官员",
+    "大臣",
+    "侍女",
+    "内监",
+    "奴才",
+    "奴婢",
+    "宫人",
+    "婢女",
+    "侍从",
+    "将军",
+    "士兵",
+    "大夫",
+    "郎中",
+    "和尚",
+    "尼姑",
+    "道士",
+    "掌柜",
+    "伙计",
+}
 
 
-def _cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
-
-
-_FEMALE_RANKS = {"皇贵妃", "贵妃", "太妃", "妃", "贵嫔", "嫔", "贵人", "常在", "答应", "娘娘", "小主", "昭仪", "婕妤",
-                 "容华", "夫人", "福晋", "格格", "公主", "帝姬", "姑娘", "小姐", "姐姐", "妹妹", "皇后", "氏"}
+_FEMALE_RANKS = {
+    "皇贵妃",
+    "贵妃",
+    "太妃",
+    "妃",
+    "贵嫔",
+    "嫔",
+    "贵人",
+    "常在",
+    "答应",
+    "娘娘",
+    "小主",
+    "昭仪",
+    "婕妤",
+    "容华",
+    "夫人",
+    "福晋",
+    "格格",
+    "公主",
+    "帝姬",
+    "姑娘",
+    "小姐",
+    "姐姐",
+    "妹妹",
+    "皇后",
+    "氏",
+}
 
 
 def _rank(name: str) -> tuple[str, str] | None:
@@ -127,7 +252,7 @@ def _rank(name: str) -> tuple[str, str] | None:
 
 
 def _stem(name: str) -> str:
-    if _cjk(name):
+    if has_cjk(name):
         ranked = _rank(name)
         return f"{ranked[0]}|{ranked[1]}" if ranked else name
     words = name.split()
@@ -136,7 +261,7 @@ def _stem(name: str) -> str:
 
 def _contains_reason(short: str, long: str) -> str | None:
     """Why ``long`` may be ``short`` with a surname or title; None when it is another person."""
-    if _cjk(short):
+    if has_cjk(short):
         if long.startswith(_GROUP_MARKS) or long.endswith(_GROUP_MARKS):
             return None  # 众太监 is many people
         if short in _CN_TITLES or short in _ROLES:
@@ -154,7 +279,7 @@ def _contains_reason(short: str, long: str) -> str | None:
     words_short, words_long = short.split(), long.split()
     if len(words_long) <= len(words_short):
         return None
-    if words_long[-len(words_short):] == words_short and words_long[0] in _EN_TITLES:
+    if words_long[-len(words_short) :] == words_short and words_long[0] in _EN_TITLES:
         return "contains"  # Darcy / Mr. Darcy
     if words_long[: len(words_short)] == words_short:
         return "contains"  # Elizabeth / Elizabeth Bennet
@@ -164,7 +289,7 @@ def _contains_reason(short: str, long: str) -> str | None:
 def _enough_evidence(short: str, long: str, counts: Mapping[str, int]) -> bool:
     """A surname form (甄宝玉) said far less often than the bare name (宝玉) may be somebody else
     of that name; a title form (Mr. Darcy) is the same person when it is the only one."""
-    if not _cjk(short) or not long.endswith(short) or len(long) - len(short) != 1:
+    if not has_cjk(short) or not long.endswith(short) or len(long) - len(short) != 1:
         return True
     return counts[long] >= 0.05 * counts[short]
 
@@ -176,23 +301,28 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
     out: dict[tuple[str, str], AliasSuggestion] = {}
 
     def add(a: str, b: str, reason: str) -> None:
-        alias, canonical = (a, b) if counts[a] < counts[b] or (counts[a] == counts[b] and a > b) else (b, a)
+        alias, canonical = (
+            (a, b) if counts[a] < counts[b] or (counts[a] == counts[b] and a > b) else (b, a)
+        )
         key = (alias, canonical)
         if key not in out and (canonical, alias) not in out:
             out[key] = AliasSuggestion(alias, canonical, reason, counts[alias] + counts[canonical])
 
     for short in names:
-        if len(short) < 2 and _cjk(short):
+        if len(short) < 2 and has_cjk(short):
             continue
-        longer = [long for long in names
-                  if long != short and short in long and _contains_reason(short, long)]
+        longer = [
+            long
+            for long in names
+            if long != short and short in long and _contains_reason(short, long)
+        ]
         if len(longer) == 1 and _enough_evidence(short, longer[0], counts):
             add(short, longer[0], "contains")  # Bingley in Mr. Bingley and Miss Bingley: which one?
     stems: dict[str, list[str]] = {}
     for name in names:
         stem = _stem(name)
         # only Chinese names that carry a rank group together: Mr. / Mrs. / Miss Bennet are three
-        if stem != name and _cjk(name):
+        if stem != name and has_cjk(name):
             stems.setdefault(stem, []).append(name)
     for stem, group in stems.items():
         if len(stem) < 1 or len(group) < 2:
@@ -201,16 +331,20 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
         for other in group:
             if other != base:
                 add(other, base, "rank")
-    cn_names = [n for n in names if _cjk(n) and 2 <= len(n) <= 3 and counts[n] >= 3]
+    cn_names = [n for n in names if has_cjk(n) and 2 <= len(n) <= 3 and counts[n] >= 3]
     for name in names:
-        if not _cjk(name) or len(name) < 4:
+        if not has_cjk(name) or len(name) < 4:
             continue
         parts = _compose(name, [n for n in cn_names if n != name])
         if parts and len(parts) >= 2:
-            out[(name, "+".join(parts))] = AliasSuggestion(name, "+".join(parts), "group", counts[name])
+            out[(name, "+".join(parts))] = AliasSuggestion(
+                name, "+".join(parts), "group", counts[name]
+            )
     for first_person in ("我", "I"):
         if first_person in counts:
-            out[(first_person, "")] = AliasSuggestion(first_person, "", "narrator", counts[first_person])
+            out[(first_person, "")] = AliasSuggestion(
+                first_person, "", "narrator", counts[first_person]
+            )
     ranked = sorted(out.values(), key=lambda s: (-s.lines, s.alias))
     return ranked[:limit]
 
@@ -220,7 +354,7 @@ def _compose(label: str, names: list[str]) -> list[str] | None:
     text = label.replace("、", "").replace("和", "").replace("与", "")
     for name in sorted(names, key=len, reverse=True):
         if text.startswith(name):
-            rest = text[len(name):]
+            rest = text[len(name) :]
             if not rest:
                 return [name]
             tail = _compose(rest, names)
@@ -231,5 +365,8 @@ def _compose(label: str, names: list[str]) -> list[str] | None:
 
 def suggest_aliases(roster: Sequence[RosterEntry], limit: int = 30) -> list[tuple[str, str]]:
     """``(alias, canonical)`` pairs of the ``contains`` and ``rank`` suggestions."""
-    return [(s.alias, s.canonical) for s in alias_suggestions(roster, limit * 2)
-            if s.reason in ("contains", "rank")][:limit]
+    return [
+        (s.alias, s.canonical)
+        for s in alias_suggestions(roster, limit * 2)
+        if s.reason in ("contains", "rank")
+    ][:limit]

@@ -131,7 +131,9 @@ class _Breaks:
         return index < len(numbers) and numbers[index] < before
 
 
-def _roles(names: set[str], mapping: Mapping[str, str], ignore: set[str]) -> Callable[[str | None], str]:
+def _roles(
+    names: set[str], mapping: Mapping[str, str], ignore: set[str]
+) -> Callable[[str | None], str]:
     """speaker → ``char``, ``other``, ``group`` (several at once, her included), ``ignored`` or ``unknown``."""
     cache: dict[str | None, str] = {}
     long_names = [n for n in names if len(n) >= 2 and is_cjk(n)]
@@ -157,7 +159,9 @@ def _roles(names: set[str], mapping: Mapping[str, str], ignore: set[str]) -> Cal
     return role
 
 
-def exchanges(units: Sequence[Unit], role: Callable[[str | None], str], breaks: _Breaks) -> list[Exchange]:
+def exchanges(
+    units: Sequence[Unit], role: Callable[[str | None], str], breaks: _Breaks
+) -> list[Exchange]:
     """Walk every unit: merge her consecutive lines, collect what others said before each reply."""
     out: list[Exchange] = []
     segment = 0
@@ -196,7 +200,9 @@ def exchanges(units: Sequence[Unit], role: Callable[[str | None], str], breaks: 
     return out
 
 
-def _user_text(runs: Sequence[Sequence[Utterance]], with_names: bool, mapping: Mapping[str, str]) -> str:
+def _user_text(
+    runs: Sequence[Sequence[Utterance]], with_names: bool, mapping: Mapping[str, str]
+) -> str:
     if not with_names:
         return join_lines(u.text for run in runs for u in run)
     parts = []
@@ -255,7 +261,9 @@ def build_samples(
     units = split_units(utterances, lambda s: role(s) == "char")
     report.windowed_scenes = len({u.key.split("~")[0] for u in units if "~" in u.key})
     all_names = {u.speaker for u in utterances if u.speaker} | set(mapping) | names | set(speakers)
-    name_only = NameOrInterjection(all_names) if getattr(config, "drop_interjections", True) else None
+    name_only = (
+        NameOrInterjection(all_names) if getattr(config, "drop_interjections", True) else None
+    )
     dedup = Deduplicator(near=getattr(config, "near_duplicates", True))
     multi = config.mode == "multi"
 
@@ -276,7 +284,7 @@ def build_samples(
             if on_drop is not None:
                 on_drop(reason, ex)
             continue
-        window = [*history, ex][-(config.history_turns + 1):] if multi else [ex]
+        window = [*history, ex][-(config.history_turns + 1) :] if multi else [ex]
         history = window if multi else []
         reason = length_reason(reply, config.min_chars, config.max_chars)
         if reason is None and name_only is not None and name_only(reply):
@@ -293,12 +301,22 @@ def build_samples(
         base = stable_id("corpus", config.mode, [(u.speaker, u.text) for u in sources])
         seen_ids[base] = seen_ids.get(base, 0) + 1
         sample_id = base if seen_ids[base] == 1 else stable_id(base, seen_ids[base])
-        provenance: dict = {"kind": "corpus", "sources": [{"file": u.file, "line": u.line, "speaker": u.speaker}
-                                                          for u in sources]}
+        provenance: dict = {
+            "kind": "corpus",
+            "sources": [{"file": u.file, "line": u.line, "speaker": u.speaker} for u in sources],
+        }
         if multi:  # earlier exchanges are context; a trainer may supervise only the last reply
             provenance["history"] = len(turns) // 2 - 1
-        samples.append(Sample(id=sample_id, character=character, system=persona, turns=turns, scene=ex.unit,
-                              provenance=provenance))
+        samples.append(
+            Sample(
+                id=sample_id,
+                character=character,
+                system=persona,
+                turns=turns,
+                scene=ex.unit,
+                provenance=provenance,
+            )
+        )
 
     counts: dict[str, int] = {}
     for sample in samples:
@@ -318,21 +336,32 @@ def build_samples(
     return samples, report
 
 
-def _turns(window: Sequence[Exchange], multi: bool, config: DatasetConfig,
-           mapping: Mapping[str, str]) -> tuple[list[Turn], list[Utterance]]:
+def _turns(
+    window: Sequence[Exchange], multi: bool, config: DatasetConfig, mapping: Mapping[str, str]
+) -> tuple[list[Turn], list[Utterance]]:
     """The conversation of a window and its source lines, in order."""
     pairs: list[tuple[Turn, Turn, list[Utterance]]] = []
     for ex in window:
         if ex.texts is None:
             runs = _latest_lines(ex.runs, MAX_PROMPT_LINES) if multi else [ex.runs[-1]]
-            while len(runs) > 1 and sum(approx_tokens(u.text) for r in runs for u in r) > MAX_PROMPT_TOKENS:
+            while (
+                len(runs) > 1
+                and sum(approx_tokens(u.text) for r in runs for u in r) > MAX_PROMPT_TOKENS
+            ):
                 runs.pop(0)  # what others said long before her reply: the latest speaker is enough
             several = len({r[0].speaker for r in runs}) > 1
             user = _user_text(runs, config.speaker_in_prompt or several, mapping)
-            ex.texts = (user, join_lines(u.text for u in ex.reply), [u for r in runs for u in r] + ex.reply)
+            ex.texts = (
+                user,
+                join_lines(u.text for u in ex.reply),
+                [u for r in runs for u in r] + ex.reply,
+            )
         user, reply, lines = ex.texts
         pairs.append((Turn("user", user), Turn("assistant", reply), lines))
-    while len(pairs) > 1 and sum(approx_tokens(u.content + a.content) for u, a, _ in pairs) > CONTEXT_TOKENS:
+    while (
+        len(pairs) > 1
+        and sum(approx_tokens(u.content + a.content) for u, a, _ in pairs) > CONTEXT_TOKENS
+    ):
         pairs.pop(0)
     turns = [t for user, assistant, _ in pairs for t in (user, assistant)]
     return turns, [u for _, _, lines in pairs for u in lines]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 
 from studio.context import EXIT_FAILED, EXIT_OK, Context, Subparsers
-from studio.corpus.fixes import apply_fixes
-from studio.corpus.inspect import parse_workspace
+from studio.corpus.load import load_utterances
 from studio.corpus.roster import alias_map
 from studio.dataset.card import CardDraft, draft_card
 from studio.errors import StudioError
@@ -50,8 +49,7 @@ def draft_for(ws: Workspace, parsers: dict, character: str = "") -> CardDraft:
             f"{ws.config_path}: [character] name is empty; expected a character "
             "(or --character NAME)"
         )
-    corpus = parse_workspace(ws, parsers)
-    utterances = apply_fixes(corpus.utterances, ws)
+    utterances = load_utterances(ws, parsers).utterances
     try:
         return draft_card(utterances, name, alias_map(ws.config.aliases()))
     except ValueError as exc:

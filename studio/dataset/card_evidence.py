@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from studio.api import Utterance
+from studio.api.text import HAN_CLASS
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(f"[{HAN_CLASS}]")
+_CJK_RUN = re.compile(f"[{HAN_CLASS}]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 SELF_ZH = tuple(
     "本宫 臣妾 嫔妾 妾身 奴婢 哀家 朕 孤 本王 儿臣 奴才 在下 小女子 老身 老夫 "
@@ -142,7 +143,7 @@ def address(dialogue, hers, who, zh: bool, people: set[str]) -> list[Point]:
     counts: Counter[str] = Counter()
     to: dict[str, Counter[str]] = defaultdict(Counter)
     where: dict[str, list[str]] = defaultdict(list)
-    speakers = {}
+    speakers: dict[str, str] = {}
     for u in dialogue:
         name = who(u)
         if name:
@@ -171,7 +172,8 @@ def address(dialogue, hers, who, zh: bool, people: set[str]) -> list[Point]:
 
 
 def self_reference(dialogue, hers, who, character) -> list[Point]:
-    mine, rest = Counter(), Counter()
+    mine: Counter[str] = Counter()
+    rest: Counter[str] = Counter()
     her_total, rest_total = len(hers), max(1, len(dialogue) - len(hers))
     where: dict[str, list[str]] = defaultdict(list)
     her_set = set(hers)
@@ -239,7 +241,8 @@ def _log_odds(mine: Counter[str], rest: Counter[str], minimum: int) -> list[tupl
 
 
 def distinctive(dialogue, hers, who, character, zh: bool) -> list[Point]:
-    mine, rest = Counter(), Counter()
+    mine: Counter[str] = Counter()
+    rest: Counter[str] = Counter()
     her_set = set(hers)
     cut = _segmenter() if zh else None
     for i, u in enumerate(dialogue):
@@ -259,7 +262,8 @@ PARTICLES_ZH = "了呢吧罢么吗啊呀哪嘛啦哉矣耳乎也否哟呐咯"
 
 def endings(dialogue, hers, who, character) -> list[Point]:
     """Sentence-final particles (and the word before them) she uses more than others."""
-    mine, rest = Counter(), Counter()
+    mine: Counter[str] = Counter()
+    rest: Counter[str] = Counter()
     her_set = set(hers)
     for i, u in enumerate(dialogue):
         for sentence in re.split(f"[{_END_PUNCT}]+", u.text):

@@ -7,11 +7,9 @@ import dataclasses
 import json
 import random
 import sys
-from collections import Counter
 from pathlib import Path
 
-from studio.api import Sample, Utterance
-from studio.config import StudioConfig
+from studio.api import Sample
 from studio.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, Subparsers
 from studio.dataset.export import FORMATS
 from studio.dataset.seed import SeedComparison, comparison_rows
@@ -103,14 +101,14 @@ def run_build(ctx: Context) -> int:
         ws.unlock()
     for error in result.errors:
         ctx.error(error)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     report = result.report
     status = (
         EXIT_USAGE
         if result.errors
         else (EXIT_OK if report.samples - report.identity > 0 else EXIT_FAILED)
     )
-    if not report.character_lines:
-        _no_lines_hint(cfg, result.utterances)
     if args.json:
         payload = {
             "report": dataclasses.asdict(report),
@@ -123,8 +121,8 @@ def run_build(ctx: Context) -> int:
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return status
     print(
-        f"{cfg.character.name}: {report.character_lines} lines → {report.replies} replies "
-        f"({report.merged_lines} lines merged into the reply before them) → {report.samples} "
+        f"{result.character}: {report.character_lines} utterances → {report.replies} replies "
+        f"({report.merged_lines} merged into the reply before them) → {report.samples} "
         f"samples, mode {report.mode}"
     )
     print(
@@ -173,17 +171,6 @@ def run_build(ctx: Context) -> int:
     return status
 
 
-def _no_lines_hint(cfg: StudioConfig, utterances: list[Utterance]) -> None:
-    said = Counter(u.speaker for u in utterances if u.kind == "dialogue" and u.speaker)
-    names = ", ".join([cfg.character.name, *cfg.character.aliases])
-    top = ", ".join(f"{name} {count}" for name, count in said.most_common(8)) or "none"
-    print(
-        f"error: no dialogue line of {names} in the corpus; speakers with the most lines: {top}. "
-        f"Set [character] name / aliases in {cfg.path or 'studio.toml'} to one of them.",
-        file=sys.stderr,
-    )
-
-
 def _print_seed(seed: SeedComparison) -> None:
     print("\nthe seed recipe's rule on the same files (counts are lines of the character):")
     section = ""
@@ -207,12 +194,13 @@ def print_sample(sample: Sample, width: int = 0) -> None:
     if origin == "augment":
         origin += f":{prov.get('strategy', '')}"
     print(f"[{sample.id}] {sample.split} {sample.status} {origin} {where}".rstrip())
+    pad = max(4, len(sample.character))  # the whole name: JULIET, not JULI
     for turn in sample.turns:
         label = "user" if turn.role == "user" else sample.character
-        text = turn.content.replace("\n", "\n" + " " * 6)
+        text = turn.content.replace("\n", "\n" + " " * (pad + 4))
         if width and len(text) > width:
             text = text[: width - 1] + "…"
-        print(f"  {label[:4]:<4}> {text}")
+        print(f"  {label:<{pad}}> {text}")
 
 
 # -- export ----------------------------------------------------------------------------------

@@ -31,10 +31,20 @@ from studio.fsutil import atomic_write_json, atomic_write_text
 FORMATS = ("alpaca", "sharegpt", "messages", "xtuner", "datasets")
 SPLITS = ("train", "eval")
 
-ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
-                  "history": "history"}
+ALPACA_COLUMNS = {
+    "prompt": "instruction",
+    "query": "input",
+    "response": "output",
+    "system": "system",
+    "history": "history",
+}
 SHAREGPT_COLUMNS = {"messages": "conversations", "system": "system"}
-SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}
+SHAREGPT_TAGS = {
+    "role_tag": "from",
+    "content_tag": "value",
+    "user_tag": "human",
+    "assistant_tag": "gpt",
+}
 
 
 @dataclass
@@ -51,9 +61,19 @@ def provenance(sample: Sample) -> dict[str, Any]:
     prov = sample.provenance or {}
     kind = prov.get("kind", "corpus")
     origin = f"augment:{prov.get('strategy', '')}" if kind == "augment" else kind
-    sources = [f"{s.get('file', '')}:{s.get('line', '')}" for s in prov.get("sources", []) if isinstance(s, dict)]
-    return {"id": sample.id, "origin": origin, "sources": sources, "scene": sample.scene, "split": sample.split,
-            "status": sample.status}
+    sources = [
+        f"{s.get('file', '')}:{s.get('line', '')}"
+        for s in prov.get("sources", [])
+        if isinstance(s, dict)
+    ]
+    return {
+        "id": sample.id,
+        "origin": origin,
+        "sources": sources,
+        "scene": sample.scene,
+        "split": sample.split,
+        "status": sample.status,
+    }
 
 
 def _pairs(sample: Sample) -> list[tuple[str, str]]:
@@ -72,13 +92,20 @@ def _pairs(sample: Sample) -> list[tuple[str, str]]:
 def alpaca_row(sample: Sample, bare: bool = False) -> dict[str, Any]:
     rounds = _pairs(sample)
     prompt, response = rounds[-1]
-    row: dict[str, Any] = {"instruction": prompt, "input": "", "output": response, "system": sample.system,
-                           "history": [[u, a] for u, a in rounds[:-1]]}
+    row: dict[str, Any] = {
+        "instruction": prompt,
+        "input": "",
+        "output": response,
+        "system": sample.system,
+        "history": [[u, a] for u, a in rounds[:-1]],
+    }
     return row if bare else {**row, **provenance(sample)}
 
 
 def sharegpt_row(sample: Sample, bare: bool = False) -> dict[str, Any]:
-    conversation = [{"from": "human" if t.role == "user" else "gpt", "value": t.content} for t in sample.turns]
+    conversation = [
+        {"from": "human" if t.role == "user" else "gpt", "value": t.content} for t in sample.turns
+    ]
     row: dict[str, Any] = {"conversations": conversation, "system": sample.system}
     return row if bare else {**row, **provenance(sample)}
 
@@ -96,7 +123,12 @@ def xtuner_row(sample: Sample, bare: bool = False) -> dict[str, Any]:
     return row if bare else {**row, **provenance(sample)}
 
 
-_ROWS = {"alpaca": alpaca_row, "sharegpt": sharegpt_row, "messages": messages_row, "xtuner": xtuner_row}
+_ROWS = {
+    "alpaca": alpaca_row,
+    "sharegpt": sharegpt_row,
+    "messages": messages_row,
+    "xtuner": xtuner_row,
+}
 
 
 def _slug(name: str) -> str:
@@ -107,11 +139,19 @@ def _slug(name: str) -> str:
 def _check(samples: Sequence[Sample]) -> None:
     for sample in samples:
         if not sample.turns or sample.turns[-1].role != "assistant":
-            raise StudioError(f"sample {sample.id}: expected a conversation ending with the character's reply")
+            raise StudioError(
+                f"sample {sample.id}: expected a conversation ending with the character's reply"
+            )
 
 
-def export_samples(samples: Iterable[Sample], out: str | Path, formats: Sequence[str], *, name: str,
-                   bare: bool = False) -> ExportResult:
+def export_samples(
+    samples: Iterable[Sample],
+    out: str | Path,
+    formats: Sequence[str],
+    *,
+    name: str,
+    bare: bool = False,
+) -> ExportResult:
     """Write ``samples`` (split by their ``split``) to ``out`` in each of ``formats``.
 
     Args:
@@ -127,7 +167,9 @@ def export_samples(samples: Iterable[Sample], out: str | Path, formats: Sequence
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise StudioError(f"unknown export format {', '.join(unknown)}; expected {', '.join(FORMATS)}")
+        raise StudioError(
+            f"unknown export format {', '.join(unknown)}; expected {', '.join(FORMATS)}"
+        )
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     samples = list(samples)
@@ -145,17 +187,26 @@ def export_samples(samples: Iterable[Sample], out: str | Path, formats: Sequence
             records = [_ROWS[fmt](s, bare) for s in rows]
             if fmt == "messages":
                 path = folder / f"{slug}_{fmt}_{split}.jsonl"
-                atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+                atomic_write_text(
+                    path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+                )
             else:
                 path = folder / f"{slug}_{fmt}_{split}.json"
                 atomic_write_text(path, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
             _readable(path)
             result.files[fmt][split] = (path, len(records))
             if fmt == "alpaca":
-                info[f"{slug}_alpaca_{split}"] = {"file_name": path.name, "columns": dict(ALPACA_COLUMNS)}
+                info[f"{slug}_alpaca_{split}"] = {
+                    "file_name": path.name,
+                    "columns": dict(ALPACA_COLUMNS),
+                }
             elif fmt == "sharegpt":
-                info[f"{slug}_sharegpt_{split}"] = {"file_name": path.name, "formatting": "sharegpt",
-                                                    "columns": dict(SHAREGPT_COLUMNS), "tags": dict(SHAREGPT_TAGS)}
+                info[f"{slug}_sharegpt_{split}"] = {
+                    "file_name": path.name,
+                    "formatting": "sharegpt",
+                    "columns": dict(SHAREGPT_COLUMNS),
+                    "tags": dict(SHAREGPT_TAGS),
+                }
     if info:
         result.dataset_info = _merge_dataset_info(folder / "dataset_info.json", info)
     return result
@@ -168,7 +219,9 @@ def _merge_dataset_info(path: Path, entries: dict[str, Any]) -> Path:
         try:
             current = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
-            raise StudioError(f"{path}: not valid JSON ({exc}); expected LLaMA-Factory's dataset_info.json") from None
+            raise StudioError(
+                f"{path}: not valid JSON ({exc}); expected LLaMA-Factory's dataset_info.json"
+            ) from None
         if not isinstance(current, dict):
             raise StudioError(f"{path}: expected a JSON object of datasets")
     current.update(entries)
@@ -184,24 +237,42 @@ def _readable(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def _save_datasets(by_split: dict[str, list[Sample]], path: Path, bare: bool) -> dict[str, tuple[Path, int]]:
+def _save_datasets(
+    by_split: dict[str, list[Sample]], path: Path, bare: bool
+) -> dict[str, tuple[Path, int]]:
     """A DatasetDict with ``messages`` plus prompt/response columns, saved with ``save_to_disk``."""
     import datasets
 
-    features = datasets.Features({
-        "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
-        "prompt": datasets.Value("string"),
-        "response": datasets.Value("string"),
-        **({} if bare else {
-            "id": datasets.Value("string"), "origin": datasets.Value("string"),
-            "sources": [datasets.Value("string")], "scene": datasets.Value("string"),
-            "split": datasets.Value("string"), "status": datasets.Value("string"),
-        }),
-    })
+    features = datasets.Features(
+        {
+            "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+            "prompt": datasets.Value("string"),
+            "response": datasets.Value("string"),
+            **(
+                {}
+                if bare
+                else {
+                    "id": datasets.Value("string"),
+                    "origin": datasets.Value("string"),
+                    "sources": [datasets.Value("string")],
+                    "scene": datasets.Value("string"),
+                    "split": datasets.Value("string"),
+                    "status": datasets.Value("string"),
+                }
+            ),
+        }
+    )
     parts = {}
     for split, rows in by_split.items():
-        records = [{"messages": s.messages(), "prompt": s.prompt, "response": s.reply,
-                    **({} if bare else provenance(s))} for s in rows]
+        records = [
+            {
+                "messages": s.messages(),
+                "prompt": s.prompt,
+                "response": s.reply,
+                **({} if bare else provenance(s)),
+            }
+            for s in rows
+        ]
         parts[split] = datasets.Dataset.from_list(records, features=features)
     tmp = path.with_name(f".{path.name}.tmp")
     if tmp.exists():

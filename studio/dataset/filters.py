@@ -8,54 +8,150 @@ deduplicated globally.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections.abc import Iterable
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_NOT_WORD = re.compile(r"[\W_]+")
+from studio.api.text import HAN_CLASS, normalize, similarity
+from studio.api.text import has_cjk as _has_cjk
+
+_HAN = re.compile(f"[{HAN_CLASS}]")
 _TERMINAL = tuple("。！？!?.…—~～」”\"')）")
 
 # Interjections: a reply made only of these (and names) says nothing in the character's voice.
 ZH_INTERJECTIONS = (
-    "哎呀", "哎哟", "哎呦", "哎", "唉", "啊", "呀", "哦", "噢", "喔", "嗯", "唔", "呃", "诶", "欸", "咦",
-    "哼", "嘘", "嘿", "哈", "呵", "嗨", "嗬", "呸", "喂", "哇", "呜", "天哪", "天啊", "天呐",
+    "哎呀",
+    "哎哟",
+    "哎呦",
+    "哎",
+    "唉",
+    "啊",
+    "呀",
+    "哦",
+    "噢",
+    "喔",
+    "嗯",
+    "唔",
+    "呃",
+    "诶",
+    "欸",
+    "咦",
+    "哼",
+    "嘘",
+    "嘿",
+    "哈",
+    "呵",
+    "嗨",
+    "嗬",
+    "呸",
+    "喂",
+    "哇",
+    "呜",
+    "天哪",
+    "天啊",
+    "天呐",
 )
-EN_INTERJECTIONS = frozenset({
-    "o", "oh", "ah", "aha", "ay", "me", "alas", "alack", "ha", "ho", "hey", "hm", "hmm", "um", "uh", "eh",
-    "wow", "ugh", "ooh", "huh", "fie", "lo", "tush", "pish", "oho", "hush", "welladay", "heigh",
-})
+EN_INTERJECTIONS = frozenset(
+    {
+        "o",
+        "oh",
+        "ah",
+        "aha",
+        "ay",
+        "me",
+        "alas",
+        "alack",
+        "ha",
+        "ho",
+        "hey",
+        "hm",
+        "hmm",
+        "um",
+        "uh",
+        "eh",
+        "wow",
+        "ugh",
+        "ooh",
+        "huh",
+        "fie",
+        "lo",
+        "tush",
+        "pish",
+        "oho",
+        "hush",
+        "welladay",
+        "heigh",
+    }
+)
 # Terms of address that stand for a name (皇上！, 姐姐！, My lord!).
 ZH_ADDRESS = (
-    "皇上", "皇帝", "娘娘", "小主", "主子", "姐姐", "妹妹", "哥哥", "弟弟", "额娘", "皇额娘", "皇阿玛", "公公",
-    "大人", "王爷", "太医", "姑姑", "嬷嬷", "小姐", "夫人", "老爷", "母亲", "父亲", "爹爹", "娘亲", "师父",
-    "陛下", "殿下", "姑娘", "公子", "少爷",
+    "皇上",
+    "皇帝",
+    "娘娘",
+    "小主",
+    "主子",
+    "姐姐",
+    "妹妹",
+    "哥哥",
+    "弟弟",
+    "额娘",
+    "皇额娘",
+    "皇阿玛",
+    "公公",
+    "大人",
+    "王爷",
+    "太医",
+    "姑姑",
+    "嬷嬷",
+    "小姐",
+    "夫人",
+    "老爷",
+    "母亲",
+    "父亲",
+    "爹爹",
+    "娘亲",
+    "师父",
+    "陛下",
+    "殿下",
+    "姑娘",
+    "公子",
+    "少爷",
 )
 # Greetings that palace dramas also give maids as names (吉祥, 如意): never read as a name.
 ZH_GREETINGS = frozenset({"吉祥", "如意", "万福", "金安", "万安", "安康", "平安", "福安"})
-EN_ADDRESS = frozenset({"sir", "madam", "lord", "lady", "my", "good", "sweet", "dear", "master", "mistress",
-                        "nurse", "father", "mother", "sister", "brother", "majesty", "highness", "grace"})
+EN_ADDRESS = frozenset(
+    {
+        "sir",
+        "madam",
+        "lord",
+        "lady",
+        "my",
+        "good",
+        "sweet",
+        "dear",
+        "master",
+        "mistress",
+        "nurse",
+        "father",
+        "mother",
+        "sister",
+        "brother",
+        "majesty",
+        "highness",
+        "grace",
+    }
+)
 
 
 def is_cjk(text: str) -> bool:
-    """True when ``text`` (its first 50 characters) contains Chinese characters."""
-    return bool(_CJK.search(text[:50]))
-
-
-# Full-width letters and digits to ASCII (the part of NFKC that matters here, much faster).
-_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+    """True when ``text`` (its first 50 characters) contains CJK characters (see :mod:`studio.api.text`)."""
+    return _has_cjk(text, 50)
 
 
 def approx_tokens(text: str) -> float:
     """A rough token count that holds across scripts: one per Chinese character, one per four others."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(_HAN.findall(text))
     return cjk + (len(text) - cjk) / 4
-
-
-def normalize(text: str) -> str:
-    """Text reduced to its words: full-width forms folded, case-folded, punctuation and spaces removed."""
-    return _NOT_WORD.sub("", text.translate(_HALF_WIDTH).casefold())
 
 
 def join_lines(parts: Iterable[str]) -> str:
@@ -71,7 +167,11 @@ def join_lines(parts: Iterable[str]) -> str:
         if not out:
             out = part
         elif is_cjk(out[-20:] + part[:20]):
-            out += part if out.endswith(_TERMINAL) or out.endswith(("，", "、", "：", "；")) else "，" + part
+            out += (
+                part
+                if out.endswith(_TERMINAL) or out.endswith(("，", "、", "：", "；"))
+                else "，" + part
+            )
         else:
             out += " " + part
     return out
@@ -86,8 +186,11 @@ class NameOrInterjection:
 
     def __init__(self, names: Iterable[str]) -> None:
         names = {n.strip() for n in names if n and n.strip()}
-        zh_names = sorted({n for n in names if is_cjk(n) and len(n) >= 2 and n not in ZH_GREETINGS},
-                          key=len, reverse=True)
+        zh_names = sorted(
+            {n for n in names if is_cjk(n) and len(n) >= 2 and n not in ZH_GREETINGS},
+            key=len,
+            reverse=True,
+        )
         # a surname or first character of a named speaker plus a term of address: 苏公公, 眉姐姐
         initials = sorted({n[0] for n in zh_names})
         address = sorted(ZH_ADDRESS, key=len, reverse=True)
@@ -108,25 +211,16 @@ class NameOrInterjection:
         if not words:
             return True
         vocative = self._en_names | EN_INTERJECTIONS
-        return all(w in vocative or w in EN_ADDRESS for w in words) and any(w in vocative for w in words)
+        return all(w in vocative or w in EN_ADDRESS for w in words) and any(
+            w in vocative for w in words
+        )
 
 
 def normalize_words(text: str) -> list[str]:
     """Lower-case words of a non-Chinese text (apostrophes kept inside words)."""
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", unicodedata.normalize("NFKC", text).casefold().replace("’", "'"))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _bigrams(text: str) -> frozenset[str]:
-    return frozenset(text[i:i + 2] for i in range(len(text) - 1)) if len(text) > 1 else frozenset({text})
-
-
-def similarity(a: str, b: str) -> float:
-    """Jaccard similarity of the character bigrams of two normalised texts, 0..1."""
-    if a == b:
-        return 1.0
-    sa, sb = _bigrams(a), _bigrams(b)
-    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+    return re.findall(
+        r"[a-z0-9]+(?:'[a-z]+)?", unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    )
 
 
 class Deduplicator:

@@ -167,14 +167,23 @@ def compare_with_seed(
             continue
         reasons = []
         previous = raw[index - 1]
-        if any(previous.startswith(f"{name}{mark}") for name in names for mark in ("：", "（", "(", ":")):
+        if any(
+            previous.startswith(f"{name}{mark}")
+            for name in names
+            for mark in ("：", "（", "(", ":")
+        ):
             reasons.append(WRONG_OWN)
         if _clean(line).count(":") > 1:
             reasons.append(WRONG_REPLY_COLON)
         if WRONG_OWN not in reasons and _clean(previous).count(":") > 1:
             reasons.append(WRONG_PROMPT_COLON)
         label = _clean(previous).split(":")[0]
-        if WRONG_OWN not in reasons and index >= 2 and _clean(raw[index - 2]).split(":")[0] == label and label:
+        if (
+            WRONG_OWN not in reasons
+            and index >= 2
+            and _clean(raw[index - 2]).split(":")[0] == label
+            and label
+        ):
             reasons.append(WRONG_PROMPT_PARTIAL)
         for reason in reasons:
             result._note(result.wrong, reason, where)
@@ -184,12 +193,17 @@ def compare_with_seed(
 
 def comparison_rows(result: SeedComparison) -> list[tuple[str, str, int]]:
     """``(section, reason, lines)`` rows of a comparison, for printing as a table."""
-    rows = [("seed", "rows made by the seed rule", result.seed_rows),
-            ("seed", "of which exact repeats of an earlier row", result.seed_duplicate_rows),
-            ("lines", "dialogue lines of the character", result.character_lines),
-            ("lines", "in a row of the seed", result.kept_by_seed),
-            ("lines", "in a sample of the builder", result.kept_by_builder)]
+    rows = [
+        ("seed", "rows made by the seed rule", result.seed_rows),
+        ("seed", "of which exact repeats of an earlier row", result.seed_duplicate_rows),
+        ("lines", "dialogue lines of the character", result.character_lines),
+        ("lines", "in a row of the seed", result.kept_by_seed),
+        ("lines", "in a sample of the builder", result.kept_by_builder),
+    ]
     rows += [("seed lost, builder keeps", reason, n) for reason, n in result.lost.most_common()]
     rows += [("seed wrong, builder right", reason, n) for reason, n in result.wrong.most_common()]
-    rows += [("seed keeps, builder drops", reason, n) for reason, n in result.dropped_by_builder.most_common()]
+    rows += [
+        ("seed keeps, builder drops", reason, n)
+        for reason, n in result.dropped_by_builder.most_common()
+    ]
     return rows

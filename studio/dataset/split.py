@@ -25,7 +25,9 @@ MAX_WINDOW = 120
 """Most dialogue lines of a window (it is cut here whatever the content)."""
 _CUT_MODULUS = 30  # after MIN_WINDOW lines, each line ends a window with chance 1/30: ~60 lines
 
-_CONTINUED = re.compile(r"\s*[（(]\s*(?:续|續|接上|cont(?:inued|'d|’d|\.)?)\s*[)）]\s*$", re.IGNORECASE)
+_CONTINUED = re.compile(
+    r"\s*[（(]\s*(?:续|續|接上|cont(?:inued|'d|’d|\.)?)\s*[)）]\s*$", re.IGNORECASE
+)
 
 
 @dataclass
@@ -74,7 +76,9 @@ def _line_hash(utt: Utterance) -> int:
     return int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big")
 
 
-def _windows(key: str, block: Sequence[Utterance], is_char: Callable[[str | None], bool]) -> list[Unit]:
+def _windows(
+    key: str, block: Sequence[Utterance], is_char: Callable[[str | None], bool]
+) -> list[Unit]:
     """Cut a long scene before lines by another speaker, where the content says so."""
     units: list[Unit] = []
     start = 0
@@ -83,7 +87,9 @@ def _windows(key: str, block: Sequence[Utterance], is_char: Callable[[str | None
     for index, utt in enumerate(block):
         if utt.kind != "dialogue":
             continue
-        can_cut = (said >= MIN_WINDOW and not is_char(utt.speaker) and utt.speaker != previous_speaker)
+        can_cut = (
+            said >= MIN_WINDOW and not is_char(utt.speaker) and utt.speaker != previous_speaker
+        )
         if can_cut and (said >= MAX_WINDOW or _line_hash(utt) % _CUT_MODULUS == 0):
             units.append(_window_unit(key, block[start:index]))
             start, said = index, 0
@@ -98,7 +104,9 @@ def _window_unit(key: str, lines: Sequence[Utterance]) -> Unit:
     return Unit(f"{key}~{_line_hash(first):016x}"[: len(key) + 11], list(lines))
 
 
-def split_units(utterances: Iterable[Utterance], is_char: Callable[[str | None], bool]) -> list[Unit]:
+def split_units(
+    utterances: Iterable[Utterance], is_char: Callable[[str | None], bool]
+) -> list[Unit]:
     """The corpus as split units, in source order: scenes, long scenes cut into windows."""
     units: list[Unit] = []
     for block in scene_blocks(utterances):

@@ -14,7 +14,6 @@ so reviewing 50,000 samples stays instant; it reloads a file that another proces
 
 from __future__ import annotations
 
-import bisect
 import json
 import time
 from collections import Counter
@@ -23,67 +22,28 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import Sample, Turn
+from studio.dataset.query import (
+    LENGTH_BINS,
+    STATUSES,
+    Query,
+    length_table,
+    matches,
+    query_of,
+    search_text,
+)
+from studio.dataset.rows import (
+    _STATUS,
+    _read_rows,
+    _sample,
+    _stamp,
+    _well_formed,
+    sample_json,
+    samples_of_kind,
+)
 from studio.errors import InputError, StudioError
 from studio.fsutil import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 
 ACTIONS = ("accept", "reject", "edit", "reset", "undo")
-STATUSES = ("pending", "accepted", "rejected", "edited")
-_STATUS = {"accept": "accepted", "reject": "rejected", "edit": "edited", "reset": "pending"}
-LENGTH_BINS = (0, 5, 10, 20, 40, 80, 160, 320, 640)
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSON-lines file, decoded in one call (several times faster than line by line);
-    falls back to :func:`read_jsonl` (which skips a torn last line and names a bad line)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    body = b",".join(line for line in raw.split(b"\n") if line.strip())
-    try:
-        rows = json.loads(b"[" + body + b"]")
-    except (ValueError, RecursionError):
-        return read_jsonl(path)
-    if not all(isinstance(row, dict) for row in rows):
-        return read_jsonl(path)  # names the line that is not an object
-    return rows
-
-
-def _sample(data: dict[str, Any], shared: dict[str, str]) -> Sample:
-    """``Sample.from_json`` for the store's own rows, faster (no field filtering)."""
-    system = data.get("system", "")
-    if not isinstance(data["id"], str) or not isinstance(system, str):
-        raise TypeError("id and system must be strings")
-    return Sample(data["id"], data.get("character", ""), shared.setdefault(system, system),
-                  [Turn(t["role"], t["content"]) for t in data.get("turns", ())], data.get("scene", ""),
-                  data.get("split", "train"), data.get("provenance") or {}, data.get("status", "pending"))
-
-
-def _well_formed(entry: dict[str, Any]) -> bool:
-    """A journal entry the replay can apply: a known action on string ids, texts as strings."""
-    if entry.get("action") == "undo":
-        return True
-    if entry.get("action") not in _STATUS:
-        return False
-    ids = entry["ids"] if "ids" in entry else [entry.get("id")]
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        return False
-    return all(entry.get(key) is None or isinstance(entry[key], str) for key in ("reply", "prompt"))
-
-
-def sample_json(sample: Sample) -> dict[str, Any]:
-    """``Sample.to_json()`` without the deep copy of :func:`dataclasses.asdict` (same keys and values)."""
-    return {"id": sample.id, "character": sample.character, "system": sample.system,
-            "turns": [{"role": t.role, "content": t.content} for t in sample.turns], "scene": sample.scene,
-            "split": sample.split, "provenance": sample.provenance, "status": sample.status}
 
 
 class DatasetStore:
@@ -128,7 +88,9 @@ class DatasetStore:
 
     # -- samples --------------------------------------------------------------------------
 
-    def write_samples(self, samples: Iterable[Sample], report: dict[str, Any] | None = None) -> None:
+    def write_samples(
+        self, samples: Iterable[Sample], report: dict[str, Any] | None = None
+    ) -> None:
         """Replace the built samples atomically (the journal is kept)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(sample_json(s), ensure_ascii=False) for s in samples]
@@ -158,18 +120,26 @@ class DatasetStore:
     def _loaded(self) -> list[Sample]:
         stamp = _stamp(self.samples_path)
         if self._samples is None or stamp != self._samples_stamp:
-            shared: dict[str, str] = {}  # one string object per distinct system prompt, not one per sample
+            shared: dict[
+                str, str
+            ] = {}  # one string object per distinct system prompt, not one per sample
             try:
                 rows = _read_rows(self.samples_path)
             except ValueError as exc:
-                raise StudioError(f"{exc}; expected one sample object per line (rebuild with persona-studio build)") from None
+                raise StudioError(
+                    f"{exc}; expected one sample object per line (rebuild with persona-studio build)"
+                ) from None
             samples = []
             for number, row in enumerate(rows, start=1):
                 try:
                     samples.append(_sample(row, shared))
                 except (KeyError, TypeError, AttributeError, ValueError):
-                    raise InputError(self.samples_path, "expected a sample object with id, turns (role, content) …; "
-                                                        "rebuild with persona-studio build", number) from None
+                    raise InputError(
+                        self.samples_path,
+                        "expected a sample object with id, turns (role, content) …; "
+                        "rebuild with persona-studio build",
+                        number,
+                    ) from None
             self._set_samples(samples)
             self._samples_stamp = stamp
         return self._samples  # type: ignore[return-value]
@@ -178,21 +148,7 @@ class DatasetStore:
         """Built samples whose provenance kind is ``kind``, reading only the lines that can match."""
         if self._samples is not None and self._samples_stamp == _stamp(self.samples_path):
             return [s for s in self._samples if s.provenance.get("kind") == kind]
-        try:
-            raw = self.samples_path.read_bytes()
-        except FileNotFoundError:
-            return []
-        needle = json.dumps(kind).encode()
-        out = []
-        for line in raw.split(b"\n"):
-            if needle in line:
-                try:
-                    sample = Sample.from_json(json.loads(line))
-                except ValueError:
-                    continue  # a torn last line
-                if sample.provenance.get("kind") == kind:
-                    out.append(sample)
-        return out
+        return samples_of_kind(self.samples_path, kind)
 
     def raw_samples(self) -> list[Sample]:
         """Samples as built, without review decisions applied (shared objects: do not mutate)."""
@@ -210,8 +166,16 @@ class DatasetStore:
         decision = self._state.get(sample.id)
         turns = [Turn(t.role, t.content) for t in sample.turns]
         if not decision:
-            return Sample(sample.id, sample.character, sample.system, turns, sample.scene, sample.split,
-                          sample.provenance, sample.status)
+            return Sample(
+                sample.id,
+                sample.character,
+                sample.system,
+                turns,
+                sample.scene,
+                sample.split,
+                sample.provenance,
+                sample.status,
+            )
         if decision.get("reply") is not None and turns:
             turns[-1].content = decision["reply"]
         if decision.get("prompt") is not None:
@@ -219,8 +183,16 @@ class DatasetStore:
                 if turn.role == "user":
                     turn.content = decision["prompt"]
                     break
-        return Sample(sample.id, sample.character, sample.system, turns, sample.scene, sample.split,
-                      sample.provenance, decision["status"])
+        return Sample(
+            sample.id,
+            sample.character,
+            sample.system,
+            turns,
+            sample.scene,
+            sample.split,
+            sample.provenance,
+            decision["status"],
+        )
 
     def get(self, sample_id: str) -> Sample | None:
         """One sample with its decision applied, or None."""
@@ -238,44 +210,39 @@ class DatasetStore:
     def training_samples(self, split: str = "train") -> list[Sample]:
         """What training uses: every sample not rejected (pending counts, as in a fresh build),
         except augmenter proposals, which train only once accepted or edited."""
-        return [s for s in self.samples() if s.split == split and s.status != "rejected"
-                and not (s.provenance.get("kind") == "augment" and s.status == "pending")]
+        return [
+            s
+            for s in self.samples()
+            if s.split == split
+            and s.status != "rejected"
+            and not (s.provenance.get("kind") == "augment" and s.status == "pending")
+        ]
 
-    def find(self, *, status: str | Sequence[str] | None = None, split: str | None = None,
-             kind: str | None = None, text: str = "") -> list[Sample]:
-        """Samples matching every filter given, decisions applied.
+    def find(self, query: Query | None = None, **filters: Any) -> list[Sample]:
+        """Samples that pass ``query`` (see :mod:`studio.dataset.query`), decisions applied.
 
         Args:
-            status: one status or several (``pending``, ``accepted``, ``rejected``, ``edited``).
-            split: ``train`` or ``eval``.
-            kind: provenance kind (``corpus``, ``identity``, ``augment``).
-            text: case-insensitive substring of any turn (after edits) or the scene.
+            query: the filters, as the studio's curation list uses them.
+            filters: or ``review``-style filters: ``status``, ``split``, ``kind`` (provenance
+                kind: corpus, identity, augment) and ``text`` (any turn after edits, or the scene).
         """
-        wanted = {status} if isinstance(status, str) else set(status or ())
-        needle = text.casefold()
+        query = query if query is not None else query_of(**filters)
         samples = self._loaded()
         self._replayed()
-        state = self._state
         out = []
         for sample in samples:
-            decision = state.get(sample.id)
-            if wanted and (decision["status"] if decision else sample.status) not in wanted:
-                continue
-            if split and sample.split != split:
-                continue
-            if kind and sample.provenance.get("kind") != kind:
-                continue
-            if needle and needle not in self._text_of(sample, decision):
-                continue
-            out.append(self._apply(sample))
+            applied = self._apply(sample) if sample.id in self._state else sample
+            text = self._text_of(sample, self._state.get(sample.id)) if query.text else ""
+            if matches(applied, query, text):
+                out.append(self._apply(sample))
         return out
 
     def _text_of(self, sample: Sample, decision: dict[str, Any] | None) -> str:
         if decision and (decision.get("reply") is not None or decision.get("prompt") is not None):
-            return "\n".join([sample.scene, *(t.content for t in self._apply(sample).turns)]).casefold()
+            return search_text(self._apply(sample))
         text = self._haystack.get(sample.id)
         if text is None:
-            text = self._haystack[sample.id] = "\n".join([sample.scene, *(t.content for t in sample.turns)]).casefold()
+            text = self._haystack[sample.id] = search_text(sample)
         return text
 
     def status_counts(self, split: str | None = None) -> dict[str, int]:
@@ -283,22 +250,22 @@ class DatasetStore:
         samples = self._loaded()
         self._replayed()
         state = self._state
-        counts = Counter(state[s.id]["status"] if s.id in state else s.status
-                         for s in samples if split is None or s.split == split)
+        counts = Counter(
+            state[s.id]["status"] if s.id in state else s.status
+            for s in samples
+            if split is None or s.split == split
+        )
         return {status: counts.get(status, 0) for status in STATUSES}
 
-    def length_histogram(self, bins: Sequence[int] = LENGTH_BINS) -> list[tuple[int, int | None, int]]:
+    def summary(self) -> dict[str, int]:
+        """``samples`` and the count of each status: what Home and ``review`` show."""
+        return {"samples": len(self), **self.status_counts()}
+
+    def length_histogram(
+        self, bins: Sequence[int] = LENGTH_BINS
+    ) -> list[tuple[int, int | None, int]]:
         """Reply lengths in characters (after edits) as ``(low, high, count)`` rows; the last has no ``high``."""
-        edges = sorted(bins)
-        counts = [0] * len(edges)
-        samples = self._loaded()
-        self._replayed()
-        for sample in samples:
-            decision = self._state.get(sample.id)
-            reply = decision["reply"] if decision and decision.get("reply") is not None else sample.reply
-            slot = bisect.bisect_right(edges, len(reply)) - 1
-            counts[max(slot, 0)] += 1
-        return [(edges[i], edges[i + 1] if i + 1 < len(edges) else None, counts[i]) for i in range(len(edges))]
+        return length_table([len(s.reply) for s in self.samples()], bins)
 
     # -- journal --------------------------------------------------------------------------
 
@@ -351,8 +318,15 @@ class DatasetStore:
                 status = "edited"  # accepting an edited sample keeps the edit
             self._state[sample_id] = {"status": status, "reply": reply, "prompt": prompt}
 
-    def record(self, action: str, sample_id: str = "", reply: str | None = None, *,
-               prompt: str | None = None, ids: Sequence[str] | None = None) -> dict[str, Any]:
+    def record(
+        self,
+        action: str,
+        sample_id: str = "",
+        reply: str | None = None,
+        *,
+        prompt: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         """Append one decision; on disk when this returns.
 
         Args:
@@ -401,6 +375,42 @@ class DatasetStore:
     def record_many(self, action: str, ids: Sequence[str]) -> dict[str, Any]:
         """One decision on several samples (accept all shown, reject a filter's hits); one undo."""
         return self.record(action, ids=list(ids))
+
+    def decide(self, action: str, ids: Sequence[str]) -> list[Sample]:
+        """Accept, reject or reset samples (several: one decision, one undo); returns them as now.
+
+        Raises:
+            ValueError: another action, or no sample given.
+        """
+        if action not in ("accept", "reject", "reset"):
+            raise ValueError(f"unknown decision {action!r}; expected accept, reject or reset")
+        if len(ids) > 1:
+            self.record_many(action, ids)
+        else:
+            self.record(action, ids[0] if ids else "")
+        return self._current(ids)
+
+    def edit(self, sample_id: str, reply: str | None = None, prompt: str | None = None) -> Sample:
+        """Record an edit of the reply and/or the last user turn; returns the edited sample.
+
+        Raises:
+            ValueError: neither text given, or an empty reply.
+        """
+        if reply is not None and not reply.strip():
+            raise ValueError("an empty reply cannot be saved; reject the sample instead")
+        self.record("edit", sample_id, reply, prompt=prompt)
+        return self._current([sample_id])[0]
+
+    def revert(self) -> tuple[dict[str, Any] | None, list[Sample]]:
+        """Undo the latest decision; returns it (None when none) and its samples as they are now."""
+        entry = self.undo()
+        if entry is None:
+            return None, []
+        return entry, self._current(list(entry.get("ids") or [entry.get("id")]))
+
+    def _current(self, ids: Sequence[str]) -> list[Sample]:
+        found = (self.get(sample_id) for sample_id in ids)
+        return [sample for sample in found if sample is not None]
 
     def undo(self) -> dict[str, Any] | None:
         """Revert the latest decision; returns it, or None (and writes nothing) when there is none."""

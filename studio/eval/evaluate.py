@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from studio.api import Sample
+from studio.api.text import has_cjk
 from studio.chat.engine import Sampling
 from studio.chat.session import SAMPLING_PRESETS, load_persona, render_prompt, stream_text
-from studio.corpus.inspect import alias_map, canonical_speaker, parse_workspace
+from studio.corpus.inspect import alias_map, canonical_speaker
+from studio.corpus.load import load_utterances
 from studio.errors import StudioError
-from studio.eval.metrics import chrf, corpus_chrf, names_character, rouge_l
+from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
 from studio.eval.report import verdict, write_report
 from studio.eval.style import StyleClassifier
 from studio.fsutil import read_jsonl
@@ -93,7 +95,7 @@ def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Seque
     out: dict[str, list[str]] = {"train_char": [], "train_other": [], "test_char": [s.reply for s in held],
                                  "test_other": []}
     try:
-        corpus = parse_workspace(ws, parsers)
+        corpus = load_utterances(ws, parsers)  # the user's speaker fixes apply here too
     except StudioError:
         corpus = None
     if corpus is not None:
@@ -168,7 +170,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     other_scores = classifier.score(lines["test_other"])
     say("style classifier", 1, 1)
 
-    zh = any("\u4e00" <= ch <= "\u9fff" for ch in persona.system + character)
+    zh = has_cjk(persona.system + character)
     probes = PROBES_ZH if zh else PROBES_EN
     names = _names(ws, character)
     tokenizer = persona.loaded.tokenizer
@@ -214,7 +216,7 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
             "identity": sum(names_character(r, names) for r in probe_replies[side]),
             "identity_total": len(probes),
             "reply_chars": round(sum(len(r) for r in replies[side]) / len(held), 1),
-            "empty_replies": sum(1 for r in replies[side] if not r),
+            **count_unusable(replies[side]),
             # copying the line said to the character scores chrF against the real reply without answering it
             "echoes": sum(1 for r, s in zip(replies[side], held, strict=True) if r and chrf(r, s.prompt) >= 70),
             "generated_tokens": tokens, "seconds": round(time.perf_counter() - phase_start, 1),

@@ -6,21 +6,25 @@
 - ROUGE-L F1: longest common subsequence over characters for CJK text and over words for
   other text; 0-100.
 - ``names_character``: whether a reply names the character (identity probes).
+- ``is_empty_reply`` / ``count_unusable``: replies with no visible character (spaces, invisible
+  or control characters only) are empty; replies with replacement or control characters are
+  garbled (:func:`studio.api.model_text.is_garbled`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from studio.api.text import CJK_CLASS, is_cjk_char
+
 CHRF_ORDER = 6
+_INVISIBLE = ("Cc", "Cf", "Zs", "Zl", "Zp")
+_TOKEN = re.compile(f"[{CJK_CLASS}]|[^\\W_]+")
 CHRF_BETA = 2.0
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\u3040" <= ch <= "\u30ff"
 
 
 @dataclass
@@ -84,7 +88,7 @@ def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 def _units(text: str) -> list[str]:
     """ROUGE units: each CJK character is a unit; other text splits into lower-cased words."""
     units: list[str] = []
-    for token in re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\W_]+", text.lower()):
+    for token in _TOKEN.findall(text.lower()):
         units.append(token)
     return units
 
@@ -118,9 +122,27 @@ def names_character(reply: str, names: Iterable[str]) -> bool:
         name = name.strip().lower()
         if not name:
             continue
-        if any(_is_cjk(ch) for ch in name):
+        if any(is_cjk_char(ch) for ch in name):
             if name in lowered:
                 return True
         elif re.search(r"(?<![\w])" + re.escape(name) + r"(?![\w])", lowered):
             return True
     return False
+
+
+def is_empty_reply(text: str) -> bool:
+    """True when the reply shows nothing: only whitespace, invisible or control characters."""
+    return all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in text)
+
+
+def count_unusable(replies: Iterable[str]) -> dict[str, int]:
+    """``empty_replies`` and ``garbled_replies`` (not empty, with broken or control characters)."""
+    from studio.api.model_text import is_garbled
+
+    empty = garbled = 0
+    for reply in replies:
+        if is_empty_reply(reply):
+            empty += 1
+        elif is_garbled(reply):
+            garbled += 1
+    return {"empty_replies": empty, "garbled_replies": garbled}

@@ -29,12 +29,22 @@ def _compare(key: str, base: float, adapter: float) -> str:
 
 
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
-    """Which side wins each metric, and a one-line answer to "did the fine-tune work?"."""
+    """Which side wins each metric, and a one-line answer to "did the fine-tune work?".
+
+    The answer is "no" whenever at least half of the adapter's replies are empty or garbled,
+    whatever the measures say: there is nothing usable to judge.
+    """
     base, adapter = report["models"]["base"], report["models"]["adapter"]
     wins = {key: _compare(key, base[key], adapter[key]) for key in JUDGED}
     better = [k for k, v in wins.items() if v == "adapter"]
     worse = [k for k, v in wins.items() if v == "base"]
     generation = [k for k in ("chrf", "rouge_l", "style") if wins[k] == "adapter"]
+    items = int(report.get("items") or 0)
+    unusable = int(adapter.get("empty_replies", 0)) + int(adapter.get("garbled_replies", 0))
+    if items and unusable * 2 >= items:  # no usable text: the measures say nothing of the character
+        summary = (f"no: {unusable} of {items} adapter replies are empty or garbled, so there is "
+                   "no usable reply to judge")
+        return {"answer": "no", "wins": wins, "summary": summary}
     if wins["loss"] == "adapter" and len(generation) >= 2 and not worse:
         answer = "yes"
     elif better:
@@ -71,6 +81,9 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     lines.append(f"{'mean reply length (chars)':<40} {base['reply_chars']:>9} {adapter['reply_chars']:>9}"
                  f"   real lines: {report.get('real_reply_chars', '-')}")
     lines.append(f"{'empty replies':<40} {base['empty_replies']:>9} {adapter['empty_replies']:>9}")
+    if "garbled_replies" in adapter:
+        lines.append(f"{'garbled replies':<40} {base.get('garbled_replies', 0):>9} "
+                     f"{adapter['garbled_replies']:>9}")
     if "echoes" in base:
         lines.append(f"{'replies echoing the prompt (chrF >= 70)':<40} {base['echoes']:>9} {adapter['echoes']:>9}")
     lines += [

@@ -48,7 +48,11 @@ def _matrix(texts: Sequence[str]) -> tuple[Any, Any, Any]:
             rows.append(r)
             cols.append(c)
             vals.append(v)
-    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float64)
+    return (
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(cols, dtype=np.int64),
+        np.asarray(vals, dtype=np.float64),
+    )
 
 
 @dataclass
@@ -66,8 +70,15 @@ class StyleClassifier:
     counts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, character_lines: Sequence[str], other_lines: Sequence[str], *, l2: float = 1e-3,
-            steps: int = 150, lr: float = 0.05) -> StyleClassifier:
+    def fit(
+        cls,
+        character_lines: Sequence[str],
+        other_lines: Sequence[str],
+        *,
+        l2: float = 1e-3,
+        steps: int = 150,
+        lr: float = 0.05,
+    ) -> StyleClassifier:
         """Fit on the character's lines (label 1) against other speakers' lines (label 0).
 
         Raises:
@@ -76,7 +87,9 @@ class StyleClassifier:
         import numpy as np
 
         if not character_lines or not other_lines:
-            raise ValueError("the style classifier needs lines of the character and of other speakers")
+            raise ValueError(
+                "the style classifier needs lines of the character and of other speakers"
+            )
         texts = [*character_lines, *other_lines]
         labels = np.concatenate([np.ones(len(character_lines)), np.zeros(len(other_lines))])
         # each class weighs the same in total, whatever its size
@@ -105,7 +118,9 @@ class StyleClassifier:
             b -= lr * (m_b / correction1) / (math.sqrt(v_b / correction2) + eps)
         weights = np.zeros(DIM)
         weights[active] = w
-        return cls(weights, float(b), {"character": len(character_lines), "other": len(other_lines)})
+        return cls(
+            weights, float(b), {"character": len(character_lines), "other": len(other_lines)}
+        )
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """P(character | text) per text; an empty text scores 0 (it says nothing in character)."""
@@ -121,9 +136,13 @@ class StyleClassifier:
             out.append(float(1.0 / (1.0 + np.exp(-max(-30.0, min(30.0, z))))))
         return out
 
-    def balanced_accuracy(self, character_lines: Sequence[str], other_lines: Sequence[str]) -> float:
+    def balanced_accuracy(
+        self, character_lines: Sequence[str], other_lines: Sequence[str]
+    ) -> float:
         """Mean of the per-class accuracies at the 0.5 threshold (chance is 0.5 whatever the class sizes)."""
-        hits_char = sum(1 for s in self.score(character_lines) if s >= 0.5) / max(1, len(character_lines))
+        hits_char = sum(1 for s in self.score(character_lines) if s >= 0.5) / max(
+            1, len(character_lines)
+        )
         hits_other = sum(1 for s in self.score(other_lines) if s < 0.5) / max(1, len(other_lines))
         return (hits_char + hits_other) / 2
 
@@ -134,5 +153,9 @@ class StyleClassifier:
             return float("nan")
         import bisect
 
-        wins = sum(bisect.bisect_left(neg, s) + 0.5 * (bisect.bisect_right(neg, s) - bisect.bisect_left(neg, s)) for s in pos)
+        wins = sum(
+            bisect.bisect_left(neg, s)
+            + 0.5 * (bisect.bisect_right(neg, s) - bisect.bisect_left(neg, s))
+            for s in pos
+        )
         return wins / (len(pos) * len(neg))

@@ -1,1 +1,1 @@
-"""Provides ``persona-studio export``: the adapter, a merged model plain transformers loads, a model card."""
+"""Provides ``persona-studio export``: adapter, merged model, GGUF + Modelfile, vLLM folder."""

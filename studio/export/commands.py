@@ -1,4 +1,4 @@
-"""Provides ``persona-studio export``: a run's adapter, merged model and model cards."""
+"""Provides ``persona-studio export``: adapter, vLLM folder, merged model, GGUF + Modelfile."""
 
 from __future__ import annotations
 
@@ -33,14 +33,26 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--no-verify",
         action="store_true",
-        help="skip reloading the merged model to check its logits",
+        help="skip reloading what was written to check it (logits, prompts)",
     )
     p.add_argument("--out", default="", help="export folder (default: exports/<run>)")
+    p.add_argument(
+        "--gguf",
+        action="store_true",
+        help="also write the merged model as GGUF + an Ollama Modelfile (read back to check)",
+    )
+    p.add_argument(
+        "--type",
+        default="f16",
+        choices=("f16", "bf16", "q8_0"),
+        help="GGUF weight type (default: f16)",
+    )
     p.set_defaults(handler=export)
 
 
 def export(ctx: Context) -> int:
-    """``persona-studio export WORKSPACE``: write the exports, print each folder and its size."""
+    """``persona-studio export WORKSPACE``: write the exports, print each folder, its size,
+    the checks and the commands that run it elsewhere."""
     args = ctx.args
     ws = ctx.workspace()
     if not args.run and not ws.runs():
@@ -58,11 +70,14 @@ def export(ctx: Context) -> int:
         dtype=args.dtype,
         verify=not args.no_verify,
         out=args.out or None,
+        gguf=args.type if args.gguf else "",
     )
-    for path in (result.adapter, result.merged):
+    for path in (result.adapter, result.vllm, result.merged, result.gguf and result.gguf.parent):
         if path is not None:
             size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
             print(f"{path}  ({size / 2**20:.1f} MiB)")
     for check in result.checks:
         print(f"  ok: {check}", file=sys.stderr)
+    for command in result.commands:
+        print(f"  run: {command}")
     return EXIT_OK

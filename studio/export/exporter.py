@@ -1,26 +1,25 @@
-"""Provides ``persona-studio export``: the adapter, a merged model plain transformers loads, a model card.
+"""Provides ``persona-studio export``: the adapter, a merged model, GGUF + Modelfile, a vLLM folder.
 
 ``exports/<run>/`` (or ``exports/<run>-step-N/`` for a checkpoint) receives:
 
 - ``adapter/``: the LoRA adapter in peft format, the tokenizer with its chat template,
   ``persona.json`` (character, system prompt, chat template, end-of-turn tokens, base model)
   and a ``README.md`` model card;
-- ``merged/`` (with ``--merged``): the base weights with the adapter folded in, as safetensors;
-  its chat template puts the persona prompt first when a conversation has no system message,
-  and its generation config stops at the end-of-turn tokens, so
-  ``AutoModelForCausalLM.from_pretrained`` + ``apply_chat_template`` + ``generate`` talks as
-  the character with no studio code. It is checked by loading it back and comparing logits.
+- ``vllm/``: what ``vllm serve`` needs, and the command (:mod:`studio.export.vllm`);
+- ``merged/`` (with ``--merged``): the base weights with the adapter folded in, as safetensors
+  (:mod:`studio.export.merged`);
+- ``gguf-<type>/`` (with ``--gguf``): the merged model as one GGUF file for llama.cpp and an
+  Ollama ``Modelfile`` (:mod:`studio.export.gguf_file`, :mod:`studio.export.ollama`).
 
-Each folder is written beside its target and renamed into place: a failed export leaves the
-previous one intact.
+Every model written is loaded back and compared with the adapter it came from before it replaces
+an earlier export; each folder is written beside its target and renamed into place.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,170 +31,31 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 @dataclass
 class ExportResult:
-    """What was written."""
+    """What was written, what was checked and how to run it elsewhere."""
 
     folder: Path
     adapter: Path | None = None
     merged: Path | None = None
+    gguf: Path | None = None
+    vllm: Path | None = None
     checks: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    logits: list[Any] = field(default_factory=list)
 
 
-def persona_template(template: str, persona: str) -> str:
-    """``template`` with the persona as the default system message (used when none is given).
-
-    Without it, Qwen2.5's template would insert its own "You are Qwen…" system prompt.
-    """
-    literal = json.dumps(persona, ensure_ascii=False)  # a valid Jinja string literal
-    return ("{%- if not messages or messages[0]['role'] != 'system' %}"
-            "{%- set messages = [{'role': 'system', 'content': " + literal + "}] + messages %}"
-            "{%- endif %}\n" + template)
-
-
-@contextmanager
-def _staging(tmp: Path, what: str) -> Iterator[Path]:
-    """A fresh temporary folder for one part of an export, removed when writing it fails.
-
-    Raises:
-        StudioError: the disk (or a file-size limit) ran out while writing; nothing was replaced.
-    """
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)  # never leave half a model taking the space
-        if _disk_full(exc):
-            raise StudioError(f"{tmp.parent}: no space left while writing the {what} ({exc}); nothing was replaced "
-                              "(an earlier export there is intact); free some space or export with --out elsewhere"
-                              ) from None
-        raise
-
-
-def _disk_full(exc: BaseException) -> bool:
-    """True for a full disk, a file-size limit or a quota, also when a library wrapped the OSError."""
-    from studio.fsutil import DISK_FULL
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in DISK_FULL:
-            return True
-        if any(text in str(seen) for text in ("No space left on device", "File too large", "Disk quota exceeded")):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _replace_folder(tmp: Path, final: Path) -> None:
-    from studio.fsutil import fsync_dir
-
-    for path in tmp.rglob("*"):  # temp files are created private; an export is meant to be shared
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    old = final.with_name(f".old-{final.name}")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    fsync_dir(final.parent)
-
-
-def model_card(info: dict[str, Any], kind: str) -> str:
-    """The README.md of an export (``kind`` is ``adapter`` or ``merged``)."""
-    name, base, character = info["label"], info["base_model"], info["character"]
-    library = "peft" if kind == "adapter" else "transformers"
-    lines = ["---", f"base_model: {json.dumps(base, ensure_ascii=False)}", f"library_name: {library}",
-             "pipeline_tag: text-generation", "tags:", "  - persona-studio", "  - lora", "  - character-chat", "---", "",
-             f"# {character}: a persona chat model ({kind})", "",
-             f"A LoRA fine-tune of `{base}` that answers as **{character}**, made with persona-studio from "
-             f"{info['samples']['train']} dialogue samples (run `{name}`).", "",
-             "## System prompt", "", "The model was trained with this system prompt; use the same one:", "",
-             *[f"> {line}" for line in info["persona"].splitlines() or [""]], ""]
-    train = info["training"]
-    lines += ["## Training", "", "| setting | value |", "|---|---|"]
-    for key in ("steps", "epochs", "lr", "lora_r", "lora_alpha", "lora_targets", "max_length", "dtype",
-                "final_loss", "eval_loss"):
-        if train.get(key) not in (None, "", []):
-            value = ", ".join(train[key]) if isinstance(train[key], list) else train[key]
-            lines.append(f"| {key} | {value} |")
-    lines.append("")
-    report = info.get("eval")
-    if report:
-        base_m, adapter_m = report["models"]["base"], report["models"]["adapter"]
-        lines += ["## Evaluation", "",
-                  f"On {report['items']} held-out replies of {report['scenes']} scenes never seen in training; "
-                  "the base model gets the same system prompt.", "",
-                  "| metric | base | adapter |", "|---|---|---|",
-                  f"| loss on real lines (nats/token) | {base_m['loss']:.3f} | {adapter_m['loss']:.3f} |",
-                  f"| chrF vs real lines | {base_m['chrf']:.1f} | {adapter_m['chrf']:.1f} |",
-                  f"| ROUGE-L F | {base_m['rouge_l']:.1f} | {adapter_m['rouge_l']:.1f} |",
-                  f"| style score (P(character)) | {base_m['style']:.3f} | {adapter_m['style']:.3f} |",
-                  f"| identity probes | {base_m['identity']}/{base_m['identity_total']} | "
-                  f"{adapter_m['identity']}/{adapter_m['identity_total']} |", "",
-                  f"Verdict: {report['verdict']['summary']}.", ""]
-    lines += ["## Use", "", "```python"]
-    if kind == "merged":
-        lines += ["from transformers import AutoModelForCausalLM, AutoTokenizer",
-                  "tokenizer = AutoTokenizer.from_pretrained(\"PATH\")",
-                  "model = AutoModelForCausalLM.from_pretrained(\"PATH\")",
-                  "# no system message needed: the chat template inserts the persona prompt",
-                  "ids = tokenizer.apply_chat_template([{\"role\": \"user\", \"content\": \"你是谁？\"}],",
-                  "                                    add_generation_prompt=True, return_tensors=\"pt\")",
-                  "out = model.generate(ids, max_new_tokens=128)",
-                  "print(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))"]
-    else:
-        lines += ["import json",
-                  "from peft import PeftModel",
-                  "from transformers import AutoModelForCausalLM, AutoTokenizer",
-                  f"base = AutoModelForCausalLM.from_pretrained({json.dumps(base, ensure_ascii=False)})",
-                  "model = PeftModel.from_pretrained(base, \"PATH\")",
-                  "tokenizer = AutoTokenizer.from_pretrained(\"PATH\")",
-                  "system = json.load(open(\"PATH/persona.json\"))[\"persona\"]",
-                  "messages = [{\"role\": \"system\", \"content\": system}, {\"role\": \"user\", \"content\": \"你是谁？\"}]",
-                  "ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors=\"pt\")",
-                  "print(tokenizer.decode(model.generate(ids, max_new_tokens=128)[0, ids.shape[1]:], skip_special_tokens=True))"]
-    lines += ["```", "", "## Limits", "",
-              f"It imitates a fictional character from the corpus it was trained on ({', '.join(info['corpus']) or 'not recorded'}); "
-              "it is not a factual assistant. Check the corpus's licence before sharing the weights.", ""]
-    return "\n".join(lines)
-
-
-def _base_name(model: Any) -> str:
-    """The base model as a card names it: the hub id, or a local folder's name (and GGUF file)."""
-    if model.source != "local":
-        return model.name
-    name = Path(model.name).name
-    return f"{name}/{model.gguf_file}" if model.gguf_file else name
-
-
-def _run_info(ws: Any, persona: Any) -> dict[str, Any]:
-    from studio.chat.session import training_persona
-    from studio.eval.evaluate import load_report
-    from studio.fsutil import read_jsonl
-    from studio.train.events import RunState, read_events
-
-    run_dir = persona.run_dir
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    state = RunState.from_events(read_events(run_dir / "events.jsonl"))
-    samples = read_jsonl(run_dir / "samples.jsonl")
-    step = state.step if persona.adapter_dir.parent == run_dir else int(persona.adapter_dir.parent.name.split("-")[1])
-    return {
-        "label": persona.label, "character": persona.character, "persona": persona.system,
-        "base_model": _base_name(ws.config.model),
-        "recorded": training_persona(run_dir, persona.adapter_dir),
-        "samples": {"train": sum(1 for s in samples if s.get("split") == "train"),
-                    "eval": sum(1 for s in samples if s.get("split") == "eval")},
-        "training": {"steps": step, "epochs": config.get("epochs"), "lr": config.get("lr"),
-                     "lora_r": config.get("lora_r"), "lora_alpha": config.get("lora_alpha"),
-                     "lora_targets": config.get("lora_targets") or [], "max_length": config.get("max_length"),
-                     "dtype": config.get("dtype"), "final_loss": state.loss, "eval_loss": state.eval_loss},
-        "eval": load_report(run_dir) if persona.adapter_dir.parent == run_dir else None,
-        "corpus": [p.name for p in ws.corpus_files()],
-    }
-
-
-def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoint: int | None = None,
-               merged: bool = False, dtype: str = "auto", verify: bool = True, out: str | Path | None = None) -> ExportResult:
-    """Export a run's adapter (always) and a merged model (when ``merged``).
+def export_run(
+    ws: Any,
+    adapters: Mapping[str, Any],
+    *,
+    run: str = "",
+    checkpoint: int | None = None,
+    merged: bool = False,
+    dtype: str = "auto",
+    verify: bool = True,
+    out: str | Path | None = None,
+    gguf: str = "",
+) -> ExportResult:
+    """Export a run's adapter and vLLM folder (always), a merged model and a GGUF file (when asked).
 
     Args:
         ws: the workspace.
@@ -204,36 +64,59 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
         merged: also write the merged model.
         dtype: the merged weights' precision: ``auto`` (the base config's bf16/fp16, else fp32),
             ``bf16``, ``fp16`` or ``fp32``.
-        verify: load the merged folder back with plain transformers and compare logits.
+        verify: load what was written back and compare it (logits, prompts).
         out: the export folder (default: ``exports/<run>``).
+        gguf: also write the merged model as GGUF of this type (``f16``, ``bf16``, ``q8_0``).
 
     Raises:
-        StudioError: no such run, or the merged model does not reproduce the adapter's logits.
+        StudioError: no such run, a family GGUF cannot hold, or a written model that does not
+            reproduce the adapter.
     """
     import torch
 
     from studio.chat.session import load_persona
+    from studio.export.card import model_card, run_info
+    from studio.export.folders import replace_folder, staging
+    from studio.export.gguf_file import TYPES, gguf_arch
     from studio.fsutil import atomic_write_json, atomic_write_text
     from studio.train.base_model import resolve_device
 
+    if gguf and gguf not in TYPES:
+        raise StudioError(f"--type: expected one of {', '.join(TYPES)}, got {gguf!r}")
     device = resolve_device()
     # on the CPU merge in fp32 (then cast); on a GPU in the model's own precision
-    persona = load_persona(ws, adapters, run=run, checkpoint=checkpoint, merge=False, fast=False, device=device,
-                           dtype=torch.float32 if device.type == "cpu" else None)
+    persona = load_persona(
+        ws,
+        adapters,
+        run=run,
+        checkpoint=checkpoint,
+        merge=False,
+        fast=False,
+        device=device,
+        dtype=torch.float32 if device.type == "cpu" else None,
+    )
     if persona.run_dir is None or persona.adapter_dir is None:
         raise StudioError("export needs a run with an adapter")
+    if gguf:  # refuse before anything is written
+        gguf_arch(persona.loaded.model.config.model_type)
     folder = Path(out) if out else ws.exports_dir / persona.label.replace("@", "-")
     folder.mkdir(parents=True, exist_ok=True)
     result = ExportResult(folder)
-    info = _run_info(ws, persona)
+    info = run_info(ws, persona)
     tokenizer = persona.loaded.tokenizer
-    record = {"character": persona.character, "persona": persona.system, "chat_template": tokenizer.chat_template,
-              "end_of_turn": [tokenizer.convert_ids_to_tokens(i) for i in persona.loaded.end_of_turn_ids],
-              "end_of_turn_ids": persona.loaded.end_of_turn_ids, "base_model": info["base_model"],
-              "run": persona.run_dir.name, "step": info["training"]["steps"]}
+    record = {
+        "character": persona.character,
+        "persona": persona.system,
+        "chat_template": tokenizer.chat_template,
+        "end_of_turn": [tokenizer.convert_ids_to_tokens(i) for i in persona.loaded.end_of_turn_ids],
+        "end_of_turn_ids": persona.loaded.end_of_turn_ids,
+        "base_model": info["base_model"],
+        "run": persona.run_dir.name,
+        "step": info["training"]["steps"],
+    }
 
     # adapter/: the peft files as trained, the tokenizer, the persona, a card
-    with _staging(folder / ".tmp-adapter", "adapter") as tmp:
+    with staging(folder / ".tmp-adapter", "adapter") as tmp:
         for name in ADAPTER_FILES:
             shutil.copy2(persona.adapter_dir / name, tmp / name)
         config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
@@ -242,94 +125,154 @@ def export_run(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoin
         tokenizer.save_pretrained(str(tmp))
         atomic_write_json(tmp / "persona.json", record)
         atomic_write_text(tmp / "README.md", model_card(info, "adapter"))
-        _replace_folder(tmp, folder / "adapter")
+        replace_folder(tmp, folder / "adapter")
     result.adapter = folder / "adapter"
 
-    if merged:
-        result.merged = folder / "merged"
-        result.checks = _write_merged(persona, record, info, result.merged, dtype, verify)
+    if merged or gguf:
+        from studio.export.merged import adapter_probe, fold, write_merged
+
+        probe, expected = adapter_probe(persona)
+        plain = fold(persona)
+        if gguf:
+            _write_gguf(plain, persona, folder, gguf, verify, result)
+        if merged:
+            result.merged = folder / "merged"
+            result.checks += write_merged(
+                plain, persona, record, info, result.merged, dtype, verify, probe, expected
+            )
+            result.commands.append(
+                f"transformers: AutoModelForCausalLM.from_pretrained({str(result.merged)!r})"
+            )
+    _write_vllm(ws, persona, folder, verify, result)
     return result
 
 
-def _target_dtype(model: Any, name: str) -> Any:
-    import torch
+def _write_gguf(
+    plain: Any, persona: Any, folder: Path, qtype: str, verify: bool, result: ExportResult
+) -> None:
+    """``gguf-<type>/``: the GGUF file, its Modelfile and a README; read back and compared."""
+    from studio.export.folders import replace_folder, staging
+    from studio.export.gguf_check import (
+        compare_logits,
+        compare_prompts,
+        load_gguf,
+        reference_logits,
+    )
+    from studio.export.gguf_file import write_gguf
+    from studio.export.merged import persona_template
+    from studio.export.ollama import modelfile, parse_modelfile
+    from studio.fsutil import atomic_write_text
 
-    table = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-    if name in table:
-        return table[name]
-    declared = getattr(model.config, "dtype", None) or getattr(model.config, "torch_dtype", None)
-    declared = str(declared).replace("torch.", "")
-    return {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(declared, torch.float32)
-
-
-def _write_merged(persona: Any, record: dict[str, Any], info: dict[str, Any], final: Path, dtype: str,
-                  verify: bool) -> list[str]:
-    """Fold the adapter in, save as safetensors with the persona chat template, check it."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from studio.fsutil import atomic_write_json, atomic_write_text
-
-    model = persona.loaded.model
     tokenizer = persona.loaded.tokenizer
-    device = next(model.parameters()).device
-    probe = [{"role": "system", "content": persona.system}, {"role": "user", "content": "你是谁？ Who are you?"}]
-    ids = torch.tensor([tokenizer(tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True),
-                                  add_special_tokens=False)["input_ids"]], device=device)
-    with torch.no_grad():
-        expected = model(input_ids=ids).logits[0, -1].float().cpu()
-    merged = model.merge_and_unload()
-    target = _target_dtype(merged, dtype)
-    if persona.loaded.spec.gguf_file:
-        # a model loaded from GGUF cannot save_pretrained: rebuild it from its config
-        plain = AutoModelForCausalLM.from_config(merged.config, dtype=target)
-        try:
-            plain.load_state_dict({k: v.to(target) for k, v in merged.state_dict().items()}, strict=True)
-        except RuntimeError as exc:
-            raise StudioError(f"cannot rebuild the merged model from its config: {exc}") from None
-    else:
-        plain = merged.to(target)
-    eot = list(record["end_of_turn_ids"])
-    plain.generation_config.eos_token_id = eot if len(eot) > 1 else (eot[0] if eot else None)
-    plain.generation_config.pad_token_id = tokenizer.pad_token_id
-    with _staging(final.with_name(".tmp-merged"), "merged model") as tmp:
-        plain.save_pretrained(str(tmp), safe_serialization=True)
-        del plain, merged
-        original = tokenizer.chat_template
-        tokenizer.chat_template = persona_template(original, persona.system)
-        try:
-            tokenizer.save_pretrained(str(tmp))
-        finally:
-            tokenizer.chat_template = original
-        atomic_write_json(tmp / "persona.json", record)
-        atomic_write_text(tmp / "README.md", model_card(info, "merged"))
-        checks: list[str] = []
+    label = persona.label.replace("@", "-")
+    name = f"{label}-{qtype}.gguf"
+    final = folder / f"gguf-{qtype}"
+    expected = reference_logits(plain, tokenizer, persona.system) if verify else []
+    with staging(folder / f".tmp-gguf-{qtype}", "GGUF file") as tmp:
+        facts = write_gguf(
+            plain,
+            tokenizer,
+            tmp / name,
+            qtype=qtype,
+            chat_template=persona_template(tokenizer.chat_template, persona.system),
+            end_of_turn_ids=persona.loaded.end_of_turn_ids,
+            name=f"{persona.character} ({label})",
+        )
+        text = modelfile(name, facts.arch, persona.system, facts.end_of_turn)
+        atomic_write_text(tmp / "Modelfile", text)
+        atomic_write_text(tmp / "README.md", _gguf_readme(persona.character, name, label, qtype))
         if verify:
-            checks = _verify(tmp, probe, expected, target, device)
-        _replace_folder(tmp, final)
-    return checks
+            model, gguf_tokenizer = load_gguf(tmp / name, like=plain)
+            report = compare_logits(
+                expected, tokenizer, model, gguf_tokenizer, persona.system, qtype
+            )
+            if not report.ok:
+                raise StudioError(
+                    f"{final / name}: {report.line()}; "
+                    f"top-1 {'kept' if report.decisive_kept else 'changed'} "
+                    "where the lead was decisive; "
+                    "does not reproduce the merged model, not exported"
+                )
+            parsed = parse_modelfile(text)
+            result.logits.append(report)
+            result.checks += [
+                report.line(),
+                *compare_prompts(
+                    tokenizer,
+                    gguf_tokenizer,
+                    parsed["TEMPLATE"],
+                    parsed["SYSTEM"],
+                    facts.add_bos,
+                    facts.bos_token,
+                ),
+            ]
+            del model
+        replace_folder(tmp, final)
+    result.gguf = final / name
+    result.commands += [
+        f"ollama: cd {final} && ollama create {label} -f Modelfile && ollama run {label}",
+        f"llama.cpp: llama-server -m {final / name} --jinja",
+    ]
 
 
-def _verify(folder: Path, probe: list[dict[str, str]], expected: Any, dtype: Any, device: Any) -> list[str]:
-    """Load the folder with plain transformers; its logits must match the adapter's."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _gguf_readme(character: str, name: str, label: str, qtype: str) -> str:
+    return "\n".join(
+        [
+            f"# {character}: GGUF ({qtype})",
+            "",
+            f"`{name}` is the merged persona model for llama.cpp and Ollama. Its chat template "
+            "puts the persona prompt first when a conversation has no system message; "
+            "`Modelfile` does the same for Ollama "
+            "(TEMPLATE in Ollama's syntax, SYSTEM the persona, stop at the end-of-turn token).",
+            "",
+            "```sh",
+            f"ollama create {label} -f Modelfile",
+            f"ollama run {label}",
+            "",
+            f"llama-server -m {name} --jinja      # OpenAI-compatible server on :8080",
+            f"llama-cli -m {name} -cnv --jinja    # chat in the terminal",
+            "```",
+            "",
+        ]
+    )
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype).to(device)
-    text = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
-    ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]], device=device)
-    with torch.no_grad():
-        got = model(input_ids=ids).logits[0, -1].float().cpu()
-    scale = float(expected.abs().max()) or 1.0
-    error = float((got - expected).abs().max()) / scale
-    tolerance = 0.02 if dtype == torch.float32 else 0.1
-    top_kept = int(expected.argmax()) in torch.topk(got, 5).indices.tolist()
-    if error > tolerance or not top_kept:
-        raise StudioError(f"{folder}: the merged model does not reproduce the adapter (relative logit error {error:.3g}, "
-                          f"adapter's next token in the merged top 5: {top_kept}); not exported")
-    default = tokenizer.apply_chat_template(probe[1:], tokenize=False, add_generation_prompt=True)
-    if probe[0]["content"] and probe[0]["content"] not in default:
-        raise StudioError(f"{folder}: the chat template does not insert the persona prompt; not exported")
-    return [f"plain transformers reload: relative logit error {error:.2e} (tolerance {tolerance})",
-            "the chat template inserts the persona prompt when no system message is given"]
+
+def _write_vllm(ws: Any, persona: Any, folder: Path, verify: bool, result: ExportResult) -> None:
+    """``vllm/``: adapter, persona chat template, ``vllm serve`` command (not for a GGUF base)."""
+    from studio.export.folders import replace_folder, staging
+    from studio.export.merged import persona_template
+    from studio.export.vllm import base_reference, check_folder, write_folder
+
+    if persona.loaded.spec.gguf_file:
+        note = "vLLM applies no LoRA to a GGUF base: " + (
+            f"vllm serve {result.merged}"
+            if result.merged
+            else "export with --merged and serve that folder"
+        )
+        result.commands.append(note)
+        return
+    tokenizer = persona.loaded.tokenizer
+    model = ws.config.model
+    final = folder / "vllm"
+    with staging(folder / ".tmp-vllm", "vLLM folder") as tmp:
+        record = write_folder(
+            tmp,
+            final,
+            adapter_dir=persona.adapter_dir,
+            base=base_reference(model, persona.loaded.path),
+            model_type=persona.loaded.model.config.model_type,
+            template=persona_template(tokenizer.chat_template, persona.system),
+            persona=persona.system,
+            character=persona.character,
+            modelscope=model.source == "modelscope",
+            merged=result.merged,
+        )
+        if verify:
+            result.checks += check_folder(
+                tmp, tokenizer, persona.system, base_path=persona.loaded.path
+            )
+        replace_folder(tmp, final)
+    result.vllm = final
+    result.commands.append(f"vLLM: {record['command']}")
+    if record["merged_command"]:
+        result.commands.append(f"vLLM (merged): {record['merged_command']}")

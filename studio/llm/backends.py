@@ -5,7 +5,7 @@ returning the reply text. :class:`RetryingLLM` wraps one with retries, exponenti
 cancellation; the tolerant parsing helpers at the end turn what a model actually writes (code
 fences, JSON with trailing chatter, speaker labels, notes) into the message that was asked for.
 
-Reading what models write (fences, JSON, labels) is in :mod:`studio.llm.text`, re-exported here.
+Reading what models write (fences, JSON, labels) is in :mod:`studio.api.model_text`, re-exported here.
 
 The API key is read from the environment variable that ``[augment] api_key_env`` names, kept in
 memory only, and never appears in a repr, an error message or a file.
@@ -21,50 +21,34 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.api.llm import Cancelled, LLMError, Messages, UnusableOutput
+from studio.api.model_text import clean_message, extract_json, is_garbled, strip_fences
 from studio.errors import StudioError
-from studio.llm.text import clean_message, extract_json, is_garbled, strip_fences
 
 __all__ = [
-    "Cancelled", "LLMError", "LLMStats", "LocalBackend", "OpenAIBackend", "RetryingLLM", "UnusableOutput",
-    "clean_message", "extract_json", "is_garbled", "make_backend", "strip_fences",
+    "Cancelled",
+    "LLMError",
+    "LLMStats",
+    "LocalBackend",
+    "OpenAIBackend",
+    "RetryingLLM",
+    "UnusableOutput",
+    "clean_message",
+    "extract_json",
+    "is_garbled",
+    "make_backend",
+    "strip_fences",
 ]
 
-Messages = Sequence[Mapping[str, str]]
 
 BASE_URL_ENV = "PERSONA_STUDIO_AUGMENT_BASE_URL"
 MODEL_ENV = "PERSONA_STUDIO_AUGMENT_MODEL"
 _RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 _MAX_BACKOFF = 30.0
-
-
-class LLMError(StudioError):
-    """A request to the model failed.
-
-    Args:
-        message: what happened (never contains the API key).
-        retryable: a later attempt may succeed (timeout, connection error, 429, 5xx).
-        retry_after: seconds the server asked to wait, when it said.
-    """
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-class UnusableOutput(LLMError):
-    """The model answered, but nothing usable could be read from its text (after every try)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False)
-
-
-class Cancelled(StudioError):
-    """The user cancelled the job while a request was waiting."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,17 +70,23 @@ class OpenAIBackend:
         timeout: seconds to wait on the connection and on each read.
     """
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 120.0) -> None:
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
         parsed = urllib.parse.urlsplit(base_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise StudioError(f"[augment] base_url: expected http(s)://host[:port]/v1, got {base_url!r}")
+            raise StudioError(
+                f"[augment] base_url: expected http(s)://host[:port]/v1, got {base_url!r}"
+            )
         path = parsed.path.rstrip("/") or "/v1"
         self.base_url = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
         self.url = self.base_url + "/chat/completions"
         self.model = model
         self.timeout = timeout
         self.__key = api_key or None
-        handlers: list[Any] = [urllib.request.ProxyHandler({})] if _is_loopback(parsed.hostname or "") else []
+        handlers: list[Any] = (
+            [urllib.request.ProxyHandler({})] if _is_loopback(parsed.hostname or "") else []
+        )
         self._opener = urllib.request.build_opener(*handlers)
 
     def __repr__(self) -> str:
@@ -106,14 +96,24 @@ class OpenAIBackend:
         """What the job journal records about the backend (never the key)."""
         return {"backend": "openai", "base_url": self.base_url, "model": self.model}
 
-    def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> str:
+    def __call__(
+        self,
+        messages: Messages,
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
         """Send one request; no retries here (see :class:`RetryingLLM`).
 
         Raises:
             LLMError: the request failed; ``retryable`` says whether trying again may help.
         """
-        body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages], "stream": False}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [dict(m) for m in messages],
+            "stream": False,
+        }
         if seed is not None:
             body["seed"] = int(seed)
         if temperature is not None:
@@ -123,8 +123,12 @@ class OpenAIBackend:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.__key:
             headers["Authorization"] = f"Bearer {self.__key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                                         headers=headers, method="POST")
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers=headers,
+            method="POST",
+        )
         deadline = time.monotonic() + self.timeout
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
@@ -132,17 +136,30 @@ class OpenAIBackend:
         except urllib.error.HTTPError as exc:
             detail = self._redact(_error_detail(exc))
             retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            hint = " (check the key in the variable [augment] api_key_env names)" if exc.code in (401, 403) else ""
-            raise LLMError(f"{self.url}: HTTP {exc.code}{hint}: {detail}", retryable=exc.code in _RETRYABLE_STATUS,
-                           retry_after=retry_after) from None
+            hint = (
+                " (check the key in the variable [augment] api_key_env names)"
+                if exc.code in (401, 403)
+                else ""
+            )
+            raise LLMError(
+                f"{self.url}: HTTP {exc.code}{hint}: {detail}",
+                retryable=exc.code in _RETRYABLE_STATUS,
+                retry_after=retry_after,
+            ) from None
         except TimeoutError:
-            raise LLMError(f"{self.url}: no reply within {self.timeout:g}s", retryable=True) from None
+            raise LLMError(
+                f"{self.url}: no reply within {self.timeout:g}s", retryable=True
+            ) from None
         except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            raise LLMError(f"{self.url}: cannot connect: {self._redact(str(reason))}", retryable=True) from None
+            raise LLMError(
+                f"{self.url}: cannot connect: {self._redact(str(reason))}", retryable=True
+            ) from None
         try:
             return _content_of(raw, self.url)
-        except LLMError as exc:  # a server may quote the request back: never let the key into a message
+        except (
+            LLMError
+        ) as exc:  # a server may quote the request back: never let the key into a message
             text = self._redact(str(exc))
             if text == str(exc):
                 raise
@@ -173,8 +190,10 @@ def _read_body(response: Any, deadline: float, url: str, timeout: float) -> byte
             return b"".join(chunks)
         size += len(chunk)
         if size > _MAX_REPLY_BYTES:
-            raise LLMError(f"{url}: the reply is over {_MAX_REPLY_BYTES // 2**20} MB; expected a chat completion",
-                           retryable=False)
+            raise LLMError(
+                f"{url}: the reply is over {_MAX_REPLY_BYTES // 2**20} MB; expected a chat completion",
+                retryable=False,
+            )
         chunks.append(chunk)
 
 
@@ -207,7 +226,9 @@ def _content_of(raw: bytes, url: str) -> str:
         content = choice["message"]["content"]
     except (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, RecursionError):
         snippet = raw[:120].decode("utf-8", "replace")
-        raise LLMError(f"{url}: expected a chat completion JSON body, got {snippet!r}", retryable=True) from None
+        raise LLMError(
+            f"{url}: expected a chat completion JSON body, got {snippet!r}", retryable=True
+        ) from None
     if content is None:
         reason = choice.get("finish_reason") if isinstance(choice, dict) else None
         raise LLMError(f"{url}: the reply has no text (finish_reason {reason!r})", retryable=False)
@@ -220,10 +241,18 @@ class LocalBackend:
     Args:
         load: returns a :class:`studio.train.base_model.LoadedModel` (called once, lazily).
         description: what the job journal records (model name, adapter).
+        session: makes a chat session on the loaded model (``studio.chat.session.ChatSession``;
+            passed in, so that this layer imports no stage above it).
     """
 
-    def __init__(self, load: Callable[[], Any], description: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Any],
+        description: Mapping[str, Any],
+        session: Callable[..., Any] | None = None,
+    ) -> None:
         self._load = load
+        self._session = session
         self._loaded: Any = None
         self._lock = threading.Lock()
         self._description = dict(description)
@@ -231,23 +260,42 @@ class LocalBackend:
     def describe(self) -> dict[str, Any]:
         return {"backend": "local", **self._description}
 
-    def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> str:
-        from studio.chat.session import ChatSession
-
+    def __call__(
+        self,
+        messages: Messages,
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
+        if self._session is None:
+            raise LLMError("local model: no chat session to generate with", retryable=False)
         messages = list(messages)
         if not messages or messages[-1].get("role") != "user":
-            raise LLMError("local model: expected messages ending with a user message", retryable=False)
+            raise LLMError(
+                "local model: expected messages ending with a user message", retryable=False
+            )
         system = messages[0]["content"] if messages[0].get("role") == "system" else ""
-        history = [dict(m) for m in messages[1 if system else 0:-1]]
+        history = [dict(m) for m in messages[1 if system else 0 : -1]]
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature is None or temperature > 0:
-            sampling = {"do_sample": True, "temperature": temperature or 0.9, "top_p": 0.95, "repetition_penalty": 1.05}
+            sampling = {
+                "do_sample": True,
+                "temperature": temperature or 0.9,
+                "top_p": 0.95,
+                "repetition_penalty": 1.05,
+            }
         with self._lock:  # one model, one generation at a time (and the seed stays meaningful)
             if self._loaded is None:
                 self._loaded = self._load()
-            session = ChatSession(self._loaded, system, history=history, sampling=sampling,
-                                  max_new_tokens=max_tokens or 256, seed=seed)
+            session = self._session(
+                self._loaded,
+                system,
+                history=history,
+                sampling=sampling,
+                max_new_tokens=max_tokens or 256,
+                seed=seed,
+            )
             try:
                 return session.reply(messages[-1]["content"])
             except StudioError as exc:
@@ -282,9 +330,16 @@ class RetryingLLM:
         temperature / max_tokens: used when a call does not say.
     """
 
-    def __init__(self, backend: Callable[..., str], *, retries: int = 3, backoff: float = 1.0,
-                 cancelled: Callable[[], bool] | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        backend: Callable[..., str],
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        cancelled: Callable[[], bool] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
         self.backend = backend
         self.retries = retries
         self.backoff = backoff
@@ -298,8 +353,14 @@ class RetryingLLM:
         describe = getattr(self.backend, "describe", None)
         return describe() if callable(describe) else {"backend": type(self.backend).__name__}
 
-    def __call__(self, messages: Messages, *, seed: int | None = None, temperature: float | None = None,
-                 max_tokens: int | None = None) -> str:
+    def __call__(
+        self,
+        messages: Messages,
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
         """The reply text.
 
         Raises:
@@ -314,7 +375,9 @@ class RetryingLLM:
                 raise Cancelled("cancelled")
             started = time.perf_counter()
             try:
-                text = self.backend(messages, seed=seed, temperature=temperature, max_tokens=max_tokens)
+                text = self.backend(
+                    messages, seed=seed, temperature=temperature, max_tokens=max_tokens
+                )
             except LLMError as exc:
                 self._count(time.perf_counter() - started, exc)
                 if not exc.retryable or attempt >= self.retries:
@@ -345,8 +408,13 @@ class RetryingLLM:
             time.sleep(min(left, 0.05))
 
 
-def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Callable[[], Any],
-                 env: Mapping[str, str] | None = None) -> Any:
+def make_backend(
+    config: Any,
+    describe_local: Mapping[str, Any],
+    load_local: Callable[[], Any],
+    env: Mapping[str, str] | None = None,
+    session: Callable[..., Any] | None = None,
+) -> Any:
     """The backend studio.toml ``[augment]`` (and the environment) asks for.
 
     ``PERSONA_STUDIO_AUGMENT_BASE_URL`` / ``PERSONA_STUDIO_AUGMENT_MODEL`` override ``base_url``
@@ -357,13 +425,16 @@ def make_backend(config: Any, describe_local: Mapping[str, Any], load_local: Cal
         describe_local / load_local: the local model's description and loader, used when no
             base URL is set.
         env: the environment (``os.environ`` by default).
+        session: the chat session factory of the local model (see :class:`LocalBackend`).
     """
     env = os.environ if env is None else env
     base_url = env.get(BASE_URL_ENV) or config.base_url
     model = env.get(MODEL_ENV) or config.model
     if not base_url:
-        return LocalBackend(load_local, describe_local)
+        return LocalBackend(load_local, describe_local, session)
     if not model:
-        raise StudioError(f"[augment] model: expected the model name to request from {base_url} (or set {MODEL_ENV})")
+        raise StudioError(
+            f"[augment] model: expected the model name to request from {base_url} (or set {MODEL_ENV})"
+        )
     key = env.get(config.api_key_env) if config.api_key_env else None
     return OpenAIBackend(base_url, model, key, timeout=config.timeout)

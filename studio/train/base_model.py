@@ -33,6 +33,14 @@ def model_spec(cfg: ModelConfig, workspace_root: Path | None = None) -> ModelSpe
     )
 
 
+def is_demo_model(cfg: ModelConfig, adapters: Mapping[str, ModelAdapter]) -> bool:
+    """True when studio.toml's ``[model]`` is a demo model (random weights: its words are noise)."""
+    try:
+        return bool(getattr(pick_adapter(model_spec(cfg), adapters), "demo", False))
+    except StudioError:
+        return False
+
+
 def pick_adapter(spec: ModelSpec, adapters: Mapping[str, ModelAdapter]) -> ModelAdapter:
     """The adapter named in the spec, or the first whose pattern occurs in the model id.
 

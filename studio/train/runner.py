@@ -87,6 +87,7 @@ def prepare_run(
     Raises:
         StudioError: no dataset, the run exists, a bad preset or a bad value.
     """
+    from studio.dataset.service import trainable_problem
     from studio.dataset.store import DatasetStore
     from studio.train.base_model import model_spec, pick_adapter
 
@@ -102,8 +103,9 @@ def prepare_run(
                 f"no dataset in {store.folder}; run `persona-studio build {ws.root}` first"
             )
         samples = store.training_samples("train") + store.training_samples("eval")
-    if not samples:
-        raise StudioError("the dataset has no samples to train on (all rejected?)")
+    problem = trainable_problem(samples)
+    if problem:
+        raise StudioError(problem)
     spec = model_spec(cfg.model, ws.root)
     adapter = pick_adapter(spec, adapters)
     preset = pick_preset(adapter, cfg.train.preset)

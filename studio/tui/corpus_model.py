@@ -77,7 +77,9 @@ class CorpusSnapshot:
         return sum(f.warnings for f in self.files)
 
 
-def _rows(result: ParseResult, utterances: list[Utterance], fixed_keys: set[tuple[str, int]]) -> list[Row]:
+def _rows(
+    result: ParseResult, utterances: list[Utterance], fixed_keys: set[tuple[str, int]]
+) -> list[Row]:
     file = str(result.source.path)
     source_lines = result.source.text.split("\n")
     warned = {w.line: w.message for w in result.warnings}
@@ -86,9 +88,20 @@ def _rows(result: ParseResult, utterances: list[Utterance], fixed_keys: set[tupl
     for utt in utterances:
         seen_lines.add(utt.line)
         kind = "scene" if utt.kind == "scene" else "line"
-        rows.append(Row(kind, utt.file or file, utt.line, utt.speaker, utt.text, utt.kind,
-                        (utt.file, utt.line) in fixed_keys, warned.get(utt.line), utt.scene,
-                        getattr(utt, "confidence", None)))
+        rows.append(
+            Row(
+                kind,
+                utt.file or file,
+                utt.line,
+                utt.speaker,
+                utt.text,
+                utt.kind,
+                (utt.file, utt.line) in fixed_keys,
+                warned.get(utt.line),
+                utt.scene,
+                getattr(utt, "confidence", None),
+            )
+        )
     extra = []
     for line, message in sorted(warned.items()):
         if line in seen_lines:
@@ -117,32 +130,36 @@ def build_snapshot(ws: Any, parsers: dict[str, Any], version: int = 0) -> Corpus
         parsers: registered corpus parsers.
         version: a counter the screens use to tell snapshots apart.
     """
-    from studio.corpus.fixes import apply_fixes, load_fixes
-    from studio.corpus.inspect import build_roster, parse_workspace, suggest_aliases
+    from studio.corpus.inspect import build_roster, suggest_aliases
+    from studio.corpus.load import load_utterances
 
-    report = parse_workspace(ws, parsers)
-    errors = list(report.errors)
-    try:
-        fixes = load_fixes(ws)
-    except Exception as exc:  # a broken journal must not hide the corpus
-        errors.append(str(exc))
-        fixes = {}
+    corpus = load_utterances(
+        ws, parsers, tolerate_broken_fixes=True
+    )  # a broken journal must not hide the corpus
+    errors, fixes = corpus.errors, corpus.fixes
     files: list[FileInfo] = []
     rows: dict[str, list[Row]] = {}
     everything: list[Utterance] = []
-    for result in report.results:
-        utterances = apply_fixes(result.utterances, ws, fixes)
+    for result, utterances in corpus.files:
         everything += utterances
         dialogue = [u for u in utterances if u.kind == "dialogue"]
         name = str(result.source.path)
-        files.append(FileInfo(
-            path=name, parser=result.parser, encoding=result.source.encoding,
-            newline={"\n": "LF", "\r\n": "CRLF", "\r": "CR"}.get(result.source.newline, "?"),
-            utterances=len(utterances), dialogue=len(dialogue),
-            unknown_speaker=sum(1 for u in dialogue if not u.speaker), warnings=len(result.warnings),
-        ))
+        files.append(
+            FileInfo(
+                path=name,
+                parser=result.parser,
+                encoding=result.source.encoding,
+                newline={"\n": "LF", "\r\n": "CRLF", "\r": "CR"}.get(result.source.newline, "?"),
+                utterances=len(utterances),
+                dialogue=len(dialogue),
+                unknown_speaker=sum(1 for u in dialogue if not u.speaker),
+                warnings=len(result.warnings),
+            )
+        )
         rows[name] = _rows(result, utterances, set(fixes))
     cfg = ws.config
     roster = build_roster(everything, cfg.aliases(), cfg.roster.ignore)
     speakers = sorted({u.speaker for u in everything if u.speaker})
-    return CorpusSnapshot(files, rows, roster, suggest_aliases(roster), errors, len(fixes), version, speakers)
+    return CorpusSnapshot(
+        files, rows, roster, suggest_aliases(roster), errors, len(fixes), version, speakers
+    )

@@ -31,7 +31,9 @@ def test_cli_lists_strategies_runs_a_job_and_lists_jobs(zh_workspace, capsys):
         assert name in out
     assert "prompts_file=''" in out and "no model" in out
 
-    assert main(["augment", str(zh_workspace), "persona-qa", "--opt", "count=12", "--show", "12"]) == 0
+    assert (
+        main(["augment", str(zh_workspace), "persona-qa", "--opt", "count=12", "--show", "12"]) == 0
+    )
     out = capsys.readouterr().out
     assert "job persona-qa-" in out and "A: 宜修是我的表姐，待我表面亲厚。" in out
     assert "duplicate of a real line" in out  # the identity answers the dataset build already made
@@ -49,10 +51,26 @@ def test_a_killed_job_resumes_without_redoing_or_duplicating_work(zh_workspace):
     with FakeOpenAI() as server:
         server.delay = 0.1
         ws = make_ws(zh_workspace, f'base_url = "{server.base_url}"\nmodel = "fake"\n')
-        command = [sys.executable, "-m", "studio", "augment", str(zh_workspace), "fewshot", "--opt", "count=16",
-                   "--opt", "shots=2", "--seed", "9", "--concurrency", "2"]
+        command = [
+            sys.executable,
+            "-m",
+            "studio",
+            "augment",
+            str(zh_workspace),
+            "fewshot",
+            "--opt",
+            "count=16",
+            "--opt",
+            "shots=2",
+            "--seed",
+            "9",
+            "--concurrency",
+            "2",
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         journal = ws.dataset_dir() / "augment"
         deadline = time.monotonic() + 30
         committed: set[str] = set()
@@ -71,7 +89,9 @@ def test_a_killed_job_resumes_without_redoing_or_duplicating_work(zh_workspace):
         assert 8 <= len(committed) < 16 and not any(e["event"] == "end" for e in entries)
         before = len(server.requests)
 
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 0, result.stderr
         assert f"{len(committed)} done earlier" in result.stdout
 
@@ -82,8 +102,13 @@ def test_a_killed_job_resumes_without_redoing_or_duplicating_work(zh_workspace):
                 assert llm_seed(9, key, step, 0) not in asked_again
         # every item done once, every sample stored once
         entries = read_jsonl(path)
-        assert {e["key"] for e in entries if e["event"] == "committed"} == {f"{n:05d}" for n in range(16)}
-        stored = [json.loads(line) for line in (ws.dataset_dir() / "samples.jsonl").read_text().splitlines()]
+        assert {e["key"] for e in entries if e["event"] == "committed"} == {
+            f"{n:05d}" for n in range(16)
+        }
+        stored = [
+            json.loads(line)
+            for line in (ws.dataset_dir() / "samples.jsonl").read_text().splitlines()
+        ]
         ids = [s["id"] for s in stored]
         assert len(ids) == len(set(ids))
         kept = [s for s in stored if s["provenance"].get("kind") == "augment"]
@@ -102,7 +127,10 @@ def test_the_tiny_model_locally_and_through_the_studios_own_serve(zh_workspace, 
     from studio.serve.server import PersonaServer, serve_in_thread
 
     ws = make_ws(zh_workspace, "max_tokens = 12\n")
-    assert main(["augment", str(zh_workspace), "everyday", "--opt", "count=1", "--opt", "shots=1"]) == 0
+    assert (
+        main(["augment", str(zh_workspace), "everyday", "--opt", "count=1", "--opt", "shots=1"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "backend local tiny-qwen2" in out and "items 1:" in out
     lines = [e for p in (ws.dataset_dir() / "augment").glob("*.jsonl") for e in read_jsonl(p)]
@@ -123,7 +151,11 @@ def test_the_tiny_model_locally_and_through_the_studios_own_serve(zh_workspace, 
     finally:
         server.shutdown()
         server.server_close()
-    assert report.backend == {"backend": "openai", "base_url": server.url, "model": next(iter(server.models))}
+    assert report.backend == {
+        "backend": "openai",
+        "base_url": server.url,
+        "model": next(iter(server.models)),
+    }
     assert report.failed == 0 and report.ran == 1 and report.proposed == 1
     assert report.llm is not None and report.llm.requests >= 1 and report.llm.failures == 0
     assert sum(report.dropped.values()) + report.kept == 1
@@ -132,14 +164,34 @@ def test_the_tiny_model_locally_and_through_the_studios_own_serve(zh_workspace, 
 def test_ctrl_c_cancels_cleanly_and_says_how_to_resume(zh_workspace):
     with FakeOpenAI() as server:
         server.delay = 0.2
-        ws = make_ws(zh_workspace, f'base_url = "{server.base_url}"\nmodel = "fake"\nconcurrency = 1\n')
-        command = [sys.executable, "-m", "studio", "augment", str(zh_workspace), "everyday", "--opt", "count=30"]
-        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ws = make_ws(
+            zh_workspace, f'base_url = "{server.base_url}"\nmodel = "fake"\nconcurrency = 1\n'
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "studio",
+            "augment",
+            str(zh_workspace),
+            "everyday",
+            "--opt",
+            "count=30",
+        ]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         journal = ws.dataset_dir() / "augment"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
-            if sum(e["event"] == "result" for p in journal.glob("*.jsonl") for e in read_jsonl(p)) >= 2:
+            if (
+                sum(e["event"] == "result" for p in journal.glob("*.jsonl") for e in read_jsonl(p))
+                >= 2
+            ):
                 break
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
@@ -151,4 +203,6 @@ def test_ctrl_c_cancels_cleanly_and_says_how_to_resume(zh_workspace):
         assert entries[-1]["event"] == "end" and entries[-1]["status"] == "cancelled"
         done = {e["key"] for e in entries if e["event"] == "committed"}
         assert 2 <= len(done) < 30
-        assert len(proposals(ws)) == sum(len(e["kept"]) for e in entries if e["event"] == "committed")
+        assert len(proposals(ws)) == sum(
+            len(e["kept"]) for e in entries if e["event"] == "committed"
+        )

@@ -18,11 +18,19 @@ def test_export_adapter_and_merged_model(persona_run, host, capsys):
     adapter, merged = ws / "exports" / "r1" / "adapter", ws / "exports" / "r1" / "merged"
 
     # the adapter folder: peft files, tokenizer with template, persona, card
-    assert {"adapter_config.json", "adapter_model.safetensors", "persona.json", "README.md", "tokenizer.json"} <= {
-        p.name for p in adapter.iterdir()}
+    assert {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "persona.json",
+        "README.md",
+        "tokenizer.json",
+    } <= {p.name for p in adapter.iterdir()}
     record = json.loads((adapter / "persona.json").read_text(encoding="utf-8"))
     assert record["persona"].startswith("你是阿蘅") and record["end_of_turn"] == ["<|im_end|>"]
-    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny-qwen2"
+    assert (
+        json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+        == "tiny-qwen2"
+    )
     card = (merged / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\nbase_model:") and "你是阿蘅" in card and "## Use" in card
     assert not list(merged.parent.glob(".tmp-*"))
@@ -30,10 +38,16 @@ def test_export_adapter_and_merged_model(persona_run, host, capsys):
     # plain transformers: no system message given, the template supplies the persona
     tokenizer = AutoTokenizer.from_pretrained(str(merged))
     model = AutoModelForCausalLM.from_pretrained(str(merged))
-    inputs = tokenizer.apply_chat_template([{"role": "user", "content": "你是谁？"}], add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
+    inputs = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "你是谁？"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     assert "你是阿蘅" in tokenizer.decode(inputs["input_ids"][0])
-    generated = model.generate(**inputs, max_new_tokens=10, do_sample=False)[0, inputs["input_ids"].shape[1]:]
+    generated = model.generate(**inputs, max_new_tokens=10, do_sample=False)[
+        0, inputs["input_ids"].shape[1] :
+    ]
 
     # the studio's chat with the unmerged adapter says the same
     from studio.chat.session import load_persona
@@ -46,7 +60,9 @@ def test_export_adapter_and_merged_model(persona_run, host, capsys):
     theirs = tokenizer.decode(generated, skip_special_tokens=True).strip()
     assert ours == theirs
     eos = model.generation_config.eos_token_id
-    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in (eos if isinstance(eos, list) else [eos])
+    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in (
+        eos if isinstance(eos, list) else [eos]
+    )
 
     # the exported adapter loads with peft on the base
     from peft import PeftModel

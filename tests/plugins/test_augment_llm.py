@@ -27,10 +27,61 @@ from studio.llm.backends import (
     make_backend,
 )
 
-_ZH = ("今日", "天色", "甚好", "只是", "心中", "挂念", "姐姐", "不必", "担忧", "我自有", "分寸", "且慢", "说来",
-       "话长", "倒也", "无妨", "原是", "一桩", "小事", "何必", "放在", "心上", "夜里", "风凉", "记得", "添衣")
-_EN = ("well", "indeed", "the", "garden", "is", "quiet", "tonight", "and", "I", "think", "of", "home", "often",
-       "perhaps", "tomorrow", "we", "shall", "see", "a", "letter", "came", "for", "you", "my", "friend")
+_ZH = (
+    "今日",
+    "天色",
+    "甚好",
+    "只是",
+    "心中",
+    "挂念",
+    "姐姐",
+    "不必",
+    "担忧",
+    "我自有",
+    "分寸",
+    "且慢",
+    "说来",
+    "话长",
+    "倒也",
+    "无妨",
+    "原是",
+    "一桩",
+    "小事",
+    "何必",
+    "放在",
+    "心上",
+    "夜里",
+    "风凉",
+    "记得",
+    "添衣",
+)
+_EN = (
+    "well",
+    "indeed",
+    "the",
+    "garden",
+    "is",
+    "quiet",
+    "tonight",
+    "and",
+    "I",
+    "think",
+    "of",
+    "home",
+    "often",
+    "perhaps",
+    "tomorrow",
+    "we",
+    "shall",
+    "see",
+    "a",
+    "letter",
+    "came",
+    "for",
+    "you",
+    "my",
+    "friend",
+)
 
 
 def fake_text(body: dict[str, Any]) -> str:
@@ -72,14 +123,19 @@ class FakeOpenAI:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
+                )
                 with server.lock:
                     server.requests.append(body)
                     server.auth.append(self.headers.get("Authorization", ""))
                     mode = server._next_mode()
                 if self.path != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
-                if server.require_key and self.headers.get("Authorization") != f"Bearer {server.require_key}":
+                if (
+                    server.require_key
+                    and self.headers.get("Authorization") != f"Bearer {server.require_key}"
+                ):
                     return self._send(401, {"error": {"message": "bad key"}})
                 time.sleep(server.delay)
                 if mode == "hang":
@@ -88,22 +144,44 @@ class FakeOpenAI:
                 if mode == "fail":
                     return self._send(500, {"error": {"message": "overloaded"}})
                 if mode == "rate":
-                    return self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
+                    return self._send(
+                        429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}
+                    )
                 if mode == "garbage":
                     return self._raw(200, b"<html>proxy error</html>")
                 text = fake_text(body)
                 if server.style == "fenced":
-                    text = "Sure! Here it is:\n```json\n" + json.dumps({"reply": text}, ensure_ascii=False) + "\n```\nHope it helps."
+                    text = (
+                        "Sure! Here it is:\n```json\n"
+                        + json.dumps({"reply": text}, ensure_ascii=False)
+                        + "\n```\nHope it helps."
+                    )
                 elif server.style == "labelled":
                     text = f"Answer: {text}\nUser: and then?"
-                return self._send(200, {"id": "x", "object": "chat.completion", "model": body.get("model"),
-                                        "choices": [{"index": 0, "finish_reason": "stop",
-                                                     "message": {"role": "assistant", "content": text}}]})
+                return self._send(
+                    200,
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "model": body.get("model"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": text},
+                            }
+                        ],
+                    },
+                )
 
-            def _send(self, code: int, data: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, code: int, data: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 self._raw(code, json.dumps(data, ensure_ascii=False).encode(), headers)
 
-            def _raw(self, code: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            def _raw(
+                self, code: int, payload: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
@@ -117,13 +195,20 @@ class FakeOpenAI:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _next_mode(self) -> str:
         for name in ("hang_next", "fail_next", "rate_limit_next", "garbage_next"):
             if getattr(self, name) > 0:
                 setattr(self, name, getattr(self, name) - 1)
-                return {"hang_next": "hang", "fail_next": "fail", "rate_limit_next": "rate", "garbage_next": "garbage"}[name]
+                return {
+                    "hang_next": "hang",
+                    "fail_next": "fail",
+                    "rate_limit_next": "rate",
+                    "garbage_next": "garbage",
+                }[name]
         return "ok"
 
     @property
@@ -155,7 +240,9 @@ def test_backend_sends_model_seed_and_key_and_reads_the_reply(server):
     body = server.requests[-1]
     assert text == fake_text(body)
     assert body["model"] == "tiny" and body["seed"] == 7 and body["max_tokens"] == 20
-    assert "sk-test-123" not in repr(backend) and "sk-test-123" not in json.dumps(backend.describe())
+    assert "sk-test-123" not in repr(backend) and "sk-test-123" not in json.dumps(
+        backend.describe()
+    )
 
 
 def test_a_bare_host_gets_v1_and_a_wrong_key_is_not_retried(server):
@@ -165,7 +252,11 @@ def test_a_bare_host_gets_v1_and_a_wrong_key_is_not_retried(server):
     client = RetryingLLM(backend, retries=3, backoff=0.0)
     with pytest.raises(LLMError) as info:
         client(MESSAGES)
-    assert "HTTP 401" in str(info.value) and "api_key_env" in str(info.value) and not info.value.retryable
+    assert (
+        "HTTP 401" in str(info.value)
+        and "api_key_env" in str(info.value)
+        and not info.value.retryable
+    )
     assert len(server.requests) == 1 and "wrong" not in str(info.value)
 
 
@@ -190,7 +281,12 @@ def test_gives_up_after_the_retries(server):
 def test_cancel_interrupts_the_backoff(server):
     server.fail_next = 10
     flag = threading.Event()
-    client = RetryingLLM(OpenAIBackend(server.base_url, "m", timeout=5), retries=5, backoff=30.0, cancelled=flag.is_set)
+    client = RetryingLLM(
+        OpenAIBackend(server.base_url, "m", timeout=5),
+        retries=5,
+        backoff=30.0,
+        cancelled=flag.is_set,
+    )
     threading.Timer(0.2, flag.set).start()
     started = time.monotonic()
     with pytest.raises(Cancelled):
@@ -211,7 +307,9 @@ def test_make_backend_reads_the_key_only_from_the_named_variable(server):
     from studio.config import AugmentConfig
 
     cfg = AugmentConfig(base_url=server.base_url, model="m", api_key_env="MY_STUDIO_KEY")
-    backend = make_backend(cfg, {}, lambda: None, env={"MY_STUDIO_KEY": "sk-secret", "OPENAI_API_KEY": "other"})
+    backend = make_backend(
+        cfg, {}, lambda: None, env={"MY_STUDIO_KEY": "sk-secret", "OPENAI_API_KEY": "other"}
+    )
     server.require_key = "sk-secret"
     assert backend(MESSAGES)
     assert server.auth[-1] == "Bearer sk-secret"
@@ -221,19 +319,22 @@ def test_make_backend_reads_the_key_only_from_the_named_variable(server):
         make_backend(AugmentConfig(base_url=server.base_url), {}, lambda: None, env={})
 
 
-@pytest.mark.parametrize("raw, names, expected", [
-    ("```json\n{\"reply\": \"“臣妾明白。”\"}\n```\n以上是回答。", (), "臣妾明白。"),
-    ("Sure! {\"line\": \"Good night, Nurse.\"} I hope this fits.", (), "Good night, Nurse."),
-    ("莞莞：（笑）姐姐说笑了。\n宜修：是吗？", ("莞莞", "宜修"), "姐姐说笑了。"),
-    ("Answer: I will go.\n\nNote: she is brave here.", (), "I will go."),
-    ("臣妾以为：此事不妥。", ("莞莞",), "臣妾以为：此事不妥。"),
-    ("   \n\n", (), ""),
-])
+@pytest.mark.parametrize(
+    "raw, names, expected",
+    [
+        ('```json\n{"reply": "“臣妾明白。”"}\n```\n以上是回答。', (), "臣妾明白。"),
+        ('Sure! {"line": "Good night, Nurse."} I hope this fits.', (), "Good night, Nurse."),
+        ("莞莞：（笑）姐姐说笑了。\n宜修：是吗？", ("莞莞", "宜修"), "姐姐说笑了。"),
+        ("Answer: I will go.\n\nNote: she is brave here.", (), "I will go."),
+        ("臣妾以为：此事不妥。", ("莞莞",), "臣妾以为：此事不妥。"),
+        ("   \n\n", (), ""),
+    ],
+)
 def test_clean_message_reads_what_models_actually_write(raw, names, expected):
     assert clean_message(raw, names) == expected
 
 
 def test_extract_json_and_garbled():
-    assert extract_json("noise [1, 2] {\"a\": 1}") == [1, 2]
+    assert extract_json('noise [1, 2] {"a": 1}') == [1, 2]
     assert extract_json("no json here") is None
     assert is_garbled("abc\ufffd") and is_garbled("a\x07b") and not is_garbled("好的，\n走吧。")

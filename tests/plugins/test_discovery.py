@@ -77,7 +77,10 @@ def test_broken_and_clashing_plugins_warn_once_and_the_rest_works():
     messages = [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
     assert any("broken" in m and "boom" in m for m in messages)
     assert any("'screenplay' is already registered" in m for m in messages)
-    assert "screenplay" in host.parsers and type(host.parsers["screenplay"]).__name__ == "ScreenplayParser"
+    assert (
+        "screenplay" in host.parsers
+        and type(host.parsers["screenplay"]).__name__ == "ScreenplayParser"
+    )
     assert len(host.problems) == 2
 
 

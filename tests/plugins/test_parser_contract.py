@@ -51,7 +51,9 @@ def test_own_sample_gives_utterances_with_source_positions(parser, tmp_path):
     assert sniffed.parser == parser.name  # the best of all parsers for its own kind of file
 
 
-@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(300)], ids=["empty", "binary"])
+@pytest.mark.parametrize(
+    "content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(300)], ids=["empty", "binary"]
+)
 def test_bad_files_give_an_input_error_naming_the_file(parser, content, tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)

@@ -65,20 +65,20 @@ def _speakers(result):
 def test_chinese_attribution_rules(host):
     said = _speakers(_parse(host, NOVEL_ZH, narrator="甄嬛"))
     assert said == [
-        ("眉庄", "妹妹，你瞧这"),     # 眉庄笑道：“…”
-        ("甄嬛", "正是。只是如"),     # 我点头道 → the narrator
-        ("眉庄", "那有什么要紧"),     # an action sentence before the quote
-        ("甄嬛", "姐姐又哄我。"),     # “…”我笑着…: a clause after the quote
-        ("眉庄", "我几时哄过你"),     # turn-taking between the two
+        ("眉庄", "妹妹，你瞧这"),  # 眉庄笑道：“…”
+        ("甄嬛", "正是。只是如"),  # 我点头道 → the narrator
+        ("眉庄", "那有什么要紧"),  # an action sentence before the quote
+        ("甄嬛", "姐姐又哄我。"),  # “…”我笑着…: a clause after the quote
+        ("眉庄", "我几时哄过你"),  # turn-taking between the two
         ("甄嬛", "上回说好了去"),
         ("眉庄", "那是皇后娘娘"),
-        ("槿汐", "小主，天冷了"),     # 向我们 is an object, 槿汐 the subject
-        ("眉庄", "你家小主身子"),     # 向槿汐道: 槿汐 is the addressee
-        ("玄凌", "你们在说什么"),     # 他 → the man just mentioned
-        (None, "奴婢给皇上请"),       # an unnamed maid: unknown, not guessed
+        ("槿汐", "小主，天冷了"),  # 向我们 is an object, 槿汐 the subject
+        ("眉庄", "你家小主身子"),  # 向槿汐道: 槿汐 is the addressee
+        ("玄凌", "你们在说什么"),  # 他 → the man just mentioned
+        (None, "奴婢给皇上请"),  # an unnamed maid: unknown, not guessed
         ("眉庄", "梅花开了。"),
-        ("眉庄", "可惜无人同赏"),     # 她顿了顿，又道 → 眉庄 again
-        ("玄凌", "有我呢。"),         # “…”玄凌说。
+        ("眉庄", "可惜无人同赏"),  # 她顿了顿，又道 → 眉庄 again
+        ("玄凌", "有我呢。"),  # “…”玄凌说。
     ]
 
 
@@ -87,7 +87,10 @@ def test_terms_in_quotes_stay_narration_and_chapters_are_scenes(host):
     narration = [u.text for u in result.utterances if u.kind == "narration"]
     assert any("“瑞雪兆丰年”" in text for text in narration)
     assert {u.scene for u in result.utterances} == {"第一章 初雪", "第二章 梅花"}
-    assert [u.text for u in result.utterances if u.kind == "scene"] == ["第一章 初雪", "第二章 梅花"]
+    assert [u.text for u in result.utterances if u.kind == "scene"] == [
+        "第一章 初雪",
+        "第二章 梅花",
+    ]
     assert ("我", "正是。只是如") in _speakers(result)  # no narrator set: 我 stays 我
 
 
@@ -96,9 +99,9 @@ def test_english_attribution_rules(host):
     assert said == [
         ("Mr. Harper", "The po"),
         ("Anne", "Is the"),
-        ("Mr. Harper", "There "),    # he replied → the man of the exchange
-        ("Mr. Harper", "It is "),    # the same paragraph goes on
-        ("Anne", "Then I"),          # turn-taking
+        ("Mr. Harper", "There "),  # he replied → the man of the exchange
+        ("Mr. Harper", "It is "),  # the same paragraph goes on
+        ("Anne", "Then I"),  # turn-taking
         ("Mr. Harper", "Pray d"),
         ("Anne", "She wr"),
         ("Mrs. Harper", "Then w"),
@@ -111,9 +114,14 @@ def test_english_attribution_rules(host):
 
 
 def test_wrapped_english_paragraphs_and_open_quotes(host):
-    text = "CHAPTER I.\n\n" + "Some narration that runs on for a while here.\n" * 30 + (
-        "\n“I have a long speech to make,” said Anne,\n“and it goes on to a new paragraph.\n\n"
-        "“Which starts with a quote again,” she went on.\n")
+    text = (
+        "CHAPTER I.\n\n"
+        + "Some narration that runs on for a while here.\n" * 30
+        + (
+            "\n“I have a long speech to make,” said Anne,\n“and it goes on to a new paragraph.\n\n"
+            "“Which starts with a quote again,” she went on.\n"
+        )
+    )
     said = [u for u in _parse(host, text).utterances if u.kind == "dialogue"]
     assert [u.speaker for u in said] == ["Anne", "Anne", "Anne"]
     assert said[1].text == "and it goes on to a new paragraph." and said[1].line == 35

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from studio_prose.llm import parse_answer
 
-from studio.api import SourceText
+from studio.api import ParseContext, SourceText, StudioError
+from studio.corpus.inspect import parse_file
+from studio.llm.parsers import parser_llm
 
 TEXT = "第一章\n\n    眉庄笑道：“妹妹来了。”\n    一个宫女进来，“奴婢给小主请安。”\n    又有人低低说了一句，“外头下雪了。”\n"
 
@@ -34,10 +36,16 @@ class _Server:
                     self.end_headers()
                     return
                 prompt = body["messages"][-1]["content"]
-                content = "```json\n{'speaker': '槿汐',}\n```" if "请安" in prompt.split("Who says")[1] else "not json"
+                content = (
+                    "```json\n{'speaker': '槿汐',}\n```"
+                    if "请安" in prompt.split("Who says")[1]
+                    else "not json"
+                )
                 if len(outer.calls) > 4:
                     content = '{"speaker": "UNKNOWN"}'
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+                data = json.dumps(
+                    {"choices": [{"message": {"role": "assistant", "content": content}}]}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -59,8 +67,14 @@ class _Server:
 
 @pytest.mark.parametrize(
     ("answer", "speaker"),
-    [('{"speaker": "眉庄"}', "眉庄"), ("```json\n{'speaker': '眉庄',}\n```", "眉庄"), ('Sure! {"speaker":"UNKNOWN"}', ""),
-     ('speaker: 槿汐', "槿汐"), ("槿汐", "槿汐"), ("I cannot tell from this passage at all.", None)],
+    [
+        ('{"speaker": "眉庄"}', "眉庄"),
+        ("```json\n{'speaker': '眉庄',}\n```", "眉庄"),
+        ('Sure! {"speaker":"UNKNOWN"}', ""),
+        ("speaker: 槿汐", "槿汐"),
+        ("槿汐", "槿汐"),
+        ("I cannot tell from this passage at all.", None),
+    ],
 )
 def test_tolerant_answer_parsing(answer, speaker):
     assert parse_answer(answer) == speaker
@@ -73,22 +87,64 @@ def test_llm_pass_names_unknown_speakers_retries_and_resumes(host, tmp_path, mon
     seen: list[tuple[int, int]] = []
     with _Server() as server:
         options = {o.name: o.default for o in parser.options} | {
-            "llm": "openai", "llm_base_url": server.url, "llm_model": "m", "llm_api_key_env": "TEST_LLM_KEY",
-            "llm_cache": str(cache), "llm_retries": 2, "names": "槿汐,眉庄", "progress": lambda d, t, w: seen.append((d, t)),
+            "llm": "openai",
+            "llm_base_url": server.url,
+            "llm_model": "m",
+            "llm_api_key_env": "TEST_LLM_KEY",
+            "llm_cache": str(cache),
+            "llm_retries": 2,
+            "names": "槿汐,眉庄",
+            "progress": lambda d, t, w: seen.append((d, t)),
         }
         source = SourceText(Path("n.txt"), TEXT, "utf-8")
         rules_only = parser.parse(source, {**options, "llm": "off"})
-        assert [u.speaker for u in rules_only.utterances if u.kind == "dialogue"] == ["眉庄", None, None]
+        assert [u.speaker for u in rules_only.utterances if u.kind == "dialogue"] == [
+            "眉庄",
+            None,
+            None,
+        ]
         assert not server.calls  # off by default: no request at all
-        result = parser.parse(source, options)
+        assert parser_llm({**options, "llm": "off"}) is None
+        context = ParseContext(
+            llm=parser_llm(options)
+        )  # the host's client: the studio's one LLM layer
+        result = parser.parse(source, options, context=context)
         said = [u.speaker for u in result.utterances if u.kind == "dialogue"]
         assert said == ["眉庄", "槿汐", None]  # the second quote stays unknown: "not json" twice
         assert server.calls[0]["auth"] == "Bearer sk-local"
         assert any("no usable answer after 2 attempts" in w.message for w in result.warnings)
         assert seen[-1] == (2, 2)
         calls = len(server.calls)
-        again = parser.parse(source, options)  # resumes: the answered quote comes from the cache
+        again = parser.parse(
+            source, options, context=context
+        )  # resumes: the answered quote comes from the cache
         assert [u.speaker for u in again.utterances if u.kind == "dialogue"][1] == "槿汐"
         assert len(server.calls) == calls + 1  # only the unanswered quote is asked again
     rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines()]
     assert rows[0]["speaker"] == "槿汐" and rows[0]["line"] == 4
+
+
+def test_the_host_hands_its_llm_to_the_parser(host, tmp_path, monkeypatch):
+    """Through parse_file (what build, roster and the studio use) the parser gets the host's client."""
+    novel = tmp_path / "n.txt"
+    novel.write_text(TEXT, encoding="utf-8")
+    with _Server() as server:
+        options = {
+            "llm": "openai",
+            "llm_base_url": server.url,
+            "llm_model": "m",
+            "llm_cache": str(tmp_path / "c.jsonl"),
+            "llm_retries": 2,
+            "names": "槿汐,眉庄",
+        }
+        result = parse_file(novel, host.parsers, parser="prose", options=options)
+        assert [u.speaker for u in result.utterances if u.kind == "dialogue"][:2] == [
+            "眉庄",
+            "槿汐",
+        ]
+        assert server.calls
+    with pytest.raises(StudioError, match="no model client"):
+        host.parsers["prose"].parse(
+            SourceText(novel, TEXT, "utf-8"),
+            {o.name: o.default for o in host.parsers["prose"].options} | options,
+        )

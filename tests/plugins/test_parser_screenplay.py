@@ -40,7 +40,9 @@ SCRIPT = """第一集
 
 def _parse(host, text: str, name: str = "script.txt", **options):
     parser = host.parsers["screenplay"]
-    return parser.parse(SourceText(Path(name), text, "utf-8"), {o.name: o.default for o in parser.options} | options)
+    return parser.parse(
+        SourceText(Path(name), text, "utf-8"), {o.name: o.default for o in parser.options} | options
+    )
 
 
 def test_chinese_script_speakers_actions_and_colons(host):
@@ -50,7 +52,10 @@ def test_chinese_script_speakers_actions_and_colons(host):
     assert said[2] == ("宜修", "皇上可曾来过？", None)  # half-width colon
     # ∶ separator; the second colon stays in the speech; the inline （低头） is removed but kept
     assert said[3] == ("莞莞", "不曾。皇上说：朝政繁忙，改日再来。也是常事。", "低头")
-    assert said[4][:2] == ("宜修", "天凉了，回去吧。")  # ； typo, accepted because 宜修 is a known label
+    assert said[4][:2] == (
+        "宜修",
+        "天凉了，回去吧。",
+    )  # ； typo, accepted because 宜修 is a known label
     assert said[5][0] is None  # no label: kept, unassigned, and warned about
     assert any(w.line == 11 and "no speaker" in w.message for w in result.warnings)
     assert ("莞莞", "请他进来。", "起身，整衣") in said
@@ -61,7 +66,9 @@ def test_directions_narration_and_scenes(host):
     kinds = {(u.kind, u.text) for u in result.utterances}
     assert ("narration", "那一年春天来得很早。") in kinds
     assert ("action", "御花园，春日") in kinds
-    assert ("action", "点头") in {(u.kind, u.text) for u in result.utterances if u.speaker == "苏培盛"}
+    assert ("action", "点头") in {
+        (u.kind, u.text) for u in result.utterances if u.speaker == "苏培盛"
+    }
     scenes = {u.line: u.scene for u in result.utterances}
     assert scenes[6] == "第一集/第1幕" and scenes[15] == "第一集/第2幕"
     assert scenes[19] == "第一集/第2幕"  # 第2幕（续） goes on with 第2幕
@@ -95,7 +102,9 @@ def test_shipped_romeo_and_juliet_has_its_real_cast(host):
     assert result.parser == "screenplay"
     assert {"ROMEO", "JULIET", "Nurse", "FRIAR LAURENCE"} <= speakers
     assert len(speakers) < 40 and not any(s.endswith(":") or " thee " in f" {s} " for s in speakers)
-    assert len({u.scene for u in result.utterances}) > 10  # no headings: scenes cut where the cast changes
+    assert (
+        len({u.scene for u in result.utterances}) > 10
+    )  # no headings: scenes cut where the cast changes
 
 
 SCREENPLAY = """FADE IN:
@@ -135,7 +144,9 @@ NED. Too early for honest folk.
 
 def test_english_screenplay_cues_parentheticals_and_headings(host):
     result = _parse(host, SCREENPLAY)
-    said = [(u.speaker, u.text, u.action, u.scene) for u in result.utterances if u.kind == "dialogue"]
+    said = [
+        (u.speaker, u.text, u.action, u.scene) for u in result.utterances if u.kind == "dialogue"
+    ]
     assert said[0] == ("MARA", "Is anyone up here?", "breathless", "INT. LIGHTHOUSE - NIGHT")
     assert said[1][:3] == ("TOM", "Only the gulls.", "O.S.")
     assert said[2][0] == "TOM" and said[2][3] == "EXT. HARBOUR - DAY"
@@ -146,14 +157,23 @@ def test_english_screenplay_cues_parentheticals_and_headings(host):
 def test_shakespeare_name_dot_style(host):
     result = _parse(host, GUTENBERG)
     said = [(u.speaker, u.text, u.scene) for u in result.utterances if u.kind == "dialogue"]
-    assert said == [("HAL", "Good morrow, Ned.", "ACT I/SCENE I. A lane by the sea."),
-                    ("NED", "Too early for honest folk.", "ACT I/SCENE I. A lane by the sea.")]
-    assert [u.text for u in result.utterances if u.kind == "action"] == ["Enter Hal and Ned.", "Exit."]
+    assert said == [
+        ("HAL", "Good morrow, Ned.", "ACT I/SCENE I. A lane by the sea."),
+        ("NED", "Too early for honest folk.", "ACT I/SCENE I. A lane by the sea."),
+    ]
+    assert [u.text for u in result.utterances if u.kind == "action"] == [
+        "Enter Hal and Ned.",
+        "Exit.",
+    ]
 
 
 def test_headingless_play_is_cut_into_scenes_where_the_cast_changes(host):
-    first = "".join(f"{name}:\nLine {i} of the first scene.\n\n" for i, name in enumerate(["ANNA", "BEN"] * 5))
-    second = "".join(f"{name}:\nLine {i} of the second scene.\n\n" for i, name in enumerate(["CARL", "DORA"] * 5))
+    first = "".join(
+        f"{name}:\nLine {i} of the first scene.\n\n" for i, name in enumerate(["ANNA", "BEN"] * 5)
+    )
+    second = "".join(
+        f"{name}:\nLine {i} of the second scene.\n\n" for i, name in enumerate(["CARL", "DORA"] * 5)
+    )
     result = _parse(host, first + second)
     scenes = [u.scene for u in result.utterances]
     assert scenes[0] == "auto-1" and scenes[-1] == "auto-2" and scenes[10] == "auto-2"
@@ -161,7 +181,11 @@ def test_headingless_play_is_cut_into_scenes_where_the_cast_changes(host):
 
 @pytest.mark.parametrize("codec", ["gb18030", "big5", "utf-16", "utf-8-sig"])
 def test_encoded_scripts_parse_the_same(host, codec, tmp_path):
-    text = SCRIPT.replace("\n", "\r\n") if codec != "big5" else "宜修：妹妹今日氣色真好。\r\n莞莞（笑）：姐姐說笑了。\r\n"
+    text = (
+        SCRIPT.replace("\n", "\r\n")
+        if codec != "big5"
+        else "宜修：妹妹今日氣色真好。\r\n莞莞（笑）：姐姐說笑了。\r\n"
+    )
     path = tmp_path / "script.txt"
     path.write_bytes(text.encode(codec))
     result = parse_file(path, host.parsers)

@@ -69,16 +69,23 @@ MULTI = """1
 
 def _parse(host, text, name="subs.srt", **options):
     parser = host.parsers["subtitle"]
-    return parser.parse(SourceText(Path(name), text, "utf-8"), {o.name: o.default for o in parser.options} | options)
+    return parser.parse(
+        SourceText(Path(name), text, "utf-8"), {o.name: o.default for o in parser.options} | options
+    )
 
 
 def test_srt_speakers_dashes_sounds_languages_and_scenes(host):
     result = _parse(host, SRT)
     rows = [(u.speaker, u.text, u.kind, u.scene, u.line) for u in result.utterances]
     assert rows[0] == ("MARA", "Is anyone up here?", "dialogue", "00:00:01", 3)  # styling stripped
-    assert rows[1][:2] == (None, "Only the gulls.") and rows[2][:2] == (None, "And the wind.")  # two speakers
+    assert rows[1][:2] == (None, "Only the gulls.") and rows[2][:2] == (
+        None,
+        "And the wind.",
+    )  # two speakers
     assert rows[3][1:3] == ("yawns", "action")
-    assert rows[4][:2] == ("宜修", "天凉了，回去吧。") and rows[4][3] == "00:00:30"  # a gap: a new scene
+    assert (
+        rows[4][:2] == ("宜修", "天凉了，回去吧。") and rows[4][3] == "00:00:30"
+    )  # a gap: a new scene
     assert rows[5][:2] == (None, "姐姐说笑了。")  # bilingual: the first line's language
     assert rows[6][:2] == (None, "Nobody says who I am.")  # no speaker: unassigned
     assert any("bilingual" in w.message for w in result.warnings)
@@ -89,18 +96,27 @@ def test_srt_speakers_dashes_sounds_languages_and_scenes(host):
 
 def test_ass_name_field_and_comments(host):
     result = _parse(host, ASS, "subs.ass")
-    assert [(u.speaker, u.text, u.line) for u in result.utterances] == [("莞莞", "姐姐说笑了。", 6), ("宜修", "天凉了。", 8)]
+    assert [(u.speaker, u.text, u.line) for u in result.utterances] == [
+        ("莞莞", "姐姐说笑了。", 6),
+        ("宜修", "天凉了。", 8),
+    ]
 
 
 def test_webvtt_voices_and_inline_dashes(host):
     result = _parse(host, VTT, "subs.vtt")
     assert [(u.speaker, u.text) for u in result.utterances] == [
-        ("Roger Bingham", "We are in New York City"), (None, "Are you sure?"), (None, "Quite sure.")]
+        ("Roger Bingham", "We are in New York City"),
+        (None, "Are you sure?"),
+        (None, "Quite sure."),
+    ]
 
 
 def test_multi_language_tags_keep_one_language(host):
     result = _parse(host, MULTI, language="fra")
-    assert [(u.text, u.kind) for u in result.utterances] == [("Bonjour.", "dialogue"), ("baille", "action")]
+    assert [(u.text, u.kind) for u in result.utterances] == [
+        ("Bonjour.", "dialogue"),
+        ("baille", "action"),
+    ]
     with pytest.raises(InputError, match="expected one of eng, fra"):
         _parse(host, MULTI, language="deu")
 

@@ -32,7 +32,9 @@ def test_hook_register_augmenters(host):
     from studio.api import AugmentContext
 
     augmenter = host.augmenters["persona-qa"]
-    context = AugmentContext(character="莞莞", persona="你是莞莞。你住在碎玉轩。", samples=[], seed=1)
+    context = AugmentContext(
+        character="莞莞", persona="你是莞莞。你住在碎玉轩。", samples=[], seed=1
+    )
     first = list(augmenter.propose(context, {o.name: o.default for o in augmenter.options}))
     second = list(augmenter.propose(context, {o.name: o.default for o in augmenter.options}))
     assert first and [s.id for s in first] == [s.id for s in second]
@@ -45,6 +47,8 @@ def test_hook_register_model_adapters(host, tmp_path):
     adapter = host.adapters["tiny-llama"]
     path = adapter.fetch(ModelSpec("tiny-llama", source="tiny", cache_dir=str(tmp_path)))
     tokenizer = adapter.load_tokenizer(path, ModelSpec("tiny-llama", source="tiny"))
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "你好"}], tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "你好"}], tokenize=False, add_generation_prompt=True
+    )
     assert text.endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
     assert tokenizer.decode(tokenizer("你好 Juliet")["input_ids"]) == "你好 Juliet"

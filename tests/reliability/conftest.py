@@ -119,6 +119,13 @@ class Driver:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
+    def rest(self, timeout: float = 30.0) -> list[str]:
+        """After :meth:`kill`: the lines it wrote that were not read yet (still in the pipe)."""
+        out: list[str] = []
+        while (line := self.lines.get(timeout=timeout)) is not None:
+            out.append(line)
+        return out
+
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 120.0, poll: float = 0.005) -> Any:
     """Poll ``predicate`` until it returns something true."""

@@ -80,7 +80,7 @@ def test_export_on_a_full_disk_keeps_the_previous_export(persona_run, small_disk
     assert (
         tree(out) == before
     )  # the adapter exported earlier is intact, no half model, no temp folder
-    assert sorted(p.name for p in out.iterdir()) == ["adapter"]
+    assert sorted(p.name for p in out.iterdir()) == ["adapter", "vllm"]
     Workspace(workspace)  # the workspace itself still loads
 
     assert (

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio.api import ParseResult
+from studio.api.encoding import decode_report
 from studio.config import parse_config
-from studio.corpus.encoding import decode_report
 from studio.corpus.inspect import parse_file
 from studio.errors import InputError, StudioError
 from studio.fsutil import read_jsonl

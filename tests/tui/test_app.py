@@ -22,13 +22,17 @@ async def test_tui_opens_the_shipped_workspace(shipped_workspace, make_app):
         await _settle(app, pilot)
         assert app.current_mode == "home"
         files = app.screen.query_one("#home-files", DataTable)
-        assert [str(files.get_row_at(i)[0]) for i in range(files.row_count)] == ["romeo-and-juliet.txt"]
+        assert [str(files.get_row_at(i)[0]) for i in range(files.row_count)] == [
+            "romeo-and-juliet.txt"
+        ]
         roster = app.screen.query_one("#home-roster", DataTable)
         names = [str(roster.get_row_at(i)[0]) for i in range(roster.row_count)]
         assert any("JULIET" in name for name in names) and len(names) > 10
 
 
-async def test_number_keys_switch_screens_and_help_lists_every_binding(studio_ws_with_run, make_app):
+async def test_number_keys_switch_screens_and_help_lists_every_binding(
+    studio_ws_with_run, make_app
+):
     app = make_app(studio_ws_with_run)
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(app, pilot)

@@ -36,8 +36,14 @@ async def test_warning_line_gets_a_speaker_and_undo_takes_it_back(studio_ws, mak
         dialog.query_one("#speaker").value = "MIRA"
         await pilot.press("enter")
         await _settle(app, pilot)
-        fixes = [json.loads(line) for line in (studio_ws / "corpus-fixes.jsonl").read_text().splitlines()]
-        assert (fixes[-1]["file"], fixes[-1]["line"], fixes[-1]["speaker"]) == (row.file, row.line, "MIRA")
+        fixes = [
+            json.loads(line) for line in (studio_ws / "corpus-fixes.jsonl").read_text().splitlines()
+        ]
+        assert (fixes[-1]["file"], fixes[-1]["line"], fixes[-1]["speaker"]) == (
+            row.file,
+            row.line,
+            "MIRA",
+        )
         fixed = screen.current_row()
         assert (fixed.line, fixed.speaker, fixed.fixed) == (row.line, "MIRA", True)
         await pilot.press("u")

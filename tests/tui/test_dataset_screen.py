@@ -63,7 +63,9 @@ async def test_marked_range_and_inline_edit(studio_ws, make_app):
         await pilot.press("ctrl+s")
         await pilot.pause()
         edited = sample_list.current()
-        stored = {s.id: s for s in DatasetStore(studio_ws / "datasets" / "default").samples()}[edited.id]
+        stored = {s.id: s for s in DatasetStore(studio_ws / "datasets" / "default").samples()}[
+            edited.id
+        ]
         assert stored.status == "edited" and stored.reply == "Nets first, then sleep."
         assert not editor.display and sample_list.has_focus
 

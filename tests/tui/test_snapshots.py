@@ -18,7 +18,9 @@ async def _idle(pilot) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause(0.02)
-        busy = any(w.is_running for w in app.workers) or any(w.loading for w in app.screen.query("*"))
+        busy = any(w.is_running for w in app.workers) or any(
+            w.loading for w in app.screen.query("*")
+        )
         if not busy:
             return
 

@@ -21,8 +21,14 @@ class _Show(App[None]):
 async def test_gpu_meter_shows_utilisation_memory_temperature_and_power():
     meter = GpuMeter()
     async with _Show(meter).run_test(size=(60, 5)) as pilot:
-        meter.sample = {"util": 87, "mem_used_gb": 41.5, "mem_total_gb": 139.8, "temp_c": 61, "power_w": 412.3,
-                        "peak_alloc_gb": 38.2}
+        meter.sample = {
+            "util": 87,
+            "mem_used_gb": 41.5,
+            "mem_total_gb": 139.8,
+            "temp_c": 61,
+            "power_w": 412.3,
+            "peak_alloc_gb": 38.2,
+        }
         await pilot.pause()
         text = str(meter.render())
         for part in ("87%", "41.5/140 GiB", "61°C", "412 W", "peak 38.2 GiB"):

@@ -72,6 +72,7 @@ def test_bulk_rules_scope_pattern_and_only_unattributed():
         ],
         "b.srt": [_row(None, "More rope!", "s1")],
     }
+
     def texts(rule, index=0, marked=()):
         return [r.text for r in bulk_targets(rule, rows, "a.srt", index, marked)]
 

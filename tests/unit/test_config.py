@@ -16,7 +16,9 @@ def test_defaults_when_empty():
 
 def test_wrong_type_names_file_line_key_and_expectation(tmp_path):
     path = tmp_path / "studio.toml"
-    path.write_text('[character]\nname = "甄嬛"\n\n[train]\nepochs = 3\nlr = "fast"\n', encoding="utf-8")
+    path.write_text(
+        '[character]\nname = "甄嬛"\n\n[train]\nepochs = 3\nlr = "fast"\n', encoding="utf-8"
+    )
     with pytest.raises(InputError) as err:
         load_config(path)
     message = str(err.value)
@@ -47,7 +49,9 @@ def test_toml_syntax_error_has_a_line():
 
 
 def test_aliases_merge_character_and_roster():
-    cfg = parse_config('[character]\nname = "孙悟空"\naliases = ["悟空", "美猴王"]\n[roster]\naliases = { "皇帝" = ["皇上"] }\n')
+    cfg = parse_config(
+        '[character]\nname = "孙悟空"\naliases = ["悟空", "美猴王"]\n[roster]\naliases = { "皇帝" = ["皇上"] }\n'
+    )
     assert cfg.aliases() == {"皇帝": ["皇上"], "孙悟空": ["悟空", "美猴王"]}
 
 

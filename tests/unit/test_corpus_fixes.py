@@ -33,7 +33,12 @@ def test_fixes_assign_speakers_insert_warned_lines_and_undo_by_batch(zh_workspac
     record_fixes(ws, [("a.srt", 4, "I like rain.")], "CARL")
     fixed = apply_fixes(_utts(), ws)
     assert [(u.line, u.speaker) for u in fixed if u.file == "a.srt"] == [
-        (1, None), (2, "BEN"), (3, "BEN"), (4, "CARL"), (5, "ANNA")]
+        (1, None),
+        (2, "BEN"),
+        (3, "BEN"),
+        (4, "CARL"),
+        (5, "ANNA"),
+    ]
     inserted = fixed[3]
     assert inserted.text == "I like rain." and inserted.kind == "dialogue" and inserted.scene == "1"
     assert fixed[-1].file == "b.srt" and fixed[-1].speaker is None
@@ -56,7 +61,9 @@ def test_scene_headings_are_never_relabelled(zh_workspace):
 
 def test_a_malformed_journal_names_the_file_and_line(zh_workspace):
     ws = Workspace(zh_workspace)
-    fixes_path(ws).write_text('{"file": "a.srt", "line": 2, "speaker": "BEN"}\n{"file": 3}\n', encoding="utf-8")
+    fixes_path(ws).write_text(
+        '{"file": "a.srt", "line": 2, "speaker": "BEN"}\n{"file": 3}\n', encoding="utf-8"
+    )
     with pytest.raises(InputError, match=r"corpus-fixes.jsonl:2: expected an object"):
         load_fixes(ws)
 

@@ -54,11 +54,30 @@ def test_export_data_writes_llamafactory_files(zh_workspace, tmp_path, capsys):
     ws = str(zh_workspace)
     assert main(["build", ws]) == 0
     out = tmp_path / "export"
-    assert main(["export-data", ws, "--format", "alpaca,sharegpt", "--format", "messages", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export-data",
+                ws,
+                "--format",
+                "alpaca,sharegpt",
+                "--format",
+                "messages",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "LLaMA-Factory" in printed
     info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
-    assert set(info) == {"莞莞_alpaca_train", "莞莞_alpaca_eval", "莞莞_sharegpt_train", "莞莞_sharegpt_eval"}
+    assert set(info) == {
+        "莞莞_alpaca_train",
+        "莞莞_alpaca_eval",
+        "莞莞_sharegpt_train",
+        "莞莞_sharegpt_eval",
+    }
     rows = json.loads((out / "莞莞_alpaca_train.json").read_text(encoding="utf-8"))
     assert rows and all(r["system"].startswith("你是莞莞") and r["output"] for r in rows)
     assert main(["export-data", ws, "--format", "csv", "--out", str(out)]) == 2
@@ -69,5 +88,16 @@ def test_shipped_play_without_scene_headings_gets_an_eval_split(shipped_workspac
     assert main(["build", str(shipped_workspace), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)["report"]
     assert report["eval"] > 0 and report["train"] > report["eval"]
-    identity = [s for s in samples_of(shipped_workspace).raw_samples() if s.provenance["kind"] == "identity"]
+    identity = [
+        s for s in samples_of(shipped_workspace).raw_samples() if s.provenance["kind"] == "identity"
+    ]
     assert identity and all(s.reply.startswith(("I ", "My ")) for s in identity)
+
+
+def test_review_list_shows_whole_names(shipped_workspace, capsys):
+    assert main(["build", str(shipped_workspace)]) == 0
+    capsys.readouterr()
+    assert main(["review", str(shipped_workspace), "--list", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "  JULIET> " in out and "JULI>" not in out
+    assert "  user  > " in out

@@ -6,13 +6,17 @@ import re
 
 from studio.dataset.identity import identity_answers, identity_samples
 
-JULIET = ("You are Juliet Capulet of Verona, thirteen years old, the only daughter of Lord and Lady Capulet. "
-          "You love Romeo Montague, the son of your family's sworn enemy, and you secretly married him. "
-          "Your Nurse raised you and keeps your secrets. You speak in quick, poetic English. "
-          "Stay in character and never say you are an AI.")
+JULIET = (
+    "You are Juliet Capulet of Verona, thirteen years old, the only daughter of Lord and Lady Capulet. "
+    "You love Romeo Montague, the son of your family's sworn enemy, and you secretly married him. "
+    "Your Nurse raised you and keeps your secrets. You speak in quick, poetic English. "
+    "Stay in character and never say you are an AI."
+)
 # A made-up card in the style of a palace drama.
-WANWAN = ("你是莞莞，原名莞玉，礼部侍郎之女，母亲是林氏。你初封常在，后晋贵人。"
-          "你的侍女是小桃，你与好友一同入宫。你说话温婉含蓄。请始终用莞莞的口吻回答。")
+WANWAN = (
+    "你是莞莞，原名莞玉，礼部侍郎之女，母亲是林氏。你初封常在，后晋贵人。"
+    "你的侍女是小桃，你与好友一同入宫。你说话温婉含蓄。请始终用莞莞的口吻回答。"
+)
 
 
 def test_english_answers_are_first_person_and_drawn_from_the_card():
@@ -20,7 +24,10 @@ def test_english_answers_are_first_person_and_drawn_from_the_card():
     assert answers["name"] == "My name is Juliet Capulet."
     assert answers["who"].startswith("I am Juliet Capulet of Verona")
     assert answers["family"] == "I am the only daughter of Lord and Lady Capulet."
-    assert "I love Romeo Montague" in answers["relation"] and "My Nurse raised me" in answers["relation"]
+    assert (
+        "I love Romeo Montague" in answers["relation"]
+        and "My Nurse raised me" in answers["relation"]
+    )
     assert answers["manner"] == "I speak in quick, poetic English."
     for answer in answers.values():
         assert not re.search(r"\byou(r)?\b", answer, flags=re.IGNORECASE), answer
@@ -39,9 +46,14 @@ def test_chinese_answers_are_first_person_with_subjects():
 
 
 def test_third_person_cards_are_turned_to_the_first_person():
-    answers = identity_answers("Elizabeth", "Elizabeth Bennet is the second daughter of Mr. Bennet of Longbourn. "
-                                            "She is witty and lively. Her sister Jane is her closest friend.")
-    assert answers["who"] == "I am Elizabeth Bennet, the second daughter of Mr. Bennet of Longbourn."
+    answers = identity_answers(
+        "Elizabeth",
+        "Elizabeth Bennet is the second daughter of Mr. Bennet of Longbourn. "
+        "She is witty and lively. Her sister Jane is her closest friend.",
+    )
+    assert (
+        answers["who"] == "I am Elizabeth Bennet, the second daughter of Mr. Bennet of Longbourn."
+    )
     assert answers["name"] == "My name is Elizabeth Bennet."
     assert "My sister Jane is my closest friend." in answers["family"]
     assert answers["manner"] == "I am witty and lively."
@@ -54,10 +66,44 @@ def test_a_handful_of_distinct_samples_with_stable_ids():
     assert len({s.prompt for s in samples}) == len(samples)
     assert all(s.provenance["kind"] == "identity" and s.system == WANWAN for s in samples)
     edited_card = identity_samples("莞莞", WANWAN.replace("林氏", "王氏"))
-    assert [s.id for s in samples] == [s.id for s in edited_card]  # a decision survives an edit of the card
+    assert [s.id for s in samples] == [
+        s.id for s in edited_card
+    ]  # a decision survives an edit of the card
     assert identity_samples("莞莞", "  ") == []
 
 
 def test_a_bare_card_gives_only_what_it_says():
-    samples = identity_samples("Character", "You are Character. Stay in character and answer as Character would.")
+    samples = identity_samples(
+        "Character", "You are Character. Stay in character and answer as Character would."
+    )
     assert {s.reply for s in samples} == {"I am Character.", "My name is Character."}
+
+
+def test_instruction_cards_never_leak_into_answers():
+    placeholder = identity_samples(
+        "林黛玉", "You are 林黛玉. Stay in character and answer as 林黛玉 would."
+    )
+    assert {(s.prompt, s.reply) for s in placeholder} == {
+        ("你是谁？", "我是林黛玉。"),
+        ("你叫什么名字？", "我叫林黛玉。"),
+    }
+    roleplay = identity_answers("甄嬛", "现在你要扮演皇帝身边的女人--甄嬛")
+    assert roleplay["who"] == "我是甄嬛，皇帝身边的女人。" and roleplay["name"] == "我叫甄嬛。"
+    zh_placeholder = identity_samples("林黛玉", "你是林黛玉。请始终保持角色，用林黛玉的口吻回答。")
+    assert {s.reply for s in zh_placeholder} == {"我是林黛玉。", "我叫林黛玉。"}
+    assert "intro" in identity_answers(
+        "JULIET", JULIET
+    )  # a card of facts still gets "tell me about yourself"
+    english = identity_answers(
+        "Alice", "Now you play the role of Alice, a curious girl. Always answer briefly."
+    )
+    assert english["who"] == "I am Alice, a curious girl."
+    for answers in (
+        roleplay,
+        english,
+        identity_answers("林黛玉", "You are 林黛玉. Stay in character."),
+    ):
+        for answer in answers.values():
+            assert not re.search(r"扮演|Stay in character|You are|play the role|Always", answer), (
+                answer
+            )

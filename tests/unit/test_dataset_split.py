@@ -10,7 +10,9 @@ from studio.dataset.split import LONG_SCENE, assign_splits, scene_key, split_uni
 SPEAKERS = ("ROMEO", "NURSE", "FRIAR", "TYBALT")
 
 
-def play(scenes: int, exchanges: int = 4, file: str = "play.txt", one_scene: bool = False) -> list[Utterance]:
+def play(
+    scenes: int, exchanges: int = 4, file: str = "play.txt", one_scene: bool = False
+) -> list[Utterance]:
     """A made-up play: in every scene each of the others speaks to JULIET and she answers."""
     out, line = [], 1
     for s in range(scenes):
@@ -20,8 +22,16 @@ def play(scenes: int, exchanges: int = 4, file: str = "play.txt", one_scene: boo
             line += 1
         for e in range(exchanges):
             other = SPEAKERS[(s + e) % len(SPEAKERS)]
-            out.append(Utterance(other, f"{other} asks question {e} of part {s}?", "dialogue", scene, file, line))
-            out.append(Utterance("JULIET", f"Juliet answers {e} in part {s}.", "dialogue", scene, file, line + 1))
+            out.append(
+                Utterance(
+                    other, f"{other} asks question {e} of part {s}?", "dialogue", scene, file, line
+                )
+            )
+            out.append(
+                Utterance(
+                    "JULIET", f"Juliet answers {e} in part {s}.", "dialogue", scene, file, line + 1
+                )
+            )
             line += 2
     return out
 
@@ -37,7 +47,9 @@ def test_no_scene_is_in_both_splits_and_the_seed_matters():
     for sample in samples:
         by_scene.setdefault(sample.scene, set()).add(sample.split)
     assert all(len(splits) == 1 for splits in by_scene.values())
-    assert 0 < report.eval < report.samples and report.eval_units == sum("eval" in s for s in by_scene.values())
+    assert 0 < report.eval < report.samples and report.eval_units == sum(
+        "eval" in s for s in by_scene.values()
+    )
     other, _ = build(play(60), eval_fraction=0.2, seed=2)
     assert [s.split for s in samples] != [s.split for s in other]
     again, _ = build(play(60), eval_fraction=0.2, seed=1)
@@ -82,8 +94,10 @@ def test_a_play_without_scene_headings_is_cut_into_windows_for_the_split():
 def test_windows_are_stable_when_lines_are_added_at_the_top():
     utts = play(80, one_scene=True)
     keys = {u.key for u in split_units(utts, lambda s: s == "JULIET")}
-    extra = [Utterance("NURSE", "Madam, a word before all this.", "dialogue", "1", "play.txt", 0),
-             Utterance("JULIET", "Speak, nurse.", "dialogue", "1", "play.txt", 0)]
+    extra = [
+        Utterance("NURSE", "Madam, a word before all this.", "dialogue", "1", "play.txt", 0),
+        Utterance("JULIET", "Speak, nurse.", "dialogue", "1", "play.txt", 0),
+    ]
     moved = {u.key for u in split_units(extra + utts, lambda s: s == "JULIET")}
     assert len(keys & moved) >= len(keys) - 1  # only the first window changes
 

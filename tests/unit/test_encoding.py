@@ -6,10 +6,12 @@ import random
 
 import pytest
 
-from studio.corpus.encoding import decode_report, read_source, read_source_report
+from studio.api.encoding import decode_report, read_source, read_source_report
 from studio.errors import InputError
 
-SIMPLIFIED = "第一章 春日\n\n宜修笑道：“妹妹今日气色真好，可是昨夜睡得早？”\n莞莞低声说：“姐姐说笑了。”\n"
+SIMPLIFIED = (
+    "第一章 春日\n\n宜修笑道：“妹妹今日气色真好，可是昨夜睡得早？”\n莞莞低声说：“姐姐说笑了。”\n"
+)
 TRADITIONAL = "第一章 春日\n\n宜修笑道：「妹妹今日氣色真好，可是昨夜睡得早？」\n莞莞低聲說：「姐姐說笑了，這裡風大。」\n"
 
 

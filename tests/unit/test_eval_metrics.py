@@ -34,7 +34,9 @@ def test_corpus_chrf_sums_statistics_before_scoring():
 
 def test_rouge_l_counts_characters_for_chinese_and_words_otherwise():
     assert rouge_l("我是阿蘅", "阿蘅是我") == pytest.approx(100 * 2 * 0.5 * 0.5 / 1.0)  # LCS 2 of 4
-    assert rouge_l("the cat sat on the mat", "the cat sat") == pytest.approx(100 * 2 * 0.5 * 1.0 / 1.5)
+    assert rouge_l("the cat sat on the mat", "the cat sat") == pytest.approx(
+        100 * 2 * 0.5 * 1.0 / 1.5
+    )
     assert rouge_l("", "x") == 0.0
 
 
@@ -51,7 +53,9 @@ def _style_lines(seed: int, count: int) -> tuple[list[str], list[str]]:
     theirs = ["嗯嗯", "好的", "没问题", "哈哈", "随便", "行吧"]
     common = ["今天", "天气", "茶", "集市", "雨", "船", "账本", "灯笼"]
     char = ["".join(rng.choice(common) for _ in range(3)) + rng.choice(hers) for _ in range(count)]
-    other = ["".join(rng.choice(common) for _ in range(3)) + rng.choice(theirs) for _ in range(count * 2)]
+    other = [
+        "".join(rng.choice(common) for _ in range(3)) + rng.choice(theirs) for _ in range(count * 2)
+    ]
     return char, other
 
 
@@ -66,21 +70,51 @@ def test_style_classifier_learns_a_speakers_habits_and_generalises():
     assert classifier.counts == {"character": 60, "other": 120}
     # features are length-normalised: a line repeated scores the same
     a, b = features("何必"), features("何必何必何必何必")
-    assert math.isclose(sum(v * v for v in a.values()), 1.0) and math.isclose(sum(v * v for v in b.values()), 1.0)
+    assert math.isclose(sum(v * v for v in a.values()), 1.0) and math.isclose(
+        sum(v * v for v in b.values()), 1.0
+    )
     with pytest.raises(ValueError, match="needs lines"):
         StyleClassifier.fit([], other)
 
 
 def _report(base: dict, adapter: dict) -> dict:
-    defaults = {"loss": 3.0, "ppl": 20.0, "chrf": 10.0, "rouge_l": 10.0, "style": 0.5, "identity": 1, "identity_total": 2,
-                "reply_chars": 20.0, "empty_replies": 0}
+    defaults = {
+        "loss": 3.0,
+        "ppl": 20.0,
+        "chrf": 10.0,
+        "rouge_l": 10.0,
+        "style": 0.5,
+        "identity": 1,
+        "identity_total": 2,
+        "reply_chars": 20.0,
+        "empty_replies": 0,
+    }
     report = {
-        "label": "r1", "character": "阿蘅", "items": 6, "scenes": 3, "base_model": "tiny-qwen2", "real_reply_chars": 14.0,
+        "label": "r1",
+        "character": "阿蘅",
+        "items": 6,
+        "scenes": 3,
+        "base_model": "tiny-qwen2",
+        "real_reply_chars": 14.0,
         "settings": {"sampling": "greedy", "max_new_tokens": 32},
-        "classifier": {"heldout_accuracy": 0.7, "heldout_auc": 0.8, "heldout_lines": {"character": 6, "other": 9},
-                       "real_lines_score": 0.6, "other_lines_score": 0.3, "train_lines": {"character": 10, "other": 30}},
+        "classifier": {
+            "heldout_accuracy": 0.7,
+            "heldout_auc": 0.8,
+            "heldout_lines": {"character": 6, "other": 9},
+            "real_lines_score": 0.6,
+            "other_lines_score": 0.3,
+            "train_lines": {"character": 10, "other": 30},
+        },
         "models": {"base": {**defaults, **base}, "adapter": {**defaults, **adapter}},
-        "identity": [{"probe": "你是谁？", "base": "我是助手", "adapter": "我是阿蘅", "base_named": False, "adapter_named": True}],
+        "identity": [
+            {
+                "probe": "你是谁？",
+                "base": "我是助手",
+                "adapter": "我是阿蘅",
+                "base_named": False,
+                "adapter_named": True,
+            }
+        ],
     }
     report["verdict"] = verdict(report)
     return report
@@ -89,13 +123,25 @@ def _report(base: dict, adapter: dict) -> dict:
 def test_verdict_answers_did_it_work():
     yes = _report({}, {"loss": 2.5, "chrf": 14.0, "style": 0.62})
     assert yes["verdict"]["answer"] == "yes"
-    assert yes["verdict"]["wins"] == {"loss": "adapter", "chrf": "adapter", "rouge_l": "same", "style": "adapter",
-                                      "identity": "same"}
+    assert yes["verdict"]["wins"] == {
+        "loss": "adapter",
+        "chrf": "adapter",
+        "rouge_l": "same",
+        "style": "adapter",
+        "identity": "same",
+    }
     assert _report({}, {"loss": 2.5})["verdict"]["answer"] == "partly"
-    mixed = _report({}, {"loss": 2.5, "style": 0.6, "chrf": 9.0, "rouge_l": 9.0, "identity": 0})["verdict"]
-    assert mixed["answer"] == "partly" and mixed["summary"].endswith("worse on chrf, rouge_l, identity")
+    mixed = _report({}, {"loss": 2.5, "style": 0.6, "chrf": 9.0, "rouge_l": 9.0, "identity": 0})[
+        "verdict"
+    ]
+    assert mixed["answer"] == "partly" and mixed["summary"].endswith(
+        "worse on chrf, rouge_l, identity"
+    )
     no = _report({}, {"loss": 3.3, "chrf": 9.0})
-    assert no["verdict"]["answer"] == "no" and set(no["verdict"]["wins"].values()) == {"base", "same"}
+    assert no["verdict"]["answer"] == "no" and set(no["verdict"]["wins"].values()) == {
+        "base",
+        "same",
+    }
     assert _report({}, {"loss": 3.005})["verdict"]["wins"]["loss"] == "same"  # below the margin
 
 

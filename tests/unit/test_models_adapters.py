@@ -133,7 +133,7 @@ def test_4bit_needs_a_gpu(adapters):
 
 
 def test_download_progress_adds_up_across_files_and_skips_unused_files():
-    from studio_models import download
+    from studio.api import hf_download as download
 
     calls = []
     tally = download._Tally(lambda done, total, name: calls.append((done, total, name)))

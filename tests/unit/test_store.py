@@ -11,10 +11,15 @@ from studio.dataset.store import DatasetStore
 
 
 def sample(n: int, split: str = "train", kind: str = "corpus", reply: str | None = None) -> Sample:
-    return Sample(id=f"s{n}", character="JULIET", system="You are Juliet.",
-                  turns=[Turn("user", f"question {n}"), Turn("assistant", reply or f"answer number {n}")],
-                  scene=f"play.txt#{n % 3}", split=split,
-                  provenance={"kind": kind, "sources": [{"file": "p", "line": n}]})
+    return Sample(
+        id=f"s{n}",
+        character="JULIET",
+        system="You are Juliet.",
+        turns=[Turn("user", f"question {n}"), Turn("assistant", reply or f"answer number {n}")],
+        scene=f"play.txt#{n % 3}",
+        split=split,
+        provenance={"kind": kind, "sources": [{"file": "p", "line": n}]},
+    )
 
 
 @pytest.fixture
@@ -34,8 +39,12 @@ def test_decisions_apply_and_survive_a_restart(store):
     store.record("edit", "s3", "a better answer")
     again = reopen(store)
     by_id = {s.id: s for s in again.samples()}
-    assert (by_id["s1"].status, by_id["s2"].status, by_id["s3"].status, by_id["s4"].status) == \
-        ("accepted", "rejected", "edited", "pending")
+    assert (by_id["s1"].status, by_id["s2"].status, by_id["s3"].status, by_id["s4"].status) == (
+        "accepted",
+        "rejected",
+        "edited",
+        "pending",
+    )
     assert by_id["s3"].reply == "a better answer"
     assert again.raw_samples()[2].reply == "answer number 3"  # the build itself is untouched
     assert "s2" not in {s.id for s in again.training_samples("train")}
@@ -147,7 +156,9 @@ def test_add_samples_appends_only_new_ones_and_pending_proposals_do_not_train(st
 
 
 def test_samples_file_is_jsonl_of_sample_json(store):
-    rows = [json.loads(line) for line in store.samples_path.read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line) for line in store.samples_path.read_text(encoding="utf-8").splitlines()
+    ]
     assert rows[0] == sample(1).to_json()
 
 
@@ -155,3 +166,27 @@ def test_a_torn_samples_file_loads_every_complete_row(store):
     with open(store.samples_path, "ab") as handle:
         handle.write(b'{"id": "s11", "turns": [')
     assert [s.id for s in reopen(store).raw_samples()] == [f"s{i}" for i in range(1, 11)]
+
+
+def test_decisions_return_the_updated_samples(store):
+    [edited] = [store.edit("s4", "a new reply")]
+    assert edited.status == "edited" and edited.reply == "a new reply"
+    accepted = store.decide("accept", ["s4", "s5"])
+    assert [(s.id, s.status) for s in accepted] == [
+        ("s4", "edited"),
+        ("s5", "accepted"),
+    ]  # the edit is kept
+    assert store.decide("reset", ["s4"])[0].reply != "a new reply"
+    entry, back = store.revert()
+    assert (
+        entry["action"] == "reset" and back[0].status == "edited" and back[0].reply == "a new reply"
+    )
+    with pytest.raises(ValueError, match="empty reply"):
+        store.edit("s4", "  ")
+    assert store.summary() == {
+        "samples": 10,
+        "pending": 8,
+        "accepted": 1,
+        "rejected": 0,
+        "edited": 1,
+    }

@@ -44,7 +44,9 @@ def test_second_process_is_refused_or_opens_read_only(zh_workspace):
             ws = Workspace({str(zh_workspace)!r}).lock(read_only_ok=True)
             print("read_only", ws.read_only)
         """)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
         assert "refused:" in out and f"process {os.getpid()}" in out
         assert "read_only True" in out
     finally:

@@ -6,6 +6,7 @@ The form is rendered from the options the plugin declares. Proposals land in the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -14,6 +15,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widget import MountError
 from textual.widgets import DataTable, Footer, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option as ListOption
 from textual.worker import get_current_worker
@@ -21,27 +24,12 @@ from textual.worker import get_current_worker
 from studio.api import IntOption
 from studio.tui.messages import AugmentFinished, AugmentProgress, WorkFailed
 from studio.tui.screens.base import StudioScreen
+from studio.tui.widgets.lists import KeyedDataTable, KeyedOptionList
 from studio.tui.widgets.option_form import OptionForm
 
 SEED = IntOption("seed", 0, "Same seed, same proposals", minimum=0)
-
-
-def augment_context(app: Any, ws: Any, seed: int, progress: Any, cancelled: Any) -> Any:
-    """The AugmentContext for the workspace: curated samples first, then pending ones."""
-    from studio.api import AugmentContext
-    from studio.dataset.store import DatasetStore
-
-    store = DatasetStore(ws.dataset_dir())
-    samples = store.samples() if store.exists() else []
-    curated = [s for s in samples if s.status in ("accepted", "edited")]
-    curated += [s for s in samples if s.status == "pending"]
-    try:
-        roster = {entry.name: entry.lines for entry in app.corpus_snapshot().roster}
-    except Exception:  # augmenting needs no corpus when the dataset exists
-        roster = {}
-    cfg = ws.config.character
-    return AugmentContext(character=cfg.name, persona=cfg.persona, samples=curated, roster=roster,
-                          workspace=ws.root, llm=None, seed=seed, progress=progress, cancelled=cancelled)
+FORM_DELAY = 0.15
+"""Seconds the strategy highlight must rest before its form is built."""
 
 
 class AugmentScreen(StudioScreen):
@@ -50,20 +38,37 @@ class AugmentScreen(StudioScreen):
     MODE = "augment"
     WRITE_ACTIONS = frozenset({"run"})
     BINDINGS = [
-        Binding("ctrl+r", "run", "Run", id="augment.run", tooltip="Run the strategy with these options"),
-        Binding("ctrl+x", "cancel", "Cancel run", id="augment.cancel", tooltip="Stop; keep what was proposed"),
-        Binding("ctrl+o", "review", "Review", id="augment.review", tooltip="Open the proposals in Dataset"),
+        Binding(
+            "ctrl+r", "run", "Run", id="augment.run", tooltip="Run the strategy with these options"
+        ),
+        Binding(
+            "ctrl+x",
+            "cancel",
+            "Cancel run",
+            id="augment.cancel",
+            tooltip="Stop; keep what was proposed",
+        ),
+        Binding(
+            "ctrl+o",
+            "review",
+            "Review",
+            id="augment.review",
+            tooltip="Open the proposals in Dataset",
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.strategy: str | None = None
         self.started = 0.0
+        self._form_for: str | None = None
+        self._form_lock = asyncio.Lock()
+        self._form_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         with Horizontal(id="augment-top"):
-            strategies = OptionList(id="augment-strategies")
+            strategies = KeyedOptionList(id="augment-strategies")
             strategies.border_title = "Strategies"
             yield strategies
             with Vertical(id="augment-form-box"):
@@ -72,13 +77,15 @@ class AugmentScreen(StudioScreen):
         with Horizontal(id="augment-progress-row"):
             yield ProgressBar(total=1, id="augment-progress", show_eta=False)
             yield Static("ready", id="augment-status")
-        proposals = DataTable(id="augment-proposals", cursor_type="row", zebra_stripes=True)
+        yield Static(id="augment-funnel")
+        proposals = KeyedDataTable(id="augment-proposals", cursor_type="row", zebra_stripes=True)
         proposals.border_title = "Proposals of the last run"
         yield proposals
         yield Footer()
 
     async def on_mount(self) -> None:
         self.query_one("#augment-form-box").border_title = "Options"
+        self.show_funnel("")
         self.query_one("#augment-proposals", DataTable).add_columns("prompt", "reply")
         strategies = self.query_one("#augment-strategies", OptionList)
         augmenters = self.app.host.augmenters  # type: ignore[attr-defined]
@@ -86,26 +93,44 @@ class AugmentScreen(StudioScreen):
             llm = " (LLM)" if getattr(augmenter, "needs_llm", False) else ""
             strategies.add_option(ListOption(f"{name}{llm}", id=name))
         if augmenters:
-            first = sorted(augmenters)[0]
-            self.strategy = first
-            strategies.highlighted = 0
-            await self.show_strategy(first)
+            await self.show_strategy(sorted(augmenters)[0])
         else:
             self.query_one("#augment-description", Static).update("no augmenter plugins installed")
 
     @on(OptionList.OptionHighlighted, "#augment-strategies")
-    async def _picked(self, event: OptionList.OptionHighlighted) -> None:
-        """Show the highlighted strategy's options."""
-        if event.option.id and event.option.id != self.strategy:
-            await self.show_strategy(event.option.id)
+    def _picked(self, event: OptionList.OptionHighlighted) -> None:
+        """Follow the highlight; the form is rebuilt once the highlight has settled."""
+        if not event.option.id:
+            return
+        self.strategy = event.option.id
+        if self._form_timer is not None:
+            self._form_timer.stop()
+        self._form_timer = self.set_timer(FORM_DELAY, self.settle_form)
 
     async def show_strategy(self, name: str) -> None:
-        """Show ``name``'s description and its options as a form."""
+        """Highlight ``name`` and show its description and options as a form."""
         self.strategy = name
         strategies = self.query_one("#augment-strategies", OptionList)
-        for index in range(strategies.option_count):
-            if strategies.get_option_at_index(index).id == name and strategies.highlighted != index:
-                strategies.highlighted = index
+        index = strategies.get_option_index(name)
+        if strategies.highlighted != index:
+            strategies.highlighted = index
+        await self.settle_form()
+
+    async def settle_form(self) -> OptionForm | None:
+        """Build the highlighted strategy's form unless it is shown already; one build at a time.
+
+        Returns:
+            The form on screen, now for the highlighted strategy; None when the screen is closing.
+        """
+        async with self._form_lock:
+            while self.strategy is not None and self._form_for != self.strategy:
+                if not await self._build_form(self.strategy):
+                    return None
+        forms = self.query(OptionForm)
+        return forms.first() if forms else None
+
+    async def _build_form(self, name: str) -> bool:
+        """Replace the form with ``name``'s; False when the screen went away meanwhile."""
         augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
         options = list(getattr(augmenter, "options", ()))
         if not any(o.name == "seed" for o in options):
@@ -113,84 +138,92 @@ class AugmentScreen(StudioScreen):
         description = Text(getattr(augmenter, "description", ""), style="bold")
         if getattr(augmenter, "needs_llm", False):
             cfg = self.ws.config.augment
-            model = cfg.base_url or f"local model {getattr(cfg, 'model', '') or self.ws.config.model.name}"
+            model = (
+                cfg.base_url
+                or f"local model {getattr(cfg, 'model', '') or self.ws.config.model.name}"
+            )
             description.append(f"\nlanguage model: {model} (studio.toml [augment])", style="dim")
-        self.query_one("#augment-description", Static).update(description)
         box = self.query_one("#augment-form", Vertical)
-        await box.remove_children()
-        await box.mount(OptionForm(options))
+        self.query_one("#augment-description", Static).update(description)
+        self._form_for = None
+        try:
+            await box.remove_children()
+            if not box.is_attached:
+                return False
+            await box.mount(OptionForm(options))
+        except MountError:
+            if box.is_attached:
+                raise
+            return False
+        self._form_for = name
+        return True
 
     # -- running --------------------------------------------------------------------------------
 
-    def action_run(self) -> None:
-        """Run the strategy with the form's values."""
+    async def action_run(self) -> None:
+        """Run the highlighted strategy with its form's values (waiting for a form being built)."""
         if self.refuse_read_only() or self.strategy is None:
             return
         if any(w.group == "augment" and w.is_running for w in self.workers):
             self.notify("A strategy is already running (ctrl+x cancels it).", severity="warning")
             return
+        form = await self.settle_form()
+        name = self._form_for
+        if form is None or name is None:
+            return
         try:
-            values = self.query_one(OptionForm).values()
+            values = form.values()
         except ValueError as exc:
             self.notify(str(exc), title="Check the options", severity="error")
             return
-        declared = {o.name for o in getattr(self.app.host.augmenters[self.strategy], "options", ())}  # type: ignore[attr-defined]
+        augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
+        declared = {o.name for o in getattr(augmenter, "options", ())}
         seed = int(values.get("seed", 0))
         if "seed" not in declared:
             values.pop("seed", None)
         self.started = time.monotonic()
         self.query_one(ProgressBar).update(total=None, progress=0)
-        self.query_one("#augment-status", Static).update(f"running {self.strategy}…")
+        self.query_one("#augment-status", Static).update(f"running {name}…")
         self.query_one("#augment-proposals", DataTable).clear()
-        self.run_strategy(self.strategy, values, seed)
+        self.show_funnel("")
+        self.run_strategy(name, values, seed)
 
     @work(thread=True, exclusive=True, group="augment", description="Running an augmenter")
     def run_strategy(self, name: str, options: dict[str, Any], seed: int) -> None:
         """Run the job (filters, journal, resume) and store its proposals as pending."""
+        from studio.augment import run_augment
+
         worker = get_current_worker()
-        try:
-            from studio.augment import run_augment
-        except ImportError:  # a studio without the augmentation pipeline: call the plugin directly
-            self._run_plugin(name, options, seed)
-            return
 
         def progress(p: Any) -> None:
             self.post_message(AugmentProgress(p.done, p.total, p.kept, p.dropped, p.failed))
 
         try:
-            report = run_augment(self.ws, name, options, seed=seed, host=self.app.host,  # type: ignore[attr-defined]
-                                 progress=progress, cancelled=lambda: worker.is_cancelled)
+            report = run_augment(
+                self.ws,
+                name,
+                options,
+                seed=seed,
+                host=self.app.host,  # type: ignore[attr-defined]
+                progress=progress,
+                cancelled=lambda: worker.is_cancelled,
+            )
         except Exception as exc:
-            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)))
+            self.post_message(
+                WorkFailed(name, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            )
             return
-        self.post_message(AugmentFinished(report.proposed, report.kept, report.status == "cancelled",
-                                          list(report.new_samples[:200]), report.funnel(), list(report.errors),
-                                          report.job_id))
-
-    def _run_plugin(self, name: str, options: dict[str, Any], seed: int) -> None:
-        """Fallback without studio.augment: the plugin's proposals, unfiltered, as pending."""
-        from studio.dataset.store import DatasetStore
-
-        worker = get_current_worker()
-        augmenter = self.app.host.augmenters[name]  # type: ignore[attr-defined]
-        total = int(options.get("count", 0) or 0)
-        try:
-            context = augment_context(self.app, self.ws, seed, lambda done, of: self.post_message(
-                AugmentProgress(done, of)), lambda: worker.is_cancelled)
-            if getattr(augmenter, "needs_llm", False):
-                raise RuntimeError(f"{name} needs a language model and this studio has no augmentation pipeline")
-            proposals = []
-            for sample in augmenter.propose(context, options):
-                sample.status = "pending"
-                proposals.append(sample)
-                self.post_message(AugmentProgress(len(proposals), max(total, len(proposals)), len(proposals)))
-                if worker.is_cancelled:
-                    break
-            added = DatasetStore(self.ws.dataset_dir()).add_samples(proposals) if proposals else 0
-        except Exception as exc:
-            self.post_message(WorkFailed(name, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(AugmentFinished(len(proposals), added, worker.is_cancelled, proposals[:200]))
+        self.post_message(
+            AugmentFinished(
+                report.proposed,
+                report.kept,
+                report.status == "cancelled",
+                list(report.new_samples[:200]),
+                report.funnel(),
+                list(report.errors),
+                report.job_id,
+            )
+        )
 
     @on(AugmentProgress)
     def _progress(self, message: AugmentProgress) -> None:
@@ -207,26 +240,39 @@ class AugmentScreen(StudioScreen):
         """Show the proposals and tell the dataset screen to reload."""
         seconds = time.monotonic() - self.started
         state = "cancelled" if message.cancelled else "done"
-        drops = [(stage, before - after) for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])]
+        drops = [
+            (stage, before - after)
+            for (_, before), (stage, after) in zip(message.funnel, message.funnel[1:])
+        ]
         funnel = ", ".join(f"{count} {stage}" for stage, count in drops if count)
         funnel = f"dropped: {funnel}" if funnel else ""
         self.query_one("#augment-status", Static).update(
-            f"{state}: {message.proposed} proposed, {message.added} new as pending in {seconds:.1f}s · ctrl+o reviews")
+            f"{state} in {seconds:.1f}s: {message.proposed} proposed, "
+            f"{message.added} new as pending · ctrl+o reviews"
+        )
+        self.show_funnel(funnel)
         for error in message.errors[:3]:
             self.notify(error, severity="warning", timeout=8)
         table = self.query_one("#augment-proposals", DataTable)
         table.clear()
-        table.border_subtitle = funnel
         for sample in message.previews:
             table.add_row(sample.prompt[:80], sample.reply[:200])
         if message.added:
             self.app.dataset_changed()  # type: ignore[attr-defined]
         self.notify(f"{message.added} new proposals are pending review (Dataset, source augment).")
 
+    def show_funnel(self, text: str) -> None:
+        """What the filters dropped, on its own line under the progress (hidden when nothing)."""
+        funnel = self.query_one("#augment-funnel", Static)
+        funnel.update(text)
+        funnel.display = bool(text)
+
     @on(WorkFailed)
     def _failed(self, message: WorkFailed) -> None:
         """Report a failed run."""
-        self.query_one("#augment-status", Static).update(Text(f"failed: {message.error}", style="red"))
+        self.query_one("#augment-status", Static).update(
+            Text(f"failed: {message.error}", style="red")
+        )
         self.notify(message.error, title=f"{message.what} failed", severity="error", timeout=10)
 
     def action_cancel(self) -> None:

@@ -40,7 +40,9 @@ class StudioScreen(Screen):
         """Tell the user and return True when the workspace is read-only."""
         if self.read_only:
             holder = self.ws.lock_holder()
-            self.notify(f"Read-only: another studio holds this workspace ({holder or 'unknown process'}).",
-                        severity="warning")
+            self.notify(
+                f"Read-only: another studio holds this workspace ({holder or 'unknown process'}).",
+                severity="warning",
+            )
             return True
         return False

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Checkbox, Footer, Input, Label, Select, TextArea
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from studio.tui.messages import ModelReady, ReplyFailed, ReplyFinished, ReplyPiece
 from studio.tui.screens.base import StudioScreen
@@ -45,12 +46,15 @@ class ChatScreen(StudioScreen):
     MODE = "chat"
     WRITE_ACTIONS = frozenset({"save"})
     BINDINGS = [
+        Binding("escape", "leave_prompt", "Leave prompt", id="chat.leave_prompt",
+                tooltip="Out of the prompt line, 1–6 switch screens and q quits"),
+        Binding("escape", "enter_prompt", "Prompt", id="chat.enter_prompt",
+                tooltip="Back to the prompt line"),
         Binding("ctrl+s", "save", "Save transcript", id="chat.save", tooltip="Write the conversation to chats/"),
         Binding("ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"),
         Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Start a new conversation"),
         Binding("ctrl+e", "persona", "Persona", id="chat.persona", tooltip="Edit the system prompt"),
         Binding("ctrl+o", "pick_model", "Model", id="chat.model", tooltip="Pick the run and checkpoint"),
-        Binding("escape", "focus_prompt", "Leave/enter prompt", show=False, id="chat.prompt"),
     ]
 
     def __init__(self) -> None:
@@ -71,15 +75,26 @@ class ChatScreen(StudioScreen):
                          compact=True)
             yield Label("max", classes="chat-label")
             yield Input("128", type="integer", id="chat-max", compact=True)
+        if self._demo():
+            note = (f"{self.ws.config.model.name} is a demo model with random weights: its replies "
+                    "are noise; the flow is what it shows. studio.toml [model] names a real one.")
+            yield Static(Text(note), id="chat-demo")
         persona = TextArea(self.ws.config.character.persona, id="chat-persona", soft_wrap=True)
         persona.border_title = "persona (system prompt) · ctrl+e edits"
         yield persona
         with Horizontal(id="chat-panes"):
             yield ChatPane("base", id="chat-a")
             yield ChatPane("adapter", id="chat-b")
-        yield Input(placeholder=f"say something to {self.ws.config.character.name or 'the character'} (enter sends)",
+        name = self.ws.config.character.name or "the character"
+        yield Input(placeholder=f"say something to {name} (enter sends, esc leaves the prompt)",
                     id="chat-input", compact=True)
         yield Footer()
+
+    def _demo(self) -> bool:
+        from studio.train.base_model import is_demo_model
+
+        adapters = self.app.host.adapters  # type: ignore[attr-defined]
+        return is_demo_model(self.ws.config.model, adapters)
 
     def on_mount(self) -> None:
         self._loaded_system = self.ws.config.character.persona
@@ -142,13 +157,25 @@ class ChatScreen(StudioScreen):
         """Edit the persona card used as system prompt."""
         self.query_one("#chat-persona", TextArea).focus()
 
-    def action_focus_prompt(self) -> None:
-        """Leave the prompt line (then 1–6 switch screens), or go back to it."""
-        prompt = self.query_one("#chat-input", Input)
-        if prompt.has_focus:
-            self.query_one("#chat-b", ChatPane).focus()
-        else:
-            prompt.focus()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("leave_prompt", "enter_prompt"):
+            in_prompt = self.focused is not None and self.focused.id == "chat-input"
+            return in_prompt == (action == "leave_prompt")
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()  # escape leaves or enters the prompt, and the footer says which
+
+    def on_descendant_blur(self) -> None:
+        self.refresh_bindings()
+
+    def action_leave_prompt(self) -> None:
+        """Leave the prompt line: then 1–6 switch screens and q quits."""
+        self.query_one("#chat-b", ChatPane).focus()
+
+    def action_enter_prompt(self) -> None:
+        """Go back to the prompt line."""
+        self.query_one("#chat-input", Input).focus()
 
     def action_clear(self) -> None:
         """Forget the conversation."""

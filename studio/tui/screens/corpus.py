@@ -19,6 +19,7 @@ from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.corpus_attribute import BINDINGS as ATTRIBUTE_BINDINGS
 from studio.tui.screens.corpus_attribute import AttributeActions
 from studio.tui.screens.dialogs import AliasDialog, PickDialog, SpeakerDialog
+from studio.tui.widgets.lists import KeyedDataTable
 from studio.tui.widgets.utterance_view import UtteranceView, speaker_style
 
 _PREFIX = re.compile(r"^\s*([^\s：:；;（(]{1,12})\s*(?:[（(][^）)]*[）)])?\s*[：:；;]\s*(.+)$")
@@ -34,22 +35,54 @@ class CorpusScreen(AttributeActions, StudioScreen):
     """Scenes with speakers coloured and the character highlighted; fix speakers; merge aliases."""
 
     MODE = "corpus"
+    AUTO_FOCUS = "#corpus-lines"
     WRITE_ACTIONS = frozenset({"speaker", "alias", "undo", "pick", "bulk"})
     BINDINGS = [
-        Binding("s", "speaker", "Speaker", id="corpus.speaker", tooltip="Assign the speaker of the line or marked lines"),
+        Binding(
+            "s",
+            "speaker",
+            "Speaker",
+            id="corpus.speaker",
+            tooltip="Assign the speaker of the line or marked lines",
+        ),
         *ATTRIBUTE_BINDINGS,
-        Binding("m", "alias", "Alias", id="corpus.alias", tooltip="Fold one speaker name into another"),
-        Binding("u", "undo", "Undo", id="corpus.undo", tooltip="Take back the last speaker assignment"),
-        Binding("w", "next_warning", "Warning", id="corpus.next_warning"),
+        Binding(
+            "m", "alias", "Alias", id="corpus.alias", tooltip="Fold one speaker name into another"
+        ),
+        Binding(
+            "u", "undo", "Undo", id="corpus.undo", tooltip="Take back the last speaker assignment"
+        ),
+        Binding(
+            "w",
+            "next_warning",
+            "Warning",
+            id="corpus.next_warning",
+            tooltip="Jump to the next line the parser could not classify",
+        ),
         Binding("W", "prev_warning", "Prev warning", show=False, id="corpus.prev_warning"),
-        Binding("slash", "search", "Search", id="corpus.search"),
+        Binding("slash", "search", "Search", id="corpus.search", tooltip="Find text in the lines"),
         Binding("n", "next_match", "Next match", show=False, id="corpus.next_match"),
         Binding("N", "prev_match", "Prev match", show=False, id="corpus.prev_match"),
-        Binding("period", "next_character", "Next line of the character", show=False, id="corpus.next_character"),
+        Binding(
+            "full_stop",
+            "next_character",
+            "Next line of the character",
+            show=False,
+            id="corpus.next_character",
+        ),
         Binding("right_square_bracket", "file(1)", "Next file", show=False, id="corpus.next_file"),
         Binding("left_square_bracket", "file(-1)", "Prev file", show=False, id="corpus.prev_file"),
-        Binding("f", "pick_file", "Files", id="corpus.files"),
-        Binding("R", "toggle_roster", "Roster", show=False, id="corpus.roster"),
+        Binding(
+            "f", "pick_file", "Files", id="corpus.files", tooltip="Pick the corpus file to show"
+        ),
+        Binding(
+            "R",
+            "toggle_roster",
+            "Roster",
+            show=False,
+            id="corpus.roster",
+            tooltip="Show or hide the speakers and their lines",
+        ),
         Binding("escape", "close_search", "Close search", show=False, id="corpus.close_search"),
     ]
 
@@ -62,11 +95,16 @@ class CorpusScreen(AttributeActions, StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         yield Static("parsing the corpus…", id="corpus-file")
-        yield Input(placeholder="search the corpus (enter: next match, escape: close)", id="corpus-search",
-                    compact=True)
+        search = Input(
+            placeholder="search the corpus (enter: next match, escape: close)",
+            id="corpus-search",
+            compact=True,
+        )
+        search.display = False  # hidden from the start, so it never takes the first focus
+        yield search
         with Horizontal(id="corpus-body"):
             yield UtteranceView(id="corpus-lines")
-            roster = DataTable(id="corpus-roster", cursor_type="row", show_cursor=True)
+            roster = KeyedDataTable(id="corpus-roster", cursor_type="row", show_cursor=True)
             roster.border_title = "Roster"
             yield roster
         yield Static(id="corpus-detail")
@@ -74,7 +112,6 @@ class CorpusScreen(AttributeActions, StudioScreen):
 
     def on_mount(self) -> None:
         self.query_one("#corpus-roster", DataTable).add_columns("speaker", "lines")
-        self.query_one("#corpus-search").display = False
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -82,7 +119,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
             self.load()
 
     def on_resize(self) -> None:
-        self.query_one("#corpus-roster").display = self.size.width >= 110 or self.has_class("-roster")
+        self.query_one("#corpus-roster").display = self.size.width >= 110 or self.has_class(
+            "-roster"
+        )
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -108,7 +147,8 @@ class CorpusScreen(AttributeActions, StudioScreen):
         self.snapshot = message.snapshot
         if not self.snapshot.files:
             self.query_one("#corpus-file", Static).update(
-                Text("\n".join(self.snapshot.errors) or "no corpus files", style="red"))
+                Text("\n".join(self.snapshot.errors) or "no corpus files", style="red")
+            )
             return
         self.file_index = min(self.file_index, len(self.snapshot.files) - 1)
         self._show_file(keep=keep)
@@ -116,8 +156,14 @@ class CorpusScreen(AttributeActions, StudioScreen):
         self.advance_after_reload()
 
     def _character_names(self) -> set[str]:
+        """The character's names, with every spelling the roster merged into them (阿Ｑ for 阿Q)."""
         character = self.ws.config.character
-        return {character.name, *character.aliases} - {""}
+        names = {character.name, *character.aliases} - {""}
+        if self.snapshot is not None:
+            for entry in self.snapshot.roster:
+                if entry.name in names:
+                    names.update(entry.aliases)
+        return names
 
     def _fill_roster(self) -> None:
         assert self.snapshot is not None
@@ -125,7 +171,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
         table.clear()
         names = self._character_names()
         for entry in self.snapshot.roster[:300]:
-            label = Text(("★" if entry.name in names else "") + entry.name, style=speaker_style(entry.name))
+            label = Text(
+                ("★" if entry.name in names else "") + entry.name, style=speaker_style(entry.name)
+            )
             table.add_row(label, str(entry.lines), key=entry.name)
         table.border_subtitle = f"{len(self.snapshot.roster)} speakers"
 
@@ -138,7 +186,10 @@ class CorpusScreen(AttributeActions, StudioScreen):
         header = Text(no_wrap=True, overflow="ellipsis")
         header.append(f" [{self.file_index + 1}/{len(self.snapshot.files)}] ", style="dim")
         header.append(info.path.removeprefix("corpus/"), style="bold")
-        header.append(f"  {info.parser} · {info.encoding} {info.newline} · {info.utterances:,} lines", style="dim")
+        header.append(
+            f"  {info.parser} · {info.encoding} {info.newline} · {info.utterances:,} utterances",
+            style="dim",
+        )
         if info.warnings:
             header.append(f" · ⚠ {info.warnings}", style="yellow")
         if info.unknown_speaker:
@@ -157,7 +208,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
         detail = Text()
         if row is not None:
             detail.append(f"line {row.line}", style="bold")
-            detail.append(" · scene heading" if row.kind == "scene" else f" · {row.utt_kind}", style="dim")
+            detail.append(
+                " · scene heading" if row.kind == "scene" else f" · {row.utt_kind}", style="dim"
+            )
             if row.scene and row.kind != "scene":
                 detail.append(f" · scene {row.scene}", style="dim")
             if row.speaker:
@@ -172,7 +225,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
                 detail.append("\n" + row.text)
         view = self.query_one(UtteranceView)
         if view.mark is not None:
-            detail.append(f"\n{len(view.selection())} lines marked (v to drop the mark)", style="cyan")
+            detail.append(
+                f"\n{len(view.selection())} lines marked (v to drop the mark)", style="cyan"
+            )
         self.query_one("#corpus-detail", Static).update(detail)
 
     # -- navigation -----------------------------------------------------------------------------
@@ -209,9 +264,17 @@ class CorpusScreen(AttributeActions, StudioScreen):
             file_index = (start_file + direction * step) % len(files)
             rows = self.snapshot.rows.get(files[file_index].path, [])
             if step == 0:
-                indices = range(start_row + 1, len(rows)) if direction > 0 else range(start_row - 1, -1, -1)
+                indices = (
+                    range(start_row + 1, len(rows))
+                    if direction > 0
+                    else range(start_row - 1, -1, -1)
+                )
             elif step == len(files):
-                indices = range(0, start_row + 1) if direction > 0 else range(len(rows) - 1, start_row - 1, -1)
+                indices = (
+                    range(0, start_row + 1)
+                    if direction > 0
+                    else range(len(rows) - 1, start_row - 1, -1)
+                )
             else:
                 indices = range(len(rows)) if direction > 0 else range(len(rows) - 1, -1, -1)
             for index in indices:
@@ -233,14 +296,18 @@ class CorpusScreen(AttributeActions, StudioScreen):
         """Pick a corpus file from a list."""
         if not self.snapshot:
             return
-        entries = [(f.path, f"{f.path}  ({f.parser}, {f.utterances:,} lines, {f.warnings} warnings)")
-                   for f in self.snapshot.files]
+        entries = [
+            (f.path, f"{f.path}  ({f.parser}, {f.utterances:,} utterances, {f.warnings} warnings)")
+            for f in self.snapshot.files
+        ]
 
         def picked(path: str | None) -> None:
             if path:
                 self.open_file(path)
 
-        self.app.push_screen(PickDialog("Corpus files", entries, self.snapshot.files[self.file_index].path), picked)
+        self.app.push_screen(
+            PickDialog("Corpus files", entries, self.snapshot.files[self.file_index].path), picked
+        )
 
     def action_next_warning(self) -> None:
         """Jump to the next parse warning."""
@@ -253,7 +320,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
     def action_next_character(self) -> None:
         """Jump to the character's next line."""
         names = self._character_names()
-        self._find(lambda row: row.kind == "line" and row.speaker in names, 1, "the character has no lines")
+        self._find(
+            lambda row: row.kind == "line" and row.speaker in names, 1, "the character has no lines"
+        )
 
     def action_toggle_roster(self) -> None:
         """Show or hide the roster panel."""
@@ -278,7 +347,7 @@ class CorpusScreen(AttributeActions, StudioScreen):
     def action_close_search(self) -> None:
         """Close the search field (the matches stay highlighted until the search is cleared)."""
         field = self.query_one("#corpus-search", Input)
-        if field.display:
+        if field.display or self.focused is field:
             field.display = False
             self.query_one(UtteranceView).focus()
         elif self.stop_attributing():
@@ -303,7 +372,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
 
     def _matches(self, row: Row) -> bool:
         needle = self.search_text.lower()
-        return bool(needle) and (needle in row.text.lower() or needle in (row.speaker or "").lower())
+        return bool(needle) and (
+            needle in row.text.lower() or needle in (row.speaker or "").lower()
+        )
 
     def action_next_match(self) -> None:
         """Jump to the next search match."""
@@ -330,7 +401,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
         current = rows[0].speaker or ""
         if len(rows) == 1 and rows[0].kind == "warning":
             current, text = guess_speaker(rows[0].text)
-        title = f"Speaker of line {rows[0].line}" if len(rows) == 1 else f"Speaker of {len(rows)} lines"
+        title = (
+            f"Speaker of line {rows[0].line}" if len(rows) == 1 else f"Speaker of {len(rows)} lines"
+        )
 
         def chosen(result: tuple[str, str | None] | None) -> None:
             if result is None:
@@ -380,7 +453,9 @@ class CorpusScreen(AttributeActions, StudioScreen):
             self.notify(f"{result[0]} → {result[1]} saved to studio.toml [{section}] aliases")
             self._changed()
 
-        self.app.push_screen(AliasDialog(self.snapshot.speakers, alias, self.snapshot.suggestions), chosen)
+        self.app.push_screen(
+            AliasDialog(self.snapshot.speakers, alias, self.snapshot.suggestions), chosen
+        )
 
     def action_undo(self) -> None:
         """Take back the last speaker assignment."""

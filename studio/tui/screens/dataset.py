@@ -7,7 +7,6 @@ The list renders only the rows on screen, so it stays responsive with 50,000 sam
 from __future__ import annotations
 
 import gc
-from collections import Counter
 from typing import Any
 
 from rich.text import Text
@@ -17,35 +16,85 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Static, TextArea
 
-from studio.tui.curation import STATUS_GLYPH, STATUSES, Filter, apply_filter, source_of, sources
+from studio.dataset.query import STATUS_GLYPH, STATUSES, Searcher, source_of, sources
+from studio.dataset.query import Query as Filter
 from studio.tui.messages import DatasetLoaded, WorkFailed
 from studio.tui.screens.base import StudioScreen
 from studio.tui.screens.dataset_filter import FilterDialog
 from studio.tui.widgets.length_histogram import LengthHistogram
 from studio.tui.widgets.sample_list import SampleList
 
-_NEW_STATUS = {"accept": "accepted", "reject": "rejected", "reset": "pending", "edit": "edited"}
+_FILTER_STATUSES = ("all", *STATUSES)
 
 
 class DatasetScreen(StudioScreen):
     """The samples in a list with review keys, a detail pane, counts and a length histogram."""
 
     MODE = "dataset"
+    AUTO_FOCUS = "#dataset-list"
     WRITE_ACTIONS = frozenset({"decide", "edit", "undo", "save_edit"})
     BINDINGS = [
-        Binding("a", "decide('accept')", "Accept", id="dataset.accept", tooltip="Accept (marked range too)"),
-        Binding("r", "decide('reject')", "Reject", id="dataset.reject", tooltip="Reject (marked range too)"),
-        Binding("x", "decide('reset')", "Reset", show=False, id="dataset.reset", tooltip="Back to pending"),
-        Binding("e", "edit", "Edit", id="dataset.edit", tooltip="Edit the reply inline (ctrl+s saves)"),
+        Binding(
+            "a",
+            "decide('accept')",
+            "Accept",
+            id="dataset.accept",
+            tooltip="Accept (marked range too)",
+        ),
+        Binding(
+            "r",
+            "decide('reject')",
+            "Reject",
+            id="dataset.reject",
+            tooltip="Reject (marked range too)",
+        ),
+        Binding(
+            "x",
+            "decide('reset')",
+            "Reset",
+            show=False,
+            id="dataset.reset",
+            tooltip="Back to pending",
+        ),
+        Binding(
+            "e", "edit", "Edit", id="dataset.edit", tooltip="Edit the reply inline (ctrl+s saves)"
+        ),
         Binding("u", "undo", "Undo", id="dataset.undo", tooltip="Revert the last decision"),
-        Binding("slash", "search", "Search", id="dataset.search", tooltip="Text in prompt or reply"),
-        Binding("f", "filter", "Filter", id="dataset.filter", tooltip="Status, source, length, text"),
-        Binding("s", "cycle_status", "Status", id="dataset.status", tooltip="Cycle the status filter"),
-        Binding("o", "cycle_source", "Source", show=False, id="dataset.source", tooltip="Cycle the source filter"),
+        Binding(
+            "slash", "search", "Search", id="dataset.search", tooltip="Text in prompt or reply"
+        ),
+        Binding(
+            "f", "filter", "Filter", id="dataset.filter", tooltip="Status, source, length, text"
+        ),
+        Binding(
+            "s", "cycle_status", "Status", id="dataset.status", tooltip="Cycle the status filter"
+        ),
+        Binding(
+            "o",
+            "cycle_source",
+            "Source",
+            show=False,
+            id="dataset.source",
+            tooltip="Cycle the source filter",
+        ),
         Binding("p", "next_pending", "Next pending", show=False, id="dataset.next_pending"),
         Binding("ctrl+s", "save_edit", "Save edit", show=False, id="dataset.save_edit"),
-        Binding("escape", "escape", "Close", show=False, id="dataset.escape"),
-        Binding("R", "reload", "Reload", show=False, id="dataset.reload"),
+        Binding(
+            "escape",
+            "escape",
+            "Close",
+            show=False,
+            id="dataset.escape",
+            tooltip="Close the editor or the search, or drop the marked range",
+        ),
+        Binding(
+            "R",
+            "reload",
+            "Reload",
+            show=False,
+            id="dataset.reload",
+            tooltip="Read the samples and decisions again",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -54,7 +103,9 @@ class DatasetScreen(StudioScreen):
         self.originals: dict[str, str] = {}
         self.store: Any = None
         self.filter = Filter()
-        self.counts: Counter[str] = Counter()
+        self.counts: dict[str, int] = {}
+        self._searcher = Searcher([])
+        self._at: dict[str, int] = {}
         self.version = -1
         self._requested = -1
         self._search_timer: Any = None
@@ -62,19 +113,24 @@ class DatasetScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         yield Static("loading samples…", id="dataset-filter")
-        yield Input(placeholder="search prompts and replies (enter: done, escape: clear)", id="dataset-search",
-                    compact=True)
+        search = Input(
+            placeholder="search prompts and replies (enter: done, escape: clear)",
+            id="dataset-search",
+            compact=True,
+        )
+        search.display = False  # hidden from the start, so it never takes the first focus
+        yield search
         yield SampleList(id="dataset-list")
         yield Static(id="dataset-detail")
-        yield TextArea(id="dataset-editor", soft_wrap=True, show_line_numbers=False)
+        editor = TextArea(id="dataset-editor", soft_wrap=True, show_line_numbers=False)
+        editor.display = False
+        yield editor
         with Horizontal(id="dataset-stats"):
             yield Static(id="dataset-counts")
             yield LengthHistogram(id="dataset-hist")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#dataset-search").display = False
-        self.query_one("#dataset-editor").display = False
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -100,10 +156,17 @@ class DatasetScreen(StudioScreen):
         try:
             store = DatasetStore(self.ws.dataset_dir())
             if not store.exists():
-                self.post_message(WorkFailed("dataset", f"no dataset yet in {store.folder.name}/: press 1 then b to build one"))
+                self.post_message(
+                    WorkFailed(
+                        "dataset",
+                        f"no dataset yet in {store.folder.name}/: press 1 then b to build one",
+                    )
+                )
                 return
             raw = store.raw_samples()
-            originals = {s.id: s.reply for s in raw}  # before decisions are applied to the same objects
+            originals = {
+                s.id: s.reply for s in raw
+            }  # before decisions are applied to the same objects
             samples = store.samples()
         except Exception as exc:
             self.post_message(WorkFailed("dataset", str(exc)))
@@ -121,7 +184,8 @@ class DatasetScreen(StudioScreen):
         # which would otherwise stall a keypress now and then
         gc.collect()
         gc.freeze()
-        self.counts = Counter(s.status for s in self.samples)
+        self._searcher = Searcher(self.samples)
+        self._at = {sample.id: index for index, sample in enumerate(self.samples)}
         self.refilter(keep=True)
         self.query_one(SampleList).focus()
 
@@ -132,7 +196,7 @@ class DatasetScreen(StudioScreen):
 
     def refilter(self, keep: bool = True) -> None:
         """Apply the filter and redraw the list, the histogram and the counts."""
-        view = apply_filter(self.samples, self.filter)
+        view = self._searcher.select(self.filter)
         self.query_one(SampleList).show(self.samples, view, keep=keep)
         self.query_one(LengthHistogram).set_lengths([len(self.samples[i].reply) for i in view])
         self._show_filter(len(view))
@@ -146,8 +210,17 @@ class DatasetScreen(StudioScreen):
         self.query_one("#dataset-filter", Static).update(text)
 
     def _show_counts(self) -> None:
+        if self.store is not None:
+            self.counts = (
+                self.store.status_counts()
+            )  # the store's count, the one review and Home show
         text = Text(no_wrap=True)
-        for status, colour in (("pending", "white"), ("accepted", "green"), ("rejected", "red"), ("edited", "yellow")):
+        for status, colour in (
+            ("pending", "white"),
+            ("accepted", "green"),
+            ("rejected", "red"),
+            ("edited", "yellow"),
+        ):
             text.append(f"{STATUS_GLYPH[status]} {self.counts.get(status, 0):,} ", style=colour)
             text.append(f"{status}  ", style="dim")
         self.query_one("#dataset-counts", Static).update(text)
@@ -180,10 +253,12 @@ class DatasetScreen(StudioScreen):
 
     # -- decisions ------------------------------------------------------------------------------
 
-    def _set_status(self, sample: Any, status: str) -> None:
-        self.counts[sample.status] -= 1
-        sample.status = status
-        self.counts[status] += 1
+    def _show_updated(self, updated: list[Any]) -> None:
+        """Put the store's updated samples in place of the ones shown."""
+        for sample in updated:
+            index = self._at.get(sample.id)
+            if index is not None:
+                self.samples[index] = sample
 
     def action_decide(self, action: str) -> None:
         """Accept, reject or reset the current sample (or every marked one), then move on."""
@@ -193,18 +268,8 @@ class DatasetScreen(StudioScreen):
         targets = sample_list.selected()
         if not targets:
             return
-        try:
-            if len(targets) > 1:  # one journal entry: one undo takes the whole range back
-                self.store.record_many(action, [sample.id for sample in targets])
-            else:
-                self.store.record(action, targets[0].id)
-            for sample in targets:
-                status = _NEW_STATUS[action]
-                if action == "reset":
-                    sample.turns[-1].content = self.originals.get(sample.id, sample.reply)
-                elif action == "accept" and sample.reply != self.originals.get(sample.id, sample.reply):
-                    status = "edited"  # accepting an edited reply keeps the edit
-                self._set_status(sample, status)
+        try:  # several marked: one journal entry, one undo takes the whole range back
+            updated = self.store.decide(action, [sample.id for sample in targets])
         except Exception as exc:
             self.notify(f"not saved: {exc}", severity="error")
             return
@@ -214,9 +279,10 @@ class DatasetScreen(StudioScreen):
             sample_list.refresh()
         else:
             sample_list.refresh_rows(rows)
+        self._show_updated(updated)
         self._show_counts()
-        if len(targets) > 1:
-            self.notify(f"{_NEW_STATUS[action]}: {len(targets)} samples")
+        if len(targets) > 1 and updated:
+            self.notify(f"{updated[0].status}: {len(targets)} samples")
         sample_list.move_to(rows[-1] + 1)
         self._highlighted()
 
@@ -225,7 +291,7 @@ class DatasetScreen(StudioScreen):
         if self.refuse_read_only() or self.store is None:
             return
         try:
-            entry = self.store.undo()
+            entry, updated = self.store.revert()
         except Exception as exc:
             self.notify(f"not undone: {exc}", severity="error")
             return
@@ -233,15 +299,8 @@ class DatasetScreen(StudioScreen):
             self.notify("Nothing to undo.", severity="warning")
             return
         ids = list(entry.get("ids") or [entry.get("id")])
-        decisions = self.store.decisions()
-        wanted = set(ids)
         sample_list = self.query_one(SampleList)
-        for sample in self.samples:
-            if sample.id in wanted:
-                decision = decisions.get(sample.id)
-                reply = decision.get("reply") if decision else None
-                sample.turns[-1].content = reply if reply is not None else self.originals.get(sample.id, sample.reply)
-                self._set_status(sample, decision["status"] if decision else "pending")
+        self._show_updated(updated)
         for position, index in enumerate(sample_list.view):
             if self.samples[index].id == ids[0]:
                 sample_list.move_to(position)
@@ -249,7 +308,9 @@ class DatasetScreen(StudioScreen):
         sample_list.refresh()
         self._show_counts()
         self._highlighted()
-        self.notify(f"undid {entry.get('action')} of {len(ids)} sample{'s' if len(ids) != 1 else ''}")
+        self.notify(
+            f"undid {entry.get('action')} of {len(ids)} sample{'s' if len(ids) != 1 else ''}"
+        )
 
     def action_next_pending(self) -> None:
         """Jump to the next pending sample in the list."""
@@ -283,17 +344,14 @@ class DatasetScreen(StudioScreen):
         sample = getattr(self, "_editing", None)
         if not editor.display or sample is None or self.store is None:
             return
-        reply = editor.text.strip()
-        if not reply:
-            self.notify("An empty reply cannot be saved; reject the sample instead.", severity="warning")
-            return
         try:
-            self.store.record("edit", sample.id, reply)
+            self._show_updated([self.store.edit(sample.id, editor.text.strip())])
+        except ValueError as exc:
+            self.notify(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", severity="warning")
+            return
         except Exception as exc:
             self.notify(f"not saved: {exc}", severity="error")
             return
-        sample.turns[-1].content = reply
-        self._set_status(sample, "edited")
         self._close_editor()
         self._show_counts()
         self.notify("edit saved")
@@ -311,10 +369,15 @@ class DatasetScreen(StudioScreen):
         """Close the editor or the search field, or drop the marked range."""
         if self.query_one("#dataset-editor").display:
             self._close_editor()
-        elif self.query_one("#dataset-search").display:
-            field = self.query_one("#dataset-search", Input)
+            return
+        field = self.query_one("#dataset-search", Input)
+        if field.display or self.focused is field:
             field.value = ""
             field.display = False
+            if self.filter.text:
+                self.filter.text = ""
+                if self.samples:
+                    self.refilter(keep=False)
             self.query_one(SampleList).focus()
         elif self.query_one(SampleList).mark is not None:
             self.query_one(SampleList).action_mark()
@@ -323,7 +386,8 @@ class DatasetScreen(StudioScreen):
 
     def action_cycle_status(self) -> None:
         """Show the next status only (all → pending → accepted → rejected → edited)."""
-        self.filter.status = STATUSES[(STATUSES.index(self.filter.status) + 1) % len(STATUSES)]
+        statuses = _FILTER_STATUSES
+        self.filter.status = statuses[(statuses.index(self.filter.status) + 1) % len(statuses)]
         self.refilter(keep=False)
 
     def action_cycle_source(self) -> None:
@@ -335,6 +399,7 @@ class DatasetScreen(StudioScreen):
 
     def action_filter(self) -> None:
         """Edit every filter at once."""
+
         def chosen(result: Filter | None) -> None:
             if result is not None:
                 self.filter = result

@@ -11,18 +11,24 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from studio.tui.curation import STATUSES, Filter
+from studio.dataset.query import STATUSES as _STATUSES
+from studio.dataset.query import Query as Filter
 from studio.tui.screens.dialogs import DIALOG_CSS
+
+STATUSES = ("all", *_STATUSES)
 
 
 class FilterDialog(ModalScreen["Filter | None"]):
     """Edit the filter; ctrl+s or the Apply button applies it, escape leaves it unchanged."""
 
-    DEFAULT_CSS = DIALOG_CSS.replace("{name}", "FilterDialog") + """
+    DEFAULT_CSS = (
+        DIALOG_CSS.replace("{name}", "FilterDialog")
+        + """
     FilterDialog .filter-row { height: 1; margin-bottom: 1; }
     FilterDialog .filter-row Label { width: 14; color: $text-muted; }
     FilterDialog .filter-row Input, FilterDialog .filter-row Select { width: 1fr; margin: 0; }
     """
+    )
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="filter.cancel"),
         Binding("ctrl+s", "apply", "Apply", id="filter.apply"),
@@ -39,17 +45,43 @@ class FilterDialog(ModalScreen["Filter | None"]):
             yield Label("Filter samples", classes="dialog-title")
             with Horizontal(classes="filter-row"):
                 yield Label("status")
-                yield Select([(s, s) for s in STATUSES], value=flt.status, allow_blank=False, id="status", compact=True)
+                yield Select(
+                    [(s, s) for s in STATUSES],
+                    value=flt.status,
+                    allow_blank=False,
+                    id="status",
+                    compact=True,
+                )
             with Horizontal(classes="filter-row"):
                 yield Label("source")
-                sources = self.sources if flt.source in self.sources else [*self.sources, flt.source]
-                yield Select([(s, s) for s in sources], value=flt.source, allow_blank=False, id="source", compact=True)
+                sources = (
+                    self.sources if flt.source in self.sources else [*self.sources, flt.source]
+                )
+                yield Select(
+                    [(s, s) for s in sources],
+                    value=flt.source,
+                    allow_blank=False,
+                    id="source",
+                    compact=True,
+                )
             with Horizontal(classes="filter-row"):
                 yield Label("min length")
-                yield Input(str(flt.min_len or ""), type="integer", placeholder="no minimum", id="min", compact=True)
+                yield Input(
+                    str(flt.min_len or ""),
+                    type="integer",
+                    placeholder="no minimum",
+                    id="min",
+                    compact=True,
+                )
             with Horizontal(classes="filter-row"):
                 yield Label("max length")
-                yield Input(str(flt.max_len or ""), type="integer", placeholder="no maximum", id="max", compact=True)
+                yield Input(
+                    str(flt.max_len or ""),
+                    type="integer",
+                    placeholder="no maximum",
+                    id="max",
+                    compact=True,
+                )
             with Horizontal(classes="filter-row"):
                 yield Label("text")
                 yield Input(flt.text, placeholder="in prompt or reply", id="text", compact=True)
@@ -68,7 +100,8 @@ class FilterDialog(ModalScreen["Filter | None"]):
         return Filter(
             status=str(self.query_one("#status", Select).value),
             source=str(self.query_one("#source", Select).value),
-            min_len=number("#min"), max_len=number("#max"),
+            min_len=number("#min"),
+            max_len=number("#max"),
             text=self.query_one("#text", Input).value.strip(),
         )
 

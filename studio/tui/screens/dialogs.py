@@ -13,6 +13,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from studio.tui.widgets.lists import KeyedOptionList
+
 DIALOG_CSS = """
     {name} { align: center middle; }
     {name} > Vertical {
@@ -70,7 +72,9 @@ class SpeakerDialog(ModalScreen["tuple[str, str | None] | None"]):
     DEFAULT_CSS = DIALOG_CSS.replace("{name}", "SpeakerDialog")
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
-    def __init__(self, title: str, speakers: Sequence[str], current: str = "", text: str | None = None) -> None:
+    def __init__(
+        self, title: str, speakers: Sequence[str], current: str = "", text: str | None = None
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.speakers = list(speakers)
@@ -80,10 +84,18 @@ class SpeakerDialog(ModalScreen["tuple[str, str | None] | None"]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="dialog-title")
-            yield Label("Speaker (tab completes a known name; empty clears the fix)", classes="dialog-note")
-            yield Input(self.current, id="speaker", suggester=SuggestFromList(self.speakers, case_sensitive=False))
+            yield Label(
+                "Speaker (tab completes a known name; empty clears the fix)", classes="dialog-note"
+            )
+            yield Input(
+                self.current,
+                id="speaker",
+                suggester=SuggestFromList(self.speakers, case_sensitive=False),
+            )
             if self.text is not None:
-                yield Label("Spoken text (the unparsed line, name prefix removed)", classes="dialog-note")
+                yield Label(
+                    "Spoken text (the unparsed line, name prefix removed)", classes="dialog-note"
+                )
                 yield Input(self.text, id="text")
             yield Label("enter saves · escape cancels", classes="dialog-note")
 
@@ -105,7 +117,9 @@ class AliasDialog(ModalScreen["tuple[str, str] | None"]):
     DEFAULT_CSS = DIALOG_CSS.replace("{name}", "AliasDialog")
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
-    def __init__(self, speakers: Sequence[str], alias: str = "", suggestions: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self, speakers: Sequence[str], alias: str = "", suggestions: Sequence[tuple[str, str]] = ()
+    ) -> None:
         super().__init__()
         self.speakers = list(speakers)
         self.alias = alias
@@ -115,12 +129,21 @@ class AliasDialog(ModalScreen["tuple[str, str] | None"]):
         suggester = SuggestFromList(self.speakers, case_sensitive=False)
         with Vertical():
             yield Label("Merge aliases: the first name becomes the second", classes="dialog-title")
-            yield Input(self.alias, placeholder="alias (e.g. 嬛嬛)", id="alias", suggester=suggester)
-            yield Input("", placeholder="canonical name (e.g. 甄嬛)", id="canonical", suggester=suggester)
+            yield Input(
+                self.alias, placeholder="alias (e.g. 嬛嬛)", id="alias", suggester=suggester
+            )
+            yield Input(
+                "", placeholder="canonical name (e.g. 甄嬛)", id="canonical", suggester=suggester
+            )
             if self.suggestions:
                 yield Label("Suggested (enter picks one):", classes="dialog-note")
-                yield OptionList(*[Option(f"{a}  →  {c}", id=str(i)) for i, (a, c) in enumerate(self.suggestions)],
-                                 id="suggestions")
+                yield KeyedOptionList(
+                    *[
+                        Option(f"{a}  →  {c}", id=str(i))
+                        for i, (a, c) in enumerate(self.suggestions)
+                    ],
+                    id="suggestions",
+                )
             yield Label("enter in the second field saves · escape cancels", classes="dialog-note")
 
     def on_mount(self) -> None:
@@ -155,7 +178,9 @@ class AliasDialog(ModalScreen["tuple[str, str] | None"]):
 class PickDialog(ModalScreen["str | None"]):
     """Pick one entry of a list (files, runs …)."""
 
-    DEFAULT_CSS = DIALOG_CSS.replace("{name}", "PickDialog") + "PickDialog OptionList { max-height: 20; }"
+    DEFAULT_CSS = (
+        DIALOG_CSS.replace("{name}", "PickDialog") + "PickDialog OptionList { max-height: 20; }"
+    )
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, title: str, entries: Sequence[tuple[str, str]], current: str = "") -> None:
@@ -167,7 +192,9 @@ class PickDialog(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="dialog-title")
-            yield OptionList(*[Option(label, id=key) for key, label in self.entries], id="entries")
+            yield KeyedOptionList(
+                *[Option(label, id=key) for key, label in self.entries], id="entries"
+            )
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

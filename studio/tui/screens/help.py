@@ -27,10 +27,17 @@ def _bindings(owner: Any) -> list[Binding]:
 
 def binding_sections(app: Any) -> list[tuple[str, list[Binding]]]:
     """(section title, bindings) for the app, each mode screen and the shared list keys."""
-    sections = [("Everywhere", _bindings(type(app)) + [Binding("ctrl+p", "command_palette", "Command palette")])]
+    sections = [
+        (
+            "Everywhere",
+            _bindings(type(app)) + [Binding("ctrl+p", "command_palette", "Command palette")],
+        )
+    ]
     for mode, screen_cls in app.MODES.items():
         sections.append((mode.capitalize(), _bindings(screen_cls)))
-    sections.append(("Lists (corpus lines, samples)", _bindings(VirtualList)))
+    sections.append(
+        ("Lists (corpus lines, samples; j/k move in every list)", _bindings(VirtualList))
+    )
     return sections
 
 
@@ -44,11 +51,15 @@ class HelpScreen(ModalScreen[None]):
         border: round $accent; background: $surface; padding: 0 1;
     }
     """
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark", "close", "Close", id="help.close"),
+        Binding("j", "scroll(1)", "Down", show=False, id="help.down"),
+        Binding("k", "scroll(-1)", "Up", show=False, id="help.up"),
+    ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
-            scroll.border_title = "Keys — escape closes"
+            scroll.border_title = "Keys — j/k scroll, escape closes"
             yield Static(self._table())
 
     def _table(self) -> Table:
@@ -59,13 +70,19 @@ class HelpScreen(ModalScreen[None]):
             table.add_row("", "")
             table.add_row("", Text(title, style="bold underline"))
             for binding in bindings:
-                keys = " / ".join(self.app.get_key_display(Binding(key, binding.action))
-                                  for key in binding.key.split(","))
+                keys = " / ".join(
+                    self.app.get_key_display(Binding(key, binding.action))
+                    for key in binding.key.split(",")
+                )
                 description = binding.description or binding.action
                 if binding.tooltip:
                     description = f"{description} — {binding.tooltip}"
                 table.add_row(keys, description)
         return table
+
+    def action_scroll(self, lines: int) -> None:
+        """Scroll the key map by ``lines``."""
+        self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)
 
     def action_close(self) -> None:
         """Close the help."""

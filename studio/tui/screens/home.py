@@ -13,23 +13,14 @@ from textual.widgets import DataTable, Footer, Static
 
 from studio.tui.messages import CorpusFailed, CorpusReady, DatasetBuilt, HomeInfo, WorkFailed
 from studio.tui.screens.base import StudioScreen
+from studio.tui.widgets.lists import KeyedDataTable
 
 
 def dataset_counts(folder: Path) -> dict[str, int]:
-    """Samples and review decisions of one dataset folder, without loading the samples."""
+    """Samples and the count of each review status of one dataset folder (the store's count)."""
     from studio.dataset.store import DatasetStore
 
-    store = DatasetStore(folder)
-    total = 0
-    if store.samples_path.exists():
-        with open(store.samples_path, "rb") as handle:
-            total = sum(1 for line in handle if line.strip())
-    counts = {"samples": total, "accepted": 0, "rejected": 0, "edited": 0}
-    for decision in store.decisions().values():
-        if decision["status"] in counts:
-            counts[decision["status"]] += 1
-    counts["pending"] = max(0, total - counts["accepted"] - counts["rejected"] - counts["edited"])
-    return counts
+    return DatasetStore(folder).summary()
 
 
 def attributed_cell(share: float | None) -> str:
@@ -63,28 +54,30 @@ class HomeScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.top_bar()
         with Horizontal(id="home-top"):
-            files = DataTable(id="home-files", cursor_type="row", zebra_stripes=True)
+            files = KeyedDataTable(id="home-files", cursor_type="row", zebra_stripes=True)
             files.border_title = "Corpus"
             yield files
-            roster = DataTable(id="home-roster", cursor_type="row")
+            roster = KeyedDataTable(id="home-roster", cursor_type="row")
             roster.border_title = "Roster"
             yield roster
         with Horizontal(id="home-bottom"):
             with Vertical(id="home-model-box"):
                 yield Static(id="home-model")
-                datasets = DataTable(id="home-datasets", cursor_type="row")
+                datasets = KeyedDataTable(id="home-datasets", cursor_type="row")
                 yield datasets
-            runs = DataTable(id="home-runs", cursor_type="row")
+            runs = KeyedDataTable(id="home-runs", cursor_type="row")
             runs.border_title = "Runs"
             yield runs
         yield Static(id="home-errors")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#home-files", DataTable).add_columns("file", "spk%", "parser", "enc", "lines", "?spk", "⚠")
+        # most telling first: at 80 columns the last ones may fall off the edge
+        files = self.query_one("#home-files", DataTable)
+        files.add_columns("file", "spk%", "⚠", "?spk", "lines", "parser", "enc")
         self.query_one("#home-roster", DataTable).add_columns("speaker", "lines", "merged")
         self.query_one("#home-datasets", DataTable).add_columns("dataset", "samples", "pending", "✓", "✗", "✎")
-        self.query_one("#home-runs", DataTable).add_columns("run", "status", "step", "loss")
+        self.query_one("#home-runs", DataTable).add_columns("run", "status", "loss", "step")
         self.query_one("#home-model-box").border_title = "Model · Datasets"
         self._corpus_version = self.app.corpus_version  # type: ignore[attr-defined]
         self.query_one("#home-files", DataTable).focus()
@@ -172,14 +165,16 @@ class HomeScreen(StudioScreen):
             warn = f"[yellow]{info.warnings}[/]" if info.warnings else "0"
             unknown = f"[red]{info.unknown_speaker}[/]" if info.unknown_speaker else "0"
             encoding = info.encoding if info.newline == "LF" else f"{info.encoding} {info.newline}"
-            files.add_row(info.path.removeprefix("corpus/"), attributed_cell(info.attributed), info.parser,
-                          encoding, str(info.utterances), unknown, warn, key=info.path)
-        files.border_subtitle = f"{len(snap.files)} files · {snap.total_warnings} warnings · {snap.fixes} fixes"
+            files.add_row(info.path.removeprefix("corpus/"), attributed_cell(info.attributed), warn, unknown,
+                          str(info.utterances), info.parser, encoding, key=info.path)
+        files.border_subtitle = (f"{len(snap.files)} files · ⚠ {snap.total_warnings} warnings · "
+                                 f"{snap.fixes} fixes")
         roster = self.query_one("#home-roster", DataTable)
         roster.clear()
         character = self.ws.config.character.name
         for entry in snap.roster[:200]:
-            merged = ", ".join(k for k in entry.aliases if k != entry.name)
+            others = [k for k in entry.aliases if k != entry.name]
+            merged = f"+{len(others)} {', '.join(others)}" if others else ""
             name = f"[b magenta]★{entry.name}[/]" if entry.name == character else entry.name
             roster.add_row(name, str(entry.lines), merged, key=entry.name)
         roster.border_subtitle = f"{len(snap.roster)} speakers"
@@ -209,7 +204,7 @@ class HomeScreen(StudioScreen):
         for name, state in message.runs:
             step, loss = run_summary(state)
             colour = colours.get(state.status, "white")
-            runs.add_row(name, f"[{colour}]{state.status}[/]", step, loss, key=name)
+            runs.add_row(name, f"[{colour}]{state.status}[/]", loss, step, key=name)
         runs.border_subtitle = f"{len(message.runs)} runs"
 
     # -- actions ------------------------------------------------------------------------------
@@ -232,7 +227,7 @@ class HomeScreen(StudioScreen):
             self.post_message(WorkFailed("build", str(exc)))
             return
         report = result.report
-        summary = (f"{self.ws.config.character.name}: {report.character_lines} lines → {report.samples} samples "
+        summary = (f"{result.character}: {report.character_lines} utterances → {report.samples} samples "
                    f"({report.train} train, {report.eval} eval) in {result.seconds:.1f}s; "
                    f"{result.kept_decisions} decisions kept")
         self.post_message(DatasetBuilt(summary, result.errors))

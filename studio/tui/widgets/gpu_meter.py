@@ -34,7 +34,11 @@ class GpuMeter(Widget):
     def render(self) -> Text:
         gpu = self.sample
         if not gpu:
-            note = "CPU run: no GPU telemetry" if self.device.startswith("cpu") else "no GPU telemetry yet"
+            note = (
+                "CPU run: no GPU telemetry"
+                if self.device.startswith("cpu")
+                else "no GPU telemetry yet"
+            )
             return Text(note, style="dim")
         width = max(6, min(20, self.content_size.width - 24))
         text = Text(no_wrap=True, overflow="crop")

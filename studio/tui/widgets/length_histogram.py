@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widget import Widget
 
-from studio.tui.curation import length_histogram
+from studio.dataset.query import length_histogram
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 

@@ -63,7 +63,7 @@ def thin(points: Sequence[tuple[int, float]], limit: int = MAX_POINTS) -> list[t
     size = -(-len(points) * 2 // limit)  # each stretch gives two points
     out: list[tuple[int, float]] = []
     for start in range(0, len(points), size):
-        chunk = points[start:start + size]
+        chunk = points[start : start + size]
         low = min(chunk, key=lambda point: point[1])
         high = max(chunk, key=lambda point: point[1])
         out += sorted({low, high})
@@ -84,8 +84,12 @@ class LossChart(Widget):
     total_steps: reactive[int] = reactive(0)
     """The x axis runs to this step (or the last logged one, if further)."""
 
-    def set_data(self, losses: Sequence[tuple[int, float]], eval_losses: Sequence[tuple[int, float]],
-                 total_steps: int) -> None:
+    def set_data(
+        self,
+        losses: Sequence[tuple[int, float]],
+        eval_losses: Sequence[tuple[int, float]],
+        total_steps: int,
+    ) -> None:
         """Replace the plotted series (a long series is thinned to what the chart can show)."""
         self.set_reactive(LossChart.total_steps, total_steps)
         self.set_reactive(LossChart.eval_losses, thin(eval_losses))
@@ -145,5 +149,8 @@ class LossChart(Widget):
             text.append("\n")
         text.append(" " * axis + "└" + "─" * plot_w + "\n", style="dim")
         left, right = "0", f"step {x_max}"
-        text.append(" " * (axis + 1) + left + " " * max(1, plot_w - len(left) - len(right)) + right, style="dim")
+        text.append(
+            " " * (axis + 1) + left + " " * max(1, plot_w - len(left) - len(right)) + right,
+            style="dim",
+        )
         return text

@@ -19,14 +19,14 @@ from studio.api import BoolOption, ChoiceOption, FloatOption, IntOption, Option,
 
 
 class OptionForm(VerticalScroll, can_focus=False):
-    """One row per option: name, field, description."""
+    """One row per option: name, field, description (wrapped when the form is narrow)."""
 
     DEFAULT_CSS = """
     OptionForm { height: auto; max-height: 100%; }
-    OptionForm > .option-row { height: 1; margin-bottom: 0; }
-    OptionForm .option-name { width: 18; color: $text-muted; }
-    OptionForm .option-field { width: 12; height: 1; }
-    OptionForm .option-help { width: 1fr; color: $text-muted; text-style: italic; padding-left: 1; }
+    OptionForm > .option-row { height: auto; margin-bottom: 0; }
+    OptionForm .option-name { color: $text-muted; }
+    OptionForm .option-field { width: 10; height: 1; }
+    OptionForm .option-help { width: 1fr; height: auto; color: $text-muted; text-style: italic; padding-left: 1; }
     OptionForm Input.option-field { border: none; padding: 0 1; background: $boost; }
     OptionForm Input.option-field:focus { background: $primary 40%; }
     OptionForm Input.option-field.-invalid { background: $error 35%; }
@@ -38,8 +38,14 @@ class OptionForm(VerticalScroll, can_focus=False):
     OptionForm Select.option-field > SelectOverlay { width: 30; }
     """
 
-    def __init__(self, options: Sequence[Option], values: Mapping[str, Any] | None = None, *,
-                 id: str | None = None, disabled: bool = False) -> None:
+    def __init__(
+        self,
+        options: Sequence[Option],
+        values: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        disabled: bool = False,
+    ) -> None:
         super().__init__(id=id, disabled=disabled)
         self.options = list(options)
         self.initial = dict(values or {})
@@ -51,19 +57,47 @@ class OptionForm(VerticalScroll, can_focus=False):
             return Checkbox("", bool(value), id=field_id, classes="option-field", compact=True)
         if isinstance(option, ChoiceOption):
             choices = [(choice, choice) for choice in option.choices]
-            start = value if value in option.choices else (option.choices[0] if option.choices else Select.NULL)
-            return Select(choices, value=start, allow_blank=False, id=field_id, classes="option-field", compact=True)
-        kind = "integer" if isinstance(option, IntOption) else "number" if isinstance(option, FloatOption) else "text"
+            start = (
+                value
+                if value in option.choices
+                else (option.choices[0] if option.choices else Select.NULL)
+            )
+            return Select(
+                choices,
+                value=start,
+                allow_blank=False,
+                id=field_id,
+                classes="option-field",
+                compact=True,
+            )
+        kind = (
+            "integer"
+            if isinstance(option, IntOption)
+            else "number"
+            if isinstance(option, FloatOption)
+            else "text"
+        )
         secret = isinstance(option, StrOption) and option.secret
-        return Input("" if value is None else str(value), type=kind, password=secret, id=field_id,
-                     classes="option-field", compact=True)
+        return Input(
+            "" if value is None else str(value),
+            type=kind,
+            password=secret,
+            id=field_id,
+            classes="option-field",
+            compact=True,
+        )
 
     def compose(self) -> ComposeResult:
+        name_width = max((len(option.name) for option in self.options), default=0) + 1
         for option in self.options:
             with Horizontal(classes="option-row"):
-                yield Label(option.name, classes="option-name")
+                name = Label(option.name, classes="option-name")
+                name.styles.width = (
+                    name_width  # as wide as the longest name: the rest is for the help
+                )
+                yield name
                 yield self._field(option)
-                yield Label(option.description, classes="option-help")
+                yield Label(option.description, id=f"help-{option.name}", classes="option-help")
 
     def raw_values(self) -> dict[str, Any]:
         """What the fields hold now, uncoerced."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.style import Style
 
-from studio.tui.curation import STATUS_GLYPH, source_of
+from studio.dataset.query import STATUS_GLYPH, source_of
 from studio.tui.widgets.virtual_list import VirtualList, fit
 
 _STATUS_STYLE = {

@@ -10,8 +10,20 @@ from rich.style import Style
 from studio.tui.corpus_model import Row
 from studio.tui.widgets.virtual_list import VirtualList, fit
 
-_PALETTE = ("#e5a50a", "#3daee9", "#c061cb", "#2ec27e", "#f66151", "#99c1f1", "#dc8add", "#8ff0a4",
-            "#ffbe6f", "#62a0ea", "#f9f06b", "#cdab8f")
+_PALETTE = (
+    "#e5a50a",
+    "#3daee9",
+    "#c061cb",
+    "#2ec27e",
+    "#f66151",
+    "#99c1f1",
+    "#dc8add",
+    "#8ff0a4",
+    "#ffbe6f",
+    "#62a0ea",
+    "#f9f06b",
+    "#cdab8f",
+)
 _CHARACTER = Style(color="#ffffff", bgcolor="#5e3a8c", bold=True)
 _WARNING = Style(color="#f6d32d", bold=True)
 _SCENE = Style(color="#99c1f1", bold=True)
@@ -60,7 +72,9 @@ class UtteranceView(VirtualList):
             style = self._styles[name] = speaker_style(name)
         return style
 
-    def _text_pieces(self, text: str, width: int, style: Style | None) -> list[tuple[str, Style | None]]:
+    def _text_pieces(
+        self, text: str, width: int, style: Style | None
+    ) -> list[tuple[str, Style | None]]:
         shown = fit(text, width)
         if not self.search:
             return [(shown, style)]
@@ -74,7 +88,7 @@ class UtteranceView(VirtualList):
                 pieces.append((shown[start:], style))
                 return pieces
             pieces.append((shown[start:found], style))
-            pieces.append((shown[found:found + len(needle)], _MATCH))
+            pieces.append((shown[found : found + len(needle)], _MATCH))
             start = found + len(needle)
 
     def render_row(self, index: int, width: int) -> list[tuple[str, Style | None]]:
@@ -83,12 +97,22 @@ class UtteranceView(VirtualList):
         speaker_width = 12 if width >= 60 else 8
         rest = max(0, width - 7 - speaker_width - 1)
         if row.kind == "scene":
-            return [number, (set_cell_size(f"── {row.text} " + "─" * width, max(0, width - 7)), _SCENE)]
+            return [
+                number,
+                (set_cell_size(f"── {row.text} " + "─" * width, max(0, width - 7)), _SCENE),
+            ]
         if row.kind == "warning":
-            return [number, (fit("⚠ unparsed", speaker_width) + " ", _WARNING),
-                    *self._text_pieces(row.text, rest, Style(color="#f6d32d"))]
+            return [
+                number,
+                (fit("⚠ unparsed", speaker_width) + " ", _WARNING),
+                *self._text_pieces(row.text, rest, Style(color="#f6d32d")),
+            ]
         if row.utt_kind in ("action", "narration") and not row.speaker:
-            return [number, (" " * (speaker_width + 1), None), *self._text_pieces(row.text, rest, _ACTION)]
+            return [
+                number,
+                (" " * (speaker_width + 1), None),
+                *self._text_pieces(row.text, rest, _ACTION),
+            ]
         if row.speaker:
             is_character = row.speaker in self.character_names
             style = _CHARACTER if is_character else self._speaker_style(row.speaker)

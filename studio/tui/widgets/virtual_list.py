@@ -37,14 +37,14 @@ class VirtualList(ScrollView, can_focus=True):
     """A cursor over ``count`` rows, drawn by :meth:`render_row` on demand."""
 
     BINDINGS = [
-        Binding("j,down", "cursor(1)", "Down", show=False, id="list.down"),
-        Binding("k,up", "cursor(-1)", "Up", show=False, id="list.up"),
+        Binding("j,down", "cursor(1)", "Cursor down", show=False, id="list.down"),
+        Binding("k,up", "cursor(-1)", "Cursor up", show=False, id="list.up"),
         Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, id="list.page_down"),
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="list.page_up"),
         Binding("ctrl+d", "half(1)", "Half page down", show=False, id="list.half_down"),
         Binding("ctrl+u", "half(-1)", "Half page up", show=False, id="list.half_up"),
-        Binding("g,home", "first", "First", show=False, id="list.first"),
-        Binding("G,end", "last", "Last", show=False, id="list.last"),
+        Binding("g,home", "first", "First row", show=False, id="list.first"),
+        Binding("G,end", "last", "Last row", show=False, id="list.last"),
         Binding("v", "mark", "Mark range", show=False, id="list.mark"),
     ]
 
@@ -75,7 +75,9 @@ class VirtualList(ScrollView, can_focus=True):
         def control(self) -> VirtualList:
             return self.list
 
-    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.count = 0
         self.mark: int | None = None
@@ -142,7 +144,9 @@ class VirtualList(ScrollView, can_focus=True):
 
     def _scroll_cursor_into_view(self) -> None:
         if self.count:
-            self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, immediate=True, force=True)
+            self.scroll_to_region(
+                Region(0, self.cursor, 1, 1), animate=False, immediate=True, force=True
+            )
 
     def watch_cursor(self, old: int, new: int) -> None:
         self._scroll_cursor_into_view()

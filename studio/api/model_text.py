@@ -1,7 +1,7 @@
 """Provides tolerant parsing of model output: the one message a model was asked for, from what it wrote.
 
 Models wrap answers in code fences, JSON with chatter around it, speaker labels, notes and stage
-directions; these helpers read through all of that. Used by the augmentation strategies.
+directions; these helpers read through all of that. Used by the augmentation strategies (as ``studio.api``).
 """
 
 from __future__ import annotations
@@ -11,15 +11,47 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from studio.api.text import is_wide_char
+
 _FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _LABEL = re.compile(r"^\s*[\*#>]*\s*([^\s：:，,。\"“”]{1,12}|[A-Z][\w .'-]{0,24})\s*[：:]\s*")
-_NOTE = re.compile(r"^\s*[（(\[]?\s*(注|备注|说明|解释|提示|note|notes|explanation|translation|comment)\b\s*[：:）)\]]?",
-                   re.I)
+_NOTE = re.compile(
+    r"^\s*[（(\[]?\s*(注|备注|说明|解释|提示|note|notes|explanation|translation|comment)\b\s*[：:）)\]]?",
+    re.I,
+)
 _ACTION = re.compile(r"[（(][^（）()]{1,24}[）)]")
 _QUOTES = ("“”", '""', "「」", "『』", "‘’", "''")
-_GENERIC_LABELS = {"回答", "答", "答案", "回复", "助手", "用户", "问", "Answer", "A", "Reply", "Response",
-                   "Assistant", "assistant", "User", "user", "Q", "Question"}
-_JSON_KEYS = ("reply", "line", "content", "text", "answer", "response", "message", "回答", "台词", "回复")
+_GENERIC_LABELS = {
+    "回答",
+    "答",
+    "答案",
+    "回复",
+    "助手",
+    "用户",
+    "问",
+    "Answer",
+    "A",
+    "Reply",
+    "Response",
+    "Assistant",
+    "assistant",
+    "User",
+    "user",
+    "Q",
+    "Question",
+}
+_JSON_KEYS = (
+    "reply",
+    "line",
+    "content",
+    "text",
+    "answer",
+    "response",
+    "message",
+    "回答",
+    "台词",
+    "回复",
+)
 
 
 def strip_fences(text: str) -> str:
@@ -47,7 +79,10 @@ def extract_json(text: str) -> Any:
 
 def is_garbled(text: str) -> bool:
     """True when the text holds replacement or control characters (broken bytes, random tokens)."""
-    return any(ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0 for ch in text)
+    return any(
+        ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) < 0xA0
+        for ch in text
+    )
 
 
 def clean_message(text: str, names: Sequence[str] = ()) -> str:
@@ -87,7 +122,7 @@ def clean_message(text: str, names: Sequence[str] = ()) -> str:
         if label and label.group(1).strip() in known:
             if lines:
                 break  # the next speaker: the model went on writing the dialogue
-            line = line[label.end():]
+            line = line[label.end() :]
         if _NOTE.match(line):
             break
         if line.strip():
@@ -103,11 +138,7 @@ def clean_message(text: str, names: Sequence[str] = ()) -> str:
 def _join(lines: Sequence[str]) -> str:
     out = ""
     for line in lines:
-        if out and not (_cjk(out[-1]) or _cjk(line[:1])):
+        if out and not (is_wide_char(out[-1]) or is_wide_char(line[:1])):
             out += " "
         out += line
     return out
-
-
-def _cjk(ch: str) -> bool:
-    return bool(ch) and ("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")

@@ -22,7 +22,7 @@ import codecs
 import stat
 from pathlib import Path
 
-from studio.api import ParseWarning, SourceText
+from studio.api.records import ParseWarning, SourceText
 from studio.errors import InputError
 
 MAX_BYTES = 512 * 1024 * 1024
@@ -172,14 +172,18 @@ def decode_report(
     """
     warnings: list[ParseWarning] = []
     if not data:
-        raise InputError(path, "the file is empty; expected text (a script, novel or subtitle file)")
+        raise InputError(
+            path, "the file is empty; expected text (a script, novel or subtitle file)"
+        )
     text: str | None = None
     chosen = encoding or _bom(data) or _utf16_without_bom(data)
     if chosen:
         try:
             text = data.decode(chosen)
         except LookupError:
-            raise InputError(path, f"unknown encoding {chosen!r}; expected a codec name such as gb18030") from None
+            raise InputError(
+                path, f"unknown encoding {chosen!r}; expected a codec name such as gb18030"
+            ) from None
         except UnicodeDecodeError as exc:
             raise InputError(
                 path,
@@ -189,7 +193,8 @@ def decode_report(
             ) from None
     elif _looks_binary(data):
         raise InputError(
-            path, "this looks like a binary file, not text; expected UTF-8, GB18030, Big5 or UTF-16 text"
+            path,
+            "this looks like a binary file, not text; expected UTF-8, GB18030, Big5 or UTF-16 text",
         )
     else:
         try:
@@ -217,7 +222,9 @@ def decode_report(
     return SourceText(path=Path(path), text=text, encoding=chosen, newline=newline), warnings
 
 
-def _repair_utf8(data: bytes, path: str | Path, warnings: list[ParseWarning]) -> tuple[str, str] | None:
+def _repair_utf8(
+    data: bytes, path: str | Path, warnings: list[ParseWarning]
+) -> tuple[str, str] | None:
     """UTF-8 with a few broken sequences (a truncated download, one bad edit): replace and report."""
     bad: list[int] = []
     start = 0
@@ -234,7 +241,9 @@ def _repair_utf8(data: bytes, path: str | Path, warnings: list[ParseWarning]) ->
     if _plausible(text) < 0.95:
         return None
     for line in sorted({_line_of(data, offset) for offset in bad}):
-        warnings.append(ParseWarning(str(path), line, "bytes that are not UTF-8 were replaced by U+FFFD"))
+        warnings.append(
+            ParseWarning(str(path), line, "bytes that are not UTF-8 were replaced by U+FFFD")
+        )
     return "utf-8", text
 
 
@@ -281,16 +290,24 @@ def read_bytes(path: str | Path) -> bytes:
     if stat.S_ISDIR(info.st_mode):
         raise InputError(path, "this is a folder; expected a text file")
     if not stat.S_ISREG(info.st_mode):
-        raise InputError(path, "not a regular file (a pipe, a device or a socket); expected a text file")
+        raise InputError(
+            path, "not a regular file (a pipe, a device or a socket); expected a text file"
+        )
     if info.st_size > MAX_BYTES:
-        raise InputError(path, f"the file is {info.st_size / 2**20:.0f} MiB; expected at most {MAX_BYTES // 2**20} MiB")
+        raise InputError(
+            path,
+            f"the file is {info.st_size / 2**20:.0f} MiB; expected at most {MAX_BYTES // 2**20} MiB",
+        )
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:  # it grew while we read it
-        raise InputError(path, f"the file is over {MAX_BYTES // 2**20} MiB; expected at most {MAX_BYTES // 2**20} MiB")
+        raise InputError(
+            path,
+            f"the file is over {MAX_BYTES // 2**20} MiB; expected at most {MAX_BYTES // 2**20} MiB",
+        )
     return data
 
 
@@ -306,7 +323,9 @@ def read_source_report(
 
 
 def read_source(path: str | Path, encoding: str | None = None) -> SourceText:
-    """Read and decode a corpus file.
+    """Read and decode a text file (a corpus file, a plugin's word list), encoding detected.
+
+    Plugins reach it as :func:`studio.api.read_text_file`.
 
     Raises:
         InputError: missing file, a folder, too large, empty, binary or undecodable.

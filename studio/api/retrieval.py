@@ -13,8 +13,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from studio.api.text import HAN_CLASS
+
 _WORD = re.compile(r"[a-z0-9']+")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(f"[{HAN_CLASS}]+")
 _STOP = frozenset(
     "a an and are as at be but by do does did for from had has have he her his i if in into is it its me my "
     "no not of on or our she so than that the their them then there they this to was we were what when "
@@ -28,9 +30,11 @@ def tokenize(text: str) -> list[str]:
     terms: list[str] = []
     for run in _CJK_RUN.findall(text):
         terms += [ch for ch in run if ch not in _CJK_STOP]
-        terms += [run[i:i + 2] for i in range(len(run) - 1)]
+        terms += [run[i : i + 2] for i in range(len(run) - 1)]
     rest = _CJK_RUN.sub(" ", text).lower()
-    terms += [w.strip("'") for w in _WORD.findall(rest) if w.strip("'") and w.strip("'") not in _STOP]
+    terms += [
+        w.strip("'") for w in _WORD.findall(rest) if w.strip("'") and w.strip("'") not in _STOP
+    ]
     return terms
 
 
@@ -55,7 +59,9 @@ class BM25:
                 df[term] += 1
                 self.postings.setdefault(term, []).append(index)
         n = len(self.docs)
-        self.idf = {term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()}
+        self.idf = {
+            term: math.log(1 + (n - count + 0.5) / (count + 0.5)) for term, count in df.items()
+        }
         # terms in more than a quarter of the documents (你, 我, the commonest bigrams) barely move
         # the ranking but make every query walk huge posting lists: queries skip them
         self.common = {term for term, count in df.items() if count > max(8, n // 4)}
@@ -69,7 +75,11 @@ class BM25:
                 continue
             for index in self.postings[term]:
                 tf = self.docs[index][term]
-                norm = tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * self.lengths[index] / (self.avg or 1)))
+                norm = (
+                    tf
+                    * (self.k1 + 1)
+                    / (tf + self.k1 * (1 - self.b + self.b * self.lengths[index] / (self.avg or 1)))
+                )
                 out[index] = out.get(index, 0.0) + idf * norm
         return out
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.api import ModelSpec, Preset
+from studio.api.plugins import ModelSpec, Preset
 from studio.errors import StudioError
 
 # Presets by GPU memory for a ~7-9B model; without a [train] preset the largest that fits is used.
@@ -93,6 +93,7 @@ class HFModelAdapter:
         default_model: the model id suggested for a new workspace.
         presets: settings by GPU memory.
         chat_template: the family's template, used when a checkpoint's tokenizer has none.
+        demo: random weights for tests and demos: the flow works, the words it writes are noise.
     """
 
     name: str
@@ -103,6 +104,7 @@ class HFModelAdapter:
     default_model: str = ""
     presets: Sequence[Preset] = field(default_factory=lambda: LORA_PRESETS)
     chat_template: str = ""
+    demo: bool = False
 
     # -- fetch ----------------------------------------------------------------------------
 
@@ -116,7 +118,7 @@ class HFModelAdapter:
         Raises:
             StudioError: a missing local folder, an unknown source or a failed download.
         """
-        from studio_models import download
+        from studio.api import hf_download as download
 
         local = Path(os.path.expanduser(spec.name))
         if spec.source == "local" or local.is_dir():
@@ -192,8 +194,10 @@ def _from_pretrained(auto: Any, path: Path, **kwargs: Any) -> Any:
     except (OSError, ValueError) as exc:
         text = " ".join(str(exc).split())
         if "trust_remote_code" in text:
-            raise StudioError(f"{path}: this model needs its own Python code to load, which the studio does not run "
-                              "unless [model] trust_remote_code = true (only for a repository you trust)") from None
+            raise StudioError(
+                f"{path}: this model needs its own Python code to load, which the studio does not run "
+                "unless [model] trust_remote_code = true (only for a repository you trust)"
+            ) from None
         raise StudioError(f"{path}: cannot load with {auto.__name__}: {text[:300]}") from None
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.api import ModelSpec
+from studio.api.plugins import ModelSpec
 from studio.errors import StudioError
 
 Progress = Callable[[int, int, str], None]
@@ -120,7 +120,7 @@ def huggingface(spec: ModelSpec, progress: Progress | None = None) -> Path:
 def _hf_tqdm(tally: _Tally) -> type:
     from tqdm.auto import tqdm
 
-    class Reporter(tqdm):  # type: ignore[misc, valid-type]
+    class Reporter(tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)

@@ -1,0 +1,166 @@
+"""Provides the model card (README.md) of an export and the run facts it is written from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def model_card(info: dict[str, Any], kind: str) -> str:
+    """The README.md of an export (``kind`` is ``adapter`` or ``merged``)."""
+    name, base, character = info["label"], info["base_model"], info["character"]
+    library = "peft" if kind == "adapter" else "transformers"
+    lines = [
+        "---",
+        f"base_model: {json.dumps(base, ensure_ascii=False)}",
+        f"library_name: {library}",
+        "pipeline_tag: text-generation",
+        "tags:",
+        "  - persona-studio",
+        "  - lora",
+        "  - character-chat",
+        "---",
+        "",
+        f"# {character}: a persona chat model ({kind})",
+        "",
+        f"A LoRA fine-tune of `{base}` that answers as **{character}**, "
+        "made with persona-studio from "
+        f"{info['samples']['train']} dialogue samples (run `{name}`).",
+        "",
+        "## System prompt",
+        "",
+        "The model was trained with this system prompt; use the same one:",
+        "",
+        *[f"> {line}" for line in info["persona"].splitlines() or [""]],
+        "",
+    ]
+    train = info["training"]
+    lines += ["## Training", "", "| setting | value |", "|---|---|"]
+    for key in (
+        "steps",
+        "epochs",
+        "lr",
+        "lora_r",
+        "lora_alpha",
+        "lora_targets",
+        "max_length",
+        "dtype",
+        "final_loss",
+        "eval_loss",
+    ):
+        if train.get(key) not in (None, "", []):
+            value = ", ".join(train[key]) if isinstance(train[key], list) else train[key]
+            lines.append(f"| {key} | {value} |")
+    lines.append("")
+    report = info.get("eval")
+    if report:
+        base_m, adapter_m = report["models"]["base"], report["models"]["adapter"]
+        lines += [
+            "## Evaluation",
+            "",
+            f"On {report['items']} held-out replies of {report['scenes']} scenes "
+            "never seen in training; "
+            "the base model gets the same system prompt.",
+            "",
+            "| metric | base | adapter |",
+            "|---|---|---|",
+            f"| loss on real lines (nats/token) | {base_m['loss']:.3f} | {adapter_m['loss']:.3f} |",
+            f"| chrF vs real lines | {base_m['chrf']:.1f} | {adapter_m['chrf']:.1f} |",
+            f"| ROUGE-L F | {base_m['rouge_l']:.1f} | {adapter_m['rouge_l']:.1f} |",
+            f"| style score (P(character)) | {base_m['style']:.3f} | {adapter_m['style']:.3f} |",
+            f"| identity probes | {base_m['identity']}/{base_m['identity_total']} | "
+            f"{adapter_m['identity']}/{adapter_m['identity_total']} |",
+            "",
+            f"Verdict: {report['verdict']['summary']}.",
+            "",
+        ]
+    lines += ["## Use", "", "```python"]
+    if kind == "merged":
+        lines += [
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            'tokenizer = AutoTokenizer.from_pretrained("PATH")',
+            'model = AutoModelForCausalLM.from_pretrained("PATH")',
+            "# no system message needed: the chat template inserts the persona prompt",
+            'ids = tokenizer.apply_chat_template([{"role": "user", "content": "你是谁？"}],',
+            '                                    add_generation_prompt=True, return_tensors="pt")',
+            "out = model.generate(ids, max_new_tokens=128)",
+            "print(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))",
+        ]
+    else:
+        lines += [
+            "import json",
+            "from peft import PeftModel",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            f"base = AutoModelForCausalLM.from_pretrained({json.dumps(base, ensure_ascii=False)})",
+            'model = PeftModel.from_pretrained(base, "PATH")',
+            'tokenizer = AutoTokenizer.from_pretrained("PATH")',
+            'system = json.load(open("PATH/persona.json"))["persona"]',
+            'messages = [{"role": "system", "content": system},'
+            ' {"role": "user", "content": "你是谁？"}]',
+            "ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,"
+            ' return_tensors="pt")',
+            "out = model.generate(ids, max_new_tokens=128)",
+            "print(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))",
+        ]
+    lines += [
+        "```",
+        "",
+        "## Limits",
+        "",
+        "It imitates a fictional character from the corpus it was trained on "
+        f"({', '.join(info['corpus']) or 'not recorded'}); "
+        "it is not a factual assistant. Check the corpus's licence before sharing the weights.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def base_name(model: Any) -> str:
+    """The base model as a card names it: the hub id, or a local folder's name (and GGUF file)."""
+    if model.source != "local":
+        return model.name
+    name = Path(model.name).name
+    return f"{name}/{model.gguf_file}" if model.gguf_file else name
+
+
+def run_info(ws: Any, persona: Any) -> dict[str, Any]:
+    from studio.chat.session import training_persona
+    from studio.eval.evaluate import load_report
+    from studio.fsutil import read_jsonl
+    from studio.train.events import RunState, read_events
+
+    run_dir = persona.run_dir
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    state = RunState.from_events(read_events(run_dir / "events.jsonl"))
+    samples = read_jsonl(run_dir / "samples.jsonl")
+    step = (
+        state.step
+        if persona.adapter_dir.parent == run_dir
+        else int(persona.adapter_dir.parent.name.split("-")[1])
+    )
+    return {
+        "label": persona.label,
+        "character": persona.character,
+        "persona": persona.system,
+        "base_model": base_name(ws.config.model),
+        "recorded": training_persona(run_dir, persona.adapter_dir),
+        "samples": {
+            "train": sum(1 for s in samples if s.get("split") == "train"),
+            "eval": sum(1 for s in samples if s.get("split") == "eval"),
+        },
+        "training": {
+            "steps": step,
+            "epochs": config.get("epochs"),
+            "lr": config.get("lr"),
+            "lora_r": config.get("lora_r"),
+            "lora_alpha": config.get("lora_alpha"),
+            "lora_targets": config.get("lora_targets") or [],
+            "max_length": config.get("max_length"),
+            "dtype": config.get("dtype"),
+            "final_loss": state.loss,
+            "eval_loss": state.eval_loss,
+        },
+        "eval": load_report(run_dir) if persona.adapter_dir.parent == run_dir else None,
+        "corpus": [p.name for p in ws.corpus_files()],
+    }
