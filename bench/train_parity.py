@@ -100,10 +100,10 @@ def c_parity(
     Returns:
         loss and gradient relative differences, the tolerance, ``ok``, and what ran.
     """
-    from studio.api.hf_adapter import LORA_PRESETS
     from train_models import BenchAdapter, build_model, free
 
     from studio.api import ModelSpec
+    from studio.api.hf_adapter import LORA_PRESETS
     from studio.train import attention, lora
     from studio.train.loss import SupervisedLoss
     from studio.train.recipe import LoraRecipe
