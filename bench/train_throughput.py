@@ -1,20 +1,19 @@
-"""Training throughput, side by side in one process:
-the seed's recipe, what a competent user runs, and ours.
+"""Provides the training-throughput bench: the seed's recipe, what a careful user runs with
+transformers' own fast paths, and ours, side by side in one process, one factor per row.
 
-    python bench/train_throughput.py --shape tiny                  # any CPU, seconds
-    python bench/train_throughput.py --shape llama-8b --out r.json # one GPU, Llama-3.1-8B shape
+    python bench/train_throughput.py --shape tiny --row-tokens 2048 --steps 3   # any CPU
+    python bench/train_throughput.py --shape llama-8b --out r.json              # one GPU
 
 Variants (LoRA r 8 on all 7 projections everywhere; random weights from a config, no download):
 
 - ``a``  the seed: HF Trainer + peft, alpha 32, dropout 0.1, batch 4 x grad-accum 4, gradient
   checkpointing, pad to longest, max length 384, bf16 weights.
-- ``b``  a competent user: HF model + peft, packed rows of 8,192 tokens with position ids restarting
-  per sample, ``attention_mask=None`` and ``use_cache=False`` (transformers then isolates the
-  samples), no gradient checkpointing, a plain loop.
-- ``b+liger``  ``b`` with Liger's fused kernels (only when liger-kernel is importable; Liger's
-  patches to transformers' Llama classes are undone after it).
+- ``b[+liger][+varlen][+compile][+recipe]``  HF model + peft on packed rows of 8,192 tokens with
+  position ids restarting per sample, ``attention_mask=None``, ``use_cache=False``, a plain loop;
+  each flag adds one difference (see ``train_models``): Liger's kernels, transformers' varlen
+  attention path, compiled decoder layers, c's recipe (dropout 0, no fp32 input casts).
 - ``c``  our trainer as a user runs it: ``studio.train.recipe.run`` on a run folder with the
-  preset the GPU gets; ``c:KEY=VALUE,...`` runs it with config overrides (``c:compile=true``).
+  preset the GPU gets; ``c:KEY=VALUE;...`` runs it with config overrides (``c:lora_dropout=0.1``).
 
 Data: synthetic conversations with the length profile of the 甄嬛传 single-turn samples
 (3,339 train samples). The histograms below were measured on the real samples with the
@@ -23,16 +22,17 @@ header tokens and the default "Cutting Knowledge Date" system preamble) and the 
 prompt 9, so a sample is 88 tokens on average, 22 of them supervised (the reply + one end of turn).
 The text is ASCII so the byte-level tokenizer gives exactly those lengths.
 
-Each variant times ``--steps`` optimizer steps after ``--warmup`` steps. The parity column is the
-packed-vs-unpacked check: the summed loss of a packed row against the same samples run one by
-one, on a 2-layer model of the same width (fp32 where the kernel allows it, else bf16), with the
-relative difference of a row whose attention crosses samples shown as the control.
+Each row: the median tokens/s of ``--repeats`` runs of ``--steps`` optimizer steps after
+``--warmup`` steps, peak memory allocated and reserved, the time to the first optimizer step
+(compilation included) and the end-to-end time of 3 epochs. Parity (``train_parity``): for b rows,
+a packed row against its samples run one by one through the same attention path, with a leaking
+row as the control; for c rows, c's timed configuration against plain HF + peft one sample at a
+time, loss and LoRA gradients, on ``--parity-shape``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import os
@@ -46,11 +46,27 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "bench")]
 
-from studio.api import ModelSpec, Preset, Sample, Turn  # noqa: E402
+from train_models import (  # noqa: E402
+    SHAPES,
+    TARGETS,
+    BenchAdapter,
+    Timeline,
+    add_lora,
+    build_model,
+    free,
+    parse_flags,
+    peak,
+    reset_peak,
+    run_user,
+    sync,
+    varlen_implementation,
+)
+from train_parity import c_parity, isolation  # noqa: E402
+
+from studio.api import ModelSpec, Sample, Turn  # noqa: E402
 from studio.train.data import IGNORE, Encoded, encode_samples  # noqa: E402
-from studio.train.packing import collate  # noqa: E402
 
 # tokens per sample of the 甄嬛传 single-turn data: (bin centre, count), bins of 8 tokens
 USER_TOKENS = [
@@ -101,28 +117,6 @@ LLAMA31_OVERHEAD = (
     36  # <|begin_of_text|>, 3 headers of 4 tokens, 3 <|eot_id|>, the 20-token date preamble
 )
 TRAIN_SAMPLES = 3339
-
-SHAPES = {
-    "tiny": dict(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=320,
-    ),
-    "llama-8b": dict(
-        hidden_size=4096,
-        intermediate_size=14336,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=8,
-        vocab_size=128256,
-        rope_theta=500000.0,
-    ),
-}
-TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
 
 # -- data ------------------------------------------------------------------------------------
 
@@ -180,129 +174,6 @@ def encode(tokenizer: Any, samples: list[Sample]) -> list[Encoded]:
     return items
 
 
-def pack_sequential(items: list[Encoded], capacity: int) -> list[list[Encoded]]:
-    """What a user writes: concatenate in order until the row is full."""
-    rows: list[list[Encoded]] = [[]]
-    used = 0
-    for item in items:
-        if used + len(item) > capacity:
-            rows.append([])
-            used = 0
-        rows[-1].append(item)
-        used += len(item)
-    return rows
-
-
-# -- models ----------------------------------------------------------------------------------
-
-
-def build_model(shape: str, device: Any, dtype: Any, layers: int | None = None) -> Any:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        **{**SHAPES[shape], **({"num_hidden_layers": layers} if layers else {})},
-        max_position_embeddings=8192,
-        tie_word_embeddings=False,
-        use_cache=False,
-    )
-    config._attn_implementation = "sdpa"
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = LlamaForCausalLM._from_config(config, dtype=dtype)
-    return model
-
-
-def add_lora(model: Any, alpha: int, dropout: float) -> Any:
-    from peft import LoraConfig, get_peft_model
-
-    return get_peft_model(
-        model,
-        LoraConfig(
-            r=8,
-            lora_alpha=alpha,
-            lora_dropout=dropout,
-            target_modules=TARGETS,
-            task_type="CAUSAL_LM",
-        ),
-    )
-
-
-def free(*objects: Any) -> None:
-    for obj in objects:
-        del obj
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-class Result(dict):
-    """One row of the table."""
-
-
-# -- parity ----------------------------------------------------------------------------------
-
-
-def parity(shape: str, device: Any, items: list[Encoded], kind: str) -> tuple[float, float, str]:
-    """Relative difference packed vs alone, and the same for a leaky row (the control)."""
-    from studio.train import attention
-    from studio.train.loss import supervised_loss
-
-    dtype = torch.float32
-    kernel = "segments"
-    if kind == "c" and device.type == "cuda":
-        kernel = attention.register("auto", "cuda")
-        dtype = torch.bfloat16 if kernel == "varlen" else torch.float32
-    model = build_model(shape, device, dtype, layers=2).eval()
-    rows = items[:8]
-
-    def hf_loss(
-        batch: dict[str, Any], use_cache: bool = False
-    ) -> float:  # b's loss: HF logits, supervised tokens
-        logits = model(
-            input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=use_cache
-        ).logits
-        labels = batch["labels"][:, 1:]
-        mask = labels != IGNORE
-        return float(
-            torch.nn.functional.cross_entropy(
-                logits[:, :-1][mask].float(), labels[mask], reduction="sum"
-            )
-        )
-
-    with torch.no_grad():
-        alone = 0.0
-        for item in rows:
-            batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in collate([item]).items()}
-            alone += hf_loss(batch)
-        row = {k: v.to(device) if hasattr(v, "to") else v for k, v in collate(rows).items()}
-        if kind == "c":
-            attention.register(kernel, device.type)
-            attention.use_packed_attention(model)
-            packed = float(supervised_loss(model, row)[0])
-            # control: positions still restart, but attention runs over the whole row
-            leaky = float(
-                supervised_loss(
-                    model, {k: v for k, v in row.items() if k not in ("cu_seqlens", "max_seqlen")}
-                )[0]
-            )
-        else:
-            packed = hf_loss(row)
-            leaky = hf_loss(
-                row, use_cache=True
-            )  # control: the KV cache makes transformers skip isolation
-    free(model)
-    return (
-        abs(packed - alone) / alone,
-        abs(leaky - alone) / alone,
-        f"{str(dtype).replace('torch.', '')} {kernel}",
-    )
-
-
 # -- variants --------------------------------------------------------------------------------
 
 
@@ -313,8 +184,9 @@ def run_seed(
     items: list[Encoded],
     tokenizer: Any,
     warmup: int,
+    repeats: int,
     steps: int,
-) -> Result:
+) -> dict[str, Any]:
     """(a) HF Trainer + peft as the seed tutorial runs it."""
     from torch.utils.data import SequentialSampler
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
@@ -344,13 +216,14 @@ def run_seed(
         ) -> Any:  # a known order: tokens per step are exact
             return SequentialSampler(self.train_dataset)
 
+    total = warmup + repeats * steps
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
             out,
             per_device_train_batch_size=4,
             gradient_accumulation_steps=4,
             learning_rate=1e-4,
-            max_steps=warmup + steps,
+            max_steps=total,
             gradient_checkpointing=True,
             logging_steps=10,
             save_strategy="no",
@@ -364,100 +237,27 @@ def run_seed(
         trainer = SeedTrainer(
             model=model, args=args, train_dataset=data, data_collator=collator, callbacks=[Clock()]
         )
-        _reset_peak(device)
+        reset_peak(device)
+        sync()
+        start = time.perf_counter()
         trainer.train()
     per_step = 16
-    timed = items[warmup * per_step : (warmup + steps) * per_step]
+    line = Timeline(first_step_s=times[0] - start, ends=times)
+    for k in range(total):
+        step_items = [items[(k * per_step + j) % len(items)] for j in range(per_step)]
+        line.tokens.append(sum(len(i) for i in step_items))
+        line.supervised.append(sum(i.supervised for i in step_items))
+    timed = items[warmup * per_step : total * per_step]
     real = sum(len(i) for i in timed)
     padded = sum(4 * max(len(i) for i in timed[k : k + 4]) for k in range(0, len(timed), 4))
-    seconds = times[-1] - times[warmup - 1]
-    result = Result(
-        real=real,
-        supervised=sum(i.supervised for i in timed),
-        seconds=seconds,
-        padding=1 - real / padded,
-        peak_gb=_peak(device),
-    )
-    free(trainer, model)
-    return result
-
-
-def run_user(
-    shape: str, device: Any, dtype: Any, items: list[Encoded], warmup: int, steps: int, liger: bool
-) -> Result:
-    """(b) HF model + peft, packed 8,192-token rows, no checkpointing, a plain loop."""
-    restore = None
-    if liger:
-        from liger_kernel.transformers import apply_liger_kernel_to_llama
-
-        restore = _snapshot_llama()
-        apply_liger_kernel_to_llama(
-            rope=True, rms_norm=True, swiglu=True, fused_linear_cross_entropy=True
-        )
-    try:
-        return _user_loop(shape, device, dtype, items, warmup, steps)
-    finally:
-        if restore:
-            restore()
-
-
-def _snapshot_llama() -> Any:
-    """Liger patches transformers' Llama module and classes;
-    this undoes it for the variants after."""
-    from transformers.models.llama import modeling_llama
-
-    module_vars = dict(vars(modeling_llama))
-    classes = {v: dict(vars(v)) for v in module_vars.values() if isinstance(v, type)}
-
-    def restore() -> None:
-        for name, value in module_vars.items():
-            setattr(modeling_llama, name, value)
-        for cls, attrs in classes.items():
-            for name in [n for n in vars(cls) if n not in attrs]:
-                delattr(cls, name)
-            for name, value in attrs.items():
-                if name not in ("__dict__", "__weakref__") and vars(cls).get(name) is not value:
-                    setattr(cls, name, value)
-
-    return restore
-
-
-def _user_loop(
-    shape: str, device: Any, dtype: Any, items: list[Encoded], warmup: int, steps: int
-) -> Result:
-    model = add_lora(build_model(shape, device, dtype), alpha=32, dropout=0.1)
-    model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    rows = pack_sequential(items, 8192)
-    _reset_peak(device)
-    real = supervised = 0
-    start = 0.0
-    for index, row in enumerate(rows[: warmup + steps]):
-        if index == warmup:
-            sync()
-            start = time.perf_counter()
-        batch = {
-            k: v.to(device)
-            for k, v in collate(row).items()
-            if k in ("input_ids", "labels", "position_ids")
-        }
-        loss = model(**batch, use_cache=False).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if index >= warmup:
-            real += sum(len(i) for i in row)
-            supervised += sum(i.supervised for i in row)
-    sync()
-    result = Result(
-        real=real,
-        supervised=supervised,
-        seconds=time.perf_counter() - start,
-        padding=0.0,
-        peak_gb=_peak(device),
-    )
-    free(optimizer, model)
+    result = {
+        **line.rates(warmup, repeats, steps),
+        **peak(device),
+        "padding": 1 - real / padded,
+        "note": "sdpa, dropout 0.1, 4 x 4 padded, gradient checkpointing",
+    }
+    del trainer, model
+    free()
     return result
 
 
@@ -466,14 +266,13 @@ def run_ours(
     device: Any,
     samples: list[Sample],
     warmup: int,
+    repeats: int,
     steps: int,
     overrides: dict[str, Any],
-) -> Result:
+) -> dict[str, Any]:
     """(c) studio.train.recipe.run on a run folder, with the preset this GPU gets."""
-    from studio.train.events import ConfigEvent, FailedEvent, StepEvent
     from studio.train.recipe import run
     from studio.train.runconfig import RunConfig
-    from studio.train.rundir import RunDir
     from studio.train.runner import pick_preset
 
     adapter = BenchAdapter(shape)
@@ -487,7 +286,7 @@ def run_ours(
             **preset.settings,
             "lora_r": 8,
             "lora_targets": TARGETS,
-            "max_steps": warmup + steps,
+            "max_steps": warmup + repeats * steps,
             "eval_every": 0,
             "save_every": 0,
             "log_every": 1,
@@ -497,82 +296,57 @@ def run_ours(
         config = RunConfig.from_dict(
             {"model": spec.__dict__, "persona": samples[0].system, **settings}
         )
-        rundir = RunDir(run_dir)
-        rundir.write_config(config.__dict__)
-        rundir.write_samples(samples)
-        _reset_peak(device)
+        from studio.train.rundir import RunDir
+
+        RunDir(run_dir).write_config(config.__dict__)
+        RunDir(run_dir).write_samples(samples)
+        reset_peak(device)
         code = run(run_dir, adapters={adapter.name: adapter})
-        events = rundir.events()
+        line, error, used = run_timeline(run_dir)
     if code != 0:
-        raise RuntimeError(
-            next((e.error for e in events if isinstance(e, FailedEvent)), "the run failed")
-        )
-    step_events = [e for e in events if isinstance(e, StepEvent)]
-    print(
-        "  steps (t, tokens, tok/s):",
-        [(e.step, round(e.t % 1000, 2), e.tokens, round(e.tokens_per_s or 0)) for e in step_events],
-        flush=True,
+        raise RuntimeError(error or "the run failed")
+    torch._dynamo.reset()
+    free()
+    result = {**line.rates(warmup, repeats, steps), **peak(device), "padding": 0.0}
+    result["note"] = (
+        f"preset {preset.name}: {used['attention']}, dropout {used['lora_dropout']}, "
+        f"{used['tokens_per_batch']} tok/step" + (", compiled" if used["compile"] else "")
     )
-    print("  last step event:", json.dumps(step_events[-1].to_json()), flush=True)
-    timed = step_events[warmup:]
-    seconds = timed[-1].t - step_events[warmup - 1].t
-    config = next(e for e in events if isinstance(e, ConfigEvent))
-    return Result(
-        real=sum(e.tokens for e in timed),
-        supervised=sum(e.supervised for e in timed),
-        seconds=seconds,
-        padding=0.0,
-        peak_gb=_peak(device),
-        preset=preset.name,
-        note=f"{config.attention}, dropout {config.config['lora_dropout']}, "
-        f"{config.config['tokens_per_batch']} tok/step"
-        + (", compiled" if config.config["compile"] else ""),
+    return result
+
+
+def run_timeline(run_dir: Path) -> tuple[Timeline, str, dict[str, Any]]:
+    """What c's run folder says: its steps, its error, the settings it used.
+
+    The only place the bench reads the run's events: the first step's time is measured from the
+    ``config`` event (logged when the model, LoRA and optimizer are ready, before any compile).
+    """
+    from studio.train.events import ConfigEvent, FailedEvent, StepEvent
+    from studio.train.rundir import RunDir
+
+    events = RunDir(run_dir).events()
+    error = next((e.error for e in events if isinstance(e, FailedEvent)), "")
+    config = next((e for e in events if isinstance(e, ConfigEvent)), None)
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    if config is None or not steps:
+        return Timeline(), error, {}
+    line = Timeline(
+        first_step_s=steps[0].t - config.t,
+        ends=[e.t for e in steps],
+        tokens=[e.tokens for e in steps],
+        supervised=[e.supervised for e in steps],
     )
-
-
-class BenchAdapter:
-    """A model adapter whose model is random weights at a shape (no download),
-    with the tiny Llama tokenizer."""
-
-    def __init__(self, shape: str) -> None:
-        from studio.api.hf_adapter import LORA_PRESETS
-
-        self.shape = shape
-        self.name = f"bench-{shape}"
-        self.description = "random weights for benchmarks"
-        self.patterns = (self.name,)
-        self.lora_targets = TARGETS
-        self.end_of_turn = ("<|eot_id|>",)
-        self.presets: tuple[Preset, ...] = LORA_PRESETS
-
-    def fetch(self, spec: ModelSpec, progress: Any = None) -> Path:
-        from studio_models.tiny import build_tokenizer
-
-        folder = Path(spec.cache_dir or tempfile.mkdtemp()) / "tokenizer"
-        build_tokenizer("llama").save_pretrained(folder)
-        return folder
-
-    def load_tokenizer(self, path: Path, spec: ModelSpec) -> Any:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(str(path))
-
-    def load_model(
-        self, path: Path, spec: ModelSpec, *, dtype: Any, device: Any, quantization: str = ""
-    ) -> Any:
-        return build_model(self.shape, device, dtype)
-
-
-def _reset_peak(device: Any) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak(device: Any) -> float:
-    return torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+    used = {**config.config, "attention": config.attention}
+    return line, error, used
 
 
 # -- main ------------------------------------------------------------------------------------
+
+
+DEFAULT_VARIANTS = (
+    "a,b,b+liger,b+varlen,b+liger+varlen,b+liger+varlen+compile,b+recipe,b+liger+varlen+recipe,"
+    "c,c:lora_dropout=0.1"
+)
 
 
 def main() -> int:
@@ -580,17 +354,41 @@ def main() -> int:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
     parser.add_argument(
         "--variants",
-        default="a,b,b+liger,c",
-        help="comma list: a, b, b+liger, c, c:key=value;key=value",
+        default=DEFAULT_VARIANTS,
+        help="comma list: a, b[+liger][+varlen][+compile][+recipe], c, c:key=value;key=value",
+    )
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats; the row is their median")
+    parser.add_argument(
+        "--varlen-impl",
+        default="auto",
+        help="attention implementation of +varlen (auto: flash_attention_2 when flash-attn is "
+        "importable on CUDA, else flex_attention; or any name transformers accepts)",
     )
     parser.add_argument(
-        "--warmup", type=int, default=0, help="untimed steps first (default: 2, 1 for tiny)"
+        "--parity-shape",
+        default="",
+        choices=["", *sorted(SHAPES)],
+        help="c's loss-and-gradient parity on this shape (default: llama-8b-narrow on CUDA, "
+        "tiny on the CPU); 'none' is not a shape: use --no-parity",
     )
-    parser.add_argument("--steps", type=int, default=0, help="timed steps (default: 4, 2 for tiny)")
+    parser.add_argument(
+        "--row-tokens",
+        type=int,
+        default=8192,
+        help="b's packed row length (8,192 as c's GPU preset; smaller only to check code on a CPU)",
+    )
+    parser.add_argument("--no-parity", action="store_true", help="skip every parity check")
     parser.add_argument("--out", default="", help="also write the results as JSON here")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="start from the rows in --out (a table measured in several runs on one machine)",
+    )
     args = parser.parse_args()
-    args.warmup = args.warmup or (1 if args.shape == "tiny" else 2)
-    args.steps = args.steps or (2 if args.shape == "tiny" else 4)
+    if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
+        parser.error("--warmup, --steps and --repeats must be at least 1")
 
     from studio.train.base_model import quiet_transformers
 
@@ -605,68 +403,104 @@ def main() -> int:
         f"data: {len(items)} samples, mean {epoch_tokens / len(items):.1f} tokens, supervised "
         f"{sum(i.supervised for i in items) / epoch_tokens:.1%}; device {device}"
         + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
-        + f", {versions()}",
+        + f", {versions()}; {args.warmup} warm-up + {args.repeats} x {args.steps} timed steps",
         flush=True,
     )
-    results: dict[str, Result] = {}
-    for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
+    results: dict[str, dict[str, Any]] = {}
+    if args.append and args.out and Path(args.out).exists():
+        results = json.loads(Path(args.out).read_text())
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    c_check: dict[str, Any] | None = None
+    if not args.no_parity and any(n.startswith("c") for n in names):
+        shape = args.parity_shape or ("llama-8b-narrow" if device.type == "cuda" else "tiny")
+        c_check = checked("c parity", lambda: c_parity(shape, device, items[:24]))
+        results["parity:c"] = c_check
+    for name in names:
+        results.pop(name, None)
         kind, _, extra = name.partition(":")
         overrides = {
             k: json.loads(v) for k, v in (pair.split("=", 1) for pair in extra.split(";") if pair)
         }
         t0 = time.perf_counter()
+        reps = (args.warmup, args.repeats, args.steps)
         try:
-            if kind == "b+liger":
+            if "liger" in kind.split("+"):
                 import liger_kernel  # noqa: F401  (skip cleanly when absent)
             if kind == "a":
-                result = run_seed(
-                    args.shape, device, dtype, items, tokenizer, args.warmup, args.steps
-                )
+                result = run_seed(args.shape, device, dtype, items, tokenizer, *reps)
                 result["parity"] = "n/a (padded)"
-            elif kind in ("b", "b+liger"):
-                check = parity(args.shape, device, items, "b")
-                result = run_user(
-                    args.shape,
-                    device,
-                    dtype,
-                    items,
-                    args.warmup,
-                    args.steps,
-                    liger=kind == "b+liger",
+            elif kind.startswith("b"):
+                flags = parse_flags(kind)
+                attn = (
+                    varlen_implementation(device, args.varlen_impl) if "varlen" in flags else "sdpa"
                 )
-                result["parity"] = f"{check[0]:.1e} (leak {check[1]:.1e}, {check[2]})"
-                result["parity_ok"] = check[0] < 1e-3
+                if not args.no_parity:
+                    check = isolation(args.shape, device, items, attn)
+                    result_parity = (
+                        f"{check['rel']:.1e} (leak {check['leak']:.1e}, {check['dtype']} {attn})"
+                    )
+                result = run_user(
+                    kind, args.shape, device, dtype, items, *reps, args.varlen_impl, args.row_tokens
+                )
+                if not args.no_parity:
+                    result["parity"] = result_parity
+                    result["parity_ok"] = check["rel"] < 1e-3 < check["leak"]
             elif kind == "c":
-                check = parity(args.shape, device, items, "c")
-                result = run_ours(args.shape, device, samples, args.warmup, args.steps, overrides)
-                result["parity"] = f"{check[0]:.1e} (leak {check[1]:.1e}, {check[2]})"
-                result["parity_ok"] = check[0] < 1e-3
+                result = run_ours(args.shape, device, samples, *reps, overrides)
+                if overrides:  # dropout > 0 or other settings: the check covers the preset only
+                    result["parity"] = "n/a (settings differ from the preset checked)"
+                elif c_check and "error" not in c_check:
+                    result["parity"] = (
+                        f"loss {c_check['loss_rel']:.1e}, grad {c_check['grad_rel']:.1e}"
+                        + ("" if c_check["ok"] else " FAIL")
+                    )
             else:
                 raise ValueError(f"unknown variant {kind!r}")
         except ImportError as exc:
             print(f"{name}: skipped ({exc})", flush=True)
+            results[name] = {"error": f"skipped: {exc}"}
             continue
         except Exception as exc:  # one variant failing must not lose the others
             import traceback
 
             traceback.print_exc()
             print(f"{name}: FAILED {type(exc).__name__}: {exc}", flush=True)
-            results[name] = Result(error=f"{type(exc).__name__}: {exc}")
+            results[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+        if "error" in results.get(name, {}):  # out of the except block: its frames are gone
+            torch._dynamo.reset()
+            free()  # a row out of memory must not leave its tensors to the next
             continue
         result["wall_s"] = time.perf_counter() - t0
-        result["tok_s"] = result["real"] / result["seconds"]
-        result["sup_s"] = result["supervised"] / result["seconds"]
-        result["epochs3_s"] = 3 * epoch_tokens / result["tok_s"]
+        # 3 epochs end to end: the first step as measured (compile included), the rest at the rate
+        rest = 3 * epoch_tokens - result["first_step_tokens"]
+        result["epochs3_s"] = result["first_step_s"] + rest / result["tok_s"]
         results[name] = result
         print(
-            f"{name}: {result['tok_s']:.0f} tok/s, parity {result.get('parity')}, "
+            f"{name}: {result['tok_s']:.0f} tok/s {[round(x) for x in result['repeats_tok_s']]}, "
+            "first step "
+            f"{result['first_step_s']:.1f}s, parity {result.get('parity')}, "
             f"{result['wall_s']:.0f}s wall",
             flush=True,
         )
         if args.out:  # after every variant: a run cut short keeps what it measured
             Path(args.out).write_text(json.dumps(results, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
     table(results)
     return 0
+
+
+def checked(label: str, fn: Any) -> dict[str, Any]:
+    """Run a parity check; a failure to run is reported, not raised."""
+    try:
+        out = fn()
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    print(f"{label}: {json.dumps(out)}", flush=True)
+    return out
 
 
 def versions() -> str:
@@ -681,32 +515,55 @@ def versions() -> str:
     return ", ".join(out)
 
 
-def table(results: dict[str, Result]) -> None:
-    ok = {k: r for k, r in results.items() if "error" not in r}
+def table(results: dict[str, dict[str, Any]]) -> None:
+    rows = {k: r for k, r in results.items() if not k.startswith("parity:")}
+    ok = {k: r for k, r in rows.items() if "error" not in r}
     base_a = ok.get("a", {}).get("tok_s")
-    base_b = max((r["tok_s"] for k, r in ok.items() if k.startswith("b")), default=None)
+    strongest = max((k for k in ok if k.startswith("b")), key=lambda k: ok[k]["tok_s"], default="")
+    base_b = ok[strongest]["tok_s"] if strongest else None
     print()
     print(
-        "| variant | real tok/s | supervised tok/s | padding | peak GiB | 3 epochs "
-        "| packed-vs-unpacked rel. diff | c/a | c/b |"
+        "| variant | tok/s (median) | supervised tok/s | repeats | padding | peak alloc GiB "
+        "| peak reserved GiB | first step | 3 epochs | parity | c/a | c/b |"
     )
-    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
-    for name, r in results.items():
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    for name, r in rows.items():
         if "error" in r:
-            print(f"| {name} | failed: {r['error'][:80]} | | | | | | | |")
+            print(f"| {name} | {r['error'][:90]} | | | | | | | | | | |")
             continue
         ca = f"{r['tok_s'] / base_a:.1f}x" if base_a and name.startswith("c") else ""
         cb = f"{r['tok_s'] / base_b:.2f}x" if base_b and name.startswith("c") else ""
         label = name + (f" ({r['note']})" if r.get("note") else "")
+        spread = "/".join(f"{x:,.0f}" for x in r["repeats_tok_s"])
         print(
-            f"| {label} | {r['tok_s']:,.0f} | {r['sup_s']:,.0f} | {r['padding']:.1%} "
-            f"| {r['peak_gb']:.1f} | "
-            f"{_duration(r['epochs3_s'])} | {r.get('parity', '')} | {ca} | {cb} |"
+            f"| {label} | {r['tok_s']:,.0f} | {r['sup_s']:,.0f} | {spread} | {r['padding']:.1%} "
+            f"| {r['peak_gb']:.1f} | {r['reserved_gb']:.1f} | {r['first_step_s']:.1f}s "
+            f"| {_duration(r['epochs3_s'])} | {r.get('parity', '')} | {ca} | {cb} |"
         )
     print(
-        "\n3 epochs: the time for 3 passes over the 3,339 training samples at the measured rate; "
-        "c/b is against the fastest b variant."
+        "\nfirst step: from the start of the loop to the end of the first optimizer step "
+        "(compilation included). 3 epochs: that first step plus 3 passes over the 3,339 training "
+        f"samples at the median rate. c/b is against the strongest b ({strongest or '-'})."
     )
+    c_check = results.get("parity:c")
+    if c_check:
+        if "error" in c_check:
+            print(f"c parity: could not run: {c_check['error']}")
+        else:
+            floor = (
+                f"; plain HF + peft in the same dtype: loss {c_check['floor_loss']:.1e}, "
+                f"grad {c_check['floor_grad']:.1e}"
+                if "floor_loss" in c_check
+                else ""
+            )
+            print(
+                f"c parity ({c_check['what']}) against plain HF + peft one sample at a time in "
+                f"fp32: loss rel. diff {c_check['loss_rel']:.1e} "
+                f"(tolerance {c_check['tol_loss']:.0e}),"
+                f" worst of {c_check['n_grads']} LoRA gradients {c_check['grad_rel']:.1e} "
+                f"(tolerance {c_check['tol_grad']:.0e}){floor}: "
+                + ("PASS" if c_check["ok"] else "FAIL")
+            )
 
 
 def _duration(seconds: float) -> str:
