@@ -33,7 +33,7 @@ from studio_prose.parser import ProseDocument
 
 from studio.api.encoding import read_source
 
-_OPENS = "“「『\"‘"
+_OPENS = '“「『"‘'
 
 
 @dataclass
@@ -106,7 +106,7 @@ def variants(source: list[str], zh: bool, width: int) -> dict[str, tuple[list[st
                 first = para.lines[0]
                 for offset, number in enumerate(para.lines):
                     where[(index, offset)] = len(lines) + 1 + number - first
-                lines.extend(source[para.lines[0] - 1: para.lines[-1]])
+                lines.extend(source[para.lines[0] - 1 : para.lines[-1]])
             elif name == "one line a paragraph":
                 for offset in range(len(para.text)):
                     where[(index, offset)] = len(lines) + 1
@@ -131,7 +131,7 @@ def remap(rows: list[tuple[int, str, str, str]], paras: list[Para], where: dict)
                 continue
             for offset, ch in enumerate(para.text):
                 if ch in _OPENS and para.lines[offset] == line:
-                    after = re.sub(r"\s+", "", para.text[offset + 1: offset + 40])
+                    after = re.sub(r"\s+", "", para.text[offset + 1 : offset + 40])
                     if after.startswith(key):
                         new = where[(index, offset)]
                         break
@@ -155,8 +155,10 @@ def _score(path: Path, labels, rows) -> tuple[str, str, float]:
         f"{c['unmatched']:>9}"
     )
     shape = quotes.layout(source.text.split("\n"))
-    how = shape.kind + (" indent" if shape.indent else "") + (
-        f" width {shape.width}" if shape.width else ""
+    how = (
+        shape.kind
+        + (" indent" if shape.indent else "")
+        + (f" width {shape.width}" if shape.width else "")
     )
     return row, how, cpu / (len(source.text.encode("utf-8")) / 1_000_000)
 

@@ -181,9 +181,7 @@ async def measure(root: Path, run: Path, args: argparse.Namespace) -> dict[str, 
         from studio.train.rundir import RunDir
 
         written = RunDir(run).events()
-        steps = {
-            e.step: e.t for e in written if isinstance(e, StepEvent) and e.step > args.prefill
-        }
+        steps = {e.step: e.t for e in written if isinstance(e, StepEvent) and e.step > args.prefill}
         lags, quiet, seen = [], [], args.prefill
         for when, step in shown:
             for fresh in range(seen + 1, step + 1):

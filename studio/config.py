@@ -169,11 +169,15 @@ class StudioConfig:
         out = {k: list(v) for k, v in self.roster.aliases.items()}
         if self.character.name:
             out.setdefault(self.character.name, [])
-            out[self.character.name] += [a for a in self.character.aliases if a not in out[self.character.name]]
+            out[self.character.name] += [
+                a for a in self.character.aliases if a not in out[self.character.name]
+            ]
         return out
 
 
-_SECTIONS = {f.name: f.type for f in dataclasses.fields(StudioConfig) if f.name not in ("path", "written")}
+_SECTIONS = {
+    f.name: f.type for f in dataclasses.fields(StudioConfig) if f.name not in ("path", "written")
+}
 
 
 def _key_line(text: str, section: str, key: str | None) -> int | None:
@@ -194,9 +198,13 @@ def _key_line(text: str, section: str, key: str | None) -> int | None:
             continue
         if key is None and dotted.match(line):
             return number
-        if key is not None and (in_section and re.match(r"^\s*\"?" + re.escape(key) + r"\"?\s*=", line)):
+        if key is not None and (
+            in_section and re.match(r"^\s*\"?" + re.escape(key) + r"\"?\s*=", line)
+        ):
             return number
-        if key is not None and re.match(r"^\s*" + re.escape(section) + r"\." + re.escape(key) + r"\s*=", line):
+        if key is not None and re.match(
+            r"^\s*" + re.escape(section) + r"\." + re.escape(key) + r"\s*=", line
+        ):
             return number
     return section_line
 
@@ -280,7 +288,9 @@ def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
                 _key_line(text, section, None),
             )
         if not isinstance(value, dict):
-            raise InputError(path, f"{section}: expected a [{section}] table", _key_line(text, section, None))
+            raise InputError(
+                path, f"{section}: expected a [{section}] table", _key_line(text, section, None)
+            )
         section_cls = hints[section]
         section_hints = typing.get_type_hints(section_cls)
         target = getattr(config, section)
@@ -318,21 +328,44 @@ def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
         for item in dataclasses.fields(values):
             value = getattr(values, item.name)
             if isinstance(value, float) and not math.isfinite(value):
-                raise InputError(path, f"[{section}] {item.name}: expected a finite number, got {value!r}",
-                                 _key_line(text, section, item.name))
+                raise InputError(
+                    path,
+                    f"[{section}] {item.name}: expected a finite number, got {value!r}",
+                    _key_line(text, section, item.name),
+                )
     checks = [
-        ("dataset", "eval_fraction", 0.0 <= config.dataset.eval_fraction < 1.0, "a number from 0 up to (not including) 1"),
+        (
+            "dataset",
+            "eval_fraction",
+            0.0 <= config.dataset.eval_fraction < 1.0,
+            "a number from 0 up to (not including) 1",
+        ),
         ("dataset", "history_turns", config.dataset.history_turns >= 1, "at least 1"),
         ("dataset", "min_chars", config.dataset.min_chars >= 0, "0 or more"),
-        ("dataset", "max_chars", config.dataset.max_chars > config.dataset.min_chars, "more than min_chars"),
+        (
+            "dataset",
+            "max_chars",
+            config.dataset.max_chars > config.dataset.min_chars,
+            "more than min_chars",
+        ),
         ("augment", "concurrency", 1 <= config.augment.concurrency <= 64, "1 to 64"),
         ("augment", "timeout", config.augment.timeout > 0, "a positive number of seconds"),
         ("augment", "retries", 0 <= config.augment.retries <= 20, "0 to 20"),
         ("augment", "retry_backoff", config.augment.retry_backoff >= 0, "0 or more seconds"),
         ("augment", "temperature", 0 <= config.augment.temperature <= 2, "a number from 0 to 2"),
         ("augment", "max_tokens", config.augment.max_tokens >= 1, "at least 1"),
-        ("augment", "near_duplicate", 0 < config.augment.near_duplicate <= 1, "a number above 0 up to 1"),
-        ("augment", "persona_threshold", 0 <= config.augment.persona_threshold <= 1, "a number from 0 to 1"),
+        (
+            "augment",
+            "near_duplicate",
+            0 < config.augment.near_duplicate <= 1,
+            "a number above 0 up to 1",
+        ),
+        (
+            "augment",
+            "persona_threshold",
+            0 <= config.augment.persona_threshold <= 1,
+            "a number from 0 to 1",
+        ),
     ]
     bad = settings.check(dataclasses.asdict(config.train))
     if bad:
@@ -340,7 +373,11 @@ def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
     for section, key, ok, expected in checks:
         if not ok:
             value = getattr(getattr(config, section), key)
-            raise InputError(path, f"[{section}] {key}: expected {expected}, got {value!r}", _key_line(text, section, key))
+            raise InputError(
+                path,
+                f"[{section}] {key}: expected {expected}, got {value!r}",
+                _key_line(text, section, key),
+            )
 
 
 def load_config(path: str | Path) -> StudioConfig:
@@ -355,7 +392,9 @@ def load_config(path: str | Path) -> StudioConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(path, "no studio.toml here; expected a workspace folder (persona-studio init PATH)") from None
+        raise InputError(
+            path, "no studio.toml here; expected a workspace folder (persona-studio init PATH)"
+        ) from None
     except UnicodeDecodeError as exc:
         raise InputError(path, f"studio.toml must be UTF-8: {exc.reason}") from None
     return parse_config(text, path)
@@ -367,11 +406,17 @@ def field_docs(section_cls: type) -> dict[str, str]:
     import ast
     import inspect
 
-    docs = {f.name: f.metadata["doc"] for f in dataclasses.fields(section_cls) if "doc" in f.metadata}
+    docs = {
+        f.name: f.metadata["doc"] for f in dataclasses.fields(section_cls) if "doc" in f.metadata
+    }
     source = inspect.getsource(section_cls)
     tree = ast.parse(source)
     body = tree.body[0].body  # type: ignore[attr-defined]
     for node, nxt in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+        ):
             docs[node.target.id] = str(nxt.value.value)  # type: ignore[union-attr]
     return docs

@@ -43,67 +43,153 @@ class TrainSettings:
     """Every setting of a training run, with its default, rule and one-line doc."""
 
     # model
-    dtype: str = _setting("auto", """``auto`` (bf16 on a GPU that has it, fp32 on the CPU),
-        ``bf16``, ``fp16`` or ``fp32``; LoRA weights stay fp32.""", "model", choices=DTYPES)
-    quantization: str = _setting("", """``4bit``: QLoRA, the base weights in NF4 through
-        bitsandbytes (for GPUs short of memory); empty: none.""", "model", choices=("", "4bit"),
-        form=False)
-    attention: str = _setting("auto", """Packed attention kernel: ``auto`` (varlen flash on CUDA,
-        else per-sample SDPA), ``varlen``, ``flex``, ``segments``.""", "model", choices=KERNELS,
-        form=False)
-    compile: bool = _setting(False, """torch.compile each decoder layer (fuses norms, rotary and
-        activations); rows are padded to a fixed size.""", "model", form=False)
+    dtype: str = _setting(
+        "auto",
+        """``auto`` (bf16 on a GPU that has it, fp32 on the CPU),
+        ``bf16``, ``fp16`` or ``fp32``; LoRA weights stay fp32.""",
+        "model",
+        choices=DTYPES,
+    )
+    quantization: str = _setting(
+        "",
+        """``4bit``: QLoRA, the base weights in NF4 through
+        bitsandbytes (for GPUs short of memory); empty: none.""",
+        "model",
+        choices=("", "4bit"),
+        form=False,
+    )
+    attention: str = _setting(
+        "auto",
+        """Packed attention kernel: ``auto`` (varlen flash on CUDA,
+        else per-sample SDPA), ``varlen``, ``flex``, ``segments``.""",
+        "model",
+        choices=KERNELS,
+        form=False,
+    )
+    compile: bool = _setting(
+        False,
+        """torch.compile each decoder layer (fuses norms, rotary and
+        activations); rows are padded to a fixed size.""",
+        "model",
+        form=False,
+    )
 
     # data
-    max_length: int = _setting(1024, """Longest sample in tokens; longer ones are dropped or split
-        (``overlong``) and counted, never cut silently.""", "data", minimum=16)
-    overlong: str = _setting("drop", """What happens to a sample over ``max_length``: ``drop`` it,
-        or ``split`` a multi-turn one into pieces.""", "data", choices=OVERLONG, form=False)
-    tokens_per_batch: int = _setting(8192, """Tokens per optimizer step across all GPUs (packed
-        samples, no padding).""", "data", at_least="max_length")
-    row_tokens: int = _setting(0, """Most tokens in one forward pass of one GPU (0:
-        ``tokens_per_batch`` / GPUs); smaller rows use less memory.""", "data",
-        at_least="max_length", zero_ok=True, form=False)
+    max_length: int = _setting(
+        1024,
+        """Longest sample in tokens; longer ones are dropped or split
+        (``overlong``) and counted, never cut silently.""",
+        "data",
+        minimum=16,
+    )
+    overlong: str = _setting(
+        "drop",
+        """What happens to a sample over ``max_length``: ``drop`` it,
+        or ``split`` a multi-turn one into pieces.""",
+        "data",
+        choices=OVERLONG,
+        form=False,
+    )
+    tokens_per_batch: int = _setting(
+        8192,
+        """Tokens per optimizer step across all GPUs (packed
+        samples, no padding).""",
+        "data",
+        at_least="max_length",
+    )
+    row_tokens: int = _setting(
+        0,
+        """Most tokens in one forward pass of one GPU (0:
+        ``tokens_per_batch`` / GPUs); smaller rows use less memory.""",
+        "data",
+        at_least="max_length",
+        zero_ok=True,
+        form=False,
+    )
 
     # lora
     lora_r: int = _setting(8, "LoRA rank: more capacity, more memory.", "lora", minimum=1)
     lora_alpha: int = _setting(16, "LoRA scale numerator (scale = alpha / r).", "lora", minimum=1)
-    lora_dropout: float = _setting(0.05, """Dropout on the LoRA input; 0 is faster (no copy of
-        every projection's input).""", "lora", minimum=0, maximum=1, below=True)
-    lora_targets: list[str] = _setting([], """Module names LoRA wraps; empty: the model adapter's
-        list (all linear projections).""", "lora", form=False)
+    lora_dropout: float = _setting(
+        0.05,
+        """Dropout on the LoRA input; 0 is faster (no copy of
+        every projection's input).""",
+        "lora",
+        minimum=0,
+        maximum=1,
+        below=True,
+    )
+    lora_targets: list[str] = _setting(
+        [],
+        """Module names LoRA wraps; empty: the model adapter's
+        list (all linear projections).""",
+        "lora",
+        form=False,
+    )
 
     # optim
-    epochs: float = _setting(3.0, "Passes over the training split.", "optim", minimum=0,
-                             above=True)
-    max_steps: int = _setting(0, """Stop after this many steps (0: run all epochs); for smoke tests
-        and benchmarks.""", "optim", minimum=0)
-    lr: float = _setting(2e-4, """Peak learning rate (linear warm-up, then cosine decay to a
-        tenth).""", "optim", minimum=0, above=True, maximum=1, below=True)
-    warmup_steps: int = _setting(10, "Linear warm-up steps (at most a tenth of the run).", "optim",
-                                 minimum=0)
+    epochs: float = _setting(3.0, "Passes over the training split.", "optim", minimum=0, above=True)
+    max_steps: int = _setting(
+        0,
+        """Stop after this many steps (0: run all epochs); for smoke tests
+        and benchmarks.""",
+        "optim",
+        minimum=0,
+    )
+    lr: float = _setting(
+        2e-4,
+        """Peak learning rate (linear warm-up, then cosine decay to a
+        tenth).""",
+        "optim",
+        minimum=0,
+        above=True,
+        maximum=1,
+        below=True,
+    )
+    warmup_steps: int = _setting(
+        10, "Linear warm-up steps (at most a tenth of the run).", "optim", minimum=0
+    )
     max_grad_norm: float = _setting(1.0, "Gradient clipping.", "optim", minimum=0, above=True)
-    weight_decay: float = _setting(0.0, "AdamW weight decay on the LoRA weights.", "optim",
-                                   minimum=0, form=False)
-    gradient_checkpointing: bool = _setting(False, """Recompute activations in the backward pass:
-        less memory, about a third slower.""", "optim")
-    seed: int = _setting(42, "Seed of the LoRA initialisation, the sample order and dropout.",
-                         "optim", minimum=0)
+    weight_decay: float = _setting(
+        0.0, "AdamW weight decay on the LoRA weights.", "optim", minimum=0, form=False
+    )
+    gradient_checkpointing: bool = _setting(
+        False,
+        """Recompute activations in the backward pass:
+        less memory, about a third slower.""",
+        "optim",
+    )
+    seed: int = _setting(
+        42, "Seed of the LoRA initialisation, the sample order and dropout.", "optim", minimum=0
+    )
 
     # parallel
-    parallel: str = _setting("ddp", """Several GPUs: ``ddp`` (each holds the model) or ``fsdp``
-        (layers sharded, for models too big for one GPU).""", "parallel", choices=PARALLEL,
-        form=False)
+    parallel: str = _setting(
+        "ddp",
+        """Several GPUs: ``ddp`` (each holds the model) or ``fsdp``
+        (layers sharded, for models too big for one GPU).""",
+        "parallel",
+        choices=PARALLEL,
+        form=False,
+    )
 
     # logging
-    eval_every: int = _setting(50, "Evaluate on the eval split every N steps (0: only at the end).",
-                               "logging", minimum=0)
-    save_every: int = _setting(100, """Save a resumable checkpoint every N steps (0: only at the end
-        and when stopped).""", "logging", minimum=0)
-    keep_checkpoints: int = _setting(3, "Newest checkpoints kept on disk (0: all).", "logging",
-                                     minimum=0, form=False)
-    log_every: int = _setting(1, "Write a step event every N steps.", "logging", minimum=1,
-                              form=False)
+    eval_every: int = _setting(
+        50, "Evaluate on the eval split every N steps (0: only at the end).", "logging", minimum=0
+    )
+    save_every: int = _setting(
+        100,
+        """Save a resumable checkpoint every N steps (0: only at the end
+        and when stopped).""",
+        "logging",
+        minimum=0,
+    )
+    keep_checkpoints: int = _setting(
+        3, "Newest checkpoints kept on disk (0: all).", "logging", minimum=0, form=False
+    )
+    log_every: int = _setting(
+        1, "Write a step event every N steps.", "logging", minimum=1, form=False
+    )
 
 
 @dataclass(frozen=True)
@@ -210,8 +296,13 @@ class Setting:
 
 
 def _type_words(kind: type) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-            list: "a comma-separated list"}[kind]
+    return {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a comma-separated list",
+    }[kind]
 
 
 def _declared() -> dict[str, Setting]:
@@ -222,8 +313,9 @@ def _declared() -> dict[str, Setting]:
         kind = list if typing.get_origin(kind) is list else kind
         default = item.default if item.default is not MISSING else item.default_factory()  # type: ignore[misc]
         meta = dict(item.metadata)
-        out[item.name] = Setting(item.name, kind, default, meta.pop("doc"), meta.pop("section"),
-                                 **meta)
+        out[item.name] = Setting(
+            item.name, kind, default, meta.pop("doc"), meta.pop("section"), **meta
+        )
     return out
 
 
@@ -302,25 +394,33 @@ def reference() -> str:
 
     hints = typing.get_type_hints(config.StudioConfig)
 
-    out = ["# studio.toml settings", "",
-           "Every key of a workspace's `studio.toml`, generated from the declarations "
-           "(`studio/settings.py` for `[train]`, `studio/config.py` for the rest) by "
-           "`python -m studio.settings > docs/settings.md`. Every key is optional.", ""]
+    out = [
+        "# studio.toml settings",
+        "",
+        "Every key of a workspace's `studio.toml`, generated from the declarations "
+        "(`studio/settings.py` for `[train]`, `studio/config.py` for the rest) by "
+        "`python -m studio.settings > docs/settings.md`. Every key is optional.",
+        "",
+    ]
     for section in config._SECTIONS:
         kind = hints[section]
         out += [f"## [{section}]", ""]
         if section == "train":
-            out += ["Which value a run gets: `train --set KEY=VALUE` or the new-run form, then",
-                    "a key you wrote here, then the model adapter's preset (`preset`, or the one",
-                    "that fits the GPU), then the default. A key you wrote wins over the preset",
-                    "even when it equals the default.", "",
-                    "- `preset` (default `\"\"`): "
-                    + " ".join(config.field_docs(kind)["preset"].split())]
+            out += [
+                "Which value a run gets: `train --set KEY=VALUE` or the new-run form, then",
+                "a key you wrote here, then the model adapter's preset (`preset`, or the one",
+                "that fits the GPU), then the default. A key you wrote wins over the preset",
+                "even when it equals the default.",
+                "",
+                '- `preset` (default `""`): ' + " ".join(config.field_docs(kind)["preset"].split()),
+            ]
             for group in SECTIONS:
                 out += ["", f"### {group}", ""]
                 for item in (s for s in SETTINGS.values() if s.section == group):
-                    out.append(f"- `{item.name}` (default `{_shown(item.default)}`; "
-                               f"{item.expected()}): {item.doc}")
+                    out.append(
+                        f"- `{item.name}` (default `{_shown(item.default)}`; "
+                        f"{item.expected()}): {item.doc}"
+                    )
             out.append("")
             continue
         docs = config.field_docs(kind)
@@ -329,8 +429,9 @@ def reference() -> str:
             choices = config._CHOICES.get((section, item.name))
             rule = f"; one of {', '.join(choices)}" if choices else ""
             doc = " ".join(docs.get(item.name, "").split())
-            out.append(f"- `{item.name}` (default `{_shown(getattr(defaults, item.name))}`{rule}): "
-                       f"{doc}")
+            out.append(
+                f"- `{item.name}` (default `{_shown(getattr(defaults, item.name))}`{rule}): {doc}"
+            )
         out.append("")
     return "\n".join(out)
 

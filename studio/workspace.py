@@ -79,7 +79,9 @@ class Workspace:
     def __init__(self, root: str | Path, config: StudioConfig | None = None) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
-            raise InputError(self.root, "no such workspace folder (persona-studio init PATH creates one)")
+            raise InputError(
+                self.root, "no such workspace folder (persona-studio init PATH creates one)"
+            )
         self.config = config or load_config(self.root / CONFIG_NAME)
         self.read_only = False
         self._lock_fd: int | None = None
@@ -159,14 +161,24 @@ class Workspace:
         found: dict[Path, None] = {}
         for pattern in self.config.corpus.files:
             if not pattern.strip() or os.path.isabs(pattern) or ".." in Path(pattern).parts:
-                raise InputError(self.config_path, f"[corpus] files: {pattern!r} leaves the workspace; expected a glob inside it")
+                raise InputError(
+                    self.config_path,
+                    f"[corpus] files: {pattern!r} leaves the workspace; expected a glob inside it",
+                )
             try:
                 matches = sorted(self.root.glob(pattern))
             except (ValueError, NotImplementedError, OSError) as exc:
-                raise InputError(self.config_path, f"[corpus] files: {pattern!r}: {exc}; expected a glob such as corpus/*") from None
+                raise InputError(
+                    self.config_path,
+                    f"[corpus] files: {pattern!r}: {exc}; expected a glob such as corpus/*",
+                ) from None
             for path in matches:
                 parts = path.relative_to(self.root).parts
-                if any(part.startswith(".") for part in parts) or path.name.lower() in {"readme.md", "source.md", "license"}:
+                if any(part.startswith(".") for part in parts) or path.name.lower() in {
+                    "readme.md",
+                    "source.md",
+                    "license",
+                }:
                     continue
                 if path.is_dir():
                     continue
@@ -200,7 +212,9 @@ class Workspace:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise StudioError(f"{path}: a symbolic link; refused (remove it to open the workspace)") from None
+                raise StudioError(
+                    f"{path}: a symbolic link; refused (remove it to open the workspace)"
+                ) from None
             raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -212,8 +226,14 @@ class Workspace:
             if read_only_ok:
                 self.read_only = True
                 return self
-            raise WorkspaceLocked(f"{self.root} is open in another studio ({holder or 'unknown process'})") from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": _dt.datetime.now().isoformat(timespec="seconds")}
+            raise WorkspaceLocked(
+                f"{self.root} is open in another studio ({holder or 'unknown process'})"
+            ) from None
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": _dt.datetime.now().isoformat(timespec="seconds"),
+        }
         try:
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps(info).encode())
@@ -256,8 +276,9 @@ def placeholder_persona(name: str) -> str:
     return f"You are {name}. Stay in character and answer as {name} would."
 
 
-def create_workspace(root: str | Path, *, character: str = "", persona: str = "",
-                     corpus_globs: Sequence[str] = ()) -> Workspace:
+def create_workspace(
+    root: str | Path, *, character: str = "", persona: str = "", corpus_globs: Sequence[str] = ()
+) -> Workspace:
     """Create a new workspace folder from the template.
 
     Args:
@@ -278,6 +299,10 @@ def create_workspace(root: str | Path, *, character: str = "", persona: str = ""
     name = character or "Character"
     persona = persona or placeholder_persona(name)
     files = "[" + ", ".join(json.dumps(g) for g in (corpus_globs or DEFAULT_CORPUS_GLOBS)) + "]"
-    atomic_write_text(root / CONFIG_NAME, TEMPLATE.format(name=name.replace('"', ""), persona=persona.replace('"""', ""),
-                                                          files=files))
+    atomic_write_text(
+        root / CONFIG_NAME,
+        TEMPLATE.format(
+            name=name.replace('"', ""), persona=persona.replace('"""', ""), files=files
+        ),
+    )
     return Workspace(root)

@@ -48,7 +48,7 @@ def zh_workspace(tmp_path: Path) -> Path:
     (root / "studio.toml").write_text(
         '[character]\nname = "莞莞"\npersona = "你是莞莞，碎玉轩的小主，温婉聪慧。"\n\n'
         '[dataset]\neval_fraction = 0.0\n\n[model]\nname = "tiny-qwen2"\nsource = "tiny"\n\n'
-        '[train]\nepochs = 5\nmax_length = 512\ntokens_per_batch = 512\neval_every = 0\nsave_every = 2\n',
+        "[train]\nepochs = 5\nmax_length = 512\ntokens_per_batch = 512\neval_every = 0\nsave_every = 2\n",
         encoding="utf-8",
     )
     return root
@@ -117,7 +117,7 @@ def persona_workspace(tmp_path: Path) -> Path:
     (root / "studio.toml").write_text(
         '[character]\nname = "阿蘅"\naliases = ["蘅丫头"]\npersona = "你是阿蘅，茶馆里的伙计，说话利落，爱打趣。"\n\n'
         '[dataset]\neval_fraction = 0.4\nseed = 3\n\n[model]\nname = "tiny-qwen2"\nsource = "tiny"\n\n'
-        '[train]\nepochs = 1\nmax_length = 512\ntokens_per_batch = 1024\neval_every = 0\nsave_every = 0\n',
+        "[train]\nepochs = 1\nmax_length = 512\ntokens_per_batch = 1024\neval_every = 0\nsave_every = 0\n",
         encoding="utf-8",
     )
     return root
@@ -140,16 +140,31 @@ def persona_run(persona_workspace: Path, host) -> Path:
     ws = Workspace(persona_workspace)
     build_dataset(ws, host.parsers)
     run_dir = prepare_run(ws, host.adapters, run_id="r1")
-    loaded = load_model(model_spec(ws.config.model, ws.root), host.adapters, device=torch.device("cpu"))
+    loaded = load_model(
+        model_spec(ws.config.model, ws.root), host.adapters, device=torch.device("cpu")
+    )
     torch.manual_seed(0)
-    model = get_peft_model(loaded.model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
-                                                    init_lora_weights=False))
+    model = get_peft_model(
+        loaded.model,
+        LoraConfig(
+            r=4,
+            lora_alpha=8,
+            target_modules=["q_proj", "v_proj", "down_proj"],
+            init_lora_weights=False,
+        ),
+    )
     run = RunDir(run_dir)
     model.save_pretrained(str(run.adapter_dir))
     loaded.tokenizer.save_pretrained(str(run.adapter_dir))
-    atomic_write_json(run.adapter_dir / "persona.json", {
-        "character": "阿蘅", "persona": ws.config.character.persona, "base_model": ws.config.model.name,
-        "chat_template": loaded.tokenizer.chat_template, "end_of_turn_ids": loaded.end_of_turn_ids,
-    })
+    atomic_write_json(
+        run.adapter_dir / "persona.json",
+        {
+            "character": "阿蘅",
+            "persona": ws.config.character.persona,
+            "base_model": ws.config.model.name,
+            "chat_template": loaded.tokenizer.chat_template,
+            "end_of_turn_ids": loaded.end_of_turn_ids,
+        },
+    )
     run.write_events([FinishedEvent(step=1, adapter="adapter")])
     return run_dir

@@ -59,16 +59,29 @@ from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
 from studio_prose.referents import Referents
 
 _SNIFF_CHARS = 80_000
-_MAX_QUOTES = 200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
+_MAX_QUOTES = (
+    200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
+)
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
 CONFIDENCE = {
-    "before": 0.9, "after": 0.9, "intro": 0.8, "before-new": 0.75, "after-new": 0.75,
+    "before": 0.9,
+    "after": 0.9,
+    "intro": 0.8,
+    "before-new": 0.75,
+    "after-new": 0.75,
     "continue": 0.75,
-    "epithet": 0.7, "turn": 0.7, "turn-pair": 0.6, "turn-skip": 0.6, "turn-count": 0.65,
+    "epithet": 0.7,
+    "turn": 0.7,
+    "turn-pair": 0.6,
+    "turn-skip": 0.6,
+    "turn-count": 0.65,
     "action": 0.7,
     "action-far": 0.3,
-    "zero": 0.3, "zero-same": 0.3, "zero-far": 0.3, "unknown": 0.0,
+    "zero": 0.3,
+    "zero-same": 0.3,
+    "zero-far": 0.3,
+    "unknown": 0.0,
 }
 NAMING_BAR = 0.6
 
@@ -100,18 +113,35 @@ class ProseParser:
     """Novels into narration and attributed speech (see the module docstring)."""
 
     name = "prose"
-    description = "Novels: quotes (“…” 「…」 \"…\" ‘…’) with speakers by rules (X道：“…” / “…”X说 / said X), optional LLM"
+    description = 'Novels: quotes (“…” 「…」 "…" ‘…’) with speakers by rules (X道：“…” / “…”X说 / said X), optional LLM'
     extensions = (".txt",)
     """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
         StrOption("narrator", "", "Name of the first-person narrator (我 / I); empty keeps 我 / I"),
-        StrOption("names", "", "Extra character names, comma-separated (studio.toml aliases are added)"),
-        ChoiceOption("llm", "off", "LLM pass for quotes the rules leave unknown", choices=("off", "openai", "transformers")),
-        ChoiceOption("llm_scope", "unknown", "Quotes the LLM sees: unknown only, or also turn-taking and pronoun guesses",
-                     choices=("unknown", "uncertain")),
-        StrOption("llm_base_url", "", "OpenAI-compatible endpoint (…/v1); empty uses [augment] base_url"),
-        StrOption("llm_model", "", "Model name at the endpoint, or a local model folder for transformers"),
-        StrOption("llm_api_key_env", "OPENAI_API_KEY", "Environment variable that holds the API key"),
+        StrOption(
+            "names", "", "Extra character names, comma-separated (studio.toml aliases are added)"
+        ),
+        ChoiceOption(
+            "llm",
+            "off",
+            "LLM pass for quotes the rules leave unknown",
+            choices=("off", "openai", "transformers"),
+        ),
+        ChoiceOption(
+            "llm_scope",
+            "unknown",
+            "Quotes the LLM sees: unknown only, or also turn-taking and pronoun guesses",
+            choices=("unknown", "uncertain"),
+        ),
+        StrOption(
+            "llm_base_url", "", "OpenAI-compatible endpoint (…/v1); empty uses [augment] base_url"
+        ),
+        StrOption(
+            "llm_model", "", "Model name at the endpoint, or a local model folder for transformers"
+        ),
+        StrOption(
+            "llm_api_key_env", "OPENAI_API_KEY", "Environment variable that holds the API key"
+        ),
         PathOption("llm_cache", "", "JSONL file of answers: a rerun resumes where it stopped"),
         IntOption("llm_retries", 3, "Attempts per request", minimum=1, maximum=10),
         IntOption("llm_context", 3, "Paragraphs of context before a quote", minimum=0, maximum=20),
@@ -132,7 +162,9 @@ class ProseParser:
             segments = quotes.split_quotes(para.text, style)
             before = ""
             for seg in segments:
-                if seg.kind == "quote" and quotes.looks_like_speech(seg.text, before, style.lang, closed=seg.closed):
+                if seg.kind == "quote" and quotes.looks_like_speech(
+                    seg.text, before, style.lang, closed=seg.closed
+                ):
                     speech += 1
                     break
                 before = seg.text if seg.kind == "text" else before
@@ -140,8 +172,9 @@ class ProseParser:
         long_paras = sum(1 for p in paras if len(p.text) > 60) / len(paras)
         return round(min(0.9, 0.2 + 1.2 * share + 0.2 * long_paras), 3)
 
-    def parse(self, source: SourceText, options: Mapping[str, Any],
-              context: ParseContext | None = None) -> ParseResult:
+    def parse(
+        self, source: SourceText, options: Mapping[str, Any], context: ParseContext | None = None
+    ) -> ParseResult:
         """Parse a novel; with ``llm`` set, unknown speakers get a second opinion from the host's model."""
         document = ProseDocument(source, options)
         document.run()
@@ -159,7 +192,9 @@ class ProseDocument(Referents):
         self.source = source
         self.file = source.name
         self.narrator = str(options.get("narrator") or "")
-        extra = [n.strip() for n in re.split(r"[,，、;；]", str(options.get("names") or "")) if n.strip()]
+        extra = [
+            n.strip() for n in re.split(r"[,，、;；]", str(options.get("names") or "")) if n.strip()
+        ]
         self.style = quotes.detect_style(source.text)
         self.rules = rules_zh if self.style.lang == "zh" else rules_en
         self.zh = self.style.lang == "zh"
@@ -178,8 +213,9 @@ class ProseDocument(Referents):
         self.genders = self.rules.infer_genders(text, self.pattern, self.names)
         self._view = text
         # alias → (canonical, evidence)
-        self.same = cast.same_people(self.names, text, self.style.lang, self.rules.gender_of_title,
-                                     self.genders)
+        self.same = cast.same_people(
+            self.names, text, self.style.lang, self.rules.gender_of_title, self.genders
+        )
         self.roles = cast_zh.roles(self.names, text, rules_zh.gender_of_title) if self.zh else {}
         traditional = self.zh and text != source.text
         self.display = cast.spellings(source.text, text, self.pattern) if traditional else {}
@@ -209,8 +245,9 @@ class ProseDocument(Referents):
             if position < front:  # a preface or contents: narration, never a scene of speech
                 if kind != "break":
                     text = _flatten(para.text, self.style.lang).strip()
-                    self.utterances.append(Utterance(None, text, "narration", "front", self.file,
-                                                     para.line))
+                    self.utterances.append(
+                        Utterance(None, text, "narration", "front", self.file, para.line)
+                    )
                 continue
             if kind == "chapter":
                 self._new_chapter(para)
@@ -235,24 +272,38 @@ class ProseDocument(Referents):
 
     def _paragraph(self, para: quotes.Paragraph, index: int) -> None:
         marks = sum(para.text.count(mark) for mark in self.style.opens)
-        if marks > _MAX_QUOTES:  # not prose: millions of tiny quotes would take gigabytes as utterances
-            self.warnings.append(ParseWarning(self.file, para.line, f"a paragraph with {marks:,} quote marks; kept "
-                                                                    f"as narration (expected at most {_MAX_QUOTES:,})"))
-            self.utterances.append(Utterance(None, para.text, "narration", self._scene, self.file, para.line))
+        if (
+            marks > _MAX_QUOTES
+        ):  # not prose: millions of tiny quotes would take gigabytes as utterances
+            self.warnings.append(
+                ParseWarning(
+                    self.file,
+                    para.line,
+                    f"a paragraph with {marks:,} quote marks; kept "
+                    f"as narration (expected at most {_MAX_QUOTES:,})",
+                )
+            )
+            self.utterances.append(
+                Utterance(None, para.text, "narration", self._scene, self.file, para.line)
+            )
             return
         segments = quotes.split_quotes(para.text, self.style)
         items: list[tuple[str, quotes.Segment]] = []
         narration: list[quotes.Segment] = []
         for seg in segments:
-            if seg.kind == "quote" and quotes.looks_like_speech(seg.text, _tail(narration), self.style.lang,
-                                                                closed=seg.closed):
+            if seg.kind == "quote" and quotes.looks_like_speech(
+                seg.text, _tail(narration), self.style.lang, closed=seg.closed
+            ):
                 if narration:
                     items.append(("text", _merge(narration)))
                     narration = []
                 items.append(("quote", seg))
             else:
-                narration.append(seg if seg.kind == "text" else quotes.Segment("text", para.text[seg.start:seg.end],
-                                                                                seg.start, seg.end))
+                narration.append(
+                    seg
+                    if seg.kind == "text"
+                    else quotes.Segment("text", para.text[seg.start : seg.end], seg.start, seg.end)
+                )
         if narration:
             items.append(("text", _merge(narration)))
         view = cast_zh.simplified(para.text) if self.zh else para.text
@@ -264,26 +315,33 @@ class ProseDocument(Referents):
         spoken: set[str | None] = set()
         asked: list[str] = []
         # a paragraph of speech alone, no narration: the only kind turn counting answers for
-        self._bare = all(kind == "quote" or not seg.text.strip(" 　\n,.，。")
-                         for kind, seg in items)
+        self._bare = all(
+            kind == "quote" or not seg.text.strip(" 　\n,.，。") for kind, seg in items
+        )
         for position, (kind, seg) in enumerate(items):
             if kind == "text":
                 text = _flatten(seg.text, self.style.lang).strip()
                 if text.strip("，。、,.;；:： 　"):
-                    self.utterances.append(Utterance(None, text, "narration", self._scene, self.file, para.line_at(seg.start)))
-                self._note_subjects(_flatten(view[seg.start:seg.end], self.style.lang))
+                    self.utterances.append(
+                        Utterance(
+                            None, text, "narration", self._scene, self.file, para.line_at(seg.start)
+                        )
+                    )
+                self._note_subjects(_flatten(view[seg.start : seg.end], self.style.lang))
                 continue
             prev = items[position - 1][1] if position and items[position - 1][0] == "text" else None
             following = position + 1 < len(items) and items[position + 1][0] == "text"
             nxt = items[position + 1][1] if following else None
-            before = _flatten(view[prev.start:prev.end], self.style.lang) if prev else ""
+            before = _flatten(view[prev.start : prev.end], self.style.lang) if prev else ""
             opens = position == 0 and starts_with_quote
             if opens and self._intro_above and index == self._intro_index + 1:
                 before = self._intro_above  # 九斤老太…说：⏎“…”: introduced above
-            after = _flatten(view[nxt.start:nxt.end], self.style.lang) if nxt else ""
+            after = _flatten(view[nxt.start : nxt.end], self.style.lang) if nxt else ""
             self._opening = opens and index - state.last_dialogue_paragraph == 1
-            self._quote_text = view[seg.start + 1:seg.end - 1 if seg.closed else seg.end]
-            raw, method = self._attribute(before, after, in_paragraph, position == 0 and starts_with_quote, index)
+            self._quote_text = view[seg.start + 1 : seg.end - 1 if seg.closed else seg.end]
+            raw, method = self._attribute(
+                before, after, in_paragraph, position == 0 and starts_with_quote, index
+            )
             speaker = self._resolve(raw)
             speaker = self.same[speaker][0] if speaker in self.same else speaker
             fresh = raw and raw not in self.names and raw not in self.rules.PRONOUNS
@@ -311,8 +369,16 @@ class ProseDocument(Referents):
             shown = self.display.get(speaker, speaker) if speaker else None
             sure = round(confidence, 2) if shown else None  # checked below LOW_CONFIDENCE
             line = para.line_at(seg.start)
-            utt = Utterance(shown, said, "dialogue", self._scene, self.file, line,
-                            method=method if shown else None, confidence=sure)
+            utt = Utterance(
+                shown,
+                said,
+                "dialogue",
+                self._scene,
+                self.file,
+                line,
+                method=method if shown else None,
+                confidence=sure,
+            )
             self.utterances.append(utt)
             shown = self.display.get(guess, guess) if guess else None
             self.attributions.append(Attribution(utt, index, method, raw, confidence, shown, rule))
@@ -324,15 +390,22 @@ class ProseDocument(Referents):
             spoken.add(None if counted else speaker)
             asked += self.pattern.findall(self._quote_text)
             if not seg.closed:
-                self.warnings.append(ParseWarning(self.file, para.line_at(seg.start),
-                                                  "quote not closed in its paragraph; taken to run to the paragraph end"))
+                self.warnings.append(
+                    ParseWarning(
+                        self.file,
+                        para.line_at(seg.start),
+                        "quote not closed in its paragraph; taken to run to the paragraph end",
+                    )
+                )
         last = items[-1] if items else None
         tail = ""
         if last and last[0] == "text":
-            tail = _flatten(view[last[1].start:last[1].end], self.style.lang).rstrip()
+            tail = _flatten(view[last[1].start : last[1].end], self.style.lang).rstrip()
         self._intro_above = tail if tail.endswith(tuple("：:∶﹕")) else ""
         self._intro_index = index
-        state.open_speaker = in_paragraph if items and items[-1][0] == "quote" and not items[-1][1].closed else None
+        state.open_speaker = (
+            in_paragraph if items and items[-1][0] == "quote" and not items[-1][1].closed else None
+        )
         self._note_turn(index, spoken if had_speech else None)
         if had_speech:
             state.asked = {self._canonical(n) for n in asked if n not in self.rules.PRONOUNS}
@@ -342,8 +415,9 @@ class ProseDocument(Referents):
             state.turns.append(None if None in spoken and len(spoken) == 1 else in_paragraph)
             state.last_dialogue_paragraph = index
 
-    def _attribute(self, before: str, after: str, in_paragraph: str | None, starts: bool, index: int
-                   ) -> tuple[str | None, str]:
+    def _attribute(
+        self, before: str, after: str, in_paragraph: str | None, starts: bool, index: int
+    ) -> tuple[str | None, str]:
         rules = self.rules
         found = rules.preposed(before, self.pattern) if before else None
         if found is not None and found[0] is not None:
@@ -355,7 +429,9 @@ class ProseDocument(Referents):
             kin = rules_en.epithet(after)
             if kin is not None:  # said her mother: a relation, resolved only with evidence
                 return self._kin(*kin), "epithet"
-        if found is not None:  # an introduction without a subject (又道：): who spoke or acted last here
+        if (
+            found is not None
+        ):  # an introduction without a subject (又道：): who spoke or acted last here
             if in_paragraph:
                 return in_paragraph, "zero-same"
             intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)
@@ -396,7 +472,9 @@ class ProseDocument(Referents):
 
     def _paragraph_subject(self, before: str) -> str | None:
         """The subject of the latest earlier sentence of the paragraph that has one."""
-        splitter = rules_zh._SENTENCE_SPLIT if self.style.lang == "zh" else re.compile(r"(?<=[.!?;])\s+")
+        splitter = (
+            rules_zh._SENTENCE_SPLIT if self.style.lang == "zh" else re.compile(r"(?<=[.!?;])\s+")
+        )
         sentences = [s for s in splitter.split(before.rstrip("：:，, 　")) if s.strip()]
         for sentence in reversed(sentences[:-1]):
             who = self._nearest(sentence)

@@ -54,7 +54,12 @@ def story_title(line: str) -> bool:
 def scene_break(line: str) -> bool:
     """``* * *`` / ``＊＊＊`` / ``——————``: a break inside a chapter."""
     text = line.strip()
-    return bool(text) and len(text) <= 40 and bool(_BREAK.match(text)) and any(ch not in " 　" for ch in text)
+    return (
+        bool(text)
+        and len(text) <= 40
+        and bool(_BREAK.match(text))
+        and any(ch not in " 　" for ch in text)
+    )
 
 
 @dataclass
@@ -84,8 +89,9 @@ _WIDE = re.compile("[\u2e80-\uffef]")
 
 def _width(text: str) -> int:
     """Display columns of ``text``: two for wide (CJK) characters, one for the rest."""
-    return sum(2 if "\u2e80" <= ch <= "\uffef" and not "\uff61" <= ch <= "\uffdc" else 1
-               for ch in text)
+    return sum(
+        2 if "\u2e80" <= ch <= "\uffef" and not "\uff61" <= ch <= "\uffdc" else 1 for ch in text
+    )
 
 
 def _indent(line: str) -> int:
@@ -133,8 +139,9 @@ def _wrap_width(lines: list[str]) -> tuple[int, bool]:
     counted in display columns (else in characters): whichever count lines agree on more."""
     chars, chars_share = _measure(lines, len)
     columns, columns_share = _measure(lines, _width)
-    top, share, in_columns = max((columns, columns_share, True), (chars, chars_share, False),
-                                 key=lambda measure: measure[1])
+    top, share, in_columns = max(
+        (columns, columns_share, True), (chars, chars_share, False), key=lambda measure: measure[1]
+    )
     latin = _latin(lines)
     if latin:  # words wrap: lines spread over the width of a long word below the limit
         widths = sorted(len(line.rstrip()) for line in lines)
@@ -150,8 +157,11 @@ def layout(lines: list[str]) -> Layout:
     nonblank = [line for line in sample if line.strip()]
     if len(nonblank) < 20:
         return Layout("line")
-    blocks = sum(1 for prev, line in zip([""] + sample, sample, strict=False)
-                 if line.strip() and not prev.strip())
+    blocks = sum(
+        1
+        for prev, line in zip([""] + sample, sample, strict=False)
+        if line.strip() and not prev.strip()
+    )
     short = sum(1 for line in nonblank if len(line) <= 80)
     per_block = len(nonblank) / max(blocks, 1)
     if per_block < 1.8 or short / len(nonblank) <= 0.9:
@@ -175,7 +185,7 @@ def wrapped(lines: list[str]) -> bool:
 
 _NO_START = "，。、；：？！”」』）》…,.;:?!)"
 _SENTENCE_END_LINE = ".!?:;\"'”’)]_*-—"
-_SPEECH_ENDS = {a + b for a in ".!?," for b in "\"”"}
+_SPEECH_ENDS = {a + b for a in ".!?," for b in '"”'}
 _LATIN_RUN = re.compile(r"[^\s\u2e80-\uffef]+")
 
 
@@ -197,7 +207,7 @@ def _starts_paragraph(prev: str, line: str, shape: Layout) -> bool:
         return True
     if shape.width and line.strip()[:1] not in _NO_START:
         end, opening = prev.rstrip()[-2:], line.strip()[:1]
-        if end[-1:] in "”」』" and opening in "“「『" or end in _SPEECH_ENDS and opening in "\"“":
+        if end[-1:] in "”」』" and opening in "“「『" or end in _SPEECH_ENDS and opening in '"“':
             return True  # a full line ending one speech, the next opening another
         if shape.words and prev.rstrip()[-1:] not in _SENTENCE_END_LINE:
             return False  # mid-sentence
@@ -213,7 +223,7 @@ def _titled(lines: list[str], index: int, out: list[tuple[str, Paragraph]]) -> b
         return False
     if story_title(lines[index]):
         return True
-    around = lines[max(0, index - 2):index] + lines[index + 1:index + 3]
+    around = lines[max(0, index - 2) : index] + lines[index + 1 : index + 3]
     set_apart = len(around) == 4 and not any(line.strip() for line in around)
     return set_apart and bool(_TITLE_ZH.match(lines[index].strip().replace("\u3000", "")))
 
@@ -250,9 +260,18 @@ def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
             close()
             prev = ""
             continue
-        if block and shape.kind == "shape" and (
-            _starts_paragraph(prev, line, shape) or chapter_heading(line) or scene_break(line)
-            or chapter_heading(prev) or scene_break(prev) or story_title(line) or story_title(prev)
+        if (
+            block
+            and shape.kind == "shape"
+            and (
+                _starts_paragraph(prev, line, shape)
+                or chapter_heading(line)
+                or scene_break(line)
+                or chapter_heading(prev)
+                or scene_break(prev)
+                or story_title(line)
+                or story_title(prev)
+            )
         ):
             close()
         if not block:
@@ -316,7 +335,12 @@ def _closing(text: str, index: int, close: str, open_mark: str) -> int:
         if ch == open_mark:
             depth += 1
         elif ch == close:
-            if close == "’" and position + 1 < len(text) and text[position + 1].isalpha() and text[position - 1].isalpha():
+            if (
+                close == "’"
+                and position + 1 < len(text)
+                and text[position + 1].isalpha()
+                and text[position - 1].isalpha()
+            ):
                 position += 1  # don’t: an apostrophe
                 continue
             depth -= 1
@@ -345,9 +369,9 @@ def split_quotes(text: str, style: QuoteStyle) -> list[Segment]:
         if cursor > position:
             segments.append(Segment("text", text[position:cursor], position, cursor))
         if end < 0:
-            segments.append(Segment("quote", text[cursor + 1:], cursor, length, closed=False))
+            segments.append(Segment("quote", text[cursor + 1 :], cursor, length, closed=False))
             return segments
-        segments.append(Segment("quote", text[cursor + 1:end], cursor, end + 1))
+        segments.append(Segment("quote", text[cursor + 1 : end], cursor, end + 1))
         position = cursor = end + 1
     if position < length:
         segments.append(Segment("text", text[position:], position, length))

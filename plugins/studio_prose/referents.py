@@ -50,12 +50,15 @@ class Referents:
         text = self._quote_text.strip()
         if self.zh:
             match = self.pattern.match(text)
-            ok = match is not None and text[match.end():match.end() + 1] in "，,！!"
+            ok = match is not None and text[match.end() : match.end() + 1] in "，,！!"
         else:
             match = self.pattern.match(text) or self.pattern.search(text, max(0, len(text) - 30))
             ok = match is not None and (
-                match.start() == 0 and text[match.end():match.end() + 1] in ",!"
-                or match.start() > 0 and text[match.start() - 2:match.start()] == ", ")
+                match.start() == 0
+                and text[match.end() : match.end() + 1] in ",!"
+                or match.start() > 0
+                and text[match.start() - 2 : match.start()] == ", "
+            )
         if not ok or match is None or match.group() in self.rules.PRONOUNS:
             return None
         return match.group()
@@ -87,11 +90,18 @@ class Referents:
         if owner in ("his", "her"):
             want = "m" if owner == "his" else "f"
             quote = self._quote_text  # “My dear Mr. Bennet,”: a name called out, not spoken of
-            spoken_to = [m.group() for m in self.pattern.finditer(quote)
-                         if quote[m.end():m.end() + 1] in (",", "!")][::-1]
-            pool = [self._addressee(), *spoken_to, *reversed(self._para_mentions),
-                    *(s for s in reversed(self._state.turns[-4:]) if s),
-                    *reversed(self._state.recent[-4:])]
+            spoken_to = [
+                m.group()
+                for m in self.pattern.finditer(quote)
+                if quote[m.end() : m.end() + 1] in (",", "!")
+            ][::-1]
+            pool = [
+                self._addressee(),
+                *spoken_to,
+                *reversed(self._para_mentions),
+                *(s for s in reversed(self._state.turns[-4:]) if s),
+                *reversed(self._state.recent[-4:]),
+            ]
             holder = next((self._canonical(p) for p in pool if p and sex_of(p) == want), None)
             if holder is None:
                 return None
@@ -101,10 +111,14 @@ class Referents:
             if spouse and f"{spouse} {surname}" in self.names:
                 return f"{spouse} {surname}"
         partners = {self._canonical(s) for s in self._state.turns[-4:] if s}
-        partners |= {self._canonical(p) for p in self._para_mentions
-                     if p not in self.rules.PRONOUNS}
-        found = {p for p in partners if p != holder and p != (self.narrator or self.first_person)
-                 and sex_of(p) == gender}
+        partners |= {
+            self._canonical(p) for p in self._para_mentions if p not in self.rules.PRONOUNS
+        }
+        found = {
+            p
+            for p in partners
+            if p != holder and p != (self.narrator or self.first_person) and sex_of(p) == gender
+        }
         return found.pop() if len(found) == 1 else None
 
     def _sex_of(self, name: str) -> str | None:
@@ -140,7 +154,7 @@ class Referents:
         if k and chain[k - 1][0] not in (s, None):
             return None, "unknown"  # A, B, C, A: three people talk, not two in turn
         pair = {s, t}
-        if self._state.asked - pair or any(names - pair for _, names in chain[k + 1:]):
+        if self._state.asked - pair or any(names - pair for _, names in chain[k + 1 :]):
             return None, "unknown"
         return (s if distance % 2 == 0 else t), "turn-count"
 
@@ -154,11 +168,17 @@ class Referents:
             chain.clear()
             return
         known = {s for s in spoken if s}
-        if index - self._state.last_dialogue_paragraph != 1 or len(known) > 1 or (
-                not known and not self._bare):
+        if (
+            index - self._state.last_dialogue_paragraph != 1
+            or len(known) > 1
+            or (not known and not self._bare)
+        ):
             chain.clear()
-        names = frozenset(self._canonical(n) for n in self._para_mentions
-                          if n not in self.rules.PRONOUNS and n != self.first_person)
+        names = frozenset(
+            self._canonical(n)
+            for n in self._para_mentions
+            if n not in self.rules.PRONOUNS and n != self.first_person
+        )
         speaker = known.pop() if known else None
         chain.append((speaker, names - {speaker} if speaker else names))
         del chain[:-24]
@@ -180,8 +200,13 @@ class Referents:
         if self._opening and state.turns and state.turns[-1] and gender:
             # “…,” said she, opening a paragraph of an exchange: the one of her sex who did not
             # speak last (people take turns)
-            others = {p for p in partners if p != state.turns[-1] and p != narrator
-                      and (self.genders.get(p) or self.rules.gender_of_title(p)) == gender}
+            others = {
+                p
+                for p in partners
+                if p != state.turns[-1]
+                and p != narrator
+                and (self.genders.get(p) or self.rules.gender_of_title(p)) == gender
+            }
             if len(others) == 1:
                 self._pronoun_sure = True
                 return others.pop()
@@ -199,8 +224,11 @@ class Referents:
         """Whether another person of ``gender`` is as near as ``found`` (this paragraph, the
         exchange, the last few people named)."""
         near = {*self._para_mentions, *partners, *self._state.recent[-3:]} - {found, narrator}
-        return any((self.genders.get(n) or self.rules.gender_of_title(n)) == gender
-                   for n in near if n not in self.rules.PRONOUNS)
+        return any(
+            (self.genders.get(n) or self.rules.gender_of_title(n)) == gender
+            for n in near
+            if n not in self.rules.PRONOUNS
+        )
 
     def _pick(self, pool: Any, gender: str, narrator: str) -> str | None:
         """The first name of ``pool`` of ``gender`` (or, failing that, of unknown gender); sets

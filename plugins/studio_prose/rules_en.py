@@ -34,17 +34,107 @@ _WHO = rf"(?P<who>{_NAME}|he|she|I|He|She)"
 _POST = re.compile(
     rf"^[\s,;—–-]*(?:(?:{VERBS})\s+{_ADJ}{_WHO}\b|(?P<who2>{_NAME}|he|she|I|He|She)\s+(?:\w+ly\s+)?(?:{VERBS})\b)"
 )
-_PRE = re.compile(rf"(?P<who>{_NAME}|he|she|I|He|She)\s+(?:\w+ly\s+)?(?:{VERBS})(?:\s+\w+ly)?\s*[,:—]?\s*$")
+_PRE = re.compile(
+    rf"(?P<who>{_NAME}|he|she|I|He|She)\s+(?:\w+ly\s+)?(?:{VERBS})(?:\s+\w+ly)?\s*[,:—]?\s*$"
+)
 _PRE_INVERTED = re.compile(rf"(?:{VERBS})\s+(?P<who>{_NAME}|he|she|I)\s*[,:—]?\s*$")
-_NOT_NAMES = {"The", "Then", "And", "But", "She", "He", "It", "They", "We", "You", "This", "That", "There", "What",
-              "When", "Where", "Why", "How", "Yes", "No", "Oh", "Well", "Now", "So", "If", "Her", "His", "Their",
-              "One", "Nobody", "Everybody", "Somebody", "Some", "Another", "Every", "Each", "All", "Both", "Neither",
-              "Do", "Did", "Does", "Is", "Was", "Are", "Were", "My", "Your", "Our", "Not", "Nor", "Or", "For",
-              "Indeed", "Perhaps", "Upon", "After", "Before", "While", "As", "At", "In", "On", "Of", "To", "With",
-              "Chapter", "CHAPTER", "Dear", "Good", "Pray", "Ah", "Nay", "Aye"}
+_NOT_NAMES = {
+    "The",
+    "Then",
+    "And",
+    "But",
+    "She",
+    "He",
+    "It",
+    "They",
+    "We",
+    "You",
+    "This",
+    "That",
+    "There",
+    "What",
+    "When",
+    "Where",
+    "Why",
+    "How",
+    "Yes",
+    "No",
+    "Oh",
+    "Well",
+    "Now",
+    "So",
+    "If",
+    "Her",
+    "His",
+    "Their",
+    "One",
+    "Nobody",
+    "Everybody",
+    "Somebody",
+    "Some",
+    "Another",
+    "Every",
+    "Each",
+    "All",
+    "Both",
+    "Neither",
+    "Do",
+    "Did",
+    "Does",
+    "Is",
+    "Was",
+    "Are",
+    "Were",
+    "My",
+    "Your",
+    "Our",
+    "Not",
+    "Nor",
+    "Or",
+    "For",
+    "Indeed",
+    "Perhaps",
+    "Upon",
+    "After",
+    "Before",
+    "While",
+    "As",
+    "At",
+    "In",
+    "On",
+    "Of",
+    "To",
+    "With",
+    "Chapter",
+    "CHAPTER",
+    "Dear",
+    "Good",
+    "Pray",
+    "Ah",
+    "Nay",
+    "Aye",
+}
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"‘])|\n\n")
-_OBJECT_BEFORE = {"to", "at", "with", "of", "for", "by", "from", "on", "towards", "toward", "upon", "about", "her",
-                  "his", "their", "than", "like", "and"}
+_OBJECT_BEFORE = {
+    "to",
+    "at",
+    "with",
+    "of",
+    "for",
+    "by",
+    "from",
+    "on",
+    "towards",
+    "toward",
+    "upon",
+    "about",
+    "her",
+    "his",
+    "their",
+    "than",
+    "like",
+    "and",
+}
 _FEMALE = ("Mrs", "Miss", "Ms", "Lady", "Madam", "Madame", "Mme", "Mlle", "Aunt")
 _MALE = ("Mr", "Sir", "Lord", "Colonel", "Col", "Captain", "Capt", "Uncle")
 PRONOUNS = {"I": "narrator", "he": "m", "He": "m", "she": "f", "She": "f"}
@@ -61,9 +151,15 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 2) -> set
         counts[_normal(match.group("who"))] += 1
     for match in re.finditer(rf"[”\"’]\s*,?\s*(?P<who>{_NAME})\s+(?:\w+ly\s+)?(?:{VERBS})\b", text):
         counts[_normal(match.group("who"))] += 1
-    for match in re.finditer(rf"(?P<who>{_NAME})\s+(?:\w+ly\s+)?(?:{VERBS})\s*[,:]?\s*[“\"‘]", text):
+    for match in re.finditer(
+        rf"(?P<who>{_NAME})\s+(?:\w+ly\s+)?(?:{VERBS})\s*[,:]?\s*[“\"‘]", text
+    ):
         counts[_normal(match.group("who"))] += 1
-    names = {name for name, count in counts.items() if count >= min_count and name.split()[0] not in _NOT_NAMES}
+    names = {
+        name
+        for name, count in counts.items()
+        if count >= min_count and name.split()[0] not in _NOT_NAMES
+    }
     names.update(name for name in given if name)
     return names
 
@@ -91,10 +187,12 @@ def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> 
         name = match.group()
         if name in genders or name in PRONOUNS:
             continue
-        tail = text[match.end():match.end() + 80]
+        tail = text[match.end() : match.end() + 80]
         found = re.search(r"\b(he|him|his|she|her)\b", tail)
         if found:
-            counts.setdefault(name, Counter())["m" if found.group(1) in ("he", "him", "his") else "f"] += 1
+            counts.setdefault(name, Counter())[
+                "m" if found.group(1) in ("he", "him", "his") else "f"
+            ] += 1
     for name, counter in counts.items():
         total = sum(counter.values())
         top, hits = counter.most_common(1)[0]
@@ -152,7 +250,7 @@ def _introduced(lead: str, pattern: re.Pattern[str]) -> tuple[str | None, str] |
         head = sentence
     else:
         verb = verbs[-1]
-        if len(sentence) - verb.end() > 40 or re.search(r"[.!?;]", sentence[verb.end():]):
+        if len(sentence) - verb.end() > 40 or re.search(r"[.!?;]", sentence[verb.end() :]):
             return None
         head = sentence[: verb.start()]
     who = None
@@ -179,9 +277,22 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
 
 
 KIN = {
-    "mother": "f", "mamma": "f", "aunt": "f", "sister": "f", "daughter": "f", "niece": "f",
-    "wife": "f", "lady": "f", "father": "m", "papa": "m", "uncle": "m", "brother": "m",
-    "son": "m", "nephew": "m", "husband": "m", "gentleman": "m",
+    "mother": "f",
+    "mamma": "f",
+    "aunt": "f",
+    "sister": "f",
+    "daughter": "f",
+    "niece": "f",
+    "wife": "f",
+    "lady": "f",
+    "father": "m",
+    "papa": "m",
+    "uncle": "m",
+    "brother": "m",
+    "son": "m",
+    "nephew": "m",
+    "husband": "m",
+    "gentleman": "m",
 }
 _KIN_WORDS = "|".join(KIN)
 _EPITHET_WORDS = (
@@ -202,4 +313,3 @@ def epithet(after: str) -> tuple[str, str] | None:
         return None
     owner = match.group("owner") or match.group("xowner")
     return owner, match.group("kin") or match.group("xkin")
-

@@ -39,37 +39,245 @@ _SPEECH_INTRO = re.compile(
 )
 _COLONS = "：:∶﹕"
 # “…”秀才说。 / “…，”他说，“…”: a short tag right after a closing mark
-_SPEECH_TAG = re.compile(r"[”」』\"][ 　]*([^，。！？!?,；;：:“”「」『』\"\n]{1,10}?)"
-                         r"(?:笑道|问道|说道|答道|道|说|问|答|叹|喝|骂|喊|叫|嚷)[，。,.！!？?]")
+_SPEECH_TAG = re.compile(
+    r"[”」』\"][ 　]*([^，。！？!?,；;：:“”「」『』\"\n]{1,10}?)"
+    r"(?:笑道|问道|说道|答道|道|说|问|答|叹|喝|骂|喊|叫|嚷)[，。,.！!？?]"
+)
 _SENTENCE_SPLIT = re.compile(r"[。！？!?；;…\n]")
-_OBJECT_BEFORE = set("向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打"
-                     "在于上住到起")
+_OBJECT_BEFORE = set(
+    "向对朝跟和与同替给把被让令叫唤请问看望瞧盯拉握扶抱推见听随陪带冲往为自从由比像似将等着了过搀拦打"
+    "在于上住到起"
+)
 _BEFORE_SUBJECT_PRONOUN = set("忽然便就却才又也这那时后此但而只正且倒竟遂乃即终仍还都已再先")
-_SUBJECT_AFTER_SEE = ("只见", "但见", "却见", "忽见", "又见", "就见", "便见", "只听", "但听", "忽听", "却听", "又听",
-                      "便听", "就听", "正见", "只听得", "听得", "因听", "忽听得", "又听得")
-_STOP_FIRST = set("句我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
-                  "心口手脸眼头声话有没是然但可而虽此忽突随连急赶轻微淡低含半良许片几何怎什么些每各其并及或"
-                  "些个两三四五六七八九十上下中前后里外左右大小多少好很最更太真实仍依终竟")
-_STOP_WORDS = {"小主", "娘娘", "姑娘", "公公", "大人", "奴婢", "奴才", "臣妾", "嫔妾", "本宫", "哀家", "朕", "众人",
-               "大家", "皇上", "皇后", "太后", "皇帝"}  # kept as names, but not learnt as stems of longer ones
-_BAD_LAST = set("笑道说问叹低轻含忙又也便却只才不一的看听见向对和与着了地得终竟仍更已正将把被让方"
-                "下住开起来去到在过我你他她边旁然头身手首膝嘴脸眼泪")
+_SUBJECT_AFTER_SEE = (
+    "只见",
+    "但见",
+    "却见",
+    "忽见",
+    "又见",
+    "就见",
+    "便见",
+    "只听",
+    "但听",
+    "忽听",
+    "却听",
+    "又听",
+    "便听",
+    "就听",
+    "正见",
+    "只听得",
+    "听得",
+    "因听",
+    "忽听得",
+    "又听得",
+)
+_STOP_FIRST = set(
+    "句我你他她它这那只便又也却都就一不因所于如若当还再才已正将把被让对向和与同跟在从说道笑问想看听见了"
+    "心口手脸眼头声话有没是然但可而虽此忽突随连急赶轻微淡低含半良许片几何怎什么些每各其并及或"
+    "些个两三四五六七八九十上下中前后里外左右大小多少好很最更太真实仍依终竟"
+)
+_STOP_WORDS = {
+    "小主",
+    "娘娘",
+    "姑娘",
+    "公公",
+    "大人",
+    "奴婢",
+    "奴才",
+    "臣妾",
+    "嫔妾",
+    "本宫",
+    "哀家",
+    "朕",
+    "众人",
+    "大家",
+    "皇上",
+    "皇后",
+    "太后",
+    "皇帝",
+}  # kept as names, but not learnt as stems of longer ones
+_BAD_LAST = set(
+    "笑道说问叹低轻含忙又也便却只才不一的看听见向对和与着了地得终竟仍更已正将把被让方"
+    "下住开起来去到在过我你他她边旁然头身手首膝嘴脸眼泪"
+)
 _VERBISH = set("走来去过看说笑道问叹站坐跪起伸拉握抬低转回进出望听见想拍摇点扶")
-_NOT_NAMES = {"自己", "二人", "两人", "三人", "众人们", "大家", "彼此", "对方", "旁人", "别人", "有人", "此人", "那人",
-              "这人", "众位", "诸位", "一人", "一个", "那个", "这个", "了一声", "旁边", "身后", "气氛", "语气",
-              "神色", "目光", "声音", "心里", "心中", "嘴里", "口中", "眼中", "脸上"}
-_MANNER = {"怜惜", "无奈", "关切", "沉稳", "惊喜", "亲切", "呵斥", "倔强", "温柔", "安静", "平静", "淡然", "冷然",
-           "郑重", "恭谨", "恭敬", "认真", "疑惑", "诧异", "惊讶", "惊异", "好奇", "得意", "委屈", "愤然", "愤怒",
-           "欣然", "欣喜", "感激", "感慨", "坚定", "犹豫", "迟疑", "沉吟", "温和", "和蔼", "严肃", "冷淡", "冷静",
-           "沉静", "轻快", "爽朗", "不安", "焦急", "着急", "担忧", "忧心", "伤感", "悲伤", "哽咽", "黯然", "怅然",
-           "温言", "柔声", "厉声", "低声", "轻声", "高声", "大声", "朗声", "沉声", "冷笑", "微笑", "苦笑", "含笑"}
+_NOT_NAMES = {
+    "自己",
+    "二人",
+    "两人",
+    "三人",
+    "众人们",
+    "大家",
+    "彼此",
+    "对方",
+    "旁人",
+    "别人",
+    "有人",
+    "此人",
+    "那人",
+    "这人",
+    "众位",
+    "诸位",
+    "一人",
+    "一个",
+    "那个",
+    "这个",
+    "了一声",
+    "旁边",
+    "身后",
+    "气氛",
+    "语气",
+    "神色",
+    "目光",
+    "声音",
+    "心里",
+    "心中",
+    "嘴里",
+    "口中",
+    "眼中",
+    "脸上",
+}
+_MANNER = {
+    "怜惜",
+    "无奈",
+    "关切",
+    "沉稳",
+    "惊喜",
+    "亲切",
+    "呵斥",
+    "倔强",
+    "温柔",
+    "安静",
+    "平静",
+    "淡然",
+    "冷然",
+    "郑重",
+    "恭谨",
+    "恭敬",
+    "认真",
+    "疑惑",
+    "诧异",
+    "惊讶",
+    "惊异",
+    "好奇",
+    "得意",
+    "委屈",
+    "愤然",
+    "愤怒",
+    "欣然",
+    "欣喜",
+    "感激",
+    "感慨",
+    "坚定",
+    "犹豫",
+    "迟疑",
+    "沉吟",
+    "温和",
+    "和蔼",
+    "严肃",
+    "冷淡",
+    "冷静",
+    "沉静",
+    "轻快",
+    "爽朗",
+    "不安",
+    "焦急",
+    "着急",
+    "担忧",
+    "忧心",
+    "伤感",
+    "悲伤",
+    "哽咽",
+    "黯然",
+    "怅然",
+    "温言",
+    "柔声",
+    "厉声",
+    "低声",
+    "轻声",
+    "高声",
+    "大声",
+    "朗声",
+    "沉声",
+    "冷笑",
+    "微笑",
+    "苦笑",
+    "含笑",
+}
 _OBJECT_MARKERS = set("向对和与跟同给把朝替陪随见叫唤请问让令被")
 _PLURALS = {"我们", "我們", "他们", "他們", "她们", "她們", "伊们", "大家"}
-_FEMALE_TITLES = ("妃", "嫔", "后", "娘", "姐", "妹", "主", "贵人", "常在", "答应", "嬷嬷", "嬷", "姑", "女", "婢", "夫人",
-                  "昭仪", "芳仪", "淑仪", "德仪", "婕妤", "容华", "良媛", "才人", "采女", "美人", "娘子", "姥姥",
-                  "太太", "奶奶", "姨", "嫂", "妈", "母", "婆", "小姐", "格格", "公主", "宫人", "丫头", "丫鬟")
-_MALE_TITLES = ("王", "帝", "皇上", "爷", "公公", "太医", "大人", "哥", "弟", "公子", "老爷", "先生", "将军", "父",
-                "叔", "伯", "舅", "侍卫", "太监", "少爷", "相公", "大夫", "皇子", "阿哥", "道人", "和尚", "知县")
+_FEMALE_TITLES = (
+    "妃",
+    "嫔",
+    "后",
+    "娘",
+    "姐",
+    "妹",
+    "主",
+    "贵人",
+    "常在",
+    "答应",
+    "嬷嬷",
+    "嬷",
+    "姑",
+    "女",
+    "婢",
+    "夫人",
+    "昭仪",
+    "芳仪",
+    "淑仪",
+    "德仪",
+    "婕妤",
+    "容华",
+    "良媛",
+    "才人",
+    "采女",
+    "美人",
+    "娘子",
+    "姥姥",
+    "太太",
+    "奶奶",
+    "姨",
+    "嫂",
+    "妈",
+    "母",
+    "婆",
+    "小姐",
+    "格格",
+    "公主",
+    "宫人",
+    "丫头",
+    "丫鬟",
+)
+_MALE_TITLES = (
+    "王",
+    "帝",
+    "皇上",
+    "爷",
+    "公公",
+    "太医",
+    "大人",
+    "哥",
+    "弟",
+    "公子",
+    "老爷",
+    "先生",
+    "将军",
+    "父",
+    "叔",
+    "伯",
+    "舅",
+    "侍卫",
+    "太监",
+    "少爷",
+    "相公",
+    "大夫",
+    "皇子",
+    "阿哥",
+    "道人",
+    "和尚",
+    "知县",
+)
 _MAX_NAME = 4
 _NUMBER_FIRST = set("一二三四五六七八九十")
 
@@ -107,10 +315,24 @@ def _name_char(ch: str) -> bool:
 
 def _count_stems(piece: str, starts: Counter[str]) -> None:
     piece = piece.lstrip(" 　")
-    for lead in ("只见", "但见", "却见", "忽见", "又见", "那", "这", "只听", "却说", "且说",
-                 "便", "却", "又", "只"):
+    for lead in (
+        "只见",
+        "但见",
+        "却见",
+        "忽见",
+        "又见",
+        "那",
+        "这",
+        "只听",
+        "却说",
+        "且说",
+        "便",
+        "却",
+        "又",
+        "只",
+    ):
         if piece.startswith(lead) and len(piece) > len(lead) + 1:
-            piece = piece[len(lead):]
+            piece = piece[len(lead) :]
             break
     if len(piece) < 2 or not _name_char(piece[0]):
         return
@@ -131,9 +353,9 @@ def _candidates(text: str) -> Counter[str]:
     starts: Counter[str] = Counter()
     for match in _SPEECH_INTRO.finditer(text):
         begin = max(0, match.start() - 40)
-        window = text[begin:match.start()]
+        window = text[begin : match.start()]
         cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」：:，,")
-        for piece in {window[cut + 1:].lstrip(" 　"), _sentence_start(window)}:
+        for piece in {window[cut + 1 :].lstrip(" 　"), _sentence_start(window)}:
             _count_stems(piece, starts)
     for match in _SPEECH_TAG.finditer(text):
         _count_stems(match.group(1), starts)
@@ -176,8 +398,9 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             continue  # 眉庄手 is 眉庄 + a word
         pool.add(stem)
     # 眉庄向槿 is 眉庄 + …
-    pool = {w for w in pool
-            if w.endswith("家的") or not any(w[:k] in pool for k in range(2, len(w)))}
+    pool = {
+        w for w in pool if w.endswith("家的") or not any(w[:k] in pool for k in range(2, len(w)))
+    }
     total: Counter[str] = Counter()
     marked: Counter[str] = Counter()
     adverbial: Counter[str] = Counter()  # 无奈地: a manner word, not a name
@@ -187,11 +410,12 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
         total[word] += 1
         if match.start() and text[match.start() - 1] in _OBJECT_MARKERS:
             marked[word] += 1
-        if text[match.end():match.end() + 1] == "地":
+        if text[match.end() : match.end() + 1] == "地":
             adverbial[word] += 1
     names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
-    names = {w for w in names
-             if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))}
+    names = {
+        w for w in names if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))
+    }
     for name in given:
         if name:
             names.add(name)
@@ -216,7 +440,7 @@ def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:
 
 def _sentence_start(window: str) -> str:
     cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」")
-    return window[cut + 1:].lstrip(" 　")
+    return window[cut + 1 :].lstrip(" 　")
 
 
 def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
@@ -235,8 +459,10 @@ def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> 
     if not gendered_pronouns(text):
         return genders  # 红楼梦 writes 他 for everyone: pronouns say nothing about gender
     # 玄凌……，他……: a pronoun opening the next clause usually refers back to the subject
-    next_clause_pronoun = re.compile(f"(?P<name>{pattern.pattern})[^。！？“”「」，,；;]{{0,20}}[，,。；;][ 　]*"
-                                      "(?P<pronoun>[他她])(?![们們])")
+    next_clause_pronoun = re.compile(
+        f"(?P<name>{pattern.pattern})[^。！？“”「」，,；;]{{0,20}}[，,。；;][ 　]*"
+        "(?P<pronoun>[他她])(?![们們])"
+    )
     for match in next_clause_pronoun.finditer(text):
         name = match.group("name")
         if name in genders or name in PRONOUNS or name in _PLURALS:
@@ -268,14 +494,19 @@ def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str |
     for match in pattern.finditer(sentence):
         start, end = match.span()
         word = match.group()
-        after = sentence[end:end + 1]
+        after = sentence[end : end + 1]
         if after in ("的", "之"):
             possessor = possessor or word
             continue
-        before = sentence[max(0, start - 3):start]
+        before = sentence[max(0, start - 3) : start]
         if before and before[-1] in _OBJECT_BEFORE and not before.endswith(_SUBJECT_AFTER_SEE):
             continue
-        if len(word) == 1 and before and is_han(before[-1]) and before[-1] not in _BEFORE_SUBJECT_PRONOUN:
+        if (
+            len(word) == 1
+            and before
+            and is_han(before[-1])
+            and before[-1] not in _BEFORE_SUBJECT_PRONOUN
+        ):
             continue  # 啐他道: a pronoun right after a verb is its object
         if word in _PLURALS or group(word):
             return "?", possessor
@@ -341,7 +572,9 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     return None, "zero"
 
 
-_ASKS = re.compile(r"(?:问|告诉|嘱咐|吩咐|叮嘱|劝|骂|回答|答应)了?(?P<whom>[" + HAN_CLASS + r"Ａ-Ｚ]{1,4})$")
+_ASKS = re.compile(
+    r"(?:问|告诉|嘱咐|吩咐|叮嘱|劝|骂|回答|答应)了?(?P<whom>[" + HAN_CLASS + r"Ａ-Ｚ]{1,4})$"
+)
 
 
 def _asks(core: str, pattern: re.Pattern[str]) -> bool:
@@ -353,9 +586,11 @@ def _asks(core: str, pattern: re.Pattern[str]) -> bool:
     return whom in PRONOUNS or whom in _PLURALS or bool(pattern.fullmatch(whom))
 
 
-_BARE = re.compile(r"^(?:只见|却见|又见|那|这|因|便)?(?P<who>[" + HAN_CLASS + r"Ａ-Ｚ]{2,4}?)"
-                   r"(?:又|便|就|也|忙|连忙|因|都|亦|遂|乃|才|却|只)?(?:冷笑道|笑道|问道|说道|答道|叹道|喝道|叫道|"
-                   r"嚷道|哭道|道|说|问|答|曰)$")
+_BARE = re.compile(
+    r"^(?:只见|却见|又见|那|这|因|便)?(?P<who>[" + HAN_CLASS + r"Ａ-Ｚ]{2,4}?)"
+    r"(?:又|便|就|也|忙|连忙|因|都|亦|遂|乃|才|却|只)?(?:冷笑道|笑道|问道|说道|答道|叹道|喝道|叫道|"
+    r"嚷道|哭道|道|说|问|答|曰)$"
+)
 
 
 def _bare_subject(sentence: str) -> str | None:
@@ -379,7 +614,11 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     if stop is None or stop.start() > 16 or text[stop.start()] in "：:“「":
         return None
     clause = text[: stop.start()]
-    if not clause or clause[-1] not in _VERB_FINAL and not clause.endswith(("说着", "笑着", "问着", "道罢", "说罢", "说完")):
+    if (
+        not clause
+        or clause[-1] not in _VERB_FINAL
+        and not clause.endswith(("说着", "笑着", "问着", "道罢", "说罢", "说完"))
+    ):
         return None
     match = pattern.match(clause)
     if match is None:

@@ -16,7 +16,9 @@ from studio.train.base_model import load_model, model_spec
 from studio.train.rundir import RunDir, pick_run
 
 MIN_CLASSIFIER_LINES = 200  # fewer real exchanges train a classifier too weak to filter with
-_classifiers: dict[str, Any] = {}  # fitted on a dataset's real lines, reused while they do not change
+_classifiers: dict[
+    str, Any
+] = {}  # fitted on a dataset's real lines, reused while they do not change
 _cache_lock = threading.Lock()
 
 
@@ -27,8 +29,14 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
     if cfg.model:
         folder = Path(cfg.model) if Path(cfg.model).is_absolute() else ws.root / cfg.model
         source = "local" if folder.is_dir() else model_cfg.source
-        model_cfg = replace(model_cfg, name=str(folder) if folder.is_dir() else cfg.model, source=source, adapter="",
-                            gguf_file="", revision="")
+        model_cfg = replace(
+            model_cfg,
+            name=str(folder) if folder.is_dir() else cfg.model,
+            source=source,
+            adapter="",
+            gguf_file="",
+            revision="",
+        )
     lora = None
     if cfg.adapter:
         if cfg.adapter == "latest":
@@ -36,18 +44,28 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
         else:
             named = RunDir(ws.run_dir(cfg.adapter))
             if not named.exists():
-                raise StudioError(f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'")
+                raise StudioError(
+                    f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'"
+                )
             lora = named.adapter()
 
     def load() -> Any:
         return load_model(model_spec(model_cfg, ws.root), host.adapters, lora_path=lora)
 
-    description = {"model": model_cfg.name, "adapter": str(lora.relative_to(ws.root)) if lora else None}
+    description = {
+        "model": model_cfg.name,
+        "adapter": str(lora.relative_to(ws.root)) if lora else None,
+    }
     return description, load
 
 
-def build_llm(ws: Any, host: Any, *, backend: Callable[..., str] | None = None,
-              cancelled: Callable[[], bool] | None = None) -> RetryingLLM:
+def build_llm(
+    ws: Any,
+    host: Any,
+    *,
+    backend: Callable[..., str] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> RetryingLLM:
     """The retrying client over the backend studio.toml ``[augment]`` asks for (or ``backend``)."""
     cfg = ws.config.augment
     if backend is None:
@@ -55,8 +73,14 @@ def build_llm(ws: Any, host: Any, *, backend: Callable[..., str] | None = None,
         from studio.chat.session import ChatSession
 
         backend = make_backend(cfg, description, load, session=ChatSession)
-    return RetryingLLM(backend, retries=cfg.retries, backoff=cfg.retry_backoff, cancelled=cancelled,
-                       temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    return RetryingLLM(
+        backend,
+        retries=cfg.retries,
+        backoff=cfg.retry_backoff,
+        cancelled=cancelled,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+    )
 
 
 def find_persona_scorer(ws: Any, real: Sequence[Sample]) -> tuple[PersonaScorer | None, str]:
@@ -79,7 +103,10 @@ def find_persona_scorer(ws: Any, real: Sequence[Sample]) -> tuple[PersonaScorer 
     corpus = [s for s in real if s.provenance.get("kind") == "corpus"]
     train = [s for s in corpus if s.split == "train"]
     if len(train) < MIN_CLASSIFIER_LINES:
-        return None, f"off: {len(train)} real train exchanges; the classifier needs {MIN_CLASSIFIER_LINES}"
+        return (
+            None,
+            f"off: {len(train)} real train exchanges; the classifier needs {MIN_CLASSIFIER_LINES}",
+        )
     held = [s for s in corpus if s.split == "eval"]
     scorer = StyleScorer(StyleClassifier, train, held, threshold)
     return scorer, scorer.description
@@ -95,8 +122,19 @@ class StyleScorer:
         threshold: the drop threshold (for the description).
     """
 
-    def __init__(self, classifier_type: Any, train: Sequence[Sample], held: Sequence[Sample], threshold: float) -> None:
-        self._type, self._train, self._held, self._threshold = classifier_type, list(train), list(held), threshold
+    def __init__(
+        self,
+        classifier_type: Any,
+        train: Sequence[Sample],
+        held: Sequence[Sample],
+        threshold: float,
+    ) -> None:
+        self._type, self._train, self._held, self._threshold = (
+            classifier_type,
+            list(train),
+            list(held),
+            threshold,
+        )
         self._fitted: tuple[Any, float | None] | None = None
         self._lock = threading.Lock()
 
@@ -105,19 +143,30 @@ class StyleScorer:
         checked = ""
         if self._fitted is not None and self._fitted[1] is not None:
             checked = f", held-out balanced accuracy {self._fitted[1]:.2f}"
-        return (f"style classifier on {len(self._train)} real exchanges{checked}; "
-                f"drops P(character) < {self._threshold:g}")
+        return (
+            f"style classifier on {len(self._train)} real exchanges{checked}; "
+            f"drops P(character) < {self._threshold:g}"
+        )
 
     def _classifier(self) -> Any:
         with self._lock:
             if self._fitted is None:
-                key = stable_id([(s.id, s.reply, s.prompt) for s in self._train], [s.id for s in self._held])
+                key = stable_id(
+                    [(s.id, s.reply, s.prompt) for s in self._train], [s.id for s in self._held]
+                )
                 with _cache_lock:
                     self._fitted = _classifiers.get(key)
                 if self._fitted is None:
-                    classifier = self._type.fit([s.reply for s in self._train], [s.prompt for s in self._train])
-                    accuracy = (classifier.balanced_accuracy([s.reply for s in self._held], [s.prompt for s in self._held])
-                                if self._held else None)
+                    classifier = self._type.fit(
+                        [s.reply for s in self._train], [s.prompt for s in self._train]
+                    )
+                    accuracy = (
+                        classifier.balanced_accuracy(
+                            [s.reply for s in self._held], [s.prompt for s in self._held]
+                        )
+                        if self._held
+                        else None
+                    )
                     self._fitted = (classifier, accuracy)
                     with _cache_lock:
                         _classifiers.clear()  # one dataset at a time: the last one is all a session reuses

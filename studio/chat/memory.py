@@ -139,13 +139,15 @@ def load_memory(
     Raises:
         StudioError: the samples file is missing.
     """
-    from studio.fsutil import read_jsonl
-
     from studio.dataset.store import DatasetStore
+    from studio.fsutil import read_jsonl
     from studio.train.rundir import RunDir
 
-    path = (RunDir(run_dir).samples_file if run_dir is not None
-            else DatasetStore(ws.dataset_dir()).samples_path)
+    path = (
+        RunDir(run_dir).samples_file
+        if run_dir is not None
+        else DatasetStore(ws.dataset_dir()).samples_path
+    )
     if not path.exists():
         hint = "" if run_dir is not None else f"; build it first: persona-studio build {ws.root}"
         raise StudioError(f"{path}: no samples for memory{hint}")

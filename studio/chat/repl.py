@@ -16,7 +16,9 @@ REPL_HELP = """commands: /reset  new conversation    /base  toggle base model vs
           /sampling greedy|balanced|creative    /save  write the transcript    /quit"""
 
 
-def print_turn(session: ChatSession, user: str, *, show_stats: bool = False, prefix: str = "") -> None:
+def print_turn(
+    session: ChatSession, user: str, *, show_stats: bool = False, prefix: str = ""
+) -> None:
     """Stream one reply to stdout; with ``show_stats`` a line of speed figures goes to stderr."""
     import sys
 
@@ -27,8 +29,11 @@ def print_turn(session: ChatSession, user: str, *, show_stats: bool = False, pre
     sys.stdout.write("\n")
     stats = session.last_stats
     if show_stats and stats is not None:
-        print(f"[{stats.new_tokens} tokens, prompt {stats.prompt_tokens} ({stats.reused_tokens} cached), first token "
-              f"{stats.ttft_s * 1000:.0f} ms, {stats.tokens_per_s:.1f} tokens/s, {stats.finish_reason}]", file=sys.stderr)
+        print(
+            f"[{stats.new_tokens} tokens, prompt {stats.prompt_tokens} ({stats.reused_tokens} cached), first token "
+            f"{stats.ttft_s * 1000:.0f} ms, {stats.tokens_per_s:.1f} tokens/s, {stats.finish_reason}]",
+            file=sys.stderr,
+        )
 
 
 def chat_repl(ws: Any, persona: Persona, session: ChatSession, *, show_stats: bool = False) -> int:
@@ -38,12 +43,23 @@ def chat_repl(ws: Any, persona: Persona, session: ChatSession, *, show_stats: bo
 
     started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = ws.chats_dir / f"{started}-{persona.label.replace('@', '-')}.json"
-    print(f"chatting with {persona.character} ({persona.label}); /help for commands, ctrl-d to quit", file=sys.stderr)
+    print(
+        f"chatting with {persona.character} ({persona.label}); /help for commands, ctrl-d to quit",
+        file=sys.stderr,
+    )
 
     def save() -> None:
         if session.history:
-            session.save(path, {"character": persona.character, "model": persona.label,
-                                "adapter": persona.adapter_dir.relative_to(ws.root).as_posix() if persona.adapter_dir else None})
+            session.save(
+                path,
+                {
+                    "character": persona.character,
+                    "model": persona.label,
+                    "adapter": persona.adapter_dir.relative_to(ws.root).as_posix()
+                    if persona.adapter_dir
+                    else None,
+                },
+            )
             print(f"saved {path.relative_to(ws.root)}", file=sys.stderr)
 
     while True:
@@ -62,7 +78,10 @@ def chat_repl(ws: Any, persona: Persona, session: ChatSession, *, show_stats: bo
         elif command == "/reset":
             save()
             session.reset()
-            path = ws.chats_dir / f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{persona.label.replace('@', '-')}.json"
+            path = (
+                ws.chats_dir
+                / f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{persona.label.replace('@', '-')}.json"
+            )
         elif command == "/save":
             save()
         elif command == "/base":
@@ -70,7 +89,11 @@ def chat_repl(ws: Any, persona: Persona, session: ChatSession, *, show_stats: bo
                 print("no adapter to switch off (base model, or merged)", file=sys.stderr)
             else:
                 session.use_adapter = not session.use_adapter
-                print("answering with " + ("the adapter" if session.use_adapter else "the base model"), file=sys.stderr)
+                print(
+                    "answering with "
+                    + ("the adapter" if session.use_adapter else "the base model"),
+                    file=sys.stderr,
+                )
         elif command == "/memory":
             if not rest.strip().isdigit():
                 print("expected /memory K: a whole number of exchanges (0: off)", file=sys.stderr)

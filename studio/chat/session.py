@@ -95,13 +95,25 @@ def training_persona(run_dir: Path | None, adapter_dir: Path | None) -> dict[str
         found.update({k: config[k] for k in ("persona", "character") if config.get(k)})
     if adapter_dir is not None and (adapter_dir / "persona.json").exists():
         recorded = json.loads((adapter_dir / "persona.json").read_text(encoding="utf-8"))
-        found.update({k: recorded[k] for k in ("persona", "character", "chat_template") if recorded.get(k)})
+        found.update(
+            {k: recorded[k] for k in ("persona", "character", "chat_template") if recorded.get(k)}
+        )
     return found
 
 
-def load_persona(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpoint: int | None = None,
-                 base: bool = False, merge: bool = False, fast: bool | None = None, device: Any = None,
-                 dtype: Any = None, partial_ok: bool = True) -> Persona:
+def load_persona(
+    ws: Any,
+    adapters: Mapping[str, Any],
+    *,
+    run: str = "",
+    checkpoint: int | None = None,
+    base: bool = False,
+    merge: bool = False,
+    fast: bool | None = None,
+    device: Any = None,
+    dtype: Any = None,
+    partial_ok: bool = True,
+) -> Persona:
     """Load the base model of a workspace with a run's adapter (or without, for ``base``).
 
     Args:
@@ -119,7 +131,6 @@ def load_persona(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpo
         StudioError: no run, no adapter, or the model cannot be loaded.
     """
     from studio.train.base_model import load_model, model_spec, resolve_device
-
     from studio.train.rundir import pick_run
 
     run_dir: Path | None = None
@@ -132,25 +143,52 @@ def load_persona(ws: Any, adapters: Mapping[str, Any], *, run: str = "", checkpo
             notes.append(why)
     recorded = training_persona(run_dir, lora)
     system = recorded.get("persona") or ws.config.character.persona
-    if recorded.get("persona") and ws.config.character.persona and recorded["persona"] != ws.config.character.persona:
-        notes.append("the persona in studio.toml changed since this run was trained; using the run's (the one it learned)")
+    if (
+        recorded.get("persona")
+        and ws.config.character.persona
+        and recorded["persona"] != ws.config.character.persona
+    ):
+        notes.append(
+            "the persona in studio.toml changed since this run was trained; using the run's (the one it learned)"
+        )
     device = device if device is not None else resolve_device()
-    loaded = load_model(model_spec(ws.config.model, ws.root), adapters, device=device, dtype=dtype, lora_path=lora,
-                        merge=merge)
+    loaded = load_model(
+        model_spec(ws.config.model, ws.root),
+        adapters,
+        device=device,
+        dtype=dtype,
+        lora_path=lora,
+        merge=merge,
+    )
     template = recorded.get("chat_template")
     if template and template != getattr(loaded.tokenizer, "chat_template", None):
         loaded.tokenizer.chat_template = template
         notes.append("using the chat template recorded with the adapter")
     if fast is None:
         fast = getattr(device, "type", str(device)) == "cuda"
-    engine = Engine(loaded.model, loaded.end_of_turn_ids, static=fast, compiled=fast, vocab_size=len(loaded.tokenizer))
+    engine = Engine(
+        loaded.model,
+        loaded.end_of_turn_ids,
+        static=fast,
+        compiled=fast,
+        vocab_size=len(loaded.tokenizer),
+    )
     if fast:
         notes.append(f"fast decoding: compiled the decode step in {engine.warmup():.0f}s")
     label = "base"
     if run_dir is not None and lora is not None:
         label = run_dir.name if lora.parent == run_dir else f"{run_dir.name}@{lora.parent.name}"
-    return Persona(loaded, engine, system, recorded.get("character") or ws.config.character.name, label,
-                   run_dir, lora, merge and lora is not None, notes)
+    return Persona(
+        loaded,
+        engine,
+        system,
+        recorded.get("character") or ws.config.character.name,
+        label,
+        run_dir,
+        lora,
+        merge and lora is not None,
+        notes,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,10 +213,18 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return longest
 
 
-def stream_text(engine: Engine | BatchEngine, tokenizer: Any, prompt: Sequence[int], *,
-                sampling: Sampling, max_new_tokens: int, stop: Sequence[str] = (),
-                cancel: threading.Event | None = None, use_adapter: bool = True,
-                stats: dict[str, Any] | None = None) -> Iterator[str]:
+def stream_text(
+    engine: Engine | BatchEngine,
+    tokenizer: Any,
+    prompt: Sequence[int],
+    *,
+    sampling: Sampling,
+    max_new_tokens: int,
+    stop: Sequence[str] = (),
+    cancel: threading.Event | None = None,
+    use_adapter: bool = True,
+    stats: dict[str, Any] | None = None,
+) -> Iterator[str]:
     """Yield the reply as text pieces; a piece never ends inside a UTF-8 character or a stop string.
 
     Args:
@@ -193,29 +239,37 @@ def stream_text(engine: Engine | BatchEngine, tokenizer: Any, prompt: Sequence[i
     ids: list[int] = []
     emitted = ""
     finish = ""
-    tokens = engine.generate(prompt, sampling=sampling, max_new_tokens=max_new_tokens, cancel=cancel,
-                             use_adapter=use_adapter)
+    tokens = engine.generate(
+        prompt,
+        sampling=sampling,
+        max_new_tokens=max_new_tokens,
+        cancel=cancel,
+        use_adapter=use_adapter,
+    )
     try:
         for token in tokens:
             ids.append(token)
             text = tokenizer.decode(ids, skip_special_tokens=True)
             if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
                 continue
-            cut = min((i for i in (text.find(s, max(0, len(emitted) - len(s))) for s in stops) if i >= 0), default=-1)
+            cut = min(
+                (i for i in (text.find(s, max(0, len(emitted) - len(s))) for s in stops) if i >= 0),
+                default=-1,
+            )
             if cut >= 0:
                 if cut > len(emitted):
-                    yield text[len(emitted):cut]
+                    yield text[len(emitted) : cut]
                 emitted = text[:cut]
                 finish = "stop"
                 break
             safe = len(text) - _held_back(text, stops)
             if safe > len(emitted):
-                yield text[len(emitted):safe]
+                yield text[len(emitted) : safe]
                 emitted = text[:safe]
         else:
             text = tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd")
             if len(text) > len(emitted):
-                yield text[len(emitted):]
+                yield text[len(emitted) :]
     finally:
         tokens.close()
         if stats is not None:
@@ -265,7 +319,11 @@ class ChatSession:
 
     def __post_init__(self) -> None:
         if self.engine is None:
-            self.engine = Engine(self.loaded.model, self.loaded.end_of_turn_ids, vocab_size=len(self.loaded.tokenizer))
+            self.engine = Engine(
+                self.loaded.model,
+                self.loaded.end_of_turn_ids,
+                vocab_size=len(self.loaded.tokenizer),
+            )
 
     @property
     def memory_on(self) -> bool:
@@ -281,8 +339,11 @@ class ChatSession:
 
     def messages(self, user: str) -> list[dict[str, str]]:
         """The full message list for the next reply, system prompt (with memory) first."""
-        return [{"role": "system", "content": self.system_for(user)[0]}, *self.history,
-                {"role": "user", "content": user}]
+        return [
+            {"role": "system", "content": self.system_for(user)[0]},
+            *self.history,
+            {"role": "user", "content": user},
+        ]
 
     def _prompt_ids(self, user: str, system: str | None = None) -> list[int]:
         """The prompt for ``user`` (under ``system``, default :meth:`system_for`); the oldest
@@ -291,14 +352,19 @@ class ChatSession:
         system = self.system_for(user)[0] if system is None else system
         history = list(self.history)
         while True:
-            messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": user}]
+            messages = [
+                {"role": "system", "content": system},
+                *history,
+                {"role": "user", "content": user},
+            ]
             ids = render_prompt(self.loaded.tokenizer, messages)
             if len(ids) + self.max_new_tokens <= self.engine.capacity:
                 return ids
             if not history:
                 raise ContextOverflow(
                     f"the message is {len(ids)} tokens with the persona prompt; with {self.max_new_tokens} tokens for "
-                    f"the reply that is over the context of {self.engine.capacity} tokens; shorten it")
+                    f"the reply that is over the context of {self.engine.capacity} tokens; shorten it"
+                )
             history = history[2:]
 
     def stream(self, user: str) -> Iterator[str]:
@@ -322,9 +388,16 @@ class ChatSession:
         finished = False
         stats: dict[str, Any] = {}
         try:
-            for piece in stream_text(self.engine, self.loaded.tokenizer, ids, sampling=sampling,
-                                     max_new_tokens=self.max_new_tokens, cancel=self._cancel,
-                                     use_adapter=self.use_adapter, stats=stats):
+            for piece in stream_text(
+                self.engine,
+                self.loaded.tokenizer,
+                ids,
+                sampling=sampling,
+                max_new_tokens=self.max_new_tokens,
+                cancel=self._cancel,
+                use_adapter=self.use_adapter,
+                stats=stats,
+            ):
                 reply += piece
                 yield piece
             finished = stats.get("finish_reason") != "cancelled"
@@ -335,7 +408,10 @@ class ChatSession:
         finally:
             self.last_stats = stats.get("engine")
             if reply.strip() or finished:
-                self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply.strip()}]
+                self.history += [
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": reply.strip()},
+                ]
                 self.recalled.append(recalled)
 
     def reply(self, user: str) -> str:
@@ -353,9 +429,15 @@ class ChatSession:
 
     def fork(self, **changes: Any) -> ChatSession:
         """A copy of this conversation on the same model and engine (e.g. ``use_adapter=False`` for A/B)."""
-        values = {"history": [dict(m) for m in self.history], "sampling": dict(self.sampling),
-                  "max_new_tokens": self.max_new_tokens, "seed": self.seed, "use_adapter": self.use_adapter,
-                  "memory": self.memory, "recalled": [list(ids) for ids in self.recalled]}
+        values = {
+            "history": [dict(m) for m in self.history],
+            "sampling": dict(self.sampling),
+            "max_new_tokens": self.max_new_tokens,
+            "seed": self.seed,
+            "use_adapter": self.use_adapter,
+            "memory": self.memory,
+            "recalled": [list(ids) for ids in self.recalled],
+        }
         values.update(changes)
         return ChatSession(self.loaded, self.system, engine=self.engine, **values)
 
@@ -368,7 +450,9 @@ class ChatSession:
 
         data: dict[str, Any] = {"system": self.system, "messages": self.history}
         if self.memory is not None or any(self.recalled):
-            data["memory"] = {"k": self.memory.k if self.memory is not None else 0,
-                              "recalled": [list(ids) for ids in self.recalled]}
+            data["memory"] = {
+                "k": self.memory.k if self.memory is not None else 0,
+                "recalled": [list(ids) for ids in self.recalled],
+            }
         data.update(meta or {})
         atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -44,7 +44,6 @@ from studio.eval.batched import batch_losses, generate_all
 from studio.eval.metrics import chrf, corpus_chrf, count_unusable, names_character, rouge_l
 from studio.eval.report import verdict, write_report
 from studio.eval.style import StyleClassifier
-from studio.train.data import IGNORE, encode_messages
 from studio.train.rundir import RunDir, pick_run
 
 PROBES_ZH = ("你是谁？", "你叫什么名字？")
@@ -63,16 +62,30 @@ def heldout_samples(run_dir: Path) -> list[Sample]:
     """
     run = RunDir(run_dir)
     samples = run.samples()
-    held = [s for s in samples if s.split == "eval" and s.provenance.get("kind", "corpus") == "corpus"
-            and s.turns and s.turns[-1].role == "assistant" and s.reply.strip()]
+    held = [
+        s
+        for s in samples
+        if s.split == "eval"
+        and s.provenance.get("kind", "corpus") == "corpus"
+        and s.turns
+        and s.turns[-1].role == "assistant"
+        and s.reply.strip()
+    ]
     if not held:
-        raise StudioError(f"{run.samples_file}: no held-out (eval) samples from the corpus; set [dataset] "
-                          "eval_fraction above 0 (e.g. 0.1), rebuild the dataset and train a new run")
+        raise StudioError(
+            f"{run.samples_file}: no held-out (eval) samples from the corpus; set [dataset] "
+            "eval_fraction above 0 (e.g. 0.1), rebuild the dataset and train a new run"
+        )
     return held
 
 
-def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Sequence[Sample],
-                train: Sequence[Sample]) -> dict[str, list[str]]:
+def style_lines(
+    ws: Any,
+    parsers: Mapping[str, Any],
+    character: str,
+    held: Sequence[Sample],
+    train: Sequence[Sample],
+) -> dict[str, list[str]]:
     """Lines for the style classifier: ``train_char`` / ``train_other`` from the corpus with
     every held-out line removed, ``test_char`` (the held-out replies) / ``test_other`` (other
     speakers' lines of the held-out scenes). Falls back to the run's train samples (replies vs
@@ -80,8 +93,12 @@ def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Seque
     """
     blob = "\n".join(t.content for s in held for t in s.turns)
     held_texts = {t.content.strip() for s in held for t in s.turns}
-    out: dict[str, list[str]] = {"train_char": [], "train_other": [], "test_char": [s.reply for s in held],
-                                 "test_other": []}
+    out: dict[str, list[str]] = {
+        "train_char": [],
+        "train_other": [],
+        "test_char": [s.reply for s in held],
+        "test_other": [],
+    }
     try:
         corpus = load_utterances(ws, parsers)  # the user's speaker fixes apply here too
     except StudioError:
@@ -104,8 +121,12 @@ def style_lines(ws: Any, parsers: Mapping[str, Any], character: str, held: Seque
                 continue
             out["train_char" if is_char else "train_other"].append(text)
     if not out["train_char"] or not out["train_other"]:
-        out["train_char"] = [s.reply for s in train if s.provenance.get("kind", "corpus") == "corpus"]
-        out["train_other"] = [s.prompt for s in train if s.provenance.get("kind", "corpus") == "corpus"]
+        out["train_char"] = [
+            s.reply for s in train if s.provenance.get("kind", "corpus") == "corpus"
+        ]
+        out["train_other"] = [
+            s.prompt for s in train if s.provenance.get("kind", "corpus") == "corpus"
+        ]
     if not out["test_other"]:
         out["test_other"] = [s.prompt for s in held]
     return out
@@ -127,7 +148,9 @@ def parse_rows(text: str) -> tuple[str, ...]:
     asked = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [part for part in asked if part not in ROWS]
     if unknown or not asked:
-        raise StudioError(f"--rows: expected a comma-separated subset of {','.join(ROWS)}, got {text!r}")
+        raise StudioError(
+            f"--rows: expected a comma-separated subset of {','.join(ROWS)}, got {text!r}"
+        )
     return tuple(row for row in ROWS if row in asked)
 
 
@@ -140,24 +163,47 @@ def memory_contexts(memory: Memory, persona: str, held: Sequence[Sample]) -> lis
     recalls = [memory.recall(persona, sample.prompt) for sample in held]
     for sample, recall in zip(held, recalls, strict=True):
         if sample.id in recall.ids:
-            raise StudioError(f"memory retrieved the held-out item {sample.id}: it must index the train split only")
+            raise StudioError(
+                f"memory retrieved the held-out item {sample.id}: it must index the train split only"
+            )
     return recalls
 
 
-def side_by_side(held: Sequence[Sample], replies: Mapping[str, Sequence[str]], count: int = SIDE_BY_SIDE) -> list[dict[str, Any]]:
+def side_by_side(
+    held: Sequence[Sample], replies: Mapping[str, Sequence[str]], count: int = SIDE_BY_SIDE
+) -> list[dict[str, Any]]:
     """``count`` held-out prompts spread over the items, each with the real line and every row's reply."""
     if not held:
         return []
     shown = min(count, len(held))
     picks = sorted({round(i * (len(held) - 1) / max(1, shown - 1)) for i in range(shown)})
-    return [{"id": held[i].id, "prompt": held[i].prompt, "real": held[i].reply,
-             "replies": {row: replies[row][i] for row in replies}} for i in picks]
+    return [
+        {
+            "id": held[i].id,
+            "prompt": held[i].prompt,
+            "real": held[i].reply,
+            "replies": {row: replies[row][i] for row in replies},
+        }
+        for i in picks
+    ]
 
 
-def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any], *, run: str = "",
-                 checkpoint: int | None = None, limit: int = 0, max_new_tokens: int = 96,
-                 sampling: str = "greedy", rows: Sequence[str] = ROWS, memory_k: int = 3,
-                 max_batch: int = 64, device: Any = None, progress: Progress | None = None) -> dict[str, Any]:
+def evaluate_run(
+    ws: Any,
+    adapters: Mapping[str, Any],
+    parsers: Mapping[str, Any],
+    *,
+    run: str = "",
+    checkpoint: int | None = None,
+    limit: int = 0,
+    max_new_tokens: int = 96,
+    sampling: str = "greedy",
+    rows: Sequence[str] = ROWS,
+    memory_k: int = 3,
+    max_batch: int = 64,
+    device: Any = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Evaluate the rows (base, base+memory, adapter, adapter+memory) on a run's held-out items.
 
     Args:
@@ -189,7 +235,15 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     picked, _ = pick_run(ws, run, checkpoint=checkpoint)
     run_dir = picked.path
     held = heldout_samples(run_dir)  # before the slow model load: fail fast
-    persona = load_persona(ws, adapters, run=run_dir.name, checkpoint=checkpoint, merge=False, fast=False, device=device)
+    persona = load_persona(
+        ws,
+        adapters,
+        run=run_dir.name,
+        checkpoint=checkpoint,
+        merge=False,
+        fast=False,
+        device=device,
+    )
     assert persona.adapter_dir is not None
     if limit:
         held = held[:limit]
@@ -213,14 +267,27 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     settings = Sampling.from_dict(SAMPLING_PRESETS[sampling], seed=0)
     model = persona.loaded.model
     fast = getattr(next(model.parameters()).device, "type", "cpu") == "cuda"
-    engine = BatchEngine(model, eot, max_batch=max_batch, max_cache_len=persona.engine.capacity,
-                         vocab_size=persona.engine.vocab_size, static=fast, compiled=fast)
+    engine = BatchEngine(
+        model,
+        eot,
+        max_batch=max_batch,
+        max_cache_len=persona.engine.capacity,
+        vocab_size=persona.engine.vocab_size,
+        static=fast,
+        compiled=fast,
+    )
 
     def systems(row: str) -> list[str]:
-        return [r.system for r in recalls] if row.endswith("+memory") else [persona.system] * len(held)
+        return (
+            [r.system for r in recalls] if row.endswith("+memory") else [persona.system] * len(held)
+        )
 
     def probe_system(row: str, probe: str) -> str:
-        return memory.recall(persona.system, probe).system if row.endswith("+memory") else persona.system
+        return (
+            memory.recall(persona.system, probe).system
+            if row.endswith("+memory")
+            else persona.system
+        )
 
     def ticker(phase: str) -> Callable[[int, int], None]:
         return lambda done, total: say(phase, done, total)
@@ -228,19 +295,44 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
     losses: dict[str, list[tuple[float, int]]] = {}
     for row in rows:
         conversations = [s.messages(system) for s, system in zip(held, systems(row), strict=True)]
-        losses[row] = batch_losses(model, tokenizer, conversations, eot, use_adapter=row.startswith("adapter"),
-                                   tick=ticker(f"{row}: loss"))
+        losses[row] = batch_losses(
+            model,
+            tokenizer,
+            conversations,
+            eot,
+            use_adapter=row.startswith("adapter"),
+            tick=ticker(f"{row}: loss"),
+        )
     prompts: list[tuple[list[int], bool]] = []
     for row in rows:
         use_adapter = row.startswith("adapter")
-        prompts += [(render_prompt(tokenizer, s.messages(system)[:-1]), use_adapter)
-                    for s, system in zip(held, systems(row), strict=True)]
-        prompts += [(render_prompt(tokenizer, [{"role": "system", "content": probe_system(row, probe)},
-                                               {"role": "user", "content": probe}]), use_adapter) for probe in probes]
+        prompts += [
+            (render_prompt(tokenizer, s.messages(system)[:-1]), use_adapter)
+            for s, system in zip(held, systems(row), strict=True)
+        ]
+        prompts += [
+            (
+                render_prompt(
+                    tokenizer,
+                    [
+                        {"role": "system", "content": probe_system(row, probe)},
+                        {"role": "user", "content": probe},
+                    ],
+                ),
+                use_adapter,
+            )
+            for probe in probes
+        ]
     generation_start = time.perf_counter()
     try:
-        flat, tokens = generate_all(engine, tokenizer, prompts, max_new_tokens=max_new_tokens, sampling=settings,
-                                    tick=ticker("replies"))
+        flat, tokens = generate_all(
+            engine,
+            tokenizer,
+            prompts,
+            max_new_tokens=max_new_tokens,
+            sampling=settings,
+            tick=ticker("replies"),
+        )
     finally:
         engine.close()
     generation_seconds = time.perf_counter() - generation_start
@@ -260,68 +352,119 @@ def evaluate_run(ws: Any, adapters: Mapping[str, Any], parsers: Mapping[str, Any
         mean_loss = nll / max(1, count)
         results[row] = {
             "loss_per_char": round(nll / max(1, real_chars), 4),
-            "loss": round(mean_loss, 4), "ppl": round(math.exp(min(mean_loss, 50)), 3), "loss_tokens": count,
+            "loss": round(mean_loss, 4),
+            "ppl": round(math.exp(min(mean_loss, 50)), 3),
+            "loss_tokens": count,
             "loss_chars": real_chars,
             "chrf": round(corpus_chrf(replies[row], [s.reply for s in held]), 2),
-            "rouge_l": round(sum(rouge_l(r, s.reply) for r, s in zip(replies[row], held, strict=True)) / len(held), 2),
+            "rouge_l": round(
+                sum(rouge_l(r, s.reply) for r, s in zip(replies[row], held, strict=True))
+                / len(held),
+                2,
+            ),
             "style": round(sum(scores) / len(scores), 4),
             "identity": sum(names_character(r, names) for r in probe_replies[row]),
             "identity_total": len(probes),
             "reply_chars": round(sum(len(r) for r in replies[row]) / len(held), 1),
             **count_unusable(replies[row]),
             # copying the line said to the character scores chrF against the real reply without answering it
-            "echoes": sum(1 for r, s in zip(replies[row], held, strict=True) if r and chrf(r, s.prompt) >= 70),
+            "echoes": sum(
+                1 for r, s in zip(replies[row], held, strict=True) if r and chrf(r, s.prompt) >= 70
+            ),
             "memory": memory_k if row.endswith("+memory") else 0,
         }
     for row in rows:
         if row != rows[0]:
-            results[row]["verdict"] = verdict({"models": {"base": results[rows[0]], "adapter": results[row]},
-                                               "items": len(held)})
+            results[row]["verdict"] = verdict(
+                {"models": {"base": results[rows[0]], "adapter": results[row]}, "items": len(held)}
+            )
 
     items = []
     for index, sample in enumerate(held):
-        item: dict[str, Any] = {"id": sample.id, "scene": sample.scene, "prompt": sample.prompt, "real": sample.reply,
-                                "memory_ids": recalls[index].ids}
+        item: dict[str, Any] = {
+            "id": sample.id,
+            "scene": sample.scene,
+            "prompt": sample.prompt,
+            "real": sample.reply,
+            "memory_ids": recalls[index].ids,
+        }
         for row in rows:
             loss, count = losses[row][index]
             reply = replies[row][index]
-            item[row] = {"reply": reply, "chrf": round(chrf(reply, sample.reply), 2),
-                         "rouge_l": round(rouge_l(reply, sample.reply), 2),
-                         "style": round(classifier.score([reply])[0], 4),
-                         "loss": round(loss / count, 4) if count else None,
-                         "loss_per_char": round(loss / len(sample.reply), 4) if sample.reply else None}
+            item[row] = {
+                "reply": reply,
+                "chrf": round(chrf(reply, sample.reply), 2),
+                "rouge_l": round(rouge_l(reply, sample.reply), 2),
+                "style": round(classifier.score([reply])[0], 4),
+                "loss": round(loss / count, 4) if count else None,
+                "loss_per_char": round(loss / len(sample.reply), 4) if sample.reply else None,
+            }
         items.append(item)
     report: dict[str, Any] = {
-        "run": run_dir.name, "label": persona.label, "character": character,
+        "run": run_dir.name,
+        "label": persona.label,
+        "character": character,
         "adapter": persona.adapter_dir.relative_to(ws.root).as_posix(),
-        "base_model": ws.config.model.name, "created": datetime.now().isoformat(timespec="seconds"),
-        "items": len(held), "scenes": len({s.scene for s in held}), "rows": list(rows),
+        "base_model": ws.config.model.name,
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "items": len(held),
+        "scenes": len({s.scene for s in held}),
+        "rows": list(rows),
         "real_reply_chars": round(real_chars / len(held), 1),
-        "settings": {"sampling": sampling, "max_new_tokens": max_new_tokens, "limit": limit, "memory": memory_k,
-                     "memory_budget": memory.budget, "memory_index": len(memory)},
+        "settings": {
+            "sampling": sampling,
+            "max_new_tokens": max_new_tokens,
+            "limit": limit,
+            "memory": memory_k,
+            "memory_budget": memory.budget,
+            "memory_index": len(memory),
+        },
         "classifier": {
-            "train_lines": classifier.counts, "heldout_lines": {"character": len(real_scores), "other": len(other_scores)},
-            "heldout_accuracy": round(classifier.balanced_accuracy(lines["test_char"], lines["test_other"]), 4),
+            "train_lines": classifier.counts,
+            "heldout_lines": {"character": len(real_scores), "other": len(other_scores)},
+            "heldout_accuracy": round(
+                classifier.balanced_accuracy(lines["test_char"], lines["test_other"]), 4
+            ),
             "heldout_auc": round(classifier.auc(lines["test_char"], lines["test_other"]), 4),
             "real_lines_score": round(sum(real_scores) / max(1, len(real_scores)), 4),
             "other_lines_score": round(sum(other_scores) / max(1, len(other_scores)), 4),
         },
         "models": results,
-        "identity": [{"probe": probe, **{row: probe_replies[row][i] for row in rows},
-                      **{f"{row}_named": names_character(probe_replies[row][i], names) for row in rows}}
-                     for i, probe in enumerate(probes)],
+        "identity": [
+            {
+                "probe": probe,
+                **{row: probe_replies[row][i] for row in rows},
+                **{f"{row}_named": names_character(probe_replies[row][i], names) for row in rows},
+            }
+            for i, probe in enumerate(probes)
+        ],
         "side_by_side": side_by_side(held, replies),
         "names": names,
-        "timing": {"generation_s": round(generation_seconds, 1), "generated_tokens": tokens,
-                   "replies": len(prompts), "max_batch": max_batch},
+        "timing": {
+            "generation_s": round(generation_seconds, 1),
+            "generated_tokens": tokens,
+            "replies": len(prompts),
+            "max_batch": max_batch,
+        },
     }
     if "base" in results and "adapter" in results:
         report["verdict"] = verdict(report)
     if "base+memory" in results and "adapter" in results:
-        report["memory_verdict"] = verdict({"models": {"base": results["base+memory"], "adapter": results["adapter"]},
-                                            "items": len(held)})
+        report["memory_verdict"] = verdict(
+            {
+                "models": {"base": results["base+memory"], "adapter": results["adapter"]},
+                "items": len(held),
+            }
+        )
     report["seconds"] = round(time.perf_counter() - started, 1)
-    write_report(run_dir, report, items, checkpoint_label=None if persona.adapter_dir.parent == run_dir else persona.adapter_dir.parent.name)
+    write_report(
+        run_dir,
+        report,
+        items,
+        checkpoint_label=None
+        if persona.adapter_dir.parent == run_dir
+        else persona.adapter_dir.parent.name,
+    )
     return report
 
 

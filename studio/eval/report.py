@@ -45,8 +45,10 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     items = int(report.get("items") or 0)
     unusable = int(adapter.get("empty_replies", 0)) + int(adapter.get("garbled_replies", 0))
     if items and unusable * 2 >= items:  # no usable text: the measures say nothing of the character
-        summary = (f"no: {unusable} of {items} adapter replies are empty or garbled, so there is "
-                   "no usable reply to judge")
+        summary = (
+            f"no: {unusable} of {items} adapter replies are empty or garbled, so there is "
+            "no usable reply to judge"
+        )
         return {"answer": "no", "wins": wins, "summary": summary}
     if wins["loss"] == "adapter" and len(generation) >= 2 and not worse:
         answer = "yes"
@@ -56,13 +58,20 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         answer = "no"
     summary = {
         "yes": "yes: the adapter models the character's real lines better and its replies are closer to them",
-        "partly": "partly: the adapter is better on " + ", ".join(better) + ("; worse on " + ", ".join(worse) if worse else ""),
+        "partly": "partly: the adapter is better on "
+        + ", ".join(better)
+        + ("; worse on " + ", ".join(worse) if worse else ""),
         "no": "no: the adapter is better on none of the measures than the base model with the same persona prompt",
     }[answer]
     return {"answer": answer, "summary": summary, "wins": wins}
 
 
-ROW_HEADS = {"base": "base", "base+memory": "base+mem", "adapter": "adapter", "adapter+memory": "adapt+mem"}
+ROW_HEADS = {
+    "base": "base",
+    "base+memory": "base+mem",
+    "adapter": "adapter",
+    "adapter+memory": "adapt+mem",
+}
 """Column heads of the rows (narrow: the table fits 80 columns)."""
 WIDTH = 76
 """Columns of the report's text: an 80-column terminal less a border and a scroll bar."""
@@ -83,7 +92,12 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
         f"eval of {report['label']} ({report['character']}): {report['items']} held-out replies, "
         f"{report['scenes']} scenes; base = {report['base_model']} with the same persona card; sampling "
         f"{report['settings']['sampling']}, up to {report['settings']['max_new_tokens']} new tokens"
-        + (f"; memory: {memory} train-split exchanges per turn" if memory and any("+" in r for r in rows) else ""))
+        + (
+            f"; memory: {memory} train-split exchanges per turn"
+            if memory and any("+" in r for r in rows)
+            else ""
+        )
+    )
     lines += [
         "",
         f"{'metric':<28}" + "".join(f"{ROW_HEADS.get(r, r):>10}" for r in rows),
@@ -92,40 +106,65 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     table = [(key, label, fmt) for key, label, _, _, fmt in METRICS]
     if all("loss_per_char" in models[r] for r in rows):
         table.insert(0, ("loss_per_char", "loss/char of real lines", "{:.3f}"))
-    short = {"loss": "loss/token of real lines", "ppl": "perplexity of real lines", "chrf": "chrF vs real (0-100)",
-             "rouge_l": "ROUGE-L F (0-100)", "style": "sounds like her (0-1)", "identity": "identity probes named"}
+    short = {
+        "loss": "loss/token of real lines",
+        "ppl": "perplexity of real lines",
+        "chrf": "chrF vs real (0-100)",
+        "rouge_l": "ROUGE-L F (0-100)",
+        "style": "sounds like her (0-1)",
+        "identity": "identity probes named",
+    }
     for key, label, fmt in table:
         cells = []
         for r in rows:
             value = models[r][key]
-            cells.append(f"{value}/{models[r]['identity_total']}" if key == "identity" else fmt.format(value))
+            cells.append(
+                f"{value}/{models[r]['identity_total']}" if key == "identity" else fmt.format(value)
+            )
         lines.append(f"{short.get(key, label):<28}" + "".join(f"{c:>10}" for c in cells))
-    lines.append(f"{'mean reply chars (real ' + str(report.get('real_reply_chars', '-')) + ')':<28}"
-                 + "".join(f"{models[r]['reply_chars']:>10}" for r in rows))
-    lines.append(f"{'empty replies':<28}" + "".join(f"{models[r]['empty_replies']:>10}" for r in rows))
+    lines.append(
+        f"{'mean reply chars (real ' + str(report.get('real_reply_chars', '-')) + ')':<28}"
+        + "".join(f"{models[r]['reply_chars']:>10}" for r in rows)
+    )
+    lines.append(
+        f"{'empty replies':<28}" + "".join(f"{models[r]['empty_replies']:>10}" for r in rows)
+    )
     if any("garbled_replies" in models[r] for r in rows):
-        lines.append(f"{'garbled replies':<28}" + "".join(f"{models[r].get('garbled_replies', 0):>10}" for r in rows))
+        lines.append(
+            f"{'garbled replies':<28}"
+            + "".join(f"{models[r].get('garbled_replies', 0):>10}" for r in rows)
+        )
     if all("echoes" in models[r] for r in rows):
-        lines.append(f"{'echoes of the prompt':<28}" + "".join(f"{models[r]['echoes']:>10}" for r in rows))
-    answers = [models[r].get("verdict", {}).get("answer", "") if r != rows[0] else "(ref)" for r in rows]
+        lines.append(
+            f"{'echoes of the prompt':<28}" + "".join(f"{models[r]['echoes']:>10}" for r in rows)
+        )
+    answers = [
+        models[r].get("verdict", {}).get("answer", "") if r != rows[0] else "(ref)" for r in rows
+    ]
     if len(rows) > 2 or "verdict" in models[rows[-1]]:
-        lines.append(f"{'better than ' + ROW_HEADS.get(rows[0], rows[0]) + '?':<28}"
-                     + "".join(f"{a:>10}" for a in answers))
+        lines.append(
+            f"{'better than ' + ROW_HEADS.get(rows[0], rows[0]) + '?':<28}"
+            + "".join(f"{a:>10}" for a in answers)
+        )
     lines.append("")
     lines += _wrap(
         f"style classifier: held-out balanced accuracy {clf['heldout_accuracy']:.1%} (AUC "
         f"{clf['heldout_auc']:.3f}) on {clf['heldout_lines']['character']} + {clf['heldout_lines']['other']} lines; "
         f"her real held-out lines score {clf['real_lines_score']:.3f}, other speakers "
         f"{clf['other_lines_score']:.3f}; trained on {clf['train_lines']['character']} + "
-        f"{clf['train_lines']['other']} corpus lines")
+        f"{clf['train_lines']['other']} corpus lines"
+    )
     lines += ["", "identity probes:"]
     for probe in report["identity"]:
         lines.append(f"  {probe['probe']}")
         for r in rows:
-            lines.append(f"    {ROW_HEADS.get(r, r):<9} {'✓' if probe[f'{r}_named'] else '✗'} {_short(probe[r], 60)}")
+            lines.append(
+                f"    {ROW_HEADS.get(r, r):<9} {'✓' if probe[f'{r}_named'] else '✗'} {_short(probe[r], 60)}"
+            )
     shown = report.get("side_by_side") or [
         {"prompt": e["prompt"], "real": e["real"], "replies": {r: e[r]["reply"] for r in rows}}
-        for e in report.get("examples", [])]
+        for e in report.get("examples", [])
+    ]
     if examples and shown:
         lines += ["", "side by side (held-out prompts):"]
         for row in shown[:examples]:
@@ -151,9 +190,13 @@ def memory_answer(result: dict[str, Any]) -> str:
         return "no: the adapter beats the base model with memory on " + ", ".join(better)
     if not better:
         return "yes: the base model with memory does as well as the adapter or better" + (
-            " (better on " + ", ".join(worse) + ")" if worse else "")
-    return ("partly: the adapter is better on " + ", ".join(better)
-            + ("; base+memory on " + ", ".join(worse) if worse else ""))
+            " (better on " + ", ".join(worse) + ")" if worse else ""
+        )
+    return (
+        "partly: the adapter is better on "
+        + ", ".join(better)
+        + ("; base+memory on " + ", ".join(worse) if worse else "")
+    )
 
 
 def _wrap(text: str, width: int = WIDTH) -> list[str]:
@@ -178,8 +221,12 @@ def _short(text: str, limit: int = 90) -> str:
     return "".join(out) + "…"
 
 
-def write_report(run_dir: Path, report: dict[str, Any], items: list[dict[str, Any]],
-                 checkpoint_label: str | None = None) -> Path:
+def write_report(
+    run_dir: Path,
+    report: dict[str, Any],
+    items: list[dict[str, Any]],
+    checkpoint_label: str | None = None,
+) -> Path:
     """Write ``report.json``, ``report.md`` and ``items.jsonl`` (atomically) under ``eval/``.
 
     A checkpoint's evaluation goes to ``eval/<checkpoint>/``; the final adapter's to ``eval/``.
@@ -188,6 +235,8 @@ def write_report(run_dir: Path, report: dict[str, Any], items: list[dict[str, An
     folder = root / checkpoint_label if checkpoint_label else root
     report["examples"] = items[:5]
     atomic_write_json(folder / "report.json", report)
-    atomic_write_text(folder / "items.jsonl", "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    atomic_write_text(
+        folder / "items.jsonl", "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+    )
     atomic_write_text(folder / "report.md", "```\n" + format_report(report) + "```\n")
     return folder

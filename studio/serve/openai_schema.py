@@ -17,9 +17,30 @@ from studio.chat.session import Persona
 
 MAX_BODY = 4 * 1024 * 1024
 KNOWN_FIELDS = {
-    "model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens", "max_completion_tokens",
-    "n", "stop", "seed", "presence_penalty", "frequency_penalty", "user", "metadata", "store", "logprobs",
-    "top_logprobs", "response_format", "tools", "tool_choice", "parallel_tool_calls", "repetition_penalty", "top_k",
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "user",
+    "metadata",
+    "store",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "repetition_penalty",
+    "top_k",
     "memory",
 }
 MAX_MEMORY = 32
@@ -29,13 +50,33 @@ MAX_MEMORY = 32
 class ApiError(Exception):
     """A request the server refuses, in OpenAI's error shape."""
 
-    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.message, self.type, self.param, self.code = status, message, kind, param, code
+        self.status, self.message, self.type, self.param, self.code = (
+            status,
+            message,
+            kind,
+            param,
+            code,
+        )
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
 
 
 @dataclass
@@ -48,8 +89,14 @@ class ServedModel:
     created: int = field(default_factory=lambda: int(time.time()))
 
     def card(self) -> dict[str, Any]:
-        return {"id": self.id, "object": "model", "created": self.created, "owned_by": "persona-studio",
-                "character": self.persona.character, "adapter": self.use_adapter and self.persona.adapter_dir is not None}
+        return {
+            "id": self.id,
+            "object": "model",
+            "created": self.created,
+            "owned_by": "persona-studio",
+            "character": self.persona.character,
+            "adapter": self.use_adapter and self.persona.adapter_dir is not None,
+        }
 
 
 @dataclass
@@ -72,7 +119,9 @@ def _number(body: dict[str, Any], name: str, low: float, high: float, default: f
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ApiError(400, f"{name}: expected a number from {low} to {high}, got {value!r}", param=name)
+        raise ApiError(
+            400, f"{name}: expected a number from {low} to {high}, got {value!r}", param=name
+        )
     return float(value)
 
 
@@ -80,7 +129,12 @@ def _integer(body: dict[str, Any], name: str, low: int, high: int | None) -> int
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
         bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
         raise ApiError(400, f"{name}: expected an integer {bound}, got {value!r}", param=name)
     return value
@@ -93,15 +147,33 @@ def _content(message: dict[str, Any], index: int) -> str:
     if isinstance(content, list):  # content parts: only text here
         texts = []
         for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise ApiError(400, f"messages[{index}].content: only text parts are supported", param=f"messages[{index}].content")
+            if (
+                not isinstance(part, dict)
+                or part.get("type") != "text"
+                or not isinstance(part.get("text"), str)
+            ):
+                raise ApiError(
+                    400,
+                    f"messages[{index}].content: only text parts are supported",
+                    param=f"messages[{index}].content",
+                )
             texts.append(part["text"])
         return "".join(texts)
-    raise ApiError(400, f"messages[{index}].content: expected a string or a list of text parts", param=f"messages[{index}].content")
+    raise ApiError(
+        400,
+        f"messages[{index}].content: expected a string or a list of text parts",
+        param=f"messages[{index}].content",
+    )
 
 
-def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap: int, *,
-                       memory: Memory | None = None, memory_default: int = 0) -> ChatRequest:
+def parse_chat_request(
+    body: Any,
+    models: dict[str, ServedModel],
+    max_tokens_cap: int,
+    *,
+    memory: Memory | None = None,
+    memory_default: int = 0,
+) -> ChatRequest:
     """Validate a request body against OpenAI's rules (and what this server supports).
 
     ``memory`` (an extension, sent by the openai client as ``extra_body={"memory": 3}``) is how
@@ -115,13 +187,19 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
         raise ApiError(400, "the request body must be a JSON object")
     unknown = sorted(set(body) - KNOWN_FIELDS)
     if unknown:
-        raise ApiError(400, f"Unrecognized request argument supplied: {', '.join(unknown)}", param=unknown[0])
+        raise ApiError(
+            400, f"Unrecognized request argument supplied: {', '.join(unknown)}", param=unknown[0]
+        )
     name = body.get("model")
     if not isinstance(name, str) or not name:
         raise ApiError(400, "model: required; expected one of " + ", ".join(models), param="model")
     if name not in models:
-        raise ApiError(404, f"The model `{name}` does not exist; this server has {', '.join(models)}",
-                       param="model", code="model_not_found")
+        raise ApiError(
+            404,
+            f"The model `{name}` does not exist; this server has {', '.join(models)}",
+            param="model",
+            code="model_not_found",
+        )
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise ApiError(400, "messages: expected a non-empty list of messages", param="messages")
@@ -129,15 +207,22 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
     turns: list[dict[str, str]] = []
     for index, message in enumerate(raw):
         if not isinstance(message, dict):
-            raise ApiError(400, f"messages[{index}]: expected an object with role and content", param=f"messages[{index}]")
+            raise ApiError(
+                400,
+                f"messages[{index}]: expected an object with role and content",
+                param=f"messages[{index}]",
+            )
         role = message.get("role")
         if role in ("system", "developer"):
             system_extra.append(_content(message, index))
         elif role in ("user", "assistant"):
             turns.append({"role": role, "content": _content(message, index)})
         else:
-            raise ApiError(400, f"messages[{index}].role: expected system, developer, user or assistant, got {role!r}",
-                           param=f"messages[{index}].role")
+            raise ApiError(
+                400,
+                f"messages[{index}].role: expected system, developer, user or assistant, got {role!r}",
+                param=f"messages[{index}].role",
+            )
     if not turns or turns[-1]["role"] != "user":
         raise ApiError(400, "messages: the last message must be from the user", param="messages")
     for flag in ("logprobs",):
@@ -146,13 +231,19 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
     if body.get("tools"):
         raise ApiError(400, "tools: not supported by this server", param="tools")
     response_format = body.get("response_format")
-    if response_format is not None and (not isinstance(response_format, dict) or response_format.get("type") != "text"):
-        raise ApiError(400, "response_format: only {\"type\": \"text\"} is supported", param="response_format")
+    if response_format is not None and (
+        not isinstance(response_format, dict) or response_format.get("type") != "text"
+    ):
+        raise ApiError(
+            400, 'response_format: only {"type": "text"} is supported', param="response_format"
+        )
     if _integer(body, "n", 1, None) not in (None, 1):
         raise ApiError(400, "n: only 1 choice per request is supported", param="n")
     for penalty in ("presence_penalty", "frequency_penalty"):
         if _number(body, penalty, -2.0, 2.0, 0.0) != 0.0:
-            raise ApiError(400, f"{penalty}: not supported; use repetition_penalty (1.0 to 2.0)", param=penalty)
+            raise ApiError(
+                400, f"{penalty}: not supported; use repetition_penalty (1.0 to 2.0)", param=penalty
+            )
     temperature = _number(body, "temperature", 0.0, 2.0, 0.7)
     top_p = _number(body, "top_p", 0.0, 1.0, 1.0)
     if top_p == 0.0:
@@ -160,7 +251,9 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
     repetition = _number(body, "repetition_penalty", 1.0, 2.0, 1.0)
     top_k = _integer(body, "top_k", 0, None) or 0
     seed = _integer(body, "seed", -(2**63), 2**63 - 1)
-    max_tokens = _integer(body, "max_completion_tokens", 1, max_tokens_cap) or _integer(body, "max_tokens", 1, max_tokens_cap)
+    max_tokens = _integer(body, "max_completion_tokens", 1, max_tokens_cap) or _integer(
+        body, "max_tokens", 1, max_tokens_cap
+    )
     stop = body.get("stop")
     if stop is None:
         stops: list[str] = []
@@ -179,8 +272,11 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
     k = _integer(body, "memory", 0, MAX_MEMORY)
     k = memory_default if k is None else k
     if k and memory is None:
-        raise ApiError(400, "memory: this server has no memory index (the base model needs a built dataset)",
-                       param="memory")
+        raise ApiError(
+            400,
+            "memory: this server has no memory index (the base model needs a built dataset)",
+            param="memory",
+        )
     served = models[name]
     system = served.persona.system
     recalled: list[str] = []
@@ -189,9 +285,24 @@ def parse_chat_request(body: Any, models: dict[str, ServedModel], max_tokens_cap
         system, recalled = recall.system, recall.ids
     if system_extra:
         system = "\n\n".join([system, *system_extra]) if system else "\n\n".join(system_extra)
-    sampling = Sampling(do_sample=temperature > 0, temperature=temperature or 1.0, top_p=top_p, top_k=top_k,
-                        repetition_penalty=repetition, seed=seed)
+    sampling = Sampling(
+        do_sample=temperature > 0,
+        temperature=temperature or 1.0,
+        top_p=top_p,
+        top_k=top_k,
+        repetition_penalty=repetition,
+        seed=seed,
+    )
     # always a system message, as in training (an absent one makes Qwen's template insert its own)
     messages = [{"role": "system", "content": system}, *turns]
-    return ChatRequest(served, messages, sampling, max_tokens or min(512, max_tokens_cap), stream,
-                       bool(options.get("include_usage")), stops, k, recalled)
+    return ChatRequest(
+        served,
+        messages,
+        sampling,
+        max_tokens or min(512, max_tokens_cap),
+        stream,
+        bool(options.get("include_usage")),
+        stops,
+        k,
+        recalled,
+    )

@@ -67,18 +67,34 @@ class PersonaServer(ThreadingHTTPServer):
     """Connections the kernel holds until they are accepted (the default 5 resets clients when
     dozens connect at once)."""
 
-    def __init__(self, address: tuple[str, int], persona: Persona, *, api_key: str | None = None,
-                 model_name: str = "", max_tokens_cap: int = 2048, log: Any = sys.stderr,
-                 max_batch: int = 32, fast: bool = False, memory: Memory | None = None,
-                 memory_default: int = 0) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        persona: Persona,
+        *,
+        api_key: str | None = None,
+        model_name: str = "",
+        max_tokens_cap: int = 2048,
+        log: Any = sys.stderr,
+        max_batch: int = 32,
+        fast: bool = False,
+        memory: Memory | None = None,
+        memory_default: int = 0,
+    ) -> None:
         super().__init__(address, _Handler)
         self.memory, self.memory_default = memory, memory_default
         self.engine: Engine | BatchEngine = persona.engine
         if max_batch > 1:
             loaded = persona.loaded
-            self.engine = BatchEngine(loaded.model, loaded.end_of_turn_ids, max_batch=max_batch,
-                                      max_cache_len=persona.engine.capacity,
-                                      vocab_size=persona.engine.vocab_size, static=fast, compiled=fast)
+            self.engine = BatchEngine(
+                loaded.model,
+                loaded.end_of_turn_ids,
+                max_batch=max_batch,
+                max_cache_len=persona.engine.capacity,
+                vocab_size=persona.engine.vocab_size,
+                static=fast,
+                compiled=fast,
+            )
             self.engine.warmup()
         name = model_name or persona.label
         self.models = {name: ServedModel(name, persona)}
@@ -138,8 +154,13 @@ class _Handler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization", "")
         given = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not hmac.compare_digest(given.encode(), self.server.api_key.encode()):
-            raise ApiError(401, "Incorrect API key provided" if given else "Missing API key: send Authorization: Bearer <key>",
-                           code="invalid_api_key")
+            raise ApiError(
+                401,
+                "Incorrect API key provided"
+                if given
+                else "Missing API key: send Authorization: Bearer <key>",
+                code="invalid_api_key",
+            )
 
     def _read_json(self) -> Any:
         length = self.headers.get("Content-Length")
@@ -155,7 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self.rfile.read(size)
         except TimeoutError:
             self._consumed = False  # the rest may still come: never read it as the next request
-            raise ApiError(408, f"the request body did not arrive within {self.timeout:g}s", code="timeout") from None
+            raise ApiError(
+                408, f"the request body did not arrive within {self.timeout:g}s", code="timeout"
+            ) from None
         self._consumed = True
         if len(raw) < size:
             self._consumed = False
@@ -178,7 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception as exc:  # never a traceback to the client
             traceback.print_exc(file=sys.stderr)
-            self._send_error(ApiError(500, f"internal error: {type(exc).__name__}", kind="server_error"))
+            self._send_error(
+                ApiError(500, f"internal error: {type(exc).__name__}", kind="server_error")
+            )
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -197,11 +222,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._check_key()
         if path == "/v1/models":
-            self._send_json(200, {"object": "list", "data": [m.card() for m in self.server.models.values()]})
+            self._send_json(
+                200, {"object": "list", "data": [m.card() for m in self.server.models.values()]}
+            )
         elif path.startswith("/v1/models/"):
-            name = path[len("/v1/models/"):]
+            name = path[len("/v1/models/") :]
             if name not in self.server.models:
-                raise ApiError(404, f"The model `{name}` does not exist", param="model", code="model_not_found")
+                raise ApiError(
+                    404, f"The model `{name}` does not exist", param="model", code="model_not_found"
+                )
             self._send_json(200, self.server.models[name].card())
         else:
             raise ApiError(404, f"no route GET {path}; try GET /v1/models", code="not_found")
@@ -211,21 +240,41 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_json()
         self._check_key()
         if path != "/v1/chat/completions":
-            raise ApiError(404, f"no route POST {path}; this server has POST /v1/chat/completions", code="not_found")
-        request = parse_chat_request(body, self.server.models, self.server.max_tokens_cap,
-                                     memory=self.server.memory, memory_default=self.server.memory_default)
+            raise ApiError(
+                404,
+                f"no route POST {path}; this server has POST /v1/chat/completions",
+                code="not_found",
+            )
+        request = parse_chat_request(
+            body,
+            self.server.models,
+            self.server.max_tokens_cap,
+            memory=self.server.memory,
+            memory_default=self.server.memory_default,
+        )
         persona = request.model.persona
         tokenizer = persona.loaded.tokenizer
         prompt = render_prompt(tokenizer, request.messages)
         engine = self.server.engine
         if len(prompt) + request.max_tokens > engine.capacity:
-            raise ApiError(400, f"This model's maximum context length is {engine.capacity} tokens; the messages "
-                           f"take {len(prompt)} and max_tokens asks for {request.max_tokens}",
-                           param="messages", code="context_length_exceeded")
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {engine.capacity} tokens; the messages "
+                f"take {len(prompt)} and max_tokens asks for {request.max_tokens}",
+                param="messages",
+                code="context_length_exceeded",
+            )
         stats: dict[str, Any] = {}
-        pieces = stream_text(engine, tokenizer, prompt, sampling=request.sampling,
-                             max_new_tokens=request.max_tokens, stop=request.stop,
-                             use_adapter=request.model.use_adapter, stats=stats)
+        pieces = stream_text(
+            engine,
+            tokenizer,
+            prompt,
+            sampling=request.sampling,
+            max_new_tokens=request.max_tokens,
+            stop=request.stop,
+            use_adapter=request.model.use_adapter,
+            stats=stats,
+        )
         ident = f"chatcmpl-{secrets.token_hex(12)}"
         created = int(time.time())
         if request.stream:
@@ -234,16 +283,36 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             text = "".join(pieces)
         except ContextOverflow as exc:
-            raise ApiError(400, str(exc), param="messages", code="context_length_exceeded") from None
-        self._send_json(200, {
-            "id": ident, "object": "chat.completion", "created": created, "model": request.model.id,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
-                         "finish_reason": _finish(stats)}],
-            "usage": _usage(stats["engine"]),
-            **({"memory": {"k": request.memory, "ids": request.recalled}} if request.memory else {}),
-        })
+            raise ApiError(
+                400, str(exc), param="messages", code="context_length_exceeded"
+            ) from None
+        self._send_json(
+            200,
+            {
+                "id": ident,
+                "object": "chat.completion",
+                "created": created,
+                "model": request.model.id,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "logprobs": None,
+                        "finish_reason": _finish(stats),
+                    }
+                ],
+                "usage": _usage(stats["engine"]),
+                **(
+                    {"memory": {"k": request.memory, "ids": request.recalled}}
+                    if request.memory
+                    else {}
+                ),
+            },
+        )
 
-    def _stream(self, request: ChatRequest, pieces: Any, stats: dict[str, Any], ident: str, created: int) -> None:
+    def _stream(
+        self, request: ChatRequest, pieces: Any, stats: dict[str, Any], ident: str, created: int
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
@@ -251,14 +320,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
         def send(payload: Any) -> None:
-            data = "data: " + (payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)) + "\n\n"
+            data = (
+                "data: "
+                + (payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False))
+                + "\n\n"
+            )
             raw = data.encode("utf-8")
             self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
             self.wfile.flush()
 
         def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-            return {"id": ident, "object": "chat.completion.chunk", "created": created, "model": request.model.id,
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+            return {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": request.model.id,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
 
         try:
             send(chunk({"role": "assistant", "content": ""}, None))
@@ -269,13 +349,23 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             except Exception as exc:  # headers are gone: report it as an error event
                 traceback.print_exc(file=sys.stderr)
-                kind = "invalid_request_error" if isinstance(exc, ContextOverflow) else "server_error"
+                kind = (
+                    "invalid_request_error" if isinstance(exc, ContextOverflow) else "server_error"
+                )
                 send(ApiError(500, f"generation failed: {type(exc).__name__}", kind=kind).body())
             else:
                 send(chunk({}, _finish(stats)))
                 if request.include_usage:
-                    send({"id": ident, "object": "chat.completion.chunk", "created": created, "model": request.model.id,
-                          "choices": [], "usage": _usage(stats["engine"])})
+                    send(
+                        {
+                            "id": ident,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": request.model.id,
+                            "choices": [],
+                            "usage": _usage(stats["engine"]),
+                        }
+                    )
             send("[DONE]")
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
@@ -288,8 +378,11 @@ def _finish(stats: dict[str, Any]) -> str:
 
 
 def _usage(engine: Any) -> dict[str, int]:
-    return {"prompt_tokens": engine.prompt_tokens, "completion_tokens": engine.new_tokens,
-            "total_tokens": engine.prompt_tokens + engine.new_tokens}
+    return {
+        "prompt_tokens": engine.prompt_tokens,
+        "completion_tokens": engine.new_tokens,
+        "total_tokens": engine.prompt_tokens + engine.new_tokens,
+    }
 
 
 def serve_in_thread(server: PersonaServer) -> threading.Thread:

@@ -184,8 +184,11 @@ def _varlen(
     out_dtype = q.dtype
     if q.dtype not in (torch.float16, torch.bfloat16):  # fp32 hidden states (QLoRA keeps norms
         # and embeddings in fp32): the kernel takes half precision, as autocast would give it
-        half = (torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda")
-                else torch.bfloat16)
+        half = (
+            torch.get_autocast_dtype("cuda")
+            if torch.is_autocast_enabled("cuda")
+            else torch.bfloat16
+        )
         q, k, v = q.to(half), k.to(half), v.to(half)
     options = _varlen_options()
     kwargs: dict[str, Any] = (

@@ -96,8 +96,9 @@ def train(ctx: Context) -> int:
         except ValueError as exc:
             return ctx.error(str(exc))
     adapters = {} if args.resume else ctx.host.adapters
-    started = start(ws, adapters, run_id=args.run or "", overrides=overrides, resume=args.resume,
-                    gpus=args.gpus)
+    started = start(
+        ws, adapters, run_id=args.run or "", overrides=overrides, resume=args.resume, gpus=args.gpus
+    )
     run = started.run
     if started.resumed is not None:
         state = started.resumed

@@ -257,7 +257,9 @@ def encode_samples(
         # a multi-turn window learns its last reply; the earlier ones are learnt in their own samples
         history = int(sample.provenance.get("history", 0) or 0)
         supervise_from = min(history, len(exchanges) - 1)
-        item, appended = encode_messages(tokenizer, messages, eot_ids, sample.id, eos_id, supervise_from)
+        item, appended = encode_messages(
+            tokenizer, messages, eot_ids, sample.id, eos_id, supervise_from
+        )
         if len(item) <= max_length:
             encoded.append(item)
             report.appended_eot += appended

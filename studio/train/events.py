@@ -116,9 +116,11 @@ class ConfigEvent(Event):
 
     def describe(self) -> str:
         plural = "es" if self.world_size > 1 else ""
-        return (f"config: {self.model_name} on {self.device} ({self.dtype}, {self.world_size} "
-                f"process{plural}, attention {self.attention}), LoRA r={self.config.get('lora_r')} "
-                f"on {', '.join(self.lora_targets)}")
+        return (
+            f"config: {self.model_name} on {self.device} ({self.dtype}, {self.world_size} "
+            f"process{plural}, attention {self.attention}), LoRA r={self.config.get('lora_r')} "
+            f"on {', '.join(self.lora_targets)}"
+        )
 
 
 @dataclass(kw_only=True)
@@ -130,8 +132,9 @@ class DownloadEvent(Event):
 
     def describe(self) -> str:
         share = f" ({self.done_bytes / self.total_bytes:.0%})" if self.total_bytes else ""
-        return (f"download: {self.done_bytes / 2**30:.2f} of {self.total_bytes / 2**30:.2f} GiB"
-                f"{share}")
+        return (
+            f"download: {self.done_bytes / 2**30:.2f} of {self.total_bytes / 2**30:.2f} GiB{share}"
+        )
 
 
 @dataclass(kw_only=True)
@@ -159,9 +162,11 @@ class DataEvent(Event):
     def describe(self) -> str:
         fate = "dropped" if self.overlong == "drop" else "single exchanges dropped"
         split = f", {self.split} long conversations split" if self.split else ""
-        return (f"data: {self.train_samples} train / {self.eval_samples} eval samples, "
-                f"{self.too_long} over max_length {self.max_length} ({fate}, never cut){split}, "
-                f"supervised share {self.supervised_share:.1%}, {self.total_steps} steps")
+        return (
+            f"data: {self.train_samples} train / {self.eval_samples} eval samples, "
+            f"{self.too_long} over max_length {self.max_length} ({fate}, never cut){split}, "
+            f"supervised share {self.supervised_share:.1%}, {self.total_steps} steps"
+        )
 
 
 @dataclass(kw_only=True)
@@ -194,13 +199,18 @@ class StepEvent(Event):
     gpu: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        gpu = (f"  gpu {self.gpu.get('util', '?')}% {self.gpu.get('peak_alloc_gb', '?')} GiB"
-               if self.gpu else "")
-        return (f"step {self.step:>5}/{self.total_steps}  epoch {self.epoch:.2f}  "
-                f"loss {self.loss or 0:.4f}  lr {self.lr or 0:.2e}  "
-                f"grad {self.grad_norm or 0:.3f}  "
-                f"{self.tokens_per_s or 0:.0f} tok/s ({self.supervised_per_s or 0:.0f} supervised)"
-                f"  eta {self.eta_s or 0:.0f}s{gpu}")
+        gpu = (
+            f"  gpu {self.gpu.get('util', '?')}% {self.gpu.get('peak_alloc_gb', '?')} GiB"
+            if self.gpu
+            else ""
+        )
+        return (
+            f"step {self.step:>5}/{self.total_steps}  epoch {self.epoch:.2f}  "
+            f"loss {self.loss or 0:.4f}  lr {self.lr or 0:.2e}  "
+            f"grad {self.grad_norm or 0:.3f}  "
+            f"{self.tokens_per_s or 0:.0f} tok/s ({self.supervised_per_s or 0:.0f} supervised)"
+            f"  eta {self.eta_s or 0:.0f}s{gpu}"
+        )
 
 
 @dataclass(kw_only=True)

@@ -62,8 +62,8 @@ def build(
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from studio.train.base_model import load_for_training
     from studio.train import attention
+    from studio.train.base_model import load_for_training
 
     spec = ModelSpec(**cfg.model)
     tokenizer, model = load_for_training(

@@ -81,6 +81,7 @@ class LoraRecipe:
         """Load the model, attach LoRA, encode the data, build the optimizer; resume if asked."""
         import torch
 
+        from studio.train import attention, lora
         from studio.train.base_model import (
             end_of_turn_ids,
             pick_adapter,
@@ -88,7 +89,6 @@ class LoraRecipe:
             resolve_device,
             resolve_dtype,
         )
-        from studio.train import attention, lora
 
         quiet_transformers()
         cfg = self.cfg
@@ -152,34 +152,34 @@ class LoraRecipe:
         n_supervised = sum(item.supervised for item in self.train_items)
         self.sink.log(
             ConfigEvent(
-            pid=os.getpid(),
-            resume=resume,
-            world_size=self.dist.world,
-            total_steps=self.total_steps,
-            config=cfg.__dict__,
-            device=str(self.device),
-            dtype=str(self.dtype).replace("torch.", ""),
-            attention=self.kernel,
-            lora_targets=built.targets,
-            trainable_params=sum(p.numel() for p in self.model.parameters() if p.requires_grad),
-            end_of_turn=[self.tokenizer.convert_ids_to_tokens(i) for i in self.eot_ids],
+                pid=os.getpid(),
+                resume=resume,
+                world_size=self.dist.world,
+                total_steps=self.total_steps,
+                config=cfg.__dict__,
+                device=str(self.device),
+                dtype=str(self.dtype).replace("torch.", ""),
+                attention=self.kernel,
+                lora_targets=built.targets,
+                trainable_params=sum(p.numel() for p in self.model.parameters() if p.requires_grad),
+                end_of_turn=[self.tokenizer.convert_ids_to_tokens(i) for i in self.eot_ids],
             )
         )
         self.sink.log(
             DataEvent(
-            **report.merge(eval_report).summary(),
-            train_samples=len(self.train_items),
-            eval_samples=len(self.eval_items),
-            overlong=cfg.overlong,
-            max_length=cfg.max_length,
-            train_tokens=n_tokens,
-            supervised_tokens=n_supervised,
-            supervised_share=round(n_supervised / n_tokens, 4),
-            longest=max(self.lengths),
-            steps_per_epoch=len(self._plan(0)),
-            total_steps=self.total_steps,
-            row_tokens=self.row_tokens,
-            tokens_per_batch=cfg.tokens_per_batch,
+                **report.merge(eval_report).summary(),
+                train_samples=len(self.train_items),
+                eval_samples=len(self.eval_items),
+                overlong=cfg.overlong,
+                max_length=cfg.max_length,
+                train_tokens=n_tokens,
+                supervised_tokens=n_supervised,
+                supervised_share=round(n_supervised / n_tokens, 4),
+                longest=max(self.lengths),
+                steps_per_epoch=len(self._plan(0)),
+                total_steps=self.total_steps,
+                row_tokens=self.row_tokens,
+                tokens_per_batch=cfg.tokens_per_batch,
             )
         )
         if self.resumed_from is not None:
@@ -379,17 +379,17 @@ class LoraRecipe:
             if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                 self.sink.log(
                     StepEvent(
-                    **meter.payload(
-                        self.step,
-                        self.total_steps,
-                        epoch=round(self.epoch + self.batch_index / len(plan), 3),
-                        loss=round(loss, 5),
-                        lr=self.scheduler.get_last_lr()[0],
-                        grad_norm=round(grad_norm, 4),
-                        tokens=int(tokens),
-                        supervised=n_global,
-                        supervised_share=round(n_global / max(1, tokens), 4),
-                    ),
+                        **meter.payload(
+                            self.step,
+                            self.total_steps,
+                            epoch=round(self.epoch + self.batch_index / len(plan), 3),
+                            loss=round(loss, 5),
+                            lr=self.scheduler.get_last_lr()[0],
+                            grad_norm=round(grad_norm, 4),
+                            tokens=int(tokens),
+                            supervised=n_global,
+                            supervised_share=round(n_global / max(1, tokens), 4),
+                        ),
                     )
                 )
             if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.total_steps:

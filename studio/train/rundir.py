@@ -324,8 +324,9 @@ def latest_run(ws: Any) -> RunDir | None:
     return runs[0] if runs else None
 
 
-def pick_run(ws: Any, run: str = "", *, checkpoint: int | None = None,
-             partial_ok: bool = False) -> tuple[RunDir, str]:
+def pick_run(
+    ws: Any, run: str = "", *, checkpoint: int | None = None, partial_ok: bool = False
+) -> tuple[RunDir, str]:
     """The run a command means: the one named, else the newest that has what it needs.
 
     Without a name, the newest *finished* run (it has its final adapter) is taken. When none
@@ -353,8 +354,9 @@ def pick_run(ws: Any, run: str = "", *, checkpoint: int | None = None,
         return named, ""
     runs = list_runs(ws)
     if not runs:
-        raise StudioError(f"{ws.root}: no runs yet; train first (or pass --base for the base "
-                          "model)")
+        raise StudioError(
+            f"{ws.root}: no runs yet; train first (or pass --base for the base model)"
+        )
     if checkpoint is None:
         for candidate in runs:
             if candidate.has_adapter():
@@ -363,14 +365,16 @@ def pick_run(ws: Any, run: str = "", *, checkpoint: int | None = None,
         for candidate in runs:
             if candidate.checkpoints():
                 status = candidate.state().status
-                return candidate, (f"using {candidate.name} ({status}), the newest run with a "
-                                   "complete checkpoint")
+                return candidate, (
+                    f"using {candidate.name} ({status}), the newest run with a complete checkpoint"
+                )
     running = [r.name for r in runs if r.is_alive()]
     if running:
         raise StudioError(
             f"{ws.root}: no finished run yet ({', '.join(running)} still training); pass "
             f"--run {running[0]} --checkpoint -1 for its latest complete checkpoint"
         )
-    raise StudioError(f"{ws.root}: no run has an adapter or a complete checkpoint; "
-                      "train one, or pass --run and --checkpoint")
-
+    raise StudioError(
+        f"{ws.root}: no run has an adapter or a complete checkpoint; "
+        "train one, or pass --run and --checkpoint"
+    )

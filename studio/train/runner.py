@@ -26,9 +26,9 @@ from studio import settings
 from studio.errors import StudioError
 from studio.fsutil import open_append
 from studio.train.events import TERMINAL
-from studio.train.state import RunState, pid_alive
 from studio.train.runconfig import RunConfig
 from studio.train.rundir import RunDir
+from studio.train.state import RunState, pid_alive
 
 
 def pick_preset(adapter: Any, name: str = "", gpu_memory_gb: float | None = None) -> Any:
@@ -254,8 +254,11 @@ def start(
         if resume:
             run = RunDir(ws.run_dir(run_id)) if run_id else latest_run(ws)
             if run is None or not run.exists():
-                raise StudioError(f"{ws.root}: no run {run_id!r} to resume" if run_id
-                                  else f"{ws.root}: no run to resume")
+                raise StudioError(
+                    f"{ws.root}: no run {run_id!r} to resume"
+                    if run_id
+                    else f"{ws.root}: no run to resume"
+                )
             resumed = run.state()
         else:
             run = RunDir(prepare_run(ws, adapters, run_id=run_id, overrides=overrides))

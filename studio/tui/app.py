@@ -23,8 +23,14 @@ from studio.tui.screens.help import HelpScreen
 from studio.tui.screens.home import HomeScreen
 from studio.tui.screens.train import TrainScreen
 
-MODE_TITLES = {"home": "Home", "corpus": "Corpus", "dataset": "Dataset", "augment": "Augment", "train": "Train",
-               "chat": "Chat"}
+MODE_TITLES = {
+    "home": "Home",
+    "corpus": "Corpus",
+    "dataset": "Dataset",
+    "augment": "Augment",
+    "train": "Train",
+    "chat": "Chat",
+}
 
 
 class StudioApp(App[None]):
@@ -38,20 +44,61 @@ class StudioApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "persona-studio"
     MODES: ClassVar[dict[str, Any]] = {
-        "home": HomeScreen, "corpus": CorpusScreen, "dataset": DatasetScreen,
-        "augment": AugmentScreen, "train": TrainScreen, "chat": ChatScreen,
+        "home": HomeScreen,
+        "corpus": CorpusScreen,
+        "dataset": DatasetScreen,
+        "augment": AugmentScreen,
+        "train": TrainScreen,
+        "chat": ChatScreen,
     }
     DEFAULT_MODE = "home"
     COMMANDS = App.COMMANDS | {StudioCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "go('home')", "Home", show=False, id="go.home", tooltip="Workspace overview"),
-        Binding("2", "go('corpus')", "Corpus", show=False, id="go.corpus", tooltip="Inspect and fix the corpus"),
-        Binding("3", "go('dataset')", "Dataset", show=False, id="go.dataset", tooltip="Curate the samples"),
-        Binding("4", "go('augment')", "Augment", show=False, id="go.augment", tooltip="Propose new samples"),
-        Binding("5", "go('train')", "Train", show=False, id="go.train", tooltip="Start and follow training runs"),
-        Binding("6", "go('chat')", "Chat", show=False, id="go.chat", tooltip="Chat with the character"),
+        Binding(
+            "2",
+            "go('corpus')",
+            "Corpus",
+            show=False,
+            id="go.corpus",
+            tooltip="Inspect and fix the corpus",
+        ),
+        Binding(
+            "3",
+            "go('dataset')",
+            "Dataset",
+            show=False,
+            id="go.dataset",
+            tooltip="Curate the samples",
+        ),
+        Binding(
+            "4",
+            "go('augment')",
+            "Augment",
+            show=False,
+            id="go.augment",
+            tooltip="Propose new samples",
+        ),
+        Binding(
+            "5",
+            "go('train')",
+            "Train",
+            show=False,
+            id="go.train",
+            tooltip="Start and follow training runs",
+        ),
+        Binding(
+            "6", "go('chat')", "Chat", show=False, id="go.chat", tooltip="Chat with the character"
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
-        Binding("q", "quit", "Quit", show=False, id="app.quit", tooltip="Leave the studio (runs keep going)"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            show=False,
+            id="app.quit",
+            tooltip="Leave the studio (runs keep going)",
+        ),
     ]
 
     def __init__(self, ws: Any, host: Any = None) -> None:
@@ -100,8 +147,12 @@ class StudioApp(App[None]):
     def on_mount(self) -> None:
         if self.ws.read_only:
             holder = self.ws.lock_holder()
-            self.notify(f"Another studio holds this workspace ({holder or 'unknown process'}): "
-                        "opened read-only, writing actions are disabled.", severity="warning", timeout=8)
+            self.notify(
+                f"Another studio holds this workspace ({holder or 'unknown process'}): "
+                "opened read-only, writing actions are disabled.",
+                severity="warning",
+                timeout=8,
+            )
 
     def action_go(self, mode: str) -> None:
         """Switch to the screen of ``mode``."""

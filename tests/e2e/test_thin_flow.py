@@ -26,7 +26,10 @@ def test_parse_roster_build_train_chat(zh_workspace, capsys):
     assert main(["build", ws]) == 0
     out = capsys.readouterr().out
     assert "莞莞:" in out
-    samples = [json.loads(line) for line in (zh_workspace / "datasets/default/samples.jsonl").read_text().splitlines()]
+    samples = [
+        json.loads(line)
+        for line in (zh_workspace / "datasets/default/samples.jsonl").read_text().splitlines()
+    ]
     corpus = [s for s in samples if s["provenance"]["kind"] == "corpus"]
     assert all(s["turns"][0]["content"] != s["turns"][1]["content"] for s in corpus)
     merged = [s for s in corpus if s["turns"][1]["content"].startswith("温大人快请起")]
@@ -45,7 +48,10 @@ def test_parse_roster_build_train_chat(zh_workspace, capsys):
     assert persona["persona"].startswith("你是莞莞")
 
     capsys.readouterr()
-    assert main(["chat", ws, "--prompt", "你是谁？", "--max-new-tokens", "8", "--sampling", "greedy"]) == 0
+    assert (
+        main(["chat", ws, "--prompt", "你是谁？", "--max-new-tokens", "8", "--sampling", "greedy"])
+        == 0
+    )
     reply = capsys.readouterr()
     assert "runs/r1/adapter" in reply.err
     assert reply.out.endswith("\n")

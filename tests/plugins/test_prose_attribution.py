@@ -140,19 +140,23 @@ def test_utterances_say_how_their_speaker_was_found():
 
 
 def test_first_person_asking_someone_with_a_comma_is_the_narrators_speech():
-    text = "第一章\n" + (
-        "林秋水走进来，对了我点头。我便问他，“吃过饭么？”他笑着说，“吃过了。”\n"
-    ) * 2
+    text = (
+        "第一章\n" + ("林秋水走进来，对了我点头。我便问他，“吃过饭么？”他笑着说，“吃过了。”\n") * 2
+    )
     said = _said(text)
     assert said[0] == ("我", "吃过饭么")
     assert said[1][1] == "吃过了。" and said[1][0] != "我"
 
 
 def test_the_narrators_friend_speaks_not_the_narrator():
-    text = "第一章\n" + (
-        "忽听得我的朋友的声音道，“究竟怎的？”\n"
-        "我的一位前辈先生，正走到我的寓里来，便很不高兴的对我说：“你记得么？”\n"
-    ) * 2
+    text = (
+        "第一章\n"
+        + (
+            "忽听得我的朋友的声音道，“究竟怎的？”\n"
+            "我的一位前辈先生，正走到我的寓里来，便很不高兴的对我说：“你记得么？”\n"
+        )
+        * 2
+    )
     said = _said(text)
     assert len(said) == 4 and all(speaker != "我" for speaker, _ in said)
 
@@ -207,4 +211,7 @@ def test_first_person_tags_are_the_narrator_or_the_first_person_pronoun():
     zh = "第一章\n" + "我便问他，“你去哪里？”林秋水笑道：“回家。”我说：“我也回家。”\n" * 2
     said = _doc(zh).attributions  # a collection of stories: no one narrator name, 我 kept
     assert [(a.utterance.speaker, a.confidence >= NAMING_BAR) for a in said[:3]] == [
-        ("我", True), ("林秋水", True), ("我", True)]
+        ("我", True),
+        ("林秋水", True),
+        ("我", True),
+    ]

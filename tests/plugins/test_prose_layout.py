@@ -99,10 +99,14 @@ def test_full_last_line_of_a_speech_still_ends_it_before_the_next_speech():
     # “…” exactly filling the width, then a line opening another speech: two paragraphs
     filler = ["他说了很多很多的话，一直说到天黑，说到灯也点上了才停下来歇口气。"] * 6
     speech = "“好。”" + "好" * 12 + "。”"  # 1+2+2+1 + 24 + 2+1 = 33 columns
-    lines = [line for para in filler for line in _wrap_zh(para, 33)] + [
-        "“" + speech[1:],
-        "“谁在外面？”",
-    ] + [line for para in filler for line in _wrap_zh(para, 33)]
+    lines = (
+        [line for para in filler for line in _wrap_zh(para, 33)]
+        + [
+            "“" + speech[1:],
+            "“谁在外面？”",
+        ]
+        + [line for para in filler for line in _wrap_zh(para, 33)]
+    )
     paras = _texts("\n".join(lines))
     assert "“谁在外面？”" in paras
 
@@ -134,8 +138,10 @@ def test_speakers_are_the_same_in_every_layout(host):
     story = ["第一章"] + PARAS_ZH * 3
     blank = "\n\n".join(story)
     indented = "\n".join(
-        ["第一章"] + [
-            line for para in PARAS_ZH * 3
+        ["第一章"]
+        + [
+            line
+            for para in PARAS_ZH * 3
             for line in (lambda w: ["　　" + w[0]] + w[1:])(_wrap_zh(para, 36))
         ]
     )
@@ -166,8 +172,10 @@ def test_story_titles_of_a_collection_are_chapters_and_people_stay_in_their_stor
     first = "　　林秋水走进来，他笑道：“来了。”\n\n　　林秋水又说：“坐罢。”\n\n" * 3
     second = "　　天色暗了。\n\n　　他说：“走罢。”\n\n"
     text = (
-        "                        晚饭\n\n                          ·某甲·\n\n" + first
-        + "\n\n　　夜路\n\n\n" + second
+        "                        晚饭\n\n                          ·某甲·\n\n"
+        + first
+        + "\n\n　　夜路\n\n\n"
+        + second
     )
     kinds = [(kind, p.text) for kind, p in quotes.paragraphs(text) if kind == "chapter"]
     assert kinds == [("chapter", "晚饭"), ("chapter", "夜路")]  # the byline is not a story

@@ -75,7 +75,9 @@ def test_kill_during_and_between_checkpoint_writes_then_resume(zh_workspace, hos
         pass  # the run's own log lines (config, data, steps) come first
     driver.kill()
     assert [p.name for p in ckpt.complete_checkpoints(checkpoints)] == ["step-000002"]
-    assert (checkpoints / ".tmp-step-000004" / RunDir.ADAPTER).is_dir()  # the half-written one is there…
+    assert (
+        checkpoints / ".tmp-step-000004" / RunDir.ADAPTER
+    ).is_dir()  # the half-written one is there…
     assert not rundir.checkpoint_dir(4).exists()  # …under a name no reader takes
     assert rundir.state().status == "crashed"
     assert rundir.adapter().parent.name == "step-000002"  # chat and eval see the last complete one

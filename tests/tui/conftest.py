@@ -70,8 +70,12 @@ def real_run(tmp_path_factory, plugin_host) -> Path:
             from studio.train.runner import prepare_run
             from studio.workspace import Workspace
 
-            run_dir = prepare_run(Workspace(root), plugin_host.adapters, run_id="tiny",
-                                  overrides={"max_steps": 3, "eval_every": 2, "save_every": 2})
+            run_dir = prepare_run(
+                Workspace(root),
+                plugin_host.adapters,
+                run_id="tiny",
+                overrides={"max_steps": 3, "eval_every": 2, "save_every": 2},
+            )
             assert run(run_dir) == 0
         fcntl.flock(lock, fcntl.LOCK_UN)
     return root

@@ -31,11 +31,16 @@ async def test_augment_form_runs_a_strategy_and_proposals_are_pending(studio_ws,
         form.query_one("#opt-count").value = "5"
         await pilot.press("ctrl+r")
         await _settle(app, pilot)
-        proposals = [s for s in DatasetStore(studio_ws / "datasets" / "default").samples()
-                     if s.provenance.get("kind") == "augment"]
+        proposals = [
+            s
+            for s in DatasetStore(studio_ws / "datasets" / "default").samples()
+            if s.provenance.get("kind") == "augment"
+        ]
         status = str(screen.query_one("#augment-status").render())
         assert proposals and len(proposals) <= 5 and f"{len(proposals)} new as pending" in status
-        assert all(s.status == "pending" and s.provenance["strategy"] == "persona-qa" for s in proposals)
+        assert all(
+            s.status == "pending" and s.provenance["strategy"] == "persona-qa" for s in proposals
+        )
         assert "proposed" in str(screen.query_one("#augment-status").render())
 
 
@@ -50,8 +55,10 @@ async def test_augment_form_refuses_a_bad_value(studio_ws, make_app):
         app.screen.query_one("#opt-count").value = "0"
         await pilot.press("ctrl+r")
         await _settle(app, pilot)
-        assert not any(s.provenance.get("kind") == "augment"
-                       for s in DatasetStore(studio_ws / "datasets" / "default").samples())
+        assert not any(
+            s.provenance.get("kind") == "augment"
+            for s in DatasetStore(studio_ws / "datasets" / "default").samples()
+        )
 
 
 async def test_a_finished_tiny_cpu_run_shows_its_curve(real_run, make_app):
@@ -73,7 +80,9 @@ async def test_a_finished_tiny_cpu_run_shows_its_curve(real_run, make_app):
         assert "step 3" in drawn
 
 
-async def test_chat_streams_replies_from_base_and_adapter_side_by_side(real_run, make_app, tmp_path):
+async def test_chat_streams_replies_from_base_and_adapter_side_by_side(
+    real_run, make_app, tmp_path
+):
     import shutil
 
     root = tmp_path / "harbour"
@@ -90,16 +99,22 @@ async def test_chat_streams_replies_from_base_and_adapter_side_by_side(real_run,
         await pilot.press(*"hello", "enter")
         await _settle(app, pilot)
         finished = {m.pane for m in messages if isinstance(m, ReplyFinished)}
-        assert finished == {"chat-a", "chat-b"}, [m for m in messages if "Reply" in type(m).__name__]
+        assert finished == {"chat-a", "chat-b"}, [
+            m for m in messages if "Reply" in type(m).__name__
+        ]
         assert finished == {"chat-a", "chat-b"}
         for pane in ("chat-a", "chat-b"):
-            seen = {id(m): m for m in messages if isinstance(m, ReplyPiece) and m.pane == pane}  # bubbling repeats
+            seen = {
+                id(m): m for m in messages if isinstance(m, ReplyPiece) and m.pane == pane
+            }  # bubbling repeats
             pieces = "".join(m.text for m in seen.values())
             assert screen.query_one(f"#{pane}", ChatPane).reply_text == pieces
         await pilot.press("ctrl+s")
         await pilot.pause()
         saved = sorted((root / "chats").glob("*.json"))
-        assert len(saved) == 2  # one transcript per side, even when a random tiny model says nothing
+        assert (
+            len(saved) == 2
+        )  # one transcript per side, even when a random tiny model says nothing
         for path in saved:
             transcript = json.loads(path.read_text(encoding="utf-8"))
             assert transcript["messages"][0] == {"role": "user", "content": "hello"}

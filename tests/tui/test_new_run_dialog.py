@@ -36,8 +36,11 @@ async def test_every_field_buttons_and_hint_fit_80x24(studio_ws, make_app):
     app = make_app(studio_ws)
     async with app.run_test(size=(80, 24)) as pilot:
         dialog = await _open(app, pilot)
-        for widget in (dialog.query_one("#start", Button), dialog.query_one("#cancel", Button),
-                       dialog.query_one(".dialog-note", Label)):
+        for widget in (
+            dialog.query_one("#start", Button),
+            dialog.query_one("#cancel", Button),
+            dialog.query_one(".dialog-note", Label),
+        ):
             assert _shown(dialog, widget), widget
         names = [option.name for option in hyper_options()]
         assert {"dtype", "gradient_checkpointing", "seed"} <= set(names)

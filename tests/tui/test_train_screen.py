@@ -46,10 +46,14 @@ async def test_new_run_form_starts_a_run_that_is_followed_to_the_end(studio_ws, 
         await pilot.pause()
         run = studio_ws / "runs" / "from-tui"
         config = RunDir(run).config()
-        assert config["max_steps"] == 1 and config["lr"] == 0.001 and config["tokens_per_batch"] == 512
+        assert (
+            config["max_steps"] == 1 and config["lr"] == 0.001 and config["tokens_per_batch"] == 512
+        )
         deadline = time.monotonic() + 120
         screen = app.screen
-        while time.monotonic() < deadline and (screen.state is None or screen.state.status not in ("finished", "failed")):
+        while time.monotonic() < deadline and (
+            screen.state is None or screen.state.status not in ("finished", "failed")
+        ):
             await pilot.pause(0.2)
         assert screen.run_dir == run and screen.state.status == "finished", RunDir(run).log_tail()
         assert len(screen.query_one(LossChart).losses) == 1
@@ -63,7 +67,9 @@ async def test_runs_started_elsewhere_can_be_followed_and_stopped(studio_ws_with
             await _settle(app, pilot)
             await pilot.press("5")
             await _settle(app, pilot)
-            run = _running_run(studio_ws_with_run, "from-cli", sleeper.pid)  # appears after the studio opened
+            run = _running_run(
+                studio_ws_with_run, "from-cli", sleeper.pid
+            )  # appears after the studio opened
             await pilot.press("f")
             await pilot.pause()
             assert isinstance(app.screen, PickDialog)
@@ -71,7 +77,11 @@ async def test_runs_started_elsewhere_can_be_followed_and_stopped(studio_ws_with
             await pilot.press("up", "enter")  # the dialog opens on the followed run
             await pilot.pause(0.5)
             screen = app.screen
-            assert screen.run_dir == run and screen.state.status == "running" and screen.state.step == 12
+            assert (
+                screen.run_dir == run
+                and screen.state.status == "running"
+                and screen.state.step == 12
+            )
             await pilot.press("x")
             await pilot.pause()
             assert isinstance(app.screen, ConfirmDialog)

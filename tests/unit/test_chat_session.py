@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from studio.chat.engine import ContextOverflow, Engine, Sampling
 from studio.chat.session import (
     ChatSession,
     _held_back,
@@ -15,7 +16,6 @@ from studio.chat.session import (
     render_prompt,
     stream_text,
 )
-from studio.chat.engine import ContextOverflow, Engine, Sampling
 from studio.errors import StudioError
 from studio.train.rundir import ADAPTER_CONFIG, RunDir
 
@@ -24,7 +24,9 @@ from studio.train.rundir import ADAPTER_CONFIG, RunDir
 def persona(persona_run, host):
     from studio.workspace import Workspace
 
-    return load_persona(Workspace(persona_run.parent.parent), host.adapters, device=torch.device("cpu"))
+    return load_persona(
+        Workspace(persona_run.parent.parent), host.adapters, device=torch.device("cpu")
+    )
 
 
 def test_persona_uses_the_runs_system_prompt_and_adapter(persona_run, host):
@@ -35,7 +37,9 @@ def test_persona_uses_the_runs_system_prompt_and_adapter(persona_run, host):
     toml.write_text(toml.read_text(encoding="utf-8").replace("爱打趣", "爱唱歌"), encoding="utf-8")
     persona = load_persona(Workspace(ws_root), host.adapters, device=torch.device("cpu"))
     assert persona.label == "r1" and persona.adapter_dir == RunDir(persona_run).adapter_dir
-    assert persona.system == "你是阿蘅，茶馆里的伙计，说话利落，爱打趣。"  # what the adapter learned, not the edit
+    assert (
+        persona.system == "你是阿蘅，茶馆里的伙计，说话利落，爱打趣。"
+    )  # what the adapter learned, not the edit
     assert any("changed since this run was trained" in note for note in persona.notes)
     assert persona.can_disable_adapter and persona.character == "阿蘅"
 
@@ -45,18 +49,41 @@ def test_session_streams_keeps_history_and_trims_it_to_the_context(persona):
     pieces = list(session.stream("今天的茶苦吗？"))
     reply = "".join(pieces).strip()
     assert reply
-    assert session.history == [{"role": "user", "content": "今天的茶苦吗？"}, {"role": "assistant", "content": reply}]
+    assert session.history == [
+        {"role": "user", "content": "今天的茶苦吗？"},
+        {"role": "assistant", "content": reply},
+    ]
     assert session.last_stats is not None and session.last_stats.new_tokens <= 8
     # the same prompt through the engine directly gives the same text: nothing is added or lost
-    ids = render_prompt(persona.loaded.tokenizer, [{"role": "system", "content": persona.system},
-                                                   {"role": "user", "content": "今天的茶苦吗？"}])
-    direct = "".join(stream_text(persona.engine, persona.loaded.tokenizer, ids, sampling=Sampling(do_sample=False),
-                                 max_new_tokens=8))
+    ids = render_prompt(
+        persona.loaded.tokenizer,
+        [
+            {"role": "system", "content": persona.system},
+            {"role": "user", "content": "今天的茶苦吗？"},
+        ],
+    )
+    direct = "".join(
+        stream_text(
+            persona.engine,
+            persona.loaded.tokenizer,
+            ids,
+            sampling=Sampling(do_sample=False),
+            max_new_tokens=8,
+        )
+    )
     assert direct.strip() == reply
     # a long history is trimmed oldest-first, the newest exchange stays
-    session.history = [{"role": r, "content": f"{r} {i} " + "很长的话" * 40} for i in range(30) for r in ("user", "assistant")]
-    session.engine = Engine(persona.loaded.model, persona.loaded.end_of_turn_ids, max_cache_len=1500,
-                            vocab_size=len(persona.loaded.tokenizer))
+    session.history = [
+        {"role": r, "content": f"{r} {i} " + "很长的话" * 40}
+        for i in range(30)
+        for r in ("user", "assistant")
+    ]
+    session.engine = Engine(
+        persona.loaded.model,
+        persona.loaded.end_of_turn_ids,
+        max_cache_len=1500,
+        vocab_size=len(persona.loaded.tokenizer),
+    )
     ids = session._prompt_ids("最后一句")
     assert len(ids) + session.max_new_tokens <= 1500
     text = persona.loaded.tokenizer.decode(ids)
@@ -74,12 +101,23 @@ def test_base_and_adapter_answer_differently_on_one_model(persona):
     # the base side equals a model loaded without any adapter
     from studio.train.base_model import load_model
 
-    plain = load_model(persona.loaded.spec, {persona.loaded.adapter.name: persona.loaded.adapter}, device=torch.device("cpu"))
-    assert ChatSession(plain, persona.system, sampling={"do_sample": False}, max_new_tokens=12).reply("你是谁？") == b
+    plain = load_model(
+        persona.loaded.spec,
+        {persona.loaded.adapter.name: persona.loaded.adapter},
+        device=torch.device("cpu"),
+    )
+    assert (
+        ChatSession(plain, persona.system, sampling={"do_sample": False}, max_new_tokens=12).reply(
+            "你是谁？"
+        )
+        == b
+    )
 
 
 def test_cancel_keeps_the_partial_reply(persona):
-    session = persona.session(sampling={"do_sample": True, "temperature": 1.0, "seed": 1}, max_new_tokens=64)
+    session = persona.session(
+        sampling={"do_sample": True, "temperature": 1.0, "seed": 1}, max_new_tokens=64
+    )
     session.engine.stop_ids = set()  # never stop early: the cancel must do it
     got = ""
     for piece in session.stream("讲个故事"):
@@ -99,10 +137,17 @@ def test_bad_sampling_is_a_studio_error(persona):
 
 def test_save_writes_the_transcript(persona, tmp_path):
     session = persona.session(sampling={"do_sample": False}, max_new_tokens=4)
-    session.history = [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "您好"}]
+    session.history = [
+        {"role": "user", "content": "你好"},
+        {"role": "assistant", "content": "您好"},
+    ]
     session.save(tmp_path / "chats" / "t.json", {"model": "r1"})
     data = json.loads((tmp_path / "chats" / "t.json").read_text(encoding="utf-8"))
-    assert data["system"] == persona.system and data["messages"][1]["content"] == "您好" and data["model"] == "r1"
+    assert (
+        data["system"] == persona.system
+        and data["messages"][1]["content"] == "您好"
+        and data["model"] == "r1"
+    )
 
 
 class _Chars:
@@ -130,13 +175,35 @@ class _Replay:
 
 def test_stop_strings_end_the_reply_and_are_never_shown():
     text = "你好呀。<END>后面的不要"
-    pieces = list(stream_text(_Replay(len(text)), _Chars(text), [1], sampling=Sampling(), max_new_tokens=50,
-                              stop=["<END>"]))
+    pieces = list(
+        stream_text(
+            _Replay(len(text)),
+            _Chars(text),
+            [1],
+            sampling=Sampling(),
+            max_new_tokens=50,
+            stop=["<END>"],
+        )
+    )
     assert "".join(pieces) == "你好呀。"
-    assert all("<" not in p for p in pieces)  # the start of the stop string was held back, not streamed
+    assert all(
+        "<" not in p for p in pieces
+    )  # the start of the stop string was held back, not streamed
     stats: dict = {}
-    assert "".join(stream_text(_Replay(len(text)), _Chars(text), [1], sampling=Sampling(), max_new_tokens=50,
-                               stop=["<EN", "呀"], stats=stats)) == "你好"
+    assert (
+        "".join(
+            stream_text(
+                _Replay(len(text)),
+                _Chars(text),
+                [1],
+                sampling=Sampling(),
+                max_new_tokens=50,
+                stop=["<EN", "呀"],
+                stats=stats,
+            )
+        )
+        == "你好"
+    )
     assert stats["finish_reason"] == "stop"
     assert _held_back("abc<E", ["<END>"]) == 2 and _held_back("abc", ["<END>"]) == 0
 
@@ -152,7 +219,9 @@ def test_a_split_utf8_character_is_never_streamed():
         def decode(self, ids, skip_special_tokens=True):
             return bytes(data[i] for i in ids).decode("utf-8", errors="replace")
 
-    pieces = list(stream_text(_Replay(len(data)), Table(), [1], sampling=Sampling(), max_new_tokens=10))
+    pieces = list(
+        stream_text(_Replay(len(data)), Table(), [1], sampling=Sampling(), max_new_tokens=10)
+    )
     assert pieces == ["茶", "馆"]
 
 
@@ -163,7 +232,9 @@ def test_adapter_path_picks_final_or_checkpoints(tmp_path):
         (folder / "adapter").mkdir(parents=True)
         if complete:
             run.mark_complete(folder, step)
-    assert adapter_path(run.path) == run.checkpoint_dir(4) / "adapter"  # still training: latest complete
+    assert (
+        adapter_path(run.path) == run.checkpoint_dir(4) / "adapter"
+    )  # still training: latest complete
     assert run.adapter(2) == run.checkpoint_dir(2) / "adapter"
     with pytest.raises(StudioError, match="no checkpoint at step 6"):
         run.adapter(6)
@@ -179,7 +250,22 @@ def test_chat_cli_one_shot_and_repl(persona_run, capsys, monkeypatch):
     from studio.cli import main
 
     ws = str(persona_run.parent.parent)
-    assert main(["chat", ws, "--prompt", "你是谁？", "--sampling", "greedy", "--max-new-tokens", "6", "--stats"]) == 0
+    assert (
+        main(
+            [
+                "chat",
+                ws,
+                "--prompt",
+                "你是谁？",
+                "--sampling",
+                "greedy",
+                "--max-new-tokens",
+                "6",
+                "--stats",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     assert "runs/r1/adapter" in out.err and "tokens/s" in out.err and out.out.endswith("\n")
     monkeypatch.setattr("sys.stdin", io.StringIO("你好\n/base\n还在吗？\n/quit\n"))
@@ -219,7 +305,10 @@ def test_an_empty_finished_reply_is_recorded_a_cancelled_empty_one_is_not():
     loaded = SimpleNamespace(tokenizer=Tokenizer(), model=None, end_of_turn_ids=[])
     session = ChatSession(loaded, "sys", engine=Silent("stop"))
     assert session.reply("在吗？") == ""
-    assert session.history == [{"role": "user", "content": "在吗？"}, {"role": "assistant", "content": ""}]
+    assert session.history == [
+        {"role": "user", "content": "在吗？"},
+        {"role": "assistant", "content": ""},
+    ]
     cancelled = ChatSession(loaded, "sys", engine=Silent("cancelled"))
     cancelled.reply("在吗？")
     assert cancelled.history == []

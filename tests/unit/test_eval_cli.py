@@ -26,7 +26,9 @@ def test_eval_reports_base_vs_adapter_on_heldout_scenes(persona_workspace, capsy
     assert report["items"] == len(held) and report["scenes"] == len({s["scene"] for s in held})
     # the loss is measured exactly as in training: same template, same mask, same persona prompt
     assert report["models"]["adapter"]["loss"] == pytest.approx(trained_eval, rel=2e-3)
-    assert report["models"]["base"]["loss"] > report["models"]["adapter"]["loss"]  # 3 steps already help
+    assert (
+        report["models"]["base"]["loss"] > report["models"]["adapter"]["loss"]
+    )  # 3 steps already help
     assert report["rows"] == ["base", "base+memory", "adapter", "adapter+memory"]
     for side in report["rows"]:
         metrics = report["models"][side]
@@ -35,10 +37,15 @@ def test_eval_reports_base_vs_adapter_on_heldout_scenes(persona_workspace, capsy
     assert [p["probe"] for p in report["identity"]] == ["你是谁？", "你叫什么名字？"]
     assert report["classifier"]["heldout_lines"]["character"] == len(held)
     assert report["verdict"]["answer"] in ("yes", "partly", "no")
-    items = [json.loads(line) for line in (RunDir(run).eval_dir / "items.jsonl").read_text(encoding="utf-8").splitlines()]
+    items = [
+        json.loads(line)
+        for line in (RunDir(run).eval_dir / "items.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert {i["real"] for i in items} == {s["turns"][-1]["content"] for s in held}
     assert "did it work?" in printed and "loss/char of real lines" in printed
-    assert (RunDir(run).eval_dir / "report.md").read_text(encoding="utf-8").count("did it work?") == 1
+    assert (RunDir(run).eval_dir / "report.md").read_text(encoding="utf-8").count(
+        "did it work?"
+    ) == 1
 
     from studio.eval.evaluate import load_report
 
@@ -59,4 +66,6 @@ def test_eval_without_heldout_scenes_says_how_to_get_them(zh_workspace, host, ca
     assert main(["eval", str(zh_workspace), "--run", "missing"]) == 2
     assert "no run 'missing'" in capsys.readouterr().err
     assert main(["eval", str(zh_workspace), "--rows", "base,memory"]) == 2
-    assert "--rows: expected a comma-separated subset of base,base+memory" in capsys.readouterr().err
+    assert (
+        "--rows: expected a comma-separated subset of base,base+memory" in capsys.readouterr().err
+    )

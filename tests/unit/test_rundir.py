@@ -26,8 +26,14 @@ from studio.train.state import RunState
 from studio.workspace import Workspace
 
 
-def fake_run(root: Path, name: str, events: list[Event], *, adapter: bool = False,
-             checkpoints: tuple[int, ...] = ()) -> RunDir:
+def fake_run(
+    root: Path,
+    name: str,
+    events: list[Event],
+    *,
+    adapter: bool = False,
+    checkpoints: tuple[int, ...] = (),
+) -> RunDir:
     """A run folder written through RunDir (layout only, no weights)."""
     run = RunDir(root / "runs" / name)
     run.path.mkdir(parents=True)
@@ -57,8 +63,13 @@ def _running(pid: int) -> list[Event]:
 
 def test_a_newer_run_still_training_is_not_taken_for_a_finished_one(zh_workspace, sleeper):
     ws = Workspace(zh_workspace)
-    done = fake_run(zh_workspace, "old", [ConfigEvent(pid=1), FinishedEvent(step=4)], adapter=True,
-                    checkpoints=(4,))
+    done = fake_run(
+        zh_workspace,
+        "old",
+        [ConfigEvent(pid=1), FinishedEvent(step=4)],
+        adapter=True,
+        checkpoints=(4,),
+    )
     time.sleep(0.01)
     running = fake_run(zh_workspace, "new", _running(sleeper.pid), checkpoints=(2,))
     assert running.state().status == "running" and running.is_alive()
@@ -79,27 +90,44 @@ def test_only_a_running_run_says_to_pass_run(zh_workspace, sleeper, capsys):
         assert main([command, str(zh_workspace)]) == 2
         assert "--run busy --checkpoint -1" in capsys.readouterr().err
     RunDir(zh_workspace / "runs" / "busy").checkpoint_dir(2).joinpath(RunDir.ADAPTER).mkdir(
-        parents=True)
+        parents=True
+    )
     RunDir.mark_complete(RunDir(zh_workspace / "runs" / "busy").checkpoint_dir(2), 2)
     picked, why = pick_run(ws, partial_ok=True)  # chat: a complete checkpoint will do
     assert picked.name == "busy" and "newest run with a complete checkpoint" in why
 
 
-def test_chat_without_run_takes_the_newest_finished_run_and_says_which(persona_run, sleeper,
-                                                                          capsys):
+def test_chat_without_run_takes_the_newest_finished_run_and_says_which(
+    persona_run, sleeper, capsys
+):
     ws = persona_run.parent.parent
     time.sleep(0.01)
     fake_run(ws, "r2", _running(sleeper.pid))  # newer, still training, nothing saved yet
-    assert main(["chat", str(ws), "--prompt", "你是谁？", "--max-new-tokens", "2",
-                 "--sampling", "greedy"]) == 0
+    assert (
+        main(
+            [
+                "chat",
+                str(ws),
+                "--prompt",
+                "你是谁？",
+                "--max-new-tokens",
+                "2",
+                "--sampling",
+                "greedy",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "using r1, the newest finished run" in err and "adapter: runs/r1/adapter" in err
 
 
 def test_events_round_trip_and_unknown_kinds_survive():
-    events = [ConfigEvent(pid=7, world_size=2, config={"model": {"name": "m"}}, t=1.5),
-              StepEvent(step=3, loss=1.25, epoch=0.5, gpu={"util": 90}),
-              FinishedEvent(step=3, adapter="adapter")]
+    events = [
+        ConfigEvent(pid=7, world_size=2, config={"model": {"name": "m"}}, t=1.5),
+        StepEvent(step=3, loss=1.25, epoch=0.5, gpu={"util": 90}),
+        FinishedEvent(step=3, adapter="adapter"),
+    ]
     again = [Event.from_json(e.to_json()) for e in events]
     assert again == events
     assert again[0].model_name == "m" and again[-1].terminal
@@ -145,8 +173,9 @@ def test_train_refuses_while_a_studio_holds_the_workspace(zh_workspace, host, ca
         assert not (zh_workspace / "runs" / "behind").exists()
     finally:
         holder.unlock()
-    assert main(["train", str(zh_workspace), "--run", "behind", "--max-steps", "1",
-                 "--detach"]) == 0
+    assert (
+        main(["train", str(zh_workspace), "--run", "behind", "--max-steps", "1", "--detach"]) == 0
+    )
 
 
 def test_the_model_card_tells_what_the_run_did(persona_run):
@@ -154,13 +183,24 @@ def test_the_model_card_tells_what_the_run_did(persona_run):
 
     run = RunDir(persona_run)
     assert run.config()["epochs"] == 1.0  # configured: one pass
-    run.write_events([ConfigEvent(pid=1, total_steps=6),
-                      DataEvent(train_samples=83, eval_samples=9, total_steps=6),
-                      *[StepEvent(step=s, total_steps=6, epoch=round(s * 0.0717, 2),
-                                  loss=2.0 - s / 10) for s in range(1, 7)],
-                      FinishedEvent(step=6, adapter="adapter")])
-    persona = SimpleNamespace(run_dir=run.path, adapter_dir=run.adapter_dir, label="r1",
-                              character="阿蘅", system="你是阿蘅")
+    run.write_events(
+        [
+            ConfigEvent(pid=1, total_steps=6),
+            DataEvent(train_samples=83, eval_samples=9, total_steps=6),
+            *[
+                StepEvent(step=s, total_steps=6, epoch=round(s * 0.0717, 2), loss=2.0 - s / 10)
+                for s in range(1, 7)
+            ],
+            FinishedEvent(step=6, adapter="adapter"),
+        ]
+    )
+    persona = SimpleNamespace(
+        run_dir=run.path,
+        adapter_dir=run.adapter_dir,
+        label="r1",
+        character="阿蘅",
+        system="你是阿蘅",
+    )
     card = model_card(run_info(Workspace(persona_run.parent.parent), persona), "adapter")
     assert "from 83 dialogue samples" in card
     assert "| steps | 6 |" in card and "| epochs | 0.43 |" in card

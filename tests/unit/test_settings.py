@@ -21,7 +21,7 @@ def _with_train(workspace: Path, train: str) -> None:
     path = workspace / "studio.toml"
     text = path.read_text(encoding="utf-8")
     head, _, _ = text.partition("[train]")
-    path.write_text(head + "[train]\npreset = \"cpu-tiny\"\n" + train, encoding="utf-8")
+    path.write_text(head + '[train]\npreset = "cpu-tiny"\n' + train, encoding="utf-8")
 
 
 def _prepared(workspace: Path, host, **kwargs) -> dict:
@@ -51,15 +51,18 @@ def test_preset_beats_the_default_of_an_unwritten_key(zh_workspace, host):
 
 
 def test_resolve_order():
-    values = settings.resolve({"lr": 1e-4, "seed": 42}, {"lr": 1e-3, "seed": 7, "lora_r": 16},
-                              {"seed": 3})
+    values = settings.resolve(
+        {"lr": 1e-4, "seed": 42}, {"lr": 1e-3, "seed": 7, "lora_r": 16}, {"seed": 3}
+    )
     assert values["lr"] == 1e-4 and values["seed"] == 3 and values["lora_r"] == 16
     assert values["epochs"] == settings.SETTINGS["epochs"].default
     assert set(values) == set(settings.SETTINGS)
 
 
-@pytest.mark.parametrize("key, value", [("lora_dropout", 1.0), ("lr", 1.0),
-                                        ("epochs", 0), ("max_length", 8), ("attention", "fast")])
+@pytest.mark.parametrize(
+    "key, value",
+    [("lora_dropout", 1.0), ("lr", 1.0), ("epochs", 0), ("max_length", 8), ("attention", "fast")],
+)
 def test_studio_toml_run_config_and_set_share_one_rule(key, value):
     expected = re.escape(settings.SETTINGS[key].expected())
     written = json.dumps(value)
@@ -75,9 +78,13 @@ def test_values_inside_the_rules_pass_everywhere():
     config = parse_config("[train]\nlora_dropout = 0.95\nlr = 0.5\nrow_tokens = 0\n")
     assert config.train.lora_dropout == 0.95
     RunConfig.from_dict({"lora_dropout": 0.95, "lr": 0.5})
-    assert settings.parse_assignments(["lora_dropout=0.95", "gradient_checkpointing=yes",
-                                       "lora_targets=q_proj, v_proj"]) == {
-        "lora_dropout": 0.95, "gradient_checkpointing": True, "lora_targets": ["q_proj", "v_proj"]}
+    assert settings.parse_assignments(
+        ["lora_dropout=0.95", "gradient_checkpointing=yes", "lora_targets=q_proj, v_proj"]
+    ) == {
+        "lora_dropout": 0.95,
+        "gradient_checkpointing": True,
+        "lora_targets": ["q_proj", "v_proj"],
+    }
 
 
 def test_set_names_unknown_keys_and_bad_types():
@@ -112,7 +119,8 @@ def test_every_run_setting_is_declared_once():
 def test_settings_reference_is_up_to_date():
     path = ROOT / "docs" / "settings.md"
     assert path.read_text(encoding="utf-8") == settings.reference(), (
-        "docs/settings.md is stale: python -m studio.settings > docs/settings.md")
+        "docs/settings.md is stale: python -m studio.settings > docs/settings.md"
+    )
     for name in settings.SETTINGS:
         assert f"- `{name}` " in path.read_text(encoding="utf-8")
 

@@ -17,10 +17,10 @@ from studio.train.events import (
     StepEvent,
     StoppedEvent,
 )
-from studio.train.state import RunState
-from studio.train.rundir import RunDir
 from studio.train.recipe import run
+from studio.train.rundir import RunDir
 from studio.train.runner import prepare_run
+from studio.train.state import RunState
 from studio.workspace import Workspace
 
 SETTINGS = {

@@ -50,17 +50,40 @@ class ChatScreen(StudioScreen):
     MODE = "chat"
     WRITE_ACTIONS = frozenset({"save"})
     BINDINGS = [
-        Binding("escape", "leave_prompt", "Leave prompt", id="chat.leave_prompt",
-                tooltip="Out of the prompt line, 1–6 switch screens and q quits"),
-        Binding("escape", "enter_prompt", "Prompt", id="chat.enter_prompt",
-                tooltip="Back to the prompt line"),
-        Binding("ctrl+s", "save", "Save", id="chat.save", tooltip="Write the conversation to chats/"),
-        Binding("ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"),
-        Binding("ctrl+g", "toggle_memory", "Memory", id="chat.memory",
-                tooltip="Her real lines retrieved into the prompt, on or off"),
+        Binding(
+            "escape",
+            "leave_prompt",
+            "Leave prompt",
+            id="chat.leave_prompt",
+            tooltip="Out of the prompt line, 1–6 switch screens and q quits",
+        ),
+        Binding(
+            "escape",
+            "enter_prompt",
+            "Prompt",
+            id="chat.enter_prompt",
+            tooltip="Back to the prompt line",
+        ),
+        Binding(
+            "ctrl+s", "save", "Save", id="chat.save", tooltip="Write the conversation to chats/"
+        ),
+        Binding(
+            "ctrl+b", "toggle_ab", "A/B", id="chat.ab", tooltip="Base and adapter side by side"
+        ),
+        Binding(
+            "ctrl+g",
+            "toggle_memory",
+            "Memory",
+            id="chat.memory",
+            tooltip="Her real lines retrieved into the prompt, on or off",
+        ),
         Binding("ctrl+l", "clear", "Clear", id="chat.clear", tooltip="Start a new conversation"),
-        Binding("ctrl+e", "persona", "Persona", id="chat.persona", tooltip="Edit the system prompt"),
-        Binding("ctrl+o", "pick_model", "Model", id="chat.model", tooltip="Pick the run and checkpoint"),
+        Binding(
+            "ctrl+e", "persona", "Persona", id="chat.persona", tooltip="Edit the system prompt"
+        ),
+        Binding(
+            "ctrl+o", "pick_model", "Model", id="chat.model", tooltip="Pick the run and checkpoint"
+        ),
     ]
 
     def __init__(self) -> None:
@@ -79,13 +102,20 @@ class ChatScreen(StudioScreen):
         with Horizontal(id="chat-controls"):
             yield Select(entries, value=start, allow_blank=False, id="chat-model", compact=True)
             yield Checkbox("A/B", len(entries) > 1, id="chat-ab", compact=True)
-            yield Select([(s, s) for s in SAMPLING], value="greedy", allow_blank=False, id="chat-sampling",
-                         compact=True)
+            yield Select(
+                [(s, s) for s in SAMPLING],
+                value="greedy",
+                allow_blank=False,
+                id="chat-sampling",
+                compact=True,
+            )
             yield Label("max", classes="chat-label")
             yield Input("128", type="integer", id="chat-max", compact=True)
         if self._demo():
-            note = (f"{self.ws.config.model.name} is a demo model with random weights: its replies "
-                    "are noise; the flow is what it shows. studio.toml [model] names a real one.")
+            note = (
+                f"{self.ws.config.model.name} is a demo model with random weights: its replies "
+                "are noise; the flow is what it shows. studio.toml [model] names a real one."
+            )
             yield Static(Text(note), id="chat-demo")
         persona = TextArea(self.ws.config.character.persona, id="chat-persona", soft_wrap=True)
         persona.border_title = "persona (system prompt) · ctrl+e edits"
@@ -94,8 +124,11 @@ class ChatScreen(StudioScreen):
             yield ChatPane("base", id="chat-a")
             yield ChatPane("adapter", id="chat-b")
         name = self.ws.config.character.name or "the character"
-        yield Input(placeholder=f"say something to {name} (enter sends, esc leaves the prompt)",
-                    id="chat-input", compact=True)
+        yield Input(
+            placeholder=f"say something to {name} (enter sends, esc leaves the prompt)",
+            id="chat-input",
+            compact=True,
+        )
         yield Footer()
 
     def _demo(self) -> bool:
@@ -234,8 +267,15 @@ class ChatScreen(StudioScreen):
                 pane.note(f"loading {self._label(selected)}…")
             pane.add_user(text)
             self.busy.add(pane_id)
-        self.run_worker(lambda: self._talk(panes, selected, text, persona if edited else None, sampling, max_new),
-                        thread=True, group="chat", description="Chat reply", exit_on_error=False)
+        self.run_worker(
+            lambda: self._talk(
+                panes, selected, text, persona if edited else None, sampling, max_new
+            ),
+            thread=True,
+            group="chat",
+            description="Chat reply",
+            exit_on_error=False,
+        )
 
     def _persona(self, key: str) -> Any:
         """Load (once) the base model, or the base model with a run's adapter."""
@@ -248,8 +288,12 @@ class ChatScreen(StudioScreen):
                     self.personas[key] = load_persona(self.ws, adapters, base=True)
                 else:
                     run, checkpoint = key.split("|", 1)
-                    self.personas[key] = load_persona(self.ws, adapters, run=run,
-                                                      checkpoint=None if checkpoint == "final" else int(checkpoint))
+                    self.personas[key] = load_persona(
+                        self.ws,
+                        adapters,
+                        run=run,
+                        checkpoint=None if checkpoint == "final" else int(checkpoint),
+                    )
             return self.personas[key]
 
     def _memory(self, key: str, persona: Any) -> Any:
@@ -261,8 +305,15 @@ class ChatScreen(StudioScreen):
             memory.k = self.memory_k
             return memory
 
-    def _talk(self, panes: list[tuple[str, str]], selected: str, text: str, system: str | None,
-              sampling: str, max_new: int) -> None:
+    def _talk(
+        self,
+        panes: list[tuple[str, str]],
+        selected: str,
+        text: str,
+        system: str | None,
+        sampling: str,
+        max_new: int,
+    ) -> None:
         """Worker body: load the model if needed, then stream each pane's reply piece by piece."""
         from studio.chat.session import SAMPLING_PRESETS, ChatSession
 
@@ -274,14 +325,21 @@ class ChatScreen(StudioScreen):
                 self.post_message(ReplyFailed(pane, f"{type(exc).__name__}: {exc}"))
             return
         if fresh:
-            self.post_message(ModelReady(panes[-1][0], persona.label, persona.system, list(persona.notes)))
+            self.post_message(
+                ModelReady(panes[-1][0], persona.label, persona.system, list(persona.notes))
+            )
         for pane, key in panes:
             try:
                 session = self.sessions.get(pane)
                 if session is None or session.loaded is not persona.loaded:
                     use_adapter = key != "base" or selected == "base"
-                    session = self.sessions[pane] = ChatSession(persona.loaded, system or persona.system,
-                                                                engine=persona.engine, use_adapter=use_adapter, seed=0)
+                    session = self.sessions[pane] = ChatSession(
+                        persona.loaded,
+                        system or persona.system,
+                        engine=persona.engine,
+                        use_adapter=use_adapter,
+                        seed=0,
+                    )
                 session.sampling = dict(SAMPLING_PRESETS[sampling])
                 session.max_new_tokens = max_new
                 session.memory = self._memory(selected, persona) if self.memory_k else None
@@ -319,8 +377,9 @@ class ChatScreen(StudioScreen):
         """Close the reply with its speed."""
         self.busy.discard(message.pane)
         rate = message.pieces / message.seconds if message.seconds > 0 else 0.0
-        self.query_one(f"#{message.pane}", ChatPane).note(f"{message.pieces} pieces in {message.seconds:.1f}s "
-                                                           f"({rate:.0f}/s)")
+        self.query_one(f"#{message.pane}", ChatPane).note(
+            f"{message.pieces} pieces in {message.seconds:.1f}s ({rate:.0f}/s)"
+        )
 
     @on(ReplyFailed)
     def _reply_failed(self, message: ReplyFailed) -> None:
@@ -347,11 +406,16 @@ class ChatScreen(StudioScreen):
             name = "base" if key == "base" else key.replace("|", "-")
             path = self.ws.chats_dir / f"{stamp}-{name}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            session.save(path, {
-                "character": self.ws.config.character.name, "model": self._label(key),
-                "base_model": self.ws.config.model.name, "sampling": dict(session.sampling),
-                "max_new_tokens": session.max_new_tokens,
-                "persona_edited": session.system != self.ws.config.character.persona,
-            })
+            session.save(
+                path,
+                {
+                    "character": self.ws.config.character.name,
+                    "model": self._label(key),
+                    "base_model": self.ws.config.model.name,
+                    "sampling": dict(session.sampling),
+                    "max_new_tokens": session.max_new_tokens,
+                    "persona_edited": session.system != self.ws.config.character.persona,
+                },
+            )
             saved.append(path)
         self.notify("saved " + ", ".join(str(p.relative_to(self.ws.root)) for p in saved))

@@ -44,10 +44,28 @@ class HomeScreen(StudioScreen):
     MODE = "home"
     WRITE_ACTIONS = frozenset({"build"})
     BINDINGS = [
-        Binding("b", "build", "Build dataset", id="home.build", tooltip="Parse the corpus and build the samples"),
-        Binding("r", "reload", "Reload", id="home.reload", tooltip="Re-read studio.toml, corpus, datasets, runs"),
-        Binding("enter", "open", "Open", show=False, id="home.open",
-                tooltip="Open the highlighted file, speaker or run"),
+        Binding(
+            "b",
+            "build",
+            "Build dataset",
+            id="home.build",
+            tooltip="Parse the corpus and build the samples",
+        ),
+        Binding(
+            "r",
+            "reload",
+            "Reload",
+            id="home.reload",
+            tooltip="Re-read studio.toml, corpus, datasets, runs",
+        ),
+        Binding(
+            "enter",
+            "open",
+            "Open",
+            show=False,
+            id="home.open",
+            tooltip="Open the highlighted file, speaker or run",
+        ),
         Binding("tab", "app.focus_next", "Next table", show=False, id="home.next"),
     ]
 
@@ -76,7 +94,9 @@ class HomeScreen(StudioScreen):
         files = self.query_one("#home-files", DataTable)
         files.add_columns("file", "spk%", "⚠", "?spk", "lines", "parser", "enc")
         self.query_one("#home-roster", DataTable).add_columns("speaker", "lines", "merged")
-        self.query_one("#home-datasets", DataTable).add_columns("dataset", "samples", "pending", "✓", "✗", "✎")
+        self.query_one("#home-datasets", DataTable).add_columns(
+            "dataset", "samples", "pending", "✓", "✗", "✎"
+        )
         self.query_one("#home-runs", DataTable).add_columns("run", "status", "loss", "step")
         self.query_one("#home-model-box").border_title = "Model · Datasets"
         self._corpus_version = self.app.corpus_version  # type: ignore[attr-defined]
@@ -119,7 +139,8 @@ class HomeScreen(StudioScreen):
         preset = cfg.train.preset or "auto"
         self.query_one("#home-model", Static).update(
             f"[b]{cfg.model.name}[/] [dim]({cfg.model.source})[/]\nadapter {adapter} · preset {preset}\n"
-            f"character [b]{cfg.character.name or '[red]not set[/]'}[/] · mode {cfg.dataset.mode}")
+            f"character [b]{cfg.character.name or '[red]not set[/]'}[/] · mode {cfg.dataset.mode}"
+        )
 
     def load_corpus(self, refresh: bool) -> None:
         """Parse the corpus in a worker; the tables show a spinner meanwhile."""
@@ -165,10 +186,19 @@ class HomeScreen(StudioScreen):
             warn = f"[yellow]{info.warnings}[/]" if info.warnings else "0"
             unknown = f"[red]{info.unknown_speaker}[/]" if info.unknown_speaker else "0"
             encoding = info.encoding if info.newline == "LF" else f"{info.encoding} {info.newline}"
-            files.add_row(info.path.removeprefix("corpus/"), attributed_cell(info.attributed), warn, unknown,
-                          str(info.utterances), info.parser, encoding, key=info.path)
-        files.border_subtitle = (f"{len(snap.files)} files · ⚠ {snap.total_warnings} warnings · "
-                                 f"{snap.fixes} fixes")
+            files.add_row(
+                info.path.removeprefix("corpus/"),
+                attributed_cell(info.attributed),
+                warn,
+                unknown,
+                str(info.utterances),
+                info.parser,
+                encoding,
+                key=info.path,
+            )
+        files.border_subtitle = (
+            f"{len(snap.files)} files · ⚠ {snap.total_warnings} warnings · {snap.fixes} fixes"
+        )
         roster = self.query_one("#home-roster", DataTable)
         roster.clear()
         character = self.ws.config.character.name
@@ -178,7 +208,9 @@ class HomeScreen(StudioScreen):
             name = f"[b magenta]★{entry.name}[/]" if entry.name == character else entry.name
             roster.add_row(name, str(entry.lines), merged, key=entry.name)
         roster.border_subtitle = f"{len(snap.roster)} speakers"
-        self.query_one("#home-errors", Static).update("\n".join(f"[red]✗[/] {e}" for e in snap.errors))
+        self.query_one("#home-errors", Static).update(
+            "\n".join(f"[red]✗[/] {e}" for e in snap.errors)
+        )
 
     @on(CorpusFailed)
     def _corpus_failed(self, message: CorpusFailed) -> None:
@@ -196,11 +228,24 @@ class HomeScreen(StudioScreen):
             if "error" in counts:
                 table.add_row(name, f"[red]{counts['error']}[/]", "", "", "", "")
                 continue
-            table.add_row(name, f"{counts['samples']:,}", f"{counts['pending']:,}", f"{counts['accepted']:,}",
-                          f"{counts['rejected']:,}", f"{counts['edited']:,}", key=name)
+            table.add_row(
+                name,
+                f"{counts['samples']:,}",
+                f"{counts['pending']:,}",
+                f"{counts['accepted']:,}",
+                f"{counts['rejected']:,}",
+                f"{counts['edited']:,}",
+                key=name,
+            )
         runs = self.query_one("#home-runs", DataTable)
         runs.clear()
-        colours = {"finished": "green", "running": "cyan", "failed": "red", "crashed": "red", "stopped": "yellow"}
+        colours = {
+            "finished": "green",
+            "running": "cyan",
+            "failed": "red",
+            "crashed": "red",
+            "stopped": "yellow",
+        }
         for name, state in message.runs:
             step, loss = run_summary(state)
             colour = colours.get(state.status, "white")
@@ -227,9 +272,11 @@ class HomeScreen(StudioScreen):
             self.post_message(WorkFailed("build", str(exc)))
             return
         report = result.report
-        summary = (f"{result.character}: {report.character_lines} utterances → {report.samples} samples "
-                   f"({report.train} train, {report.eval} eval) in {result.seconds:.1f}s; "
-                   f"{result.kept_decisions} decisions kept")
+        summary = (
+            f"{result.character}: {report.character_lines} utterances → {report.samples} samples "
+            f"({report.train} train, {report.eval} eval) in {result.seconds:.1f}s; "
+            f"{result.kept_decisions} decisions kept"
+        )
         self.post_message(DatasetBuilt(summary, result.errors))
 
     @on(DatasetBuilt)
@@ -257,8 +304,11 @@ class HomeScreen(StudioScreen):
         if not isinstance(focused, DataTable) or focused.row_count == 0:
             return
         key = focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value
-        targets = {"home-files": ("corpus", "open_file"), "home-roster": ("corpus", "find_speaker"),
-                   "home-runs": ("train", "follow_run_named")}
+        targets = {
+            "home-files": ("corpus", "open_file"),
+            "home-roster": ("corpus", "find_speaker"),
+            "home-runs": ("train", "follow_run_named"),
+        }
         if focused.id not in targets or key is None:
             return
         mode, method = targets[focused.id]

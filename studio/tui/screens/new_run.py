@@ -85,7 +85,9 @@ def read_form(raw: dict[str, Any]) -> dict[str, Any]:
 class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
     """Settings of a new training run; ctrl+s or Start launches it."""
 
-    DEFAULT_CSS = DIALOG_CSS.replace("{name}", "NewRunDialog") + """
+    DEFAULT_CSS = (
+        DIALOG_CSS.replace("{name}", "NewRunDialog")
+        + """
     NewRunDialog > Vertical { width: 100; height: 100%; max-height: 40; }
     NewRunDialog .dialog-title { margin-bottom: 0; }
     NewRunDialog .run-row { height: 1; margin-bottom: 0; }
@@ -95,6 +97,7 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
     NewRunDialog OptionForm .option-name { width: 23; }
     NewRunDialog .dialog-buttons { margin-top: 0; }
     """
+    )
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="new_run.cancel"),
         Binding("ctrl+s", "start", "Start", id="new_run.start"),
@@ -116,8 +119,10 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
 
     def _presets(self, key: str) -> list[tuple[str, str]]:
         adapter = self._adapter(key)
-        presets = [(f"{p.name} — {p.description}" if p.description else p.name, p.name)
-                   for p in getattr(adapter, "presets", ())]
+        presets = [
+            (f"{p.name} — {p.description}" if p.description else p.name, p.name)
+            for p in getattr(adapter, "presets", ())
+        ]
         return [("auto (by GPU memory)", ""), *presets]
 
     def _preset(self, key: str, name: str) -> Any:
@@ -146,13 +151,19 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
                 yield Input("", placeholder="empty: run-<date>-<time>", id="run-name", compact=True)
             with Horizontal(classes="run-row"):
                 yield Label("base model")
-                yield Select(choices, value=model_key, allow_blank=False, id="run-model", compact=True)
+                yield Select(
+                    choices, value=model_key, allow_blank=False, id="run-model", compact=True
+                )
             with Horizontal(classes="run-row"):
                 yield Label("preset")
-                yield Select(presets, value=preset_name, allow_blank=False, id="run-preset", compact=True)
+                yield Select(
+                    presets, value=preset_name, allow_blank=False, id="run-preset", compact=True
+                )
             yield OptionForm(hyper_options(), values, id="run-form")
-            yield Label("ctrl+s start · esc cancel · tab next field · the run outlives the studio",
-                        classes="dialog-note")
+            yield Label(
+                "ctrl+s start · esc cancel · tab next field · the run outlives the studio",
+                classes="dialog-note",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Start", id="start", variant="primary", compact=True)
@@ -172,7 +183,9 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
     @on(Select.Changed, "#run-preset")
     def _preset_changed(self, event: Select.Changed) -> None:
         """Fill in the values the picked preset sets."""
-        preset = self._preset(str(self.query_one("#run-model", Select).value), str(event.value or ""))
+        preset = self._preset(
+            str(self.query_one("#run-model", Select).value), str(event.value or "")
+        )
         if preset is None:
             return
         values = effective_settings(self.ws.config, preset)
@@ -192,12 +205,15 @@ class NewRunDialog(ModalScreen["dict[str, Any] | None"]):
             self.notify(str(exc), title="Check the settings", severity="error")
             return
         source, name = str(self.query_one("#run-model", Select).value).split("|", 1)
-        self.dismiss({
-            "run_id": self.query_one("#run-name", Input).value.strip(),
-            "model_name": name, "model_source": source,
-            "preset": str(self.query_one("#run-preset", Select).value or ""),
-            "overrides": overrides,
-        })
+        self.dismiss(
+            {
+                "run_id": self.query_one("#run-name", Input).value.strip(),
+                "model_name": name,
+                "model_source": source,
+                "preset": str(self.query_one("#run-preset", Select).value or ""),
+                "overrides": overrides,
+            }
+        )
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

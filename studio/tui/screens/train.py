@@ -32,8 +32,14 @@ from studio.tui.screens.new_run import NewRunDialog
 from studio.tui.widgets.gpu_meter import GpuMeter
 from studio.tui.widgets.loss_chart import EVAL_COLOUR, TRAIN_COLOUR, LossChart
 
-_STATUS_COLOUR = {"running": "cyan", "starting": "cyan", "finished": "green", "stopped": "yellow",
-                  "failed": "red", "crashed": "red"}
+_STATUS_COLOUR = {
+    "running": "cyan",
+    "starting": "cyan",
+    "finished": "green",
+    "stopped": "yellow",
+    "failed": "red",
+    "crashed": "red",
+}
 
 
 def duration(seconds: float | None) -> str:
@@ -54,10 +60,30 @@ class TrainScreen(StudioScreen):
     MODE = "train"
     WRITE_ACTIONS = frozenset({"new_run", "stop"})
     BINDINGS = [
-        Binding("n", "new_run", "New run", id="train.new", tooltip="Pick model and preset, edit settings, start"),
-        Binding("x", "stop", "Stop run", id="train.stop", tooltip="Stop the followed run (checkpoint first)"),
-        Binding("f", "pick_run", "Runs", id="train.pick", tooltip="Follow another run of this workspace"),
-        Binding("e", "eval_report", "Eval", id="train.eval", tooltip="The run's eval report (persona-studio eval)"),
+        Binding(
+            "n",
+            "new_run",
+            "New run",
+            id="train.new",
+            tooltip="Pick model and preset, edit settings, start",
+        ),
+        Binding(
+            "x",
+            "stop",
+            "Stop run",
+            id="train.stop",
+            tooltip="Stop the followed run (checkpoint first)",
+        ),
+        Binding(
+            "f", "pick_run", "Runs", id="train.pick", tooltip="Follow another run of this workspace"
+        ),
+        Binding(
+            "e",
+            "eval_report",
+            "Eval",
+            id="train.eval",
+            tooltip="The run's eval report (persona-studio eval)",
+        ),
         Binding("right_square_bracket", "cycle_run(1)", "Older run", show=False, id="train.older"),
         Binding("left_square_bracket", "cycle_run(-1)", "Newer run", show=False, id="train.newer"),
     ]
@@ -123,7 +149,9 @@ class TrainScreen(StudioScreen):
         self.follow_events(run_dir)
         self.read_log(run_dir)
 
-    @work(thread=True, exclusive=True, group="train-follow", description="Following training events")
+    @work(
+        thread=True, exclusive=True, group="train-follow", description="Following training events"
+    )
     def follow_events(self, run_dir: Path) -> None:
         """Tail the run's events until the run ends or another run is followed."""
         from studio.train.rundir import RunDir
@@ -173,7 +201,9 @@ class TrainScreen(StudioScreen):
                 self.query_one(GpuMeter).device = self.device
         if self.state.gpu:
             self.query_one(GpuMeter).sample = dict(self.state.gpu)
-        self.query_one(LossChart).set_data(self.state.losses, self.state.eval_losses, self.state.total_steps)
+        self.query_one(LossChart).set_data(
+            self.state.losses, self.state.eval_losses, self.state.total_steps
+        )
         self._render_state()
         if any(e.terminal for e in message.events):
             self.read_log(self.run_dir)
@@ -210,11 +240,16 @@ class TrainScreen(StudioScreen):
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim", no_wrap=True)
         table.add_column(no_wrap=True)
-        table.add_row("step", f"{state.step:,}/{state.total_steps:,}" if state.total_steps else f"{state.step:,}")
+        table.add_row(
+            "step",
+            f"{state.step:,}/{state.total_steps:,}" if state.total_steps else f"{state.step:,}",
+        )
         table.add_row("epoch", f"{state.epoch:.2f}")
         table.add_row("loss", f"{state.loss:.4f}" if state.loss is not None else "-")
         if state.eval_loss is not None:
-            table.add_row("eval", f"{state.eval_loss:.4f} ppl {math.exp(min(state.eval_loss, 50)):.2f}")
+            table.add_row(
+                "eval", f"{state.eval_loss:.4f} ppl {math.exp(min(state.eval_loss, 50)):.2f}"
+            )
         else:
             table.add_row("eval", "-")
         table.add_row("tok/s", f"{state.tokens_per_s:,.0f}" if state.tokens_per_s else "-")
@@ -239,8 +274,14 @@ class TrainScreen(StudioScreen):
         entries = []
         for run in runs:
             # the followed run's state is folded already: re-reading a long event file would block the UI
-            state = self.state if run == self.run_dir and self.state is not None else RunDir(run).state()
-            entries.append((run.name, f"{run.name}  {state.status}  step {state.step}/{state.total_steps}"))
+            state = (
+                self.state
+                if run == self.run_dir and self.state is not None
+                else RunDir(run).state()
+            )
+            entries.append(
+                (run.name, f"{run.name}  {state.status}  step {state.step}/{state.total_steps}")
+            )
 
         def picked(name: str | None) -> None:
             if name:
@@ -256,7 +297,10 @@ class TrainScreen(StudioScreen):
         report = load_report(self.run_dir) if self.run_dir is not None else None
         if self.run_dir is None or report is None:
             name = self.run_dir.name if self.run_dir is not None else "RUN"
-            self.notify(f"Not evaluated yet: persona-studio eval {self.ws.root} --run {name}", severity="warning")
+            self.notify(
+                f"Not evaluated yet: persona-studio eval {self.ws.root} --run {name}",
+                severity="warning",
+            )
             return
         self.app.push_screen(EvalReportScreen(self.run_dir, format_report(report, examples=5)))
 
@@ -266,7 +310,11 @@ class TrainScreen(StudioScreen):
         if not runs:
             return
         names = [p.name for p in runs]
-        index = names.index(self.run_dir.name) if self.run_dir and self.run_dir.name in names else -delta
+        index = (
+            names.index(self.run_dir.name)
+            if self.run_dir and self.run_dir.name in names
+            else -delta
+        )
         self.follow(runs[(index + delta) % len(runs)])
 
     def action_new_run(self) -> None:
@@ -292,12 +340,18 @@ class TrainScreen(StudioScreen):
             config.model.name = settings["model_name"]
             config.model.source = settings["model_source"]
             config.train.preset = settings["preset"]
-            view = Workspace(self.ws.root, config=config)  # the form's choices, studio.toml untouched
+            view = Workspace(
+                self.ws.root, config=config
+            )  # the form's choices, studio.toml untouched
             overrides = dict(settings["overrides"])
             if not overrides.get("max_steps"):
                 overrides.pop("max_steps", None)
-            run_dir = prepare_run(view, self.app.host.adapters, run_id=settings["run_id"],  # type: ignore[attr-defined]
-                                  overrides=overrides)
+            run_dir = prepare_run(
+                view,
+                self.app.host.adapters,
+                run_id=settings["run_id"],  # type: ignore[attr-defined]
+                overrides=overrides,
+            )
             launch(run_dir, detach=True)
         except Exception as exc:
             self.post_message(WorkFailed("training run", str(exc)))
@@ -329,8 +383,13 @@ class TrainScreen(StudioScreen):
                 from studio.train.runner import stop
 
                 sent = stop(run_dir)
-                self.notify("Stop requested: the run saves a checkpoint, then ends (resume with "
-                            f"persona-studio train --resume --run {run_dir.name})." if sent else
-                            "The run's process is gone; a STOP file was left for it.")
+                self.notify(
+                    "Stop requested: the run saves a checkpoint, then ends (resume with "
+                    f"persona-studio train --resume --run {run_dir.name})."
+                    if sent
+                    else "The run's process is gone; a STOP file was left for it."
+                )
 
-        self.app.push_screen(ConfirmDialog(f"Stop {run_dir.name}?", "It saves a checkpoint first."), answer)
+        self.app.push_screen(
+            ConfirmDialog(f"Stop {run_dir.name}?", "It saves a checkpoint first."), answer
+        )

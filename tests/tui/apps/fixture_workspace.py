@@ -113,22 +113,52 @@ def make_workspace(root: Path, *, build: bool = True) -> Path:
 def fixed_events(steps: int = 30, start: float = 1_700_000_000.0) -> list[Event]:
     """A finished CPU run: smooth loss, eval every 10 steps, checkpoints, fixed timestamps."""
     events: list[Event] = [
-        ConfigEvent(t=start, pid=1, total_steps=steps, device="cpu", dtype="float32",
-                    config={"model": {"name": "tiny-qwen2", "source": "tiny"}, "lora_r": 8},
-                    lora_targets=["q_proj"]),
-        DataEvent(t=start + 0.5, train_samples=9, eval_samples=0, too_long=0, supervised_share=0.3,
-                  total_steps=steps),
+        ConfigEvent(
+            t=start,
+            pid=1,
+            total_steps=steps,
+            device="cpu",
+            dtype="float32",
+            config={"model": {"name": "tiny-qwen2", "source": "tiny"}, "lora_r": 8},
+            lora_targets=["q_proj"],
+        ),
+        DataEvent(
+            t=start + 0.5,
+            train_samples=9,
+            eval_samples=0,
+            too_long=0,
+            supervised_share=0.3,
+            total_steps=steps,
+        ),
     ]
     for step in range(1, steps + 1):
         loss = 2.0 + 3.5 * math.exp(-step / 9) + 0.08 * math.sin(step * 1.7)
-        events.append(StepEvent(t=start + 1 + step * 2.0, step=step, total_steps=steps,
-                                epoch=round(step / 15, 3), loss=round(loss, 5), lr=0.002,
-                                tokens=256, tokens_per_s=1280.0, eta_s=float((steps - step) * 2)))
+        events.append(
+            StepEvent(
+                t=start + 1 + step * 2.0,
+                step=step,
+                total_steps=steps,
+                epoch=round(step / 15, 3),
+                loss=round(loss, 5),
+                lr=0.002,
+                tokens=256,
+                tokens_per_s=1280.0,
+                eta_s=float((steps - step) * 2),
+            )
+        )
         if step % 10 == 0:
-            events.append(EvalEvent(t=start + 1.5 + step * 2.0, step=step,
-                                    eval_loss=round(2.3 + 3.3 * math.exp(-step / 10), 5)))
-            events.append(CheckpointEvent(t=start + 1.6 + step * 2.0, step=step,
-                                          path=f"checkpoints/step-{step:06d}"))
+            events.append(
+                EvalEvent(
+                    t=start + 1.5 + step * 2.0,
+                    step=step,
+                    eval_loss=round(2.3 + 3.3 * math.exp(-step / 10), 5),
+                )
+            )
+            events.append(
+                CheckpointEvent(
+                    t=start + 1.6 + step * 2.0, step=step, path=f"checkpoints/step-{step:06d}"
+                )
+            )
     events.append(FinishedEvent(t=start + 2 + steps * 2.0, step=steps, adapter="adapter"))
     return events
 
