@@ -82,14 +82,14 @@ class DatasetConfig:
     drop_interjections: bool = True
     """Drop replies that are only a name or an interjection (``皇上！``, ``啊？``, ``O Romeo!``)."""
     near_duplicates: bool = True
-    """Also drop near duplicates (same words up to punctuation, or almost the same context and reply);
-    exact duplicates are always dropped. Both are judged per context, never globally."""
+    """Also drop near duplicates (same words up to punctuation, or almost the same context and
+    reply); exact duplicates are always dropped. Both are judged per context, never globally."""
 
 
 @dataclass
 class ModelConfig:
     name: str = "tiny-qwen2"
-    """Model id (``Qwen/Qwen2.5-7B-Instruct``), a local folder, or ``tiny-qwen2`` / ``tiny-llama``."""
+    """Model id (``Qwen/Qwen2.5-7B-Instruct``), a local folder, or ``tiny-qwen2``/``tiny-llama``."""
     source: str = "modelscope"
     """Where to fetch it: ``modelscope`` (default), ``huggingface``, ``local`` or ``tiny``."""
     adapter: str = ""
@@ -122,7 +122,7 @@ class AugmentConfig:
     """Model name at that endpoint; without base_url, a local model folder or id to use instead
     of the workspace's base model."""
     adapter: str = ""
-    """Local model only: a run whose LoRA adapter is put on the model (``latest`` for the newest)."""
+    """Local model only: a run whose LoRA adapter goes on the model (``latest``: the newest)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the key; the key itself is never written to the workspace."""
     concurrency: int = 4
@@ -284,7 +284,8 @@ def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
         if section not in _SECTIONS:
             raise InputError(
                 path,
-                f"unknown section [{section}]; expected one of {', '.join('[' + s + ']' for s in _SECTIONS)}",
+                f"unknown section [{section}]; expected one of "
+                + ", ".join("[" + s + "]" for s in _SECTIONS),
                 _key_line(text, section, None),
             )
         if not isinstance(value, dict):
@@ -412,7 +413,7 @@ def field_docs(section_cls: type) -> dict[str, str]:
     source = inspect.getsource(section_cls)
     tree = ast.parse(source)
     body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, nxt in zip(body, body[1:]):
+    for node, nxt in zip(body, body[1:], strict=False):
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(nxt, ast.Expr)

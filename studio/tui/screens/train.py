@@ -273,7 +273,8 @@ class TrainScreen(StudioScreen):
             return
         entries = []
         for run in runs:
-            # the followed run's state is folded already: re-reading a long event file would block the UI
+            # the followed run's state is folded already: re-reading a long event file would
+            # block the UI
             state = (
                 self.state
                 if run == self.run_dir and self.state is not None
@@ -348,8 +349,8 @@ class TrainScreen(StudioScreen):
                 overrides.pop("max_steps", None)
             run_dir = prepare_run(
                 view,
-                self.app.host.adapters,
-                run_id=settings["run_id"],  # type: ignore[attr-defined]
+                self.app.host.adapters,  # type: ignore[attr-defined]
+                run_id=settings["run_id"],
                 overrides=overrides,
             )
             launch(run_dir, detach=True)
