@@ -117,7 +117,10 @@ class Workspace:
         return self.inside(".cache")
 
     def dataset_dir(self, name: str | None = None) -> Path:
-        """``datasets/<name>`` (the configured dataset by default), refused if a link leads it outside."""
+        """``datasets/<name>`` (the configured dataset by default).
+
+        Refused if a link leads it outside.
+        """
         return self.inside(self.datasets_dir / self.safe_name(name or self.config.dataset.name))
 
     def run_dir(self, run_id: str) -> Path:
@@ -238,7 +241,9 @@ class Workspace:
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps(info).encode())
         except OSError:
-            pass  # who holds it is a courtesy for the next one; a full disk must not leave the lock stuck
+            # who holds it is a courtesy for the next one; a full disk must not leave
+            # the lock stuck
+            pass
         self._lock_fd = fd
         return self
 

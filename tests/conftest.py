@@ -48,7 +48,8 @@ def zh_workspace(tmp_path: Path) -> Path:
     (root / "studio.toml").write_text(
         '[character]\nname = "莞莞"\npersona = "你是莞莞，碎玉轩的小主，温婉聪慧。"\n\n'
         '[dataset]\neval_fraction = 0.0\n\n[model]\nname = "tiny-qwen2"\nsource = "tiny"\n\n'
-        "[train]\nepochs = 5\nmax_length = 512\ntokens_per_batch = 512\neval_every = 0\nsave_every = 2\n",
+        "[train]\nepochs = 5\nmax_length = 512\ntokens_per_batch = 512\n"
+        "eval_every = 0\nsave_every = 2\n",
         encoding="utf-8",
     )
     return root
@@ -115,9 +116,12 @@ def persona_workspace(tmp_path: Path) -> Path:
     (root / "corpus").mkdir(parents=True)
     (root / "corpus" / "play.txt").write_text(PLAY_ZH, encoding="utf-8")
     (root / "studio.toml").write_text(
-        '[character]\nname = "阿蘅"\naliases = ["蘅丫头"]\npersona = "你是阿蘅，茶馆里的伙计，说话利落，爱打趣。"\n\n'
-        '[dataset]\neval_fraction = 0.4\nseed = 3\n\n[model]\nname = "tiny-qwen2"\nsource = "tiny"\n\n'
-        "[train]\nepochs = 1\nmax_length = 512\ntokens_per_batch = 1024\neval_every = 0\nsave_every = 0\n",
+        '[character]\nname = "阿蘅"\naliases = ["蘅丫头"]\n'
+        'persona = "你是阿蘅，茶馆里的伙计，说话利落，爱打趣。"\n\n'
+        "[dataset]\neval_fraction = 0.4\nseed = 3\n\n"
+        '[model]\nname = "tiny-qwen2"\nsource = "tiny"\n\n'
+        "[train]\nepochs = 1\nmax_length = 512\ntokens_per_batch = 1024\n"
+        "eval_every = 0\nsave_every = 0\n",
         encoding="utf-8",
     )
     return root
@@ -125,7 +129,10 @@ def persona_workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def persona_run(persona_workspace: Path, host) -> Path:
-    """A run folder as the trainer leaves it, with a random (non-zero) LoRA adapter on tiny-qwen2."""
+    """A run folder as the trainer leaves it.
+
+    It has a random (non-zero) LoRA adapter on tiny-qwen2.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
 

@@ -1,4 +1,7 @@
-"""Provides the built-in augmentation strategies: few-shot style, everyday retrieval, persona Q&A, continuation."""
+"""Provides the built-in augmentation strategies.
+
+Few-shot style, everyday retrieval, persona Q&A, continuation.
+"""
 
 from studio import hookimpl
 from studio_augment.continuation import Continuation

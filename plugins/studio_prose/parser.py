@@ -113,7 +113,10 @@ class ProseParser:
     """Novels into narration and attributed speech (see the module docstring)."""
 
     name = "prose"
-    description = 'Novels: quotes (“…” 「…」 "…" ‘…’) with speakers by rules (X道：“…” / “…”X说 / said X), optional LLM'
+    description = (
+        'Novels: quotes (“…” 「…」 "…" ‘…’) with speakers by rules '
+        "(X道：“…” / “…”X说 / said X), optional LLM"
+    )
     extensions = (".txt",)
     """File extensions this parser reads: a new workspace's ``[corpus] files`` globs these."""
     options = (
@@ -175,7 +178,10 @@ class ProseParser:
     def parse(
         self, source: SourceText, options: Mapping[str, Any], context: ParseContext | None = None
     ) -> ParseResult:
-        """Parse a novel; with ``llm`` set, unknown speakers get a second opinion from the host's model."""
+        """Parse a novel.
+
+        With ``llm`` set, unknown speakers get a second opinion from the host's model.
+        """
         document = ProseDocument(source, options)
         document.run()
         if options.get("llm", "off") != "off":
@@ -501,8 +507,11 @@ class ProseDocument(Referents):
 
 
 def _tail(narration: list[quotes.Segment]) -> str:
-    """The narration just before a quote, up to its last visible character (all the speech test reads);
-    joining every earlier piece for each quote would be quadratic in a paragraph of many quotes."""
+    """The narration just before a quote, up to its last visible character.
+
+    That is all the speech test reads; joining every earlier piece for each quote
+    would be quadratic in a paragraph of many quotes.
+    """
     for piece in reversed(narration):
         if piece.text.strip():
             return piece.text

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from studio.api import HAN_CLASS, is_han
 
 _CN_CHAPTER = re.compile(
-    r"^第\s*[0-9０-９一二三四五六七八九十百千零〇两]+\s*[章回节卷部集篇](?:$|[\s　:：、.．\-—]+\S.{0,40}$)"
+    r"^第\s*[0-9０-９一二三四五六七八九十百千零〇两]+\s*[章回节卷部集篇]"
+    r"(?:$|[\s　:：、.．\-—]+\S.{0,40}$)"
 )
 _EN_CHAPTER = re.compile(
     r"^(?:CHAPTER|Chapter|BOOK|Book|PART|Part|VOLUME|Volume)\s+(?:[IVXLCDM]+|\d+|[A-Z][a-z]+(?:-[a-z]+)?)\b[.:]?\]?"

@@ -28,7 +28,10 @@ VERBS = (
     "blurted|bawled|roared|yelled|hissed|breathed|beamed|smiled|nodded"
 )
 _ADJ = r"(?:(?:poor|little|old|young|dear|good|wise|kind|honest)\s+)?"
-_TITLE = r"(?:Mr|Mrs|Ms|Miss|Dr|Lady|Lord|Sir|Colonel|Col|Captain|Capt|Madam|Madame|Mme|Mlle|Aunt|Uncle)\.?"
+_TITLE = (
+    r"(?:Mr|Mrs|Ms|Miss|Dr|Lady|Lord|Sir|Colonel|Col|Captain|Capt"
+    r"|Madam|Madame|Mme|Mlle|Aunt|Uncle)\.?"
+)
 _NAME = rf"(?:{_TITLE}\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?"
 _WHO = rf"(?P<who>{_NAME}|he|she|I|He|She)"
 _POST = re.compile(

@@ -444,7 +444,10 @@ def _sentence_start(window: str) -> str:
 
 
 def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
-    """A regex matching any name or pronoun (我/他/她, and plural 我们/他们/她们/大家), longest first."""
+    """A regex matching any name or pronoun, longest first.
+
+    Pronouns: 我/他/她, and plural 我们/他们/她们/大家.
+    """
     return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER}))
 
 

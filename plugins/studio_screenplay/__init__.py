@@ -1,4 +1,7 @@
-"""Provides the screenplay corpus parser: Chinese scripts (角色：台词) and English plays/screenplays."""
+"""Provides the screenplay corpus parser.
+
+Chinese scripts (角色：台词) and English plays/screenplays.
+"""
 
 from studio import hookimpl
 from studio_screenplay.parser import ScreenplayParser

@@ -45,7 +45,8 @@ def _local_model(ws: Any, host: Any) -> tuple[dict[str, Any], Callable[[], Any]]
             named = RunDir(ws.run_dir(cfg.adapter))
             if not named.exists():
                 raise StudioError(
-                    f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; expected a run id or 'latest'"
+                    f"{ws.config_path}: [augment] adapter: no run {cfg.adapter!r}; "
+                    "expected a run id or 'latest'"
                 )
             lora = named.adapter()
 
@@ -84,7 +85,9 @@ def build_llm(
 
 
 def find_persona_scorer(ws: Any, real: Sequence[Sample]) -> tuple[PersonaScorer | None, str]:
-    """The evaluation's "sounds like the character" classifier, trained on this dataset, as a scorer.
+    """The evaluation's "sounds like the character" classifier, as a scorer.
+
+    It is trained on this dataset.
 
     It is fitted on the train split's real exchanges (the character's replies against the lines
     said to the character) and checked on the eval split when there is one. A proposal scores
@@ -169,7 +172,8 @@ class StyleScorer:
                     )
                     self._fitted = (classifier, accuracy)
                     with _cache_lock:
-                        _classifiers.clear()  # one dataset at a time: the last one is all a session reuses
+                        # one dataset at a time: the last one is all a session reuses
+                        _classifiers.clear()
                         _classifiers[key] = self._fitted
             return self._fitted[0]
 

@@ -1,7 +1,8 @@
 """Provides the plain terminal chat of ``persona-studio chat``: one-shot replies and a REPL.
 
 Commands in the REPL: ``/reset``, ``/base`` (base model vs adapter on the same weights),
-``/memory K`` (her real exchanges retrieved into each turn; 0: off), ``/sampling NAME``, ``/save`` and ``/quit``; the transcript is saved to ``chats/`` at exit.
+``/memory K`` (her real exchanges retrieved into each turn; 0: off), ``/sampling NAME``,
+``/save`` and ``/quit``; the transcript is saved to ``chats/`` at exit.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ def print_turn(
     stats = session.last_stats
     if show_stats and stats is not None:
         print(
-            f"[{stats.new_tokens} tokens, prompt {stats.prompt_tokens} ({stats.reused_tokens} cached), first token "
-            f"{stats.ttft_s * 1000:.0f} ms, {stats.tokens_per_s:.1f} tokens/s, {stats.finish_reason}]",
+            f"[{stats.new_tokens} tokens, prompt {stats.prompt_tokens} "
+            f"({stats.reused_tokens} cached), first token "
+            f"{stats.ttft_s * 1000:.0f} ms, {stats.tokens_per_s:.1f} tokens/s, "
+            f"{stats.finish_reason}]",
             file=sys.stderr,
         )
 
@@ -78,9 +81,9 @@ def chat_repl(ws: Any, persona: Persona, session: ChatSession, *, show_stats: bo
         elif command == "/reset":
             save()
             session.reset()
-            path = (
-                ws.chats_dir
-                / f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{persona.label.replace('@', '-')}.json"
+            path = ws.chats_dir / (
+                f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-"
+                f"{persona.label.replace('@', '-')}.json"
             )
         elif command == "/save":
             save()

@@ -49,7 +49,8 @@ class Persona:
     """A model ready to speak as the character.
 
     Attributes:
-        loaded: the :class:`studio.train.base_model.LoadedModel` (base, with the adapter unless ``base``).
+        loaded: the :class:`studio.train.base_model.LoadedModel` (base, with the adapter
+            unless ``base``).
         engine: the generation engine over it (shared by every session on this model).
         system: the system prompt the adapter was trained with.
         character: the character's name.
@@ -86,7 +87,10 @@ class Persona:
 
 
 def training_persona(run_dir: Path | None, adapter_dir: Path | None) -> dict[str, Any]:
-    """What the run was trained with: ``persona``, ``character``, ``chat_template`` (those recorded)."""
+    """What the run was trained with.
+
+    ``persona``, ``character``, ``chat_template`` (those recorded).
+    """
     from studio.train.rundir import RunDir
 
     found: dict[str, Any] = {}
@@ -149,7 +153,8 @@ def load_persona(
         and recorded["persona"] != ws.config.character.persona
     ):
         notes.append(
-            "the persona in studio.toml changed since this run was trained; using the run's (the one it learned)"
+            "the persona in studio.toml changed since this run was trained; "
+            "using the run's (the one it learned)"
         )
     device = device if device is not None else resolve_device()
     loaded = load_model(
@@ -362,8 +367,10 @@ class ChatSession:
                 return ids
             if not history:
                 raise ContextOverflow(
-                    f"the message is {len(ids)} tokens with the persona prompt; with {self.max_new_tokens} tokens for "
-                    f"the reply that is over the context of {self.engine.capacity} tokens; shorten it"
+                    f"the message is {len(ids)} tokens with the persona prompt; "
+                    f"with {self.max_new_tokens} tokens for "
+                    f"the reply that is over the context of {self.engine.capacity} tokens; "
+                    "shorten it"
                 )
             history = history[2:]
 
@@ -374,7 +381,8 @@ class ChatSession:
         happened); a cancelled one joins it as far as it got, unless nothing was said.
 
         Raises:
-            StudioError: the sampling settings are invalid, the message does not fit, or generation failed.
+            StudioError: the sampling settings are invalid, the message does not fit,
+                or generation failed.
         """
         assert self.engine is not None
         self._cancel.clear()
@@ -428,7 +436,10 @@ class ChatSession:
         self.recalled.clear()
 
     def fork(self, **changes: Any) -> ChatSession:
-        """A copy of this conversation on the same model and engine (e.g. ``use_adapter=False`` for A/B)."""
+        """A copy of this conversation on the same model and engine.
+
+        E.g. ``use_adapter=False`` for A/B.
+        """
         values = {
             "history": [dict(m) for m in self.history],
             "sampling": dict(self.sampling),

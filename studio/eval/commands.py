@@ -1,4 +1,7 @@
-"""Provides ``persona-studio eval``: base, base+memory, adapter, adapter+memory on held-out scenes."""
+"""Provides ``persona-studio eval``.
+
+Base, base+memory, adapter, adapter+memory on held-out scenes.
+"""
 
 from __future__ import annotations
 

@@ -164,7 +164,8 @@ def memory_contexts(memory: Memory, persona: str, held: Sequence[Sample]) -> lis
     for sample, recall in zip(held, recalls, strict=True):
         if sample.id in recall.ids:
             raise StudioError(
-                f"memory retrieved the held-out item {sample.id}: it must index the train split only"
+                f"memory retrieved the held-out item {sample.id}: "
+                "it must index the train split only"
             )
     return recalls
 
@@ -172,7 +173,10 @@ def memory_contexts(memory: Memory, persona: str, held: Sequence[Sample]) -> lis
 def side_by_side(
     held: Sequence[Sample], replies: Mapping[str, Sequence[str]], count: int = SIDE_BY_SIDE
 ) -> list[dict[str, Any]]:
-    """``count`` held-out prompts spread over the items, each with the real line and every row's reply."""
+    """``count`` held-out prompts spread over the items.
+
+    Each has the real line and every row's reply.
+    """
     if not held:
         return []
     shown = min(count, len(held))
@@ -367,7 +371,8 @@ def evaluate_run(
             "identity_total": len(probes),
             "reply_chars": round(sum(len(r) for r in replies[row]) / len(held), 1),
             **count_unusable(replies[row]),
-            # copying the line said to the character scores chrF against the real reply without answering it
+            # copying the line said to the character scores chrF against the real reply
+            # without answering it
             "echoes": sum(
                 1 for r, s in zip(replies[row], held, strict=True) if r and chrf(r, s.prompt) >= 70
             ),
@@ -469,7 +474,10 @@ def evaluate_run(
 
 
 def load_report(run_dir: Path) -> dict[str, Any] | None:
-    """The run's latest eval report (``eval/report.json``), or None when it has not been evaluated."""
+    """The run's latest eval report (``eval/report.json``).
+
+    None when it has not been evaluated.
+    """
     path = RunDir(run_dir).eval_dir / "report.json"
     if not path.exists():
         return None

@@ -29,7 +29,10 @@ CHRF_BETA = 2.0
 
 @dataclass
 class ChrfStats:
-    """Matched / hypothesis / reference n-gram counts per order; sums over sentences give corpus chrF."""
+    """Matched / hypothesis / reference n-gram counts per order.
+
+    Sums over sentences give corpus chrF.
+    """
 
     matched: list[int] = field(default_factory=lambda: [0] * CHRF_ORDER)
     hyp: list[int] = field(default_factory=lambda: [0] * CHRF_ORDER)
@@ -116,7 +119,10 @@ def rouge_l(hypothesis: str, reference: str) -> float:
 
 
 def names_character(reply: str, names: Iterable[str]) -> bool:
-    """True when the reply contains one of ``names`` (case-insensitive, whole words for Latin names)."""
+    """True when the reply contains one of ``names``.
+
+    Case-insensitive, whole words for Latin names.
+    """
     lowered = reply.lower()
     for name in names:
         name = name.strip().lower()

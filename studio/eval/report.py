@@ -57,11 +57,17 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     else:
         answer = "no"
     summary = {
-        "yes": "yes: the adapter models the character's real lines better and its replies are closer to them",
+        "yes": (
+            "yes: the adapter models the character's real lines better "
+            "and its replies are closer to them"
+        ),
         "partly": "partly: the adapter is better on "
         + ", ".join(better)
         + ("; worse on " + ", ".join(worse) if worse else ""),
-        "no": "no: the adapter is better on none of the measures than the base model with the same persona prompt",
+        "no": (
+            "no: the adapter is better on none of the measures "
+            "than the base model with the same persona prompt"
+        ),
     }[answer]
     return {"answer": answer, "summary": summary, "wins": wins}
 
@@ -78,7 +84,9 @@ WIDTH = 76
 
 
 def format_report(report: dict[str, Any], examples: int = 3) -> str:
-    """The report as a plain-text table (what the CLI prints and the TUI shows; :data:`WIDTH` columns).
+    """The report as a plain-text table.
+
+    What the CLI prints and the TUI shows; :data:`WIDTH` columns.
 
     Args:
         report: an eval report (four rows, or the two of a report written before memory).
@@ -89,8 +97,10 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     clf = report["classifier"]
     memory = report["settings"].get("memory", 0)
     lines = _wrap(
-        f"eval of {report['label']} ({report['character']}): {report['items']} held-out replies, "
-        f"{report['scenes']} scenes; base = {report['base_model']} with the same persona card; sampling "
+        f"eval of {report['label']} ({report['character']}): "
+        f"{report['items']} held-out replies, "
+        f"{report['scenes']} scenes; base = {report['base_model']} "
+        "with the same persona card; sampling "
         f"{report['settings']['sampling']}, up to {report['settings']['max_new_tokens']} new tokens"
         + (
             f"; memory: {memory} train-split exchanges per turn"
@@ -149,7 +159,8 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
     lines.append("")
     lines += _wrap(
         f"style classifier: held-out balanced accuracy {clf['heldout_accuracy']:.1%} (AUC "
-        f"{clf['heldout_auc']:.3f}) on {clf['heldout_lines']['character']} + {clf['heldout_lines']['other']} lines; "
+        f"{clf['heldout_auc']:.3f}) on {clf['heldout_lines']['character']} + "
+        f"{clf['heldout_lines']['other']} lines; "
         f"her real held-out lines score {clf['real_lines_score']:.3f}, other speakers "
         f"{clf['other_lines_score']:.3f}; trained on {clf['train_lines']['character']} + "
         f"{clf['train_lines']['other']} corpus lines"
@@ -159,7 +170,8 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
         lines.append(f"  {probe['probe']}")
         for r in rows:
             lines.append(
-                f"    {ROW_HEADS.get(r, r):<9} {'✓' if probe[f'{r}_named'] else '✗'} {_short(probe[r], 60)}"
+                f"    {ROW_HEADS.get(r, r):<9} {'✓' if probe[f'{r}_named'] else '✗'} "
+                f"{_short(probe[r], 60)}"
             )
     shown = report.get("side_by_side") or [
         {"prompt": e["prompt"], "real": e["real"], "replies": {r: e[r]["reply"] for r in rows}}
@@ -182,7 +194,10 @@ def format_report(report: dict[str, Any], examples: int = 3) -> str:
 
 
 def memory_answer(result: dict[str, Any]) -> str:
-    """The adapter against base+memory (a :func:`verdict` with base+memory as the base), in words."""
+    """The adapter against base+memory, in words.
+
+    A :func:`verdict` with base+memory as the base.
+    """
     wins = result["wins"]
     better = [k for k, v in wins.items() if v == "adapter"]
     worse = [k for k, v in wins.items() if v == "base"]

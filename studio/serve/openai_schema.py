@@ -220,7 +220,8 @@ def parse_chat_request(
         else:
             raise ApiError(
                 400,
-                f"messages[{index}].role: expected system, developer, user or assistant, got {role!r}",
+                f"messages[{index}].role: expected system, developer, user or assistant, "
+                f"got {role!r}",
                 param=f"messages[{index}].role",
             )
     if not turns or turns[-1]["role"] != "user":

@@ -1,4 +1,6 @@
-"""Provides ``persona-studio serve``: an OpenAI-compatible chat API over a persona, standard library only.
+"""Provides ``persona-studio serve``: an OpenAI-compatible chat API over a persona.
+
+Standard library only.
 
 Routes: ``GET /v1/models``, ``GET /v1/models/{id}``, ``POST /v1/chat/completions`` (JSON, or
 server-sent events with ``"stream": true`` ending with ``data: [DONE]``) and ``GET /health``.

@@ -254,7 +254,8 @@ def encode_samples(
             report.no_reply.append(sample.id)
             continue
         messages = head + [m for group in exchanges for m in group]
-        # a multi-turn window learns its last reply; the earlier ones are learnt in their own samples
+        # a multi-turn window learns its last reply; the earlier ones are learnt in their
+        # own samples
         history = int(sample.provenance.get("history", 0) or 0)
         supervise_from = min(history, len(exchanges) - 1)
         item, appended = encode_messages(

@@ -125,7 +125,10 @@ class ModelReady(Message):
 
 @dataclass
 class ReplyPiece(Message):
-    """A piece of streamed reply text for one chat pane (``start`` opens the reply of that speaker)."""
+    """A piece of streamed reply text for one chat pane.
+
+    ``start`` opens the reply of that speaker.
+    """
 
     pane: str
     text: str

@@ -1,4 +1,7 @@
-"""Names in two widths: the book prints 阿Ｑ (full-width Q), the user types 阿Q; both are one person."""
+"""Names in two widths: both are one person.
+
+The book prints 阿Ｑ (full-width Q), the user types 阿Q.
+"""
 
 from __future__ import annotations
 

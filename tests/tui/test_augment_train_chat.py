@@ -1,4 +1,7 @@
-"""Augment, train and chat screens on real back-ends: persona-qa proposals, a tiny CPU run, streaming."""
+"""Augment, train and chat screens on real back-ends.
+
+Persona-qa proposals, a tiny CPU run, streaming.
+"""
 
 from __future__ import annotations
 

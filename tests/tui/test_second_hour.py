@@ -1,4 +1,7 @@
-"""A new user's workspace on a Chinese novel whose hero the book prints 阿Ｑ and the user types 阿Q (80×24)."""
+"""A new user's workspace on a Chinese novel (80×24).
+
+The book prints its hero 阿Ｑ and the user types 阿Q.
+"""
 
 from __future__ import annotations
 

@@ -239,7 +239,10 @@ class ChatScreen(StudioScreen):
 
     @on(Input.Submitted, "#chat-input")
     def _send(self, event: Input.Submitted) -> None:
-        """Send the prompt to every visible pane's model (one after the other: they share the model)."""
+        """Send the prompt to every visible pane's model.
+
+        One after the other: they share the model.
+        """
         text = event.value.strip()
         if not text:
             return

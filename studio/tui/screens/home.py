@@ -1,4 +1,7 @@
-"""Provides HomeScreen: the workspace at a glance: corpus files, roster, base model, datasets, runs."""
+"""Provides HomeScreen: the workspace at a glance.
+
+Corpus files, roster, base model, datasets, runs.
+"""
 
 from __future__ import annotations
 
@@ -138,7 +141,8 @@ class HomeScreen(StudioScreen):
             adapter = f"[red]{exc}[/]"
         preset = cfg.train.preset or "auto"
         self.query_one("#home-model", Static).update(
-            f"[b]{cfg.model.name}[/] [dim]({cfg.model.source})[/]\nadapter {adapter} · preset {preset}\n"
+            f"[b]{cfg.model.name}[/] [dim]({cfg.model.source})[/]\n"
+            f"adapter {adapter} · preset {preset}\n"
             f"character [b]{cfg.character.name or '[red]not set[/]'}[/] · mode {cfg.dataset.mode}"
         )
 
@@ -299,7 +303,10 @@ class HomeScreen(StudioScreen):
         await self.action_open()
 
     async def action_open(self) -> None:
-        """A file opens the corpus inspector there; a speaker finds their lines; a run is followed."""
+        """Open the focused item.
+
+        A file opens the corpus inspector there; a speaker finds their lines; a run is followed.
+        """
         focused = self.focused
         if not isinstance(focused, DataTable) or focused.row_count == 0:
             return

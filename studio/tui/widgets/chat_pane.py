@@ -1,4 +1,7 @@
-"""Provides ChatPane: one model's side of a conversation, with the reply streaming in token by token."""
+"""Provides ChatPane: one model's side of a conversation.
+
+The reply streams in token by token.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ from studio.tui.widgets.virtual_list import CONTROL
 
 
 class ChatPane(VerticalScroll, can_focus=True):
-    """A transcript: the user's lines and the model's replies; the last reply grows as it streams."""
+    """A transcript: the user's lines and the model's replies.
+
+    The last reply grows as it streams.
+    """
 
     DEFAULT_CSS = """
     ChatPane { border: round $primary 40%; height: 1fr; padding: 0 1; }

@@ -126,7 +126,8 @@ def song(
                         t + offset,
                         t + offset + duration / 100 + 0.2,
                         style,
-                        f"{{\\an5\\pos({x},60)\\t(0,{duration * 10},\\fscx130\\fscy130)\\bord3}}{syllable}",
+                        f"{{\\an5\\pos({x},60)"
+                        f"\\t(0,{duration * 10},\\fscx130\\fscy130)\\bord3}}{syllable}",
                         "karaoke-fx",
                         effect="fx",
                         layer=1,
@@ -280,7 +281,9 @@ PlayResY: 720
 ScaledBorderAndShadow: yes
 
 [V4+ Styles]
-Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, \
+Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, \
+Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
 {styles}
 [Events]
 Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
@@ -293,7 +296,8 @@ def render(profile: Profile, events: list[Event]) -> tuple[str, list[str]]:
     for role, name in profile.styles.items():
         align = 8 if role in ("overlap", "note", "title", "op_tr", "ed_tr", "staff") else 2
         styles += (
-            f"Style: {name},Arial,{44 if role == 'dialogue' else 36},&H00FFFFFF,&H000000FF,&H00000000,"
+            f"Style: {name},Arial,{44 if role == 'dialogue' else 36},"
+            "&H00FFFFFF,&H000000FF,&H00000000,"
             f"&H80000000,0,0,0,0,100,100,0,0,1,2,1,{align},30,30,30,1\n"
         )
     text = HEADER.format(title=profile.name, styles=styles)
@@ -302,7 +306,8 @@ def render(profile: Profile, events: list[Event]) -> tuple[str, list[str]]:
     for event in events:
         head = "Comment" if event.comment else "Dialogue"
         text += (
-            f"{head}: {event.layer},{ass_time(event.start)},{ass_time(event.end)},{event.style},{event.name},"
+            f"{head}: {event.layer},{ass_time(event.start)},{ass_time(event.end)},"
+            f"{event.style},{event.name},"
             f"0,0,0,{event.effect},{event.text}\n"
         )
         label = "speech" if event.kind in SPEECH_KINDS else "non-speech"
@@ -478,7 +483,8 @@ def main() -> None:
         )
         speech = sum(1 for row in rows if row.split("\t")[1] == "speech")
         print(
-            f"{profile.name}.ass: {len(rows)} events, {speech} speech, {len(rows) - speech} non-speech"
+            f"{profile.name}.ass: {len(rows)} events, {speech} speech, "
+            f"{len(rows) - speech} non-speech"
         )
 
 

@@ -75,7 +75,9 @@ Then help me with this rope.
 CONFIG = """# the TUI tests' workspace
 [character]
 name = "MIRA"
-persona = "You are Mira, a net-mender of a small harbour town. Mira is patient, stubborn and warm. Mira mends the blue nets before every tide. Mira's father kept the lighthouse on the north pier."
+persona = "You are Mira, a net-mender of a small harbour town. Mira is patient, stubborn and \
+warm. Mira mends the blue nets before every tide. Mira's father kept the lighthouse on the \
+north pier."
 
 [dataset]
 eval_fraction = 0.0
