@@ -198,7 +198,7 @@ class EngineRun:
     def __call__(
         self, prompt: list[int], new: int, mode: dict[str, Any]
     ) -> tuple[float, float, list[int]]:
-        from studio.chat.engine import Sampling
+        from studio.chat.sampling import Sampling
 
         self.engine.reset()  # measure a cold prompt: no prefix from the previous run
         sampling = Sampling.from_dict(mode, seed=0 if mode.get("do_sample") else None)
@@ -269,7 +269,7 @@ def teacher_forced(engine: Any, prompt: list[int], forced: list[int]) -> Any:
 
 def agreement(eager: Any, compiled: Any, prompt: list[int], new: int) -> dict[str, Any]:
     """Teacher-forced logits of ``compiled`` against ``eager`` on ``eager``'s greedy tokens."""
-    from studio.chat.engine import Sampling
+    from studio.chat.sampling import Sampling
 
     eager.reset()
     forced = list(

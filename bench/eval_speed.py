@@ -52,11 +52,13 @@ def main() -> int:
 
     from studio.api import Sample
     from studio.chat.batch import BatchEngine
-    from studio.chat.engine import Sampling
     from studio.chat.memory import Memory, token_counter
-    from studio.chat.session import load_persona, render_prompt, stream_text
+    from studio.chat.persona import load_persona
+    from studio.chat.sampling import Sampling
+    from studio.chat.session import render_prompt, stream_text
     from studio.eval.batched import batch_losses, generate_all
-    from studio.eval.evaluate import ROWS, heldout_samples
+    from studio.eval.evaluate import ROWS
+    from studio.eval.items import heldout_samples
     from studio.fsutil import read_jsonl
     from studio.plugins import load_host
     from studio.workspace import Workspace

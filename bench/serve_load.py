@@ -69,7 +69,7 @@ def serve(args: argparse.Namespace) -> int:
     from studio_models.tiny import build_tokenizer
 
     from studio.chat.engine import Engine
-    from studio.chat.session import Persona
+    from studio.chat.persona import Persona
     from studio.serve.server import PersonaServer
 
     device = torch.device(args.device)

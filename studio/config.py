@@ -10,7 +10,6 @@ import dataclasses
 import math
 import re
 import sys
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ else:  # pragma: no cover
 from studio import settings
 from studio.errors import InputError
 from studio.settings import TrainSettings
+from studio.toml_fields import coerce, key_line, type_name
 
 
 @dataclass
@@ -180,81 +180,6 @@ _SECTIONS = {
 }
 
 
-def _key_line(text: str, section: str, key: str | None) -> int | None:
-    """Find the line of ``[section] key`` in the TOML text (best effort)."""
-    lines = text.splitlines()
-    header = re.compile(r"^\s*\[\s*" + re.escape(section) + r"\s*\]")
-    dotted = re.compile(r"^\s*" + re.escape(section) + r"\.")
-    in_section = False
-    section_line = None
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            in_section = bool(header.match(line))
-            if in_section:
-                section_line = number
-                if key is None:
-                    return number
-            continue
-        if key is None and dotted.match(line):
-            return number
-        if key is not None and (
-            in_section and re.match(r"^\s*\"?" + re.escape(key) + r"\"?\s*=", line)
-        ):
-            return number
-        if key is not None and re.match(
-            r"^\s*" + re.escape(section) + r"\." + re.escape(key) + r"\s*=", line
-        ):
-            return number
-    return section_line
-
-
-def _type_name(tp: Any) -> str:
-    return {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-    }.get(tp, "a list of strings" if typing.get_origin(tp) is list else "a table")
-
-
-def _coerce(value: Any, tp: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        tp = next(a for a in typing.get_args(tp) if a is not type(None))
-        origin = typing.get_origin(tp)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise TypeError
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise TypeError
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise TypeError
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError
-    if origin is list:
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)
-        raise TypeError
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise TypeError
-        key_tp, val_tp = typing.get_args(tp)
-        if val_tp is Any:
-            return dict(value)
-        return {str(k): _coerce(v, val_tp) for k, v in value.items()}
-    return value
-
-
 _CHOICES = {
     ("dataset", "mode"): ("single", "multi"),
     ("model", "source"): ("modelscope", "huggingface", "local", "tiny"),
@@ -286,11 +211,11 @@ def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
                 path,
                 f"unknown section [{section}]; expected one of "
                 + ", ".join("[" + s + "]" for s in _SECTIONS),
-                _key_line(text, section, None),
+                key_line(text, section, None),
             )
         if not isinstance(value, dict):
             raise InputError(
-                path, f"{section}: expected a [{section}] table", _key_line(text, section, None)
+                path, f"{section}: expected a [{section}] table", key_line(text, section, None)
             )
         section_cls = hints[section]
         section_hints = typing.get_type_hints(section_cls)
@@ -300,22 +225,22 @@ def parse_config(text: str, path: str | Path = "studio.toml") -> StudioConfig:
                 raise InputError(
                     path,
                     f"[{section}] {key}: unknown key; expected one of {', '.join(section_hints)}",
-                    _key_line(text, section, key),
+                    key_line(text, section, key),
                 )
             try:
-                coerced = _coerce(item, section_hints[key])
+                coerced = coerce(item, section_hints[key])
             except (TypeError, StopIteration):
                 raise InputError(
                     path,
-                    f"[{section}] {key}: expected {_type_name(section_hints[key])}, got {item!r}",
-                    _key_line(text, section, key),
+                    f"[{section}] {key}: expected {type_name(section_hints[key])}, got {item!r}",
+                    key_line(text, section, key),
                 ) from None
             choices = _CHOICES.get((section, key))
             if choices and coerced not in choices:
                 raise InputError(
                     path,
                     f"[{section}] {key}: expected one of {', '.join(choices)}, got {coerced!r}",
-                    _key_line(text, section, key),
+                    key_line(text, section, key),
                 )
             setattr(target, key, coerced)
             config.written.setdefault(section, set()).add(key)
@@ -332,7 +257,7 @@ def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
                 raise InputError(
                     path,
                     f"[{section}] {item.name}: expected a finite number, got {value!r}",
-                    _key_line(text, section, item.name),
+                    key_line(text, section, item.name),
                 )
     checks = [
         (
@@ -377,7 +302,7 @@ def _check_ranges(config: StudioConfig, text: str, path: str | Path) -> None:
             raise InputError(
                 path,
                 f"[{section}] {key}: expected {expected}, got {value!r}",
-                _key_line(text, section, key),
+                key_line(text, section, key),
             )
 
 

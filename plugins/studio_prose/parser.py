@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from studio.api import (
@@ -56,57 +55,13 @@ from studio.api import (
     Utterance,
 )
 from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
-from studio_prose.referents import Referents
+from studio_prose.layout import wrapped as layout_wrapped
+from studio_prose.speakers import CONFIDENCE, NAMING_BAR, Attribution, Speakers, _flatten, _State
 
 _SNIFF_CHARS = 80_000
 _MAX_QUOTES = (
     200_000  # quote marks in one paragraph; a whole novel on one line has a few tens of thousands
 )
-# how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
-# name costs more than a missing one: it reaches the training data)
-CONFIDENCE = {
-    "before": 0.9,
-    "after": 0.9,
-    "intro": 0.8,
-    "before-new": 0.75,
-    "after-new": 0.75,
-    "continue": 0.75,
-    "epithet": 0.7,
-    "turn": 0.7,
-    "turn-pair": 0.6,
-    "turn-skip": 0.6,
-    "turn-count": 0.65,
-    "action": 0.7,
-    "action-far": 0.3,
-    "zero": 0.3,
-    "zero-same": 0.3,
-    "zero-far": 0.3,
-    "unknown": 0.0,
-}
-NAMING_BAR = 0.6
-
-
-@dataclass
-class Attribution:
-    """How one quote got its speaker; the LLM pass and the accuracy bench read these."""
-
-    utterance: Utterance
-    paragraph: int
-    method: str
-    raw: str | None = None
-    confidence: float = 0.0
-    guess: str | None = None  # the rule's speaker when too unsure to name (below the bar)
-    rule: str = ""  # the rule that answered, also when too unsure (``method`` is then unknown)
-
-
-@dataclass
-class _State:
-    recent: list[str] = field(default_factory=list)
-    turns: list[str | None] = field(default_factory=list)
-    last_dialogue_paragraph: int = -10
-    open_speaker: str | None = None  # speaker of a quote left open at the end of the last paragraph
-    chain: list[tuple[str | None, frozenset[str]]] = field(default_factory=list)  # see _count_turns
-    asked: set[str] = field(default_factory=set)  # people named in the last paragraph's speech
 
 
 class ProseParser:
@@ -191,7 +146,7 @@ class ProseParser:
         return ParseResult(self.name, source, document.utterances, document.warnings)
 
 
-class ProseDocument(Referents):
+class ProseDocument(Speakers):
     """One pass over a novel's paragraphs; ``attributions`` says how each quote got its speaker."""
 
     def __init__(self, source: SourceText, options: Mapping[str, Any]) -> None:
@@ -209,7 +164,7 @@ class ProseDocument(Referents):
             extra = [cast_zh.simplified(n) for n in extra]
         # a short text says each name only a few times: learn from fewer sightings
         min_count = 1 if len(text) < 50_000 else 2 if len(text) < 500_000 else 3
-        wrapped = self.zh and quotes.wrapped(text.split("\n", 4000)[:4000])
+        wrapped = self.zh and layout_wrapped(text.split("\n", 4000)[:4000])
         # 九斤⏎老太: a name broken by a wrapped line
         joined = re.sub(r"(?<=\S)\n(?=\S)", "", text) if wrapped else text
         self.names = self.rules.learn_names(joined, extra, min_count=min_count)
@@ -421,90 +376,6 @@ class ProseDocument(Referents):
             state.turns.append(None if None in spoken and len(spoken) == 1 else in_paragraph)
             state.last_dialogue_paragraph = index
 
-    def _attribute(
-        self, before: str, after: str, in_paragraph: str | None, starts: bool, index: int
-    ) -> tuple[str | None, str]:
-        rules = self.rules
-        found = rules.preposed(before, self.pattern) if before else None
-        if found is not None and found[0] is not None:
-            return found[0], found[1]
-        post = rules.postposed(after, self.pattern) if after else None
-        if post is not None:
-            return post, "after"
-        if not self.zh and found is None and after:
-            kin = rules_en.epithet(after)
-            if kin is not None:  # said her mother: a relation, resolved only with evidence
-                return self._kin(*kin), "epithet"
-        if (
-            found is not None
-        ):  # an introduction without a subject (又道：): who spoke or acted last here
-            if in_paragraph:
-                return in_paragraph, "zero-same"
-            intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)
-            earlier = self._paragraph_subject(before)  # 顿一顿又道： continues the topic
-            if earlier is None:
-                return None, "unknown"
-            return earlier, "zero" if len(intro) <= 8 else "zero-far"
-        if in_paragraph:
-            return in_paragraph, "continue"
-        state = self._state
-        if starts and state.open_speaker:  # a speech over paragraphs: each reopens, one closes
-            return state.open_speaker, "continue"
-        if before.strip():
-            sentence = _last_sentence(before, self.style.lang)
-            who = self._nearest(sentence) if sentence else None
-            if who is not None:
-                # 眉庄握住我的手。“…”: a short beat led by its subject, right before the quote
-                ends = " 　。.!！?？"
-                short = len(sentence) <= (24 if self.zh else 90)
-                close = before.strip(ends) == sentence.strip(ends) and short
-                led = sentence.lstrip(" 　").startswith(who)
-                return who, "action" if close and led else "action-far"
-        if starts and index - state.last_dialogue_paragraph <= 2 and state.turns:
-            other, how = self._turn_taker(index - state.last_dialogue_paragraph == 1)
-            addressee = self._addressee()
-            if other is not None and addressee is not None and self._canonical(addressee) == other:
-                return None, "unknown"  # “Lizzy, …” is said to Lizzy, not by her
-            if other is None and self._bare:
-                other, how = self._count_turns()
-            if other is not None:
-                return other, how
-        return None, "unknown"
-
-    def _nearest(self, sentence: str) -> str | None:
-        if self.style.lang == "zh":
-            return rules_zh.nearest_subject(sentence, self.pattern)
-        return self.rules.subject(sentence, self.pattern)
-
-    def _paragraph_subject(self, before: str) -> str | None:
-        """The subject of the latest earlier sentence of the paragraph that has one."""
-        splitter = (
-            rules_zh._SENTENCE_SPLIT if self.style.lang == "zh" else re.compile(r"(?<=[.!?;])\s+")
-        )
-        sentences = [s for s in splitter.split(before.rstrip("：:，, 　")) if s.strip()]
-        for sentence in reversed(sentences[:-1]):
-            who = self._nearest(sentence)
-            if who is not None:
-                return who
-        return None
-
-    def _note_subjects(self, text: str) -> None:
-        """Names mentioned in narration become the likeliest referents of later pronouns."""
-        for match in self.pattern.finditer(text):
-            word = match.group()
-            if word in self.rules.PRONOUNS or word in rules_zh._PLURALS:
-                continue
-            if self.zh and cast_zh.group(word):
-                continue
-            if word in self.roles:
-                meaning = self.roles[word]
-                if meaning is None:
-                    continue  # 有人 / 那掌柜: nobody a pronoun can point back to
-                word = meaning
-            word = self.same[word][0] if word in self.same else word
-            self._remember(word)
-            self._para_mentions.append(word)
-
 
 def _tail(narration: list[quotes.Segment]) -> str:
     """The narration just before a quote, up to its last visible character.
@@ -520,17 +391,3 @@ def _tail(narration: list[quotes.Segment]) -> str:
 
 def _merge(parts: list[quotes.Segment]) -> quotes.Segment:
     return quotes.Segment("text", "".join(p.text for p in parts), parts[0].start, parts[-1].end)
-
-
-def _flatten(text: str, lang: str) -> str:
-    if "\n" not in text:
-        return text
-    return ("" if lang == "zh" else " ").join(line.strip() for line in text.split("\n"))
-
-
-def _last_sentence(text: str, lang: str) -> str:
-    if lang == "zh":
-        parts = [p for p in rules_zh._SENTENCE_SPLIT.split(text.strip(" 　")) if p.strip()]
-    else:
-        parts = [p for p in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if p.strip()]
-    return parts[-1] if parts else ""

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from studio_prose.rules_zh import trie_pattern
+from studio_prose.words_zh import trie_pattern
 
 VERBS = (
     "said|says|say|replied|replies|cried|cries|asked|asks|answered|returned|observed|continued|added|"

@@ -40,10 +40,10 @@ from studio.chat.engine import (
     ContextOverflow,
     Engine,
     GenerationStats,
-    Sampling,
     _forward_params,
     cudagraph_thread_setup,
 )
+from studio.chat.sampling import Sampling
 from studio.errors import StudioError
 
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from studio.chat.engine import Engine, GenerationStats, Sampling
+from studio.chat.engine import Engine, GenerationStats
+from studio.chat.sampling import Sampling
 
 _END = object()
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from studio.chat.persona import load_persona
 from studio.chat.repl import chat_repl, print_turn
-from studio.chat.session import SAMPLING_PRESETS, load_persona
+from studio.chat.session import SAMPLING_PRESETS
 from studio.context import EXIT_OK, Context, Subparsers
 from studio.train.rundir import list_runs
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.chat.session import SAMPLING_PRESETS, ChatSession, Persona
+from studio.chat.persona import Persona
+from studio.chat.session import SAMPLING_PRESETS, ChatSession
 from studio.errors import StudioError
 
 REPL_HELP = """commands: /reset  new conversation    /base  toggle base model vs adapter

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from studio.chat.engine import Sampling
+from studio.chat.sampling import Sampling
 from studio.train.data import IGNORE, encode_messages
 
 Tick = Callable[[int, int], None]

@@ -127,7 +127,7 @@ def base_name(model: Any) -> str:
 def run_info(ws: Any, persona: Any) -> dict[str, Any]:
     """What the card tells: what the run actually did up to the exported adapter (its events),
     not what it was configured to do."""
-    from studio.chat.session import training_persona
+    from studio.chat.persona import training_persona
     from studio.eval.evaluate import load_report
     from studio.train.rundir import RunDir
 

@@ -74,7 +74,7 @@ def export_run(
     """
     import torch
 
-    from studio.chat.session import load_persona
+    from studio.chat.persona import load_persona
     from studio.export.card import model_card, run_info
     from studio.export.folders import replace_folder, staging
     from studio.export.gguf_file import TYPES, gguf_arch

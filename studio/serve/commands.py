@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from studio.chat.session import load_persona
+from studio.chat.persona import load_persona
 from studio.context import EXIT_OK, Context, Subparsers
 from studio.errors import StudioError
 from studio.serve.openai_schema import MAX_MEMORY

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.chat.engine import Sampling
 from studio.chat.memory import Memory
-from studio.chat.session import Persona
+from studio.chat.persona import Persona
+from studio.chat.sampling import Sampling
 
 MAX_BODY = 4 * 1024 * 1024
 KNOWN_FIELDS = {

@@ -36,7 +36,8 @@ from typing import Any
 from studio.chat.batch import BatchEngine
 from studio.chat.engine import ContextOverflow, Engine
 from studio.chat.memory import Memory
-from studio.chat.session import Persona, render_prompt, stream_text
+from studio.chat.persona import Persona
+from studio.chat.session import render_prompt, stream_text
 from studio.serve.openai_schema import (
     MAX_BODY,
     ApiError,

@@ -10,10 +10,8 @@ frozen training data, the events, the checkpoints and, at the end, the adapter.
 from __future__ import annotations
 
 import math
-import os
 import signal
 import threading
-import time
 import traceback
 from contextlib import nullcontext
 from pathlib import Path
@@ -22,17 +20,13 @@ from typing import Any
 from studio.api import ModelSpec, Sample
 from studio.errors import StudioError
 from studio.train import checkpoint as ckpt
+from studio.train import telemetry
 from studio.train.data import Encoded, encode_samples
 from studio.train.distributed import Dist, decoder_layers, full_trainable_state, wrap
 from studio.train.events import (
-    ConfigEvent,
-    DataEvent,
-    DownloadEvent,
-    EvalEvent,
     FailedEvent,
     FinishedEvent,
     RankFailedEvent,
-    ResumedEvent,
     StepEvent,
     StoppedEvent,
 )
@@ -148,61 +142,11 @@ class LoraRecipe:
         )
         self.resumed_from = ckpt.restore(self) if resume else None
 
-        n_tokens = sum(self.lengths)
-        n_supervised = sum(item.supervised for item in self.train_items)
-        self.sink.log(
-            ConfigEvent(
-                pid=os.getpid(),
-                resume=resume,
-                world_size=self.dist.world,
-                total_steps=self.total_steps,
-                config=cfg.__dict__,
-                device=str(self.device),
-                dtype=str(self.dtype).replace("torch.", ""),
-                attention=self.kernel,
-                lora_targets=built.targets,
-                trainable_params=sum(p.numel() for p in self.model.parameters() if p.requires_grad),
-                end_of_turn=[self.tokenizer.convert_ids_to_tokens(i) for i in self.eot_ids],
-            )
-        )
-        self.sink.log(
-            DataEvent(
-                **report.merge(eval_report).summary(),
-                train_samples=len(self.train_items),
-                eval_samples=len(self.eval_items),
-                overlong=cfg.overlong,
-                max_length=cfg.max_length,
-                train_tokens=n_tokens,
-                supervised_tokens=n_supervised,
-                supervised_share=round(n_supervised / n_tokens, 4),
-                longest=max(self.lengths),
-                steps_per_epoch=len(self._plan(0)),
-                total_steps=self.total_steps,
-                row_tokens=self.row_tokens,
-                tokens_per_batch=cfg.tokens_per_batch,
-            )
-        )
-        if self.resumed_from is not None:
-            self.sink.log(
-                ResumedEvent(
-                    step=self.step,
-                    epoch=self.epoch,
-                    batch_index=self.batch_index,
-                    path=str(self.resumed_from.relative_to(self.run_dir)),
-                )
-            )
+        telemetry.log_setup(self, resume, built, report.merge(eval_report))
 
     def _download_progress(self) -> Any:
         """A download callback that writes a ``download`` event every 2 seconds (rank 0)."""
-        last = [0.0]
-
-        def report(done: int, total: int, name: str) -> None:
-            now = time.monotonic()
-            if now - last[0] >= 2.0 or (total and done >= total):
-                last[0] = now
-                self.sink.log(DownloadEvent(done_bytes=done, total_bytes=total, file=name))
-
-        return report
+        return telemetry.download_progress(self.sink)
 
     def _encode(self, samples: list[Sample]) -> tuple[list[Encoded], Any]:
         cfg = self.cfg
@@ -256,36 +200,10 @@ class LoraRecipe:
 
     def evaluate(self) -> float | None:
         """Mean loss per supervised token on the eval split (every rank takes its share)."""
-        import torch
-
-        if not self.eval_items:
-            return None
-        rows = plan_epoch([len(item) for item in self.eval_items], self.row_tokens, seed=0, epoch=0)
-        mine = rows[self.dist.rank :: self.dist.world]
-        total, count = 0.0, 0
-        self.model.eval()
-        with torch.no_grad(), self._autocast():
-            for index in range(
-                math.ceil(len(rows) / self.dist.world)
-            ):  # as many forwards on every rank
-                row, weight = (mine[index], 1) if index < len(mine) else (rows[0], 0)
-                loss_sum, n = self.loss_module(self._batch([self.eval_items[i] for i in row]))
-                total += float(loss_sum) * weight
-                count += n * weight
-        self.model.train()
-        total, count = self.dist.sum([total, count], self.device)
-        return total / max(1.0, count)
+        return telemetry.eval_loss(self)
 
     def _log_eval(self) -> None:
-        value = self.evaluate()
-        if value is not None:
-            self.sink.log(
-                EvalEvent(
-                    step=self.step,
-                    eval_loss=round(value, 5),
-                    eval_ppl=round(math.exp(min(value, 50)), 3),
-                )
-            )
+        telemetry.log_eval(self)
 
     # -- the loop -------------------------------------------------------------------------
 

@@ -125,7 +125,7 @@ def test_the_tiny_model_locally_and_through_the_studios_own_serve(zh_workspace, 
     """Random weights write random bytes (dropped as garbled); the pipes are real: load, prompt,
     generate, parse, filter, journal, store, locally and over HTTP through ``serve``."""
     from studio.augment import run_augment
-    from studio.chat.session import load_persona
+    from studio.chat.persona import load_persona
     from studio.plugins import load_host
     from studio.serve.server import PersonaServer, serve_in_thread
 

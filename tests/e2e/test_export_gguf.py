@@ -75,7 +75,8 @@ def test_gguf_export_reads_back_and_renders_the_chat_prompt(persona_run, host, c
     assert float((a - b).abs().max()) <= TOLERANCE[qtype] * float(a.abs().max())
 
     # the chat's own session, two turns in: Ollama's prompt from the Modelfile is the same tokens
-    from studio.chat.session import load_persona, render_prompt
+    from studio.chat.persona import load_persona
+    from studio.chat.session import render_prompt
     from studio.export.ollama import render_go_template
 
     chat = load_persona(workspace, host.adapters, device=torch.device("cpu")).session()

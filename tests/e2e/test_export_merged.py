@@ -50,7 +50,7 @@ def test_export_adapter_and_merged_model(persona_run, host, capsys):
     ]
 
     # the studio's chat with the unmerged adapter says the same
-    from studio.chat.session import load_persona
+    from studio.chat.persona import load_persona
     from studio.workspace import Workspace
 
     persona = load_persona(Workspace(ws), host.adapters, device=torch.device("cpu"))

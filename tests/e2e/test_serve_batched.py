@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from studio.chat.batch import BatchEngine
-from studio.chat.session import load_persona
+from studio.chat.persona import load_persona
 from studio.serve.server import PersonaServer, serve_in_thread
 from studio.workspace import Workspace
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from studio.chat.memory import HEADERS
-from studio.chat.session import load_persona
+from studio.chat.persona import load_persona
 from studio.serve.openai_schema import ApiError, ServedModel, parse_chat_request
 from studio.serve.server import PersonaServer, serve_in_thread
 from studio.workspace import Workspace

@@ -10,7 +10,7 @@ import openai
 import pytest
 import torch
 
-from studio.chat.session import load_persona
+from studio.chat.persona import load_persona
 from studio.serve.server import PersonaServer, serve_in_thread
 from studio.workspace import Workspace
 

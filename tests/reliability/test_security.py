@@ -263,7 +263,7 @@ def test_a_checkpoint_state_cannot_run_code_on_resume(zh_workspace, host, tmp_pa
 
 @pytest.fixture
 def served(persona_run, host):
-    from studio.chat.session import load_persona
+    from studio.chat.persona import load_persona
     from studio.serve.server import PersonaServer, serve_in_thread
 
     args = build_parser().parse_args(
@@ -512,7 +512,7 @@ def test_serve_answers_50_clients_connecting_at_once(served):
 
 
 def test_serve_queues_50_connections_while_it_is_busy(persona_run, host):
-    from studio.chat.session import load_persona
+    from studio.chat.persona import load_persona
     from studio.serve.server import PersonaServer
 
     persona = load_persona(

@@ -9,7 +9,8 @@ import torch
 
 from studio.api import ModelSpec
 from studio.chat.batch import BatchEngine
-from studio.chat.engine import ContextOverflow, Engine, Sampling
+from studio.chat.engine import ContextOverflow, Engine
+from studio.chat.sampling import Sampling
 
 GREEDY = Sampling(do_sample=False)
 

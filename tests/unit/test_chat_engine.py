@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from studio.api import ModelSpec
-from studio.chat.engine import ContextOverflow, Engine, Sampling
+from studio.chat.engine import ContextOverflow, Engine
+from studio.chat.sampling import Sampling
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,10 @@ import json
 import pytest
 import torch
 
-from studio.chat.engine import ContextOverflow, Engine, Sampling
-from studio.chat.session import (
-    ChatSession,
-    _held_back,
-    adapter_path,
-    load_persona,
-    render_prompt,
-    stream_text,
-)
+from studio.chat.engine import ContextOverflow, Engine
+from studio.chat.persona import adapter_path, load_persona
+from studio.chat.sampling import Sampling
+from studio.chat.session import ChatSession, _held_back, render_prompt, stream_text
 from studio.errors import StudioError
 from studio.train.rundir import ADAPTER_CONFIG, RunDir
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from studio.chat.memory import HEADERS
-from studio.chat.session import load_persona
+from studio.chat.persona import load_persona
 from studio.cli import main
 from studio.workspace import Workspace
 

@@ -7,7 +7,7 @@ import json
 from studio.cli import main
 from studio.corpus.fixes import record_fixes
 from studio.corpus.load import load_utterances
-from studio.eval.evaluate import style_lines
+from studio.eval.items import style_lines
 from studio.workspace import Workspace
 
 LINE = "妹妹今日气色真好。"  # corpus/script.txt line 5, said by 宜修 in the source

@@ -9,7 +9,8 @@ import torch
 
 from studio.api import Sample, Turn
 from studio.errors import StudioError
-from studio.eval.evaluate import ROWS, evaluate_run, parse_rows, side_by_side
+from studio.eval.evaluate import ROWS, evaluate_run, parse_rows
+from studio.eval.items import side_by_side
 from studio.eval.report import format_report
 from studio.workspace import Workspace
 
@@ -24,7 +25,7 @@ def test_rows_parse_in_report_order_and_a_bad_name_is_refused():
 
 
 def test_batched_losses_equal_one_at_a_time(persona_run, host):
-    from studio.chat.session import load_persona
+    from studio.chat.persona import load_persona
     from studio.eval.batched import batch_losses
     from studio.fsutil import read_jsonl
 

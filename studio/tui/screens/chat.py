@@ -8,10 +8,7 @@ ctrl+s saves the transcript(s) to ``chats/``, with the ids memory retrieved.
 
 from __future__ import annotations
 
-import datetime as _dt
 import threading
-import time
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -23,11 +20,10 @@ from textual.widgets import Checkbox, Footer, Input, Label, Select, Static, Text
 
 from studio.tui.messages import ModelReady, ReplyFailed, ReplyFinished, ReplyPiece
 from studio.tui.screens.base import StudioScreen
+from studio.tui.screens.chat_worker import MEMORY_K, ChatWorker
 from studio.tui.widgets.chat_pane import ChatPane
 
 SAMPLING = ("greedy", "balanced", "creative")
-MEMORY_K = 3
-"""Exchanges memory retrieves per turn when switched on."""
 
 
 def model_entries(ws: Any) -> list[tuple[str, str]]:
@@ -44,7 +40,7 @@ def model_entries(ws: Any) -> list[tuple[str, str]]:
     return entries
 
 
-class ChatScreen(StudioScreen):
+class ChatScreen(ChatWorker, StudioScreen):
     """Model picker, persona card, one or two transcript panes and the prompt line."""
 
     MODE = "chat"
@@ -280,81 +276,6 @@ class ChatScreen(StudioScreen):
             exit_on_error=False,
         )
 
-    def _persona(self, key: str) -> Any:
-        """Load (once) the base model, or the base model with a run's adapter."""
-        from studio.chat.session import load_persona
-
-        with self._load_lock:
-            if key not in self.personas:
-                adapters = self.app.host.adapters  # type: ignore[attr-defined]
-                if key == "base":
-                    self.personas[key] = load_persona(self.ws, adapters, base=True)
-                else:
-                    run, checkpoint = key.split("|", 1)
-                    self.personas[key] = load_persona(
-                        self.ws,
-                        adapters,
-                        run=run,
-                        checkpoint=None if checkpoint == "final" else int(checkpoint),
-                    )
-            return self.personas[key]
-
-    def _memory(self, key: str, persona: Any) -> Any:
-        """The memory of a model (built once): its run's train samples, or the dataset's."""
-        with self._load_lock:
-            if key not in self.memories:
-                self.memories[key] = persona.memory(self.ws, MEMORY_K)
-            memory = self.memories[key]
-            memory.k = self.memory_k
-            return memory
-
-    def _talk(
-        self,
-        panes: list[tuple[str, str]],
-        selected: str,
-        text: str,
-        system: str | None,
-        sampling: str,
-        max_new: int,
-    ) -> None:
-        """Worker body: load the model if needed, then stream each pane's reply piece by piece."""
-        from studio.chat.session import SAMPLING_PRESETS, ChatSession
-
-        try:
-            fresh = selected not in self.personas
-            persona = self._persona(selected)
-        except Exception as exc:
-            for pane, _ in panes:
-                self.post_message(ReplyFailed(pane, f"{type(exc).__name__}: {exc}"))
-            return
-        if fresh:
-            self.post_message(
-                ModelReady(panes[-1][0], persona.label, persona.system, list(persona.notes))
-            )
-        for pane, key in panes:
-            try:
-                session = self.sessions.get(pane)
-                if session is None or session.loaded is not persona.loaded:
-                    use_adapter = key != "base" or selected == "base"
-                    session = self.sessions[pane] = ChatSession(
-                        persona.loaded,
-                        system or persona.system,
-                        engine=persona.engine,
-                        use_adapter=use_adapter,
-                        seed=0,
-                    )
-                session.sampling = dict(SAMPLING_PRESETS[sampling])
-                session.max_new_tokens = max_new
-                session.memory = self._memory(selected, persona) if self.memory_k else None
-                self.post_message(ReplyPiece(pane, "", start=persona.character))
-                started, pieces = time.perf_counter(), 0
-                for piece in session.stream(text):
-                    pieces += 1
-                    self.post_message(ReplyPiece(pane, piece))
-                self.post_message(ReplyFinished(pane, time.perf_counter() - started, pieces))
-            except Exception as exc:
-                self.post_message(ReplyFailed(pane, f"{type(exc).__name__}: {exc}"))
-
     @on(ModelReady)
     def _ready(self, message: ModelReady) -> None:
         """A model finished loading: show the system prompt it was trained with, and its notes."""
@@ -389,36 +310,3 @@ class ChatScreen(StudioScreen):
         """Show why there is no reply."""
         self.busy.discard(message.pane)
         self.query_one(f"#{message.pane}", ChatPane).note(message.error, error=True)
-
-    # -- saving ---------------------------------------------------------------------------------
-
-    def action_save(self) -> None:
-        """Write each pane's conversation to chats/ (one JSON file per model)."""
-        if self.refuse_read_only():
-            return
-        if not any(s.history for s in self.sessions.values()):
-            self.notify("Nothing to save yet.", severity="warning")
-            return
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        keys = self._pane_keys()
-        saved: list[Path] = []
-        for pane_id, session in self.sessions.items():
-            if not session.history or pane_id not in keys:
-                continue
-            key = keys[pane_id]
-            name = "base" if key == "base" else key.replace("|", "-")
-            path = self.ws.chats_dir / f"{stamp}-{name}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            session.save(
-                path,
-                {
-                    "character": self.ws.config.character.name,
-                    "model": self._label(key),
-                    "base_model": self.ws.config.model.name,
-                    "sampling": dict(session.sampling),
-                    "max_new_tokens": session.max_new_tokens,
-                    "persona_edited": session.system != self.ws.config.character.persona,
-                },
-            )
-            saved.append(path)
-        self.notify("saved " + ", ".join(str(p.relative_to(self.ws.root)) for p in saved))

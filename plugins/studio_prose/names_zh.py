@@ -1,0 +1,226 @@
+"""Provides the name finding of the Chinese speaker rules: names learnt from the text, the
+regex of names and pronouns, genders from titles and following pronouns, and whether a fresh
+word has a person's shape."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from studio.api import HAN_CLASS
+from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, dictionary_tag, group, person_tag
+from studio_prose.words_zh import (
+    _BAD_LAST,
+    _MANNER,
+    _MAX_NAME,
+    _NOT_NAMES,
+    _NUMBER_FIRST,
+    _OBJECT_MARKERS,
+    _PLURALS,
+    _SPEECH_INTRO,
+    _SPEECH_TAG,
+    _STOP_FIRST,
+    _STOP_WORDS,
+    _VERBISH,
+    PRONOUNS,
+    _name_char,
+    gender_of_title,
+    trie_pattern,
+)
+
+
+def _spellings(text: str, name: str) -> set[str]:
+    """``name`` as ``text`` spells it: the same letters in full or half width (阿Q / 阿Ｑ)."""
+    full = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in name)
+    half = "".join(chr(ord(ch) - 0xFEE0) if "！" <= ch <= "～" else ch for ch in name)
+    return {variant for variant in (full, half) if variant != name and variant in text}
+
+
+def _count_stems(piece: str, starts: Counter[str]) -> None:
+    piece = piece.lstrip(" 　")
+    for lead in (
+        "只见",
+        "但见",
+        "却见",
+        "忽见",
+        "又见",
+        "那",
+        "这",
+        "只听",
+        "却说",
+        "且说",
+        "便",
+        "却",
+        "又",
+        "只",
+    ):
+        if piece.startswith(lead) and len(piece) > len(lead) + 1:
+            piece = piece[len(lead) :]
+            break
+    if len(piece) < 2 or not _name_char(piece[0]):
+        return
+    wife = re.match(f"[{HAN_CLASS}]{{1,3}}家的", piece)
+    if wife:  # 周瑞家的: the wife of 周瑞, a name of its own
+        starts[wife.group()] += 1
+    for size in range(2, _MAX_NAME + 1):
+        stem = piece[:size]
+        if len(stem) < size or not all(_name_char(ch) for ch in stem) or stem[-1] in "·•.":
+            continue
+        if stem[0] in _STOP_FIRST and not (stem[0] in _NUMBER_FIRST and gender_of_title(stem)):
+            continue  # 七斤嫂 / 三太太 are names; 三人 / 一个 are not
+        starts[stem] += 1
+
+
+def _candidates(text: str) -> Counter[str]:
+    """2- to 4-character starts of sentences and clauses that introduce a quote or tag one."""
+    starts: Counter[str] = Counter()
+    for match in _SPEECH_INTRO.finditer(text):
+        begin = max(0, match.start() - 40)
+        window = text[begin : match.start()]
+        cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」：:，,")
+        for piece in {window[cut + 1 :].lstrip(" 　"), _sentence_start(window)}:
+            _count_stems(piece, starts)
+    for match in _SPEECH_TAG.finditer(text):
+        _count_stems(match.group(1), starts)
+    return starts
+
+
+def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set[str]:
+    """Names learnt from ``text``, plus the ``given`` ones.
+
+    A candidate is a 2-4 character start of sentences that introduce speech (``眉庄笑道：“``).
+    It is kept when it is frequent, ends like a name (not in a verb or adverb character), is
+    not a longer form of a kept name plus a word (玄凌神色), is not a prefix of a longer
+    candidate that is nearly as frequent (温实 of 温实初), and either carries a title (华妃,
+    陆昭仪) or is found after an object marker (向眉庄, 对玄凌) now and then, as names are and
+    adverbs (缓缓) or verb phrases (点头) are not.
+    """
+    starts = _candidates(text)
+    longest_extension: Counter[str] = Counter()
+    for stem, count in starts.items():
+        last = stem[-1]  # 林秋水对 is 林秋水 + 对, not a longer name
+        plain = last not in _VERBISH and last not in _BAD_LAST and last not in _OBJECT_MARKERS
+        if len(stem) > 2 and plain and count > longest_extension[stem[:-1]]:
+            longest_extension[stem[:-1]] = count
+    pool: set[str] = set()
+    for stem, count in starts.items():
+        if stem.endswith("家的") and count >= min_count:
+            pool.add(stem)
+            continue
+        need = max(1, min_count - 1) if person_tag(stem) else min_count
+        if count < need or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
+            continue
+        if len(stem) > 2 and stem[-1] in _VERBISH:
+            continue
+        doubled = stem[0] == stem[1] or stem[-1] == stem[-2] or (len(stem) == 3 and stem[1] == "一")
+        if doubled and not gender_of_title(stem):
+            continue  # 缓缓 / 清凌凌 / 停一停, but 哥哥 / 姐姐 are people
+        if longest_extension[stem] >= max(2, 0.6 * count) and stem not in _STOP_WORDS:
+            continue  # 温实 is the start of 温实初
+        if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
+            continue  # 眉庄手 is 眉庄 + a word
+        pool.add(stem)
+    # 眉庄向槿 is 眉庄 + …
+    pool = {
+        w for w in pool if w.endswith("家的") or not any(w[:k] in pool for k in range(2, len(w)))
+    }
+    total: Counter[str] = Counter()
+    marked: Counter[str] = Counter()
+    adverbial: Counter[str] = Counter()  # 无奈地: a manner word, not a name
+    pattern = re.compile(trie_pattern(pool))
+    for match in pattern.finditer(text):
+        word = match.group()
+        total[word] += 1
+        if match.start() and text[match.start() - 1] in _OBJECT_MARKERS:
+            marked[word] += 1
+        if text[match.end() : match.end() + 1] == "地":
+            adverbial[word] += 1
+    names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
+    names = {
+        w for w in names if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))
+    }
+    for name in given:
+        if name:
+            names.add(name)
+            names.update(_spellings(text, name))  # the user typed 阿Q, the book prints 阿Ｑ
+    return names
+
+
+def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:
+    """Whether a frequent speech-tag start is a person: a title, a name in jieba's dictionary, a
+    word jieba does not know (the book's own names: 浦墨卿, 阿Ｑ), or a noun found now and then
+    after an object marker (向X, 对X); adverbs (缓缓) and verb phrases (点头) are in the dictionary
+    with other tags, and manner words take 地."""
+    if gender_of_title(word) or person_tag(word) or group(word):
+        return True
+    if not total or adverbial > 0.01 * total:
+        return False
+    tag = dictionary_tag(word)
+    if tag is None or tag == "nz":  # unknown to the dictionary, or a proper noun
+        return True
+    return tag in ("n", "ng") and marked / total >= 0.04
+
+
+def _sentence_start(window: str) -> str:
+    cut = max(window.rfind(mark) for mark in "。！？!?；;…\n”」")
+    return window[cut + 1 :].lstrip(" 　")
+
+
+def mention_pattern(names: Iterable[str]) -> re.Pattern[str]:
+    """A regex matching any name or pronoun, longest first.
+
+    Pronouns: 我/他/她, and plural 我们/他们/她们/大家.
+    """
+    return re.compile(trie_pattern({*names, *PRONOUNS, *_PLURALS, *GROUP_WORDS, *STORYTELLER}))
+
+
+def infer_genders(text: str, pattern: re.Pattern[str], names: Iterable[str]) -> dict[str, str]:
+    """``f`` or ``m`` for names whose title or following pronouns say so."""
+    genders: dict[str, str] = {}
+    counts: dict[str, Counter[str]] = {}
+    for name in names:
+        title = gender_of_title(name)
+        if title:
+            genders[name] = title
+    if not gendered_pronouns(text):
+        return genders  # 红楼梦 writes 他 for everyone: pronouns say nothing about gender
+    # 玄凌……，他……: a pronoun opening the next clause usually refers back to the subject
+    next_clause_pronoun = re.compile(
+        f"(?P<name>{pattern.pattern})[^。！？“”「」，,；;]{{0,20}}[，,。；;][ 　]*"
+        "(?P<pronoun>[他她])(?![们們])"
+    )
+    for match in next_clause_pronoun.finditer(text):
+        name = match.group("name")
+        if name in genders or name in PRONOUNS or name in _PLURALS:
+            continue
+        counts.setdefault(name, Counter())["f" if match.group("pronoun") == "她" else "m"] += 1
+    for name, counter in counts.items():
+        total = sum(counter.values())
+        top, hits = counter.most_common(1)[0]
+        if total >= 2 and hits / total >= 0.7:
+            genders[name] = top
+    return genders
+
+
+def gendered_pronouns(text: str) -> bool:
+    """True when the text tells 她 from 他 (modern prose; classical texts use 他 for both)."""
+    sample = text[:300_000]
+    he, she = sample.count("他"), sample.count("她") + sample.count("伊")
+    return she >= 0.1 * max(he, 1)
+
+
+_PLACE = set("里的上中下前后边头外内")
+
+
+def _name_shaped(who: str) -> str | None:
+    if not all(_name_char(ch) for ch in who) or any(ch in _PLACE for ch in who[1:]):
+        return None  # 饭店里人: a place and its people
+    if who[0] in _STOP_FIRST and not (who[0] in _NUMBER_FIRST and gender_of_title(who)):
+        return None
+    if who in _NOT_NAMES or who in _MANNER or who[-1] in _BAD_LAST or group(who):
+        return None
+    tag = dictionary_tag(who)
+    if tag not in (None, "nr", "nrfg", "nrt", "nz") and not gender_of_title(who):
+        return None
+    return who
