@@ -37,10 +37,10 @@ from typing import Any
 from studio.chat.batch_cache import PaddedBatch, SlotBatch
 from studio.chat.batch_rows import Request, TokenStream, pick_rows
 from studio.chat.engine import (
-    ContextOverflow,
     Engine,
     GenerationStats,
     _forward_params,
+    checked_prompt,
     cudagraph_thread_setup,
 )
 from studio.chat.sampling import Sampling
@@ -136,17 +136,7 @@ class BatchEngine:
     def _submit(self, asks: list[tuple[Any, ...]]) -> list[TokenStream]:
         requests = []
         for prompt, sampling, max_new_tokens, cancel, use_adapter, stop_ids in asks:
-            prompt = [int(t) for t in prompt]
-            if not prompt:
-                raise StudioError("empty prompt")
-            if max_new_tokens < 1:
-                raise ValueError(f"max_new_tokens: expected at least 1, got {max_new_tokens}")
-            if len(prompt) + max_new_tokens > self.capacity:
-                raise ContextOverflow(
-                    f"the prompt has {len(prompt)} tokens and the reply may take {max_new_tokens}, "
-                    f"but the context holds {self.capacity}; "
-                    "shorten the conversation or lower max_new_tokens"
-                )
+            prompt = checked_prompt(prompt, max_new_tokens, self.capacity)
             stop = self.stop_ids if stop_ids is None else {int(i) for i in stop_ids}
             requests.append(
                 Request(

@@ -53,6 +53,22 @@ class GenerationStats:
         return (self.new_tokens - 1) / decode if self.new_tokens > 1 and decode > 0 else 0.0
 
 
+def checked_prompt(prompt: Sequence[int], max_new_tokens: int, capacity: int) -> list[int]:
+    """The prompt as ints; raises when it is empty or it and its reply overflow ``capacity``."""
+    ids = [int(t) for t in prompt]
+    if not ids:
+        raise StudioError("empty prompt")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens: expected at least 1, got {max_new_tokens}")
+    if len(ids) + max_new_tokens > capacity:
+        raise ContextOverflow(
+            f"the prompt has {len(ids)} tokens and the reply may take {max_new_tokens}, "
+            f"but the context holds {capacity}; "
+            "shorten the conversation or lower max_new_tokens"
+        )
+    return ids
+
+
 def _forward_params(model: Any) -> set[str]:
     return set(inspect.signature(model.forward).parameters)
 
@@ -295,17 +311,7 @@ class Engine:
         Raises:
             ContextOverflow: the prompt plus ``max_new_tokens`` does not fit.
         """
-        prompt = [int(t) for t in prompt]
-        if not prompt:
-            raise StudioError("empty prompt")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens: expected at least 1, got {max_new_tokens}")
-        if len(prompt) + max_new_tokens > self.capacity:
-            raise ContextOverflow(
-                f"the prompt has {len(prompt)} tokens and the reply may take {max_new_tokens}, "
-                f"but the context holds {self.capacity}; "
-                "shorten the conversation or lower max_new_tokens"
-            )
+        prompt = checked_prompt(prompt, max_new_tokens, self.capacity)
         with self.lock:
             yield from self._generate(
                 prompt,
