@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.api import ModelSpec, Sample, Turn
+from studio.api import ModelSpec
+from tests.gpu.test_train_gpu import question_samples
 
 pytestmark = [
     pytest.mark.gpu,
@@ -49,19 +50,7 @@ def test_the_family_loader_gives_nf4_projections_and_a_run_finishes(tmp_path):
     assert bnb.nn.Linear4bit in kinds
     del model
 
-    samples = [
-        Sample(
-            id=f"s{i}",
-            character="X",
-            system="You are X.",
-            split="eval" if i % 8 == 0 else "train",
-            turns=[
-                Turn("user", f"question {i} " * (1 + i % 5)),
-                Turn("assistant", f"answer {i} " * (2 + i % 7)),
-            ],
-        )
-        for i in range(48)
-    ]
+    samples = question_samples(48)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     config = RunConfig(

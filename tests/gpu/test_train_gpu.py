@@ -50,14 +50,9 @@ def test_varlen_packing_matches_samples_run_alone_in_bf16(arch):
     assert abs(packed - alone) / alone < 1e-3
 
 
-def test_a_run_on_the_gpu_logs_telemetry_and_finishes(tmp_path):
-    from studio_models.tiny import TinyAdapter
-
-    from studio.train.recipe import run
-    from studio.train.runconfig import RunConfig
-
-    adapter = TinyAdapter("tiny-qwen2", "qwen2")
-    samples = [
+def question_samples(n: int) -> list[Sample]:
+    """``n`` short question/answer samples of character X, one in eight held out."""
+    return [
         Sample(
             id=f"s{i}",
             character="X",
@@ -68,8 +63,18 @@ def test_a_run_on_the_gpu_logs_telemetry_and_finishes(tmp_path):
                 Turn("assistant", f"answer {i} " * (2 + i % 7)),
             ],
         )
-        for i in range(64)
+        for i in range(n)
     ]
+
+
+def test_a_run_on_the_gpu_logs_telemetry_and_finishes(tmp_path):
+    from studio_models.tiny import TinyAdapter
+
+    from studio.train.recipe import run
+    from studio.train.runconfig import RunConfig
+
+    adapter = TinyAdapter("tiny-qwen2", "qwen2")
+    samples = question_samples(64)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     config = RunConfig(
