@@ -143,6 +143,42 @@ def _row(name: str, c: Counter[str], cpu: float | None) -> str:
     )
 
 
+def labelled(labels: Labels, attributions: list) -> list:
+    """The parser's quotes that the labels name (the ones scored)."""
+    by_line: dict[int, list] = {}
+    for attribution in attributions:
+        by_line.setdefault(attribution.utterance.line, []).append(attribution)
+    picked = []
+    for line, start, gold, _note in labels.rows:
+        key = _squash(start)[:_KEY]
+        found = [a for a in by_line.get(line, []) if key in _squash(a.utterance.text)]
+        if gold != "NONE" and found:
+            picked.append(min(found, key=lambda a: _squash(a.utterance.text).find(key)))
+    return picked
+
+
+def llm_pass(
+    document: ProseDocument, quotes: list, options: dict, llm: object
+) -> tuple[int, float]:
+    """Run the parser's LLM pass over ``quotes`` only; ``(quotes asked, wall seconds)``.
+
+    The pass changes only the quotes it is given, so asking about the labelled ones gives the
+    labelled ones' answers that a whole-book pass would give, without paying for the rest.
+    """
+    from studio_prose.llm import _HARD, _UNCERTAIN, resolve_with_llm
+
+    scope = _UNCERTAIN if options.get("llm_scope") == "uncertain" else _HARD
+    asked = [q for q in quotes if q.method in scope or q.method.endswith("-unresolved")]
+    whole = document.attributions
+    document.attributions = quotes
+    started = time.perf_counter()
+    try:
+        resolve_with_llm(document, options, llm)  # type: ignore[arg-type]
+    finally:
+        document.attributions = whole
+    return len(asked), time.perf_counter() - started
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--books", nargs="*", default=[], help="label file stems (default: all)")
@@ -153,6 +189,14 @@ def main() -> None:
         "--methods", action="store_true", help="right/quotes per rule (development books)"
     )
     args.add_argument("--no-heldout", action="store_true", help="development books only")
+    args.add_argument(
+        "--llm-model", default="", help="a local model folder: also score the rules + LLM pass"
+    )
+    args.add_argument("--llm-scope", choices=("hard", "uncertain"), default="hard")
+    args.add_argument("--llm-batch", type=int, default=32, help="quotes asked together")
+    args.add_argument(
+        "--corpora", type=Path, default=None, help="read the books from DIR/FOLDER/FILE instead"
+    )
     opts = args.parse_args()
     files = [(p, False) for p in sorted(LABELS.glob("*.tsv"))]
     if not opts.no_heldout:
@@ -164,6 +208,22 @@ def main() -> None:
             "--errors and --methods list per-quote results; held-out books report totals only "
             "(select development books with --books or pass --no-heldout)"
         )
+    llm, llm_options = None, {}
+    if opts.llm_model:
+        import tempfile
+
+        from studio.llm.parsers import parser_llm
+
+        llm_options = {
+            "llm": "transformers",
+            "llm_model": opts.llm_model,
+            "llm_scope": opts.llm_scope,
+            "llm_batch": opts.llm_batch,
+            "llm_retries": 2,
+            "llm_cache": str(Path(tempfile.mkdtemp()) / "answers.jsonl"),  # every answer timed
+        }
+        llm = parser_llm(llm_options)
+        llm([{"role": "user", "content": "hi"}], max_tokens=1)  # the model loads before timing
     warm = ProseDocument(read_source(_warmup_file()), {})  # dictionaries load once per process
     warm.run()
     cast_zh.first_word("王胡说")
@@ -172,8 +232,12 @@ def main() -> None:
         f"{'cpu s/MB':>9}"
     )
     parts: dict[bool, list[tuple[str, Counter[str], float]]] = {False: [], True: []}
+    after: dict[bool, list[tuple[str, Counter[str], float]]] = {False: [], True: []}
+    asked, seconds = 0, 0.0
     for path, heldout in files:
         labels = read_labels(path, heldout)
+        if opts.corpora:
+            labels.book = opts.corpora / labels.book.parent.name / labels.book.name
         source = read_source(labels.book)
         cpu = time.process_time()
         document = ProseDocument(source, {"narrator": labels.narrator})
@@ -187,23 +251,41 @@ def main() -> None:
             print(f"== {labels.name}: {len(errors)} wrong", file=sys.stderr)
             for line in errors:
                 print("  " + line, file=sys.stderr)
+        if llm is not None:
+            n, wall = llm_pass(document, labelled(labels, document.attributions), llm_options, llm)
+            asked, seconds = asked + n, seconds + wall
+            after[heldout].append((labels.name, score(labels, document.attributions), wall))
+    _tables(parts, header, opts.methods, "rules alone")
+    if llm is not None:
+        _tables(after, header.replace("cpu s/MB", "llm wall s"), False, "rules + LLM pass")
+        print(
+            f"\nLLM pass ({opts.llm_model}, scope {opts.llm_scope}, batch {opts.llm_batch}): "
+            f"{asked} quotes asked in {seconds:.1f} s = {1000 * seconds / max(asked, 1):.0f} s "
+            "per 1,000 quotes"
+        )
+
+
+def _tables(
+    parts: dict[bool, list[tuple[str, Counter[str], float]]],
+    header: str,
+    methods: bool,
+    title: str,
+) -> None:
     for heldout in (False, True):
         if not parts[heldout]:
             continue
-        print(f"\n{'held-out books (totals only)' if heldout else 'development books'}")
+        print(f"\n{title}: {'held-out books (totals only)' if heldout else 'development books'}")
         print(header)
         total: Counter[str] = Counter()
         for name, counts, cpu in parts[heldout]:
             total.update(counts)
             print(_row(name, counts, cpu))
         print(_row("all", total, None))
-        if opts.methods and not heldout:
-            methods = sorted(
-                k[2:] for k in total if k.startswith("m:") and not k.endswith(":right")
-            )
+        if methods and not heldout:
+            kinds = sorted(k[2:] for k in total if k.startswith("m:") and not k.endswith(":right"))
             print(
                 "by method (right/quotes): "
-                + ", ".join(f"{m} {total[f'm:{m}:right']}/{total[f'm:{m}']}" for m in methods)
+                + ", ".join(f"{m} {total[f'm:{m}:right']}/{total[f'm:{m}']}" for m in kinds)
             )
 
 

@@ -29,6 +29,7 @@ from studio.api import (
     ParseWarning,
     StudioError,
     append_jsonl,
+    ask_many,
     read_jsonl,
     stable_id,
 )
@@ -119,19 +120,19 @@ def build_prompt(document: Any, attribution: Any, context: int) -> tuple[str, li
     return "\n".join(lines), candidates
 
 
-def _ask(llm: LLM, prompt: str, attempts: int) -> tuple[str | None, str]:
+def _messages(prompt: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+
+
+def _ask(llm: LLM, prompt: str, attempts: int, first: str = "") -> tuple[str | None, str]:
     """``(answer, error)``, asking again while the answer is unusable.
 
     The client itself retries transport errors.
     """
-    error = ""
+    error = f"unusable answer {first[:60]!r}" if first else ""
     for _ in range(attempts):
         try:
-            raw = llm(
-                [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
-                temperature=0.0,
-                max_tokens=64,
-            )
+            raw = llm(_messages(prompt), temperature=0.0, max_tokens=64)
         except Cancelled:
             raise
         except LLMError as exc:
@@ -178,35 +179,58 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
     cached = {row["key"]: row for row in read_jsonl(cache_path) if "key" in row}
     retries = int(options.get("llm_retries", 3))
     context = int(options.get("llm_context", 3))
-    named = 0
-    for done, attribution in enumerate(todo, start=1):
+    size = int(options.get("llm_batch", 16))
+    asks = []
+    for attribution in todo:
         prompt, candidates = build_prompt(document, attribution, context)
-        key = stable_id(model_id, SYSTEM, prompt)
-        row = cached.get(key)
-        if row is None:
-            answer, error = _ask(llm, prompt, retries)
-            if answer is None:
-                document.warnings.append(
-                    ParseWarning(
-                        document.file,
-                        attribution.utterance.line,
-                        f"LLM gave no usable answer after {retries} attempts: {error}",
+        asks.append((attribution, prompt, candidates, stable_id(model_id, SYSTEM, prompt)))
+    named = 0
+    for start in range(0, len(asks), size):
+        chunk = asks[start : start + size]
+        answers = _ask_chunk(llm, [a for a in chunk if a[3] not in cached], retries)
+        for attribution, _prompt, candidates, key in chunk:
+            row = cached.get(key)
+            if row is None:
+                answer, error = answers[key]
+                if answer is None:
+                    document.warnings.append(
+                        ParseWarning(
+                            document.file,
+                            attribution.utterance.line,
+                            f"LLM gave no usable answer after {retries} attempts: {error}",
+                        )
                     )
-                )
-                if progress:
-                    progress(done, len(todo), "llm")
-                continue
-            row = {"key": key, "line": attribution.utterance.line, "speaker": answer}
-            append_jsonl(cache_path, row)
-            cached[key] = row
-        speaker = _accept(document, str(row.get("speaker") or ""), candidates)
-        if speaker:
-            attribution.utterance.speaker = speaker
-            attribution.method = "llm"
-            named += 1
+                    continue
+                row = {"key": key, "line": attribution.utterance.line, "speaker": answer}
+                append_jsonl(cache_path, row)
+                cached[key] = row
+            speaker = _accept(document, str(row.get("speaker") or ""), candidates)
+            if speaker:
+                attribution.utterance.speaker = speaker
+                attribution.method = "llm"
+                named += 1
         if progress:
-            progress(done, len(todo), "llm")
+            progress(min(start + size, len(asks)), len(asks), "llm")
     return named
+
+
+def _ask_chunk(
+    llm: LLM, chunk: list[tuple[Any, str, list[str], str]], attempts: int
+) -> dict[str, tuple[str | None, str]]:
+    """``{key: (answer, error)}`` for a chunk of quotes: asked together, unusable ones alone."""
+    if not chunk:
+        return {}
+    replies = ask_many(
+        llm, [_messages(prompt) for _a, prompt, _c, _k in chunk], temperature=0.0, max_tokens=64
+    )
+    out: dict[str, tuple[str | None, str]] = {}
+    for (_a, prompt, _c, key), raw in zip(chunk, replies, strict=True):
+        if isinstance(raw, LLMError):
+            out[key] = (None, str(raw))
+            continue
+        answer = parse_answer(raw)
+        out[key] = (answer, "") if answer is not None else _ask(llm, prompt, attempts - 1, raw)
+    return out
 
 
 def _accept(document: Any, answer: str, candidates: list[str]) -> str | None:

@@ -102,6 +102,13 @@ class ProseParser:
         ),
         PathOption("llm_cache", "", "JSONL file of answers: a rerun resumes where it stopped"),
         IntOption("llm_retries", 3, "Attempts per request", minimum=1, maximum=10),
+        IntOption(
+            "llm_batch",
+            16,
+            "Quotes asked together (one padded batch, or concurrent requests)",
+            minimum=1,
+            maximum=256,
+        ),
         IntOption("llm_context", 3, "Paragraphs of context before a quote", minimum=0, maximum=20),
         FloatOption("llm_timeout", 60.0, "Seconds per request", minimum=1.0),
     )

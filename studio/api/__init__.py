@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from studio.api.encoding import read_source as read_text_file
 from studio.api.hf_adapter import ALL_LINEAR, LORA_PRESETS, HFModelAdapter
-from studio.api.llm import LLM, Cancelled, LLMError, Messages, UnusableOutput
+from studio.api.llm import LLM, Cancelled, LLMError, Messages, UnusableOutput, ask_many
 from studio.api.model_text import clean_message, extract_json, is_garbled, strip_fences
 from studio.api.options import (
     BoolOption,
@@ -120,6 +120,7 @@ __all__ = [
     "Utterance",
     "UtteranceKind",
     "append_jsonl",
+    "ask_many",
     "atomic_write_text",
     "cjk_share",
     "clean_message",

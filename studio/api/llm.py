@@ -59,3 +59,51 @@ class UnusableOutput(LLMError):
 
 class Cancelled(StudioError):
     """The user cancelled the job while a request was waiting."""
+
+
+def ask_many(
+    llm: LLM,
+    requests: Sequence[Messages],
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    workers: int = 8,
+) -> list[str | LLMError]:
+    """Replies to several requests, in order: together where the client batches, else in threads.
+
+    A client with a ``many`` method (the host's clients have one: a local model pads the requests
+    into one batch, an endpoint gets them concurrently) answers them at once; any other callable
+    is asked from ``workers`` threads. A request that fails gives its :class:`LLMError` in its
+    place; :class:`Cancelled` stops them all.
+    """
+    many = getattr(llm, "many", None)
+    if callable(many):
+        return list(many(requests, temperature=temperature, max_tokens=max_tokens))
+    return over_threads(
+        llm, requests, temperature=temperature, max_tokens=max_tokens, workers=workers
+    )
+
+
+def over_threads(
+    llm: LLM,
+    requests: Sequence[Messages],
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    workers: int = 8,
+) -> list[str | LLMError]:
+    """Each request through ``llm`` from a pool of ``workers`` threads; errors in their places."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(messages: Messages) -> str | LLMError:
+        try:
+            return llm(messages, temperature=temperature, max_tokens=max_tokens)
+        except Cancelled:
+            raise
+        except LLMError as exc:
+            return exc
+
+    if len(requests) <= 1 or workers <= 1:
+        return [one(messages) for messages in requests]
+    with ThreadPoolExecutor(max_workers=min(workers, len(requests))) as pool:
+        return list(pool.map(one, requests))

@@ -197,14 +197,28 @@ class Engine:
         if drop > 0:
             try:
                 self._cache.crop(-drop)
-            except AttributeError:  # a static cache that cannot crop (transformers before 5.2x):
-                if not self.static:  # start it over; the prefix is prefilled again
+            except AttributeError:  # a static cache that cannot crop (transformers before 5.2x)
+                if not self.static:
                     raise
-                self._cache.reset()
-                common = 0
+                common = self._rewind_static(drop, common)
         self._fed = list(prompt[:common])
         self._cache_key = key
         return common
+
+    def _rewind_static(self, drop: int, common: int) -> int:
+        """Forget the last ``drop`` tokens of a static cache that has no ``crop``; returns the kept.
+
+        Its layers count what they hold in a tensor (``cumulative_length``); moving that count
+        back is the crop (later positions are masked, then overwritten). Layers without the
+        count start over instead, and the whole prompt is prefilled again.
+        """
+        layers = getattr(self._cache, "layers", [])
+        if layers and all(hasattr(layer, "cumulative_length") for layer in layers):
+            for layer in layers:
+                layer.cumulative_length.sub_(drop)  # in place: compiled graphs hold its address
+            return common
+        self._cache.reset()
+        return 0
 
     def warmup(self, runs: int = 3) -> float:
         """Compile and record the decode step now, not on the user's first message; returns seconds.

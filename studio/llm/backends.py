@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.api.llm import Cancelled, LLMError, Messages, UnusableOutput
+from studio.api.llm import Cancelled, LLMError, Messages, UnusableOutput, over_threads
 from studio.api.model_text import clean_message, extract_json, is_garbled, strip_fences
 from studio.errors import StudioError
 from studio.llm.openai_http import OpenAIBackend
@@ -186,15 +186,21 @@ class RetryingLLM:
         """
         temperature = self.temperature if temperature is None else temperature
         max_tokens = self.max_tokens if max_tokens is None else max_tokens
+        return self._retry(
+            lambda: self.backend(
+                messages, seed=seed, temperature=temperature, max_tokens=max_tokens
+            )
+        )
+
+    def _retry(self, call: Callable[[], Any]) -> Any:
+        """``call()``, again after a backoff while it fails with a retryable error."""
         attempt = 0
         while True:
             if self.cancelled():
                 raise Cancelled("cancelled")
             started = time.perf_counter()
             try:
-                text = self.backend(
-                    messages, seed=seed, temperature=temperature, max_tokens=max_tokens
-                )
+                result = call()
             except LLMError as exc:
                 self._count(time.perf_counter() - started, exc)
                 if not exc.retryable or attempt >= self.retries:
@@ -206,7 +212,31 @@ class RetryingLLM:
                 self._sleep(max(wait, min(exc.retry_after or 0.0, 2 * _MAX_BACKOFF)))
                 continue
             self._count(time.perf_counter() - started, None)
-            return text
+            return result
+
+    def many(
+        self,
+        requests: Sequence[Messages],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> list[str | LLMError]:
+        """Replies to several requests, errors in their places (see :func:`studio.api.ask_many`).
+
+        A backend with its own ``many`` (a local model: one padded batch) answers them together,
+        the whole batch retried like one request; any other is asked from a pool of threads.
+        """
+        temperature = self.temperature if temperature is None else temperature
+        max_tokens = self.max_tokens if max_tokens is None else max_tokens
+        batch = getattr(self.backend, "many", None)
+        if not callable(batch):
+            return over_threads(self, requests, temperature=temperature, max_tokens=max_tokens)
+        try:
+            return list(
+                self._retry(lambda: batch(requests, temperature=temperature, max_tokens=max_tokens))
+            )
+        except LLMError as exc:
+            return [exc for _ in requests]
 
     def _count(self, seconds: float, error: LLMError | None) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +21,44 @@ from studio.llm.backends import OpenAIBackend, RetryingLLM
 
 
 class FolderBackend:
-    """A transformers model folder answering greedily; loaded on first use, one request at a time.
+    """A transformers model folder answering greedily, on the GPU when there is one.
+
+    Loaded on first use; one batch at a time. ``many`` left-pads several requests into batches
+    of ``batch_size`` rows and generates them together (what the prose LLM pass uses).
 
     Args:
         folder: the model folder (tokenizer with a chat template, and weights).
+        batch_size: rows generated together by ``many``.
     """
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, batch_size: int = 16) -> None:
         if not folder or not Path(folder).is_dir():
             raise StudioError(
                 f"llm = transformers needs llm_model set to a local model folder, got {folder!r}"
             )
         self.folder = folder
+        self.batch_size = max(1, batch_size)
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "transformers", "model": self.folder}
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            cuda = torch.cuda.is_available()
+            tokenizer = AutoTokenizer.from_pretrained(self.folder)
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            model = AutoModelForCausalLM.from_pretrained(
+                self.folder, dtype=torch.bfloat16 if cuda else torch.float32
+            )
+            self._loaded = (tokenizer, model.to("cuda" if cuda else "cpu").eval())
+        return self._loaded
 
     def __call__(
         self,
@@ -47,31 +68,52 @@ class FolderBackend:
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> str:
+        reply = self.many([messages], max_tokens=max_tokens)[0]
+        if isinstance(reply, LLMError):
+            raise reply
+        return reply
+
+    def many(
+        self,
+        requests: Sequence[Messages],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> list[str | LLMError]:
+        """Greedy replies to ``requests``, generated ``batch_size`` at a time."""
         import torch
 
         with self._lock:
-            if self._loaded is None:
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                tokenizer = AutoTokenizer.from_pretrained(self.folder)
-                model = AutoModelForCausalLM.from_pretrained(self.folder)
-                model.eval()
-                self._loaded = (tokenizer, model)
-            tokenizer, model = self._loaded
-            try:
-                ids = tokenizer.apply_chat_template(
-                    list(messages), add_generation_prompt=True, return_tensors="pt"
+            tokenizer, model = self._load()
+            replies: list[str | LLMError] = []
+            for start in range(0, len(requests), self.batch_size):
+                chunk = requests[start : start + self.batch_size]
+                try:
+                    texts = [
+                        tokenizer.apply_chat_template(
+                            list(m), add_generation_prompt=True, tokenize=False
+                        )
+                        for m in chunk
+                    ]
+                    batch = tokenizer(
+                        texts, return_tensors="pt", padding=True, add_special_tokens=False
+                    ).to(model.device)
+                    with torch.no_grad():
+                        out = model.generate(
+                            **batch,
+                            max_new_tokens=max_tokens or 32,
+                            do_sample=False,
+                            pad_token_id=tokenizer.pad_token_id,
+                        )
+                except (ValueError, RuntimeError) as exc:
+                    error = LLMError(f"local model {self.folder}: {exc}", retryable=False)
+                    replies.extend(error for _ in chunk)
+                    continue
+                width = batch["input_ids"].shape[1]
+                replies.extend(
+                    str(tokenizer.decode(row[width:], skip_special_tokens=True)) for row in out
                 )
-                with torch.no_grad():
-                    out = model.generate(
-                        ids,
-                        max_new_tokens=max_tokens or 32,
-                        do_sample=False,
-                        pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-                    )
-            except (ValueError, RuntimeError) as exc:
-                raise LLMError(f"local model {self.folder}: {exc}", retryable=False) from None
-            return str(tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
+            return replies
 
 
 def parser_llm(options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> LLM | None:
@@ -107,7 +149,9 @@ def parser_llm(options: Mapping[str, Any], env: Mapping[str, str] | None = None)
             timeout=timeout,
         )
     elif mode == "transformers":
-        backend = FolderBackend(str(options.get("llm_model") or ""))
+        backend = FolderBackend(
+            str(options.get("llm_model") or ""), batch_size=int(options.get("llm_batch", 16))
+        )
     else:
         raise StudioError(f"llm: expected off, openai or transformers, got {mode!r}")
     return RetryingLLM(backend, retries=retries, backoff=0.25, temperature=0.0, max_tokens=64)

@@ -151,3 +151,60 @@ def test_the_host_hands_its_llm_to_the_parser(host, tmp_path, monkeypatch):
             SourceText(novel, TEXT, "utf-8"),
             {o.name: o.default for o in host.parsers["prose"].options} | options,
         )
+
+
+class _BatchingClient:
+    """A client that answers several requests at once (as the host's local model does)."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def __call__(self, messages, **kw):
+        return self.many([messages], **kw)[0]
+
+    def many(self, requests, **kw):
+        self.batches.append(len(requests))
+        marked = [r[-1]["content"].split("Who says")[1] for r in requests]
+        return ['{"speaker": "槿汐"}' if "请安" in m else "??" for m in marked]
+
+
+def test_the_llm_pass_asks_llm_batch_quotes_at_a_time(host, tmp_path):
+    parser = host.parsers["prose"]
+    text = "第一章\n\n" + "".join(
+        f"    一个宫女进来，“奴婢给小主请安{i}。”\n    又有人说了一句，“外头下雪了{i}。”\n"
+        for i in range(3)
+    )
+    client = _BatchingClient()
+    options = {o.name: o.default for o in parser.options} | {
+        "llm": "transformers",
+        "llm_model": "m",
+        "llm_cache": str(tmp_path / "c.jsonl"),
+        "llm_batch": 4,
+        "llm_retries": 1,
+        "names": "槿汐,眉庄",
+    }
+    result = parser.parse(
+        SourceText(Path("n.txt"), text, "utf-8"), options, context=ParseContext(llm=client)
+    )
+    said = [u.speaker for u in result.utterances if u.kind == "dialogue"]
+    assert said == ["槿汐", None] * 3
+    assert client.batches == [4, 2]  # six unknown quotes, four at a time; no second asks
+
+
+def test_a_local_model_folder_answers_a_padded_batch_as_it_answers_one_by_one(host, tmp_path):
+    from studio.api import ModelSpec
+    from studio.llm.parsers import FolderBackend
+
+    folder = host.adapters["tiny-qwen2"].fetch(
+        ModelSpec("tiny-qwen2", source="tiny", cache_dir=str(tmp_path / "cache"))
+    )
+    backend = FolderBackend(str(folder), batch_size=3)
+    requests = [
+        [{"role": "system", "content": "Answer."}, {"role": "user", "content": "x" * n}]
+        for n in (1, 9, 4, 30)
+    ]
+    together = backend.many(requests, max_tokens=6)
+    alone = [backend(r, max_tokens=6) for r in requests]
+    assert together == alone and all(isinstance(t, str) for t in together)
+    with pytest.raises(StudioError, match="local model folder"):
+        FolderBackend(str(tmp_path / "missing"))
