@@ -193,7 +193,14 @@ def main() -> None:
         "--llm-model", default="", help="a local model folder: also score the rules + LLM pass"
     )
     args.add_argument("--llm-scope", choices=("hard", "uncertain"), default="hard")
+    args.add_argument("--llm-accept", choices=("agree", "any"), default="agree")
     args.add_argument("--llm-batch", type=int, default=32, help="quotes asked together")
+    args.add_argument(
+        "--llm-cache",
+        type=Path,
+        default=None,
+        help="keep the answers in FILE and reuse them (default: a fresh file, every answer timed)",
+    )
     args.add_argument(
         "--corpora", type=Path, default=None, help="read the books from DIR/FOLDER/FILE instead"
     )
@@ -218,9 +225,10 @@ def main() -> None:
             "llm": "transformers",
             "llm_model": opts.llm_model,
             "llm_scope": opts.llm_scope,
+            "llm_accept": opts.llm_accept,
             "llm_batch": opts.llm_batch,
             "llm_retries": 2,
-            "llm_cache": str(Path(tempfile.mkdtemp()) / "answers.jsonl"),  # every answer timed
+            "llm_cache": str(opts.llm_cache or Path(tempfile.mkdtemp()) / "answers.jsonl"),
         }
         llm = parser_llm(llm_options)
         llm([{"role": "user", "content": "hi"}], max_tokens=1)  # the model loads before timing
@@ -259,7 +267,8 @@ def main() -> None:
     if llm is not None:
         _tables(after, header.replace("cpu s/MB", "llm wall s"), False, "rules + LLM pass")
         print(
-            f"\nLLM pass ({opts.llm_model}, scope {opts.llm_scope}, batch {opts.llm_batch}): "
+            f"\nLLM pass ({opts.llm_model}, scope {opts.llm_scope}, accept {opts.llm_accept}, "
+            f"batch {opts.llm_batch}): "
             f"{asked} quotes asked in {seconds:.1f} s = {1000 * seconds / max(asked, 1):.0f} s "
             "per 1,000 quotes"
         )

@@ -25,13 +25,58 @@ from studio.api import (
     HAN_CLASS,
     LLM,
     Cancelled,
+    ChoiceOption,
+    FloatOption,
+    IntOption,
     LLMError,
     ParseWarning,
+    PathOption,
+    StrOption,
     StudioError,
     append_jsonl,
     ask_many,
     read_jsonl,
     stable_id,
+)
+
+OPTIONS = (  # the parser's settings of this pass
+    ChoiceOption(
+        "llm",
+        "off",
+        "LLM pass for quotes the rules leave unknown",
+        choices=("off", "openai", "transformers"),
+    ),
+    ChoiceOption(
+        "llm_scope",
+        "unknown",
+        "Quotes the LLM sees: unknown only, or also turn-taking and pronoun guesses",
+        choices=("unknown", "uncertain"),
+    ),
+    ChoiceOption(
+        "llm_accept",
+        "agree",
+        "Where the rules had a guess: name the speaker only when the LLM agrees, or take its "
+        "answer",
+        choices=("agree", "any"),
+    ),
+    StrOption(
+        "llm_base_url", "", "OpenAI-compatible endpoint (…/v1); empty uses [augment] base_url"
+    ),
+    StrOption(
+        "llm_model", "", "Model name at the endpoint, or a local model folder for transformers"
+    ),
+    StrOption("llm_api_key_env", "OPENAI_API_KEY", "Environment variable that holds the API key"),
+    PathOption("llm_cache", "", "JSONL file of answers: a rerun resumes where it stopped"),
+    IntOption("llm_retries", 3, "Attempts per request", minimum=1, maximum=10),
+    IntOption(
+        "llm_batch",
+        16,
+        "Quotes asked together (one padded batch, or concurrent requests)",
+        minimum=1,
+        maximum=256,
+    ),
+    IntOption("llm_context", 3, "Paragraphs of context before a quote", minimum=0, maximum=20),
+    FloatOption("llm_timeout", 60.0, "Seconds per request", minimum=1.0),
 )
 
 _HARD = {"unknown"}
@@ -180,6 +225,7 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
     retries = int(options.get("llm_retries", 3))
     context = int(options.get("llm_context", 3))
     size = int(options.get("llm_batch", 16))
+    agree = options.get("llm_accept", "agree") == "agree"
     asks = []
     for attribution in todo:
         prompt, candidates = build_prompt(document, attribution, context)
@@ -205,6 +251,13 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
                 append_jsonl(cache_path, row)
                 cached[key] = row
             speaker = _accept(document, str(row.get("speaker") or ""), candidates)
+            if (
+                speaker
+                and agree
+                and attribution.guess
+                and not _same(document, speaker, attribution.guess)
+            ):
+                continue  # the rules guessed someone else: two opinions that differ name nobody
             if speaker:
                 attribution.utterance.speaker = speaker
                 attribution.method = "llm"
@@ -231,6 +284,12 @@ def _ask_chunk(
         answer = parse_answer(raw)
         out[key] = (answer, "") if answer is not None else _ask(llm, prompt, attempts - 1, raw)
     return out
+
+
+def _same(document: Any, a: str, b: str) -> bool:
+    """Whether two names (as the text spells them) are one person of the roster."""
+    back = {shown: name for name, shown in document.display.items()}
+    return bool(document._canonical(back.get(a, a)) == document._canonical(back.get(b, b)))
 
 
 def _accept(document: Any, answer: str, candidates: list[str]) -> str | None:

@@ -43,19 +43,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from studio.api import (
-    ChoiceOption,
-    FloatOption,
-    IntOption,
     ParseContext,
     ParseResult,
     ParseWarning,
-    PathOption,
     SourceText,
     StrOption,
     Utterance,
 )
 from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
 from studio_prose.layout import wrapped as layout_wrapped
+from studio_prose.llm import OPTIONS, resolve_with_llm
 from studio_prose.speakers import CONFIDENCE, NAMING_BAR, Attribution, Speakers, _flatten, _State
 
 _SNIFF_CHARS = 80_000
@@ -79,38 +76,7 @@ class ProseParser:
         StrOption(
             "names", "", "Extra character names, comma-separated (studio.toml aliases are added)"
         ),
-        ChoiceOption(
-            "llm",
-            "off",
-            "LLM pass for quotes the rules leave unknown",
-            choices=("off", "openai", "transformers"),
-        ),
-        ChoiceOption(
-            "llm_scope",
-            "unknown",
-            "Quotes the LLM sees: unknown only, or also turn-taking and pronoun guesses",
-            choices=("unknown", "uncertain"),
-        ),
-        StrOption(
-            "llm_base_url", "", "OpenAI-compatible endpoint (…/v1); empty uses [augment] base_url"
-        ),
-        StrOption(
-            "llm_model", "", "Model name at the endpoint, or a local model folder for transformers"
-        ),
-        StrOption(
-            "llm_api_key_env", "OPENAI_API_KEY", "Environment variable that holds the API key"
-        ),
-        PathOption("llm_cache", "", "JSONL file of answers: a rerun resumes where it stopped"),
-        IntOption("llm_retries", 3, "Attempts per request", minimum=1, maximum=10),
-        IntOption(
-            "llm_batch",
-            16,
-            "Quotes asked together (one padded batch, or concurrent requests)",
-            minimum=1,
-            maximum=256,
-        ),
-        IntOption("llm_context", 3, "Paragraphs of context before a quote", minimum=0, maximum=20),
-        FloatOption("llm_timeout", 60.0, "Seconds per request", minimum=1.0),
+        *OPTIONS,
     )
 
     def sniff(self, source: SourceText) -> float:
@@ -147,8 +113,6 @@ class ProseParser:
         document = ProseDocument(source, options)
         document.run()
         if options.get("llm", "off") != "off":
-            from studio_prose.llm import resolve_with_llm
-
             resolve_with_llm(document, options, context.llm if context is not None else None)
         return ParseResult(self.name, source, document.utterances, document.warnings)
 

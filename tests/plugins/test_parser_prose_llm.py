@@ -208,3 +208,38 @@ def test_a_local_model_folder_answers_a_padded_batch_as_it_answers_one_by_one(ho
     assert together == alone and all(isinstance(t, str) for t in together)
     with pytest.raises(StudioError, match="local model folder"):
         FolderBackend(str(tmp_path / "missing"))
+
+
+class _Naming:
+    """A client that names ``who`` for every quote."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+
+    def __call__(self, messages, **kw):
+        return f'{{"speaker": "{self.who}"}}'
+
+
+@pytest.mark.parametrize(
+    ("accept", "answer", "expected"),
+    [("agree", "眉庄", "眉庄"), ("agree", "槿汐", None), ("any", "槿汐", "槿汐")],
+)
+def test_where_the_rules_guessed_the_llm_names_only_when_it_agrees(
+    host, tmp_path, accept, answer, expected
+):
+    parser = host.parsers["prose"]
+    text = "第一章\n\n    眉庄笑道：“妹妹来了。”槿汐一愣。又道：“外头下雪了。”\n"
+    options = {o.name: o.default for o in parser.options} | {"names": "槿汐,眉庄"}
+    rules = parser.parse(SourceText(Path("n.txt"), text, "utf-8"), options)
+    said = [u for u in rules.utterances if u.kind == "dialogue"]
+    assert [u.speaker for u in said] == ["眉庄", None]  # the second: a guess, not a name
+    options |= {
+        "llm": "transformers",
+        "llm_model": "m",
+        "llm_cache": str(tmp_path / "c.jsonl"),
+        "llm_accept": accept,
+    }
+    result = parser.parse(
+        SourceText(Path("n.txt"), text, "utf-8"), options, context=ParseContext(llm=_Naming(answer))
+    )
+    assert [u.speaker for u in result.utterances if u.kind == "dialogue"] == ["眉庄", expected]
