@@ -193,7 +193,7 @@ def main() -> None:
         "--llm-model", default="", help="a local model folder: also score the rules + LLM pass"
     )
     args.add_argument("--llm-scope", choices=("hard", "uncertain"), default="hard")
-    args.add_argument("--llm-accept", choices=("agree", "any"), default="agree")
+    args.add_argument("--llm-accept", choices=("confirm", "agree", "any"), default="agree")
     args.add_argument("--llm-batch", type=int, default=32, help="quotes asked together")
     args.add_argument(
         "--llm-cache",

@@ -10,6 +10,11 @@ back-off); this module writes the prompts and reads the answers.
 Answers are parsed tolerantly (code fences, single quotes, trailing commas, a bare name), checked
 against the names of the text, asked again when unusable, reported through ``progress``, and
 appended to a JSONL cache (``llm_cache``) so that a rerun resumes where it stopped.
+
+Where the rules had a guess too unsure to name, an answer naming someone else names nobody
+(``llm_accept = "agree"``, the default): two opinions that differ leave the quote to the Corpus
+screen. ``confirm`` also ignores answers where the rules had no guess (for small local models,
+whose free answers are mostly wrong: ``bench/prose_accuracy.md``); ``any`` takes every answer.
 """
 
 from __future__ import annotations
@@ -55,9 +60,9 @@ OPTIONS = (  # the parser's settings of this pass
     ChoiceOption(
         "llm_accept",
         "agree",
-        "Where the rules had a guess: name the speaker only when the LLM agrees, or take its "
-        "answer",
-        choices=("agree", "any"),
+        "Which answers name a speaker: confirm (only a rule's guess the model repeats), agree "
+        "(those, and answers where the rules had no guess) or any",
+        choices=("confirm", "agree", "any"),
     ),
     StrOption(
         "llm_base_url", "", "OpenAI-compatible endpoint (…/v1); empty uses [augment] base_url"
@@ -225,7 +230,7 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
     retries = int(options.get("llm_retries", 3))
     context = int(options.get("llm_context", 3))
     size = int(options.get("llm_batch", 16))
-    agree = options.get("llm_accept", "agree") == "agree"
+    accept = options.get("llm_accept", "agree")
     asks = []
     for attribution in todo:
         prompt, candidates = build_prompt(document, attribution, context)
@@ -251,13 +256,8 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
                 append_jsonl(cache_path, row)
                 cached[key] = row
             speaker = _accept(document, str(row.get("speaker") or ""), candidates)
-            if (
-                speaker
-                and agree
-                and attribution.guess
-                and not _same(document, speaker, attribution.guess)
-            ):
-                continue  # the rules guessed someone else: two opinions that differ name nobody
+            if speaker and accept != "any" and not _agrees(document, speaker, attribution, accept):
+                continue  # two opinions that differ name nobody
             if speaker:
                 attribution.utterance.speaker = speaker
                 attribution.method = "llm"
@@ -284,6 +284,13 @@ def _ask_chunk(
         answer = parse_answer(raw)
         out[key] = (answer, "") if answer is not None else _ask(llm, prompt, attempts - 1, raw)
     return out
+
+
+def _agrees(document: Any, speaker: str, attribution: Any, accept: str) -> bool:
+    """Whether the model's answer may name the speaker under the ``llm_accept`` policy."""
+    if attribution.guess is None:
+        return accept == "agree"
+    return _same(document, speaker, attribution.guess)
 
 
 def _same(document: Any, a: str, b: str) -> bool:

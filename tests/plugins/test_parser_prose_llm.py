@@ -222,7 +222,12 @@ class _Naming:
 
 @pytest.mark.parametrize(
     ("accept", "answer", "expected"),
-    [("agree", "眉庄", "眉庄"), ("agree", "槿汐", None), ("any", "槿汐", "槿汐")],
+    [
+        ("agree", "眉庄", "眉庄"),
+        ("agree", "槿汐", None),
+        ("confirm", "槿汐", None),
+        ("any", "槿汐", "槿汐"),
+    ],
 )
 def test_where_the_rules_guessed_the_llm_names_only_when_it_agrees(
     host, tmp_path, accept, answer, expected
