@@ -43,6 +43,7 @@ from studio.api import (
     read_jsonl,
     stable_id,
 )
+from studio_prose import quotes
 
 OPTIONS = (  # the parser's settings of this pass
     ChoiceOption(
@@ -146,28 +147,53 @@ def _objects(text: str) -> list[str]:
 
 
 def build_prompt(document: Any, attribution: Any, context: int) -> tuple[str, list[str]]:
-    """The user message for one quote, and the candidate names it offers."""
+    """The user message for one quote, and the candidate names it offers.
+
+    The narrator is offered only where the narration around the quote is in the first person:
+    in a third-person novel, a quote's own 我 / I says nothing about who speaks it.
+    """
     index = attribution.paragraph
     paragraphs = document.paragraphs[max(0, index - context) : index + 1]
-    quote = attribution.utterance.text
+    lang = document.style.lang
+    quote = _flat(attribution.utterance.text, lang)
     body = []
     for para in paragraphs:
-        text = (
-            " ".join(para.text.split())
-            if document.style.lang == "en"
-            else para.text.replace("\n", "")
-        )
+        text = _flat(para.text, lang)
         if para is document.paragraphs[index]:
             text = text.replace(quote, f"【{quote}】", 1)
         body.append(text)
     seen = [m.group() for p in paragraphs for m in document.pattern.finditer(p.text)]
     candidates = [n for n in dict.fromkeys(reversed(seen)) if n in document.names][:12]
-    narrator = document.narrator or document.first_person
     lines = ["Text:", *body, "", f"Who says the quote marked 【】: 【{quote[:200]}】?"]
     if candidates:
         lines.append(f"Names in the text nearby: {', '.join(candidates)}.")
-    lines.append(f"The first-person narrator ({document.first_person}) is {narrator}.")
+    if _first_person_narration(document, paragraphs):
+        narrator = document.narrator or document.first_person
+        lines.append(f"The first-person narrator ({document.first_person}) is {narrator}.")
+        candidates.append(narrator)
+    else:
+        lines.append(
+            f"The narrator is not a character: answer a name, not {document.first_person}."
+        )
     return "\n".join(lines), candidates
+
+
+def _flat(text: str, lang: str) -> str:
+    """A paragraph or quote on one line, spaced as the prompt shows it."""
+    if lang == "en":
+        return " ".join(text.split())
+    return "".join(line.strip() for line in text.split("\n"))
+
+
+def _first_person_narration(document: Any, paragraphs: list[Any]) -> bool:
+    """Whether the narration (the text outside quotes) of ``paragraphs`` says 我 / I."""
+    word = re.compile(r"我" if document.style.lang == "zh" else r"\bI\b")
+    return any(
+        word.search(segment.text)
+        for para in paragraphs
+        for segment in quotes.split_quotes(para.text, document.style)
+        if segment.kind == "text"
+    )
 
 
 def _messages(prompt: str) -> list[dict[str, str]]:
@@ -304,8 +330,9 @@ def _accept(document: Any, answer: str, candidates: list[str]) -> str | None:
     answer = answer.strip()
     if not answer:
         return None
+    narrator = document.narrator or document.first_person
     if answer in (document.first_person, "narrator", "Narrator", document.narrator):
-        return document.narrator or document.first_person
+        return narrator if narrator in candidates else None  # 我 in a third-person novel: nobody
     if answer in document.names or answer in candidates:
         return answer
     return None
