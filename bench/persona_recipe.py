@@ -48,13 +48,25 @@ GRID = (
 )
 
 
-def studio(*args: str) -> float:
-    """Run ``persona-studio ARGS``; returns wall seconds (stops the sweep on failure)."""
+def studio(*args: str, written: Path | None = None) -> float:
+    """Run ``persona-studio ARGS``; returns wall seconds.
+
+    A failure stops the sweep, unless the command had already written ``written`` (a crash at
+    interpreter exit after the report was complete: said, and the sweep goes on).
+    """
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "studio", *args], check=False)
+    seconds = time.perf_counter() - started
     if done.returncode:
-        raise SystemExit(f"persona-studio {' '.join(args)}: exit {done.returncode}")
-    return time.perf_counter() - started
+        what = f"persona-studio {' '.join(args)}: exit {done.returncode}"
+        if (
+            written is None
+            or not written.is_file()
+            or written.stat().st_mtime < time.time() - seconds
+        ):
+            raise SystemExit(what)
+        print(f"warning: {what} after writing {written}; the sweep goes on", file=sys.stderr)
+    return seconds
 
 
 def scratch_workspace(src: Path, dest: Path, model: Path, eval_fraction: float) -> None:
@@ -117,7 +129,7 @@ def main() -> int:
         if not (run.eval_dir / "report.json").is_file():
             eval_s = studio(
                 "eval", ws, "--run", name, "--rows", "adapter", "--limit", str(args.limit),
-                "--examples", "0",
+                "--examples", "0", written=run.eval_dir / "report.json",
             )  # fmt: skip
         if train_s:
             timing.write_text(json.dumps({"train_s": train_s, "eval_s": eval_s}))
@@ -135,7 +147,10 @@ def main() -> int:
         or min(rows, key=lambda r: r["report"]["models"]["adapter"]["loss_per_char"])["name"]
     )
     started = time.perf_counter()
-    studio("eval", ws, "--run", final, "--limit", str(args.limit), "--examples", "5")
+    report = scratch / "runs" / final / "eval" / "report.json"
+    studio(
+        "eval", ws, "--run", final, "--limit", str(args.limit), "--examples", "5", written=report
+    )
     seconds = time.perf_counter() - started
     print(f"\nfour-row eval of {final!r}: {seconds:.1f} s wall (process start and model load in)")
     print((scratch / "runs" / final / "eval" / "report.md").read_text(encoding="utf-8"))

@@ -248,3 +248,23 @@ def test_where_the_rules_guessed_the_llm_names_only_when_it_agrees(
         SourceText(Path("n.txt"), text, "utf-8"), options, context=ParseContext(llm=_Naming(answer))
     )
     assert [u.speaker for u in result.utterances if u.kind == "dialogue"] == ["眉庄", expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        ("第一章\n\n    眉庄进来，坐下喝茶。“我今日好累。”\n", False),  # 我 only in the quote
+        ("第一章\n\n    我进了门，坐下喝茶。“我今日好累。”\n", True),  # the narration says 我
+    ],
+)
+def test_the_narrator_is_offered_only_where_the_narration_is_first_person(host, text, offered):
+    from studio_prose.llm import _accept, build_prompt
+    from studio_prose.parser import ProseDocument
+
+    document = ProseDocument(SourceText(Path("n.txt"), text, "utf-8"), {"names": "眉庄"})
+    document.run()
+    quote = next(a for a in document.attributions if "好累" in a.utterance.text)
+    prompt, candidates = build_prompt(document, quote, 3)
+    assert "【我今日好累。】" in prompt  # the quote is marked in the text
+    assert ("first-person narrator" in prompt) is offered
+    assert _accept(document, "我", candidates) == ("我" if offered else None)
