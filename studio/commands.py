@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from studio.context import EXIT_OK, Context, Subparsers
 from studio.corpus.inspect import corpus_globs
@@ -13,6 +14,11 @@ def register(subparsers: Subparsers) -> None:
     """Add ``plugins`` and ``init`` to the command line."""
     p = subparsers.add_parser("plugins")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--options",
+        action="store_true",
+        help="also each parser's and augmenter's options: name, default, what it does",
+    )
     p.set_defaults(handler=plugins)
 
     p = subparsers.add_parser("init")
@@ -44,9 +50,20 @@ def plugins(ctx: Context) -> int:
             kind, name = item.split(":", 1)
             obj = registries[kind].get(name)
             print(f"    {kind:<14} {name:<14} {getattr(obj, 'description', '')}")
+            if ctx.args.options:
+                for option in getattr(obj, "options", ()):
+                    print(f"        {_option_line(option)}")
         if info.error:
             print(f"    error: {info.error}")
     return EXIT_OK
+
+
+def _option_line(option: Any) -> str:
+    """``name = default``, what it does, and its allowed values where it has a fixed set."""
+    choices = getattr(option, "choices", ())
+    allowed = f" (one of {', '.join(choices)})" if choices else ""
+    default = json.dumps(option.default, ensure_ascii=False)
+    return f"{option.name} = {default}: {option.description}{allowed}"
 
 
 def init(ctx: Context) -> int:

@@ -111,3 +111,14 @@ def test_plugins_command_lists_distribution_and_registrations(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "screenplay" in out and "persona-studio" in out and "model adapter  tiny-qwen2" in out
+    assert "llm_accept" not in out  # options only when asked
+
+
+def test_plugins_options_lists_each_parsers_settings_with_default_and_choices(capsys):
+    from studio.cli import main
+
+    assert main(["plugins", "--options"]) == 0
+    out = capsys.readouterr().out
+    prose = out[out.index("parser         prose") : out.index("screenplay")]
+    assert 'llm_accept = "agree"' in prose and "(one of confirm, agree, any)" in prose
+    assert "llm_batch = 16: Quotes asked together" in prose
