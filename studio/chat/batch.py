@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from studio.chat.attention import use_decode_attention
 from studio.chat.batch_cache import PaddedBatch, SlotBatch
 from studio.chat.batch_rows import Request, TokenStream, pick_rows
 from studio.chat.engine import (
@@ -76,6 +77,7 @@ class BatchEngine:
             raise ValueError(f"max_batch: expected at least 1, got {max_batch}")
         self.model = model
         self.inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+        use_decode_attention(self.inner)  # decode steps read the KV cache once (see the module)
         self.stop_ids = {int(i) for i in stop_ids}
         self.max_batch = max_batch
         self.static, self.compiled = static or compiled, compiled

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from studio.chat.attention import use_decode_attention
 from studio.chat.sampling import Sampling, pick_token
 from studio.errors import StudioError
 
@@ -144,6 +145,7 @@ class Engine:
     ) -> None:
         self.model = model
         self.inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+        use_decode_attention(self.inner)  # decode steps read the KV cache once (see the module)
         self.stop_ids = {int(i) for i in stop_ids}
         self.static = static or compiled
         self.compiled = compiled
