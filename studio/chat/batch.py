@@ -37,14 +37,9 @@ from typing import Any
 from studio.chat.attention import use_decode_attention
 from studio.chat.batch_cache import PaddedBatch, SlotBatch
 from studio.chat.batch_rows import Request, TokenStream, pick_rows
-from studio.chat.engine import (
-    Engine,
-    GenerationStats,
-    _forward_params,
-    checked_prompt,
-    cudagraph_thread_setup,
-)
+from studio.chat.engine import Engine, GenerationStats, checked_prompt
 from studio.chat.sampling import Sampling
+from studio.chat.steps import cudagraph_thread_setup, forward_params
 from studio.errors import StudioError
 
 
@@ -88,7 +83,7 @@ class BatchEngine:
         self.capacity = min(context, max_cache_len) if max_cache_len else context
         self.vocab_size = vocab_size
         width = vocab_size or int(self.inner.get_output_embeddings().weight.shape[0])
-        self._cache_kw = "cache" if "cache" in _forward_params(self.inner) else "past_key_values"
+        self._cache_kw = "cache" if "cache" in forward_params(self.inner) else "past_key_values"
         self.last_stats = GenerationStats()
         self._cond = threading.Condition()
         self._pending: list[Request] = []

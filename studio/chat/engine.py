@@ -20,7 +20,6 @@ One engine serves one model; a lock serialises requests (the HTTP server relies 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ from typing import Any
 
 from studio.chat.attention import use_decode_attention
 from studio.chat.sampling import Sampling, pick_token
+from studio.chat.steps import cudagraph_thread_setup, forward_params
 from studio.errors import StudioError
 
 
@@ -68,26 +68,6 @@ def checked_prompt(prompt: Sequence[int], max_new_tokens: int, capacity: int) ->
             "shorten the conversation or lower max_new_tokens"
         )
     return ids
-
-
-def _forward_params(model: Any) -> set[str]:
-    return set(inspect.signature(model.forward).parameters)
-
-
-def cudagraph_thread_setup() -> None:
-    """Let this thread replay CUDA graphs that ``torch.compile`` recorded.
-
-    torch keeps its CUDA-graph trees in thread-local state that only the importing thread (and
-    autograd's) see; a server's worker threads get their own, empty, containers here.
-    """
-    import collections
-
-    from torch._inductor import cudagraph_trees
-
-    local = cudagraph_trees.local
-    if not hasattr(local, "tree_manager_containers"):
-        local.tree_manager_containers = {}
-        local.tree_manager_locks = collections.defaultdict(threading.Lock)
 
 
 class _TokenReader:
@@ -156,7 +136,7 @@ class Engine:
         if self.static:
             context = min(context, 4096)
         self.capacity = min(context, max_cache_len) if max_cache_len else context
-        params = _forward_params(self.inner)
+        params = forward_params(self.inner)
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._keep_kw = "logits_to_keep" if "logits_to_keep" in params else None
         self.lock = threading.Lock()

@@ -13,6 +13,7 @@ from studio.chat.attention import NAME, use_decode_attention
 from studio.chat.batch import BatchEngine
 from studio.chat.engine import Engine
 from studio.chat.sampling import Sampling
+from studio.chat.steps import forward_params
 
 
 @pytest.fixture
@@ -32,7 +33,8 @@ def _steps(model, ids, mask, steps=6):
     from transformers import StaticCache
 
     cache = StaticCache(config=model.config, max_cache_len=64)
-    out = model(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True)
+    name = "cache" if "cache" in forward_params(model) else "past_key_values"  # by version
+    out = model(input_ids=ids, attention_mask=mask, use_cache=True, **{name: cache})
     logits = [out.logits[:, -1]]
     for step in range(steps):
         token = logits[-1].argmax(-1, keepdim=True)
@@ -41,9 +43,9 @@ def _steps(model, ids, mask, steps=6):
         out = model(
             input_ids=token,
             attention_mask=mask,
-            past_key_values=cache,
             use_cache=True,
             cache_position=position,
+            **{name: cache},
         )
         logits.append(out.logits[:, -1])
     return torch.stack(logits)
