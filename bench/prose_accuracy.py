@@ -165,10 +165,9 @@ def llm_pass(
     The pass changes only the quotes it is given, so asking about the labelled ones gives the
     labelled ones' answers that a whole-book pass would give, without paying for the rest.
     """
-    from studio_prose.llm import _HARD, _UNCERTAIN, resolve_with_llm
+    from studio_prose.llm import asked, resolve_with_llm
 
-    scope = _UNCERTAIN if options.get("llm_scope") == "uncertain" else _HARD
-    asked = [q for q in quotes if q.method in scope or q.method.endswith("-unresolved")]
+    count = len(asked(quotes, options))
     whole = document.attributions
     document.attributions = quotes
     started = time.perf_counter()
@@ -176,7 +175,7 @@ def llm_pass(
         resolve_with_llm(document, options, llm)  # type: ignore[arg-type]
     finally:
         document.attributions = whole
-    return len(asked), time.perf_counter() - started
+    return count, time.perf_counter() - started
 
 
 def main() -> None:
@@ -192,7 +191,7 @@ def main() -> None:
     args.add_argument(
         "--llm-model", default="", help="a local model folder: also score the rules + LLM pass"
     )
-    args.add_argument("--llm-scope", choices=("hard", "uncertain"), default="hard")
+    args.add_argument("--llm-scope", choices=("unknown", "uncertain"), default="unknown")
     args.add_argument("--llm-accept", choices=("confirm", "agree", "any"), default="agree")
     args.add_argument("--llm-batch", type=int, default=32, help="quotes asked together")
     args.add_argument(

@@ -220,6 +220,13 @@ def _ask(llm: LLM, prompt: str, attempts: int, first: str = "") -> tuple[str | N
     return None, error
 
 
+def asked(attributions: list[Any], options: Mapping[str, Any]) -> list[Any]:
+    """The quotes the pass asks about (``llm_scope``): unknown or unresolved speakers, and with
+    ``uncertain`` also the turn-taking, action, zero and continuation guesses."""
+    scope = _UNCERTAIN if options.get("llm_scope") == "uncertain" else _HARD
+    return [a for a in attributions if a.method in scope or a.method.endswith("-unresolved")]
+
+
 def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None) -> int:
     """Ask the model about the hard quotes of ``document``; returns how many got a speaker.
 
@@ -232,10 +239,7 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
         StudioError: ``llm`` is on but no client was given, or an unknown mode.
     """
     mode = options.get("llm", "off")
-    scope = _UNCERTAIN if options.get("llm_scope") == "uncertain" else _HARD
-    todo = [
-        a for a in document.attributions if a.method in scope or a.method.endswith("-unresolved")
-    ]
+    todo = asked(document.attributions, options)
     progress = options.get("progress")
     if not todo:
         return 0
