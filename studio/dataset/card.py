@@ -119,12 +119,27 @@ def draft_card(
     return CardDraft(character, "zh" if zh else "en", card, len(hers), sections)
 
 
+def _calls(points: list[Point]) -> list[tuple[str, str]]:
+    """Up to three ``(form, person)`` pairs worth a line of the card: a word of address that is
+    not the person's own name (槿汐 called 槿汐 says nothing) and not a phrase around an earlier
+    word (谢皇上 holds 皇上)."""
+    pairs: list[tuple[str, str]] = []
+    seen: list[str] = []
+    for point in points:
+        form, _, person = point.text.partition(" → ")
+        bare = form.strip("「」“”")
+        if person and bare.lower() != person.lower() and not any(w in bare for w in seen):
+            pairs.append((form, person))
+        seen.append(bare)
+    return pairs[:3]
+
+
 def _compose(character: str, zh: bool, sections: dict[str, list[Point]]) -> str:
     def plain(point: Point) -> str:
         return point.text.split(" ", 1)[0].strip("「」“”…")
 
     partners = [p.text for p in sections["partners"][:3]]
-    address = [p.text for p in sections["address"][:3]]
+    address = _calls(sections["address"])
     selves = [plain(p) for p in sections["self"][:2]]
     words = [plain(p) for p in sections["words"][:6]]
     length = sections["length"][0].text.split()[1] if sections["length"] else ""
@@ -136,10 +151,7 @@ def _compose(character: str, zh: bool, sections: dict[str, list[Point]]) -> str:
         if partners:
             parts.append(f"你常与{'、'.join(partners)}说话。")
         if address:
-            calls = "、".join(
-                a.replace(" → ", "（对") + ("）" if "→" in a else "") for a in address
-            )
-            parts.append(f"你称呼别人为{calls}。")
+            parts.append("你称呼" + "、".join(f"{who}为{form}" for form, who in address) + "。")
         if selves:
             parts.append(f"你自称「{'」「'.join(selves)}」。")
         if words:
@@ -154,8 +166,7 @@ def _compose(character: str, zh: bool, sections: dict[str, list[Point]]) -> str:
     if partners:
         parts.append(f"You speak most with {', '.join(partners)}.")
     if address:
-        calls = ", ".join(a.replace(" → ", " (to ") + (")" if "→" in a else "") for a in address)
-        parts.append(f"You address people as {calls}.")
+        parts.append("You call " + ", ".join(f"{who} {form}" for form, who in address) + ".")
     if words:
         parts.append(f"Words you use often: {', '.join(words)}.")
     if length:

@@ -39,7 +39,8 @@ def test_a_chinese_draft_names_partners_address_self_reference_and_facts_with_so
     assert any(p.text.startswith("「臣妾」") for p in draft.sections["self"])
     facts = [p.text for p in draft.sections["facts"]]
     assert any("甄远道之女" in f for f in facts) and any("朕最爱" in f for f in facts)
-    assert draft.card.startswith("你是甄嬛。") and "皇上" in draft.card and "臣妾" in draft.card
+    assert draft.card.startswith("你是甄嬛。") and "臣妾" in draft.card
+    assert "你称呼皇帝为「皇上」、眉庄为「姐姐」。" in draft.card
     assert "请始终以甄嬛的身份" in draft.card
 
 
@@ -61,6 +62,7 @@ def test_an_english_draft_is_in_english_and_ignores_interjections_as_address():
     assert not any(a.startswith(("“Ay”", "“Well”")) for a in address)
     assert any("fairest maid" in p.text for p in draft.sections["facts"])
     assert "Others say of you" in draft.card and "Stay in character" in draft.card
+    assert "“Nurse”" not in draft.card  # the Nurse called Nurse tells the model nothing
 
 
 def test_aliases_count_as_her_and_a_character_without_lines_is_an_error():
