@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +261,7 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
     context = int(options.get("llm_context", 3))
     size = int(options.get("llm_batch", 16))
     accept = options.get("llm_accept", "agree")
+    same = _same_person(document)
     asks = []
     for attribution in todo:
         prompt, candidates = build_prompt(document, attribution, context)
@@ -286,9 +287,7 @@ def resolve_with_llm(document: Any, options: Mapping[str, Any], llm: LLM | None)
                 append_jsonl(cache_path, row)
                 cached[key] = row
             speaker = _accept(document, str(row.get("speaker") or ""), candidates)
-            if speaker and accept != "any" and not _agrees(document, speaker, attribution, accept):
-                continue  # two opinions that differ name nobody
-            if speaker:
+            if speaker and _agrees(same, speaker, attribution.guess, accept):
                 attribution.utterance.speaker = speaker
                 attribution.method = "llm"
                 named += 1
@@ -316,17 +315,24 @@ def _ask_chunk(
     return out
 
 
-def _agrees(document: Any, speaker: str, attribution: Any, accept: str) -> bool:
-    """Whether the model's answer may name the speaker under the ``llm_accept`` policy."""
-    if attribution.guess is None:
+def _agrees(same: Callable[[str, str], bool], speaker: str, guess: str | None, accept: str) -> bool:
+    """Whether the model's answer names the speaker under the ``llm_accept`` policy: two
+    opinions that differ (the rules' unsure guess and the answer) name nobody."""
+    if accept == "any":
+        return True
+    if guess is None:
         return accept == "agree"
-    return _same(document, speaker, attribution.guess)
+    return same(speaker, guess)
 
 
-def _same(document: Any, a: str, b: str) -> bool:
-    """Whether two names (as the text spells them) are one person of the roster."""
+def _same_person(document: Any) -> Callable[[str, str], bool]:
+    """``same(a, b)``: whether two names, as the text spells them, are one person of the roster."""
     back = {shown: name for name, shown in document.display.items()}
-    return bool(document._canonical(back.get(a, a)) == document._canonical(back.get(b, b)))
+
+    def canonical(name: str) -> str:
+        return str(document._canonical(back.get(name, name)))
+
+    return lambda a, b: canonical(a) == canonical(b)
 
 
 def _accept(document: Any, answer: str, candidates: list[str]) -> str | None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from studio.train.attention import attention_configs
+
 NAME = "studio_decode"
 
 
@@ -26,11 +28,7 @@ def use_decode_attention(model: Any) -> bool:
     Returns:
         Whether anything switched (a model on another implementation is left as it is).
     """
-    configs = [
-        model.config,
-        *(getattr(model.config, key) for key in getattr(model.config, "sub_configs", {}) or {}),
-    ]
-    targets = [c for c in configs if getattr(c, "_attn_implementation", None) == "sdpa"]
+    targets = [c for c in attention_configs(model) if c._attn_implementation == "sdpa"]
     if not targets:
         return False
     _register()

@@ -60,15 +60,20 @@ def register(kernel: str = "auto", device_type: str = "cpu") -> str:
     return kernel
 
 
-def use_packed_attention(model: Any) -> None:
-    """Switch a loaded transformers model (and its sub-configs) to ``studio_packed``."""
+def attention_configs(model: Any) -> list[Any]:
+    """A loaded transformers model's config and sub-configs that name an attention implementation
+    (``_attn_implementation``, read by every layer at forward time)."""
     configs = [
         model.config,
         *(getattr(model.config, key) for key in getattr(model.config, "sub_configs", {}) or {}),
     ]
-    for config in configs:
-        if config is not None and hasattr(config, "_attn_implementation"):
-            config._attn_implementation = NAME
+    return [c for c in configs if c is not None and hasattr(c, "_attn_implementation")]
+
+
+def use_packed_attention(model: Any) -> None:
+    """Switch a loaded transformers model (and its sub-configs) to ``studio_packed``."""
+    for config in attention_configs(model):
+        config._attn_implementation = NAME
 
 
 def _has_varlen() -> bool:
