@@ -162,8 +162,16 @@ class HomeScreen(StudioScreen):
             return
         self.post_message(CorpusReady(snapshot))
 
-    @work(thread=True, exclusive=True, group="home-info", description="Reading datasets and runs")
     def load_info(self) -> None:
+        """Read dataset counts and run states in a worker; empty tables show a spinner meanwhile."""
+        for table_id in ("#home-datasets", "#home-runs"):
+            table = self.query_one(table_id, DataTable)
+            if not table.row_count:
+                table.loading = True
+        self._read_info()
+
+    @work(thread=True, exclusive=True, group="home-info", description="Reading datasets and runs")
+    def _read_info(self) -> None:
         """Dataset counts and run states."""
         from studio.train.rundir import list_runs
 
@@ -226,6 +234,8 @@ class HomeScreen(StudioScreen):
     @on(HomeInfo)
     def _info(self, message: HomeInfo) -> None:
         """Fill the datasets and runs tables."""
+        for table_id in ("#home-datasets", "#home-runs"):
+            self.query_one(table_id).loading = False
         table = self.query_one("#home-datasets", DataTable)
         table.clear()
         for name, counts in message.datasets:
