@@ -123,6 +123,9 @@ def score(labels: Labels, attributions: list, errors: list[str] | None = None) -
             method += "+pronoun"
         counts[f"m:{method}"] += 1
         counts[f"m:{method}:right"] += ok
+        if pred is None and found[0].guess:  # too unsure to name: was the guess right?
+            counts[f"m:{method}:guess"] += 1
+            counts[f"m:{method}:guess_right"] += _right(found[0].guess, gold, labels.alias)
         if not ok and errors is not None:
             how = found[0].rule or found[0].method
             errors.append(
@@ -290,11 +293,16 @@ def _tables(
             print(_row(name, counts, cpu))
         print(_row("all", total, None))
         if methods and not heldout:
-            kinds = sorted(k[2:] for k in total if k.startswith("m:") and not k.endswith(":right"))
-            print(
-                "by method (right/quotes): "
-                + ", ".join(f"{m} {total[f'm:{m}:right']}/{total[f'm:{m}']}" for m in kinds)
-            )
+            kinds = sorted(k[2:] for k in total if k.startswith("m:") and k.count(":") == 1)
+
+            print("by method (right/quotes): " + ", ".join(_method(total, m) for m in kinds))
+
+
+def _method(total: Counter[str], m: str) -> str:
+    """``rule right/quotes``, and how often its guesses were right where it named nobody."""
+    guessed = total[f"m:{m}:guess"]
+    unsure = f" (unnamed guesses {total[f'm:{m}:guess_right']}/{guessed})" if guessed else ""
+    return f"{m} {total[f'm:{m}:right']}/{total[f'm:{m}']}{unsure}"
 
 
 def _warmup_file() -> Path:

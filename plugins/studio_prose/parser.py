@@ -246,6 +246,7 @@ class ProseDocument(Speakers):
         had_speech = False
         spoken: set[str | None] = set()
         asked: list[str] = []
+        called: list[str] = []
         # a paragraph of speech alone, no narration: the only kind turn counting answers for
         self._bare = all(
             kind == "quote" or not seg.text.strip(" 　\n,.，。") for kind, seg in items
@@ -317,10 +318,13 @@ class ProseDocument(Speakers):
             if speaker:
                 in_paragraph = speaker
                 self._remember(speaker)
+                self._para_mentions.append(speaker)  # whom a later he/she most likely means
             had_speech = True
             counted = rule == "turn-count"  # later counts start from the last tag, not from this
             spoken.add(None if counted else speaker)
             asked += self.pattern.findall(self._quote_text)
+            if (called_by_name := self._addressee()) is not None:
+                called.append(called_by_name)
             if not seg.closed:
                 self.warnings.append(
                     ParseWarning(
@@ -340,7 +344,12 @@ class ProseDocument(Speakers):
         )
         self._note_turn(index, spoken if had_speech else None)
         if had_speech:
+            state.narrated = []
+        else:
+            state.narrated += self._para_mentions
+        if had_speech:
             state.asked = {self._canonical(n) for n in asked if n not in self.rules.PRONOUNS}
+            state.called = {self._canonical(n) for n in called}
         if had_speech:
             if index - state.last_dialogue_paragraph > 3:
                 state.turns = []

@@ -68,6 +68,8 @@ class Referents:
         the last two went B, A in the paragraphs right before (``turn-pair``, less sure, and not
         when A's speech named someone else, who may be the one answering)."""
         turns = self._state.turns
+        # one person's speech over two paragraphs is one turn (A, B, A, A → B)
+        turns = [t for k, t in enumerate(turns) if not k or t is None or t != turns[k - 1]]
         if len({t for t in turns[-4:] if t}) != 2:
             return None, "unknown"  # three or more people talk: who answers is anyone's guess
         if len(turns) >= 3 and None not in turns[-3:]:
@@ -210,11 +212,19 @@ class Referents:
             if len(others) == 1:
                 self._pronoun_sure = True
                 return others.pop()
-        for pool in (reversed(self._para_mentions), partners, reversed(state.recent[-8:])):
+        pools = (
+            reversed(self._para_mentions),
+            reversed(state.narrated),  # “…,” she said, after a paragraph about her
+            partners,
+            reversed(state.recent[-8:]),
+        )
+        for pool in pools:
             found = self._pick(pool, gender, narrator)
             if found is not None:
                 if self._para_mentions and found == self._para_mentions[-1] and gender:
                     self._pronoun_sure = True  # 玄凌走来…，他却笑道: the person just named
+                elif not self._para_mentions and state.narrated and found == state.narrated[-1]:
+                    pass  # the last person the narration named, right before this speech
                 elif self._pronoun_sure and self._rivals(found, gender, narrator, partners):
                     self._pronoun_sure = False  # said she, with two women in the scene
                 return found

@@ -117,7 +117,13 @@ _NOT_NAMES = {
     "Nay",
     "Aye",
 }
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"‘])|\n\n")
+# a sentence ends at . ! ? and a space, except after a title (``Mr. Laurence gave her a look``)
+SENTENCE_END = (
+    r"(?<=[.!?])"
+    + "".join(rf"(?<!\b{title}\.)" for title in ("Mr", "Mrs", "Ms", "Dr", "St", "Col", "Capt"))
+    + r"\s+"
+)
+_SENTENCE_SPLIT = re.compile(rf"{SENTENCE_END}(?=[A-Z“\"‘])|\n\n")
 _OBJECT_BEFORE = {
     "to",
     "at",

@@ -26,8 +26,10 @@ CONFIDENCE = {
     "turn-pair": 0.6,
     "turn-skip": 0.6,
     "turn-count": 0.65,
+    "vocative": 0.7,
     "action": 0.7,
     "action-far": 0.3,
+    "action-after": 0.65,
     "zero": 0.3,
     "zero-same": 0.3,
     "zero-far": 0.3,
@@ -52,11 +54,13 @@ class Attribution:
 @dataclass
 class _State:
     recent: list[str] = field(default_factory=list)
+    narrated: list[str] = field(default_factory=list)  # named in narration since the last speech
     turns: list[str | None] = field(default_factory=list)
     last_dialogue_paragraph: int = -10
     open_speaker: str | None = None  # speaker of a quote left open at the end of the last paragraph
     chain: list[tuple[str | None, frozenset[str]]] = field(default_factory=list)  # see _count_turns
     asked: set[str] = field(default_factory=set)  # people named in the last paragraph's speech
+    called: set[str] = field(default_factory=set)  # people it spoke to by name (“…, Lizzy?”)
 
 
 class Speakers(Referents):
@@ -101,6 +105,12 @@ class Speakers(Referents):
                 close = before.strip(ends) == sentence.strip(ends) and short
                 led = sentence.lstrip(" 　").startswith(who)
                 return who, "action" if close and led else "action-far"
+        beat = self._beat_after(after) if starts and after else None
+        if beat is not None:
+            return beat, "action-after"
+        answer = self._answer(index) if starts else None
+        if answer is not None:
+            return answer, "vocative"
         if starts and index - state.last_dialogue_paragraph <= 2 and state.turns:
             other, how = self._turn_taker(index - state.last_dialogue_paragraph == 1)
             addressee = self._addressee()
@@ -112,6 +122,37 @@ class Speakers(Referents):
                 return other, how
         return None, "unknown"
 
+    def _beat_after(self, after: str) -> str | None:
+        """``“…”  And Beth ran to hug her sister``: a paragraph that opens with the quote and goes
+        on with a short beat led by a person named in it; that person is the likely speaker."""
+        lang = self.style.lang
+        text = _flatten(after, lang).lstrip(" 　")
+        if not text or text[0] in ",，:：—-":
+            return None  # a comma or dash after the quote ties it to a tag, not a new sentence
+        sentence = _first_sentence(text, lang)
+        lead = sentence if self.zh else re.sub(r"^(?:and|And|then|Then|but|But)\s+", "", sentence)
+        match = self.pattern.match(lead)
+        if match is None or match.group() in self.rules.PRONOUNS:
+            return None
+        if not self.zh and not re.match(r"\s+(?:\w+ly\s+)?[a-z]+ed\b", lead[match.end() :]):
+            return None  # Beth ran…: a verb in the past right after the name (ran is irregular)
+        return match.group()
+
+    def _answer(self, index: int) -> str | None:
+        """“When is your next ball to be, Lizzy?” ⏎ “To-morrow fortnight.”: a paragraph of speech
+        alone right after one that spoke to one person by name is that person's answer."""
+        state = self._state
+        if not self._bare or index - state.last_dialogue_paragraph != 1 or len(state.called) != 1:
+            return None
+        (called,) = state.called
+        last = state.turns[-1] if state.turns else None
+        if last is None or called == last or called == (self.narrator or self.first_person):
+            return None
+        own = self._addressee()  # “Lizzy, …” in return is said to Lizzy, not by her
+        if own is not None and self._canonical(own) == called:
+            return None
+        return called
+
     def _nearest(self, sentence: str) -> str | None:
         if self.style.lang == "zh":
             return rules_zh.nearest_subject(sentence, self.pattern)
@@ -120,7 +161,9 @@ class Speakers(Referents):
     def _paragraph_subject(self, before: str) -> str | None:
         """The subject of the latest earlier sentence of the paragraph that has one."""
         splitter = (
-            rules_zh._SENTENCE_SPLIT if self.style.lang == "zh" else re.compile(r"(?<=[.!?;])\s+")
+            rules_zh._SENTENCE_SPLIT
+            if self.style.lang == "zh"
+            else re.compile(rf"{rules_en.SENTENCE_END}|(?<=;)\s+")
         )
         sentences = [s for s in splitter.split(before.rstrip("：:，, 　")) if s.strip()]
         for sentence in reversed(sentences[:-1]):
@@ -153,9 +196,17 @@ def _flatten(text: str, lang: str) -> str:
     return ("" if lang == "zh" else " ").join(line.strip() for line in text.split("\n"))
 
 
+def _first_sentence(text: str, lang: str) -> str:
+    if lang == "zh":
+        parts = [p for p in rules_zh._SENTENCE_SPLIT.split(text.strip(" 　")) if p.strip()]
+    else:
+        parts = [p for p in re.split(rules_en.SENTENCE_END, " ".join(text.split())) if p.strip()]
+    return parts[0] if parts else ""
+
+
 def _last_sentence(text: str, lang: str) -> str:
     if lang == "zh":
         parts = [p for p in rules_zh._SENTENCE_SPLIT.split(text.strip(" 　")) if p.strip()]
     else:
-        parts = [p for p in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if p.strip()]
+        parts = [p for p in re.split(rules_en.SENTENCE_END, " ".join(text.split())) if p.strip()]
     return parts[-1] if parts else ""

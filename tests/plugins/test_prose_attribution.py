@@ -215,3 +215,49 @@ def test_first_person_tags_are_the_narrator_or_the_first_person_pronoun():
         ("林秋水", True),
         ("我", True),
     ]
+
+
+def test_a_beat_after_the_quote_led_by_a_name_is_the_speakers():
+    text = (
+        "“Come here,” said Tom.\n\n“I knew it!”  And Mary rushed to the window.\n\n"
+        "“Look,” said Tom.  “Why, Tom?” and Mary turned.\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + text * 2, names="Mary")
+    assert said[1] == ("Mary", "I kn")
+    assert said[3] == ("Tom", "Why,")  # a later quote of the paragraph keeps the tag's speaker
+
+
+def test_a_title_does_not_end_a_sentence_before_the_speech():
+    text = (
+        "“Sit down,” said Anne.\n\n"
+        "Mr. Lowe gave her a sharp look, and put on his spectacles, saying slowly, “Not yet.”\n\n"
+    )
+    assert _said("CHAPTER I.\n\n" + text * 2, names="Mr. Lowe")[1] == ("Mr. Lowe", "Not ")
+
+
+def test_a_bare_answer_after_a_question_to_someone_by_name_is_theirs():
+    text = (
+        "“When is the ball, Lizzy?” said Tom.\n\n“Friday week.”\n\n"
+        "“Lizzy, you are late,” said Tom.\n\n“Lizzy, come here.”\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + text * 2, names="Lizzy")
+    assert said[1] == ("Lizzy", "Frid")
+    assert said[3][0] != "Lizzy"  # calling Lizzy in return is said to her, not by her
+
+
+def test_one_speech_over_two_paragraphs_is_one_turn():
+    text = (
+        "“Were you in the army?” said Anne.\n\n“I was,” said Tom.\n\n“Truly?” said Anne.\n\n"
+        "“It was long ago,” said Tom.\n\n“I left in the spring,” he added.\n\n“Indeed!”\n\n"
+    )
+    assert _said("CHAPTER I.\n\n" + text * 2)[5] == ("Anne", "Inde")
+
+
+def test_she_after_a_paragraph_about_her_is_her():
+    text = (
+        "“We shall see,” said Tom.\n\n“Perhaps,” said Anne.\n\n"
+        "The news tickled Tom, but Mrs. Hale did not smile.\n\n"
+        "“Where is the use of it?” she muttered.\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + text * 2, names="Mrs. Hale")
+    assert said[2] == ("Mrs. Hale", "Wher")
