@@ -247,6 +247,7 @@ class ProseDocument(Speakers):
         spoken: set[str | None] = set()
         asked: list[str] = []
         called: list[str] = []
+        tail_from = 0
         # a paragraph of speech alone, no narration: the only kind turn counting answers for
         self._bare = all(
             kind == "quote" or not seg.text.strip(" 　\n,.，。") for kind, seg in items
@@ -260,6 +261,7 @@ class ProseDocument(Speakers):
                             None, text, "narration", self._scene, self.file, para.line_at(seg.start)
                         )
                     )
+                tail_from = len(self._para_mentions)
                 self._note_subjects(_flatten(view[seg.start : seg.end], self.style.lang))
                 continue
             prev = items[position - 1][1] if position and items[position - 1][0] == "text" else None
@@ -345,6 +347,7 @@ class ProseDocument(Speakers):
         self._note_turn(index, spoken if had_speech else None)
         if had_speech:
             state.narrated = []
+            state.tail = self._para_mentions[tail_from:] if tail else []
         else:
             state.narrated += self._para_mentions
         if had_speech:

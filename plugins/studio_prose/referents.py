@@ -209,9 +209,13 @@ class Referents:
                 and p != narrator
                 and (self.genders.get(p) or self.rules.gender_of_title(p)) == gender
             }
-            if len(others) == 1:
+            if len(others) == 1 and not self._named_near(others, gender, narrator):
                 self._pronoun_sure = True
                 return others.pop()
+        only = self._only_one_of(gender, narrator) if gender else None
+        if only is not None:
+            self._pronoun_sure = True  # said he, in a talk between one man and women
+            return only
         pools = (
             reversed(self._para_mentions),
             reversed(state.narrated),  # “…,” she said, after a paragraph about her
@@ -229,6 +233,33 @@ class Referents:
                     self._pronoun_sure = False  # said she, with two women in the scene
                 return found
         return None
+
+    def _only_one_of(self, gender: str, narrator: str) -> str | None:
+        """The one person of ``gender`` who has spoken in this exchange, when nobody else of that
+        sex is named in this paragraph or in the narration since the last speech."""
+        sex_of = self._sex_of
+        state = self._state
+        spoke = {self._canonical(p) for p in state.turns[-4:] if p}
+        same = {p for p in spoke if p != narrator and sex_of(p) == gender}
+        if len(same) != 1:
+            return None
+        return None if self._named_near(same, gender, narrator, unknown=True) else same.pop()
+
+    def _named_near(
+        self, chosen: set[str], gender: str, narrator: str, unknown: bool = False
+    ) -> bool:
+        """Whether narration since the last speech (or this paragraph's) names someone else of
+        ``gender`` (or, with ``unknown``, of unknown sex) who may be the one meant."""
+        state = self._state
+        near = {self._canonical(n) for n in (*self._para_mentions, *state.narrated, *state.tail)}
+        sexes = (gender, None) if unknown else (gender,)
+        return any(
+            n not in chosen
+            and n != narrator
+            and n not in self.rules.PRONOUNS
+            and self._sex_of(n) in sexes
+            for n in near
+        )
 
     def _rivals(self, found: str, gender: str, narrator: str, partners: list[str]) -> bool:
         """Whether another person of ``gender`` is as near as ``found`` (this paragraph, the

@@ -55,6 +55,7 @@ class Attribution:
 class _State:
     recent: list[str] = field(default_factory=list)
     narrated: list[str] = field(default_factory=list)  # named in narration since the last speech
+    tail: list[str] = field(default_factory=list)  # named after the last speech's last quote
     turns: list[str | None] = field(default_factory=list)
     last_dialogue_paragraph: int = -10
     open_speaker: str | None = None  # speaker of a quote left open at the end of the last paragraph
