@@ -261,3 +261,15 @@ def test_she_after_a_paragraph_about_her_is_her():
     )
     said = _said("CHAPTER I.\n\n" + text * 2, names="Mrs. Hale")
     assert said[2] == ("Mrs. Hale", "Wher")
+
+
+def test_said_he_is_unsure_when_narration_just_brought_in_another_man():
+    text = (
+        "“Where to?” said Mr. Lowe.\n\n“Home,” said Mrs. Hale.  Then Mr. Grey came in with the tea."
+        "\n\n“Why?” said he.\n\n"
+    )
+    doc = _doc("CHAPTER I.\n\n" + text * 2, names="Mr. Grey")
+    why = doc.attributions[2]
+    assert (why.utterance.speaker, why.guess) == (None, "Mr. Lowe")
+    quiet = text.replace("  Then Mr. Grey came in with the tea.", "")
+    assert _said("CHAPTER I.\n\n" + quiet * 2, names="Mr. Grey")[2] == ("Mr. Lowe", "Why?")
