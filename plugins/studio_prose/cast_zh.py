@@ -101,6 +101,11 @@ def first_word(clause: str) -> str | None:
     return None
 
 
+def cut_words(text: str) -> list[str]:
+    """``text`` cut into jieba's dictionary words (no guessing of unknown words)."""
+    return list(_tokenizer().cut(text, HMM=False))
+
+
 def dictionary_tag(word: str) -> str | None:
     """jieba's part-of-speech tag for ``word``; None for a word its dictionary does not hold."""
     return _tags().get(word)

@@ -9,7 +9,14 @@ from collections import Counter
 from collections.abc import Iterable
 
 from studio.api import HAN_CLASS
-from studio_prose.cast_zh import GROUP_WORDS, STORYTELLER, dictionary_tag, group, person_tag
+from studio_prose.cast_zh import (
+    GROUP_WORDS,
+    STORYTELLER,
+    cut_words,
+    dictionary_tag,
+    group,
+    person_tag,
+)
 from studio_prose.words_zh import (
     _BAD_LAST,
     _MANNER,
@@ -97,18 +104,26 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     adverbs (缓缓) or verb phrases (点头) are not.
     """
     starts = _candidates(text)
+    rare = {stem for stem, count in starts.items() if count < min_count}
+    leads = _clause_leads(text, rare)
+    # a rare tag start that leads many clauses weighs those too, to compare a name's forms
+    weight = starts + Counter({stem: n for stem, n in leads.items() if n >= _LEADS})
     longest_extension: Counter[str] = Counter()
-    for stem, count in starts.items():
+    for stem in starts:
         last = stem[-1]  # 林秋水对 is 林秋水 + 对, not a longer name
         plain = last not in _VERBISH and last not in _BAD_LAST and last not in _OBJECT_MARKERS
-        if len(stem) > 2 and plain and count > longest_extension[stem[:-1]]:
-            longest_extension[stem[:-1]] = count
+        if len(stem) > 2 and plain and weight[stem] > longest_extension[stem[:-1]]:
+            longest_extension[stem[:-1]] = weight[stem]
     pool: set[str] = set()
+    by_leads: set[str] = set()  # candidates on clause starts: they need stronger evidence
     for stem, count in starts.items():
         if stem.endswith("家的") and count >= min_count:
             pool.add(stem)
             continue
         need = max(1, min_count - 1) if person_tag(stem) else min_count
+        if count < need and leads[stem] >= _LEADS and stem[0] not in _STOP_FIRST:
+            need = 1  # 闰土 tags one speech but leads many clauses: a short story's person
+            by_leads.add(stem)
         if count < need or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
             continue
         if len(stem) > 2 and stem[-1] in _VERBISH:
@@ -116,7 +131,7 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
         doubled = stem[0] == stem[1] or stem[-1] == stem[-2] or (len(stem) == 3 and stem[1] == "一")
         if doubled and not gender_of_title(stem):
             continue  # 缓缓 / 清凌凌 / 停一停, but 哥哥 / 姐姐 are people
-        if longest_extension[stem] >= max(2, 0.6 * count) and stem not in _STOP_WORDS:
+        if longest_extension[stem] >= max(2, 0.6 * weight[stem]) and stem not in _STOP_WORDS:
             continue  # 温实 is the start of 温实初
         if len(stem) >= 3 and starts[stem[:-1]] and count < 0.6 * starts[stem[:-1]]:
             continue  # 眉庄手 is 眉庄 + a word
@@ -136,7 +151,14 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             marked[word] += 1
         if text[match.end() : match.end() + 1] == "地":
             adverbial[word] += 1
-    names = {w for w in pool if _name_evidence(w, total[w], marked[w], adverbial[w])}
+    names = {
+        w
+        for w in pool
+        if _name_evidence(w, total[w], marked[w], adverbial[w])
+        and (w not in by_leads or _unknown_person(w, marked[w], adverbial[w]))
+    }
+    named = names - by_leads  # 引的贾母 / 贾赦贾政: words around names found the usual way
+    names -= {w for w in by_leads & names if any(n in w for n in named)}
     names = {
         w for w in names if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))
     }
@@ -145,6 +167,39 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             names.add(name)
             names.update(_spellings(text, name))  # the user typed 阿Q, the book prints 阿Ｑ
     return names
+
+
+_LEADS = 4  # clause starts that make a once-seen speech-tag start a candidate
+_CLAUSE_LEAD = re.compile(r"(?:^|(?<=[。！？!?；;，,：:”」\n　]))[^\s。！？!?；;，,：:“”「」]{2,4}")
+_NOT_NAME_START = set("的了到至本是在就也都又还把被给让原引其此每各该轿")
+
+
+def _clause_leads(text: str, stems: set[str]) -> Counter[str]:
+    """How often each of ``stems`` starts a clause anywhere in ``text``."""
+    leads: Counter[str] = Counter()
+    if not stems:
+        return leads
+    longest = max(map(len, stems))
+    for match in _CLAUSE_LEAD.finditer(text):
+        piece = match.group()
+        for size in range(2, min(len(piece), longest) + 1):
+            if piece[:size] in stems:
+                leads[piece[:size]] += 1
+    return leads
+
+
+def _unknown_person(word: str, marked: int, adverbial: int) -> bool:
+    """The stricter test of a name found by its clause starts: jieba's dictionary has it as a
+    person or not at all (以后, 答应, 银子 are other words), and it is titled (华大妈, 方太太)
+    or made of characters jieba cannot group into words (闰土, 爱罗先珂; not 叹了一口) and
+    seen after an object marker (和闰土)."""
+    if person_tag(word):
+        return True
+    if dictionary_tag(word) is not None or adverbial or word[0] in _NOT_NAME_START:
+        return False
+    if gender_of_title(word):
+        return True
+    return marked > 0 and all(len(piece) == 1 for piece in cut_words(word))
 
 
 def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:

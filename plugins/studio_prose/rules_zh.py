@@ -225,7 +225,10 @@ def _far_tag(text: str, pattern: re.Pattern[str]) -> str | None:
     tags = (*_VERB_FINAL, "说着", "笑着", "问着")
     if not any(c.endswith(tags) for c in clauses[1:]):
         return None
-    if any(pattern.search(c) for c in clauses[1:]):
-        return None  # another person in the later clauses: 阿Ｑ看着王胡，王胡说
+    for clause in clauses[1:]:
+        for other in pattern.finditer(clause):
+            if other.group() not in PRONOUNS or other.start() == 0:
+                return None  # another person in the later clauses: 阿Ｑ看着王胡，王胡说 / ，他说
+
     word = match.group()
     return "?" if group(word) else word

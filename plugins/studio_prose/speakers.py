@@ -135,6 +135,8 @@ class Speakers(Referents):
         match = self.pattern.match(lead)
         if match is None or match.group() in self.rules.PRONOUNS:
             return None
+        if self.zh and "听" in re.split("[，,；;]", lead)[0]:
+            return None  # “…”老栓也似乎听得有人问他: the one who hears it
         if not self.zh and not re.match(r"\s+(?:\w+ly\s+)?[a-z]+ed\b", lead[match.end() :]):
             return None  # Beth ran…: a verb in the past right after the name (ran is irregular)
         return match.group()

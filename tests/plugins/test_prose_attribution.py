@@ -273,3 +273,34 @@ def test_said_he_is_unsure_when_narration_just_brought_in_another_man():
     assert (why.utterance.speaker, why.guess) == (None, "Mr. Lowe")
     quiet = text.replace("  Then Mr. Grey came in with the tea.", "")
     assert _said("CHAPTER I.\n\n" + quiet * 2, names="Mr. Grey")[2] == ("Mr. Lowe", "Why?")
+
+
+def test_a_short_storys_person_who_leads_many_clauses_joins_the_cast():
+    story = (
+        "第一章\n林秋水道：“走吧。”\n林秋水道：“走吧。”\n"
+        "闰土坐在门口。我和闰土说了几句。闰土笑了，闰土又低下头。闰土站起来，闰土走了。\n"
+        "闰土说：“这不能。须大雪下了才好。”\n"
+        "饭后，饭后又坐，饭后再坐，饭后还坐。饭后说：“唉。”\n"
+    )
+    filler = "天色渐渐暗了下来。\n" * 6000  # a book long enough that one tag is not a name
+    doc = _doc(story + filler)
+    assert "闰土" in doc.names  # one tag, many clauses led, after 和
+    assert "饭后" not in doc.names  # a word jieba knows, though it leads as many clauses
+
+
+def test_a_chinese_beat_after_the_quote_names_the_speaker_but_not_a_listener():
+    text = "第一章\n" + (
+        "林秋水道：“走吧。”\n“不走。”周小舟指着门外。\n天黑了。\n风大了。\n"
+        "“你去哪里？”林秋水似乎听得有人问他。\n"
+    ) * 2
+    said = _said(text, names="林秋水,周小舟")
+    assert said[1] == ("周小舟", "不走。")
+    assert said[2][0] is None
+
+
+def test_a_far_tag_keeps_its_speaker_when_a_later_clause_only_mentions_him():
+    text = "第一章\n" + (
+        "周小舟道：“来了。”\n“听说你发财了，”林秋水踱开去，眼睛打量着他的全身，一面说。“好。”\n"
+    ) * 2
+    said = _said(text, names="林秋水,周小舟")
+    assert said[1:3] == [("林秋水", "听说你发"), ("林秋水", "好。")]
