@@ -80,12 +80,20 @@ def same_people(
                     and not _titled(short)
                 )
             ]
-            if len(longer) != 1 or _titled(short):
-                continue  # Bingley beside Mr. Bingley and Miss Bingley: which one?
-            sex = title(longer[0])
-            if sex is not None and genders.get(short) != sex:
+            if _titled(short):
+                continue
+            sex = genders.get(short)
+            # Bingley, of whom the text says "he", beside Mr. Bingley and Miss Bingley: Mr.
+            fitting = [n for n in longer if title(n) in (None, sex)] if sex else longer
+            if len(fitting) != 1:
+                continue
+            if (found := title(fitting[0])) is not None and found != sex:
                 continue  # Miss Bingley and Bingley, of whom the text says "he"
-            evidence = f"{longer[0]} is the only longer form of {short}"
+            others = len(longer) - 1
+            evidence = f"{fitting[0]} is the only longer form of {short}" + (
+                f" of {'his' if sex == 'm' else 'her'} sex ({others} other)" if others else ""
+            )
+            longer = fitting
         pair = sorted((short, longer[0]), key=lambda n: (-counts[n], n))
         out[pair[1]] = (pair[0], evidence)
     return {alias: target for alias, target in out.items() if target[0] not in out}

@@ -235,10 +235,15 @@ class Referents:
         return None
 
     def _only_one_of(self, gender: str, narrator: str) -> str | None:
-        """The one person of ``gender`` who has spoken in this exchange, when nobody else of that
-        sex is named in this paragraph or in the narration since the last speech."""
+        """The one person of ``gender`` who has spoken in this exchange, when every recent turn's
+        speaker is known (an unknown one may be another of that sex) and nobody else of that sex
+        is named in this paragraph or in the narration since the last speech."""
         sex_of = self._sex_of
         state = self._state
+        if not state.turns or None in state.turns[-4:] or any(
+            sex_of(p) is None and p != narrator for p in state.turns[-4:]
+        ):
+            return None
         spoke = {self._canonical(p) for p in state.turns[-4:] if p}
         same = {p for p in spoke if p != narrator and sex_of(p) == gender}
         if len(same) != 1:

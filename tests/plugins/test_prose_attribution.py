@@ -304,3 +304,14 @@ def test_a_far_tag_keeps_its_speaker_when_a_later_clause_only_mentions_him():
     ) * 2
     said = _said(text, names="林秋水,周小舟")
     assert said[1:3] == [("林秋水", "听说你发"), ("林秋水", "好。")]
+
+
+def test_a_short_name_merges_with_the_one_longer_form_of_its_sex():
+    from studio_prose import cast, rules_en
+
+    names = {"Bingley", "Mr. Bingley", "Miss Bingley"}
+    merged = cast.same_people(names, "", "en", rules_en.gender_of_title, {"Bingley": "m"})
+    assert merged["Mr. Bingley"][0] == "Bingley" or merged["Bingley"][0] == "Mr. Bingley"
+    assert "Miss Bingley" not in merged
+    unsure = cast.same_people(names, "", "en", rules_en.gender_of_title, {})
+    assert unsure == {}  # of unknown sex: Mr. or Miss, nobody can tell
