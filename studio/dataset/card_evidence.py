@@ -40,9 +40,13 @@ TITLES_EN = tuple(
 _FACT_ZH = tuple(
     "是 乃 为 之女 的女儿 之妻 之母 的姐姐 的妹妹 的父亲 的母亲 封为 晋为 出身 ".split()
 )
-_FACT_EN = (
-    " is ",
-    " was ",
+_FACT_EN = (  # "Juliet is the fairest maid", not "Elizabeth was far from suspecting"
+    " is the ",
+    " is a ",
+    " is an ",
+    " was the ",
+    " was a ",
+    " was an ",
     "'s father",
     "'s mother",
     "'s cousin",
@@ -115,17 +119,25 @@ def people(utterances: Sequence[Utterance], who) -> set[str]:
 
 def _address_candidates(text: str, zh: bool) -> list[str]:
     """The short comma-separated pieces at the start (two) and the end (one) of a line."""
+    if not zh:  # "Mr. Darcy" is one form of address, not "Mr" and "Darcy"
+        text = _TITLE_DOT.sub(r"\1", text)
     pieces = [p.strip(" \t\"'“”‘’") for p in re.split(r"[，,！!？?。.;；]", text.strip())]
     pieces = [p for p in pieces if p]
     chosen = [*pieces[:2], *pieces[-1:]] if len(pieces) > 1 else []
     out = []
     for piece in dict.fromkeys(chosen):
         piece = re.sub(r"^(?:O|Oh|Ah|Good|Dear|Sweet)\s+", "", piece) if not zh else piece
-        if (zh and 1 <= len(piece) <= 4 and _CJK_RUN.fullmatch(piece)) or (
-            not zh and 1 <= len(piece.split()) <= 3 and piece[:1].isalpha()
-        ):
+        if zh and 1 <= len(piece) <= 4 and _CJK_RUN.fullmatch(piece):
             out.append(piece)
+        elif not zh and 1 <= len(piece.split()) <= 3 and piece[:1].isalpha():
+            if piece.lower() not in _BARE_TITLES:  # "Mr" alone calls nobody
+                out.append(_TITLE_BARE.sub(r"\1.", piece))
     return out
+
+
+_TITLE_DOT = re.compile(r"\b(Mr|Mrs|Ms|Dr|St)\.")
+_TITLE_BARE = re.compile(r"\b(Mr|Mrs|Ms|Dr|St)\b(?!\.)")
+_BARE_TITLES = frozenset(("mr", "mrs", "ms", "dr", "st"))
 
 
 def _is_address(word: str, zh: bool, people: set[str]) -> bool:
@@ -152,7 +164,7 @@ def address(dialogue, hers, who, zh: bool, people: set[str]) -> list[Point]:
         for word in _address_candidates(dialogue[i].text, zh):
             if not _is_address(word, zh, people):
                 continue
-            word = word if zh else word[:1].upper() + word[1:].lower()
+            word = word if zh else " ".join(w[:1].upper() + w[1:].lower() for w in word.split())
             counts[word] += 1
             if len(where[word]) < 3 and _where(dialogue[i]) not in where[word]:
                 where[word].append(_where(dialogue[i]))
@@ -165,7 +177,10 @@ def address(dialogue, hers, who, zh: bool, people: set[str]) -> list[Point]:
     for word, n in counts.most_common(8):
         if n < 2:
             break
-        person = speakers.get(word.lower()) or (to[word].most_common(1)[0][0] if to[word] else "")
+        named = speakers.get(word.lower()) or (
+            None if zh else speakers.get(word.split()[-1].lower().rstrip("."))
+        )  # "Mr. Darcy" names Darcy
+        person = named or (to[word].most_common(1)[0][0] if to[word] else "")
         text = f"「{word}」" if zh else f"“{word}”"
         points.append(Point(f"{text} → {person}" if person else text, n, where[word]))
     return points

@@ -289,19 +289,25 @@ def test_a_short_storys_person_who_leads_many_clauses_joins_the_cast():
 
 
 def test_a_chinese_beat_after_the_quote_names_the_speaker_but_not_a_listener():
-    text = "第一章\n" + (
-        "林秋水道：“走吧。”\n“不走。”周小舟指着门外。\n天黑了。\n风大了。\n"
-        "“你去哪里？”林秋水似乎听得有人问他。\n"
-    ) * 2
+    text = (
+        "第一章\n"
+        + (
+            "林秋水道：“走吧。”\n“不走。”周小舟指着门外。\n天黑了。\n风大了。\n"
+            "“你去哪里？”林秋水似乎听得有人问他。\n"
+        )
+        * 2
+    )
     said = _said(text, names="林秋水,周小舟")
     assert said[1] == ("周小舟", "不走。")
     assert said[2][0] is None
 
 
 def test_a_far_tag_keeps_its_speaker_when_a_later_clause_only_mentions_him():
-    text = "第一章\n" + (
-        "周小舟道：“来了。”\n“听说你发财了，”林秋水踱开去，眼睛打量着他的全身，一面说。“好。”\n"
-    ) * 2
+    text = (
+        "第一章\n"
+        + ("周小舟道：“来了。”\n“听说你发财了，”林秋水踱开去，眼睛打量着他的全身，一面说。“好。”\n")
+        * 2
+    )
     said = _said(text, names="林秋水,周小舟")
     assert said[1:3] == [("林秋水", "听说你发"), ("林秋水", "好。")]
 

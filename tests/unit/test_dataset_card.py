@@ -89,3 +89,22 @@ def test_the_card_command_writes_the_draft_and_apply_makes_it_the_persona(
     assert after != before and after.startswith("You are JULIET.")
     assert "# persona-studio workspace" in (shipped_workspace / "studio.toml").read_text()
     assert main(["card", str(shipped_workspace), "--character", "NOBODY"]) == 2
+
+
+def test_english_titled_address_is_one_form_and_facts_need_a_copula_phrase():
+    lines = [
+        _u("Darcy", "Will you dance, Miss Bennet?", 1),
+        _u("Elizabeth", "Indeed, Mr. Darcy, I will not.", 2),
+        _u("Darcy", "You are severe on us.", 3),
+        _u("Elizabeth", "Mr. Darcy, you are too kind.", 4),
+        _u(None, "Elizabeth was far from suspecting anything.", 5, kind="narration"),
+        _u(None, "Elizabeth was the second daughter of the house.", 6, kind="narration"),
+    ]
+    draft = draft_card(lines, "Elizabeth")
+    address = [p.text for p in draft.sections["address"]]
+    assert "“Mr. Darcy” → Darcy" in address
+    assert not any(a.startswith("“Mr”") for a in address)
+    facts = [p.text for p in draft.sections["facts"]]
+    assert any("second daughter" in f for f in facts)
+    assert not any("far from suspecting" in f for f in facts)
+    assert "You call Darcy “Mr. Darcy”." in draft.card
