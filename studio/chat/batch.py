@@ -36,7 +36,7 @@ from typing import Any
 
 from studio.chat.attention import use_decode_attention
 from studio.chat.batch_cache import PaddedBatch, SlotBatch
-from studio.chat.batch_rows import Request, TokenStream, pick_rows
+from studio.chat.batch_rows import Request, RowReader, TokenStream, pick_rows
 from studio.chat.engine import Engine, GenerationStats, checked_prompt
 from studio.chat.sampling import Sampling
 from studio.chat.steps import cudagraph_thread_setup, forward_params
@@ -94,6 +94,11 @@ class BatchEngine:
             return PaddedBatch()
 
         self._batches = {True: layout(), False: layout()}
+        # on a GPU the next step is queued before this step's tokens are read, so the GPU never
+        # waits for the host's per-token work (a finished request's extra token is dropped)
+        self.ahead = self.device.type == "cuda"
+        self._readers = {key: RowReader(self.device, max_batch) for key in self._batches}
+        self._inflight: dict[bool, tuple[list[Request], Any]] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
         self._step_fn: Any = None
@@ -204,7 +209,12 @@ class BatchEngine:
 
         while True:
             with self._cond:
-                while not self._closed and not self._pending and not self.running:
+                while (
+                    not self._closed
+                    and not self._pending
+                    and not self.running
+                    and not self._inflight
+                ):
                     self._cond.wait()
                 if self._closed:
                     leftover, self._pending = self._pending, []
@@ -219,9 +229,12 @@ class BatchEngine:
                 for use_adapter, batch in self._batches.items():
                     if batch.rows:
                         self._step(batch, use_adapter)
+                    elif use_adapter in self._inflight:  # the rest of a step queued ahead
+                        self._settle(use_adapter, *self._inflight.pop(use_adapter))
         error = StudioError("the generation engine is closed")
         for request in leftover + [r for b in self._batches.values() for r in b.rows]:
-            request.finish("error", error)
+            if not request.done:
+                request.finish("error", error)
 
     def _adapter(self, use_adapter: bool) -> Any:
         if not use_adapter and hasattr(self.model, "disable_adapter"):
@@ -337,23 +350,25 @@ class BatchEngine:
 
     def _step(self, batch: Any, use_adapter: bool) -> None:
         """One decode step for every row of ``batch``."""
-        gone = [i for i, r in enumerate(batch.rows) if r.cancelled]
+        gone = [i for i, r in enumerate(batch.rows) if r.cancelled and not r.done]
         for i in gone:
             batch.rows[i].finish("cancelled")
         if gone:
             batch.keep([i for i in range(len(batch.rows)) if i not in set(gone)])
             if not batch.rows:
                 return
-        rows = batch.rows
+        rows = list(batch.rows)  # a snapshot: rows join the batch before this step is settled
         try:
             with self._adapter(use_adapter):
                 logits = batch.step(self._decode)
             tokens = pick_rows(logits, batch)
             batch.advance(tokens)
-            values = tokens.tolist()
+            handle = self._readers[use_adapter].start(tokens)
         except Exception as exc:  # a failed forward leaves the cache unusable: these requests fail
             for request in rows:
-                request.finish("error", exc)
+                if not request.done:
+                    request.finish("error", exc)
+            self._inflight.pop(use_adapter, None)
             batch.keep([])
             if self.compiled and not self._graphs_ok:  # never compiled: go on without
                 warnings.warn(
@@ -365,10 +380,20 @@ class BatchEngine:
                 self.compiled = False
             return
         self._graphs_ok = self._graphs_ok or self.compiled
-        keep = [
-            i
-            for i, (request, value) in enumerate(zip(rows, values, strict=True))
-            if self._emit(request, value)
-        ]
-        if len(keep) < len(rows):
-            batch.keep(keep)
+        earlier = self._inflight.pop(use_adapter, None)
+        if earlier is not None:
+            self._settle(use_adapter, *earlier)
+        if self.ahead:
+            self._inflight[use_adapter] = (rows, handle)
+        else:
+            self._settle(use_adapter, rows, handle)
+
+    def _settle(self, use_adapter: bool, rows: list[Request], handle: Any) -> None:
+        """Deliver the tokens of a step to its rows; free the rows that finished."""
+        batch = self._batches[use_adapter]
+        values = self._readers[use_adapter].wait(handle)
+        for request, value in zip(rows, values, strict=True):
+            if not request.done:  # finished at an earlier step: this token is not its
+                self._emit(request, value)
+        if any(r.done for r in batch.rows):
+            batch.keep([i for i, r in enumerate(batch.rows) if not r.done])

@@ -38,6 +38,7 @@ class Request:
         self.stats = GenerationStats(prompt_tokens=len(prompt), finish_reason="length")
         self.started = time.perf_counter()
         self.closed = False
+        self.done = False  # finished: a token computed for it after this is dropped
         self.generator: Any = None
 
     @property
@@ -45,6 +46,7 @@ class Request:
         return self.closed or (self.cancel is not None and self.cancel.is_set())
 
     def finish(self, reason: str, error: BaseException | None = None) -> None:
+        self.done = True
         self.stats.finish_reason = reason
         self.stats.total_s = time.perf_counter() - self.started
         self.out.put(error if error is not None else _END)
@@ -85,6 +87,38 @@ class TokenStream:
             self._request.closed = True
             self._done = True
             self._wake()
+
+
+class RowReader:
+    """Reads a step's tokens [B] on the host; on CUDA through two pinned buffers in turn, so the
+    next step can be queued before this one's tokens are read (one read in flight per buffer)."""
+
+    def __init__(self, device: Any, rows: int) -> None:
+        import torch
+
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.host = [torch.empty(rows, dtype=torch.long, pin_memory=True) for _ in range(2)]
+            self.events = [torch.cuda.Event(), torch.cuda.Event()]
+            self.turn = 0
+
+    def start(self, tokens: Any) -> Any:
+        """Queue the copy of ``tokens``; a handle for :meth:`wait`."""
+        if not self.cuda:
+            return tokens.tolist()
+        k, n = self.turn, int(tokens.shape[0])
+        self.turn ^= 1
+        self.host[k][:n].copy_(tokens, non_blocking=True)
+        self.events[k].record()
+        return k, n
+
+    def wait(self, handle: Any) -> list[int]:
+        """The tokens of ``handle``; waits for that copy only, not for work queued after it."""
+        if not self.cuda:
+            return handle
+        k, n = handle
+        self.events[k].synchronize()
+        return self.host[k][:n].tolist()
 
 
 def row_params(batch: Any, width: int, device: Any) -> dict[str, Any]:

@@ -62,13 +62,16 @@ def lora(tmp_path_factory):
     return model, prompts(loaded.tokenizer, 4)
 
 
-@pytest.fixture(params=["padded", "slots"])
+@pytest.fixture(params=["padded", "slots", "padded-ahead", "slots-ahead"])
 def make(request):
-    """A batched engine of either cache layout (static slots run eager here; CUDA compiles them)."""
+    """A batched engine of either cache layout (static slots run eager here; CUDA compiles them);
+    ``-ahead``: each step is queued before the last one's tokens are read, as on a GPU."""
     engines = []
 
     def build(model, **kwargs):
-        engines.append(BatchEngine(model, stop_ids=[], static=request.param == "slots", **kwargs))
+        static = request.param.startswith("slots")
+        engines.append(BatchEngine(model, stop_ids=[], static=static, **kwargs))
+        engines[-1].ahead = request.param.endswith("-ahead")
         return engines[-1]
 
     yield build
