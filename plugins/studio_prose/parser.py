@@ -166,6 +166,7 @@ class ProseDocument(Speakers):
         self._opening = False  # the quote opens a paragraph right after another speech
         self._quote_text = ""  # the quote being attributed (for the name it is said to)
         self._intro_above = ""  # narration ending the last paragraph with a colon
+        self._from_above = False  # the quote being attributed is introduced by it
         self._intro_index = -1
 
     # -- the pass --------------------------------------------------------------------------
@@ -269,8 +270,10 @@ class ProseDocument(Speakers):
             nxt = items[position + 1][1] if following else None
             before = _flatten(view[prev.start : prev.end], self.style.lang) if prev else ""
             opens = position == 0 and starts_with_quote
-            if opens and self._intro_above and index == self._intro_index + 1:
+            above = opens and bool(self._intro_above) and index == self._intro_index + 1
+            if above:
                 before = self._intro_above  # 九斤老太…说：⏎“…”: introduced above
+            self._from_above = above
             after = _flatten(view[nxt.start : nxt.end], self.style.lang) if nxt else ""
             self._opening = opens and index - state.last_dialogue_paragraph == 1
             self._quote_text = view[seg.start + 1 : seg.end - 1 if seg.closed else seg.end]
@@ -339,7 +342,8 @@ class ProseDocument(Speakers):
         tail = ""
         if last and last[0] == "text":
             tail = _flatten(view[last[1].start : last[1].end], self.style.lang).rstrip()
-        self._intro_above = tail if tail.endswith(tuple("：:∶﹕")) else ""
+        # 九斤老太…说：⏎“…” / turning to Elizabeth, said,--⏎“…”: the speech opens the next paragraph
+        self._intro_above = tail if tail.endswith(_INTRO_ENDS) else ""
         self._intro_index = index
         state.open_speaker = (
             in_paragraph if items and items[-1][0] == "quote" and not items[-1][1].closed else None
@@ -358,6 +362,9 @@ class ProseDocument(Speakers):
                 state.turns = []
             state.turns.append(None if None in spoken and len(spoken) == 1 else in_paragraph)
             state.last_dialogue_paragraph = index
+
+
+_INTRO_ENDS = ("：", ":", "∶", "﹕", ",--", ":--", "—", ",—")
 
 
 def _tail(narration: list[quotes.Segment]) -> str:

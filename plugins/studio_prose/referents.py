@@ -38,6 +38,8 @@ class Referents:
     _quote_text: str
     _opening: bool
     _pronoun_sure: bool
+    _from_above: bool
+    _intro_above: str
     _bare: bool
     names: set[str]
 
@@ -216,6 +218,13 @@ class Referents:
         if only is not None:
             self._pronoun_sure = True  # said he, in a talk between one man and women
             return only
+        if self._from_above and not self._para_mentions:  # …Lydia…, she interrupted him with,--
+            ahead = self._named_before(raw)
+            found = self._pick(reversed(ahead), gender, narrator) if ahead else None
+            if found is not None:
+                rivals = {n for n in ahead if n != found and self._sex_of(n) in (gender, None)}
+                self._pronoun_sure = bool(gender) and not rivals
+                return found
         pools = (
             reversed(self._para_mentions),
             reversed(state.narrated),  # “…,” she said, after a paragraph about her
@@ -227,12 +236,30 @@ class Referents:
             if found is not None:
                 if self._para_mentions and found == self._para_mentions[-1] and gender:
                     self._pronoun_sure = True  # 玄凌走来…，他却笑道: the person just named
-                elif not self._para_mentions and state.narrated and found == state.narrated[-1]:
+                elif (
+                    not self._para_mentions
+                    and state.narrated
+                    and found == state.narrated[-1]
+                    and not self._from_above  # …she resolved; and, turning to Elizabeth, said,--
+                ):
                     pass  # the last person the narration named, right before this speech
                 elif self._pronoun_sure and self._rivals(found, gender, narrator, partners):
                     self._pronoun_sure = False  # said she, with two women in the scene
                 return found
         return None
+
+    def _named_before(self, pronoun: str) -> list[str]:
+        """The people named in the narration above a speech before its last ``pronoun``."""
+        text = self._intro_above
+        at = max(
+            (m.start() for m in re.finditer(rf"(?<!\w){re.escape(pronoun)}(?!\w)", text)),
+            default=-1,
+        )
+        return [
+            self._canonical(m.group())
+            for m in self.pattern.finditer(text, 0, max(at, 0))
+            if m.group() not in self.rules.PRONOUNS
+        ]
 
     def _only_one_of(self, gender: str, narrator: str) -> str | None:
         """The one person of ``gender`` who has spoken in this exchange, when every recent turn's
@@ -240,8 +267,10 @@ class Referents:
         is named in this paragraph or in the narration since the last speech."""
         sex_of = self._sex_of
         state = self._state
-        if not state.turns or None in state.turns[-4:] or any(
-            sex_of(p) is None and p != narrator for p in state.turns[-4:]
+        if (
+            not state.turns
+            or None in state.turns[-4:]
+            or any(sex_of(p) is None and p != narrator for p in state.turns[-4:])
         ):
             return None
         spoke = {self._canonical(p) for p in state.turns[-4:] if p}

@@ -144,6 +144,7 @@ _OBJECT_BEFORE = {
     "like",
     "and",
 }
+_CLAUSE_OPENERS = {"what", "that", "whom", "which", "who", "whose", "whether", "how", "why"}
 _FEMALE = ("Mrs", "Miss", "Ms", "Lady", "Madam", "Madame", "Mme", "Mlle", "Aunt")
 _MALE = ("Mr", "Sir", "Lord", "Colonel", "Col", "Captain", "Capt", "Uncle")
 PRONOUNS = {"I": "narrator", "he": "m", "He": "m", "she": "f", "She": "f"}
@@ -265,8 +266,8 @@ def _introduced(lead: str, pattern: re.Pattern[str]) -> tuple[str | None, str] |
     who = None
     for match in pattern.finditer(head):
         words = head[: match.start()].split()
-        if words and words[-1].lower().strip(",") in _OBJECT_BEFORE:
-            continue
+        if words and words[-1].lower().strip(",") in _OBJECT_BEFORE | _CLAUSE_OPENERS:
+            continue  # turning to Elizabeth / saw what he was doing: not who speaks
         who = match.group()  # the nearest subject before the verb
     if who is None:
         who = subject(sentence, pattern)

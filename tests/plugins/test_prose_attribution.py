@@ -321,3 +321,17 @@ def test_a_short_name_merges_with_the_one_longer_form_of_its_sex():
     assert "Miss Bingley" not in merged
     unsure = cast.same_people(names, "", "en", rules_en.gender_of_title, {})
     assert unsure == {}  # of unknown sex: Mr. or Miss, nobody can tell
+
+
+def test_an_english_introduction_ending_the_paragraph_above_with_a_dash():
+    text = (
+        "“Good day,” said Mr. Lowe.\n\n“Good day,” said Mrs. Hale.\n\n"
+        "Mr. Lowe read on; but before three pages were done, Mrs. Hale, who had sat "
+        "there all morning, grew tired, and she interrupted him with,--\n\n"
+        "“Do you know, my dear, that the boat is late?”\n\n"
+        "Anne saw what he was doing, and turned to him, and said,--\n\n"
+        "“You mean to frighten me.”\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + text * 2, names="Anne")
+    assert said[2] == ("Mrs. Hale", "Do y")  # she: the woman named before her in the lines above
+    assert said[3][0] != "Mr. Lowe"  # "what he was doing" is not who speaks
