@@ -362,6 +362,13 @@ class ProseDocument(Speakers):
                 state.turns = []
             state.turns.append(None if None in spoken and len(spoken) == 1 else in_paragraph)
             state.last_dialogue_paragraph = index
+        elif not self.zh and items and index - state.last_dialogue_paragraph == 1:
+            # “Do you know who has taken it?” ⏎ Mr. Bennet replied that he had not. ⏎ …: a turn
+            # told, not quoted, keeps the exchange going
+            who = rules_en.reported(_flatten(items[0][1].text, "en"), self.pattern)
+            if who is not None and who not in self.rules.PRONOUNS:
+                state.turns.append(self._canonical(who))
+                state.last_dialogue_paragraph = index
 
 
 _INTRO_ENDS = ("：", ":", "∶", "﹕", ",--", ":--", "—", ",—")

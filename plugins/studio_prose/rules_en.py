@@ -274,6 +274,21 @@ def _introduced(lead: str, pattern: re.Pattern[str]) -> tuple[str | None, str] |
     return (who, "intro") if who else None
 
 
+_REPORTED = re.compile(
+    rf"^\s*(?P<who>{_NAME})\s+(?:\w+ly\s+)?(?:replied|answered|returned|said|observed)"
+    r"\s+(?:that|only|nothing|no|not)\b"
+)
+
+
+def reported(paragraph: str, pattern: re.Pattern[str]) -> str | None:
+    """The person whose answer a narration paragraph reports (``Mr. Bennet replied that he had
+    not.``): a name opening it, a verb of answering and ``that`` / ``nothing`` after it."""
+    match = _REPORTED.match(" ".join(paragraph.split()))
+    if match is None or not pattern.fullmatch(who := _normal(match.group("who"))):
+        return None
+    return who
+
+
 def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     """The speaker named right after a quote (``“…,” said Elizabeth``)."""
     text = " ".join(after[:120].split())

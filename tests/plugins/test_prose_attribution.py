@@ -335,3 +335,12 @@ def test_an_english_introduction_ending_the_paragraph_above_with_a_dash():
     said = _said("CHAPTER I.\n\n" + text * 2, names="Anne")
     assert said[2] == ("Mrs. Hale", "Do y")  # she: the woman named before her in the lines above
     assert said[3][0] != "Mr. Lowe"  # "what he was doing" is not who speaks
+
+
+def test_a_reported_answer_is_a_turn_of_the_exchange():
+    text = (
+        "“Have you heard the news?” said Mrs. Lowe.\n\nMr. Lowe replied that he had not.\n\n"
+        "“But it is true,” returned Mrs. Lowe.\n\nMr. Lowe made no answer.\n\n"
+        "“Do you not want to know?” cried Mrs. Lowe.\n\n“You want to tell me.”\n\n"
+    )
+    assert _said("CHAPTER I.\n\n" + text * 2, names="Mr. Lowe")[3] == ("Mr. Lowe", "You ")
