@@ -195,6 +195,8 @@ class ProseDocument(Speakers):
 
     def _new_chapter(self, para: quotes.Paragraph) -> None:
         title = " ".join(para.text.replace("　", " ").split())
+        if title.endswith("]") and "[" not in title:  # the last line of an illustration's caption
+            title = title[:-1].rstrip()
         count = self._seen.get(title, 0) + 1
         self._seen[title] = count
         self._chapter = title if count == 1 else f"{title}#{count}"

@@ -344,3 +344,9 @@ def test_a_reported_answer_is_a_turn_of_the_exchange():
         "“Do you not want to know?” cried Mrs. Lowe.\n\n“You want to tell me.”\n\n"
     )
     assert _said("CHAPTER I.\n\n" + text * 2, names="Mr. Lowe")[3] == ("Mr. Lowe", "You ")
+
+
+def test_a_chapter_heading_closing_an_illustration_caption_loses_the_bracket():
+    text = "[Illustration:\n\nChapter I.]\n\n“Good day,” said Anne.\n\n“Good day,” said Tom.\n\n"
+    scenes = {u.scene for u in _doc(text * 2).utterances if u.kind == "dialogue"}
+    assert not any(scene.endswith("]") for scene in scenes)
