@@ -96,6 +96,11 @@ def _last_sentence(text: str) -> str:
 
 
 _CLAUSE_SPLIT = re.compile(r"[，,、]")
+# a surname and a title opening the clause of the speech verb (何小姐忙拦道, 向知府道)
+_TITLED = re.compile(
+    rf"^(?:只见|那|便|又|这)?(?P<who>[{HAN_CLASS}](?:小姐|姑娘|太太|老爷|公子|大爷|二爷|三爷|奶奶|相公|"
+    r"先生|夫人|大人|知府|知县|嫂子|大娘|姑娘))"
+)
 
 
 def nearest_subject(sentence: str, pattern: re.Pattern[str]) -> str | None:
@@ -136,6 +141,10 @@ def preposed(before: str, pattern: re.Pattern[str]) -> tuple[str | None, str] | 
     sentence = _last_sentence(core)
     if not sentence:
         return None
+    last = _CLAUSE_SPLIT.split(sentence)[-1]
+    titled = _TITLED.match(last.strip(" 　"))
+    if titled is not None and _subject(last, pattern)[0] is None:
+        return titled.group("who"), "before-new"  # 何小姐忙拦道: not the 公子 of a clause before
     who = nearest_subject(sentence, pattern)
     if who is not None:
         return who, "before"

@@ -350,3 +350,13 @@ def test_a_chapter_heading_closing_an_illustration_caption_loses_the_bracket():
     text = "[Illustration:\n\nChapter I.]\n\n“Good day,” said Anne.\n\n“Good day,” said Tom.\n\n"
     scenes = {u.scene for u in _doc(text * 2).utterances if u.kind == "dialogue"}
     assert not any(scene.endswith("]") for scene in scenes)
+
+
+def test_a_surname_and_title_opening_the_speech_clause_is_the_speaker():
+    text = (
+        "第一章\n"
+        + ("林秋水道：“走吧。”\n公子一眼看见匣子，林秋水才要伸手去摸，何小姐忙拦道：“别着手！”\n")
+        * 2
+    )
+    said = _said(text, names="林秋水")
+    assert said[1] == ("何小姐", "别着手！")  # not the one of the clause before
