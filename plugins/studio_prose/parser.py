@@ -163,6 +163,7 @@ class ProseDocument(Speakers):
         self._breaks = 0
         self._seen: dict[str, int] = {}
         self._pronoun_sure = False
+        self._runs: list[list[tuple[int, str | None, frozenset[str], bool]]] = [[]]
         self._opening = False  # the quote opens a paragraph right after another speech
         self._quote_text = ""  # the quote being attributed (for the name it is said to)
         self._intro_above = ""  # narration ending the last paragraph with a colon
@@ -192,6 +193,7 @@ class ProseDocument(Speakers):
                 continue
             self.paragraphs.append(para)
             self._paragraph(para, len(self.paragraphs) - 1)
+        self._fill_runs()
 
     def _new_chapter(self, para: quotes.Paragraph) -> None:
         title = " ".join(para.text.replace("　", " ").split())

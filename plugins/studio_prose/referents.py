@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+FILL_CONFIDENCE = 0.65  # turn-fill: a place in a strict alternation of two known speakers
+
 
 class Referents:
     """Mixin of :class:`studio_prose.parser.ProseDocument`: the state it reads is set there."""
@@ -42,6 +44,9 @@ class Referents:
     _intro_above: str
     _bare: bool
     names: set[str]
+    attributions: list[Any]
+    display: dict[str, str]
+    _runs: list[list[tuple[int, str | None, frozenset[str], bool]]]
 
     def _canonical(self, name: str) -> str:
         name = self.roles.get(name) or name
@@ -170,14 +175,17 @@ class Referents:
         chain = self._state.chain
         if spoken is None:
             chain.clear()
+            self._runs.append([])
             return
         known = {s for s in spoken if s}
+        several = len(known) > 1
         if (
             index - self._state.last_dialogue_paragraph != 1
-            or len(known) > 1
+            or several
             or (not known and not self._bare)
         ):
             chain.clear()
+            self._runs.append([])
         names = frozenset(
             self._canonical(n)
             for n in self._para_mentions
@@ -186,6 +194,50 @@ class Referents:
         speaker = known.pop() if known else None
         chain.append((speaker, names - {speaker} if speaker else names))
         del chain[:-24]
+        if not several:  # one speaker or none: a paragraph a run can count
+            self._runs[-1].append((index, speaker, chain[-1][1], self._bare and speaker is None))
+
+    def _fill_runs(self) -> None:
+        """After the pass: in a run of dialogue paragraphs where exactly two people speak and
+        every known turn is at a place of the right parity (A, ?, A, B is not; A, ?, A, ?, B
+        is), a paragraph of speech alone takes the turn its place gives (``turn-fill``), unless
+        a quote calls that person by name or narration in the run names a third person. Past
+        the first and the last known turn, only when three turns are known."""
+        by_paragraph: dict[int, list[Any]] = {}
+        for attribution in self.attributions:
+            by_paragraph.setdefault(attribution.paragraph, []).append(attribution)
+        for run in self._runs:
+            known = [(k, who) for k, (_, who, _, _) in enumerate(run) if who]
+            people = {who for _, who in known}
+            if len(people) != 2 or any(names - people for _, _, names, _ in run):
+                continue
+            first, a = known[0]
+            if any((k - first) % 2 != (who != a) for k, who in known):
+                continue  # not strict turns
+            b = (people - {a}).pop()
+            low, high = known[0][0], known[-1][0]
+            if len(known) >= 3:
+                low, high = low - 2, high + 3
+            for k, (index, who, _, bare) in enumerate(run):
+                if who or not bare or not low <= k <= high:
+                    continue
+                taker = a if (k - first) % 2 == 0 else b
+                quotes = by_paragraph.get(index, [])
+                if any(self._calls(q.utterance.text, taker) for q in quotes):
+                    continue
+                for q in quotes:
+                    if q.utterance.speaker is None:
+                        q.utterance.speaker = self.display.get(taker, taker)
+                        q.utterance.method = "turn-fill"
+                        q.utterance.confidence = FILL_CONFIDENCE
+                        q.method = q.rule = "turn-fill"
+                        q.confidence = FILL_CONFIDENCE
+
+    def _calls(self, text: str, person: str) -> bool:
+        """Whether ``text`` speaks to ``person`` by name at its start or end (“Lizzy, …”)."""
+        self._quote_text = text
+        called = self._addressee()
+        return called is not None and self._canonical(called) == person
 
     def _resolve(self, raw: str | None) -> str | None:
         if raw is None or raw == "?":

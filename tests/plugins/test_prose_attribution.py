@@ -360,3 +360,15 @@ def test_a_surname_and_title_opening_the_speech_clause_is_the_speaker():
     )
     said = _said(text, names="林秋水")
     assert said[1] == ("何小姐", "别着手！")  # not the one of the clause before
+
+
+def test_bare_paragraphs_between_strict_turns_of_two_take_their_places():
+    scene = (
+        "“Is the boat late?” said Anne.\n\n“It often is.”\n\n“Then we wait,” said Anne.\n\n"
+        "“We do.”\n\n“For how long?”\n\n“An hour,” said Tom.\n\n"
+    )
+    said = _said("CHAPTER I.\n\n" + scene * 2, names="Anne,Tom")
+    assert said[1] == ("Tom", "It o") and said[4] == ("Anne", "For ")
+    three = scene.replace("“For how long?”", "“For how long?” said Kitty.")
+    said = _said("CHAPTER I.\n\n" + three * 2, names="Anne,Tom,Kitty")
+    assert said[3] == (None, "We d")  # three people speak: no one's place is sure
