@@ -18,9 +18,15 @@ For every speech quote, in order (the first rule that answers wins):
 3. ``continue``: an earlier quote of the same paragraph has a speaker, or a speech runs on from
    the previous paragraph (its quote left open: Chinese reopens “ each paragraph);
 4. ``action``: a short beat led by its subject right before the quote (``眉庄握住我的手。“…”``);
-5. ``turn``: a paragraph that is only a quote, in an exchange of two, goes to the other one
-   (see :mod:`studio_prose.referents`);
+   ``action-after``: a beat led by a name right after a quote that opens its paragraph
+   (``“I knew it!”  And Beth ran to hug her sister``), never a listener (``…听得有人问他``);
+5. ``vocative``: a paragraph of speech alone right after one that spoke to one person by name
+   is that person's answer; ``turn``: a paragraph that is only a quote, in an exchange of two,
+   goes to the other one (see :mod:`studio_prose.referents`);
 6. otherwise the speaker stays unknown (None), for the user or the optional LLM pass.
+
+After the pass, ``turn-fill``: in a run of dialogue paragraphs where exactly two people take
+strict turns, a paragraph of speech alone takes the turn its place gives.
 
 Every attribution carries its rule and a confidence (``CONFIDENCE``, measured on hand-labelled
 novels by ``bench/prose_accuracy.py``); below ``NAMING_BAR`` the speaker stays unknown and the
