@@ -202,6 +202,9 @@ def _unknown_person(word: str, marked: int, adverbial: int) -> bool:
     return marked > 0 and all(len(piece) == 1 for piece in cut_words(word))
 
 
+_NOT_PERSON_TAGS = ("v", "d", "a", "p", "c", "u", "r", "s", "f", "l", "t", "m")
+
+
 def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:
     """Whether a frequent speech-tag start is a person: a title, a name in jieba's dictionary, a
     word jieba does not know (the book's own names: 浦墨卿, 阿Ｑ), or a noun found now and then
@@ -214,7 +217,10 @@ def _name_evidence(word: str, total: int, marked: int, adverbial: int) -> bool:
     tag = dictionary_tag(word)
     if tag is None or tag == "nz":  # unknown to the dictionary, or a proper noun
         return True
-    return tag in ("n", "ng") and marked / total >= 0.04
+    # 平儿 (q), 湘云 (ns): jieba knows some of a book's names as other words; an object marker
+    # before them now and then (对平儿, 叫湘云) says a person, which verbs, adverbs and places
+    # (点头, 缓缓, 窗外) never get
+    return not tag.startswith(_NOT_PERSON_TAGS) and marked / total >= 0.04
 
 
 def _sentence_start(window: str) -> str:

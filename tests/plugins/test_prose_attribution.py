@@ -372,3 +372,10 @@ def test_bare_paragraphs_between_strict_turns_of_two_take_their_places():
     three = scene.replace("“For how long?”", "“For how long?” said Kitty.")
     said = _said("CHAPTER I.\n\n" + three * 2, names="Anne,Tom,Kitty")
     assert said[3] == (None, "We d")  # three people speak: no one's place is sure
+
+
+def test_a_name_jieba_knows_as_another_word_joins_the_cast_when_people_are_spoken_to_by_it():
+    text = "第一回\n" + "平儿道：“来了。”林秋水叫平儿过来，对平儿笑道：“坐。”\n" * 3
+    assert "平儿" in _doc(text).names  # jieba has 平儿 as a quantifier
+    verbs = "第一回\n" + "点头道：“是。”林秋水道：“好。”\n" * 3
+    assert "点头" not in _doc(verbs).names
