@@ -74,6 +74,8 @@ def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str |
         before = sentence[max(0, start - 3) : start]
         if before and before[-1] in _OBJECT_BEFORE and not before.endswith(_SUBJECT_AFTER_SEE):
             continue
+        if before.endswith(_NAMING):
+            continue  # 有一个朋友，叫做陈正公: a name given, not who acts
         if (
             len(word) == 1
             and before
@@ -85,6 +87,9 @@ def _subject(sentence: str, pattern: re.Pattern[str]) -> tuple[str | None, str |
             return "?", possessor
         return word, possessor
     return None, possessor
+
+
+_NAMING = ("叫做", "叫作", "名叫", "唤做", "唤作", "名唤", "称为", "号为")
 
 
 def _last_sentence(text: str) -> str:

@@ -379,3 +379,15 @@ def test_a_name_jieba_knows_as_another_word_joins_the_cast_when_people_are_spoke
     assert "平儿" in _doc(text).names  # jieba has 平儿 as a quantifier
     verbs = "第一回\n" + "点头道：“是。”林秋水道：“好。”\n" * 3
     assert "点头" not in _doc(verbs).names
+
+
+def test_a_name_being_given_is_not_who_speaks():
+    text = (
+        "第一回\n"
+        + (
+            "林秋水道：“走吧。”\n他有一个朋友，叫做周小舟，向日曾欠他几两银子，心里想道：“我去找他。”\n"
+        )
+        * 2
+    )
+    said = _said(text, names="林秋水,周小舟")
+    assert said[1][0] != "周小舟"
