@@ -252,6 +252,7 @@ class ProseDocument(Speakers):
         view = cast_zh.simplified(para.text) if self.zh else para.text
         state = self._state
         self._para_mentions: list[str] = []
+        self._asker: str | None = None
         in_paragraph: str | None = None
         starts_with_quote = bool(items) and items[0][0] == "quote"
         had_speech = False
@@ -330,6 +331,8 @@ class ProseDocument(Speakers):
             self.utterances.append(utt)
             shown = self.display.get(guess, guess) if guess else None
             self.attributions.append(Attribution(utt, index, method, raw, confidence, shown, rule))
+            if speaker and self.zh and "问" in before[-8:]:
+                self._asker = speaker  # who asks in this paragraph's questions and answers
             if speaker:
                 in_paragraph = speaker
                 self._remember(speaker)

@@ -26,6 +26,7 @@ CONFIDENCE = {
     "turn-pair": 0.6,
     "turn-skip": 0.6,
     "turn-count": 0.65,
+    "ask": 0.7,
     "vocative": 0.7,
     "action": 0.7,
     "action-far": 0.3,
@@ -36,6 +37,11 @@ CONFIDENCE = {
     "unknown": 0.0,
 }
 NAMING_BAR = 0.6
+
+
+# a bare cue of a question-and-answer run (问：“…”答：“…”), Chinese
+_ASK = re.compile(r"(?:又|再|复|便|因)?问(?:道|说|曰)?")
+_ANSWER = re.compile(r"(?:又|便|因)?(?:答|回|禀)(?:称|道|说|曰)?")
 
 
 @dataclass
@@ -84,6 +90,11 @@ class Speakers(Referents):
         if (
             found is not None
         ):  # an introduction without a subject (又道：): who spoke or acted last here
+            cue = _last_sentence(before.rstrip("：:，, 　"), self.style.lang) if self.zh else ""
+            if _ASK.fullmatch(cue) and self._asker:
+                return self._asker, "ask"  # 白公问道：“…”答：“…”问：“…”: the questioner again
+            if _ANSWER.fullmatch(cue):
+                return None, "unknown"  # 答称：: the one questioned, not the questioner
             if in_paragraph:
                 return in_paragraph, "zero-same"
             intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)

@@ -391,3 +391,20 @@ def test_a_name_being_given_is_not_who_speaks():
     )
     said = _said(text, names="林秋水,周小舟")
     assert said[1][0] != "周小舟"
+
+
+def test_bare_questions_and_answers_go_to_the_questioner_and_to_nobody():
+    text = (
+        "第一回\n"
+        + (
+            "林秋水道：“升堂。”\n林秋水问周小舟道：“你叫什么？”答：“小人姓周。”问：“做什么的？”答称：“卖茶的。”\n"
+        )
+        * 2
+    )
+    said = _said(text, names="林秋水,周小舟")
+    assert said[1:5] == [
+        ("林秋水", "你叫什么"),
+        (None, "小人姓周"),  # the one questioned: not the questioner
+        ("林秋水", "做什么的"),
+        (None, "卖茶的。"),
+    ]
