@@ -128,7 +128,11 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             continue
         if len(stem) > 2 and stem[-1] in _VERBISH:
             continue
-        doubled = stem[0] == stem[1] or stem[-1] == stem[-2] or (len(stem) == 3 and stem[1] == "一")
+        doubled = (
+            stem[0] == stem[1]
+            or stem[-1] == stem[-2]
+            or (len(stem) == 3 and stem[1] == "一" and stem[0] == stem[2])
+        )
         if doubled and not gender_of_title(stem):
             continue  # 缓缓 / 清凌凌 / 停一停, but 哥哥 / 姐姐 are people
         if longest_extension[stem] >= max(2, 0.6 * weight[stem]) and stem not in _STOP_WORDS:

@@ -408,3 +408,9 @@ def test_bare_questions_and_answers_go_to_the_questioner_and_to_nobody():
         ("林秋水", "做什么的"),
         (None, "卖茶的。"),
     ]
+
+
+def test_a_name_with_one_inside_is_a_name_but_v_one_v_is_not():
+    text = "第一回\n" + "王一贴笑道：“来了。”停一停道：“好。”林秋水道：“走。”\n" * 4
+    names = _doc(text).names
+    assert "王一贴" in names and "停一停" not in names
