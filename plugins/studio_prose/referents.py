@@ -52,9 +52,10 @@ class Referents:
         name = self.roles.get(name) or name
         return self.same[name][0] if name in self.same else name
 
-    def _addressee(self) -> str | None:
-        """The person a quote speaks to by name (“Lizzy, …” / “…, Mr. Bennet.” / “宝玉，你…”)."""
-        text = self._quote_text.strip()
+    def _addressee(self, quote: str | None = None) -> str | None:
+        """The person a quote (default: the one being attributed) speaks to by name (“Lizzy, …”
+        / “…, Mr. Bennet.” / “宝玉，你…”)."""
+        text = (self._quote_text if quote is None else quote).strip()
         if self.zh:
             match = self.pattern.match(text)
             ok = match is not None and text[match.end() : match.end() + 1] in "，,！!"
@@ -235,8 +236,7 @@ class Referents:
 
     def _calls(self, text: str, person: str) -> bool:
         """Whether ``text`` speaks to ``person`` by name at its start or end (“Lizzy, …”)."""
-        self._quote_text = text
-        called = self._addressee()
+        called = self._addressee(text)
         return called is not None and self._canonical(called) == person
 
     def _resolve(self, raw: str | None) -> str | None:
@@ -286,17 +286,21 @@ class Referents:
         for pool in pools:
             found = self._pick(pool, gender, narrator)
             if found is not None:
-                if self._para_mentions and found == self._para_mentions[-1] and gender:
-                    self._pronoun_sure = True  # 玄凌走来…，他却笑道: the person just named
-                elif (
+                # 玄凌走来…，他却笑道: the person just named is sure; so is the last person the
+                # narration named right before this speech (not for an introduction above:
+                # …she resolved; and, turning to Elizabeth, said,--)
+                just_named = bool(self._para_mentions) and found == self._para_mentions[-1]
+                narrated_last = (
                     not self._para_mentions
-                    and state.narrated
+                    and bool(state.narrated)
                     and found == state.narrated[-1]
-                    and not self._from_above  # …she resolved; and, turning to Elizabeth, said,--
-                ):
-                    pass  # the last person the narration named, right before this speech
-                elif self._pronoun_sure and self._rivals(found, gender, narrator, partners):
-                    self._pronoun_sure = False  # said she, with two women in the scene
+                    and not self._from_above
+                )
+                if just_named and gender:
+                    self._pronoun_sure = True
+                elif not narrated_last and self._pronoun_sure:
+                    # said she, with two women in the scene
+                    self._pronoun_sure = not self._rivals(found, gender, narrator, partners)
                 return found
         return None
 
