@@ -149,7 +149,7 @@ class Speakers(Referents):
         if self.zh and "听" in re.split("[，,；;]", lead)[0]:
             return None  # “…”老栓也似乎听得有人问他: the one who hears it
         if not self.zh and not re.match(r"\s+(?:\w+ly\s+)?[a-z]+ed\b", lead[match.end() :]):
-            return None  # Beth ran…: a verb in the past right after the name (ran is irregular)
+            return None  # a past tense in -ed right after the name (Mrs. March smoothed…)
         return match.group()
 
     def _answer(self, index: int) -> str | None:
@@ -210,17 +210,17 @@ def _flatten(text: str, lang: str) -> str:
     return ("" if lang == "zh" else " ").join(line.strip() for line in text.split("\n"))
 
 
-def _first_sentence(text: str, lang: str) -> str:
+def _sentences(text: str, lang: str) -> list[str]:
     if lang == "zh":
-        parts = [p for p in rules_zh._SENTENCE_SPLIT.split(text.strip(" 　")) if p.strip()]
-    else:
-        parts = [p for p in re.split(rules_en.SENTENCE_END, " ".join(text.split())) if p.strip()]
+        return [p for p in rules_zh._SENTENCE_SPLIT.split(text.strip(" 　")) if p.strip()]
+    return [p for p in re.split(rules_en.SENTENCE_END, " ".join(text.split())) if p.strip()]
+
+
+def _first_sentence(text: str, lang: str) -> str:
+    parts = _sentences(text, lang)
     return parts[0] if parts else ""
 
 
 def _last_sentence(text: str, lang: str) -> str:
-    if lang == "zh":
-        parts = [p for p in rules_zh._SENTENCE_SPLIT.split(text.strip(" 　")) if p.strip()]
-    else:
-        parts = [p for p in re.split(rules_en.SENTENCE_END, " ".join(text.split())) if p.strip()]
+    parts = _sentences(text, lang)
     return parts[-1] if parts else ""
