@@ -192,6 +192,12 @@ class ProseDocument(Speakers):
             if kind == "chapter":
                 self._new_chapter(para)
                 continue
+            if kind == "caption":  # an illustration's words: not speech, not a turn
+                text = _flatten(para.text, self.style.lang).strip()
+                self.utterances.append(
+                    Utterance(None, text, "narration", self._scene, self.file, para.line)
+                )
+                continue
             if kind == "break":
                 self._breaks += 1
                 self._scene = f"{self._chapter}#{self._breaks + 1}"
@@ -293,6 +299,8 @@ class ProseDocument(Speakers):
             )
             speaker = self._resolve(raw)
             speaker = self.same[speaker][0] if speaker in self.same else speaker
+            if speaker and not self.zh and speaker not in self.names:
+                speaker = self._untitled(speaker)
             fresh = raw and raw not in self.names and raw not in self.rules.PRONOUNS
             if fresh and method == "after" and self.zh:
                 method = "after-new"  # a name first seen in this tag

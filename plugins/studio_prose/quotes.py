@@ -98,7 +98,8 @@ def _titled(lines: list[str], index: int, out: list[tuple[str, Paragraph]]) -> b
 
 
 def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
-    """Split ``text`` into ``(kind, paragraph)`` with kind ``text``, ``chapter`` or ``break``."""
+    """Split ``text`` into ``(kind, paragraph)`` with kind ``text``, ``chapter``, ``break`` or
+    ``caption`` (see :func:`_captions`)."""
     lines = text.split("\n")
     out: list[tuple[str, Paragraph]] = []
     shape = layout(lines)
@@ -109,7 +110,7 @@ def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
             title = chapter_heading(line) or _titled(lines, index, out)
             kind = "chapter" if title else "break" if scene_break(line) else "text"
             out.append((kind, Paragraph(line.strip(), index + 1)))
-        return out
+        return _captions(out)
     block: list[str] = []
     start = 0
 
@@ -148,7 +149,24 @@ def paragraphs(text: str) -> list[tuple[str, Paragraph]]:
         block.append(line.strip())
         prev = line
     close()
-    return out
+    return _captions(out)
+
+
+def _captions(out: list[tuple[str, Paragraph]]) -> list[tuple[str, Paragraph]]:
+    """Mark the text inside an ``[Illustration: …]`` block (over one paragraph or several) as
+    ``caption``: a picture's words, never speech nor a turn of the talk around it."""
+    marked: list[tuple[str, Paragraph]] = []
+    depth = 0
+    for kind, para in out:
+        opens = para.text.lstrip().lower().startswith("[illustration")
+        if opens or depth > 0:
+            balance = para.text.count("[") - para.text.count("]")
+            depth = balance if opens else depth + balance
+            depth = max(depth, 0)
+            if kind == "text":
+                kind = "caption"
+        marked.append((kind, para))
+    return marked
 
 
 # -- quotes ----------------------------------------------------------------------------------

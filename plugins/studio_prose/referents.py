@@ -131,6 +131,17 @@ class Referents:
         }
         return found.pop() if len(found) == 1 else None
 
+    def _untitled(self, speaker: str) -> str:
+        """``Mr. Darcy`` from a tag, outside the cast, is the cast's ``Darcy`` when no other
+        titled ``Darcy`` is in the cast and Darcy's sex, if known, is the title's."""
+        title, _, rest = speaker.partition(" ")
+        sex = self.rules.gender_of_title(speaker)
+        if not rest or sex is None or rest not in self.names:
+            return speaker
+        if any(n != rest and n.endswith(" " + rest) for n in self.names):
+            return speaker  # Miss Bingley in the cast: Mr. Bingley is not plain Bingley
+        return rest if self._sex_of(rest) in (None, sex) else speaker
+
     def _sex_of(self, name: str) -> str | None:
         if name in self.rules.PRONOUNS:
             return None

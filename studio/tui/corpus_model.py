@@ -45,6 +45,7 @@ class Row:
         fixed: the speaker was assigned by the user.
         warning: the parser's warning for this line, if any.
         confidence: the parser's confidence in the speaker (None: it does not say).
+        method: how the parser found the speaker (``tag-after``, ``turn-fill`` …), when it says.
     """
 
     kind: str
@@ -57,6 +58,7 @@ class Row:
     warning: str | None = None
     scene: str = ""
     confidence: float | None = None
+    method: str | None = None
 
 
 @dataclass
@@ -100,6 +102,7 @@ def _rows(
                 warned.get(utt.line),
                 utt.scene,
                 getattr(utt, "confidence", None),
+                getattr(utt, "method", None),
             )
         )
     extra = []

@@ -414,3 +414,28 @@ def test_a_name_with_one_inside_is_a_name_but_v_one_v_is_not():
     text = "第一回\n" + "王一贴笑道：“来了。”停一停道：“好。”林秋水道：“走。”\n" * 4
     names = _doc(text).names
     assert "王一贴" in names and "停一停" not in names
+
+
+def test_illustration_captions_are_narration_and_no_turn_of_the_talk():
+    text = (
+        "“Where to?” said Mr. Lowe.\n\n“Home,” said Mrs. Hale.\n\n“Why?” said Mr. Lowe.\n\n"
+        "[Illustration:\n\n“He came down to see the place”\n\n[_Copyright 1894._]]\n\n"
+        "“Because it is late.”\n\n"
+    )
+    doc = _doc("CHAPTER I.\n\n" + text * 2)
+    caption = next(u for u in doc.utterances if u.text.startswith("He came") or "He came" in u.text)
+    assert caption.kind == "narration"
+    said = [(a.utterance.speaker, a.utterance.text[:4]) for a in doc.attributions]
+    assert said[3] == ("Mrs. Hale", "Beca")  # the turn after the picture is still hers
+
+
+def test_a_titled_tag_outside_the_cast_is_the_cast_member_of_that_name():
+    text = (
+        "“Come, Darcy,” said Bingley.\n\n“I shall not,” said Darcy.\n\n“Why not?” said Bingley.\n\n"
+        "“You are dancing,” said Mr. Darcy, looking at her.\n\n“Yes,” said Darcy.\n\n"
+    )
+    filler = "The rain fell on the fields. " * 2000  # a book: one tag does not make a name
+    doc = _doc("CHAPTER I.\n\n" + text + filler)
+    assert "Mr. Darcy" not in doc.names
+    speakers = {a.utterance.speaker for a in doc.attributions}
+    assert "Mr. Darcy" not in speakers and "Darcy" in speakers

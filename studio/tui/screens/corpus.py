@@ -210,6 +210,8 @@ class CorpusScreen(AttributeActions, FixActions, StudioScreen):
                 detail.append(row.speaker, style=speaker_style(row.speaker))
                 if row.fixed:
                     detail.append(" (your fix)", style="italic")
+                elif row.method and row.confidence is not None:
+                    detail.append(f" ({row.method}, {row.confidence:.0%})", style="dim")
             self.describe_choices(detail)
             if row.warning:
                 detail.append(f"\n⚠ {row.warning}", style="yellow")

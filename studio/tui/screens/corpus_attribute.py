@@ -235,7 +235,7 @@ class AttributeActions:
             return
         names = self.likely()
         if row.speaker and row.confidence is not None:
-            detail.append(f" · confidence {row.confidence:.0%}", style="yellow")
+            detail.append(" · check it", style="yellow")  # below the bar: how and how sure, above
         detail.append(" │ " if self.attributing else " │ a: ", style="dim")
         for number, name in enumerate(names, start=1):
             detail.append(f"{number} ", style="bold" if self.attributing else "dim")
