@@ -14,6 +14,7 @@ model=${2:-}
 only=${3:-}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}  # PYTHON=… to use another interpreter
 
 run() {
   local name=$1
@@ -30,33 +31,33 @@ run() {
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$out/gpu.txt" 2>&1
 
 # chat and serving (bench/serve_load.md, bench/chat_speed.md)
-run decode python bench/decode_attention.py --device cuda --rows 1,8,32
-run serve python bench/serve_load.py --device cuda --shape llama-8b --seconds 5 \
+run decode "$py" bench/decode_attention.py --device cuda --rows 1,8,32
+run serve "$py" bench/serve_load.py --device cuda --shape llama-8b --seconds 5 \
   --json "$out/serve.json"
-run chat-1 python bench/chat_speed.py --device cuda --shape llama-8b --targets unmerged \
+run chat-1 "$py" bench/chat_speed.py --device cuda --shape llama-8b --targets unmerged \
   --prompts 32,512 --json "$out/chat.json"
-run chat-2 python bench/chat_speed.py --device cuda --shape llama-8b --targets unmerged \
+run chat-2 "$py" bench/chat_speed.py --device cuda --shape llama-8b --targets unmerged \
   --prompts 2048 --json "$out/chat.json" --append
-run chat-3 python bench/chat_speed.py --device cuda --shape llama-8b --targets merged \
+run chat-3 "$py" bench/chat_speed.py --device cuda --shape llama-8b --targets merged \
   --prompts 32,512 --json "$out/chat.json" --append
-run chat-4 python bench/chat_speed.py --device cuda --shape llama-8b --targets merged \
+run chat-4 "$py" bench/chat_speed.py --device cuda --shape llama-8b --targets merged \
   --prompts 2048 --json "$out/chat.json" --append
 
 # training (bench/train_throughput.md, bench/qlora.md)
-run train-1 python bench/train_throughput.py --shape llama-8b --warmup 2 --steps 10 --repeats 3 \
+run train-1 "$py" bench/train_throughput.py --shape llama-8b --warmup 2 --steps 10 --repeats 3 \
   --variants a,b,b+liger,b+varlen --no-parity --out "$out/train.json"
-run train-2 python bench/train_throughput.py --shape llama-8b --warmup 2 --steps 10 --repeats 3 \
+run train-2 "$py" bench/train_throughput.py --shape llama-8b --warmup 2 --steps 10 --repeats 3 \
   --variants b+liger+varlen,b+liger+varlen+compile,b+recipe,b+liger+varlen+recipe \
   --out "$out/train.json" --append
-run train-3 python bench/train_throughput.py --shape llama-8b --warmup 2 --steps 10 --repeats 3 \
+run train-3 "$py" bench/train_throughput.py --shape llama-8b --warmup 2 --steps 10 --repeats 3 \
   --variants c,c:lora_dropout=0.1 --parity-shape llama-8b-narrow --out "$out/train.json" --append
-run qlora python bench/qlora.py --shape llama-8b --steps 50
+run qlora "$py" bench/qlora.py --shape llama-8b --steps 50
 
 # the real small model (bench/prose_accuracy.md, bench/persona_recipe.md)
 if [ -n "$model" ]; then
-  run prose-llm python bench/prose_accuracy.py --llm-model "$model" --llm-batch 32 \
+  run prose-llm "$py" bench/prose_accuracy.py --llm-model "$model" --llm-batch 32 \
     --llm-cache "$out/prose-answers.jsonl"
-  run recipe-juliet python bench/persona_recipe.py workspace --model "$model" \
+  run recipe-juliet "$py" bench/persona_recipe.py workspace --model "$model" \
     --scratch "$out/recipe-juliet" --eval-fraction 0.15 --set compile=false \
     --json "$out/juliet.json" \
     --config preset: --config lr-5e-4:lr=5e-4 --config epochs-10:epochs=10 \
