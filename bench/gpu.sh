@@ -7,7 +7,8 @@
 # the rows that need real weights (the prose LLM pass, the persona recipe sweep on the shipped
 # workspace); without it those are skipped. ONLY: a comma list of the names below to run just
 # those (e.g. `decode,serve`). Random-weight rows need no download. Each command is independent:
-# one that fails is reported and the rest go on.
+# one that fails is reported and the rest go on. With a model folder, NOVEL=book.txt and
+# CHARACTER=name add a character from a novel (its workspace, card and four-row eval).
 set -u
 out=${1:?usage: bash bench/gpu.sh OUT [MODEL_FOLDER] [ONLY]}
 model=${2:-}
@@ -63,5 +64,18 @@ if [ -n "$model" ]; then
     --config preset: --config lr-5e-4:lr=5e-4 --config epochs-10:epochs=10 \
     --config rank-64:"lora_r=64 lora_alpha=64" \
     --config attention-only:lora_targets=q_proj,k_proj,v_proj,o_proj
+  # a character from a novel (NOVEL=path/to/book.txt CHARACTER=Elizabeth): its own workspace,
+  # its drafted card, and the preset's adapter scored with all four rows
+  if [ -n "${NOVEL:-}" ] && [ -n "${CHARACTER:-}" ]; then
+    ws="$out/novel-ws"
+    if [ ! -d "$ws" ]; then
+      "$py" -m studio init "$ws" --character "$CHARACTER" >"$out/novel-init.log" 2>&1
+      cp "$NOVEL" "$ws/corpus/"
+      "$py" -m studio card "$ws" --apply >>"$out/novel-init.log" 2>&1
+    fi
+    run recipe-novel "$py" bench/persona_recipe.py "$ws" --model "$model" \
+      --scratch "$out/recipe-novel" --set compile=false --json "$out/novel.json" \
+      --final preset --config preset:
+  fi
 fi
 echo "results in $out"
