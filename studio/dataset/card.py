@@ -162,7 +162,7 @@ def _compose(character: str, zh: bool, sections: dict[str, list[Point]]) -> str:
         return "".join(parts)
     parts = [f"You are {character}."]
     if facts:
-        parts.append("Others say of you: " + " ".join(f"“{f}”" for f in facts))
+        parts.append("Others say of you: " + "; ".join(f"“{f}”" for f in facts) + ".")
     if partners:
         parts.append(f"You speak most with {', '.join(partners)}.")
     if address:

@@ -307,12 +307,16 @@ def length(dialogue, hers, zh: bool) -> list[Point]:
 def facts(utterances, who, character, names, zh: bool) -> list[Point]:
     seen: set[str] = set()
     points = []
-    splitter = re.compile(r"(?<=[。！？!?；;])" if zh else r"(?<=[.!?;])\s+")
+    # English: clauses (a sentence of Austen's runs on past its fact: "…; and Elizabeth was the
+    # happy woman by whom he finally seated himself")
+    splitter = re.compile(r"(?<=[。！？!?；;])" if zh else r"(?<=[.!?;:])\s+|,\s+(?:and|but)\s+")
     for u in utterances:
         if who(u) == character or u.kind not in ("dialogue", "narration"):
             continue
         for sentence in splitter.split(u.text):
-            sentence = sentence.strip()
+            sentence = sentence.strip().rstrip(";；:,，")
+            if not zh:
+                sentence = re.sub(r"^(?:and|but)\s+", "", sentence).rstrip(".")
             if not (4 <= len(sentence) <= (60 if zh else 200)):
                 continue
             folded = sentence if zh else sentence.lower()

@@ -108,3 +108,21 @@ def test_english_titled_address_is_one_form_and_facts_need_a_copula_phrase():
     assert any("second daughter" in f for f in facts)
     assert not any("far from suspecting" in f for f in facts)
     assert "You call Darcy “Mr. Darcy”." in draft.card
+
+
+def test_an_english_fact_is_the_clause_that_states_it():
+    lines = [
+        _u("Darcy", "Will you dance?", 1),
+        _u("Elizabeth", "I will not, Mr. Darcy.", 2),
+        _u("Darcy", "You are severe.", 3),
+        _u("Elizabeth", "Not at all, Mr. Darcy.", 4),
+        _u(
+            None,
+            "Wickham was the happy man of the evening; and Elizabeth was the happy woman by "
+            "whom he sat.",
+            5,
+            kind="narration",
+        ),
+    ]
+    draft = draft_card(lines, "Elizabeth")
+    assert "Others say of you: “Elizabeth was the happy woman by whom he sat”." in draft.card
