@@ -59,7 +59,15 @@ from studio.api import (
 from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
 from studio_prose.layout import wrapped as layout_wrapped
 from studio_prose.llm import OPTIONS, resolve_with_llm
-from studio_prose.speakers import CONFIDENCE, NAMING_BAR, Attribution, Speakers, _flatten, _State
+from studio_prose.speakers import (
+    CONFIDENCE,
+    NAMING_BAR,
+    UNREAD,
+    Attribution,
+    Speakers,
+    _flatten,
+    _State,
+)
 
 _SNIFF_CHARS = 80_000
 _MAX_QUOTES = (
@@ -298,6 +306,9 @@ class ProseDocument(Speakers):
                 before, after, in_paragraph, position == 0 and starts_with_quote, index
             )
             speaker = self._resolve(raw)
+            unread = speaker if speaker and speaker.startswith(UNREAD) else None
+            if unread:  # someone's turn, never a speaker to give
+                speaker, raw, method = None, None, "unknown"
             speaker = self.same[speaker][0] if speaker in self.same else speaker
             if speaker and not self.zh and speaker not in self.names:
                 speaker = self._untitled(speaker)
@@ -347,7 +358,7 @@ class ProseDocument(Speakers):
                 self._para_mentions.append(speaker)  # whom a later he/she most likely means
             had_speech = True
             counted = rule == "turn-count"  # later counts start from the last tag, not from this
-            spoken.add(None if counted else speaker)
+            spoken.add(unread or (None if counted else speaker))
             asked += self.pattern.findall(self._quote_text)
             if (called_by_name := self._addressee()) is not None:
                 called.append(called_by_name)
@@ -381,7 +392,9 @@ class ProseDocument(Speakers):
         if had_speech:
             if index - state.last_dialogue_paragraph > 3:
                 state.turns = []
-            state.turns.append(None if None in spoken and len(spoken) == 1 else in_paragraph)
+            marks = [s for s in spoken if s and s.startswith(UNREAD)]
+            turn = in_paragraph or (marks[0] if len(spoken) == 1 and marks else None)
+            state.turns.append(None if None in spoken and len(spoken) == 1 else turn)
             state.last_dialogue_paragraph = index
         elif not self.zh and items and index - state.last_dialogue_paragraph == 1:
             # “Do you know who has taken it?” ⏎ Mr. Bennet replied that he had not. ⏎ …: a turn

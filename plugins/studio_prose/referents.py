@@ -235,8 +235,10 @@ class Referents:
                     continue
                 taker = a if (k - first) % 2 == 0 else b
                 quotes = by_paragraph.get(index, [])
-                if any(self._calls(q.utterance.text, taker) for q in quotes):
-                    continue
+                if taker.startswith("~") or any(
+                    self._calls(q.utterance.text, taker) for q in quotes
+                ):
+                    continue  # the one an unread tag named: no speaker to give
                 for q in quotes:
                     if q.utterance.speaker is None:
                         q.utterance.speaker = self.display.get(taker, taker)

@@ -216,6 +216,19 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     return "?" if word in _PLURALS or group(word) else word
 
 
+def unread_tag(after: str) -> str | None:
+    """The first word of a speech tag right after a quote, whoever it names (``老头子和气的问``
+    → 老头子): one of the first sentence's first three clauses ends in a speech verb
+    (``那光头的老头子看定了阿Ｑ的脸，沉静的清楚的说``); else None."""
+    text = after.lstrip(" 　")
+    end = re.search(r"[。！？!?；;：:“「\n]", text)
+    clauses = [c for c in _CLAUSE_SPLIT.split(text[: end.start()] if end else text) if c]
+    tags = (*_VERB_FINAL, "说着", "说罢", "道罢", "说完")
+    if not clauses or not any(c.endswith(tags) for c in clauses[:3]) or len(clauses[0]) > 24:
+        return None
+    return first_word(clauses[0]) or clauses[0][:2]
+
+
 def _fresh_name(clause: str) -> str | None:
     """The first word of a speech tag, when it has a person's shape (王胡 in
     ``王胡轻蔑的抬起眼来说``)."""

@@ -12,6 +12,10 @@ from studio.api import Utterance
 from studio_prose import cast_zh, rules_en, rules_zh
 from studio_prose.referents import Referents
 
+# a tag the rules cannot read into a name (“…”老头子和气的问): the person it names takes a turn of
+# the exchange under this mark plus the tag's first word, and is never given as a speaker
+UNREAD = "~"
+
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
 CONFIDENCE = {
@@ -83,6 +87,9 @@ class Speakers(Referents):
         post = rules.postposed(after, self.pattern) if after else None
         if post is not None:
             return post, "after"
+        tag = rules_zh.unread_tag(after) if self.zh and after and found is None else None
+        if tag is not None:  # “…”老头子和气的问: someone's turn, though not a name to give
+            return UNREAD + tag, "tag-unread"
         if not self.zh and found is None and after:
             kin = rules_en.epithet(after)
             if kin is not None:  # said her mother: a relation, resolved only with evidence
@@ -146,6 +153,8 @@ class Speakers(Referents):
         match = self.pattern.match(lead)
         if match is None or match.group() in self.rules.PRONOUNS:
             return None
+        if self.zh and (match.group() in rules_zh._PLURALS or cast_zh.group(match.group())):
+            return None  # “…”他们并不怕: a group speaks as nobody
         if self.zh and "听" in re.split("[，,；;]", lead)[0]:
             return None  # “…”老栓也似乎听得有人问他: the one who hears it
         if not self.zh and not re.match(r"\s+(?:\w+ly\s+)?[a-z]+ed\b", lead[match.end() :]):

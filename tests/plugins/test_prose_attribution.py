@@ -439,3 +439,18 @@ def test_a_titled_tag_outside_the_cast_is_the_cast_member_of_that_name():
     assert "Mr. Darcy" not in doc.names
     speakers = {a.utterance.speaker for a in doc.attributions}
     assert "Mr. Darcy" not in speakers and "Darcy" in speakers
+
+
+def test_a_tag_naming_no_cast_member_leaves_the_quote_unknown_but_takes_a_turn():
+    filler = "天色渐渐暗了下来。\n" * 6000  # a book: one tag does not make a name
+    for tag in (
+        "穿蓝衫的慌忙说",
+        "那光头的老头子看定了他的脸，沉静的说",
+    ):  # the verb two clauses on
+        text = (
+            "第一回\n林秋水道：“来了。”\n周小舟道：“坐。”\n林秋水道：“不坐。”\n“拿来罢。”"
+            + tag
+            + "。\n"
+        )
+        said = _said(text + filler)
+        assert said[3] == (None, "拿来罢。")  # someone's turn, not 周小舟's by turn-taking
