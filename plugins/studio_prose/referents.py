@@ -214,7 +214,9 @@ class Referents:
         every known turn is at a place of the right parity (A, ?, A, B is not; A, ?, A, ?, B
         is), a paragraph of speech alone takes the turn its place gives (``turn-fill``), unless
         a quote calls that person by name or narration in the run names a third person. Past
-        the first and the last known turn, only when three turns are known."""
+        the first and the last known turn, only when three turns are known. English only."""
+        if self.zh:  # Chinese talk has untagged lines by people the cast does not hold (那人,
+            return  # 驼背五少爷): two known talkers are no proof that only two talk
         by_paragraph: dict[int, list[Any]] = {}
         for attribution in self.attributions:
             by_paragraph.setdefault(attribution.paragraph, []).append(attribution)
