@@ -43,6 +43,13 @@ CONFIDENCE = {
 NAMING_BAR = 0.6
 
 
+# a verb in the past right after a name (English): -ed, or one of the common irregular ones
+_PAST = re.compile(
+    r"\s+(?:\w+ly\s+)?(?:[a-z]+ed|ran|went|came|sat|stood|took|gave|made|held|shook|threw|began|"
+    r"put|got|kept|left|felt|saw|knew|caught|drew|rose|fell|hid|flew|led|bent|laid|lay|struck|"
+    r"swung|sprang|broke|bit|wrote|spoke|said|sang|stole|swept|slid|sprang|stuck|tore|wept|won)\b"
+)
+
 # a bare cue of a question-and-answer run (问：“…”答：“…”), Chinese
 _ASK = re.compile(r"(?:又|再|复|便|因)?问(?:道|说|曰)?")
 _ANSWER = re.compile(r"(?:又|便|因)?(?:答|回|禀)(?:称|道|说|曰)?")
@@ -157,8 +164,8 @@ class Speakers(Referents):
             return None  # “…”他们并不怕: a group speaks as nobody
         if self.zh and "听" in re.split("[，,；;]", lead)[0]:
             return None  # “…”老栓也似乎听得有人问他: the one who hears it
-        if not self.zh and not re.match(r"\s+(?:\w+ly\s+)?[a-z]+ed\b", lead[match.end() :]):
-            return None  # a past tense in -ed right after the name (Mrs. March smoothed…)
+        if not self.zh and not _PAST.match(lead[match.end() :]):
+            return None  # a past tense right after the name (Mrs. March smoothed…, Beth ran…)
         return match.group()
 
     def _answer(self, index: int) -> str | None:

@@ -219,7 +219,7 @@ def test_first_person_tags_are_the_narrator_or_the_first_person_pronoun():
 
 def test_a_beat_after_the_quote_led_by_a_name_is_the_speakers():
     text = (
-        "“Come here,” said Tom.\n\n“I knew it!”  And Mary rushed to the window.\n\n"
+        "“Come here,” said Tom.\n\n“I knew it!”  And Mary ran to the window.\n\n"
         "“Look,” said Tom.  “Why, Tom?” and Mary turned.\n\n"
     )
     said = _said("CHAPTER I.\n\n" + text * 2, names="Mary")
