@@ -47,7 +47,7 @@ NAMING_BAR = 0.6
 _PAST = re.compile(
     r"\s+(?:\w+ly\s+)?(?:[a-z]+ed|ran|went|came|sat|stood|took|gave|made|held|shook|threw|began|"
     r"put|got|kept|left|felt|saw|knew|caught|drew|rose|fell|hid|flew|led|bent|laid|lay|struck|"
-    r"swung|sprang|broke|bit|wrote|spoke|said|sang|stole|swept|slid|sprang|stuck|tore|wept|won)\b"
+    r"swung|sprang|broke|bit|wrote|spoke|said|sang|stole|swept|slid|stuck|tore|wept|won)\b"
 )
 
 # a bare cue of a question-and-answer run (问：“…”答：“…”), Chinese
