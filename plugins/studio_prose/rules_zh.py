@@ -209,7 +209,14 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
         return None
     match = pattern.match(clause)
     if match is None:
-        match = pattern.search(clause)
+        match = next(  # 于是对我说: 我 is spoken to, not speaking
+            (
+                m
+                for m in pattern.finditer(clause)
+                if clause[max(m.start() - 1, 0)] not in _OBJECT_BEFORE
+            ),
+            None,
+        )
         if match is None or match.start() > 3:
             return _fresh_name(clause)
     word = match.group()

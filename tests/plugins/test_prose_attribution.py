@@ -454,3 +454,11 @@ def test_a_tag_naming_no_cast_member_leaves_the_quote_unknown_but_takes_a_turn()
         )
         said = _said(text + filler)
         assert said[3] == (None, "拿来罢。")  # someone's turn, not 周小舟's by turn-taking
+
+
+def test_a_tag_that_speaks_to_me_is_not_mine():
+    text = (
+        "第一回\n" + "林秋水道：“走吧。”\n“请客？这是应该的。”于是对我说，“昨天的戏可好么？”\n" * 2
+    )
+    said = _said(text, names="林秋水")
+    assert said[1][0] != "我"
