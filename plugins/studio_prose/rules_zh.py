@@ -223,6 +223,9 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     return "?" if word in _PLURALS or group(word) else word
 
 
+_CUT_OFF = re.compile(r"(?:的)?话(?:还)?(?:未|没)(?:有)?(?:说)?完")
+
+
 def unread_tag(after: str) -> str | None:
     """The first word of a speech tag right after a quote, whoever it names (``老头子和气的问``
     → 老头子): one of the first sentence's first three clauses ends in a speech verb
@@ -231,7 +234,10 @@ def unread_tag(after: str) -> str | None:
     end = re.search(r"[。！？!?；;：:“「\n]", text)
     clauses = [c for c in _CLAUSE_SPLIT.split(text[: end.start()] if end else text) if c]
     tags = (*_VERB_FINAL, "说着", "说罢", "道罢", "说完")
-    if not clauses or not any(c.endswith(tags) for c in clauses[:3]) or len(clauses[0]) > 24:
+    if not clauses or len(clauses[0]) > 24:
+        return None
+    cut_off = _CUT_OFF.search(clauses[0])  # 驼背五少爷话还未完: his words, cut off
+    if not cut_off and not any(c.endswith(tags) for c in clauses[:3]):
         return None
     return first_word(clauses[0]) or clauses[0][:2]
 
