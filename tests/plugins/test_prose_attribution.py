@@ -445,8 +445,9 @@ def test_a_tag_naming_no_cast_member_leaves_the_quote_unknown_but_takes_a_turn()
     filler = "天色渐渐暗了下来。\n" * 6000  # a book: one tag does not make a name
     for tag in (
         "穿蓝衫的慌忙说",
-        "那光头的老头子看定了他的脸，沉静的说",
-    ):  # the verb two clauses on
+        "那光头的老头子看定了他的脸，沉静的说",  # the verb two clauses on
+        "驼背五少爷话还未完，突然闯进了一个人",  # words cut off
+    ):
         text = (
             "第一回\n林秋水道：“来了。”\n周小舟道：“坐。”\n林秋水道：“不坐。”\n“拿来罢。”"
             + tag
