@@ -165,6 +165,12 @@ INSTRUCTION_ZH = (
     "扮演",
     "注意",
     "使用",
+    # the drafted card's evidence and manner of speech (studio.dataset.card), in the first person:
+    # how she speaks, not who she is
+    "旁人这样说起我",
+    "我说话常用",
+    "我说话简短",
+    "我称呼",
 )
 INSTRUCTION_EN = (
     "stay",
@@ -182,6 +188,11 @@ INSTRUCTION_EN = (
     "pretend",
     "play ",
     "avoid",
+    # the drafted card's evidence and manner of speech (studio.dataset.card), in the first person
+    "others say of me",
+    "words ",  # "Words you use often: …" (its "you" reads as "me")
+    "i speak briefly",
+    "i call ",
 )
 # Chinese clauses that carry their own verb and need only 我 in front; kinship/role nouns take 我的.
 ZH_VERB_START = (

@@ -108,3 +108,22 @@ def test_instruction_cards_never_leak_into_answers():
             assert not re.search(r"扮演|Stay in character|You are|play the role|Always", answer), (
                 answer
             )
+
+
+def test_a_drafted_cards_evidence_and_manner_of_speech_are_no_answers():
+    from studio.dataset.identity import identity_answers
+
+    en = (
+        "You are Elizabeth. Others say of you: “Elizabeth was the least dear to her of all her "
+        "children”. You speak most with Jane, Darcy. You call Darcy “Mr. Darcy”. Words you use "
+        "often: nor, both. You speak briefly, about 12 words a line. Stay in character."
+    )
+    said = " ".join(identity_answers("Elizabeth", en).values())
+    assert "Others say" not in said and "Words" not in said and "briefly" not in said
+    assert "I call" not in said and "I am Elizabeth." in said
+    zh = (
+        "你是甄嬛。旁人这样说起你：「甄嬛乃甄远道之女」。你称呼皇帝为「皇上」。"
+        "你说话简短，一句话多在12字左右。"
+    )
+    said = "".join(identity_answers("甄嬛", zh).values())
+    assert "旁人" not in said and "称呼" not in said and "简短" not in said and "我是甄嬛" in said
