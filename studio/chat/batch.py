@@ -36,10 +36,10 @@ from typing import Any
 
 from studio.chat.attention import use_decode_attention
 from studio.chat.batch_cache import PaddedBatch, SlotBatch
-from studio.chat.batch_rows import Request, RowReader, TokenStream, pick_rows
+from studio.chat.batch_rows import Request, TokenStream, pick_rows
 from studio.chat.engine import Engine, GenerationStats, checked_prompt
 from studio.chat.sampling import Sampling
-from studio.chat.steps import cudagraph_thread_setup, forward_params
+from studio.chat.steps import RowReader, cudagraph_thread_setup, forward_params
 from studio.errors import StudioError
 
 

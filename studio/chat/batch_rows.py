@@ -89,38 +89,6 @@ class TokenStream:
             self._wake()
 
 
-class RowReader:
-    """Reads a step's tokens [B] on the host; on CUDA through two pinned buffers in turn, so the
-    next step can be queued before this one's tokens are read (one read in flight per buffer)."""
-
-    def __init__(self, device: Any, rows: int) -> None:
-        import torch
-
-        self.cuda = device.type == "cuda"
-        if self.cuda:
-            self.host = [torch.empty(rows, dtype=torch.long, pin_memory=True) for _ in range(2)]
-            self.events = [torch.cuda.Event(), torch.cuda.Event()]
-            self.turn = 0
-
-    def start(self, tokens: Any) -> Any:
-        """Queue the copy of ``tokens``; a handle for :meth:`wait`."""
-        if not self.cuda:
-            return tokens.tolist()
-        k, n = self.turn, int(tokens.shape[0])
-        self.turn ^= 1
-        self.host[k][:n].copy_(tokens, non_blocking=True)
-        self.events[k].record()
-        return k, n
-
-    def wait(self, handle: Any) -> list[int]:
-        """The tokens of ``handle``; waits for that copy only, not for work queued after it."""
-        if not self.cuda:
-            return handle
-        k, n = handle
-        self.events[k].synchronize()
-        return self.host[k][:n].tolist()
-
-
 def row_params(batch: Any, width: int, device: Any) -> dict[str, Any]:
     """Per-row sampling settings as tensors (rebuilt only when the rows change)."""
     import torch

@@ -28,7 +28,7 @@ from typing import Any
 
 from studio.chat.attention import use_decode_attention
 from studio.chat.sampling import Sampling, pick_token
-from studio.chat.steps import cudagraph_thread_setup, forward_params
+from studio.chat.steps import RowReader, cudagraph_thread_setup, forward_params
 from studio.errors import StudioError
 
 
@@ -68,33 +68,6 @@ def checked_prompt(prompt: Sequence[int], max_new_tokens: int, capacity: int) ->
             "shorten the conversation or lower max_new_tokens"
         )
     return ids
-
-
-class _TokenReader:
-    """Reads a device token on the host; on CUDA via pinned memory, so later work queues first."""
-
-    def __init__(self, device: Any) -> None:
-        import torch
-
-        self.cuda = device.type == "cuda"
-        if self.cuda:
-            self.host = torch.empty(1, dtype=torch.long, pin_memory=True)
-            self.event = torch.cuda.Event()
-
-    def start(self, token: Any) -> None:
-        """Queue the copy of ``token`` (shape [1]) to the host."""
-        if self.cuda:
-            self.host.copy_(token, non_blocking=True)
-            self.event.record()
-        else:
-            self.value = int(token)
-
-    def wait(self) -> int:
-        """The token started last; waits only for that copy, not for work queued after it."""
-        if self.cuda:
-            self.event.synchronize()
-            return int(self.host[0])
-        return self.value
 
 
 class Engine:
@@ -336,7 +309,7 @@ class Engine:
         generator = None
         if sampling.do_sample and sampling.seed is not None:
             generator = torch.Generator(device=device).manual_seed(int(sampling.seed))
-        reader = _TokenReader(device)
+        reader = RowReader(device, 1)
         with torch.no_grad(), self._adapter(use_adapter):
             try:
                 # prefill: only what the cache does not hold yet
@@ -364,11 +337,11 @@ class Engine:
                     # on a GPU, queue the next step before reading this token; not for the first
                     # token, whose latency would then include launching a step
                     ahead = reader.cuda and index > 0
-                    reader.start(token)
+                    handle = reader.start(token)
                     if more and ahead:  # wasted only when this token turns out to end the reply
                         token = advance(token)
                         self._fed.append(-1)  # the host learns the id below
-                    value = reader.wait()
+                    (value,) = reader.wait(handle)
                     if more and ahead:
                         self._fed[-1] = value
                     if index == 0:

@@ -1,5 +1,6 @@
-"""Provides what both engines need to run a model's steps: the names its forward takes, and
-CUDA-graph replay from a server's worker threads."""
+"""Provides what both engines need to run a model's steps: the names its forward takes,
+CUDA-graph replay from a server's worker threads, and reading sampled tokens back without
+waiting for the work queued after them."""
 
 from __future__ import annotations
 
@@ -27,3 +28,37 @@ def cudagraph_thread_setup() -> None:
     if not hasattr(local, "tree_manager_containers"):
         local.tree_manager_containers = {}
         local.tree_manager_locks = collections.defaultdict(threading.Lock)
+
+
+class RowReader:
+    """Reads a step's tokens [B] on the host; on CUDA through two pinned buffers in turn, so the
+    next step can be queued before this one's tokens are read (one read in flight per buffer).
+    ``cuda``: whether reads overlap queued work at all (on the CPU every step is done when it
+    returns)."""
+
+    def __init__(self, device: Any, rows: int) -> None:
+        import torch
+
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.host = [torch.empty(rows, dtype=torch.long, pin_memory=True) for _ in range(2)]
+            self.events = [torch.cuda.Event(), torch.cuda.Event()]
+            self.turn = 0
+
+    def start(self, tokens: Any) -> Any:
+        """Queue the copy of ``tokens``; a handle for :meth:`wait`."""
+        if not self.cuda:
+            return tokens.tolist()
+        k, n = self.turn, int(tokens.shape[0])
+        self.turn ^= 1
+        self.host[k][:n].copy_(tokens, non_blocking=True)
+        self.events[k].record()
+        return k, n
+
+    def wait(self, handle: Any) -> list[int]:
+        """The tokens of ``handle``; waits for that copy only, not for work queued after it."""
+        if not self.cuda:
+            return handle
+        k, n = handle
+        self.events[k].synchronize()
+        return self.host[k][:n].tolist()
