@@ -101,10 +101,12 @@ def _last_sentence(text: str) -> str:
 
 
 _CLAUSE_SPLIT = re.compile(r"[，,、]")
+# how a speech tag's clause ends: a speech verb, or one that goes on (说着) or is done (说罢)
+_TAG_ENDS = (*_VERB_FINAL, "说着", "笑着", "问着", "道罢", "说罢", "说完")
 # a surname and a title opening the clause of the speech verb (何小姐忙拦道, 向知府道)
 _TITLED = re.compile(
     rf"^(?:只见|那|便|又|这)?(?P<who>[{HAN_CLASS}](?:小姐|姑娘|太太|老爷|公子|大爷|二爷|三爷|奶奶|相公|"
-    r"先生|夫人|大人|知府|知县|嫂子|大娘|姑娘))"
+    r"先生|夫人|大人|知府|知县|嫂子|大娘))"
 )
 
 
@@ -201,11 +203,7 @@ def postposed(after: str, pattern: re.Pattern[str]) -> str | None:
     if stop is None or stop.start() > 16 or text[stop.start()] in "：:“「":
         return None
     clause = text[: stop.start()]
-    if (
-        not clause
-        or clause[-1] not in _VERB_FINAL
-        and not clause.endswith(("说着", "笑着", "问着", "道罢", "说罢", "说完"))
-    ):
+    if not clause or not clause.endswith(_TAG_ENDS):
         return None
     match = pattern.match(clause)
     if match is None:
@@ -233,11 +231,10 @@ def unread_tag(after: str) -> str | None:
     text = after.lstrip(" 　")
     end = re.search(r"[。！？!?；;：:“「\n]", text)
     clauses = [c for c in _CLAUSE_SPLIT.split(text[: end.start()] if end else text) if c]
-    tags = (*_VERB_FINAL, "说着", "说罢", "道罢", "说完")
     if not clauses or len(clauses[0]) > 24:
         return None
     cut_off = _CUT_OFF.search(clauses[0])  # 驼背五少爷话还未完: his words, cut off
-    if not cut_off and not any(c.endswith(tags) for c in clauses[:3]):
+    if not cut_off and not any(c.endswith(_TAG_ENDS) for c in clauses[:3]):
         return None
     return first_word(clauses[0]) or clauses[0][:2]
 
@@ -262,13 +259,11 @@ def _far_tag(text: str, pattern: re.Pattern[str]) -> str | None:
     clauses = [c for c in _CLAUSE_SPLIT.split(sentence) if c]
     if len(clauses) < 2 or len(clauses) > 3 or end is None or text[end.start()] not in "。！？!?":
         return None
-    tags = (*_VERB_FINAL, "说着", "笑着", "问着")
-    if not any(c.endswith(tags) for c in clauses[1:]):
+    if not any(c.endswith(_TAG_ENDS) for c in clauses[1:]):
         return None
     for clause in clauses[1:]:
         for other in pattern.finditer(clause):
             if other.group() not in PRONOUNS or other.start() == 0:
                 return None  # another person in the later clauses: 阿Ｑ看着王胡，王胡说 / ，他说
-
     word = match.group()
     return "?" if group(word) else word
