@@ -22,7 +22,7 @@ For every speech quote, in order (the first rule that answers wins):
    (``“I knew it!”  And Beth ran to hug her sister``), never a listener (``…听得有人问他``);
 5. ``vocative``: a paragraph of speech alone right after one that spoke to one person by name
    is that person's answer; ``turn``: a paragraph that is only a quote, in an exchange of two,
-   goes to the other one (see :mod:`studio_prose.referents`);
+   goes to the other one (see :mod:`studio_prose.turns`);
 6. otherwise the speaker stays unknown (None), for the user or the optional LLM pass.
 
 After the pass, ``turn-fill``: in a run of dialogue paragraphs where exactly two people take
@@ -59,15 +59,8 @@ from studio.api import (
 from studio_prose import cast, cast_zh, quotes, rules_en, rules_zh
 from studio_prose.layout import wrapped as layout_wrapped
 from studio_prose.llm import OPTIONS, resolve_with_llm
-from studio_prose.speakers import (
-    CONFIDENCE,
-    NAMING_BAR,
-    UNREAD,
-    Attribution,
-    Speakers,
-    _flatten,
-    _State,
-)
+from studio_prose.speakers import Attribution, Speakers, _flatten, _State
+from studio_prose.turns import UNREAD
 
 _SNIFF_CHARS = 80_000
 _MAX_QUOTES = (
@@ -305,34 +298,7 @@ class ProseDocument(Speakers):
             raw, method = self._attribute(
                 before, after, in_paragraph, position == 0 and starts_with_quote, index
             )
-            speaker = self._resolve(raw)
-            unread = speaker if speaker and speaker.startswith(UNREAD) else None
-            if unread:  # someone's turn, never a speaker to give
-                speaker, raw, method = None, None, "unknown"
-            speaker = self.same[speaker][0] if speaker in self.same else speaker
-            if speaker and not self.zh and speaker not in self.names:
-                speaker = self._untitled(speaker)
-            fresh = raw and raw not in self.names and raw not in self.rules.PRONOUNS
-            if fresh and method == "after" and self.zh:
-                method = "after-new"  # a name first seen in this tag
-            if method.endswith("-new") and raw and raw not in self.roles:
-                known, meaning = cast_zh.role(raw, self.names, self._view, rules_zh.gender_of_title)
-                if known:
-                    self.roles[raw] = meaning
-            if speaker is not None and speaker in self.roles:
-                speaker = self.roles[speaker]
-                method = method if speaker is not None else f"{method}-role"
-            named_nobody = method == "unknown" or "-role" in method
-            if speaker is None and raw is not None and not named_nobody:
-                method = f"{method}-unresolved"
-            confidence = CONFIDENCE.get(method, 0.0) if speaker is not None else 0.0
-            if raw in self.rules.PRONOUNS and raw != self.first_person:
-                # she → the woman of this paragraph or exchange; 他 for everyone, or a person of
-                # unknown gender, or one from further back, is a guess among many
-                confidence *= 0.9 if self._pronoun_sure else 0.6
-            guess, rule = None, method
-            if speaker is not None and confidence < NAMING_BAR:
-                guess, speaker, method = speaker, None, "unknown"
+            speaker, method, raw, confidence, guess, rule, unread = self._judge(raw, method)
             said = _flatten(seg.text, self.style.lang).strip()
             shown = self.display.get(speaker, speaker) if speaker else None
             sure = round(confidence, 2) if shown else None  # checked below LOW_CONFIDENCE
@@ -384,25 +350,23 @@ class ProseDocument(Speakers):
         if had_speech:
             state.narrated = []
             state.tail = self._para_mentions[tail_from:] if tail else []
-        else:
-            state.narrated += self._para_mentions
-        if had_speech:
             state.asked = {self._canonical(n) for n in asked if n not in self.rules.PRONOUNS}
             state.called = {self._canonical(n) for n in called}
-        if had_speech:
             if index - state.last_dialogue_paragraph > 3:
                 state.turns = []
             marks = [s for s in spoken if s and s.startswith(UNREAD)]
             turn = in_paragraph or (marks[0] if len(spoken) == 1 and marks else None)
             state.turns.append(None if None in spoken and len(spoken) == 1 else turn)
             state.last_dialogue_paragraph = index
-        elif not self.zh and items and index - state.last_dialogue_paragraph == 1:
-            # “Do you know who has taken it?” ⏎ Mr. Bennet replied that he had not. ⏎ …: a turn
-            # told, not quoted, keeps the exchange going
-            who = rules_en.reported(_flatten(items[0][1].text, "en"), self.pattern)
-            if who is not None and who not in self.rules.PRONOUNS:
-                state.turns.append(self._canonical(who))
-                state.last_dialogue_paragraph = index
+        else:
+            state.narrated += self._para_mentions
+            if not self.zh and items and index - state.last_dialogue_paragraph == 1:
+                # “Do you know who has taken it?” ⏎ Mr. Bennet replied that he had not. ⏎ …: a
+                # turn told, not quoted, keeps the exchange going
+                who = rules_en.reported(_flatten(items[0][1].text, "en"), self.pattern)
+                if who is not None and who not in self.rules.PRONOUNS:
+                    state.turns.append(self._canonical(who))
+                    state.last_dialogue_paragraph = index
 
 
 _INTRO_ENDS = ("：", ":", "∶", "﹕", ",--", ":--", "—", ",—")

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from studio.api import Utterance
 from studio_prose import cast_zh, rules_en, rules_zh
-from studio_prose.referents import Referents
-
-# a tag the rules cannot read into a name (“…”老头子和气的问): the person it names takes a turn of
-# the exchange under this mark plus the tag's first word, and is never given as a speaker
-UNREAD = "~"
+from studio_prose.turns import UNREAD, Turns
 
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
 # name costs more than a missing one: it reaches the training data)
@@ -81,7 +78,7 @@ class _State:
     called: set[str] = field(default_factory=set)  # people it spoke to by name (“…, Lizzy?”)
 
 
-class Speakers(Referents):
+class Speakers(Turns):
     """Mixin of :class:`studio_prose.parser.ProseDocument`: the state it reads is set there."""
 
     def _attribute(
@@ -104,14 +101,13 @@ class Speakers(Referents):
         if (
             found is not None
         ):  # an introduction without a subject (又道：): who spoke or acted last here
-            cue = _last_sentence(before.rstrip("：:，, 　"), self.style.lang) if self.zh else ""
-            if _ASK.fullmatch(cue) and self._asker:
+            intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)
+            if self.zh and _ASK.fullmatch(intro) and self._asker:
                 return self._asker, "ask"  # 白公问道：“…”答：“…”问：“…”: the questioner again
-            if _ANSWER.fullmatch(cue):
+            if self.zh and _ANSWER.fullmatch(intro):
                 return None, "unknown"  # 答称：: the one questioned, not the questioner
             if in_paragraph:
                 return in_paragraph, "zero-same"
-            intro = _last_sentence(before.rstrip("：:，, 　"), self.style.lang)
             earlier = self._paragraph_subject(before)  # 顿一顿又道： continues the topic
             if earlier is None:
                 return None, "unknown"
@@ -147,6 +143,46 @@ class Speakers(Referents):
             if other is not None:
                 return other, how
         return None, "unknown"
+
+    def _judge(self, raw: str | None, method: str) -> tuple[Any, ...]:
+        """From a rule's answer to the speaker the utterance gets: pronouns resolved, aliases,
+        titles and roles read, the rule's confidence (less for a pronoun not sure of its person),
+        and below ``NAMING_BAR`` no speaker but a guess.
+
+        Returns:
+            ``(speaker, method, raw, confidence, guess, rule, unread)``: ``rule`` is the rule that
+            answered, also when too unsure (``method`` is then unknown); ``unread`` the turn mark
+            of a tag that names someone outside the cast.
+        """
+        speaker = self._resolve(raw)
+        unread = speaker if speaker and speaker.startswith(UNREAD) else None
+        if unread:  # someone's turn, never a speaker to give
+            speaker, raw, method = None, None, "unknown"
+        speaker = self.same[speaker][0] if speaker in self.same else speaker
+        if speaker and not self.zh and speaker not in self.names:
+            speaker = self._untitled(speaker)
+        fresh = raw and raw not in self.names and raw not in self.rules.PRONOUNS
+        if fresh and method == "after" and self.zh:
+            method = "after-new"  # a name first seen in this tag
+        if method.endswith("-new") and raw and raw not in self.roles:
+            known, meaning = cast_zh.role(raw, self.names, self._view, rules_zh.gender_of_title)
+            if known:
+                self.roles[raw] = meaning
+        if speaker is not None and speaker in self.roles:
+            speaker = self.roles[speaker]
+            method = method if speaker is not None else f"{method}-role"
+        named_nobody = method == "unknown" or "-role" in method
+        if speaker is None and raw is not None and not named_nobody:
+            method = f"{method}-unresolved"
+        confidence = CONFIDENCE.get(method, 0.0) if speaker is not None else 0.0
+        if raw in self.rules.PRONOUNS and raw != self.first_person:
+            # she → the woman of this paragraph or exchange; 他 for everyone, or a person of
+            # unknown gender, or one from further back, is a guess among many
+            confidence *= 0.9 if self._pronoun_sure else 0.6
+        guess, rule = None, method
+        if speaker is not None and confidence < NAMING_BAR:
+            guess, speaker, method = speaker, None, "unknown"
+        return speaker, method, raw, confidence, guess, rule, unread
 
     def _beat_after(self, after: str) -> str | None:
         """``“…”  And Beth ran to hug her sister``: a paragraph that opens with the quote and goes

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio_prose import cast_zh, rules_zh
-from studio_prose.parser import NAMING_BAR, ProseDocument
+from studio_prose.parser import ProseDocument
+from studio_prose.speakers import NAMING_BAR
 
 from studio.api import SourceText
 
