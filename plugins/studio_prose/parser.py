@@ -263,7 +263,7 @@ class ProseDocument(Speakers):
         in_paragraph: str | None = None
         starts_with_quote = bool(items) and items[0][0] == "quote"
         had_speech = False
-        spoken: set[str | None] = set()
+        spoken: dict[str | None, None] = {}  # this paragraph's speakers, the last to speak last
         asked: list[str] = []
         called: list[str] = []
         tail_from = 0
@@ -324,7 +324,9 @@ class ProseDocument(Speakers):
                 self._para_mentions.append(speaker)  # whom a later he/she most likely means
             had_speech = True
             counted = rule == "turn-count"  # later counts start from the last tag, not from this
-            spoken.add(unread or (None if counted else speaker))
+            who = unread or (None if counted else speaker)
+            spoken.pop(who, None)
+            spoken[who] = None
             asked += self.pattern.findall(self._quote_text)
             if (called_by_name := self._addressee()) is not None:
                 called.append(called_by_name)

@@ -17,6 +17,7 @@ exchange.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from studio_prose.referents import Referents
@@ -87,7 +88,7 @@ class Turns(Referents):
             return None, "unknown"
         return (s if distance % 2 == 0 else t), "turn-count"
 
-    def _note_turn(self, index: int, spoken: set[str | None] | None) -> None:
+    def _note_turn(self, index: int, spoken: Collection[str | None] | None) -> None:
         """Keep the run of dialogue paragraphs ``_count_turns`` reads. ``spoken``: the speakers of
         this paragraph's quotes (None: no speech). The run ends at a paragraph of narration alone,
         at a paragraph whose narration leaves its speaker unknown (it may bring someone in), and
@@ -97,7 +98,7 @@ class Turns(Referents):
             chain.clear()
             self._runs.append([])
             return
-        known = {s for s in spoken if s}
+        known = [s for s in spoken if s]  # in the order they spoke
         several = len(known) > 1
         if (
             index - self._state.last_dialogue_paragraph != 1
@@ -111,7 +112,7 @@ class Turns(Referents):
             for n in self._para_mentions
             if n not in self.rules.PRONOUNS and n != self.first_person
         )
-        speaker = known.pop() if known else None
+        speaker = known[-1] if known else None  # with two, the run starts from the last
         chain.append((speaker, names - {speaker} if speaker else names))
         del chain[:-24]
         if not several:  # one speaker or none: a paragraph a run can count

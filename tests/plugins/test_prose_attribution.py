@@ -464,3 +464,12 @@ def test_a_tag_that_speaks_to_me_is_not_mine():
     )
     said = _said(text, names="林秋水")
     assert said[1][0] != "我"
+
+
+def test_a_paragraph_where_two_speak_starts_the_next_run_from_the_last_one():
+    doc = _doc(
+        "CHAPTER I.\n\n“Good day,” said Anne.\n\n“Good day,” said Tom.\n\n", names="Anne,Tom"
+    )
+    doc._state.last_dialogue_paragraph = 4
+    doc._note_turn(5, {"Tom": None, "~老头子": None, "Anne": None})  # in the order they spoke
+    assert doc._state.chain[-1][0] == "Anne"
