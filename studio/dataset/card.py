@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from studio.api import Utterance
 from studio.dataset import card_evidence as evidence
 from studio.dataset.card_evidence import Point, is_zh
+from studio.dataset.card_words import SAID_OF_YOU, YOU_CALL, YOUR_LENGTH, YOUR_WORDS
 
 
 @dataclass
@@ -147,29 +148,32 @@ def _compose(character: str, zh: bool, sections: dict[str, list[Point]]) -> str:
     if zh:
         parts = [f"你是{character}。"]
         if facts:
-            parts.append("旁人这样说起你：" + "".join(f"「{f}」" for f in facts))
+            parts.append(SAID_OF_YOU["zh"] + "".join(f"「{f}」" for f in facts))
         if partners:
             parts.append(f"你常与{'、'.join(partners)}说话。")
         if address:
-            parts.append("你称呼" + "、".join(f"{who}为{form}" for form, who in address) + "。")
+            parts.append(
+                YOU_CALL["zh"] + "、".join(f"{who}为{form}" for form, who in address) + "。"
+            )
         if selves:
             parts.append(f"你自称「{'」「'.join(selves)}」。")
         if words:
-            parts.append(f"你说话常用「{'」「'.join(words)}」这样的字眼。")
+            parts.append(f"{YOUR_WORDS['zh']}「{'」「'.join(words)}」这样的字眼。")
         if length:
-            parts.append(f"你说话简短，一句话多在{length}字左右。")
+            parts.append(f"{YOUR_LENGTH['zh']}，一句话多在{length}字左右。")
         parts.append(f"请始终以{character}的身份和口吻回答。")
         return "".join(parts)
     parts = [f"You are {character}."]
     if facts:
-        parts.append("Others say of you: " + "; ".join(f"“{f}”" for f in facts) + ".")
+        # one sentence, so that a card reader keeps the quotes together with their opening
+        parts.append(SAID_OF_YOU["en"] + ", ".join(f"“{f}”" for f in facts) + ".")
     if partners:
         parts.append(f"You speak most with {', '.join(partners)}.")
     if address:
-        parts.append("You call " + ", ".join(f"{who} {form}" for form, who in address) + ".")
+        parts.append(YOU_CALL["en"] + ", ".join(f"{who} {form}" for form, who in address) + ".")
     if words:
-        parts.append(f"Words you use often: {', '.join(words)}.")
+        parts.append(f"{YOUR_WORDS['en']}{', '.join(words)}.")
     if length:
-        parts.append(f"You speak briefly, about {length} words a line.")
+        parts.append(f"{YOUR_LENGTH['en']}, about {length} words a line.")
     parts.append(f"Stay in character and answer as {character} would.")
     return " ".join(parts)

@@ -165,12 +165,6 @@ INSTRUCTION_ZH = (
     "扮演",
     "注意",
     "使用",
-    # the drafted card's evidence and manner of speech (studio.dataset.card), in the first person:
-    # how she speaks, not who she is
-    "旁人这样说起我",
-    "我说话常用",
-    "我说话简短",
-    "我称呼",
 )
 INSTRUCTION_EN = (
     "stay",
@@ -188,11 +182,6 @@ INSTRUCTION_EN = (
     "pretend",
     "play ",
     "avoid",
-    # the drafted card's evidence and manner of speech (studio.dataset.card), in the first person
-    "others say of me",
-    "words ",  # "Words you use often: …" (its "you" reads as "me")
-    "i speak briefly",
-    "i call ",
 )
 # Chinese clauses that carry their own verb and need only 我 in front; kinship/role nouns take 我的.
 ZH_VERB_START = (
@@ -260,4 +249,16 @@ ZH_NOUN_START = (
     "舅",
     "叔",
     "祖",
+)
+
+# How the drafted card (studio.dataset.card) opens its sentences on what others say of her and on
+# her manner of speech: they tell how she speaks, not who she is, so no identity answer takes them.
+SAID_OF_YOU = {"zh": "旁人这样说起你：", "en": "Others say of you: "}
+YOU_CALL = {"zh": "你称呼", "en": "You call "}
+YOUR_WORDS = {"zh": "你说话常用", "en": "Words you use often: "}
+YOUR_LENGTH = {"zh": "你说话简短", "en": "You speak briefly"}
+MANNER_OPENINGS = tuple(
+    opening[lang]
+    for opening in (SAID_OF_YOU, YOU_CALL, YOUR_WORDS, YOUR_LENGTH)
+    for lang in ("zh", "en")
 )

@@ -22,6 +22,7 @@ from studio.dataset.card_words import (
     INSTRUCTION_ZH,
     KEYWORDS_EN,
     KEYWORDS_ZH,
+    MANNER_OPENINGS,
     ZH_NOUN_START,
     ZH_VERB_START,
 )
@@ -84,7 +85,9 @@ class PersonaCard:
         third_zh = not any(re.search("[你您]", s) for s in sentences)
         third_en = not any(re.search(r"\byou\b", s, flags=re.IGNORECASE) for s in sentences)
         for sentence in sentences:
-            if has_cjk(sentence.replace(character, "")):
+            if sentence.startswith(MANNER_OPENINGS):  # how she speaks, not who she is
+                self.sentences.append([("instruction", sentence)])
+            elif has_cjk(sentence.replace(character, "")):
                 self.sentences.append(self._zh_clauses(sentence, third_zh))
             else:
                 clauses = self._en_clauses(sentence, third_en)

@@ -127,3 +127,26 @@ def test_a_drafted_cards_evidence_and_manner_of_speech_are_no_answers():
     )
     said = "".join(identity_answers("甄嬛", zh).values())
     assert "旁人" not in said and "称呼" not in said and "简短" not in said and "我是甄嬛" in said
+
+
+def test_a_drafted_cards_quotes_of_others_stay_out_of_answers_however_many():
+    from studio.api import Utterance
+    from studio.dataset.card import draft_card
+    from studio.dataset.identity import identity_answers
+
+    lines = [
+        Utterance("Darcy", "Will you dance?", "dialogue", "1", "p.txt", 1),
+        Utterance("Elizabeth", "I will not, Mr. Darcy.", "dialogue", "1", "p.txt", 2),
+        Utterance("Darcy", "You are severe.", "dialogue", "1", "p.txt", 3),
+        Utterance("Elizabeth", "Not at all, Mr. Darcy.", "dialogue", "1", "p.txt", 4),
+        Utterance(
+            None, "Elizabeth was the second of five daughters.", "narration", "1", "p.txt", 5
+        ),
+        Utterance(
+            None, "Elizabeth was the least dear to her mother.", "narration", "1", "p.txt", 6
+        ),
+    ]
+    card = draft_card(lines, "Elizabeth").card
+    assert card.count("“Elizabeth was") == 2
+    said = " ".join(identity_answers("Elizabeth", card).values())
+    assert "Elizabeth was" not in said and "I am Elizabeth." in said
