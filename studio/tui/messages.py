@@ -45,6 +45,14 @@ class DatasetBuilt(Message):
 
 
 @dataclass
+class CardDrafted(Message):
+    """A persona card drafted from the corpus (written to card-draft.md with its evidence)."""
+
+    card: str
+    lines: int
+
+
+@dataclass
 class WorkFailed(Message):
     """A background job failed; ``what`` says which one."""
 

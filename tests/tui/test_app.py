@@ -83,3 +83,20 @@ async def test_read_only_workspace_shows_it_and_refuses_writes(studio_ws, make_a
         await app.screen.run_action("decide('accept')")
         await pilot.pause()
         assert not (studio_ws / "datasets" / "default" / "journal.jsonl").exists()
+
+
+async def test_home_drafts_the_persona_card_and_applies_it_on_yes(studio_ws, make_app):
+    from studio.tui.screens.dialogs import ConfirmDialog
+
+    app = make_app(studio_ws)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("c")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        card = app.screen.detail
+        assert card.startswith("You are MIRA.")
+        assert (studio_ws / "card-draft.md").exists()
+        await pilot.press("y")
+        await _settle(app, pilot)
+        assert app.ws.config.character.persona == card

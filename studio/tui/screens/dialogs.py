@@ -22,7 +22,7 @@ DIALOG_CSS = """
         border: round $accent; background: $surface; padding: 0 1;
     }
     {name} .dialog-title { text-style: bold; margin-bottom: 1; }
-    {name} .dialog-note { color: $text-muted; }
+    {name} .dialog-note { color: $text-muted; width: 100%; }
     {name} Input { margin-bottom: 1; }
     {name} OptionList { height: auto; max-height: 8; }
     {name} .dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }

@@ -14,7 +14,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from studio.tui.messages import CorpusFailed, CorpusReady, DatasetBuilt, HomeInfo, WorkFailed
+from studio.tui.messages import (
+    CardDrafted,
+    CorpusFailed,
+    CorpusReady,
+    DatasetBuilt,
+    HomeInfo,
+    WorkFailed,
+)
 from studio.tui.screens.base import StudioScreen
 from studio.tui.widgets.lists import KeyedDataTable
 
@@ -45,7 +52,7 @@ class HomeScreen(StudioScreen):
     """Corpus files with kind, encoding and warnings; roster; base model; datasets; runs."""
 
     MODE = "home"
-    WRITE_ACTIONS = frozenset({"build"})
+    WRITE_ACTIONS = frozenset({"build", "draft_card"})
     BINDINGS = [
         Binding(
             "b",
@@ -53,6 +60,13 @@ class HomeScreen(StudioScreen):
             "Build dataset",
             id="home.build",
             tooltip="Parse the corpus and build the samples",
+        ),
+        Binding(
+            "c",
+            "draft_card",
+            "Draft card",
+            id="home.draft_card",
+            tooltip="Draft the persona card from the corpus (card-draft.md); apply it if you like",
         ),
         Binding(
             "r",
@@ -301,6 +315,50 @@ class HomeScreen(StudioScreen):
         for error in message.errors:
             self.notify(error, severity="error", timeout=10)
         self.load_info()
+
+    def action_draft_card(self) -> None:
+        """Draft the character's persona card from the corpus in a worker."""
+        if self.refuse_read_only():
+            return
+        self.notify("Drafting the persona card…")
+        self._draft_card()
+
+    @work(thread=True, exclusive=True, group="card", description="Drafting the persona card")
+    def _draft_card(self) -> None:
+        """``persona-studio card``: the draft and its evidence written beside studio.toml."""
+        from studio.dataset.card_command import DRAFT_NAME, draft_for
+        from studio.fsutil import atomic_write_text
+
+        try:
+            draft = draft_for(self.ws, self.app.host.parsers)  # type: ignore[attr-defined]
+            atomic_write_text(self.ws.root / DRAFT_NAME, draft.to_markdown() + "\n")
+        except Exception as exc:
+            self.post_message(WorkFailed("drafting the card", str(exc)))
+            return
+        self.post_message(CardDrafted(draft.card, draft.lines))
+
+    @on(CardDrafted)
+    def _card_drafted(self, message: CardDrafted) -> None:
+        """Show the draft; on yes it becomes studio.toml's persona."""
+        from studio.dataset.card_command import DRAFT_NAME
+        from studio.tui.screens.dialogs import ConfirmDialog
+
+        def answered(apply: bool | None) -> None:
+            if not apply:
+                self.notify(f"The draft is in {DRAFT_NAME}, with the lines behind each point")
+                return
+            from studio.dataset.card_command import set_persona
+
+            try:
+                set_persona(self.ws, message.card)
+            except Exception as exc:
+                self.notify(str(exc), severity="error", timeout=10)
+                return
+            self.notify("studio.toml: the draft is the persona card now (edit it there)")
+            self.show_model()
+
+        question = f"Make this draft, from {message.lines:,} lines, the persona card?"
+        self.app.push_screen(ConfirmDialog(question, message.card), answered)
 
     @on(WorkFailed)
     def _failed(self, message: WorkFailed) -> None:
