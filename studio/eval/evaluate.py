@@ -12,7 +12,8 @@ prompt (:mod:`studio.chat.memory`; an item's own reply is never among them). Per
 - **chrF and ROUGE-L** of each greedy reply against the real line;
 - **style**: a classifier trained on the corpus (the character's lines vs other speakers'),
   held-out lines excluded, scores each reply P(character); its held-out accuracy is reported;
-- **identity probes** ("你是谁？", "你叫什么名字？"): does the reply name the character?
+- **identity probes** (six: "你是谁？", "你叫什么名字？" and four phrasings that no identity
+  sample of the training set uses, "怎么称呼你？", "报上名来。"…): does the reply name her?
 - mean reply length against her real lines, empty replies, echoes of the prompt, a verdict.
 
 Losses are scored many conversations per forward and replies are generated together on the
@@ -45,8 +46,24 @@ from studio.eval.report import verdict, write_report
 from studio.eval.style import StyleClassifier
 from studio.train.rundir import RunDir, pick_run
 
-PROBES_ZH = ("你是谁？", "你叫什么名字？")
-PROBES_EN = ("Who are you?", "What is your name?")
+# the first two are asked in training's identity samples, the other four never: a persona that
+# knows who she is answers them too, one that learnt two answers by heart does not
+PROBES_ZH = (
+    "你是谁？",
+    "你叫什么名字？",
+    "怎么称呼你？",
+    "报上名来。",
+    "你到底是什么人？",
+    "我该叫你什么？",
+)
+PROBES_EN = (
+    "Who are you?",
+    "What is your name?",
+    "What should I call you?",
+    "Who am I speaking with?",
+    "Tell me your name.",
+    "And you are...?",
+)
 ROWS = ("base", "base+memory", "adapter", "adapter+memory")
 """The systems an eval compares: the base model with the card, with memory, and the adapter."""
 Progress = Callable[[str, int, int], None]

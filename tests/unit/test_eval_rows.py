@@ -9,7 +9,7 @@ import torch
 
 from studio.api import Sample, Turn
 from studio.errors import StudioError
-from studio.eval.evaluate import ROWS, evaluate_run, parse_rows
+from studio.eval.evaluate import PROBES_EN, PROBES_ZH, ROWS, evaluate_run, parse_rows
 from studio.eval.items import side_by_side
 from studio.eval.report import format_report
 from studio.workspace import Workspace
@@ -111,7 +111,10 @@ def test_four_rows_on_the_same_items_with_memory_from_the_train_split_only(perso
             metrics["loss"] * metrics["loss_tokens"] / real_chars, rel=1e-3
         )
         assert metrics["memory"] == (2 if row.endswith("+memory") else 0)
-        assert 0 <= metrics["chrf"] <= 100 and metrics["identity_total"] == 2
+        assert 0 <= metrics["chrf"] <= 100 and metrics["identity_total"] in (
+            len(PROBES_EN),
+            len(PROBES_ZH),
+        )
     for row in ROWS[1:]:
         assert report["models"][row]["verdict"]["answer"] in ("yes", "partly", "no")
     assert report["verdict"]["answer"] in ("yes", "partly", "no") and "memory_verdict" in report
