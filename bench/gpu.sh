@@ -64,6 +64,9 @@ if [ -n "$model" ]; then
     --config preset: --config lr-5e-4:lr=5e-4 --config epochs-10:epochs=10 \
     --config rank-64:"lora_r=64 lora_alpha=64" \
     --config attention-only:lora_targets=q_proj,k_proj,v_proj,o_proj
+  # the eval's generation, eager (what eval does) against compiled with its compile time counted
+  run eval-speed "$py" bench/eval_speed.py "$out/recipe-juliet" --device cuda --items 400 \
+    --one-at-a-time-items 20
   # a character from a novel (NOVEL=path/to/book.txt CHARACTER=Elizabeth): its own workspace,
   # its drafted card, and the preset's adapter scored with all four rows
   if [ -n "${NOVEL:-}" ] && [ -n "${CHARACTER:-}" ]; then

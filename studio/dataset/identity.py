@@ -14,25 +14,28 @@ import re
 from studio.api import Sample, Turn, stable_id
 from studio.dataset.persona_card import PersonaCard, card_is_chinese, en_name
 
+# Several phrasings a kind, each its own sample: one phrasing learnt by heart is not knowing who
+# she is. The eval's probes beyond its first two (studio.eval.evaluate) are phrasings kept out of
+# this list, so they measure whether the answer carries over.
 QUESTIONS_ZH = {
-    "who": ("你是谁？",),
-    "who_short": ("请问你是哪位？",),
-    "name": ("你叫什么名字？",),
-    "intro": ("请介绍一下你自己。",),
-    "family": ("你家里都有些什么人？",),
-    "title": ("你如今是什么身份？",),
-    "relation": ("你身边有哪些亲近的人？",),
-    "manner": ("你是个什么样的人？",),
+    "who": ("你是谁？", "你是何人？", "请问你是？", "你又是谁？"),
+    "who_short": ("请问你是哪位？", "敢问是哪位？"),
+    "name": ("你叫什么名字？", "你的名字是什么？", "请问尊姓大名？", "你叫啥？"),
+    "intro": ("请介绍一下你自己。", "说说你自己吧。"),
+    "family": ("你家里都有些什么人？", "说说你的家人。"),
+    "title": ("你如今是什么身份？", "你是做什么的？"),
+    "relation": ("你身边有哪些亲近的人？", "你和谁最亲近？"),
+    "manner": ("你是个什么样的人？", "你觉得自己性子如何？"),
 }
 QUESTIONS_EN = {
-    "who": ("Who are you?",),
-    "who_short": ("May I ask who you are?",),
-    "name": ("What is your name?",),
-    "intro": ("Tell me about yourself.",),
-    "family": ("Tell me about your family.",),
-    "title": ("What is your rank or title?",),
-    "relation": ("Who are the people closest to you?",),
-    "manner": ("What kind of person are you?",),
+    "who": ("Who are you?", "Who are you, then?", "And who are you?", "Who is this?"),
+    "who_short": ("May I ask who you are?", "Pray, who are you?"),
+    "name": ("What is your name?", "What's your name?", "What are you called?", "Your name?"),
+    "intro": ("Tell me about yourself.", "Introduce yourself."),
+    "family": ("Tell me about your family.", "Who is your family?"),
+    "title": ("What is your rank or title?", "What is your station?"),
+    "relation": ("Who are the people closest to you?", "Who is dearest to you?"),
+    "manner": ("What kind of person are you?", "How would you describe yourself?"),
 }
 
 

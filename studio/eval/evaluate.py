@@ -60,7 +60,7 @@ PROBES_EN = (
     "Who are you?",
     "What is your name?",
     "What should I call you?",
-    "Who am I speaking with?",
+    "Who might you be?",
     "Tell me your name.",
     "And you are...?",
 )
@@ -162,15 +162,16 @@ def evaluate_run(
     eot = persona.loaded.end_of_turn_ids
     settings = Sampling.from_dict(SAMPLING_PRESETS[sampling], seed=0)
     model = persona.loaded.model
-    fast = getattr(next(model.parameters()).device, "type", "cpu") == "cuda"
+    # Eager decoding, on a static cache on a GPU: an eval's few thousand decode steps never pay
+    # back compiling a graph for every batch size with and without the adapter (14 graphs at
+    # max_batch 64; on an H100 with the 0.5B model that was most of a 300 s four-row eval).
     engine = BatchEngine(
         model,
         eot,
         max_batch=max_batch,
         max_cache_len=persona.engine.capacity,
         vocab_size=persona.engine.vocab_size,
-        static=fast,
-        compiled=fast,
+        static=getattr(next(model.parameters()).device, "type", "cpu") == "cuda",
     )
 
     def systems(row: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from studio.dataset.identity import identity_answers, identity_samples
+from studio.eval.evaluate import PROBES_ZH
 
 JULIET = (
     "You are Juliet Capulet of Verona, thirteen years old, "
@@ -60,11 +61,17 @@ def test_third_person_cards_are_turned_to_the_first_person():
     assert answers["manner"] == "I am witty and lively."
 
 
-def test_a_handful_of_distinct_samples_with_stable_ids():
+def test_each_kind_of_fact_is_asked_several_ways_with_stable_ids():
     samples = identity_samples("莞莞", WANWAN)
-    assert 5 <= len(samples) <= 10
-    assert len({s.reply for s in samples}) == len(samples)  # not copies of one row
-    assert len({s.prompt for s in samples}) == len(samples)
+    kinds = {s.provenance["question"] for s in samples}
+    assert len(kinds) >= 5
+    assert len({s.reply for s in samples}) == len(kinds)  # one answer a kind of fact
+    assert len({s.prompt for s in samples}) == len(samples)  # each asked in its own words
+    assert all(
+        sum(s.provenance["question"] == kind for s in samples) >= 2 for kind in kinds
+    )  # no phrasing stands alone, so the answer is tied to the question, not to its wording
+    asked = {s.prompt for s in samples}
+    assert not asked & set(PROBES_ZH[2:])  # the eval's unseen probes stay unseen
     assert all(s.provenance["kind"] == "identity" and s.system == WANWAN for s in samples)
     edited_card = identity_samples("莞莞", WANWAN.replace("林氏", "王氏"))
     assert [s.id for s in samples] == [
@@ -84,9 +91,9 @@ def test_instruction_cards_never_leak_into_answers():
     placeholder = identity_samples(
         "林黛玉", "You are 林黛玉. Stay in character and answer as 林黛玉 would."
     )
-    assert {(s.prompt, s.reply) for s in placeholder} == {
-        ("你是谁？", "我是林黛玉。"),
-        ("你叫什么名字？", "我叫林黛玉。"),
+    assert {(s.provenance["question"], s.reply) for s in placeholder} == {
+        ("who", "我是林黛玉。"),
+        ("name", "我叫林黛玉。"),
     }
     roleplay = identity_answers("甄嬛", "现在你要扮演皇帝身边的女人--甄嬛")
     assert roleplay["who"] == "我是甄嬛，皇帝身边的女人。" and roleplay["name"] == "我叫甄嬛。"

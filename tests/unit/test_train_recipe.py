@@ -31,6 +31,7 @@ SETTINGS = {
     "tokens_per_batch": 512,
     "warmup_steps": 2,
 }
+LONGER = dict(SETTINGS, max_steps=6)  # past the end of the first epoch
 
 
 @pytest.fixture
@@ -45,9 +46,9 @@ def steps(run_dir: Path) -> dict[int, StepEvent]:
 
 
 def test_a_stopped_and_resumed_run_equals_a_straight_run(ws, host):
-    straight = prepare_run(ws, host.adapters, run_id="straight", overrides=SETTINGS)
+    straight = prepare_run(ws, host.adapters, run_id="straight", overrides=LONGER)
     assert run(straight, adapters=host.adapters) == 0
-    resumed = prepare_run(ws, host.adapters, run_id="resumed", overrides=SETTINGS)
+    resumed = prepare_run(ws, host.adapters, run_id="resumed", overrides=LONGER)
     assert run(resumed, adapters=host.adapters, stop_after=2) == 0
     events = RunDir(resumed).events()
     assert isinstance(events[-1], StoppedEvent) and events[-1].step == 2
@@ -58,10 +59,10 @@ def test_a_stopped_and_resumed_run_equals_a_straight_run(ws, host):
     kinds = [e.kind for e in events]
     assert kinds.count("config") == 2 and "resumed" in kinds and kinds[-1] == "finished"
     after = kinds.index("resumed")
-    assert [e.step for e in events[after:] if isinstance(e, StepEvent)] == [3, 4, 5]
+    assert [e.step for e in events[after:] if isinstance(e, StepEvent)] == [3, 4, 5, 6]
     a, b = steps(straight), steps(resumed)
-    assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5]
-    assert a[5].epoch > 1  # the run crossed an epoch boundary after the resume
+    assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5, 6]
+    assert a[6].epoch > 1  # the run crossed an epoch boundary after the resume
     for step in a:
         assert b[step].loss == pytest.approx(a[step].loss, rel=1e-5)
         assert b[step].lr == pytest.approx(a[step].lr, rel=1e-9)
@@ -75,7 +76,7 @@ def test_a_stopped_and_resumed_run_equals_a_straight_run(ws, host):
     assert (
         state.status == "finished"
         and state.resumes == 1
-        and [s for s, _ in state.losses] == [1, 2, 3, 4, 5]
+        and [s for s, _ in state.losses] == [1, 2, 3, 4, 5, 6]
     )
 
 
