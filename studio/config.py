@@ -78,7 +78,7 @@ class DatasetConfig:
     seed: int = 42
     """Seed of the split; the split of a scene never changes when the corpus grows."""
     identity_samples: bool = True
-    """Add a handful of identity Q&A samples built from the persona card."""
+    """Add identity Q&A samples built from the persona card, each fact asked several ways."""
     drop_interjections: bool = True
     """Drop replies that are only a name or an interjection (``皇上！``, ``啊？``, ``O Romeo!``)."""
     near_duplicates: bool = True
