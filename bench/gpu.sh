@@ -33,6 +33,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$out/gpu.
 
 # chat and serving (bench/serve_load.md, bench/chat_speed.md)
 run decode "$py" bench/decode_attention.py --device cuda --rows 1,8,32
+run decode-step "$py" bench/decode_step.py --device cuda --shape llama-8b
 run serve "$py" bench/serve_load.py --device cuda --shape llama-8b --seconds 5 \
   --json "$out/serve.json"
 run chat-1 "$py" bench/chat_speed.py --device cuda --shape llama-8b --targets unmerged \
