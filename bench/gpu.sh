@@ -8,7 +8,8 @@
 # workspace); without it those are skipped. ONLY: a comma list of the names below to run just
 # those (e.g. `decode,serve`). Random-weight rows need no download. Each command is independent:
 # one that fails is reported and the rest go on. With a model folder, NOVEL=book.txt and
-# CHARACTER=name add a character from a novel (its workspace, card and four-row eval).
+# CHARACTER=name add a character from a novel (its workspace, card and four-row eval), and
+# ZHENHUAN=workspace the 甄嬛 sweep.
 set -u
 out=${1:?usage: bash bench/gpu.sh OUT [MODEL_FOLDER] [ONLY]}
 model=${2:-}
@@ -68,6 +69,13 @@ if [ -n "$model" ]; then
   # the eval's generation, eager (what eval does) against compiled with its compile time counted
   run eval-speed "$py" bench/eval_speed.py "$out/recipe-juliet" --device cuda --items 400 \
     --one-at-a-time-items 20
+  # 甄嬛 (ZHENHUAN=a workspace with the 甄嬛传 script in its corpus and its drafted card applied;
+  # local only, never shipped): the preset, a lower learning rate, and all four rows of the best
+  if [ -n "${ZHENHUAN:-}" ]; then
+    run recipe-zhenhuan "$py" bench/persona_recipe.py "$ZHENHUAN" --model "$model" \
+      --scratch "$out/recipe-zhenhuan" --set compile=false --json "$out/zhenhuan.json" \
+      --config preset: --config lr-1e-4:lr=1e-4
+  fi
   # a character from a novel (NOVEL=path/to/book.txt CHARACTER=Elizabeth): its own workspace,
   # its drafted card, and the preset's adapter scored with all four rows
   if [ -n "${NOVEL:-}" ] && [ -n "${CHARACTER:-}" ]; then
