@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from studio.api import Utterance
 from studio.dataset import card_evidence as evidence
 from studio.dataset.card_evidence import Point, is_zh
-from studio.dataset.card_words import SAID_OF_YOU, YOU_CALL, YOUR_LENGTH, YOUR_WORDS
+from studio.dataset.card_words import (
+    SAID_OF_YOU,
+    SPEAKS_WITH,
+    YOU_CALL,
+    YOU_CALL_YOURSELF,
+    YOUR_LENGTH,
+    YOUR_WORDS,
+)
 
 
 @dataclass
@@ -148,15 +155,16 @@ def _compose(character: str, zh: bool, sections: dict[str, list[Point]]) -> str:
     if zh:
         parts = [f"你是{character}。"]
         if facts:
-            parts.append(SAID_OF_YOU["zh"] + "".join(f"「{f}」" for f in facts))
+            stop = "" if facts[-1].endswith(("。", "！", "？")) else "。"  # the sentence ends here
+            parts.append(SAID_OF_YOU["zh"] + "".join(f"「{f}」" for f in facts) + stop)
         if partners:
-            parts.append(f"你常与{'、'.join(partners)}说话。")
+            parts.append(f"{SPEAKS_WITH['zh']}{'、'.join(partners)}说话。")
         if address:
             parts.append(
                 YOU_CALL["zh"] + "、".join(f"{who}为{form}" for form, who in address) + "。"
             )
         if selves:
-            parts.append(f"你自称「{'」「'.join(selves)}」。")
+            parts.append(f"{YOU_CALL_YOURSELF['zh']}「{'」「'.join(selves)}」。")
         if words:
             parts.append(f"{YOUR_WORDS['zh']}「{'」「'.join(words)}」这样的字眼。")
         if length:
@@ -168,7 +176,7 @@ def _compose(character: str, zh: bool, sections: dict[str, list[Point]]) -> str:
         # one sentence, so that a card reader keeps the quotes together with their opening
         parts.append(SAID_OF_YOU["en"] + ", ".join(f"“{f}”" for f in facts) + ".")
     if partners:
-        parts.append(f"You speak most with {', '.join(partners)}.")
+        parts.append(f"{SPEAKS_WITH['en']}{', '.join(partners)}.")
     if address:
         parts.append(YOU_CALL["en"] + ", ".join(f"{who} {form}" for form, who in address) + ".")
     if words:

@@ -27,15 +27,59 @@ _ABBREVIATIONS = (
 )
 
 
+_OPEN, _CLOSE = "「『“", "」』”"
+_ENDS_ZH = "。！？；"
+
+
+def _balanced(text: str) -> bool:
+    return sum(text.count(c) for c in _OPEN) == sum(text.count(c) for c in _CLOSE)
+
+
+def _depth(text: str) -> int:
+    depth = 0
+    for ch in text:
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+    return depth
+
+
 def split_sentences(card: str) -> list[str]:
-    """The card's sentences: English ones end at ``. ! ? ;`` + space, Chinese at ``。！？；``."""
+    """The card's sentences: English ones end at ``. ! ? ;`` + space, Chinese at ``。！？；``.
+
+    A quotation is part of its sentence (旁人这样说起你：「…钦此。」「…」 is one sentence, ending
+    after the last quote of a run that ends in a full stop), unless its marks do not pair up.
+    """
+    balanced = _balanced(card)
     out: list[str] = []
     for piece in re.split(r"(?<=[.!?;])\s+|\n+", card.strip()):
-        if out and out[-1].endswith(_ABBREVIATIONS):
+        if out and (out[-1].endswith(_ABBREVIATIONS) or (balanced and _depth(out[-1]) > 0)):
             out[-1] += " " + piece
         elif piece.strip():
             out.append(piece.strip())
-    return [s.strip() for piece in out for s in re.split(r"(?<=[。！？；])", piece) if s.strip()]
+    return [s for piece in out for s in _split_zh(piece, balanced)]
+
+
+def _split_zh(piece: str, quotes: bool) -> list[str]:
+    """``piece`` cut after each Chinese full stop outside quotation marks (if ``quotes``)."""
+    if not quotes:
+        return [s.strip() for s in re.split(f"(?<=[{_ENDS_ZH}])", piece) if s.strip()]
+    out, start, depth = [], 0, 0
+    for i, ch in enumerate(piece):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+            ends = depth == 0 and i > 0 and piece[i - 1] in _ENDS_ZH
+            if ends and piece[i + 1 : i + 2] not in tuple(_OPEN):  # 。」 ends, 。」「 runs on
+                out.append(piece[start : i + 1])
+                start = i + 1
+        elif ch in _ENDS_ZH and depth == 0:
+            out.append(piece[start : i + 1])
+            start = i + 1
+    out.append(piece[start:])
+    return [s.strip() for s in out if s.strip()]
 
 
 # "Now you play …", "你要扮演…", "I want you to act as …": a role-play instruction that names

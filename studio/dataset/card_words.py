@@ -255,10 +255,13 @@ ZH_NOUN_START = (
 # her manner of speech: they tell how she speaks, not who she is, so no identity answer takes them.
 SAID_OF_YOU = {"zh": "旁人这样说起你：", "en": "Others say of you: "}
 YOU_CALL = {"zh": "你称呼", "en": "You call "}
+YOU_CALL_YOURSELF = {"zh": "你自称", "en": "You call yourself "}
 YOUR_WORDS = {"zh": "你说话常用", "en": "Words you use often: "}
 YOUR_LENGTH = {"zh": "你说话简短", "en": "You speak briefly"}
 MANNER_OPENINGS = tuple(
     opening[lang]
-    for opening in (SAID_OF_YOU, YOU_CALL, YOUR_WORDS, YOUR_LENGTH)
+    for opening in (SAID_OF_YOU, YOU_CALL, YOU_CALL_YOURSELF, YOUR_WORDS, YOUR_LENGTH)
     for lang in ("zh", "en")
 )
+# …and on whom she speaks with most: the people close to her (a "relation" answer), not her manner
+SPEAKS_WITH = {"zh": "你常与", "en": "You speak most with "}

@@ -23,6 +23,7 @@ from studio.dataset.card_words import (
     KEYWORDS_EN,
     KEYWORDS_ZH,
     MANNER_OPENINGS,
+    SPEAKS_WITH,
     ZH_NOUN_START,
     ZH_VERB_START,
 )
@@ -87,6 +88,18 @@ class PersonaCard:
         for sentence in sentences:
             if sentence.startswith(MANNER_OPENINGS):  # how she speaks, not who she is
                 self.sentences.append([("instruction", sentence)])
+            elif sentence.startswith(tuple(SPEAKS_WITH.values())):  # the people around her
+                said = sentence.rstrip("。.")
+                self.sentences.append(
+                    [
+                        (
+                            "relation",
+                            first_person_zh(said, (character,))
+                            if self.zh
+                            else first_person_en(said),
+                        )
+                    ]
+                )
             elif has_cjk(sentence.replace(character, "")):
                 self.sentences.append(self._zh_clauses(sentence, third_zh))
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from studio.dataset.card_person import split_sentences
 from studio.dataset.identity import identity_answers, identity_samples
 from studio.eval.evaluate import PROBES_ZH
 
@@ -157,3 +158,35 @@ def test_a_drafted_cards_quotes_of_others_stay_out_of_answers_however_many():
     assert card.count("“Elizabeth was") == 2
     said = " ".join(identity_answers("Elizabeth", card).values())
     assert "Elizabeth was" not in said and "I am Elizabeth." in said
+
+
+def test_a_drafted_card_keeps_quotes_in_their_sentence_and_out_of_answers():
+    card = (
+        "你是莞莞。旁人这样说起你：「礼部侍郎之女莞莞，着封为常在，钦此。」「莞莞即是莞莞。」"
+        "你常与皇上、小桃说话。你称呼小桃为「妹妹」。你自称「我」「嫔妾」。"
+        "请始终以莞莞的身份和口吻回答。"
+    )
+    sentences = split_sentences(card)
+    assert (
+        sentences[1] == "旁人这样说起你：「礼部侍郎之女莞莞，着封为常在，钦此。」「莞莞即是莞莞。」"
+    )
+    assert sentences[2] == "你常与皇上、小桃说话。"
+    answers = identity_answers("莞莞", card)
+    assert answers["who"] == "我是莞莞。"
+    assert answers["relation"] == "我常与皇上、小桃说话。"  # whom she speaks with: not her manner
+    assert "manner" not in answers
+    assert not any(re.search("[「」]|钦此|嫔妾", a) for a in answers.values())
+    # quotation marks that do not pair up: sentences end at every full stop, as before
+    assert split_sentences("你是莞莞。旁人说：「她来了。你常与小桃说话。") == [
+        "你是莞莞。",
+        "旁人说：「她来了。",
+        "你常与小桃说话。",
+    ]
+    english = identity_answers(
+        "Elizabeth",
+        "You are Elizabeth. Others say of you: “Elizabeth was the least dear to her. Indeed.”, "
+        "“she is tolerable”. You speak most with Jane, Darcy. Stay in character.",
+    )
+    assert english["who"] == "I am Elizabeth."
+    assert english["relation"] == "I speak most with Jane, Darcy."
+    assert not any("least dear" in a for a in english.values())
