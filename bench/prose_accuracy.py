@@ -80,7 +80,7 @@ def read_labels(path: Path, heldout: bool) -> Labels:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    return re.sub(r"[\s_]+", "", text)  # labels keep the book's _emphasis_ marks, quotes do not
 
 
 def _right(pred: str, gold: str, alias: dict[str, str]) -> bool:

@@ -68,6 +68,16 @@ _MAX_QUOTES = (
 )
 
 
+# Project Gutenberg's plain text marks italics as _word_: the words were said, the marks were not
+_EMPHASIS = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])")
+
+
+def _plain(text: str, lang: str) -> str:
+    """An utterance's text: one line, its emphasis marks dropped."""
+    flat = _flatten(text, lang).strip()
+    return _EMPHASIS.sub(r"\1", flat) if "_" in flat else flat
+
+
 class ProseParser:
     """Novels into narration and attributed speech (see the module docstring)."""
 
@@ -185,7 +195,7 @@ class ProseDocument(Speakers):
         for position, (kind, para) in enumerate(paragraphs):
             if position < front:  # a preface or contents: narration, never a scene of speech
                 if kind != "break":
-                    text = _flatten(para.text, self.style.lang).strip()
+                    text = _plain(para.text, self.style.lang)
                     self.utterances.append(
                         Utterance(None, text, "narration", "front", self.file, para.line)
                     )
@@ -194,7 +204,7 @@ class ProseDocument(Speakers):
                 self._new_chapter(para)
                 continue
             if kind == "caption":  # an illustration's words: not speech, not a turn
-                text = _flatten(para.text, self.style.lang).strip()
+                text = _plain(para.text, self.style.lang)
                 self.utterances.append(
                     Utterance(None, text, "narration", self._scene, self.file, para.line)
                 )
@@ -273,7 +283,7 @@ class ProseDocument(Speakers):
         )
         for position, (kind, seg) in enumerate(items):
             if kind == "text":
-                text = _flatten(seg.text, self.style.lang).strip()
+                text = _plain(seg.text, self.style.lang)
                 if text.strip("，。、,.;；:： 　"):
                     self.utterances.append(
                         Utterance(
@@ -299,7 +309,7 @@ class ProseDocument(Speakers):
                 before, after, in_paragraph, position == 0 and starts_with_quote, index
             )
             speaker, method, raw, confidence, guess, rule, unread = self._judge(raw, method)
-            said = _flatten(seg.text, self.style.lang).strip()
+            said = _plain(seg.text, self.style.lang)
             shown = self.display.get(speaker, speaker) if speaker else None
             sure = round(confidence, 2) if shown else None  # checked below LOW_CONFIDENCE
             line = para.line_at(seg.start)

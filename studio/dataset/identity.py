@@ -24,7 +24,7 @@ QUESTIONS_ZH = {
     "intro": ("请介绍一下你自己。", "说说你自己吧。"),
     "family": ("你家里都有些什么人？", "说说你的家人。"),
     "title": ("你如今是什么身份？", "你是做什么的？"),
-    "relation": ("你身边有哪些亲近的人？", "你和谁最亲近？"),
+    "relation": ("你身边有哪些亲近的人？", "你身边都有谁？"),
     "manner": ("你是个什么样的人？", "你觉得自己性子如何？"),
 }
 QUESTIONS_EN = {
@@ -34,7 +34,7 @@ QUESTIONS_EN = {
     "intro": ("Tell me about yourself.", "Introduce yourself."),
     "family": ("Tell me about your family.", "Who is your family?"),
     "title": ("What is your rank or title?", "What is your station?"),
-    "relation": ("Who are the people closest to you?", "Who is dearest to you?"),
+    "relation": ("Who are the people closest to you?", "Who are the people around you?"),
     "manner": ("What kind of person are you?", "How would you describe yourself?"),
 }
 

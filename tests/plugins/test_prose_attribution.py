@@ -473,3 +473,14 @@ def test_a_paragraph_where_two_speak_starts_the_next_run_from_the_last_one():
     doc._state.last_dialogue_paragraph = 4
     doc._note_turn(5, {"Tom": None, "~老头子": None, "Anne": None})  # in the order they spoke
     assert doc._state.chain[-1][0] == "Anne"
+
+
+def test_emphasis_marks_of_plain_text_books_are_not_part_of_what_is_said():
+    document = _doc(
+        "“_That_ is a failing, indeed!” said Elizabeth. “Resentment _is_ a shade.”\n\n"
+        "Mr. Darcy looked at the snake_case sign and said, “I call it __init__.”\n"
+    )
+    said = [(a.utterance.speaker, a.utterance.text) for a in document.attributions]
+    assert ("Elizabeth", "That is a failing, indeed!") in said
+    assert ("Elizabeth", "Resentment is a shade.") in said
+    assert any(text == "I call it __init__." for _, text in said)  # not a pair of marks
