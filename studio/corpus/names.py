@@ -12,6 +12,8 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from studio.corpus.roster import group_members
+
 
 @dataclass(frozen=True)
 class NameHint:
@@ -61,7 +63,9 @@ def name_hints(
         known: names already taken care of (the name itself and its aliases): never offered.
         limit: most hints returned.
     """
-    taken = {n.casefold() for n in (name, *known)}
+    # 甄嬛眉庄: lines said together, never an alias (the builder's "group")
+    groups = {n.casefold() for n in counts if group_members(n, counts)}
+    taken = {n.casefold() for n in (name, *known)} | groups
     folded = name.casefold()
     hints: dict[str, NameHint] = {}
     for other, count in counts.items():

@@ -331,12 +331,9 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
         for other in group:
             if other != base:
                 add(other, base, "rank")
-    cn_names = [n for n in names if has_cjk(n) and 2 <= len(n) <= 3 and counts[n] >= 3]
     for name in names:
-        if not has_cjk(name) or len(name) < 4:
-            continue
-        parts = _compose(name, [n for n in cn_names if n != name])
-        if parts and len(parts) >= 2:
+        parts = group_members(name, counts)
+        if parts:
             out[(name, "+".join(parts))] = AliasSuggestion(
                 name, "+".join(parts), "group", counts[name]
             )
@@ -347,6 +344,21 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
             )
     ranked = sorted(out.values(), key=lambda s: (-s.lines, s.alias))
     return ranked[:limit]
+
+
+def group_members(label: str, counts: Mapping[str, int]) -> list[str] | None:
+    """The speakers a Chinese label joins (甄嬛眉庄 → 甄嬛, 眉庄), or None when it is one name.
+
+    Only names of 2–3 characters with 3 lines or more of their own take part: a label of 4 or
+    more characters that is nothing but such names one after another is lines said together.
+    """
+    if not has_cjk(label) or len(label) < 4:
+        return None
+    names = [
+        n for n, c in counts.items() if n != label and has_cjk(n) and 2 <= len(n) <= 3 and c >= 3
+    ]
+    parts = _compose(label, names)
+    return parts if parts and len(parts) >= 2 else None
 
 
 def _compose(label: str, names: list[str]) -> list[str] | None:

@@ -79,6 +79,20 @@ def test_a_full_name_is_offered_the_short_forms_the_text_uses():
     assert "宝玉" not in {h.name for h in hints if h.reason != "close"}
 
 
+def test_lines_said_together_are_not_offered_as_aliases():
+    counts = {
+        "甄嬛": 3989,
+        "眉庄": 700,
+        "陵容": 500,
+        "甄嬛陵容": 10,
+        "甄嬛眉庄陵容": 4,
+        "莞嫔甄嬛": 3,
+    }
+    hints = {h.name for h in name_hints("甄嬛", counts)}
+    assert "莞嫔甄嬛" in hints  # a title before her name: perhaps her
+    assert not hints & {"甄嬛陵容", "甄嬛眉庄陵容"}  # 甄嬛 and 陵容 at once: never an alias
+
+
 def test_build_offers_the_short_form_as_an_alias(zh_workspace, host):
     script = zh_workspace / "corpus" / "script.txt"
     script.write_text(
