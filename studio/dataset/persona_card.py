@@ -90,16 +90,8 @@ class PersonaCard:
                 self.sentences.append([("instruction", sentence)])
             elif sentence.startswith(tuple(SPEAKS_WITH.values())):  # the people around her
                 said = sentence.rstrip("。.")
-                self.sentences.append(
-                    [
-                        (
-                            "relation",
-                            first_person_zh(said, (character,))
-                            if self.zh
-                            else first_person_en(said),
-                        )
-                    ]
-                )
+                mine = first_person_zh(said, (character,)) if self.zh else first_person_en(said)
+                self.sentences.append([("relation", mine)])
             elif has_cjk(sentence.replace(character, "")):
                 self.sentences.append(self._zh_clauses(sentence, third_zh))
             else:
