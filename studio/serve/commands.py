@@ -103,6 +103,13 @@ def serve(ctx: Context) -> int:
         if args.memory:
             return ctx.error(str(exc))
         memory = None  # requests asking for memory are refused with a 400
+    if fast and args.max_batch > 1:
+        print(
+            f"note: compiling the batched decode step for 1 to {args.max_batch} requests before "
+            "listening (minutes for a large model; --no-fast skips it and decodes eagerly)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         server = PersonaServer(
             (args.host, args.port),
@@ -118,6 +125,8 @@ def serve(ctx: Context) -> int:
         )
     except OSError as exc:
         return ctx.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    if server.warmup_s:
+        print(f"note: compiled in {server.warmup_s:.0f}s", file=sys.stderr)
     print(
         f"serving {persona.character} ({persona.label}) at {server.url}  models: "
         f"{', '.join(server.models)}" + ("  (API key required)" if api_key else ""),

@@ -87,6 +87,7 @@ class PersonaServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.memory, self.memory_default = memory, memory_default
         self.engine: Engine | BatchEngine = persona.engine
+        self.warmup_s = 0.0  # compiling the batched decode step before listening
         if max_batch > 1:
             loaded = persona.loaded
             self.engine = BatchEngine(
@@ -98,7 +99,7 @@ class PersonaServer(ThreadingHTTPServer):
                 static=fast,
                 compiled=fast,
             )
-            self.engine.warmup()
+            self.warmup_s = self.engine.warmup()
         name = model_name or persona.label
         self.models = {name: ServedModel(name, persona)}
         if persona.can_disable_adapter:
