@@ -136,7 +136,13 @@ def _calls(points: list[Point]) -> list[tuple[str, str]]:
     for point in points:
         form, _, person = point.text.partition(" → ")
         bare = form.strip("「」“”")
-        if person and bare.lower() != person.lower() and not any(w in bare for w in seen):
+        known = any(person == who for _, who in pairs)  # one form a person: the most frequent
+        if (
+            person
+            and not known
+            and bare.lower() != person.lower()
+            and not any(w in bare for w in seen)
+        ):
             pairs.append((form, person))
         seen.append(bare)
     return pairs[:3]

@@ -37,8 +37,12 @@ TITLES_EN = tuple(
     "mamma mama gentlemen ladies lord lady miss "
     "mr mrs doctor captain ".split()
 )
-_FACT_ZH = tuple(
-    "是 乃 为 之女 的女儿 之妻 之母 的姐姐 的妹妹 的父亲 的母亲 封为 晋为 出身 ".split()
+_COPULA_ZH = ("是", "乃", "为", "系")
+_FAMILY_ZH = tuple(
+    "之女 的女儿 长女 次女 之妻 之母 之父 的姐姐 的妹妹 的父亲 的母亲 封为 晋为 出身 赐号".split()
+)
+_FACT_GAP_ZH = (
+    "本原乃即也亦又系实"  # 黛玉本是…, 甄嬛原系…: what may stand between her name and the cue
 )
 _FACT_EN = (  # "Juliet is the fairest maid", not "Elizabeth was far from suspecting"
     " is the ",
@@ -297,11 +301,37 @@ def length(dialogue, hers, zh: bool) -> list[Point]:
     unit = "characters" if zh else "words"
     return [
         Point(
-            f"median {statistics.median(her):g} {unit} a line "
-            f"(others {statistics.median(others):g})",
+            f"median {round(statistics.median(her))} {unit} a line "
+            f"(others {round(statistics.median(others))})",
             len(her),
         )
     ]
+
+
+def _fact_zh(sentence: str, name: str) -> bool:
+    """Whether a sentence states a fact of her: her family or rank in the clause that names her or
+    the next (甄远道长女甄嬛，着封为常在; 是甄远道的女儿叫甄嬛), or a copula right after her name
+    (黛玉乃…, 黛玉本是…); never what she thinks or notices (黛玉想道：…, 黛玉便知…)."""
+    at = sentence.index(name)
+    rest = sentence[at + len(name) :]
+    if re.match(r"[便又也就忙只]?[想道知见听笑说问看]", rest):
+        return False
+    clauses = re.split(r"[，,；;：:]", sentence)
+    where = next(i for i, c in enumerate(clauses) if name in c)
+    near = "".join(clauses[where : where + 2])
+    if any(cue in near for cue in _FAMILY_ZH):
+        return True
+    for cue in _COPULA_ZH:
+        found = rest.find(cue)
+        if 0 <= found <= 2 and all(c in _FACT_GAP_ZH for c in rest[:found]):
+            return True
+    return False
+
+
+def _fact_en(rest: str) -> bool:
+    return any(
+        c in rest[: 6 + len(c)] or (c.startswith("'") and rest.startswith(c)) for c in _FACT_EN
+    )
 
 
 def facts(utterances, who, character, names, zh: bool) -> list[Point]:
@@ -324,12 +354,7 @@ def facts(utterances, who, character, names, zh: bool) -> list[Point]:
             if name is None:
                 continue
             after = folded[folded.index(name if zh else name.lower()) :]
-            cues = _FACT_ZH if zh else _FACT_EN
-            if not any(
-                c in after[len(name) : len(name) + 6 + len(c)]
-                or (not zh and c.startswith("'") and after[len(name) :].startswith(c))
-                for c in cues
-            ):
+            if not (_fact_zh(sentence, name) if zh else _fact_en(after[len(name) :])):
                 continue
             key = re.sub(r"\W", "", sentence)
             if key in seen:

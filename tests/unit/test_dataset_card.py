@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from studio.api import Utterance
@@ -126,3 +128,31 @@ def test_an_english_fact_is_the_clause_that_states_it():
     ]
     draft = draft_card(lines, "Elizabeth")
     assert "Others say of you: “Elizabeth was the happy woman by whom he sat”." in draft.card
+
+
+def test_chinese_facts_are_her_family_or_rank_not_what_she_thinks_and_one_form_a_person():
+    lines = [
+        _u(None, "黛玉想道：这必是外祖之长房了。", 1, kind="narration"),
+        _u(None, "黛玉便知这方是正经正内室。", 2, kind="narration"),
+        _u(None, "此时黛玉只是禁不住把脸红涨了。", 3, kind="narration"),
+        _u("贾母", "这是巡盐御史林如海之女黛玉，你们都来见过。", 4),
+        _u("宝玉", "好妹妹，你往那里去？", 5),
+        _u("黛玉", "好哥哥，你又来了。", 6),
+        _u("宝玉", "妹妹别恼。", 7),
+        _u("黛玉", "二哥哥，我不恼你呢。", 8),
+        _u("宝玉", "那就好。", 9),
+        _u("黛玉", "二哥哥，你且去罢。", 10),
+        _u("紫鹃", "姑娘，药好了。", 11),
+        _u("黛玉", "知道了，放着罢。", 12),
+        _u("宝玉", "妹妹，我去了。", 13),
+        _u("黛玉", "好哥哥，你别走。", 14),
+        _u("宝玉", "妹妹，我不走。", 15),
+        _u("黛玉", "二哥哥，你坐罢。", 16),
+    ]
+    draft = draft_card(lines, "黛玉")
+    facts = [p.text for p in draft.sections["facts"]]
+    assert facts == ["这是巡盐御史林如海之女黛玉，你们都来见过。"]
+    called = [p.text.partition(" → ")[2] for p in draft.sections["address"]]
+    assert called.count("宝玉") == 2  # 二哥哥 twice, 好哥哥 once: both are evidence…
+    assert "宝玉为「二哥哥」" in draft.card and "好哥哥" not in draft.card  # …the card keeps one
+    assert re.search(r"一句话多在\d+字左右", draft.card)  # a whole number, not a median's .5
