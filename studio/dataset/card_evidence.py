@@ -59,10 +59,17 @@ _FACT_EN = (  # "Juliet is the fairest maid", not "Elizabeth was far from suspec
     "wife of",
     "sister of",
 )
-_EN_STOP = frozenset(
+_EN_STOP = frozenset(  # closed-class words: what is distinctive of her is in the open classes
     "a an and are as at be but by do for from had has have he her his i if in into is it its me my "
     "no not of on or our she so than that the their them then there they this to was we were what "
-    "when where which who why will with would you your o".split()
+    "when where which who why will with would you your o "
+    "nor neither either both all any each every some such own same other another "
+    "one two three four five six seven eight nine ten first second third "
+    "much many more most less least few very too also only just even still yet ever never "
+    "can could shall should may might must been being did does done him us these those whom whose "
+    "how here upon about after before over under again once because while though although till "
+    "until unless whether myself yourself himself herself itself ourselves themselves thee thou "
+    "thy thine".split()
 )
 
 

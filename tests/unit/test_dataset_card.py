@@ -156,3 +156,20 @@ def test_chinese_facts_are_her_family_or_rank_not_what_she_thinks_and_one_form_a
     assert called.count("宝玉") == 2  # 二哥哥 twice, 好哥哥 once: both are evidence…
     assert "宝玉为「二哥哥」" in draft.card and "好哥哥" not in draft.card  # …the card keeps one
     assert re.search(r"一句话多在\d+字左右", draft.card)  # a whole number, not a median's .5
+
+
+def test_english_words_of_her_own_are_open_class_words():
+    lines = []
+    for i in range(30):
+        lines.append(_u("JANE", f"Will you walk with me, Lizzy? It is day {i}.", 2 * i + 1))
+        lines.append(
+            _u(
+                "LIZZY",
+                "Neither of us, nor both, shall walk; my inclination is to read.",
+                2 * i + 2,
+            )
+        )
+    draft = draft_card(lines, "LIZZY")
+    words = [p.text.split(" ", 1)[0].strip("“”") for p in draft.sections["words"]]
+    assert "inclination" in words
+    assert not {"neither", "nor", "both", "shall"} & set(words)
