@@ -43,8 +43,7 @@ def engines(model: Any, compiled: bool, max_batch: int, cache: int) -> dict[str,
 def reply(engine: Any, prompt: list[int], tokens: int) -> list[int]:
     from studio.chat.sampling import Sampling
 
-    out = list(engine.generate(prompt, max_new_tokens=tokens, sampling=Sampling(do_sample=False)))
-    return out
+    return list(engine.generate(prompt, max_new_tokens=tokens, sampling=Sampling(do_sample=False)))
 
 
 def main() -> int:

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from studio.corpus.roster import group_members
+from studio.corpus.roster import group_labels
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def name_hints(
         limit: most hints returned.
     """
     # 甄嬛眉庄: lines said together, never an alias (the builder's "group")
-    groups = {n.casefold() for n in counts if group_members(n, counts)}
+    groups = {n.casefold() for n in group_labels(counts)}
     taken = {n.casefold() for n in (name, *known)} | groups
     folded = name.casefold()
     hints: dict[str, NameHint] = {}

@@ -331,12 +331,8 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
         for other in group:
             if other != base:
                 add(other, base, "rank")
-    for name in names:
-        parts = group_members(name, counts)
-        if parts:
-            out[(name, "+".join(parts))] = AliasSuggestion(
-                name, "+".join(parts), "group", counts[name]
-            )
+    for name, parts in group_labels(counts).items():
+        out[(name, "+".join(parts))] = AliasSuggestion(name, "+".join(parts), "group", counts[name])
     for first_person in ("我", "I"):
         if first_person in counts:
             out[(first_person, "")] = AliasSuggestion(
@@ -346,19 +342,20 @@ def alias_suggestions(roster: Sequence[RosterEntry], limit: int = 30) -> list[Al
     return ranked[:limit]
 
 
-def group_members(label: str, counts: Mapping[str, int]) -> list[str] | None:
-    """The speakers a Chinese label joins (甄嬛眉庄 → 甄嬛, 眉庄), or None when it is one name.
+def group_labels(counts: Mapping[str, int]) -> dict[str, list[str]]:
+    """Chinese labels of lines said together and the speakers each joins (甄嬛眉庄 → 甄嬛, 眉庄).
 
     Only names of 2–3 characters with 3 lines or more of their own take part: a label of 4 or
     more characters that is nothing but such names one after another is lines said together.
     """
-    if not has_cjk(label) or len(label) < 4:
-        return None
-    names = [
-        n for n, c in counts.items() if n != label and has_cjk(n) and 2 <= len(n) <= 3 and c >= 3
-    ]
-    parts = _compose(label, names)
-    return parts if parts and len(parts) >= 2 else None
+    names = [n for n, c in counts.items() if has_cjk(n) and 2 <= len(n) <= 3 and c >= 3]
+    out = {}
+    for label in counts:
+        if has_cjk(label) and len(label) >= 4:
+            parts = _compose(label, names)
+            if parts and len(parts) >= 2:
+                out[label] = parts
+    return out
 
 
 def _compose(label: str, names: list[str]) -> list[str] | None:

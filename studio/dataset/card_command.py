@@ -58,6 +58,11 @@ def draft_for(ws: Workspace, parsers: dict, character: str = "") -> CardDraft:
         ) from None
 
 
+def write_draft(ws: Workspace, draft: CardDraft) -> None:
+    """Write the draft and its evidence to ``card-draft.md`` beside studio.toml."""
+    atomic_write_text(ws.root / DRAFT_NAME, draft.to_markdown() + "\n")
+
+
 def set_persona(ws: Workspace, persona: str) -> None:
     """Write ``persona`` as studio.toml's ``[character] persona``, keeping the file's comments;
     the config is validated before the file is replaced."""
@@ -83,10 +88,9 @@ def run_card(ctx: Context) -> int:
     args: argparse.Namespace = ctx.args
     ws = ctx.workspace(lock=args.apply)
     draft = draft_for(ws, ctx.host.parsers, args.character)
-    text = draft.to_markdown()
-    print(draft.card if args.card_only else text)
+    print(draft.card if args.card_only else draft.to_markdown())
     if not ws.read_only:
-        atomic_write_text(ws.root / DRAFT_NAME, text + "\n")
+        write_draft(ws, draft)
         print(f"\nwrote {DRAFT_NAME} ({draft.lines} lines of {draft.character})", file=ctx.stderr)
     if args.apply:
         if args.character and args.character != ws.config.character.name:

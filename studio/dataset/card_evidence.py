@@ -335,7 +335,9 @@ def _fact_zh(sentence: str, name: str) -> bool:
     return False
 
 
-def _fact_en(rest: str) -> bool:
+def _fact_en(sentence: str, name: str) -> bool:
+    """Whether a (lower-cased) sentence states a fact of her right after her name."""
+    rest = sentence[sentence.index(name) + len(name) :]
     return any(
         c in rest[: 6 + len(c)] or (c.startswith("'") and rest.startswith(c)) for c in _FACT_EN
     )
@@ -360,8 +362,7 @@ def facts(utterances, who, character, names, zh: bool) -> list[Point]:
             name = next((n for n in names if n and (n if zh else n.lower()) in folded), None)
             if name is None:
                 continue
-            after = folded[folded.index(name if zh else name.lower()) :]
-            if not (_fact_zh(sentence, name) if zh else _fact_en(after[len(name) :])):
+            if not (_fact_zh(sentence, name) if zh else _fact_en(folded, name.lower())):
                 continue
             key = re.sub(r"\W", "", sentence)
             if key in seen:

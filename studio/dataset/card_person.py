@@ -63,13 +63,11 @@ def split_sentences(card: str) -> list[str]:
 
 def _split_zh(piece: str, quotes: bool) -> list[str]:
     """``piece`` cut after each Chinese full stop outside quotation marks (if ``quotes``)."""
-    if not quotes:
-        return [s.strip() for s in re.split(f"(?<=[{_ENDS_ZH}])", piece) if s.strip()]
     out, start, depth = [], 0, 0
     for i, ch in enumerate(piece):
-        if ch in _OPEN:
+        if quotes and ch in _OPEN:
             depth += 1
-        elif ch in _CLOSE and depth:
+        elif quotes and ch in _CLOSE and depth:
             depth -= 1
             ends = depth == 0 and i > 0 and piece[i - 1] in _ENDS_ZH
             if ends and piece[i + 1 : i + 2] not in tuple(_OPEN):  # 。」 ends, 。」「 runs on

@@ -326,12 +326,11 @@ class HomeScreen(StudioScreen):
     @work(thread=True, exclusive=True, group="card", description="Drafting the persona card")
     def _draft_card(self) -> None:
         """``persona-studio card``: the draft and its evidence written beside studio.toml."""
-        from studio.dataset.card_command import DRAFT_NAME, draft_for
-        from studio.fsutil import atomic_write_text
+        from studio.dataset.card_command import draft_for, write_draft
 
         try:
             draft = draft_for(self.ws, self.app.host.parsers)  # type: ignore[attr-defined]
-            atomic_write_text(self.ws.root / DRAFT_NAME, draft.to_markdown() + "\n")
+            write_draft(self.ws, draft)
         except Exception as exc:
             self.post_message(WorkFailed("drafting the card", str(exc)))
             return
