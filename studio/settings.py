@@ -97,6 +97,14 @@ class TrainSettings:
         "data",
         at_least="max_length",
     )
+    identity_share: float = _setting(
+        0.03,
+        """Identity samples (who she is, from the persona card) are
+        repeated until they make up at least this share of the training samples; 0: as built.""",
+        "data",
+        minimum=0,
+        maximum=0.5,
+    )
     row_tokens: int = _setting(
         0,
         """Most tokens in one forward pass of one GPU (0:

@@ -17,6 +17,7 @@ turn the tokenizer's end-of-sequence token is appended.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -309,3 +310,24 @@ def _split(
         report.appended_eot += best[1]
         start = end
     return pieces
+
+
+def with_identity_share(samples: list[Sample], share: float) -> tuple[list[Sample], int]:
+    """The training samples with identity samples repeated up to ``share`` of them.
+
+    A card gives a dozen identity samples against thousands of corpus lines: seen a few times
+    each, they are outweighed and the adapter forgets who she is. Each is repeated in turn
+    (round robin, so every phrasing gets the same weight) until identity samples make up at
+    least ``share`` of the list.
+
+    Returns:
+        The samples (repeats at the end; the epoch plan shuffles) and how many were added.
+    """
+    identity = [s for s in samples if s.provenance.get("kind") == "identity"]
+    if not identity or share <= 0:
+        return samples, 0
+    others = len(samples) - len(identity)
+    need = math.ceil(share * others / (1 - share))
+    extra = max(0, need - len(identity))
+    return samples + [identity[i % len(identity)] for i in range(extra)], extra
+

@@ -142,6 +142,7 @@ class DataEvent(Event):
     KIND: ClassVar[str] = "data"
     train_samples: int = 0
     eval_samples: int = 0
+    identity_repeats: int = 0
     too_long: int = 0
     too_long_ids: list[str] = field(default_factory=list)
     split: int = 0
@@ -162,8 +163,13 @@ class DataEvent(Event):
     def describe(self) -> str:
         fate = "dropped" if self.overlong == "drop" else "single exchanges dropped"
         split = f", {self.split} long conversations split" if self.split else ""
+        repeats = (
+            f" ({self.identity_repeats} identity repeats among them)"
+            if self.identity_repeats
+            else ""
+        )
         return (
-            f"data: {self.train_samples} train / {self.eval_samples} eval samples, "
+            f"data: {self.train_samples} train{repeats} / {self.eval_samples} eval samples, "
             f"{self.too_long} over max_length {self.max_length} ({fate}, never cut){split}, "
             f"supervised share {self.supervised_share:.1%}, {self.total_steps} steps"
         )

@@ -21,7 +21,7 @@ from studio.api import ModelSpec, Sample
 from studio.errors import StudioError
 from studio.train import checkpoint as ckpt
 from studio.train import telemetry
-from studio.train.data import Encoded, encode_samples
+from studio.train.data import Encoded, encode_samples, with_identity_share
 from studio.train.distributed import Dist, decoder_layers, full_trainable_state, wrap
 from studio.train.events import (
     FailedEvent,
@@ -120,7 +120,10 @@ class LoraRecipe:
 
         # data: encode once with the model's template and the run's persona; never cut silently
         samples = self.run.samples()
-        self.train_items, report = self._encode([s for s in samples if s.split == "train"])
+        train, self.identity_repeats = with_identity_share(
+            [s for s in samples if s.split == "train"], cfg.identity_share
+        )
+        self.train_items, report = self._encode(train)
         self.eval_items, eval_report = self._encode([s for s in samples if s.split == "eval"])
         if not self.train_items:
             raise StudioError("no training sample fits max_length; raise it or build the dataset")

@@ -43,6 +43,7 @@ def log_setup(recipe: Any, resume: bool, built: Any, report: Any) -> None:
             **report.summary(),
             train_samples=len(recipe.train_items),
             eval_samples=len(recipe.eval_items),
+            identity_repeats=recipe.identity_repeats,
             overlong=cfg.overlong,
             max_length=cfg.max_length,
             train_tokens=n_tokens,

@@ -163,3 +163,24 @@ def test_multi_turn_window_learns_only_its_last_reply(tokenizers):
     window.provenance = {"kind": "corpus"}  # no history recorded: every reply is learnt
     items, _ = encode_samples(tok, [window], [tok.convert_tokens_to_ids("<|im_end|>")], 4096)
     assert supervised_text(tok, items[0]) == "It is I.<|im_end|>Well enough, good Nurse.<|im_end|>"
+
+
+def test_identity_samples_are_repeated_up_to_their_share_each_phrasing_alike():
+    from studio.train.data import with_identity_share
+
+    corpus = [sample("Hi.", f"Line {i}.", sid=f"c{i}") for i in range(97)]
+    identity = []
+    for i, question in enumerate(("Who are you?", "Your name?", "Who is this?")):
+        one = sample(question, "I am Juliet.", sid=f"id{i}")
+        one.provenance = {"kind": "identity"}
+        identity.append(one)
+    out, added = with_identity_share(corpus + identity, 0.1)
+    ids = [s for s in out if s.provenance.get("kind") == "identity"]
+    assert len(ids) / len(out) >= 0.1 and len(ids) == 11  # ceil(0.1 * 97 / 0.9)
+    assert added == len(out) - 100 == 8
+    counts = sorted(sum(s is one for s in ids) for one in identity)
+    assert counts[-1] - counts[0] <= 1  # round robin: no phrasing favoured
+    assert with_identity_share(corpus + identity, 0)[1] == 0
+    assert with_identity_share(corpus, 0.1) == (corpus, 0)  # nothing to repeat
+    # already enough of them: as built
+    assert with_identity_share(corpus[:10] + identity, 0.1) == (corpus[:10] + identity, 0)
