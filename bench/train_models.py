@@ -264,8 +264,11 @@ def run_user(
     steps: int,
     varlen_impl: str = "auto",
     row_tokens: int = ROW_TOKENS,
+    accum: int = 1,
 ) -> dict[str, Any]:
-    """One ``b`` row: HF model + peft on packed rows (8,192 tokens), a plain loop."""
+    """One ``b`` row: HF model + peft on packed rows (8,192 tokens), a plain loop; ``accum`` > 1
+    splits each step's tokens into that many rows whose gradients add up (an 80 GB card holds
+    no 8,192-token row of an 8B model without gradient checkpointing)."""
     flags = parse_flags(name)
     restore = None
     if "liger" in flags:
@@ -277,7 +280,15 @@ def run_user(
         )
     try:
         return _user_loop(
-            flags, shape, device, dtype, items, (warmup, repeats, steps), varlen_impl, row_tokens
+            flags,
+            shape,
+            device,
+            dtype,
+            items,
+            (warmup, repeats, steps),
+            varlen_impl,
+            row_tokens // accum,
+            accum,
         )
     finally:
         if restore:
@@ -295,6 +306,7 @@ def _user_loop(
     reps: tuple[int, int, int],
     varlen_impl: str,
     row_tokens: int,
+    accum: int = 1,
 ) -> dict[str, Any]:
     warmup, repeats, steps = reps
     attn = varlen_implementation(device, varlen_impl) if "varlen" in flags else "sdpa"
@@ -319,18 +331,20 @@ def _user_loop(
     sync()
     start = time.perf_counter()
     for index in range(warmup + repeats * steps):
-        row = rows[index % len(rows)]
-        batch = b_batch(row, fixed, device)
-        with torch.autocast(device.type, dtype=dtype) if autocast else nullcontext():
-            loss = model(**batch, use_cache=False).loss
-        loss.backward()
+        step = [rows[(index * accum + k) % len(rows)] for k in range(accum)]
+        supervised = sum(i.supervised for row in step for i in row)
+        for row in step:  # each row's mean loss weighted by its share: one big row's gradient
+            batch = b_batch(row, fixed, device)
+            with torch.autocast(device.type, dtype=dtype) if autocast else nullcontext():
+                loss = model(**batch, use_cache=False).loss
+            (loss * (sum(i.supervised for i in row) / supervised)).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         sync()
         line.ends.append(time.perf_counter())
-        line.tokens.append(sum(len(i) for i in row))
-        line.supervised.append(sum(i.supervised for i in row))
+        line.tokens.append(sum(len(i) for row in step for i in row))
+        line.supervised.append(supervised)
     line.first_step_s = line.ends[0] - start
     result = {**line.rates(warmup, repeats, steps), **peak(device), "padding": 0.0}
     result["note"] = (
@@ -339,6 +353,7 @@ def _user_loop(
         + (", autocast" if autocast else "")
         + (", compiled layers" if "compile" in flags else "")
         + (f", rows padded to {fixed}" if fixed else "")
+        + (f", {accum} rows of {row_tokens} tokens a step" if accum > 1 else "")
     )
     del model, optimizer
     free()

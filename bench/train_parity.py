@@ -54,7 +54,8 @@ def isolation(
     """
     from train_models import build_model, free
 
-    dtype = torch.bfloat16 if attn.startswith("flash") else torch.float32
+    # fused kernels in bf16 (flash takes no fp32; flex finds no fp32 kernel at 8B head sizes)
+    dtype = torch.bfloat16 if attn.startswith(("flash", "flex")) else torch.float32
     model = build_model(shape, device, dtype, layers=2, attn=attn, init=init).eval()
     rows = items[:8]
     with torch.no_grad():

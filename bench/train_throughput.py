@@ -379,6 +379,12 @@ def main() -> int:
         default=8192,
         help="b's packed row length (8,192 as c's GPU preset; smaller only to check code on a CPU)",
     )
+    parser.add_argument(
+        "--b-accum",
+        default="auto",
+        help="b rows: split each step's --row-tokens into this many rows with gradient "
+        "accumulation (auto: 1, doubled after each out-of-memory, as a user finds what fits)",
+    )
     parser.add_argument("--no-parity", action="store_true", help="skip every parity check")
     parser.add_argument("--out", default="", help="also write the results as JSON here")
     parser.add_argument(
@@ -439,8 +445,19 @@ def main() -> int:
                     result_parity = (
                         f"{check['rel']:.1e} (leak {check['leak']:.1e}, {check['dtype']} {attn})"
                     )
-                result = run_user(
-                    kind, args.shape, device, dtype, items, *reps, args.varlen_impl, args.row_tokens
+                result = run_fitting(
+                    lambda accum, kind=kind: run_user(
+                        kind,
+                        args.shape,
+                        device,
+                        dtype,
+                        items,
+                        *reps,
+                        args.varlen_impl,
+                        args.row_tokens,
+                        accum,
+                    ),
+                    args.b_accum,
                 )
                 if not args.no_parity:
                     result["parity"] = result_parity
@@ -488,6 +505,22 @@ def main() -> int:
         Path(args.out).write_text(json.dumps(results, indent=2))
     table(results)
     return 0
+
+
+def run_fitting(run: Any, accum: str) -> dict[str, Any]:
+    """``run(accum)`` with the given accumulation, or (``auto``) the fewest rows a step that fit
+    in memory: 1, 2, 4, 8."""
+    if accum != "auto":
+        return run(int(accum))
+    for rows in (1, 2, 4, 8):
+        try:
+            return run(rows)
+        except torch.OutOfMemoryError as exc:
+            if rows == 8:
+                raise
+            print(f"  out of memory with {rows} row(s) a step ({exc!s:.60}); trying {rows * 2}")
+        free()
+    raise AssertionError("unreachable")
 
 
 def checked(label: str, fn: Any) -> dict[str, Any]:

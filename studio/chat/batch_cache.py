@@ -80,7 +80,9 @@ class PaddedBatch:
         logits = forward(self.tokens.view(-1, 1), self.positions, self.cache, mask)
         self.mask = mask
         self.positions += 1
-        self.seen[torch.arange(len(self.rows), device=self.seen.device), self.tokens] = True
+        # a scalar written through scatter_, not ``[…] = True``: that copies True to the device
+        # and waits for every queued step (a host sync a token)
+        self.seen.scatter_(1, self.tokens.view(-1, 1), True)
         return logits
 
     def row_seen(self) -> Any:
@@ -153,6 +155,7 @@ class SlotBatch:
         self.tokens = torch.zeros(self.slots, dtype=torch.long, device=self.device)
         self.positions = torch.zeros(self.slots, 1, dtype=torch.long, device=self.device)
         self.seen = torch.zeros(self.slots, self.vocab, dtype=torch.bool, device=self.device)
+        self.true = torch.ones((), dtype=torch.bool, device=self.device)
 
     def view(self, rows: int) -> Any:
         """A cache over the first ``rows`` slots: the big cache's storage and write pointer."""
@@ -235,7 +238,8 @@ class SlotBatch:
         self.positions += 1
         if self._key != active:  # the rows changed: a new index (a host-to-device copy)
             self._key, self._index = active, torch.tensor(active, device=self.device)
-        self.seen[self._index, self.tokens[self._index]] = True
+        # the value already on the device: ``[…] = True`` copies it there and waits for the queue
+        self.seen.index_put_((self._index, self.tokens[self._index]), self.true)
         return logits[self._index] if len(active) < rows else logits
 
     def row_seen(self) -> Any:
