@@ -54,8 +54,11 @@ def isolation(
     """
     from train_models import build_model, free
 
-    # fused kernels in bf16 (flash takes no fp32; flex finds no fp32 kernel at 8B head sizes)
-    dtype = torch.bfloat16 if attn.startswith(("flash", "flex")) else torch.float32
+    # flash takes no fp32; flex on a GPU finds no fp32 kernel at 8B head sizes
+    fused = attn.startswith("flash") or (
+        attn.startswith("flex") and torch.device(device).type == "cuda"
+    )
+    dtype = torch.bfloat16 if fused else torch.float32
     model = build_model(shape, device, dtype, layers=2, attn=attn, init=init).eval()
     rows = items[:8]
     with torch.no_grad():
