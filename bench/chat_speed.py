@@ -86,6 +86,8 @@ def build(shape: str, device: Any, dtype: Any, lora_r: int, seed: int = 0) -> An
     """A random model of ``shape`` on ``device`` with a random, non-zero LoRA adapter."""
     import torch
     from peft import LoraConfig, get_peft_model
+
+    from studio.train.base_model import lora_to
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     spec = dict(SHAPES[shape])
@@ -116,6 +118,7 @@ def build(shape: str, device: Any, dtype: Any, lora_r: int, seed: int = 0) -> An
     ) in model.named_parameters():  # small random B: merged weights differ, values stay sane
         if "lora_B" in name:
             torch.nn.init.normal_(param, std=1e-3)
+    lora_to(model, dtype)  # as chat loads a trained adapter (studio.train.base_model.load_model)
     model.eval()
     return model
 

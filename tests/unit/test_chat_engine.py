@@ -237,3 +237,44 @@ def test_a_static_cache_that_cannot_crop_starts_over_instead_of_overflowing(tiny
         other = prompt[:5] + [65 + _turn] + prompt[5:]
         got = list(engine.generate(other, sampling=Sampling(do_sample=False), max_new_tokens=4))
         assert got == reference(loaded.model, other, 4)
+
+
+def test_a_trained_adapter_generates_in_the_bases_half_precision(tmp_path):
+    """peft loads LoRA weights in fp32 beside a bf16 base (an fp32 matrix-vector pair on every
+    projection of every decode step); chat casts them to the base's dtype, a merge stays fp32."""
+    from peft import LoraConfig, get_peft_model
+
+    from studio.plugins import load_host
+    from studio.train.base_model import load_model
+
+    spec = ModelSpec(name="tiny-qwen2", source="tiny", cache_dir=str(tmp_path / "models"))
+    adapters = load_host().adapters
+    base = load_model(spec, adapters, device=torch.device("cpu")).model
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    get_peft_model(base, lora).save_pretrained(tmp_path / "adapter")
+
+    def loaded(dtype, merge=False):
+        return load_model(
+            spec,
+            adapters,
+            device=torch.device("cpu"),
+            dtype=dtype,
+            lora_path=tmp_path / "adapter",
+            merge=merge,
+        ).model
+
+    half = loaded(torch.bfloat16)
+    dtypes = {p.dtype for n, p in half.named_parameters() if "lora_" in n}
+    assert dtypes == {torch.bfloat16}
+    full = loaded(torch.float32)
+    assert {p.dtype for n, p in full.named_parameters() if "lora_" in n} == {torch.float32}
+    ids = torch.tensor([[5, 9, 13, 2, 77, 31]])
+    with torch.no_grad():
+        a = half(input_ids=ids).logits.float()
+        b = full(input_ids=ids).logits
+    assert (a - b).abs().max() < 0.05 * b.abs().max()
+    # merged in bf16: the LoRA delta was computed from the fp32 weights before the cast
+    merged = loaded(torch.bfloat16, merge=True)
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
