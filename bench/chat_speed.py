@@ -86,9 +86,9 @@ def build(shape: str, device: Any, dtype: Any, lora_r: int, seed: int = 0) -> An
     """A random model of ``shape`` on ``device`` with a random, non-zero LoRA adapter."""
     import torch
     from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     from studio.train.base_model import lora_to
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     spec = dict(SHAPES[shape])
     arch = spec.pop("arch")

@@ -446,7 +446,7 @@ def main() -> int:
                         f"{check['rel']:.1e} (leak {check['leak']:.1e}, {check['dtype']} {attn})"
                     )
                 result = run_fitting(
-                    lambda accum, kind=kind: run_user(
+                    lambda accum, kind=kind, reps=reps: run_user(
                         kind,
                         args.shape,
                         device,
