@@ -330,4 +330,3 @@ def with_identity_share(samples: list[Sample], share: float) -> tuple[list[Sampl
     need = math.ceil(share * others / (1 - share))
     extra = max(0, need - len(identity))
     return samples + [identity[i % len(identity)] for i in range(extra)], extra
-
