@@ -18,9 +18,16 @@ from studio.dataset.persona_card import PersonaCard, card_is_chinese, en_name
 # she is. The eval's probes beyond its first two (studio.eval.evaluate) are phrasings kept out of
 # this list, so they measure whether the answer carries over.
 QUESTIONS_ZH = {
-    "who": ("你是谁？", "你是何人？", "请问你是？", "你又是谁？"),
+    "who": ("你是谁？", "你是何人？", "请问你是？", "你又是谁？", "阁下是谁？", "来者何人？"),
     "who_short": ("请问你是哪位？", "敢问是哪位？"),
-    "name": ("你叫什么名字？", "你的名字是什么？", "请问尊姓大名？", "你叫啥？"),
+    "name": (
+        "你叫什么名字？",
+        "你的名字是什么？",
+        "请问尊姓大名？",
+        "你叫啥？",
+        "你姓甚名谁？",
+        "你名叫什么？",
+    ),
     "intro": ("请介绍一下你自己。", "说说你自己吧。"),
     "family": ("你家里都有些什么人？", "说说你的家人。"),
     "title": ("你如今是什么身份？", "你是做什么的？"),
@@ -28,9 +35,23 @@ QUESTIONS_ZH = {
     "manner": ("你是个什么样的人？", "你觉得自己性子如何？"),
 }
 QUESTIONS_EN = {
-    "who": ("Who are you?", "Who are you, then?", "And who are you?", "Who is this?"),
+    "who": (
+        "Who are you?",
+        "Who are you, then?",
+        "And who are you?",
+        "Who is this?",
+        "Whom have I the honour of addressing?",
+        "Who are you, pray tell?",
+    ),
     "who_short": ("May I ask who you are?", "Pray, who are you?"),
-    "name": ("What is your name?", "What's your name?", "What are you called?", "Your name?"),
+    "name": (
+        "What is your name?",
+        "What's your name?",
+        "What are you called?",
+        "Your name?",
+        "By what name are you known?",
+        "Have you a name?",
+    ),
     "intro": ("Tell me about yourself.", "Introduce yourself."),
     "family": ("Tell me about your family.", "Who is your family?"),
     "title": ("What is your rank or title?", "What is your station?"),

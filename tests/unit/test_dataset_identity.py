@@ -190,3 +190,14 @@ def test_a_drafted_card_keeps_quotes_in_their_sentence_and_out_of_answers():
     assert english["who"] == "I am Elizabeth."
     assert english["relation"] == "I speak most with Jane, Darcy."
     assert not any("least dear" in a for a in english.values())
+
+
+def test_the_evals_unseen_identity_probes_are_never_trained_on():
+    """Probes beyond the first two measure whether who she is carries over to a new phrasing."""
+    from studio.dataset.identity import QUESTIONS_EN, QUESTIONS_ZH
+    from studio.eval.evaluate import PROBES_EN, PROBES_ZH
+
+    for probes, questions in ((PROBES_ZH, QUESTIONS_ZH), (PROBES_EN, QUESTIONS_EN)):
+        trained = {q for asked in questions.values() for q in asked}
+        assert set(probes[:2]) <= trained
+        assert not set(probes[2:]) & trained
