@@ -36,6 +36,12 @@ def wait_for(predicate, timeout: float = 120.0, poll: float = 0.02):
     raise AssertionError("timed out")
 
 
+# Adapter weights of one process against two: the sums run in another order, and Adam turns a
+# tiny difference in a near-zero gradient into a visible one in that weight (seen: 4e-5 on one of
+# 1,024 elements after 6 steps); a sharding error moves every weight far more than this.
+ATOL = 1e-4
+
+
 def losses(run_dir) -> dict[int, float]:
     """Loss by step; a step redone after a resume counts in its last version."""
     return {e.step: e.loss for e in RunDir(run_dir).events() if isinstance(e, StepEvent)}
@@ -109,7 +115,7 @@ def test_two_processes_crash_resume_and_match_one_process(zh_workspace, host, ca
     wa = load_file(str(RunDir(reference).adapter_dir / "adapter_model.safetensors"))
     wb = load_file(str(rundir.adapter_dir / "adapter_model.safetensors"))
     for key in wa:
-        torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=1e-5)
+        torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=ATOL)
     assert json.loads((rundir.adapter_dir / "adapter_config.json").read_text())["r"] == 8
 
 
@@ -151,4 +157,4 @@ def test_fsdp_on_two_processes_matches_one_process(zh_workspace, host):
     wb = load_file(str(RunDir(run_dir).adapter_dir / "adapter_model.safetensors"))
     assert wa.keys() == wb.keys()
     for key in wa:
-        torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=1e-5)
+        torch.testing.assert_close(wb[key], wa[key], rtol=1e-3, atol=ATOL)

@@ -31,7 +31,8 @@ SETTINGS = {
     "tokens_per_batch": 512,
     "warmup_steps": 2,
 }
-LONGER = dict(SETTINGS, max_steps=6)  # past the end of the first epoch
+STEPS = 8
+LONGER = dict(SETTINGS, max_steps=STEPS)  # past the end of the first epoch
 
 
 @pytest.fixture
@@ -59,10 +60,10 @@ def test_a_stopped_and_resumed_run_equals_a_straight_run(ws, host):
     kinds = [e.kind for e in events]
     assert kinds.count("config") == 2 and "resumed" in kinds and kinds[-1] == "finished"
     after = kinds.index("resumed")
-    assert [e.step for e in events[after:] if isinstance(e, StepEvent)] == [3, 4, 5, 6]
+    assert [e.step for e in events[after:] if isinstance(e, StepEvent)] == list(range(3, STEPS + 1))
     a, b = steps(straight), steps(resumed)
-    assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5, 6]
-    assert a[6].epoch > 1  # the run crossed an epoch boundary after the resume
+    assert sorted(a) == sorted(b) == list(range(1, STEPS + 1))
+    assert a[STEPS].epoch > 1  # the run crossed an epoch boundary after the resume
     for step in a:
         assert b[step].loss == pytest.approx(a[step].loss, rel=1e-5)
         assert b[step].lr == pytest.approx(a[step].lr, rel=1e-9)
@@ -76,7 +77,7 @@ def test_a_stopped_and_resumed_run_equals_a_straight_run(ws, host):
     assert (
         state.status == "finished"
         and state.resumes == 1
-        and [s for s, _ in state.losses] == [1, 2, 3, 4, 5, 6]
+        and [s for s, _ in state.losses] == list(range(1, STEPS + 1))
     )
 
 
