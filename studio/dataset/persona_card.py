@@ -23,6 +23,7 @@ from studio.dataset.card_words import (
     KEYWORDS_EN,
     KEYWORDS_ZH,
     MANNER_OPENINGS,
+    SAID_OF_YOU,
     SPEAKS_WITH,
     ZH_NOUN_START,
     ZH_VERB_START,
@@ -86,7 +87,9 @@ class PersonaCard:
         third_zh = not any(re.search("[你您]", s) for s in sentences)
         third_en = not any(re.search(r"\byou\b", s, flags=re.IGNORECASE) for s in sentences)
         for sentence in sentences:
-            if sentence.startswith(MANNER_OPENINGS):  # how she speaks, not who she is
+            if self.zh and sentence.startswith(SAID_OF_YOU["zh"]):  # others' words: her facts
+                self.sentences.append(said_of_zh(sentence, character))
+            elif sentence.startswith(MANNER_OPENINGS):  # how she speaks, not who she is
                 self.sentences.append([("instruction", sentence)])
             elif sentence.startswith(tuple(SPEAKS_WITH.values())):  # the people around her
                 said = sentence.rstrip("。.")
@@ -149,6 +152,41 @@ class PersonaCard:
         if self.zh:
             return "，".join([_with_subject_zh(parts[0]), *parts[1:]]) + "。"
         return ", ".join(parts) + "."
+
+
+# what others say of her, in a Chinese card's quotes: her family in the words before her name
+# (大理寺少卿甄远道长女甄嬛, 是甄远道的女儿叫甄嬛), her rank where she is made it (着封为正六品常在)
+_KIN_BEFORE_NAME = re.compile(
+    r"([\u4e00-\u9fff]{2,16}?(?:之|的)?(?:长女|次女|三女|幺女|独女|女儿|之女|长子|次子|儿子|之子))"
+    r"(?:叫|名叫|名唤)?[\u4e00-\u9fff]?$"  # her surname may stand before the name the card uses
+)
+_MADE_RANK = re.compile(r"(?:着|被|已)?(?:晋封|册封|封)(?:为|了)([\u4e00-\u9fff]{1,8})$")
+
+
+def said_of_zh(sentence: str, character: str) -> list[tuple[str, str]]:
+    """Family and rank facts in the quotes of a card's 旁人这样说起你 sentence, as clauses of hers
+    (``[("family", "大理寺少卿甄远道长女"), ("title", "被封为正六品常在")]``); one fact a kind."""
+    facts: list[tuple[str, str]] = []
+    for quote in re.findall(r"「([^」]*)」", sentence):
+        clauses = [c for c in re.split(r"[，。！？；、,!?;：:]", quote) if c]
+        for i, clause in enumerate(clauses):
+            if not character or character not in clause:
+                continue
+            kin = _KIN_BEFORE_NAME.search(clause.split(character)[0])
+            if kin:
+                facts.append(("family", re.sub(r"^(?:是|乃)", "", kin.group(1))))
+            for later in clauses[i : i + 3]:  # the rank follows in her clause or soon after
+                rank = _MADE_RANK.search(later.replace(character, ""))
+                if rank:
+                    facts.append(("title", "被封为" + rank.group(1)))
+                    break
+    seen: set[str] = set()
+    kinds = {k for k, _ in facts}
+    out = [(k, c) for k, c in facts if k in kinds and not (c in seen or seen.add(c))]
+    # one fact a kind: the first one the card gives
+    return [
+        next((k, c) for k, c in out if k == kind) for kind in ("family", "title") if kind in kinds
+    ]
 
 
 def _noun_subject_zh(clause: str) -> str:

@@ -201,3 +201,22 @@ def test_the_evals_unseen_identity_probes_are_never_trained_on():
         trained = {q for asked in questions.values() for q in asked}
         assert set(probes[:2]) <= trained
         assert not set(probes[2:]) & trained
+
+
+def test_a_drafted_cards_quotes_give_her_family_and_rank_in_her_own_words():
+    """``card`` quotes what others say of her; who her father is and what she was made are
+    answers to "your family?" and "your rank?", not lines to leave out."""
+    card = (
+        "你是阿蘅。旁人这样说起你：「奉旨：苏州织造林如海次女林阿蘅，着封为正七品答应，钦此。」"
+        "「是林大人的女儿叫林阿蘅，贵妃娘娘很是喜欢。」「阿蘅即是阿蘅。」"
+        "你常与贵妃、小桃说话。请始终以阿蘅的身份和口吻回答。"
+    )
+    answers = identity_answers("阿蘅", card)
+    assert answers["family"] == "我是苏州织造林如海次女。"  # the first fact; the second is alike
+    assert answers["title"] == "我被封为正七品答应。"
+    assert answers["who_short"] == "我是阿蘅，苏州织造林如海次女。"
+    assert "被封为正七品答应" in answers["intro"] and "钦此" not in answers["intro"]
+    # a quote that names her without family or rank (娘娘 is no mother) gives nothing
+    plain = "你是阿蘅。旁人这样说起你：「阿蘅见过贵妃娘娘。」请始终以阿蘅的身份和口吻回答。"
+    assert "family" not in identity_answers("阿蘅", plain)
+    assert "title" not in identity_answers("阿蘅", plain)
