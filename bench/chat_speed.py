@@ -88,8 +88,6 @@ def build(shape: str, device: Any, dtype: Any, lora_r: int, seed: int = 0) -> An
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-    from studio.train.base_model import lora_to
-
     spec = dict(SHAPES[shape])
     arch = spec.pop("arch")
     config = (LlamaConfig if arch == "llama" else Qwen2Config)(
@@ -118,7 +116,6 @@ def build(shape: str, device: Any, dtype: Any, lora_r: int, seed: int = 0) -> An
     ) in model.named_parameters():  # small random B: merged weights differ, values stay sane
         if "lora_B" in name:
             torch.nn.init.normal_(param, std=1e-3)
-    lora_to(model, dtype)  # as chat loads a trained adapter (studio.train.base_model.load_model)
     model.eval()
     return model
 

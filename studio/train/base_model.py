@@ -227,29 +227,5 @@ def load_model(
         model = PeftModel.from_pretrained(model, str(lora_path))
         if merge:
             model = model.merge_and_unload()
-        else:
-            lora_to(model, dtype)
     model.eval()
     return LoadedModel(model, tokenizer, adapter, spec, path, end_of_turn_ids(adapter, tokenizer))
-
-
-def lora_to(model: Any, dtype: Any) -> int:
-    """Generation: LoRA weights in the base's half precision (peft keeps them fp32).
-
-    In fp32 every projection casts its input up and runs two fp32 matrix-vector products beside
-    the bf16 one (a tenth of an 8B model's decode step); training keeps fp32, and a merge is
-    computed before this. Nothing changes on fp32 bases.
-
-    Returns:
-        The number of LoRA tensors cast.
-    """
-    import torch
-
-    if dtype not in (torch.bfloat16, torch.float16):
-        return 0
-    cast = 0
-    for name, param in model.named_parameters():
-        if "lora_" in name and param.dtype != dtype:
-            param.data = param.data.to(dtype)
-            cast += 1
-    return cast
