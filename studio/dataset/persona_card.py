@@ -180,13 +180,9 @@ def said_of_zh(sentence: str, character: str) -> list[tuple[str, str]]:
                 if rank:
                     facts.append(("title", "被封为" + rank.group(1)))
                     break
-    seen: set[str] = set()
     kinds = {k for k, _ in facts}
-    out = [(k, c) for k, c in facts if k in kinds and not (c in seen or seen.add(c))]
     # one fact a kind: the first one the card gives
-    return [
-        next((k, c) for k, c in out if k == kind) for kind in ("family", "title") if kind in kinds
-    ]
+    return [next(f for f in facts if f[0] == kind) for kind in ("family", "title") if kind in kinds]
 
 
 def _noun_subject_zh(clause: str) -> str:
