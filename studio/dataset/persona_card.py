@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from studio.api.text import has_cjk
+from studio.api.text import HAN_CLASS, has_cjk
 from studio.dataset.card_person import (
     first_person_en,
     first_person_zh,
@@ -157,10 +157,10 @@ class PersonaCard:
 # what others say of her, in a Chinese card's quotes: her family in the words before her name
 # (大理寺少卿甄远道长女甄嬛, 是甄远道的女儿叫甄嬛), her rank where she is made it (着封为正六品常在)
 _KIN_BEFORE_NAME = re.compile(
-    r"([\u4e00-\u9fff]{2,16}?(?:之|的)?(?:长女|次女|三女|幺女|独女|女儿|之女|长子|次子|儿子|之子))"
-    r"(?:叫|名叫|名唤)?[\u4e00-\u9fff]?$"  # her surname may stand before the name the card uses
+    rf"([{HAN_CLASS}]{{2,16}}?(?:之|的)?(?:长女|次女|三女|幺女|独女|女儿|之女|长子|次子|儿子|之子))"
+    rf"(?:叫|名叫|名唤)?[{HAN_CLASS}]?$"  # her surname may stand before the name the card uses
 )
-_MADE_RANK = re.compile(r"(?:着|被|已)?(?:晋封|册封|封)(?:为|了)([\u4e00-\u9fff]{1,8})$")
+_MADE_RANK = re.compile(rf"(?:着|被|已)?(?:晋封|册封|封)(?:为|了)([{HAN_CLASS}]{{1,8}})$")
 
 
 def said_of_zh(sentence: str, character: str) -> list[tuple[str, str]]:
