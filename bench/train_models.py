@@ -332,12 +332,14 @@ def _user_loop(
     start = time.perf_counter()
     for index in range(warmup + repeats * steps):
         step = [rows[(index * accum + k) % len(rows)] for k in range(accum)]
-        supervised = sum(i.supervised for row in step for i in row)
-        for row in step:  # each row's mean loss weighted by its share: one big row's gradient
+        shares = [sum(i.supervised for i in row) for row in step]
+        supervised = sum(shares)
+        for row, share in zip(step, shares, strict=True):
             batch = b_batch(row, fixed, device)
             with torch.autocast(device.type, dtype=dtype) if autocast else nullcontext():
                 loss = model(**batch, use_cache=False).loss
-            (loss * (sum(i.supervised for i in row) / supervised)).backward()
+            # each row's mean loss weighted by its share of the step: one big row's gradient
+            (loss * (share / supervised)).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -33,6 +33,7 @@ time, loss and LoRA gradients, on ``--parity-shape``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -446,7 +447,8 @@ def main() -> int:
                         f"{check['rel']:.1e} (leak {check['leak']:.1e}, {check['dtype']} {attn})"
                     )
                 result = run_fitting(
-                    lambda accum, kind=kind, reps=reps: run_user(
+                    functools.partial(
+                        run_user,
                         kind,
                         args.shape,
                         device,
@@ -455,7 +457,6 @@ def main() -> int:
                         *reps,
                         args.varlen_impl,
                         args.row_tokens,
-                        accum,
                     ),
                     args.b_accum,
                 )
@@ -510,17 +511,14 @@ def main() -> int:
 def run_fitting(run: Any, accum: str) -> dict[str, Any]:
     """``run(accum)`` with the given accumulation, or (``auto``) the fewest rows a step that fit
     in memory: 1, 2, 4, 8."""
-    if accum != "auto":
-        return run(int(accum))
-    for rows in (1, 2, 4, 8):
+    sizes = (1, 2, 4, 8) if accum == "auto" else (int(accum),)
+    for rows in sizes[:-1]:
         try:
             return run(rows)
         except torch.OutOfMemoryError as exc:
-            if rows == 8:
-                raise
             print(f"  out of memory with {rows} row(s) a step ({exc!s:.60}); trying {rows * 2}")
         free()
-    raise AssertionError("unreachable")
+    return run(sizes[-1])
 
 
 def checked(label: str, fn: Any) -> dict[str, Any]:

@@ -166,7 +166,7 @@ _MADE_RANK = re.compile(rf"(?:着|被|已)?(?:晋封|册封|封)(?:为|了)([{HA
 def said_of_zh(sentence: str, character: str) -> list[tuple[str, str]]:
     """Family and rank facts in the quotes of a card's 旁人这样说起你 sentence, as clauses of hers
     (``[("family", "大理寺少卿甄远道长女"), ("title", "被封为正六品常在")]``); one fact a kind."""
-    facts: list[tuple[str, str]] = []
+    first: dict[str, str] = {}  # one fact a kind: the first one the card gives
     for quote in re.findall(r"「([^」]*)」", sentence):
         clauses = [c for c in re.split(r"[，。！？；、,!?;：:]", quote) if c]
         for i, clause in enumerate(clauses):
@@ -174,15 +174,13 @@ def said_of_zh(sentence: str, character: str) -> list[tuple[str, str]]:
                 continue
             kin = _KIN_BEFORE_NAME.search(clause.split(character)[0])
             if kin:
-                facts.append(("family", re.sub(r"^(?:是|乃)", "", kin.group(1))))
+                first.setdefault("family", re.sub(r"^(?:是|乃)", "", kin.group(1)))
             for later in clauses[i : i + 3]:  # the rank follows in her clause or soon after
                 rank = _MADE_RANK.search(later.replace(character, ""))
                 if rank:
-                    facts.append(("title", "被封为" + rank.group(1)))
+                    first.setdefault("title", "被封为" + rank.group(1))
                     break
-    kinds = {k for k, _ in facts}
-    # one fact a kind: the first one the card gives
-    return [next(f for f in facts if f[0] == kind) for kind in ("family", "title") if kind in kinds]
+    return [(kind, first[kind]) for kind in ("family", "title") if kind in first]
 
 
 def _noun_subject_zh(clause: str) -> str:
