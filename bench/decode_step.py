@@ -54,6 +54,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed replies per engine")
     parser.add_argument("--max-batch", type=int, default=32, help="the batched engine's slots")
     parser.add_argument("--cache", type=int, default=4096, help="KV cache columns (production)")
+    parser.add_argument(
+        "--skip-guards",
+        action="store_true",
+        help="also time each engine with TorchDynamo's guards skipped after the warm-up "
+        "(torch.compiler.set_stance(skip_guard_eval_unsafe=True)): what guard checks cost",
+    )
     args = parser.parse_args()
 
     import torch
@@ -78,6 +84,16 @@ def main() -> int:
             reply(engine, prompt, args.tokens)
             sync(device)
             walls.append((time.perf_counter() - started) / args.tokens)
+        skipped = float("nan")
+        if args.skip_guards:
+            times = []
+            with torch.compiler.set_stance(skip_guard_eval_unsafe=True):
+                for _ in range(args.repeat):
+                    started = time.perf_counter()
+                    same = reply(engine, prompt, args.tokens) == replies[name]
+                    sync(device)
+                    times.append((time.perf_counter() - started) / args.tokens)
+            skipped = sorted(times)[len(times) // 2] * 1e3 if same else float("inf")
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
         with profile(activities=activities) as prof:
             reply(engine, prompt, args.tokens)
@@ -86,7 +102,7 @@ def main() -> int:
         events = [e for e in prof.key_averages() if not e.key.startswith("## Call CompiledFxGraph")]
         busy = sum(e.self_device_time_total for e in events) / 1e3 / args.tokens if cuda else 0.0
         wall = sorted(walls)[len(walls) // 2] * 1e3
-        rows.append((name, warm, wall, busy, events))
+        rows.append((name, warm, wall, busy, events, skipped))
         if hasattr(engine, "close"):
             engine.close()
 
@@ -98,12 +114,15 @@ def main() -> int:
     )
     same = replies["single"] == replies["batched"]
     print(f"the two replies are {'the same' if same else 'different'}\n")
-    print("| engine | first reply s (compile) | ms a token | device busy ms | rest ms |")
-    print("|---|---:|---:|---:|---:|")
-    for name, warm, wall, busy, _ in rows:
+    print(
+        "| engine | first reply s (compile) | ms a token | device busy ms | rest ms "
+        "| ms a token, guards skipped (inf: reply changed) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, warm, wall, busy, _, skipped in rows:
         rest = wall - busy if cuda else float("nan")
-        print(f"| {name} | {warm:.1f} | {wall:.2f} | {busy:.2f} | {rest:.2f} |")
-    for name, _, _, _, events in rows:
+        print(f"| {name} | {warm:.1f} | {wall:.2f} | {busy:.2f} | {rest:.2f} | {skipped:.2f} |")
+    for name, _, _, _, events, _ in rows:
         for key, label in (("self_device_time_total", "device"), ("self_cpu_time_total", "host")):
             if key == "self_device_time_total" and not cuda:
                 continue
