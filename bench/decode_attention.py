@@ -10,10 +10,14 @@ each function compiled as the engines compile their decode step:
 - ``sdpa``: transformers' SDPA attention function, which copies each key/value head to its
   query heads (``repeat_kv``) when a mask is given, as every static-cache step has;
 - ``decode``: ``studio.chat.attention.decode_attention``, the query heads of a group read as that
-  key/value head's query rows; no copies.
+  key/value head's query rows; no copies;
+- ``matmul``: the same grouping with the two products written out (scores, fp32 softmax,
+  weighted sum), which the compiler hands to matrix kernels that split the cache's length across
+  the GPU, where a fused attention kernel gives one row only rows × key/value heads blocks.
 
-Prints the median milliseconds of a step per function, the ratio, and the largest difference
-between the two outputs. A step of the whole model runs this once per layer (32 at 8B).
+Prints the milliseconds of a call per function (on CUDA, the kernels alone: 20 calls replayed
+from one CUDA graph, median of ``--repeat`` replays), each against ``sdpa``, and the largest
+difference from ``sdpa``'s output. A step of the whole model runs this once per layer (32 at 8B).
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ def main() -> int:
 
     from studio.chat.attention import decode_attention
 
+    def matmul_attention(module, query, key, value, mask, scaling):
+        batch, heads, _, dim = query.shape
+        kv_heads = key.shape[1]
+        grouped = query.reshape(batch, kv_heads, heads // kv_heads, dim)
+        scores = torch.matmul(grouped, key.transpose(-1, -2)).float() * scaling
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1).to(value.dtype)
+        out = torch.matmul(weights, value)
+        return out.reshape(batch, heads, 1, dim).transpose(1, 2).contiguous(), None
+
     device = torch.device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     heads, kv_heads, dim = 32, 8, 128
@@ -50,7 +64,11 @@ def main() -> int:
 
     layer = Layer().eval()
     print(f"{device.type}, {dtype}, cache {args.cache} slots, {heads}/{kv_heads} heads of {dim}")
-    print(f"{'rows':>5} {'sdpa ms':>9} {'decode ms':>10} {'ratio':>7} {'max |diff|':>11}")
+    functions = {"sdpa": sdpa_attention_forward, "decode": decode_attention}
+    functions["matmul"] = matmul_attention
+    print("| rows | " + " | ".join(f"{n} ms" for n in functions) + " | ", end="")
+    print(" | ".join(f"{n} vs sdpa" for n in list(functions)[1:]) + " | max abs diff |")
+    print("|---:|" + "---:|" * (2 * len(functions)))
     for rows in (int(r) for r in args.rows.split(",")):
         query = torch.randn(rows, heads, 1, dim, device=device, dtype=dtype)
         key = torch.randn(rows, kv_heads, args.cache, dim, device=device, dtype=dtype)
@@ -59,7 +77,7 @@ def main() -> int:
         for row in range(rows):
             mask[row, :, :, : args.cache // 2 + row] = True  # each row has its own length
         timings, outputs = [], []
-        for function in (sdpa_attention_forward, decode_attention):
+        for function in functions.values():
             step = torch.compile(
                 lambda q, k, v, m, f=function: f(layer, q, k, v, m, scaling=dim**-0.5)[0],
                 dynamic=False,
@@ -67,23 +85,44 @@ def main() -> int:
             with torch.no_grad():
                 for _ in range(3):
                     out = step(query, key, value, mask)
-                times = []
-                for _ in range(args.repeat):
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
-                    started = time.perf_counter()
-                    out = step(query, key, value, mask)
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
-                    times.append(time.perf_counter() - started)
+                times = _time(step, (query, key, value, mask), device, args.repeat)
             timings.append(1000 * statistics.median(times))
             outputs.append(out.float())
-        diff = (outputs[0] - outputs[1]).abs().max().item()
-        print(
-            f"{rows:>5} {timings[0]:>9.2f} {timings[1]:>10.2f} "
-            f"{timings[0] / timings[1]:>6.2f}x {diff:>11.2e}"
-        )
+        diff = max((outputs[0] - o).abs().max().item() for o in outputs[1:])
+        cells = [f"{t:.3f}" for t in timings] + [f"{timings[0] / t:.2f}x" for t in timings[1:]]
+        print(f"| {rows} | " + " | ".join(cells) + f" | {diff:.1e} |")
     return 0
+
+
+def _time(step, inputs, device, repeat: int, calls: int = 20) -> list[float]:
+    """Seconds a call: on CUDA ``calls`` calls captured in one CUDA graph and replayed (kernel
+    time, no launch or guard overhead); on the CPU one call at a time."""
+    import torch
+
+    if device.type != "cuda":
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            step(*inputs)
+            times.append(time.perf_counter() - started)
+        return times
+    graph = torch.cuda.CUDAGraph()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        step(*inputs)  # side-stream warm-up before capture
+    torch.cuda.current_stream().wait_stream(stream)
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            step(*inputs)
+    times = []
+    for _ in range(repeat):
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        graph.replay()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - started) / calls)
+    return times
 
 
 if __name__ == "__main__":
