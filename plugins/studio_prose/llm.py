@@ -44,6 +44,7 @@ from studio.api import (
     stable_id,
 )
 from studio_prose import quotes
+from studio_prose.names_zh import NAME_SEPARATORS
 
 OPTIONS = (  # the parser's settings of this pass
     ChoiceOption(
@@ -126,7 +127,8 @@ def parse_answer(text: str) -> str | None:
     bare = body.strip("。.\"'“” ")
     if bare.lower() in _UNKNOWN_WORDS and bare:
         return ""
-    if re.fullmatch(rf"[{HAN_CLASS}·]{{1,8}}|[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){{0,3}}", bare):
+    han = rf"[{HAN_CLASS}{NAME_SEPARATORS}]{{1,15}}"  # 玛丽·布朗, 艾辛格.斯坦顿
+    if re.fullmatch(rf"{han}|[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){{0,3}}", bare):
         return bare  # a bare name
     return None
 

@@ -484,3 +484,24 @@ def test_emphasis_marks_of_plain_text_books_are_not_part_of_what_is_said():
     assert ("Elizabeth", "That is a failing, indeed!") in said
     assert ("Elizabeth", "Resentment is a shade.") in said
     assert any(text == "I call it __init__." for _, text in said)  # not a pair of marks
+
+
+def test_transliterated_names_keep_the_part_after_the_separator():
+    text = (
+        "第一章\n　　艾辛格.斯坦顿推开门，看了一眼屋里的人。\n"
+        "　　“你们都在这里？”艾辛格.斯坦顿问道。\n"
+        "　　玛丽·布朗放下手里的杯子，说：“我们等你很久了。”\n"
+        "　　“下次早点出门。”玛丽·布朗笑着说。\n"
+        "　　艾辛格.斯坦顿高声喊道∶“都过来，我有话要说！”\n"
+        "　　唐纳德•史密斯叹了口气，对玛丽·布朗说：“他总是这样。”\n"
+    )
+    document = _doc(text)
+    assert {"艾辛格.斯坦顿", "玛丽·布朗", "唐纳德•史密斯"} <= document.names
+    assert not {"艾辛格", "玛丽", "唐纳"} & document.names
+    assert [a.utterance.speaker for a in document.attributions] == [
+        "艾辛格.斯坦顿",
+        "玛丽·布朗",
+        "玛丽·布朗",
+        "艾辛格.斯坦顿",
+        "唐纳德•史密斯",
+    ]
