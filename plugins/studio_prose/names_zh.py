@@ -34,6 +34,7 @@ from studio_prose.words_zh import (
     _name_char,
     gender_of_title,
     trie_pattern,
+    verb_phrase,
 )
 
 
@@ -127,6 +128,8 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
             by_leads.add(stem)
         if count < need or stem[-1] in _BAD_LAST or stem in _NOT_NAMES or stem in _MANNER:
             continue
+        if verb_phrase(stem):
+            continue  # 吃了一会 / 忙陪: a verb phrase that starts many clauses
         if len(stem) > 2 and stem[-1] in _VERBISH:
             continue
         doubled = (
@@ -346,6 +349,8 @@ def _name_shaped(who: str) -> str | None:
     if who[0] in _STOP_FIRST and not (who[0] in _NUMBER_FIRST and gender_of_title(who)):
         return None
     if who in _NOT_NAMES or who in _MANNER or who[-1] in _BAD_LAST or group(who):
+        return None
+    if verb_phrase(who):
         return None
     tag = dictionary_tag(who)
     if tag not in (None, "nr", "nrfg", "nrt", "nz") and not gender_of_title(who):

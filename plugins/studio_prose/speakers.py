@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.api import Utterance
-from studio_prose import cast_zh, rules_en, rules_zh
+from studio_prose import cast_zh, rules_en, rules_zh, words_zh
 from studio_prose.turns import UNREAD, Turns
 
 # how often each rule names the right speaker; below NAMING_BAR the speaker stays unknown (a wrong
@@ -158,6 +158,8 @@ class Speakers(Turns):
         unread = speaker if speaker and speaker.startswith(UNREAD) else None
         if unread:  # someone's turn, never a speaker to give
             speaker, raw, method = None, None, "unknown"
+        if self.zh and raw and raw not in self.names and words_zh.verb_phrase(raw):
+            speaker, raw, method = None, None, "unknown"  # 拉着公子道: an action, not a name
         speaker = self.same[speaker][0] if speaker in self.same else speaker
         if speaker and not self.zh and speaker not in self.names:
             speaker = self._untitled(speaker)

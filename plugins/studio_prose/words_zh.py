@@ -279,6 +279,18 @@ def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
     return f"(?:{source}){suffix}" if source else "(?!)"
 
 
+# a clause start that is a verb phrase, not a person: an aspect particle after its first
+# character (吃了一会, 望着公子, 吓了一跳), or a first character that is a verb or adverb and no
+# surname (忙陪, 指宝玉, 打个, 自心里, 次早); 方, 待 and 刚 stay out (方太太, 待书, 刚弼)
+_ASPECT = set("了着")
+_VERB_FIRST = set("忙即次自打指望隔拉倒落跪坐抬叉愁吓嚇吃喫踌躊答过忍")
+
+
+def verb_phrase(word: str) -> bool:
+    """Whether a clause start read as a name is a verb phrase (in the Simplified view)."""
+    return bool(word) and (word[0] in _VERB_FIRST or any(ch in _ASPECT for ch in word[1:]))
+
+
 def _name_char(ch: str) -> bool:
     return is_han(ch) or "Ａ" <= ch <= "Ｚ" or ch in "·•."
 

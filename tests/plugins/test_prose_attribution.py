@@ -505,3 +505,19 @@ def test_transliterated_names_keep_the_part_after_the_separator():
         "艾辛格.斯坦顿",
         "唐纳德•史密斯",
     ]
+
+
+def test_verb_phrases_at_clause_starts_are_neither_cast_nor_speakers():
+    scene = (
+        "　　林秋水说道：“好茶。”\n"
+        "　　周小舟忙陪笑道：“再添一碗。”\n"
+        "　　忙陪笑道：“不必了。”\n"
+        "　　吃了一会，又道：“天晚了。”\n"
+        "　　拉着小舟道：“走罢。”\n"
+        "　　方太太道：“慢走。”\n"
+    )
+    document = _doc("第一章\n" + scene * 4)
+    assert not {"吃了一会", "忙陪", "拉着小舟"} & document.names
+    assert {"林秋水", "周小舟", "方太太"} <= document.names
+    speakers = {a.utterance.speaker for a in document.attributions}
+    assert not {"吃了一会", "忙陪", "拉着小舟"} & speakers
