@@ -200,6 +200,8 @@ def dotted_names(text: str, min_count: int = 2) -> set[str]:
     """
     mentions: dict[str, list[tuple[str, str]]] = {}
     for match in _DOTTED.finditer(text):
+        if text.rfind("《", 0, match.start()) > text.rfind("》", 0, match.start()):
+            continue  # 《汉书·乐志》: a book and its chapter
         core = text[match.start("head") + len(match.group("head")) : match.start("tail")]
         mentions.setdefault(core, []).append((match.group("head"), match.group("tail")))
     names: set[str] = set()
@@ -211,6 +213,7 @@ def dotted_names(text: str, min_count: int = 2) -> set[str]:
         tail = _agreed([t for _, t in found], _BAD_LAST | _VERBISH)
         if head and tail and len(head) + len(tail) >= 3:
             names.add(head + core + tail)
+    names.discard("")
     return names
 
 

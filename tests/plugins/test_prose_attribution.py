@@ -521,3 +521,10 @@ def test_verb_phrases_at_clause_starts_are_neither_cast_nor_speakers():
     assert {"林秋水", "周小舟", "方太太"} <= document.names
     speakers = {a.utterance.speaker for a in document.attributions}
     assert not {"吃了一会", "忙陪", "拉着小舟"} & speakers
+
+
+def test_a_book_and_its_chapter_with_a_dot_inside_is_not_a_name():
+    from studio_prose.names_zh import dotted_names
+
+    text = "他读过《汉书·乐志》，又读《汉书·乐志》。玛丽·布朗笑了。玛丽·布朗走了。"
+    assert dotted_names(text) == {"玛丽·布朗"}
