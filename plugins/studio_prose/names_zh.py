@@ -170,6 +170,7 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     names = {
         w for w in names if w.endswith("家的") or not any(w[:k] in names for k in range(2, len(w)))
     }
+    names -= {w for w in names if w + "的" in names}  # 周瑞家 is 周瑞家的 cut short
     names -= {w for w in names if any(w in full for full in dotted)}  # 艾辛格 of 艾辛格.斯坦顿
     names |= dotted
     for name in given:

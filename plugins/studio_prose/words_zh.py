@@ -75,7 +75,7 @@ _STOP_WORDS = {
 }  # kept as names, but not learnt as stems of longer ones
 _BAD_LAST = set(
     "笑道说问叹低轻含忙又也便却只才不一的看听见向对和与着了地得终竟仍更已正将把被让方"
-    "下住开起来去到在过我你他她边旁然头身手首膝嘴脸眼泪还就要欲个毕回"
+    "下住开起来去到在过我你他她边旁然头身手首膝嘴脸眼泪还就要欲个毕回抱指嚷"
 )
 _VERBISH = set("走来去过看说笑道问叹站坐跪起伸拉握抬低转回进出望听见想拍摇点扶")
 _NOT_NAMES = {
@@ -115,6 +115,7 @@ _NOT_NAMES = {
     "脸上",
 }
 _MANNER = {
+    "齐声",
     "怜惜",
     "无奈",
     "关切",
@@ -284,7 +285,7 @@ def trie_pattern(words: Iterable[str], suffix: str = "") -> str:
 # surname (忙陪, 指宝玉, 打个, 自心里, 次早, 慌得, 谁想, 嘴里还, 命人); 方, 待 and 刚 stay out
 # (方太太, 待书, 刚弼)
 _ASPECT = set("了着")
-_VERB_FIRST = set("忙即次自打指望隔拉倒落跪坐抬叉愁吓嚇吃喫踌躊答过忍慌谁唱旁赐直开嘴命")
+_VERB_FIRST = set("忙即次自打指望隔拉倒落跪坐抬叉愁吓嚇吃喫踌躊答过忍慌谁唱旁赐直开嘴命姓")
 
 
 def verb_phrase(word: str) -> bool:
