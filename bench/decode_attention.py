@@ -64,8 +64,11 @@ def main() -> int:
 
     layer = Layer().eval()
     print(f"{device.type}, {dtype}, cache {args.cache} slots, {heads}/{kv_heads} heads of {dim}")
-    functions = {"sdpa": sdpa_attention_forward, "decode": decode_attention}
-    functions["matmul"] = matmul_attention
+    functions = {
+        "sdpa": sdpa_attention_forward,
+        "decode": decode_attention,
+        "matmul": matmul_attention,
+    }
     print("| rows | " + " | ".join(f"{n} ms" for n in functions) + " | ", end="")
     print(" | ".join(f"{n} vs sdpa" for n in list(functions)[1:]) + " | max abs diff |")
     print("|---:|" + "---:|" * (2 * len(functions)))

@@ -44,7 +44,7 @@ from studio.api import (
     stable_id,
 )
 from studio_prose import quotes
-from studio_prose.names_zh import NAME_SEPARATORS
+from studio_prose.words_zh import NAME_SEPARATORS
 
 OPTIONS = (  # the parser's settings of this pass
     ChoiceOption(

@@ -30,6 +30,7 @@ from studio_prose.words_zh import (
     _STOP_FIRST,
     _STOP_WORDS,
     _VERBISH,
+    NAME_SEPARATORS,
     PRONOUNS,
     _name_char,
     gender_of_title,
@@ -73,7 +74,9 @@ def _count_stems(piece: str, starts: Counter[str]) -> None:
         starts[wife.group()] += 1
     for size in range(2, _MAX_NAME + 1):
         stem = piece[:size]
-        if len(stem) < size or not all(_name_char(ch) for ch in stem) or stem[-1] in "·•.":
+        if len(stem) < size or not all(_name_char(ch) for ch in stem):
+            continue
+        if stem[-1] in NAME_SEPARATORS:
             continue
         if stem[0] in _STOP_FIRST and not (stem[0] in _NUMBER_FIRST and gender_of_title(stem)):
             continue  # 七斤嫂 / 三太太 are names; 三人 / 一个 are not
@@ -180,9 +183,8 @@ def learn_names(text: str, given: Iterable[str] = (), min_count: int = 3) -> set
     return names
 
 
-# a transliterated name: parts of Han characters joined by a middle dot, a bullet or a full stop
-# (艾辛格.斯坦顿, 玛丽·布朗, 唐纳德•史密斯); each side is read wider than a name, then cut back
-NAME_SEPARATORS = "·•.．・‧"
+# a transliterated name: parts of Han characters joined by one of NAME_SEPARATORS; each side is
+# read wider than a name, then cut back
 _DOTTED = re.compile(
     rf"(?P<head>[{HAN_CLASS}]{{1,6}})(?P<middle>(?:[{NAME_SEPARATORS}][{HAN_CLASS}]{{1,6}})?)"
     rf"[{NAME_SEPARATORS}](?P<tail>[{HAN_CLASS}]{{1,6}})"
@@ -208,13 +210,12 @@ def dotted_names(text: str, min_count: int = 2) -> set[str]:
     names: set[str] = set()
     for core, found in mentions.items():
         if len(found) < min_count:
-            names.update(_cut_name(head, core, tail) for head, tail in found)
+            names.update(filter(None, (_cut_name(head, core, tail) for head, tail in found)))
             continue
         head = _agreed([h[::-1] for h, _ in found], _STOP_FIRST)[::-1]
         tail = _agreed([t for _, t in found], _BAD_LAST | _VERBISH)
         if head and tail and len(head) + len(tail) >= 3:
             names.add(head + core + tail)
-    names.discard("")
     return names
 
 

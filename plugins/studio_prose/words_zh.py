@@ -293,8 +293,12 @@ def verb_phrase(word: str) -> bool:
     return bool(word) and (word[0] in _VERB_FIRST or any(ch in _ASPECT for ch in word[1:]))
 
 
+# what joins the parts of a transliterated name (艾辛格.斯坦顿, 玛丽·布朗, 唐纳德•史密斯)
+NAME_SEPARATORS = "·•.．・‧"
+
+
 def _name_char(ch: str) -> bool:
-    return is_han(ch) or "Ａ" <= ch <= "Ｚ" or ch in "·•."
+    return is_han(ch) or "Ａ" <= ch <= "Ｚ" or ch in NAME_SEPARATORS
 
 
 def gender_of_title(name: str) -> str | None:
